@@ -1,0 +1,324 @@
+"""Command line: parse arguments, load settings, wire the layers together. No logic here."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+EXIT_UNKNOWN = 3
+
+try:  # third-party imports: a missing module is UNKNOWN, not WARNING (exit 1)
+    import nagiosplugin  # noqa: F401
+    import requests  # noqa: F401
+    import yaml  # noqa: F401
+    from dotenv import dotenv_values  # noqa: F401
+except ImportError as _exc:  # pragma: no cover - depends on the installation
+    print(f"UNKNOWN - missing Python module {_exc.name}: pip install check-pve-backup")
+    sys.exit(EXIT_UNKNOWN)
+
+from pve_backup_report import __version__
+from pve_backup_report.config import (
+    Secret,
+    Settings,
+    load_settings,
+    parse_duration,
+    parse_max_age,
+    redact,
+    require_connection,
+)
+from pve_backup_report.errors import ConfigError, PveBackupError
+from pve_backup_report.timeutil import parse_timestamp
+
+PROG = "check_pve_backup"
+DESCRIPTION = (
+    "Checks that every Proxmox VE guest is protected by an active backup job to Proxmox "
+    "Backup Server and that its latest backup succeeded recently enough. Reads the PVE API "
+    "read-only with an API token; the secret comes from the environment, a .env file, a "
+    "0600 secret file or the YAML config, never from the command line."
+)
+EPILOG = (
+    "Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for bad arguments, bad "
+    "configuration, an unreachable API, --help and --version). "
+    "Environment: PVE_HOST, PVE_API_TOKEN_ID, PVE_API_TOKEN_SECRET, PVE_API_TOKEN_SECRET_FILE, "
+    "PVE_VERIFY_TLS, PVE_CA_BUNDLE, PVE_TLS_FINGERPRINT, PVE_TIMEOUT, PVE_BACKUP_JOBS_ENDPOINT, "
+    "PVE_TASK_HISTORY_LIMIT, PVE_TASK_LOG_LIMIT. Docs: README.md and docs/."
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 (CRITICAL) on errors and 0 on --help; plugins must exit 3."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stdout)
+        print(f"UNKNOWN - {self.prog}: {message}")
+        sys.exit(EXIT_UNKNOWN)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            print(message.rstrip())
+        sys.exit(EXIT_UNKNOWN)
+
+
+def _time_arg(text: str) -> int:
+    try:
+        return parse_timestamp(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _duration_arg(text: str) -> int:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _max_age_arg(text: str) -> tuple[int, int]:
+    try:
+        return parse_max_age(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG)
+    p.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="More output: -v lists every problem guest, -vv adds collection details "
+        "(endpoints, timings), -vvv debug. The secret is never shown.",
+    )
+    p.add_argument(
+        "-t",
+        "--timeout",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="Bound the whole run; UNKNOWN when exceeded. Default: 50 (Icinga's default "
+        "check timeout is 60).",
+    )
+
+    g = p.add_argument_group("connection (each also settable in the environment or config file)")
+    g.add_argument(
+        "-H",
+        "--host",
+        metavar="HOSTS",
+        help="PVE host(s) or URL(s), comma-separated; the next one is used when "
+        "one is down (PVE_HOST). Default port 8006.",
+    )
+    g.add_argument("--token-id", metavar="USER@REALM!NAME", help="API token id (PVE_API_TOKEN_ID).")
+    g.add_argument(
+        "--token-secret-file",
+        metavar="FILE",
+        help="File holding only the token secret (PVE_API_TOKEN_SECRET_FILE). "
+        "There is deliberately no option for the secret itself.",
+    )
+    g.add_argument(
+        "--ca-bundle", metavar="PEM", help="CA bundle to verify PVE's certificate (PVE_CA_BUNDLE)."
+    )
+    g.add_argument(
+        "--tls-fingerprint",
+        metavar="AA:BB:...",
+        help="Pin PVE's certificate by its SHA-256 fingerprint (PVE_TLS_FINGERPRINT).",
+    )
+    g.add_argument(
+        "--insecure",
+        action="store_true",
+        help="Do not verify TLS certificates (PVE_VERIFY_TLS=false). Shown in the output.",
+    )
+    g.add_argument(
+        "--request-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="Timeout of each API request (PVE_TIMEOUT). Default: 10, kept below --timeout.",
+    )
+    g.add_argument("--config", metavar="FILE", help="YAML config file (see config.example.yaml).")
+    g.add_argument(
+        "--env-file", metavar="FILE", help="A .env file to read. Default: ./.env when present."
+    )
+    g.add_argument(
+        "--cluster", metavar="NAME", help="Use the clusters: NAME profile of the config file."
+    )
+    g.add_argument(
+        "--demo",
+        action="store_true",
+        help="Run against the bundled simulated 3-node cluster (HTTPS on loopback), "
+        "to see what the plugin shows. Needs the 'demo' extra (trustme).",
+    )
+
+    m = p.add_argument_group("modes (default: the monitoring check)")
+    mx = m.add_mutually_exclusive_group()
+    mx.add_argument(
+        "--check-api",
+        action="store_true",
+        help="Test each API endpoint and the token's effective privileges.",
+    )
+    mx.add_argument(
+        "--explain-schedule",
+        metavar="EXPR",
+        help="Describe a Proxmox calendar event and list its next and previous runs.",
+    )
+
+    o = p.add_argument_group("output")
+    o.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="Output format of the diagnostic modes. Default: text.",
+    )
+    o.add_argument("--lang", choices=("en", "fr"), help="Language of descriptions and the report.")
+    o.add_argument(
+        "--now",
+        type=_time_arg,
+        metavar="TIME",
+        help="Evaluate as of this time (epoch or ISO 8601), for reproducible runs.",
+    )
+    o.add_argument(
+        "--tz",
+        metavar="ZONE",
+        default="UTC",
+        help="Time zone for --explain-schedule. Default: UTC.",
+    )
+    o.add_argument(
+        "--count",
+        type=int,
+        default=5,
+        metavar="N",
+        help="How many next runs --explain-schedule lists. Default: 5.",
+    )
+
+    a = p.add_argument_group("analysis")
+    a.add_argument(
+        "--history-days",
+        type=int,
+        metavar="DAYS",
+        help="How far back to read vzdump tasks. Default: 15.",
+    )
+    a.add_argument(
+        "--max-workers", type=int, metavar="N", help="Parallel API requests. Default: 8."
+    )
+    a.add_argument(
+        "--grace",
+        type=_duration_arg,
+        metavar="DURATION",
+        help="How long after a scheduled run its backup may still be missing "
+        "(big jobs reach their last guest late). Default: 3h.",
+    )
+    a.add_argument(
+        "--max-age",
+        type=_max_age_arg,
+        metavar="WARN,CRIT",
+        help="Latest success older than this is WARNING/CRITICAL whatever the "
+        "schedules say, e.g. 26h,50h. Default: 8d,15d.",
+    )
+    return p
+
+
+def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "hosts": args.host,
+        "token_id": args.token_id,
+        "token_secret_file": args.token_secret_file,
+        "ca_bundle": args.ca_bundle,
+        "tls_fingerprint": args.tls_fingerprint,
+        "verify_tls": False if args.insecure else None,
+        "request_timeout": args.request_timeout,
+        "check_timeout": args.timeout,
+        "lang": args.lang,
+        "history_days": args.history_days,
+        "max_workers": args.max_workers,
+        "grace_s": args.grace,
+        "max_age_s": args.max_age,
+    }
+
+
+@contextmanager
+def _demo_settings(settings: Settings) -> Iterator[Settings]:
+    """Start the bundled simulator over HTTPS and point the settings at it."""
+    from dataclasses import replace
+
+    try:
+        from pve_backup_report.simulator import Simulator, load_scenario
+    except ImportError as exc:  # pragma: no cover - trustme missing
+        raise ConfigError(
+            f"--demo needs the demo extra: pip install 'check-pve-backup[demo]' ({exc})"
+        ) from None
+    scenario = load_scenario("demo")
+    with Simulator(scenario, tls=True) as sim:
+        yield replace(
+            settings,
+            hosts=(sim.url,),
+            token_id=sim.token_id,
+            token_secret=Secret(sim.token_secret),
+            verify_tls=True,
+            ca_bundle=sim.ca_path,
+            tls_fingerprint=None,
+        )
+
+
+def _effective_request_timeout(settings: Settings) -> Settings:
+    from dataclasses import replace
+
+    cap = max(1.0, settings.check_timeout - 2)
+    if settings.request_timeout > cap:
+        return replace(settings, request_timeout=cap)
+    return settings
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    if args.explain_schedule is not None:
+        from pve_backup_report.modes import explain_schedule_mode
+
+        return explain_schedule_mode(
+            args.explain_schedule, args.now, args.tz, args.count, args.format, args.lang or "en"
+        )
+
+    settings = load_settings(
+        _cli_settings(args), os.environ, args.config, args.env_file, args.cluster
+    )
+    for warning in settings.secret_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+    with _demo_settings(settings) if args.demo else _nullcontext(settings) as effective:
+        effective = _effective_request_timeout(effective)
+        require_connection(effective)
+        from pve_backup_report.modes import check_api_mode
+
+        return check_api_mode(effective, args.format)
+
+
+@contextmanager
+def _nullcontext(settings: Settings) -> Iterator[Settings]:
+    yield settings
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    try:
+        code = run(argv)
+    except ConfigError as exc:
+        print(f"UNKNOWN - configuration error: {exc}")
+        code = EXIT_UNKNOWN
+    except PveBackupError as exc:
+        print(f"UNKNOWN - {exc}")
+        code = EXIT_UNKNOWN
+    except KeyboardInterrupt:
+        print("UNKNOWN - interrupted")
+        code = EXIT_UNKNOWN
+    except Exception as exc:  # last resort: one line, never a secret, traceback only at -vvv
+        print(redact(f"UNKNOWN - internal error: {type(exc).__name__}: {exc}"))
+        if "-vvv" in (argv if argv is not None else sys.argv):
+            import traceback
+
+            print(redact(traceback.format_exc()))
+        code = EXIT_UNKNOWN
+    sys.stdout.flush()
+    sys.exit(code)

@@ -1,0 +1,460 @@
+"""Configuration: flags > environment > ``.env`` file > YAML file > defaults, validated once.
+
+Each setting is declared once in :data:`SPECS` (environment name, YAML key, parser,
+default). :func:`load_settings` merges the layers and returns a frozen :class:`Settings`;
+every problem is one :class:`~pve_backup_report.errors.ConfigError` line naming the
+setting and where it came from. The secret is held in a :class:`Secret`, whose ``repr``
+and ``str`` never show it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from pve_backup_report.errors import ConfigError
+
+DEFAULT_PORT = 8006
+API_PATH = "/api2/json"
+
+
+_KNOWN_SECRETS: set[str] = set()
+
+
+def redact(text: str) -> str:
+    """Replace every secret this process has seen by ``********``."""
+    for secret in _KNOWN_SECRETS:
+        if secret and secret in text:
+            text = text.replace(secret, "********")
+    return text
+
+
+class Secret:
+    """A string that never shows itself in ``repr``, ``str``, f-strings or tracebacks.
+
+    Every secret is also remembered so that :func:`redact` can scrub it from any text
+    (error messages, tracebacks) before it is printed.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+        _KNOWN_SECRETS.add(value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings for one run (one cluster)."""
+
+    hosts: tuple[str, ...] = ()  # base URLs: scheme://host:port (API_PATH is appended)
+    token_id: str | None = None
+    token_secret: Secret | None = None
+    verify_tls: bool = True
+    ca_bundle: str | None = None
+    tls_fingerprint: str | None = None  # normalised "AA:BB:..." (SHA-256)
+    request_timeout: float = 10.0
+    check_timeout: int = 50
+    backup_jobs_endpoint: str = "/cluster/backup"
+    task_history_limit: int = 1000
+    task_log_limit: int = 50000
+    history_days: int = 15
+    max_workers: int = 8
+    grace_s: int = 3 * 3600
+    max_age_s: tuple[int, int] = (8 * 86400, 15 * 86400)
+    timezone: str | None = None
+    pbs_content: bool = True
+    cache_file: str | None = None
+    use_cache: bool = True
+    lang: str = "en"
+    cluster: str | None = None
+    thresholds: dict[str, str] = field(default_factory=dict)
+    ignore: tuple[Any, ...] = ()
+    secret_warnings: tuple[str, ...] = ()  # e.g. secret file readable by group/others
+
+    @property
+    def api_urls(self) -> tuple[str, ...]:
+        return tuple(h + API_PATH for h in self.hosts)
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def _str(v: object) -> str:
+    if isinstance(v, (list, dict)):
+        raise ValueError("must be a single value")
+    s = str(v).strip()
+    if not s:
+        raise ValueError("must not be empty")
+    return s
+
+
+def parse_bool(v: object) -> bool:
+    if isinstance(v, bool):
+        return v
+    s = str(v).strip().lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false, got {str(v)!r}")
+
+
+def _positive_float(v: object) -> float:
+    try:
+        f = float(str(v).strip())
+    except ValueError:
+        raise ValueError(f"must be a number of seconds, got {str(v)!r}") from None
+    if not f > 0 or f != f or f == float("inf"):
+        raise ValueError(f"must be a positive number, got {str(v)!r}")
+    return f
+
+
+def _int_range(lo: int, hi: int) -> Callable[[object], int]:
+    def parse(v: object) -> int:
+        try:
+            i = int(str(v).strip())
+        except ValueError:
+            raise ValueError(f"must be a whole number, got {str(v)!r}") from None
+        if not lo <= i <= hi:
+            raise ValueError(f"must be between {lo} and {hi}, got {i}")
+        return i
+
+    return parse
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(v: object) -> int:
+    """``90``, ``90s``, ``45m``, ``26h``, ``8d``, ``2w`` -> seconds."""
+    m = _DURATION_RE.match(str(v).lower())
+    if not m:
+        raise ValueError(f"must be a duration like 26h, 90m or 8d, got {str(v)!r}")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def parse_max_age(v: object) -> tuple[int, int]:
+    """``WARN,CRIT`` durations, e.g. ``26h,50h``; a single value is used for both."""
+    parts = [p for p in str(v).split(",") if p.strip()]
+    if not 1 <= len(parts) <= 2:
+        raise ValueError(f"must be WARN,CRIT durations like 26h,50h, got {str(v)!r}")
+    warn = parse_duration(parts[0])
+    crit = parse_duration(parts[-1])
+    if crit < warn:
+        raise ValueError("the critical age must not be smaller than the warning age")
+    return warn, crit
+
+
+def parse_hosts(v: object) -> tuple[str, ...]:
+    """Comma-separated hosts or URLs -> ``scheme://host:port`` base URLs."""
+    items = v if isinstance(v, list) else str(v).split(",")
+    hosts = []
+    for raw in items:
+        text = str(raw).strip().rstrip("/")
+        if not text:
+            continue
+        if "://" not in text:
+            text = "https://" + text
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not a host or URL: {str(raw).strip()!r}")
+        try:
+            port = parts.port or DEFAULT_PORT
+        except ValueError:
+            raise ValueError(f"bad port in {str(raw).strip()!r}") from None
+        host = parts.hostname
+        if ":" in host:  # IPv6 literal
+            host = f"[{host}]"
+        path = parts.path.rstrip("/")
+        if path not in ("", API_PATH):
+            raise ValueError(f"unexpected path {path!r} in {str(raw).strip()!r}")
+        hosts.append(f"{parts.scheme}://{host}:{port}")
+    if not hosts:
+        raise ValueError("no host given")
+    return tuple(hosts)
+
+
+_TOKEN_ID_RE = re.compile(r"^[^\s@!]+@[^\s@!]+![A-Za-z][A-Za-z0-9._-]*$")
+
+
+def parse_token_id(v: object) -> str:
+    s = _str(v)
+    if not _TOKEN_ID_RE.match(s):
+        raise ValueError(f"must look like user@realm!tokenname, got {s!r}")
+    return s
+
+
+def parse_fingerprint(v: object) -> str:
+    hexits = re.sub(r"[:\s]", "", str(v)).upper()
+    if not re.fullmatch(r"[0-9A-F]{64}", hexits):
+        raise ValueError("must be a SHA-256 fingerprint like AA:BB:...(32 bytes)")
+    return ":".join(hexits[i : i + 2] for i in range(0, 64, 2))
+
+
+def _endpoint(v: object) -> str:
+    s = _str(v)
+    if not s.startswith("/") or "?" in s or ".." in s:
+        raise ValueError(f"must be an API path like /cluster/backup, got {s!r}")
+    return s.rstrip("/")
+
+
+def _lang(v: object) -> str:
+    s = _str(v).lower()
+    if s not in ("en", "fr"):
+        raise ValueError(f"must be en or fr, got {s!r}")
+    return s
+
+
+def _timezone(v: object) -> str:
+    from zoneinfo import ZoneInfo
+
+    s = _str(v)
+    try:
+        ZoneInfo(s)
+    except Exception:  # zoneinfo raises several types for bad keys
+        raise ValueError(f"unknown time zone {s!r}") from None
+    return s
+
+
+def _thresholds(v: object) -> dict[str, str]:
+    if not isinstance(v, dict):
+        raise ValueError("must be a mapping of name: range")
+    return {str(k): str(val) for k, val in v.items()}
+
+
+def _ignore(v: object) -> tuple[Any, ...]:
+    if v is None:
+        return ()
+    if not isinstance(v, list):
+        raise ValueError("must be a list of rules")
+    return tuple(v)
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str  # Settings field
+    env: str | None
+    yaml: str
+    parse: Callable[[object], Any]
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec("hosts", "PVE_HOST", "host", parse_hosts),
+    Spec("token_id", "PVE_API_TOKEN_ID", "api_token_id", parse_token_id),
+    Spec("token_secret", "PVE_API_TOKEN_SECRET", "api_token_secret", lambda v: Secret(_str(v))),
+    Spec("token_secret_file", "PVE_API_TOKEN_SECRET_FILE", "api_token_secret_file", _str),
+    Spec("verify_tls", "PVE_VERIFY_TLS", "verify_tls", parse_bool),
+    Spec("ca_bundle", "PVE_CA_BUNDLE", "ca_bundle", _str),
+    Spec("tls_fingerprint", "PVE_TLS_FINGERPRINT", "tls_fingerprint", parse_fingerprint),
+    Spec("request_timeout", "PVE_TIMEOUT", "request_timeout", _positive_float),
+    Spec("check_timeout", None, "check_timeout", _int_range(1, 3600)),
+    Spec("backup_jobs_endpoint", "PVE_BACKUP_JOBS_ENDPOINT", "backup_jobs_endpoint", _endpoint),
+    Spec(
+        "task_history_limit", "PVE_TASK_HISTORY_LIMIT", "task_history_limit", _int_range(1, 100000)
+    ),
+    Spec("task_log_limit", "PVE_TASK_LOG_LIMIT", "task_log_limit", _int_range(0, 10_000_000)),
+    Spec("history_days", "PVE_HISTORY_DAYS", "history_days", _int_range(1, 366)),
+    Spec("max_workers", "PVE_MAX_WORKERS", "max_workers", _int_range(1, 64)),
+    Spec("grace_s", "PVE_GRACE", "grace", parse_duration),
+    Spec("max_age_s", "PVE_MAX_AGE", "max_age", parse_max_age),
+    Spec("timezone", "PVE_TIMEZONE", "timezone", _timezone),
+    Spec("pbs_content", "PVE_PBS_CONTENT", "pbs_content", parse_bool),
+    Spec("cache_file", "PVE_CACHE_FILE", "cache_file", _str),
+    Spec("use_cache", None, "cache", parse_bool),
+    Spec("lang", "PVE_LANG", "lang", _lang),
+    Spec("thresholds", None, "thresholds", _thresholds),
+    Spec("ignore", None, "ignore", _ignore),
+)
+_YAML_KEYS = {s.yaml for s in SPECS} | {"clusters"}
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def read_yaml_file(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"config file {path}{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: must be a mapping of settings")
+    return data
+
+
+def _select_profile(data: dict[str, Any], cluster: str | None, path: str) -> dict[str, Any]:
+    unknown = sorted(str(k) for k in data if k not in _YAML_KEYS)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}")
+    base = {k: v for k, v in data.items() if k != "clusters"}
+    clusters = data.get("clusters") or {}
+    if not isinstance(clusters, dict):
+        raise ConfigError(f"config file {path}: clusters must be a mapping of name: settings")
+    if cluster is None:
+        return base
+    if cluster not in clusters:
+        known = ", ".join(sorted(str(k) for k in clusters)) or "none"
+        raise ConfigError(f"config file {path}: no cluster {cluster!r} (known: {known})")
+    profile = clusters[cluster] or {}
+    if not isinstance(profile, dict):
+        raise ConfigError(f"config file {path}: cluster {cluster!r} must be a mapping")
+    bad = sorted(str(k) for k in profile if k not in _YAML_KEYS or k == "clusters")
+    if bad:
+        raise ConfigError(f"config file {path}: cluster {cluster!r}: unknown setting {bad[0]!r}")
+    return {**base, **profile}
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            values = dotenv_values(stream=fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read env file {path}: {exc.strerror}") from None
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _read_secret_file(path: str) -> tuple[Secret, tuple[str, ...]]:
+    try:
+        st = os.stat(path)
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read token secret file {path}: {exc.strerror}") from None
+    warnings: tuple[str, ...] = ()
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        warnings = (f"token secret file {path} is readable by group or others (chmod 600 it)",)
+    secret = text.strip()
+    if not secret or "\n" in secret:
+        raise ConfigError(f"token secret file {path} must hold only the secret, on one line")
+    return Secret(secret), warnings
+
+
+# --------------------------------------------------------------------------- merge
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The raw layers, highest precedence first. ``cli`` uses Settings/Spec names."""
+
+    cli: Mapping[str, Any] = field(default_factory=dict)
+    environ: Mapping[str, str] = field(default_factory=dict)
+    env_file: Mapping[str, str] = field(default_factory=dict)
+    env_file_path: str | None = None
+    yaml: Mapping[str, Any] = field(default_factory=dict)
+    yaml_path: str | None = None
+
+
+def merge(sources: Sources) -> Settings:
+    """Validate and merge the layers into :class:`Settings` (raises ConfigError)."""
+    values: dict[str, Any] = {}
+    for spec in SPECS:
+        raw, where = _pick(spec, sources)
+        if raw is None:
+            continue
+        try:
+            values[spec.name] = spec.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+    secret_file = values.pop("token_secret_file", None)
+    warnings: tuple[str, ...] = ()
+    if "token_secret" not in values and secret_file:
+        values["token_secret"], warnings = _read_secret_file(secret_file)
+    if values.get("ca_bundle") and not os.path.isfile(values["ca_bundle"]):
+        raise ConfigError(f"CA bundle {values['ca_bundle']} does not exist")
+    cluster = sources.cli.get("cluster")
+    return Settings(**values, secret_warnings=warnings, cluster=cluster)
+
+
+def _pick(spec: Spec, s: Sources) -> tuple[Any, str]:
+    if s.cli.get(spec.name) is not None:
+        return s.cli[spec.name], f"option for {spec.yaml}"
+    if spec.env and s.environ.get(spec.env) not in (None, ""):
+        return s.environ[spec.env], f"{spec.env} (environment)"
+    if spec.env and s.env_file.get(spec.env) not in (None, ""):
+        return s.env_file[spec.env], f"{spec.env} (env file {s.env_file_path})"
+    if s.yaml.get(spec.yaml) is not None:
+        return s.yaml[spec.yaml], f"{spec.yaml} (config file {s.yaml_path})"
+    return None, ""
+
+
+def load_settings(
+    cli: Mapping[str, Any],
+    environ: Mapping[str, str],
+    config_path: str | None,
+    env_file: str | None,
+    cluster: str | None = None,
+) -> Settings:
+    """Read the ``.env`` and YAML files and merge everything (raises ConfigError).
+
+    ``env_file`` None means ``./.env`` when it exists; an explicit path must exist.
+    """
+    env_values: dict[str, str] = {}
+    env_path = env_file
+    if env_path is None and Path(".env").is_file():
+        env_path = ".env"
+    if env_path is not None:
+        env_values = read_env_file(env_path)
+    yaml_values: dict[str, Any] = {}
+    if config_path:
+        yaml_values = _select_profile(read_yaml_file(config_path), cluster, config_path)
+    elif cluster:
+        raise ConfigError("--cluster needs a config file (--config) with a clusters: section")
+    return merge(
+        Sources(
+            cli={**cli, "cluster": cluster},
+            environ=environ,
+            env_file=env_values,
+            env_file_path=env_path,
+            yaml=yaml_values,
+            yaml_path=config_path,
+        )
+    )
+
+
+def require_connection(settings: Settings) -> None:
+    """Raise ConfigError unless host, token id and secret are all set."""
+    if not settings.hosts:
+        raise ConfigError("no PVE host: set PVE_HOST (or host: in the config file, or --host)")
+    if not settings.token_id:
+        raise ConfigError("no API token id: set PVE_API_TOKEN_ID (user@realm!tokenname)")
+    if not settings.token_secret:
+        raise ConfigError(
+            "no API token secret: set PVE_API_TOKEN_SECRET or PVE_API_TOKEN_SECRET_FILE"
+        )

@@ -1,0 +1,177 @@
+"""Domain value objects shared by collection, analysis, the check and the report.
+
+Everything here is a frozen dataclass built from API data by ``collect.py`` (acquisition)
+and consumed by the pure analysis modules (``coverage.py``, ``history.py``,
+``schedule.py``, ``freshness.py``) and by the presentation layer (``check.py``,
+``report.py``). No module in this file does I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+NOT_SPECIFIED = "not specified"
+
+
+class Severity(str, enum.Enum):
+    """How bad an anomaly is. ``critical`` means coverage cannot be known at all."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return {"info": 0, "warning": 1, "critical": 2}[self.value]
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """Something odd seen while collecting or analysing; never contains secrets.
+
+    ``component`` is one of: ``api``, ``nodes``, ``storages``, ``jobs``, ``guests``,
+    ``pools``, ``tasks``, ``pbs_content``, ``permissions``, ``schedule``, ``coverage``,
+    ``config``, ``cache``, ``report``.
+    """
+
+    severity: Severity
+    component: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity.value,
+            "component": self.component,
+            "message": self.message,
+            "details": dict(self.details),
+        }
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    status: str  # online / offline / unknown
+    timezone: str | None = None  # IANA name from /nodes/{node}/time, None when unknown
+
+
+@dataclass(frozen=True)
+class Storage:
+    """A storage from ``/storage``. Only PBS ones carry server/datastore/namespace/username."""
+
+    id: str
+    type: str
+    enabled: bool
+    nodes: tuple[str, ...] | None  # None: available on every node
+    content: tuple[str, ...]
+    server: str | None = None
+    datastore: str | None = None
+    namespace: str | None = None
+    username: str | None = None
+
+    @property
+    def is_pbs(self) -> bool:
+        return self.type == "pbs"
+
+    @property
+    def has_backup_content(self) -> bool:
+        return "backup" in self.content
+
+    def available_on(self, node: str) -> bool:
+        return self.nodes is None or node in self.nodes
+
+
+class Selection(str, enum.Enum):
+    """Which branch of ``PVE::VZDump::get_included_guests`` a job takes (pool > vmid > all)."""
+
+    POOL = "pool"
+    VMID = "vmid"
+    ALL = "all"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class BackupJob:
+    """A backup job from ``/cluster/backup`` (jobs.cfg or legacy vzdump.cron)."""
+
+    id: str
+    enabled: bool
+    storage: str | None  # None: the node's vzdump default applies
+    schedule: str | None
+    mode: str | None
+    selection: Selection
+    vmid_raw: str | None  # the raw ``vmid`` string as stored
+    exclude_raw: str | None  # the raw ``exclude`` string as stored
+    all_flag: bool
+    pool: str | None
+    node: str | None  # node restriction
+    comment: str | None = None
+    next_run: int | None = None
+    legacy: bool = False  # no ``type`` field: vzdump.cron entry
+
+
+@dataclass(frozen=True)
+class Guest:
+    vmid: int
+    type: str  # qemu / lxc
+    name: str
+    node: str
+    status: str
+    template: bool
+    pool: str | None = None
+    tags: tuple[str, ...] = ()
+    notes: str | None = None  # guest description, only collected when the output needs it
+
+    @property
+    def kind(self) -> str:
+        """Short label used in texts: ``vm`` or ``ct``."""
+        return "ct" if self.type == "lxc" else "vm"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.vmid} {self.name}".rstrip()
+
+
+@dataclass(frozen=True)
+class Pool:
+    id: str
+    comment: str | None
+    members: tuple[int, ...] | None  # direct guest members; None when unreadable
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Everything collected about the cluster configuration (no history)."""
+
+    nodes: tuple[Node, ...]
+    storages: tuple[Storage, ...]
+    jobs: tuple[BackupJob, ...]
+    guests: tuple[Guest, ...]
+    pools: tuple[Pool, ...]
+    # effective default storage per node for jobs without ``storage`` (vzdump defaults)
+    node_default_storage: dict[str, str] = field(default_factory=dict)
+    # VMIDs PVE's own /cluster/backup-info/not-backed-up lists; None when not read
+    not_backed_up: tuple[int, ...] | None = None
+    anomalies: tuple[Anomaly, ...] = ()
+    version: str | None = None
+    cluster_name: str | None = None
+
+    def storage(self, storage_id: str) -> Storage | None:
+        for s in self.storages:
+            if s.id == storage_id:
+                return s
+        return None
+
+    def pool(self, pool_id: str) -> Pool | None:
+        for p in self.pools:
+            if p.id == pool_id:
+                return p
+        return None
+
+    def node(self, name: str) -> Node | None:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        return None

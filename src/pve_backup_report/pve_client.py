@@ -1,0 +1,300 @@
+"""Read-only PVE REST API client (acquisition layer: knows nothing of thresholds).
+
+* ``Authorization: PVEAPIToken=<id>=<secret>``; GET only.
+* Per-request timeout, a connection pool sized for the workers, urllib3 retries with
+  backoff for connection errors and 502/503/504, and fail-over across the configured hosts.
+* TLS: CA verification (system store or ``ca_bundle``), or SHA-256 certificate pinning,
+  or (explicitly) none.
+* Distinct errors (see :mod:`pve_backup_report.errors`). Every message passes through
+  :meth:`PveClient.redact`, so the secret never leaves this module.
+* Counts requests and bytes for ``--check-api``, perfdata and benchmarks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InsecureRequestWarning
+from urllib3.util.retry import Retry
+
+from pve_backup_report import __version__
+from pve_backup_report.config import API_PATH, Settings
+from pve_backup_report.errors import (
+    ApiConnectionError,
+    ApiDataError,
+    ApiError,
+    ApiHttpError,
+    ApiJsonError,
+    ApiTimeout,
+    ApiTlsError,
+)
+
+log = logging.getLogger("nagiosplugin.pve_backup_report.api")
+
+
+@dataclass
+class RequestStats:
+    """Mutable counters (guarded by a lock in the client)."""
+
+    requests: int = 0
+    bytes: int = 0
+    errors: int = 0
+    elapsed_s: float = 0.0
+    per_path: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One API answer: ``data`` plus PVE's ``total`` when the endpoint gives one."""
+
+    data: Any
+    total: int | None
+
+
+class _PinningAdapter(HTTPAdapter):
+    """An adapter whose urllib3 pools check the server certificate's SHA-256 fingerprint."""
+
+    def __init__(self, fingerprint_hex: str, **kwargs: Any) -> None:
+        self._fingerprint = fingerprint_hex
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["assert_fingerprint"] = self._fingerprint
+        super().init_poolmanager(*args, **kwargs)
+
+
+class PveClient:
+    """GET-only client; thread-safe for parallel collection."""
+
+    def __init__(self, settings: Settings, pool_size: int | None = None) -> None:
+        if not settings.hosts or not settings.token_id or not settings.token_secret:
+            raise ValueError("PveClient needs hosts, a token id and a token secret")
+        self._settings = settings
+        self._secret = settings.token_secret.reveal()
+        self._hosts = list(settings.api_urls)
+        self._preferred = 0
+        self._lock = threading.Lock()
+        self.stats = RequestStats()
+        size = pool_size or max(10, settings.max_workers + 4)
+        retry = Retry(
+            total=3,
+            connect=1,
+            read=0,
+            status=2,
+            other=0,
+            backoff_factor=0.2,
+            status_forcelist=(502, 503, 504),
+            allowed_methods=frozenset({"GET"}),
+            raise_on_status=False,
+            respect_retry_after_header=False,
+        )
+        self._session = requests.Session()
+        self._session.headers.update(
+            {
+                "Authorization": f"PVEAPIToken={settings.token_id}={self._secret}",
+                "Accept": "application/json",
+                "User-Agent": f"check_pve_backup/{__version__}",
+            }
+        )
+        self._session.trust_env = False  # no proxies / netrc from the environment
+        adapter: HTTPAdapter
+        if settings.tls_fingerprint:
+            adapter = _PinningAdapter(
+                settings.tls_fingerprint.replace(":", "").lower(),
+                pool_connections=4,
+                pool_maxsize=size,
+                max_retries=retry,
+            )
+            self._session.verify = False
+        else:
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=size, max_retries=retry)
+            if not settings.verify_tls:
+                self._session.verify = False
+            elif settings.ca_bundle:
+                self._session.verify = settings.ca_bundle
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def tls_mode(self) -> str:
+        """``verified``, ``pinned``, ``not verified`` or ``plain http``, for the output."""
+        if all(h.startswith("http://") for h in self._hosts):
+            return "plain http"
+        if self._settings.tls_fingerprint:
+            return "pinned"
+        return "verified" if self._settings.verify_tls else "not verified"
+
+    def redact(self, text: str) -> str:
+        return text.replace(self._secret, "********") if self._secret else text
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET ``path`` (below ``/api2/json``) and return its ``data``."""
+        return self.get_page(path, params).data
+
+    def get_page(self, path: str, params: dict[str, Any] | None = None) -> Page:
+        """GET ``path`` and return ``data`` plus ``total`` (task lists, task logs)."""
+        first_error: ApiError | None = None
+        n = len(self._hosts)
+        start = self._preferred
+        for i in range(n):
+            idx = (start + i) % n
+            try:
+                page = self._get_from(self._hosts[idx], path, params)
+            except ApiConnectionError as exc:
+                first_error = first_error or exc
+                if n > 1:
+                    log.info("host %s failed (%s), trying the next one", self._hosts[idx], exc)
+                continue
+            if idx != self._preferred:
+                with self._lock:
+                    self._preferred = idx
+            return page
+        assert first_error is not None
+        raise first_error
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> PveClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _get_from(self, base: str, path: str, params: dict[str, Any] | None) -> Page:
+        url = base + path
+        host = base[: -len(API_PATH)].split("://", 1)[1]
+        t0 = time.monotonic()
+        status = 0
+        size = 0
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", InsecureRequestWarning)
+                resp = self._session.get(url, params=params, timeout=self._settings.request_timeout)
+                body = resp.content
+            status = resp.status_code
+            size = len(body)
+        except requests.exceptions.SSLError as exc:
+            raise ApiTlsError(path, self._tls_message(host, exc)) from None
+        except requests.exceptions.Timeout:
+            raise ApiTimeout(
+                path,
+                f"no answer from {host} within {self._settings.request_timeout:g}s",
+            ) from None
+        except requests.exceptions.ChunkedEncodingError:
+            raise ApiConnectionError(
+                path, f"connection to {host} closed before the full answer (truncated body)"
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise ApiConnectionError(path, self._conn_message(host, exc)) from None
+        finally:
+            self._record(path, status, size, time.monotonic() - t0)
+        if status >= 400:
+            raise ApiHttpError(path, status, self.redact(self._error_text(resp)))
+        try:
+            payload = resp.json()
+        except ValueError:
+            excerpt = self.redact(body[:40].decode("utf-8", "replace")).strip()
+            raise ApiJsonError(path, f"answer is not JSON (starts with {excerpt!r})") from None
+        if not isinstance(payload, dict) or "data" not in payload:
+            raise ApiDataError(path, "JSON answer without a 'data' field")
+        total = payload.get("total")
+        return Page(payload["data"], total if isinstance(total, int) else None)
+
+    def _record(self, path: str, status: int, size: int, elapsed: float) -> None:
+        with self._lock:
+            self.stats.requests += 1
+            self.stats.bytes += size
+            self.stats.elapsed_s += elapsed
+            self.stats.per_path[_path_template(path)] += 1
+            if status == 0 or status >= 400:
+                self.stats.errors += 1
+        log.debug("GET %s -> %s (%d bytes, %.0f ms)", path, status or "error", size, elapsed * 1000)
+
+    def _error_text(self, resp: requests.Response) -> str:
+        message = ""
+        try:
+            payload = resp.json()
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict):
+            if isinstance(payload.get("message"), str):
+                message = payload["message"].strip()
+            errors = payload.get("errors")
+            if isinstance(errors, dict) and errors:
+                detail = "; ".join(f"{k}: {str(v).strip()}" for k, v in sorted(errors.items()))
+                message = f"{message} ({detail})" if message else detail
+        if not message:
+            message = (resp.reason or "").strip()
+        return " ".join(message.split())[:300]
+
+    def _tls_message(self, host: str, exc: Exception) -> str:
+        text = self.redact(str(exc))
+        if "Fingerprints did not match" in text or "fingerprint" in text.lower():
+            return f"TLS certificate of {host} does not match the pinned PVE_TLS_FINGERPRINT"
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            reason = "certificate verify failed"
+            if "hostname mismatch" in text or "doesn't match" in text:
+                reason = "certificate name does not match the host"
+            elif "self-signed" in text or "self signed" in text:
+                reason = "self-signed certificate (set PVE_CA_BUNDLE or PVE_TLS_FINGERPRINT)"
+            elif "unable to get local issuer" in text:
+                reason = "unknown certificate authority (set PVE_CA_BUNDLE or PVE_TLS_FINGERPRINT)"
+            return f"TLS verification of {host} failed: {reason}"
+        if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+            return f"TLS handshake with {host} failed (is it plain HTTP?)"
+        return f"TLS error with {host}"
+
+    def _conn_message(self, host: str, exc: Exception) -> str:
+        text = self.redact(str(exc))
+        for needle, reason in (
+            ("Connection refused", "connection refused"),
+            ("Name or service not known", "unknown host name"),
+            ("nodename nor servname", "unknown host name"),
+            ("Temporary failure in name resolution", "name resolution failed"),
+            ("No route to host", "no route to host"),
+            ("Network is unreachable", "network unreachable"),
+            ("RemoteDisconnected", "connection closed without an answer"),
+            ("Connection aborted", "connection closed without an answer"),
+            ("Connection reset", "connection reset"),
+            ("Max retries exceeded", "connection failed"),
+        ):
+            if needle in text:
+                return f"cannot connect to {host}: {reason}"
+        return f"cannot connect to {host}"
+
+
+def _path_template(path: str) -> str:
+    """``/nodes/pve1/tasks/UPID:.../log`` -> ``/nodes/{node}/tasks/{upid}/log`` for stats."""
+    parts = path.split("/")
+    out = []
+    prev = ""
+    for p in parts:
+        if prev == "nodes" and p:
+            out.append("{node}")
+        elif prev == "tasks" and p.startswith("UPID:"):
+            out.append("{upid}")
+        elif prev in ("qemu", "lxc") and p.isdigit():
+            out.append("{vmid}")
+        elif prev == "storage" and p and len(out) > 2 and out[1] == "nodes":
+            out.append("{storage}")
+        elif prev == "backup" and p and out[1] == "cluster":
+            out.append("{id}")
+        elif prev == "pools" and p:
+            out.append("{poolid}")
+        else:
+            out.append(p)
+        prev = p
+    return "/".join(out)

@@ -1,0 +1,52 @@
+"""Small time helpers shared by the command line, the config and the simulator."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def parse_timestamp(value: object) -> int:
+    """Epoch seconds (int or digits) or ISO 8601 (``Z`` or offset; naive means UTC)."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a time: {value!r}")
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        text = str(value).strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"not a time: {text!r} (use epoch seconds or ISO 8601 like 2026-11-20T12:00:00Z)"
+            ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp())
+
+
+def iso_utc(epoch: int | None) -> str | None:
+    """``2026-11-20T12:00:00Z`` or None."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def human_duration(seconds: int | None) -> str:
+    """``3d 4h``, ``5h 12m``, ``42m``, ``17s``; ``-`` for None."""
+    if seconds is None:
+        return "-"
+    s = max(0, int(seconds))
+    d, rem = divmod(s, 86400)
+    h, rem = divmod(rem, 3600)
+    m, sec = divmod(rem, 60)
+    if d:
+        return f"{d}d {h}h" if h else f"{d}d"
+    if h:
+        return f"{h}h {m}m" if m else f"{h}h"
+    if m:
+        return f"{m}m"
+    return f"{sec}s"

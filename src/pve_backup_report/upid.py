@@ -1,0 +1,54 @@
+"""Proxmox task identifiers (UPIDs), parsed and written exactly as ``PVE::UPID`` does.
+
+``UPID:<node>:<pid>:<pstart>:<starttime>:<type>:<id>:<user>:`` with pid, pstart and
+starttime in upper-case hex, zero-padded to 8 digits (pstart may have 9).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_UPID_RE = re.compile(
+    r"^UPID:([a-zA-Z0-9](?:[a-zA-Z0-9\-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):"
+    r"([0-9A-Fa-f]{8}):([^:\s/]+):([^:\s/]*):([^:\s/]+):$"
+)
+
+
+class UpidError(ValueError):
+    """The text is not a valid UPID."""
+
+
+@dataclass(frozen=True)
+class Upid:
+    node: str
+    pid: int
+    pstart: int
+    starttime: int
+    type: str
+    id: str
+    user: str
+
+    def __str__(self) -> str:
+        return format_upid(self)
+
+    @property
+    def vmid(self) -> int | None:
+        """The guest id when the task id is a VMID (single-guest vzdump runs)."""
+        return int(self.id) if self.id.isdigit() else None
+
+
+def parse_upid(text: str) -> Upid:
+    """Decode a UPID; raises :class:`UpidError` when it does not match PVE's regex."""
+    m = _UPID_RE.match(text) if isinstance(text, str) else None
+    if m is None:
+        raise UpidError(
+            f"invalid UPID: {text[:120]!r}" if isinstance(text, str) else "invalid UPID"
+        )
+    node, pid, pstart, start, typ, tid, user = m.groups()
+    return Upid(node, int(pid, 16), int(pstart, 16), int(start, 16), typ, tid, user)
+
+
+def format_upid(u: Upid) -> str:
+    """Encode like ``PVE::UPID::encode`` (``%08X`` for the numbers)."""
+    return f"UPID:{u.node}:{u.pid:08X}:{u.pstart:08X}:{u.starttime:08X}:{u.type}:{u.id}:{u.user}:"

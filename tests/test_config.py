@@ -1,0 +1,136 @@
+"""Configuration: precedence, validation, secret handling."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pve_backup_report.config import (
+    Secret,
+    Sources,
+    load_settings,
+    merge,
+    parse_duration,
+    parse_fingerprint,
+    parse_hosts,
+    parse_max_age,
+    redact,
+)
+from pve_backup_report.errors import ConfigError
+
+CANARY = "canary-5ecr3t-0f-the-t0ken"
+
+
+def test_hosts_are_normalised() -> None:
+    assert parse_hosts("pve1.example.org, https://10.0.0.2:8006/api2/json,http://h:80") == (
+        "https://pve1.example.org:8006",
+        "https://10.0.0.2:8006",
+        "http://h:80",
+    )
+    assert parse_hosts("[::1]") == ("https://[::1]:8006",)
+    for bad in ("", " , ", "ftp://x", "https://h:99999", "https://h/other"):
+        with pytest.raises(ValueError):
+            parse_hosts(bad)
+
+
+def test_durations_and_max_age() -> None:
+    assert parse_duration("90") == 90
+    assert parse_duration("45m") == 2700
+    assert parse_duration("26h") == 93600
+    assert parse_duration("8d") == 691200
+    assert parse_duration("1w") == 604800
+    assert parse_max_age("26h,50h") == (93600, 180000)
+    assert parse_max_age("2d") == (172800, 172800)
+    with pytest.raises(ValueError):
+        parse_max_age("50h,26h")
+    with pytest.raises(ValueError):
+        parse_duration("soon")
+
+
+def test_fingerprint_normalised() -> None:
+    fp = "ab" * 32
+    assert parse_fingerprint(fp) == ":".join(["AB"] * 32)
+    with pytest.raises(ValueError):
+        parse_fingerprint("AB:CD")
+
+
+def test_precedence_cli_env_envfile_yaml_default() -> None:
+    yaml_layer = {"host": "yaml-host", "request_timeout": 7, "history_days": 3, "max_workers": 2}
+    env_file = {"PVE_HOST": "file-host", "PVE_TIMEOUT": "6", "PVE_HISTORY_DAYS": "4"}
+    environ = {"PVE_HOST": "env-host", "PVE_TIMEOUT": "5"}
+    cli = {"hosts": "cli-host"}
+    s = merge(Sources(cli=cli, environ=environ, env_file=env_file, yaml=yaml_layer))
+    assert s.hosts == ("https://cli-host:8006",)
+    assert s.request_timeout == 5.0  # environment beats .env and YAML
+    assert s.history_days == 4  # .env beats YAML
+    assert s.max_workers == 2  # YAML beats the default
+    assert s.task_log_limit == 50000  # default
+
+
+def test_invalid_value_names_setting_and_source() -> None:
+    with pytest.raises(ConfigError, match=r"PVE_TIMEOUT \(environment\): must be a number"):
+        merge(Sources(environ={"PVE_TIMEOUT": "abc"}))
+    with pytest.raises(ConfigError, match="api_token_id .*user@realm!tokenname"):
+        merge(Sources(yaml={"api_token_id": "root"}, yaml_path="c.yaml"))
+
+
+def test_secret_never_shows() -> None:
+    s = merge(Sources(environ={"PVE_API_TOKEN_SECRET": CANARY}))
+    assert s.token_secret is not None
+    assert s.token_secret.reveal() == CANARY
+    for text in (repr(s), str(s), f"{s.token_secret}", repr(s.token_secret)):
+        assert CANARY not in text
+    assert redact(f"boom {CANARY} boom") == "boom ******** boom"
+
+
+def test_secret_file_and_permission_warning(tmp_path: Path) -> None:
+    f = tmp_path / "secret"
+    f.write_text(CANARY + "\n")
+    os.chmod(f, 0o644)
+    s = merge(Sources(environ={"PVE_API_TOKEN_SECRET_FILE": str(f)}))
+    assert s.token_secret == Secret(CANARY)
+    assert len(s.secret_warnings) == 1 and "chmod 600" in s.secret_warnings[0]
+    os.chmod(f, 0o600)
+    assert merge(Sources(environ={"PVE_API_TOKEN_SECRET_FILE": str(f)})).secret_warnings == ()
+    f.write_text("two\nlines\n")
+    with pytest.raises(ConfigError, match="only the secret"):
+        merge(Sources(environ={"PVE_API_TOKEN_SECRET_FILE": str(f)}))
+    with pytest.raises(ConfigError, match="cannot read token secret file"):
+        merge(Sources(environ={"PVE_API_TOKEN_SECRET_FILE": str(tmp_path / "missing")}))
+
+
+def test_yaml_file_profiles_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "host: base\napi_token_id: 'a@pve!b'\nclusters:\n  lab:\n    host: lab1,lab2\n"
+    )
+    s = load_settings({}, {}, str(cfg), None, cluster="lab")
+    assert s.hosts == ("https://lab1:8006", "https://lab2:8006")
+    assert s.token_id == "a@pve!b"
+    assert s.cluster == "lab"
+    with pytest.raises(ConfigError, match="no cluster 'prod' \\(known: lab\\)"):
+        load_settings({}, {}, str(cfg), None, cluster="prod")
+    cfg.write_text("hots: x\n")
+    with pytest.raises(ConfigError, match="unknown setting 'hots'"):
+        load_settings({}, {}, str(cfg), None)
+    cfg.write_text("host: [unclosed\n")
+    with pytest.raises(ConfigError, match="line"):
+        load_settings({}, {}, str(cfg), None)
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_settings({}, {}, str(tmp_path / "nope.yaml"), None)
+
+
+def test_env_file_default_and_explicit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("PVE_HOST=from-dotenv\n# comment\nPVE_TIMEOUT='3'\n")
+    s = load_settings({}, {}, None, None)
+    assert s.hosts == ("https://from-dotenv:8006",)
+    assert s.request_timeout == 3.0
+    other = tmp_path / "other.env"
+    other.write_text("export PVE_HOST=other\n")
+    assert load_settings({}, {}, None, str(other)).hosts == ("https://other:8006",)
+    with pytest.raises(ConfigError, match="cannot read env file"):
+        load_settings({}, {}, None, str(tmp_path / "missing.env"))
