@@ -1,0 +1,500 @@
+"""Collect the cluster inventory from the PVE API (acquisition; no thresholds, no verdicts).
+
+The independent endpoints are asked in parallel; every endpoint error becomes an
+:class:`~pve_backup_report.model.Anomaly` (``critical`` when coverage cannot be known
+without it) and collection goes on. Only when nothing at all can be read (every host
+unreachable, or the token refused) does :func:`collect_inventory` raise.
+
+The ``normalise_*`` functions turn PVE items into domain objects; they are pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from pve_backup_report.errors import ApiError, ApiHttpError
+from pve_backup_report.model import (
+    Anomaly,
+    BackupJob,
+    Guest,
+    Inventory,
+    Node,
+    Pool,
+    Selection,
+    Severity,
+    Storage,
+)
+from pve_backup_report.pve_client import PveClient
+
+_TAG_SPLIT = re.compile(r"[;,\s]+")
+
+# endpoint key -> (severity when unreadable, component)
+_CORE = {
+    "resources": (Severity.CRITICAL, "guests"),
+    "jobs": (Severity.CRITICAL, "jobs"),
+    "storage": (Severity.CRITICAL, "storages"),
+    "nodes": (Severity.WARNING, "nodes"),
+    "pools": (Severity.WARNING, "pools"),
+    "version": (Severity.INFO, "api"),
+    "not_backed_up": (Severity.INFO, "coverage"),
+}
+
+
+# --------------------------------------------------------------------------- normalisation
+
+
+def _flag(value: Any, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in ("0", "false", "no", "off")
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _split_list(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return tuple(p for p in re.split(r"[,;\s]+", str(value)) if p)
+
+
+def split_tags(value: Any) -> tuple[str, ...]:
+    """PVE stores tags ``;``-separated; be lenient and split on ``;``, ``,`` and spaces."""
+    if value is None:
+        return ()
+    return tuple(t for t in _TAG_SPLIT.split(str(value)) if t)
+
+
+def normalise_storage(item: Mapping[str, Any]) -> Storage:
+    nodes = _split_list(item.get("nodes"))
+    return Storage(
+        id=str(item["storage"]),
+        type=str(item.get("type") or "unknown"),
+        enabled=not _flag(item.get("disable"), False),
+        nodes=nodes or None,
+        content=_split_list(item.get("content")),
+        server=_opt_str(item.get("server")),
+        datastore=_opt_str(item.get("datastore")),
+        namespace=_opt_str(item.get("namespace")),
+        username=_opt_str(item.get("username")),
+    )
+
+
+def normalise_job(item: Mapping[str, Any]) -> BackupJob:
+    pool = _opt_str(item.get("pool"))
+    vmid = _opt_str(item.get("vmid"))
+    exclude = _opt_str(item.get("exclude"))
+    all_flag = _flag(item.get("all"), False)
+    if pool:
+        selection = Selection.POOL
+    elif vmid:
+        selection = Selection.VMID
+    elif all_flag or exclude:  # the real run turns exclude-without-all into all=1
+        selection = Selection.ALL
+    else:
+        selection = Selection.NONE
+    next_run = item.get("next-run")
+    return BackupJob(
+        id=str(item["id"]),
+        enabled=_flag(item.get("enabled"), True),
+        storage=_opt_str(item.get("storage")),
+        schedule=_opt_str(item.get("schedule")),
+        mode=_opt_str(item.get("mode")),
+        selection=selection,
+        vmid_raw=vmid,
+        exclude_raw=exclude,
+        all_flag=all_flag,
+        pool=pool,
+        node=_opt_str(item.get("node")),
+        comment=_opt_str(item.get("comment")),
+        next_run=int(next_run) if isinstance(next_run, (int, float)) else None,
+        legacy="type" not in item,
+    )
+
+
+def normalise_guest(item: Mapping[str, Any]) -> Guest:
+    return Guest(
+        vmid=int(item["vmid"]),
+        type=str(item["type"]),
+        name=str(item.get("name") or ""),
+        node=str(item["node"]),
+        status=str(item.get("status") or "unknown"),
+        template=_flag(item.get("template"), False),
+        pool=_opt_str(item.get("pool")),
+        tags=split_tags(item.get("tags")),
+    )
+
+
+def _normalise_all(
+    items: Any, fn: Callable[[Mapping[str, Any]], Any], what: str, component: str
+) -> tuple[list[Any], list[Anomaly]]:
+    out: list[Any] = []
+    anomalies: list[Anomaly] = []
+    if not isinstance(items, list):
+        return out, [
+            Anomaly(Severity.CRITICAL, component, f"{what}: unexpected answer (not a list)")
+        ]
+    skipped = 0
+    for item in items:
+        try:
+            out.append(fn(item))
+        except (KeyError, TypeError, ValueError):
+            skipped += 1
+    if skipped:
+        anomalies.append(
+            Anomaly(
+                Severity.WARNING,
+                component,
+                f"{what}: {skipped} item(s) without the fields the analysis needs were skipped",
+                {"skipped": skipped},
+            )
+        )
+    return out, anomalies
+
+
+# --------------------------------------------------------------------------- collection
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One endpoint's answer or its error."""
+
+    data: Any = None
+    error: ApiError | None = None
+
+
+def fetch_parallel(
+    client: PveClient, requests: Mapping[str, tuple[str, dict[str, Any] | None]], workers: int
+) -> dict[str, Fetched]:
+    """GET several independent endpoints at once; errors are returned, not raised."""
+
+    def one(path: str, params: dict[str, Any] | None) -> Fetched:
+        try:
+            return Fetched(client.get(path, params))
+        except ApiError as exc:
+            return Fetched(error=exc)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(requests)))) as pool:
+        futures = {k: pool.submit(one, p, q) for k, (p, q) in requests.items()}
+        return {k: f.result() for k, f in futures.items()}
+
+
+def _raise_if_blind(results: Mapping[str, Fetched]) -> None:
+    """Nothing readable at all: unreachable on every host, or the token was refused."""
+    errors = [r.error for r in results.values()]
+    if errors and all(e is not None for e in errors):
+        first = next(
+            (e for e in errors if isinstance(e, ApiHttpError) and e.status == 401), errors[0]
+        )
+        assert first is not None
+        raise first
+    for e in errors:
+        if isinstance(e, ApiHttpError) and e.status == 401:
+            raise e
+
+
+def _endpoint_anomaly(key: str, err: ApiError) -> Anomaly:
+    severity, component = _CORE[key]
+    details: dict[str, Any] = {"endpoint": err.endpoint}
+    if isinstance(err, ApiHttpError):
+        details["status"] = err.status
+        if err.missing_privilege:
+            details["missing_privilege"] = err.missing_privilege
+    what = {
+        "resources": "guests",
+        "jobs": "backup jobs",
+        "storage": "storages",
+        "nodes": "nodes",
+        "pools": "pools",
+        "version": "version",
+        "not_backed_up": "PVE's not-backed-up list (cross-check skipped)",
+    }[key]
+    return Anomaly(severity, component, f"cannot read {what}: {err.message}", details)
+
+
+def collect_inventory(
+    client: PveClient,
+    jobs_endpoint: str = "/cluster/backup",
+    workers: int = 8,
+    need_notes: bool = False,
+    fallback_timezone: str | None = None,
+) -> Inventory:
+    """Read storages, jobs, guests, pools, nodes (with time zones) and node defaults."""
+    first = fetch_parallel(
+        client,
+        {
+            "version": ("/version", None),
+            "nodes": ("/nodes", None),
+            "storage": ("/storage", None),
+            "resources": ("/cluster/resources", {"type": "vm"}),
+            "jobs": (jobs_endpoint, None),
+            "pools": ("/pools", None),
+            "not_backed_up": ("/cluster/backup-info/not-backed-up", None),
+        },
+        workers,
+    )
+    _raise_if_blind(first)
+    anomalies: list[Anomaly] = [
+        _endpoint_anomaly(k, r.error) for k, r in first.items() if r.error is not None
+    ]
+
+    storages: list[Storage] = []
+    if first["storage"].error is None:
+        storages, more = _normalise_all(
+            first["storage"].data, normalise_storage, "storages", "storages"
+        )
+        anomalies += more
+    jobs: list[BackupJob] = []
+    if first["jobs"].error is None:
+        raw_jobs = first["jobs"].data
+        if isinstance(raw_jobs, list):
+            raw_jobs = [j for j in raw_jobs if not isinstance(j, dict) or _is_vzdump(j)]
+        jobs, more = _normalise_all(raw_jobs, normalise_job, "backup jobs", "jobs")
+        anomalies += more
+    guests: list[Guest] = []
+    if first["resources"].error is None:
+        raw = first["resources"].data
+        if isinstance(raw, list):
+            raw = [g for g in raw if isinstance(g, dict) and g.get("type") in ("qemu", "lxc")]
+        guests, more = _normalise_all(raw, normalise_guest, "guests", "guests")
+        anomalies += more
+
+    nodes = _nodes(first["nodes"])
+    pools = _pools(client, first["pools"], jobs, guests, anomalies)
+    timezones = _node_timezones(client, nodes, workers, fallback_timezone, anomalies)
+    nodes = [Node(n.name, n.status, timezones.get(n.name)) for n in nodes]
+    defaults = _node_defaults(client, nodes, jobs, workers, anomalies)
+    if need_notes and guests:
+        guests = _with_notes(client, guests, workers, anomalies)
+
+    not_backed_up: tuple[int, ...] | None = None
+    nbu = first["not_backed_up"]
+    if nbu.error is None and isinstance(nbu.data, list):
+        not_backed_up = tuple(
+            sorted(
+                int(i["vmid"]) for i in nbu.data if isinstance(i, dict) and _is_int(i.get("vmid"))
+            )
+        )
+    version = None
+    if isinstance(first["version"].data, dict):
+        version = _opt_str(first["version"].data.get("version"))
+
+    return Inventory(
+        nodes=tuple(nodes),
+        storages=tuple(storages),
+        jobs=tuple(jobs),
+        guests=tuple(sorted(guests, key=lambda g: g.vmid)),
+        pools=tuple(pools),
+        node_default_storage=defaults,
+        not_backed_up=not_backed_up,
+        anomalies=tuple(anomalies),
+        version=version,
+    )
+
+
+def _is_int(v: Any) -> bool:
+    try:
+        int(v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _is_vzdump(job: Mapping[str, Any]) -> bool:
+    """jobs.cfg may hold other job types; legacy vzdump.cron entries have no ``type``."""
+    return job.get("type") in (None, "vzdump")
+
+
+def _nodes(fetched: Fetched) -> list[Node]:
+    if fetched.error is not None or not isinstance(fetched.data, list):
+        return []
+    out = []
+    for item in fetched.data:
+        if isinstance(item, dict) and item.get("node"):
+            out.append(Node(str(item["node"]), str(item.get("status") or "unknown")))
+    return sorted(out, key=lambda n: n.name)
+
+
+def _pools(
+    client: PveClient,
+    fetched: Fetched,
+    jobs: Iterable[BackupJob],
+    guests: Iterable[Guest],
+    anomalies: list[Anomaly],
+) -> list[Pool]:
+    """Pools with their direct guest members.
+
+    Members come from the ``pool`` field of /cluster/resources (one request for all
+    pools). A pool named by a job but absent from /pools is asked directly, to tell a
+    deleted pool from a missing Pool.Audit.
+    """
+    members: dict[str, list[int]] = {}
+    for g in guests:
+        if g.pool:
+            members.setdefault(g.pool, []).append(g.vmid)
+    listed: dict[str, str | None] = {}
+    if fetched.error is None and isinstance(fetched.data, list):
+        for item in fetched.data:
+            if isinstance(item, dict) and item.get("poolid"):
+                listed[str(item["poolid"])] = _opt_str(item.get("comment"))
+    out = [
+        Pool(pid, comment, tuple(sorted(members.get(pid, [])))) for pid, comment in listed.items()
+    ]
+    wanted = sorted({j.pool for j in jobs if j.pool and j.pool not in listed})
+    for pid in wanted:
+        try:
+            data = client.get(f"/pools/{quote(pid, safe='')}")
+        except ApiHttpError as exc:
+            if exc.status == 403:
+                anomalies.append(
+                    Anomaly(
+                        Severity.WARNING,
+                        "permissions",
+                        f"pool {pid!r} used by a backup job is not readable: "
+                        f"Pool.Audit is probably missing",
+                        {"pool": pid, "missing_privilege": exc.missing_privilege or "Pool.Audit"},
+                    )
+                )
+                out.append(Pool(pid, None, None))
+            # any other answer ("does not exist"): the pool is missing; coverage reports it
+            continue
+        except ApiError as exc:
+            anomalies.append(
+                Anomaly(Severity.WARNING, "pools", f"cannot read pool {pid!r}: {exc.message}")
+            )
+            out.append(Pool(pid, None, None))
+            continue
+        direct: list[int] = []
+        if isinstance(data, dict):
+            for m in data.get("members") or []:
+                if (
+                    isinstance(m, dict)
+                    and m.get("type") in ("qemu", "lxc")
+                    and _is_int(m.get("vmid"))
+                ):
+                    direct.append(int(m["vmid"]))
+        out.append(
+            Pool(
+                pid,
+                _opt_str(data.get("comment")) if isinstance(data, dict) else None,
+                tuple(sorted(direct)),
+            )
+        )
+    return sorted(out, key=lambda p: p.id)
+
+
+def _node_timezones(
+    client: PveClient,
+    nodes: list[Node],
+    workers: int,
+    fallback: str | None,
+    anomalies: list[Anomaly],
+) -> dict[str, str]:
+    online = [n.name for n in nodes if n.status == "online"]
+    fetched = (
+        fetch_parallel(client, {n: (f"/nodes/{n}/time", None) for n in online}, workers)
+        if online
+        else {}
+    )
+    out: dict[str, str] = {}
+    missing: list[str] = []
+    for n in nodes:
+        r = fetched.get(n.name)
+        tz = r.data.get("timezone") if r and r.error is None and isinstance(r.data, dict) else None
+        if isinstance(tz, str) and tz:
+            out[n.name] = tz
+        else:
+            missing.append(n.name)
+    if missing:
+        used = fallback or "UTC"
+        for name in missing:
+            out[name] = used
+        anomalies.append(
+            Anomaly(
+                Severity.INFO if fallback else Severity.WARNING,
+                "schedule",
+                f"time zone of node(s) {', '.join(missing)} not readable; schedules evaluated in "
+                f"{used}" + ("" if fallback else " (set timezone: in the config)"),
+                {"nodes": missing, "timezone": used},
+            )
+        )
+    return out
+
+
+def _node_defaults(
+    client: PveClient,
+    nodes: list[Node],
+    jobs: list[BackupJob],
+    workers: int,
+    anomalies: list[Anomaly],
+) -> dict[str, str]:
+    """Default vzdump storage per node, asked only when a job has no storage."""
+    if not any(j.storage is None for j in jobs):
+        return {}
+    names = [n.name for n in nodes if n.status == "online"]
+    fetched = (
+        fetch_parallel(client, {n: (f"/nodes/{n}/vzdump/defaults", None) for n in names}, workers)
+        if names
+        else {}
+    )
+    out: dict[str, str] = {}
+    for name in names:
+        r = fetched[name]
+        if r.error is not None:
+            anomalies.append(
+                Anomaly(
+                    Severity.WARNING,
+                    "jobs",
+                    f"vzdump defaults of node {name} not readable ({r.error.message}); "
+                    "jobs without a storage are assumed to write to 'local' there",
+                    {"node": name},
+                )
+            )
+            continue
+        storage = r.data.get("storage") if isinstance(r.data, dict) else None
+        out[name] = str(storage) if storage else "local"
+    return out
+
+
+def _with_notes(
+    client: PveClient, guests: list[Guest], workers: int, anomalies: list[Anomaly]
+) -> list[Guest]:
+    """Guest descriptions from their configs, in parallel; unreadable -> anomaly."""
+    from dataclasses import replace
+
+    fetched = fetch_parallel(
+        client,
+        {str(g.vmid): (f"/nodes/{g.node}/{g.type}/{g.vmid}/config", None) for g in guests},
+        workers,
+    )
+    out = []
+    failed: list[int] = []
+    for g in guests:
+        r = fetched[str(g.vmid)]
+        if r.error is not None or not isinstance(r.data, dict):
+            failed.append(g.vmid)
+            out.append(g)
+            continue
+        desc = r.data.get("description")
+        out.append(replace(g, notes=str(desc) if desc else ""))
+    if failed:
+        anomalies.append(
+            Anomaly(
+                Severity.INFO,
+                "guests",
+                f"notes of {len(failed)} guest(s) not readable",
+                {"vmids": failed[:50]},
+            )
+        )
+    return out
