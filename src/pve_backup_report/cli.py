@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -31,6 +32,7 @@ from pve_backup_report.config import (
     require_connection,
 )
 from pve_backup_report.errors import ConfigError, PveBackupError
+from pve_backup_report.thresholds import CATEGORIES
 from pve_backup_report.timeutil import parse_timestamp
 
 PROG = "check_pve_backup"
@@ -168,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     o = p.add_argument_group("output")
     o.add_argument(
+        "--report",
+        metavar="PATH",
+        help="Also write the full Markdown report to PATH (atomically). The check "
+        "runs as usual; a report that cannot be written makes the result at least "
+        "WARNING.",
+    )
+    o.add_argument(
         "--format",
         choices=("text", "json"),
         default="text",
@@ -218,6 +227,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="Latest success older than this is WARNING/CRITICAL whatever the "
         "schedules say, e.g. 26h,50h. Default: 8d,15d.",
     )
+    a.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="Do not use the task-result cache (every needed log is read again).",
+    )
+    a.add_argument(
+        "--cache-file",
+        metavar="FILE",
+        help="Task-result cache file. Default: ~/.cache/check_pve_backup/"
+        "tasks-<cluster>.json of the user running the check.",
+    )
+
+    t = p.add_argument_group(
+        "thresholds (Nagios ranges on guest counts; a count outside the range alerts; '' disables)"
+    )
+    for c in CATEGORIES:
+        flag = c.key.replace("_", "-")
+        t.add_argument(
+            f"--warn-{flag}",
+            metavar="RANGE",
+            dest=f"warn_{c.key}",
+            help=f"WARNING range for {c.plural}. Default: {c.warning or 'none'}.",
+        )
+        t.add_argument(
+            f"--crit-{flag}",
+            metavar="RANGE",
+            dest=f"crit_{c.key}",
+            help=f"CRITICAL range for {c.plural}. Default: {c.critical or 'none'}.",
+        )
     return p
 
 
@@ -236,6 +274,15 @@ def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
         "max_workers": args.max_workers,
         "grace_s": args.grace,
         "max_age_s": args.max_age,
+        "use_cache": False if args.no_cache else None,
+        "cache_file": args.cache_file,
+        "thresholds": {
+            f"{kind}_{c.key}": getattr(args, f"{kind}_{c.key}")
+            for c in CATEGORIES
+            for kind in ("warn", "crit")
+            if getattr(args, f"{kind}_{c.key}") is not None
+        }
+        or None,
     }
 
 
@@ -291,9 +338,21 @@ def run(argv: Sequence[str] | None = None) -> int:
     with _demo_settings(settings) if args.demo else _nullcontext(settings) as effective:
         effective = _effective_request_timeout(effective)
         require_connection(effective)
-        from pve_backup_report.modes import check_api_mode
+        from pve_backup_report import modes
 
-        return check_api_mode(effective, args.format)
+        if args.check_api:
+            return modes.check_api_mode(effective, args.format)
+        now = args.now if args.now is not None else int(time.time())
+        if args.dump_inventory or args.dump_coverage or args.dump_report_data:
+            kind = (
+                "inventory"
+                if args.dump_inventory
+                else "coverage"
+                if args.dump_coverage
+                else "report"
+            )
+            return modes.dump_mode(effective, kind, args.format, now)
+        return modes.check_mode(effective, now, args.verbose, args.report, args.now is not None)
 
 
 @contextmanager

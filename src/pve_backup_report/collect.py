@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -29,6 +28,7 @@ from pve_backup_report.model import (
     Severity,
     Storage,
 )
+from pve_backup_report.parallel import worker_pool
 from pve_backup_report.pve_client import PveClient
 
 _TAG_SPLIT = re.compile(r"[;,\s]+")
@@ -185,7 +185,7 @@ def fetch_parallel(
         except ApiError as exc:
             return Fetched(error=exc)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(requests)))) as pool:
+    with worker_pool(max(1, min(workers, len(requests)))) as pool:
         futures = {k: pool.submit(one, p, q) for k, (p, q) in requests.items()}
         return {k: f.result() for k, f in futures.items()}
 

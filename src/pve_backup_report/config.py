@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from pve_backup_report.errors import ConfigError
+from pve_backup_report.thresholds import resolve_thresholds
 
 DEFAULT_PORT = 8006
 API_PATH = "/api2/json"
@@ -93,7 +94,8 @@ class Settings:
     use_cache: bool = True
     lang: str = "en"
     cluster: str | None = None
-    thresholds: dict[str, str] = field(default_factory=dict)
+    # category key -> (warning range, critical range); see thresholds.py
+    thresholds: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     ignore: tuple[Any, ...] = ()
     secret_warnings: tuple[str, ...] = ()  # e.g. secret file readable by group/others
 
@@ -245,16 +247,14 @@ def _timezone(v: object) -> str:
 
 def _thresholds(v: object) -> dict[str, str]:
     if not isinstance(v, dict):
-        raise ValueError("must be a mapping of name: range")
-    return {str(k): str(val) for k, val in v.items()}
+        raise ValueError("must be a mapping like {warn_stale: '0', crit_failed: '0'}")
+    return {str(k): "" if val is None else str(val) for k, val in v.items()}
 
 
 def _ignore(v: object) -> tuple[Any, ...]:
-    if v is None:
-        return ()
-    if not isinstance(v, list):
-        raise ValueError("must be a list of rules")
-    return tuple(v)
+    from pve_backup_report.ignore import parse_ignore_rules
+
+    return tuple(parse_ignore_rules(v))
 
 
 @dataclass(frozen=True)
@@ -391,6 +391,13 @@ def merge(sources: Sources) -> Settings:
             values[spec.name] = spec.parse(raw)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+
+    # thresholds merge key by key: flags over environment/YAML
+    layered = {
+        **_thresholds(sources.yaml.get("thresholds") or {}),
+        **(values.get("thresholds") or {}),
+    }
+    values["thresholds"] = resolve_thresholds(layered)
 
     secret_file = values.pop("token_secret_file", None)
     warnings: tuple[str, ...] = ()

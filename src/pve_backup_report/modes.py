@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+
+import nagiosplugin
 
 from pve_backup_report.api_check import connection_failure, render_api_check, run_api_check
-from pve_backup_report.config import Settings
+from pve_backup_report.assess import Assessment
+from pve_backup_report.config import Settings, redact
+from pve_backup_report.errors import ApiError
+from pve_backup_report.pipeline import RunOptions, run_assessment
 from pve_backup_report.pve_client import PveClient
 
 EXIT_UNKNOWN = 3
@@ -60,4 +66,73 @@ def explain_schedule_mode(
     lines += [f"  {iso_utc(t)}" for t in data["next"]] or ["  never"]
     lines.append(f"previous run: {iso_utc(data['previous']) or 'never'}")
     sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _collector(
+    settings: Settings, client: PveClient, options: RunOptions
+) -> Callable[[], Assessment]:
+    """The collection as the check runs it: API problems become a clean UNKNOWN."""
+
+    def collect() -> Assessment:
+        try:
+            return run_assessment(settings, options, client)
+        except ApiError as exc:
+            raise nagiosplugin.CheckError(redact(f"PVE API not usable: {exc}")) from None
+        except nagiosplugin.Timeout:
+            waiting = ", ".join(client.inflight()) or "the analysis"
+            raise nagiosplugin.CheckError(
+                f"timeout: no complete answer within {settings.check_timeout}s "
+                f"(still waiting for {waiting})"
+            ) from None
+
+    return collect
+
+
+def check_mode(
+    settings: Settings, now: int, verbose: int, report_path: str | None, now_given: bool
+) -> int:
+    """The monitoring check; exits through nagiosplugin (SystemExit with the state)."""
+    from pve_backup_report.check import CheckOptions, build_check
+
+    client = PveClient(settings)
+    options = RunOptions(now=now, need_notes=report_path is not None)
+    check_options = CheckOptions(settings.thresholds, settings.max_age_s, client.tls_mode)
+    after = None
+    if report_path is not None:
+        from pve_backup_report.report import report_hook
+
+        after = report_hook(report_path, settings.lang, now_given)
+    check = build_check(_collector(settings, client, options), check_options, after)
+    check.main(verbose, settings.check_timeout)
+    return EXIT_UNKNOWN  # not reached: Check.main exits
+
+
+def dump_mode(settings: Settings, kind: str, fmt: str, now: int) -> int:
+    from pve_backup_report import dumps
+
+    with PveClient(settings) as client:
+        if kind == "inventory":
+            from pve_backup_report.collect import collect_inventory
+
+            inventory = collect_inventory(
+                client,
+                settings.backup_jobs_endpoint,
+                settings.max_workers,
+                need_notes=True,
+                fallback_timezone=settings.timezone,
+            )
+            print(
+                dumps.render_json(dumps.inventory_json(inventory))
+                if fmt == "json"
+                else dumps.inventory_text(inventory)
+            )
+            return 0
+        assessment = run_assessment(settings, RunOptions(now=now, need_notes=True), client)
+    if fmt == "json":
+        print(dumps.render_json(dumps.assessment_json(assessment)))
+    elif kind == "coverage":
+        print(dumps.coverage_text(assessment))
+    else:
+        print(dumps.report_data_text(assessment))
     return 0

@@ -83,6 +83,7 @@ class PveClient:
         self._preferred = 0
         self._lock = threading.Lock()
         self.stats = RequestStats()
+        self._inflight: dict[int, str] = {}
         size = pool_size or max(10, settings.max_workers + 4)
         retry = Retry(
             total=3,
@@ -134,6 +135,11 @@ class PveClient:
             return "pinned"
         return "verified" if self._settings.verify_tls else "not verified"
 
+    def inflight(self) -> list[str]:
+        """The API paths being asked right now (named when the run times out)."""
+        with self._lock:
+            return sorted(set(self._inflight.values()))
+
     def redact(self, text: str) -> str:
         return text.replace(self._secret, "********") if self._secret else text
 
@@ -179,6 +185,9 @@ class PveClient:
         t0 = time.monotonic()
         status = 0
         size = 0
+        key = threading.get_ident()
+        with self._lock:
+            self._inflight[key] = path
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", InsecureRequestWarning)
@@ -200,6 +209,8 @@ class PveClient:
         except requests.exceptions.RequestException as exc:
             raise ApiConnectionError(path, self._conn_message(host, exc)) from None
         finally:
+            with self._lock:
+                self._inflight.pop(key, None)
             self._record(path, status, size, time.monotonic() - t0)
         if status >= 400:
             raise ApiHttpError(path, status, self.redact(self._error_text(resp)))

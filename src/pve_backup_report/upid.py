@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 _UPID_RE = re.compile(
     r"^UPID:([a-zA-Z0-9](?:[a-zA-Z0-9\-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):"
-    r"([0-9A-Fa-f]{8}):([^:\s/]+):([^:\s/]*):([^:\s/]+):$"
+    r"([0-9A-Fa-f]{8}):([^:\s/]+):([^:\s/]*):([^:\s/]+):\Z"
 )
 
 
@@ -35,7 +35,7 @@ class Upid:
     @property
     def vmid(self) -> int | None:
         """The guest id when the task id is a VMID (single-guest vzdump runs)."""
-        return int(self.id) if self.id.isdigit() else None
+        return int(self.id) if self.id.isascii() and self.id.isdigit() else None
 
 
 def parse_upid(text: str) -> Upid:

@@ -1,0 +1,373 @@
+"""Join coverage, history, PBS content and schedules into one verdict per guest (pure).
+
+The :class:`Assessment` built here is the single domain model that the nagiosplugin check
+(``check.py``), the Markdown report (``report.py``) and the dumps all consume, so they
+can never disagree.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pve_backup_report.coverage import Coverage, CoverageResult, GuestCoverage
+from pve_backup_report.freshness import Freshness, expected_run, judge
+from pve_backup_report.history import GuestBackupResult, GuestHistory
+from pve_backup_report.ignore import IgnoreMatch
+from pve_backup_report.model import Anomaly, BackupJob, Guest, Inventory, Severity
+from pve_backup_report.pbs_content import PbsContent, Snapshot
+from pve_backup_report.schedule import ScheduleError, next_event, parse_event
+
+
+class Problem(str, enum.Enum):
+    """Why a guest needs attention. The check maps each to a state via thresholds."""
+
+    NOT_COVERED = "not_covered"
+    INDETERMINATE = "indeterminate"
+    DISABLED_ONLY = "disabled_only"
+    NON_PBS_ONLY = "non_pbs_only"
+    FAILED = "failed"
+    STALE = "stale"
+    NEVER = "never"
+    VERIFY_FAILED = "verify_failed"
+    AGE_WARNING = "age_warning"  # latest success older than the warning --max-age
+    AGE_CRITICAL = "age_critical"  # ... older than the critical --max-age
+
+
+_COVERAGE_PROBLEM = {
+    Coverage.NOT_COVERED: Problem.NOT_COVERED,
+    Coverage.INDETERMINATE: Problem.INDETERMINATE,
+    Coverage.DISABLED_ONLY: Problem.DISABLED_ONLY,
+    Coverage.NON_PBS_ONLY: Problem.NON_PBS_ONLY,
+}
+_FRESHNESS_PROBLEM = {
+    Freshness.FAILED: Problem.FAILED,
+    Freshness.STALE: Problem.STALE,
+    Freshness.NEVER: Problem.NEVER,
+}
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    grace_s: int = 3 * 3600
+    max_age_s: tuple[int, int] = (8 * 86400, 15 * 86400)
+    history_days: int = 15
+
+
+@dataclass(frozen=True)
+class GuestStatus:
+    guest: Guest
+    coverage: Coverage
+    jobs: tuple[str, ...]
+    pbs_jobs: tuple[str, ...]
+    reasons: tuple[str, ...]
+    ignored: IgnoreMatch | None
+    last_backup: GuestBackupResult | None
+    last_success: GuestBackupResult | None
+    snapshot: Snapshot | None  # newest PBS snapshot of the guest, when content was readable
+    freshness: Freshness | None  # None unless covered or indeterminate
+    expected_run: int | None
+    age_s: int | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def verification(self) -> str | None:
+        return None if self.snapshot is None else self.snapshot.verification
+
+    @property
+    def alerting(self) -> bool:
+        return bool(self.problems) and self.ignored is None
+
+    def to_json(self) -> dict[str, Any]:
+        g = self.guest
+        return {
+            "vmid": g.vmid,
+            "type": g.type,
+            "name": g.name,
+            "node": g.node,
+            "status": g.status,
+            "template": g.template,
+            "pool": g.pool,
+            "tags": list(g.tags),
+            "notes": g.notes,
+            "coverage": self.coverage.value,
+            "jobs": list(self.jobs),
+            "pbs_jobs": list(self.pbs_jobs),
+            "reasons": list(self.reasons),
+            "ignored": None if self.ignored is None else self.ignored.to_json(),
+            "last_backup": None if self.last_backup is None else self.last_backup.to_json(),
+            "last_success": None if self.last_success is None else self.last_success.to_json(),
+            "pbs_snapshot": None if self.snapshot is None else self.snapshot.to_json(),
+            "verification": self.verification,
+            "freshness": None if self.freshness is None else self.freshness.value,
+            "expected_run": self.expected_run,
+            "age_s": self.age_s,
+            "problems": [p.value for p in self.problems],
+        }
+
+
+@dataclass(frozen=True)
+class CollectStats:
+    requests: int = 0
+    bytes: int = 0
+    collect_time_s: float = 0.0
+    tasks_listed: int = 0
+    logs_fetched: int = 0
+    logs_cached: int = 0
+    tls_mode: str = "verified"
+    endpoints: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    now: int
+    inventory: Inventory
+    coverage: CoverageResult
+    guests: tuple[GuestStatus, ...]
+    anomalies: tuple[Anomaly, ...]
+    options: AnalysisOptions
+    stats: CollectStats = field(default_factory=CollectStats)
+
+    def count(self, problem: Problem) -> int:
+        """Guests with this problem, ignored guests excluded."""
+        return sum(1 for g in self.guests if g.ignored is None and problem in g.problems)
+
+    def with_stats(self, stats: CollectStats) -> Assessment:
+        return replace(self, stats=stats)
+
+    @property
+    def worst_anomaly(self) -> Severity | None:
+        if not self.anomalies:
+            return None
+        return max((a.severity for a in self.anomalies), key=lambda s: s.rank)
+
+
+def _merge_success(
+    from_tasks: GuestBackupResult | None, snapshot: Snapshot | None
+) -> GuestBackupResult | None:
+    """The newest success: from the task logs, or from PBS when it is newer (or alone)."""
+    if snapshot is None:
+        return from_tasks
+    if from_tasks is not None and (from_tasks.started or 0) >= snapshot.ctime - 60:
+        return from_tasks
+    return GuestBackupResult(
+        vmid=snapshot.vmid,
+        status="ok",
+        started=snapshot.ctime,
+        ended=None,
+        duration_s=None,
+        node="",
+        upid="",
+        message=f"from PBS storage {snapshot.storage} (no task in the history window)",
+        archive=snapshot.archive,
+    )
+
+
+def _problems(
+    gc: GuestCoverage,
+    freshness: Freshness | None,
+    age: int | None,
+    age_floor: int | None,
+    snapshot: Snapshot | None,
+    options: AnalysisOptions,
+) -> tuple[Problem, ...]:
+    out: list[Problem] = []
+    if gc.coverage in _COVERAGE_PROBLEM:
+        out.append(_COVERAGE_PROBLEM[gc.coverage])
+    if freshness is not None and freshness in _FRESHNESS_PROBLEM:
+        out.append(_FRESHNESS_PROBLEM[freshness])
+    if snapshot is not None and snapshot.verification == "failed":
+        out.append(Problem.VERIFY_FAILED)
+    if freshness is not None:
+        known_age = age if age is not None else age_floor
+        warn, crit = options.max_age_s
+        if known_age is not None and known_age > crit:
+            out.append(Problem.AGE_CRITICAL)
+        elif known_age is not None and known_age > warn:
+            out.append(Problem.AGE_WARNING)
+    return tuple(out)
+
+
+def assess(
+    inventory: Inventory,
+    coverage: CoverageResult,
+    histories: dict[int, GuestHistory],
+    readable_nodes: frozenset[str],
+    content: PbsContent | None,
+    now: int,
+    options: AnalysisOptions,
+    extra_anomalies: Sequence[Anomaly] = (),
+) -> Assessment:
+    jobs = {j.id: j for j in inventory.jobs}
+    anomalies: list[Anomaly] = [*inventory.anomalies, *coverage.anomalies, *extra_anomalies]
+    if content is not None:
+        anomalies += content.anomalies
+    anomalies += schedule_anomalies(inventory)
+    window = options.history_days * 86400
+    statuses: list[GuestStatus] = []
+    ok_without_snapshot: list[int] = []
+    for gc in coverage.guests:
+        g = gc.guest
+        hist = histories.get(g.vmid, GuestHistory(None, None))
+        pbs_storages = _storages_of(gc.pbs_jobs, jobs, g.node, inventory)
+        snapshot = None
+        if content is not None:
+            snapshot = content.newest(
+                g.vmid, pbs_storages or _storages_of(gc.jobs, jobs, g.node, inventory)
+            )
+        last_success = _merge_success(hist.last_success, snapshot)
+        freshness = expected = age = age_floor = None
+        if gc.coverage in (Coverage.COVERED, Coverage.INDETERMINATE):
+            tz = _node_tz(inventory, g.node)
+            schedules = [jobs[j].schedule for j in gc.pbs_jobs if j in jobs]
+            expected = expected_run(schedules, tz, now, options.grace_s)
+            verdict = judge(
+                now=now,
+                expected=expected,
+                history_readable=g.node in readable_nodes,
+                last_backup=hist.last_backup,
+                last_success=last_success,
+            )
+            freshness, age = verdict.freshness, verdict.age_s
+            if freshness is Freshness.NEVER and g.node in readable_nodes:
+                age_floor = window  # nothing in the whole history window
+            if (
+                content is not None
+                and hist.last_success is not None
+                and hist.last_success.archive
+                and pbs_storages
+                and any(content.storages.get(s) and content.storages[s].count for s in pbs_storages)
+                and not content.has_archive(hist.last_success.archive)
+            ):
+                ok_without_snapshot.append(g.vmid)
+        statuses.append(
+            GuestStatus(
+                guest=g,
+                coverage=gc.coverage,
+                jobs=gc.jobs,
+                pbs_jobs=gc.pbs_jobs,
+                reasons=gc.reasons,
+                ignored=gc.ignored,
+                last_backup=hist.last_backup,
+                last_success=last_success,
+                snapshot=snapshot,
+                freshness=freshness,
+                expected_run=expected,
+                age_s=age,
+                problems=_problems(gc, freshness, age, age_floor, snapshot, options),
+            )
+        )
+    anomalies += _content_anomalies(statuses, histories, content, ok_without_snapshot)
+    return Assessment(now, inventory, coverage, tuple(statuses), tuple(anomalies), options)
+
+
+def _node_tz(inventory: Inventory, node: str) -> str:
+    n = inventory.node(node)
+    return (n.timezone if n is not None else None) or "UTC"
+
+
+def _storages_of(
+    job_ids: Iterable[str], jobs: dict[str, BackupJob], node: str, inventory: Inventory
+) -> set[str]:
+    out = set()
+    for jid in job_ids:
+        job = jobs.get(jid)
+        if job is not None:
+            out.add(job.storage or inventory.node_default_storage.get(node) or "local")
+    return out
+
+
+def pbs_storages_in_use(inventory: Inventory, coverage: CoverageResult) -> set[str]:
+    """The storages any job including a guest writes to (only PBS ones are read)."""
+    jobs = {j.id: j for j in inventory.jobs}
+    out: set[str] = set()
+    for gc in coverage.guests:
+        out |= _storages_of(gc.jobs, jobs, gc.guest.node, inventory)
+    return out
+
+
+def _content_anomalies(
+    statuses: Sequence[GuestStatus],
+    histories: dict[int, GuestHistory],
+    content: PbsContent | None,
+    ok_without_snapshot: Sequence[int],
+) -> list[Anomaly]:
+    if content is None:
+        return []
+    out: list[Anomaly] = []
+    empty = sorted(sid for sid, c in content.storages.items() if c.count == 0)
+    succeeded = [
+        s.guest.vmid
+        for s in statuses
+        if (h := histories.get(s.guest.vmid)) is not None and h.last_success is not None
+    ]
+    if empty and succeeded:
+        out.append(
+            Anomaly(
+                Severity.WARNING,
+                "permissions",
+                f"PBS storage(s) {', '.join(empty)} list no backups although tasks show "
+                "successful ones: the token probably lacks Datastore.Allocate on the storage "
+                "(or Datastore.AllocateSpace plus VM.Backup); read-only roles such as "
+                "PVEAuditor see an empty list",
+                {"storages": empty, "missing_privilege": "Datastore.Allocate on /storage/<id>"},
+            )
+        )
+    if ok_without_snapshot:
+        out.append(
+            Anomaly(
+                Severity.WARNING,
+                "pbs_content",
+                f"{len(ok_without_snapshot)} guest(s) whose latest task says OK have no such "
+                "snapshot on the PBS storage (pruned, deleted, or another namespace?)",
+                {"vmids": list(ok_without_snapshot[:50])},
+            )
+        )
+    return out
+
+
+def schedule_anomalies(inventory: Inventory) -> list[Anomaly]:
+    """Unparsable schedules, and a ``next-run`` our parser would never fire at."""
+    out: list[Anomaly] = []
+    zones = sorted({n.timezone or "UTC" for n in inventory.nodes}) or ["UTC"]
+    for job in inventory.jobs:
+        if not job.schedule:
+            if job.enabled:
+                out.append(
+                    Anomaly(
+                        Severity.INFO,
+                        "schedule",
+                        f"job {job.id} has no schedule: it only runs when started by hand",
+                        {"job": job.id},
+                    )
+                )
+            continue
+        try:
+            event = parse_event(job.schedule)
+        except ScheduleError as exc:
+            out.append(
+                Anomaly(
+                    Severity.WARNING,
+                    "schedule",
+                    f"job {job.id}: schedule {job.schedule!r} not understood ({exc})",
+                    {"job": job.id, "schedule": job.schedule},
+                )
+            )
+            continue
+        if job.next_run is None:
+            continue
+        node_zone = inventory.node(job.node) if job.node else None
+        candidates = [node_zone.timezone] if node_zone and node_zone.timezone else zones
+        if not any(next_event(event, job.next_run - 1, tz) == job.next_run for tz in candidates):
+            out.append(
+                Anomaly(
+                    Severity.WARNING,
+                    "schedule",
+                    f"job {job.id}: PVE's next-run does not match schedule {job.schedule!r} in "
+                    f"time zone {', '.join(candidates)} (time zone problem or parser gap)",
+                    {"job": job.id, "next_run": job.next_run, "timezones": candidates},
+                )
+            )
+    return out

@@ -1,0 +1,80 @@
+"""Schedule-aware freshness of a covered guest's backups (pure analysis, no I/O).
+
+A fixed "older than 26 hours" rule false-alarms on weekly jobs and misses an hourly job
+that stopped. Here every covered guest is judged against the latest run its enabled PBS
+jobs were scheduled to make, at least ``grace`` ago (a big job reaches its last guest
+late), in the time zone of the node the job runs on.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pve_backup_report.history import GuestBackupResult
+from pve_backup_report.schedule import ScheduleError, parse_event, previous_event
+
+# A guest's backup may start a little before the event time when the job was started by
+# hand just before it; a minute of tolerance keeps that from looking like a missed run.
+START_TOLERANCE_S = 60
+
+
+class Freshness(str, enum.Enum):
+    FRESH = "fresh"  # latest success started at or after the expected run
+    STALE = "stale"  # latest success started before the expected run: a missed run
+    FAILED = "failed"  # latest attempt failed
+    NEVER = "never"  # an expected run has passed and no backup at all is known
+    PENDING = "pending"  # covered, but no scheduled run has passed yet
+    UNKNOWN = "unknown"  # task history unreadable and nothing else to go on
+
+
+@dataclass(frozen=True)
+class FreshnessResult:
+    freshness: Freshness
+    expected_run: int | None  # epoch of the latest scheduled run older than grace
+    age_s: int | None  # now - start of the latest success
+
+
+def expected_run(schedules: Iterable[str | None], tz: str, now: int, grace_s: int) -> int | None:
+    """The latest event of any schedule at or before ``now - grace_s``; None if none.
+
+    Unparsable schedules are skipped here (they are reported as anomalies elsewhere).
+    """
+    latest: int | None = None
+    for expr in schedules:
+        if not expr:
+            continue
+        try:
+            event = parse_event(expr)
+        except ScheduleError:
+            continue
+        t = previous_event(event, now - grace_s, tz)
+        if t is not None and (latest is None or t > latest):
+            latest = t
+    return latest
+
+
+def judge(
+    *,
+    now: int,
+    expected: int | None,
+    history_readable: bool,
+    last_backup: GuestBackupResult | None,
+    last_success: GuestBackupResult | None,
+) -> FreshnessResult:
+    """Freshness of one covered guest from its latest attempt and latest success."""
+    age = None
+    if last_success is not None and last_success.started is not None:
+        age = max(0, now - last_success.started)
+    if last_backup is not None and last_backup.status == "failed":
+        return FreshnessResult(Freshness.FAILED, expected, age)
+    if last_success is None:
+        if not history_readable:
+            return FreshnessResult(Freshness.UNKNOWN, expected, None)
+        state = Freshness.NEVER if expected is not None else Freshness.PENDING
+        return FreshnessResult(state, expected, None)
+    started = last_success.started
+    if expected is not None and started is not None and started < expected - START_TOLERANCE_S:
+        return FreshnessResult(Freshness.STALE, expected, age)
+    return FreshnessResult(Freshness.FRESH, expected, age)

@@ -1,0 +1,127 @@
+"""One run: collect (I/O), then analyse (pure), giving the :class:`Assessment`.
+
+The check, the report and the dumps all call :func:`run_assessment`; nothing else talks
+to the API.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from pve_backup_report.assess import (
+    AnalysisOptions,
+    Assessment,
+    CollectStats,
+    assess,
+    pbs_storages_in_use,
+)
+from pve_backup_report.collect import collect_inventory
+from pve_backup_report.collect_tasks import HistoryCollection, HistoryOptions, collect_history
+from pve_backup_report.config import Settings
+from pve_backup_report.coverage import analyse_coverage
+from pve_backup_report.history import GuestHistory
+from pve_backup_report.model import Anomaly
+from pve_backup_report.parallel import worker_pool
+from pve_backup_report.pbs_content import PbsContent, collect_pbs_content
+from pve_backup_report.pve_client import PveClient
+from pve_backup_report.task_cache import TaskCache, default_cache_path
+
+log = logging.getLogger("nagiosplugin.pve_backup_report")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    now: int
+    need_notes: bool = False  # guest descriptions: report and dumps only
+    need_history: bool = True  # --dump-inventory does without
+    use_cache: bool = True
+
+
+def run_assessment(settings: Settings, options: RunOptions, client: PveClient) -> Assessment:
+    """Collect everything the chosen output needs and analyse it."""
+    t0 = time.monotonic()
+    inventory = collect_inventory(
+        client,
+        settings.backup_jobs_endpoint,
+        settings.max_workers,
+        need_notes=options.need_notes,
+        fallback_timezone=settings.timezone,
+    )
+    log.info(
+        "inventory: %d nodes, %d storages, %d jobs, %d guests, %d pools",
+        len(inventory.nodes),
+        len(inventory.storages),
+        len(inventory.jobs),
+        len(inventory.guests),
+        len(inventory.pools),
+    )
+    coverage = analyse_coverage(inventory, settings.ignore, options.now)
+    extra: list[Anomaly] = []
+    histories: dict[int, GuestHistory] = {}
+    readable: frozenset[str] = frozenset()
+    content: PbsContent | None = None
+    history: HistoryCollection | None = None
+    if options.need_history:
+        cache = _load_cache(settings, options)
+        with worker_pool(1) as side:
+            pbs_future = (
+                side.submit(
+                    collect_pbs_content,
+                    client,
+                    inventory,
+                    pbs_storages_in_use(inventory, coverage),
+                    settings.max_workers,
+                )
+                if settings.pbs_content
+                else None
+            )
+            history = collect_history(
+                client,
+                inventory,
+                coverage,
+                options.now,
+                HistoryOptions(
+                    settings.history_days,
+                    settings.task_history_limit,
+                    settings.task_log_limit,
+                    settings.max_workers,
+                ),
+                cache.tasks if cache is not None else None,
+            )
+            content = pbs_future.result() if pbs_future is not None else None
+        histories, readable = history.histories, history.readable_nodes
+        extra += history.anomalies
+        if cache is not None:
+            cache.save(history.new_tasks, options.now - settings.history_days * 86400)
+            extra += cache.anomalies
+        log.info(
+            "history: %d tasks listed, %d logs read, %d from cache",
+            history.tasks_listed,
+            history.logs_fetched,
+            history.logs_cached,
+        )
+    stats = CollectStats(
+        requests=client.stats.requests,
+        bytes=client.stats.bytes,
+        collect_time_s=time.monotonic() - t0,
+        tasks_listed=history.tasks_listed if history else 0,
+        logs_fetched=history.logs_fetched if history else 0,
+        logs_cached=history.logs_cached if history else 0,
+        tls_mode=client.tls_mode,
+        endpoints=dict(client.stats.per_path),
+    )
+    for path, count in sorted(stats.endpoints.items()):
+        log.info("GET %s: %d request(s)", path, count)
+    log.info("%d requests, %d bytes, %.2f s", stats.requests, stats.bytes, stats.collect_time_s)
+    analysis = AnalysisOptions(settings.grace_s, settings.max_age_s, settings.history_days)
+    result = assess(inventory, coverage, histories, readable, content, options.now, analysis, extra)
+    return result.with_stats(stats)
+
+
+def _load_cache(settings: Settings, options: RunOptions) -> TaskCache | None:
+    if not (options.use_cache and settings.use_cache):
+        return None
+    path = settings.cache_file or default_cache_path(settings.hosts, settings.token_id)
+    return TaskCache.load(path)

@@ -1,0 +1,140 @@
+"""Task-result cache: what finished vzdump tasks taught us, kept between runs.
+
+Finished tasks never change, so a run only needs the logs of tasks it has not seen. The
+cache is one small JSON file per cluster, written atomically (temp file, fsync, rename)
+under an exclusive ``flock`` on a side lock file, so overlapping runs merge their results
+instead of losing them. Entries older than the history window are dropped. A corrupt or
+unreadable cache is rebuilt, reported as an ``info`` anomaly, never a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pve_backup_report.atomic import atomic_write_text
+from pve_backup_report.collect_tasks import CachedTask
+from pve_backup_report.history import GuestBackupResult
+from pve_backup_report.model import Anomaly, Severity
+
+FORMAT_VERSION = 1
+
+
+def default_cache_path(hosts: Iterable[str], token_id: str | None) -> str:
+    """``$XDG_CACHE_HOME`` (or ``~/.cache``)``/check_pve_backup/tasks-<cluster>.json``.
+
+    The cluster key is a hash of the configured hosts and the token id, so two clusters
+    (or two tokens seeing different tasks) never share a file.
+    """
+    key = hashlib.sha256(("|".join(sorted(hosts)) + "|" + (token_id or "")).encode()).hexdigest()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "check_pve_backup", f"tasks-{key[:16]}.json")
+
+
+def _encode(t: CachedTask) -> dict[str, Any]:
+    return {
+        "node": t.node,
+        "starttime": t.starttime,
+        "storage": t.storage,
+        "pbs": t.pbs,
+        "results": [
+            [r.vmid, r.status, r.started, r.ended, r.duration_s, r.message, r.archive, r.guest_type]
+            for r in t.results
+        ],
+    }
+
+
+def _decode(upid: str, d: dict[str, Any]) -> CachedTask:
+    node = str(d["node"])
+    results = tuple(
+        GuestBackupResult(
+            vmid=int(r[0]),
+            status=str(r[1]),
+            started=r[2],
+            ended=r[3],
+            duration_s=r[4],
+            node=node,
+            upid=upid,
+            message=r[5],
+            archive=r[6],
+            guest_type=r[7],
+        )
+        for r in d["results"]
+    )
+    return CachedTask(upid, node, int(d["starttime"]), d.get("storage"), bool(d["pbs"]), results)
+
+
+@dataclass
+class TaskCache:
+    path: str
+    tasks: dict[str, CachedTask]
+    anomalies: list[Anomaly]
+
+    @classmethod
+    def load(cls, path: str) -> TaskCache:
+        anomalies: list[Anomaly] = []
+        tasks: dict[str, CachedTask] = {}
+        try:
+            with open(path, encoding="utf-8") as fh:
+                raw = json.load(fh)
+            if not isinstance(raw, dict) or raw.get("version") != FORMAT_VERSION:
+                raise ValueError("unknown format")
+            for upid, d in raw["tasks"].items():
+                tasks[upid] = _decode(upid, d)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+            tasks = {}
+            anomalies.append(
+                Anomaly(
+                    Severity.INFO,
+                    "cache",
+                    f"task cache {path} unreadable ({type(exc).__name__}); rebuilt from the API",
+                    {"path": path},
+                )
+            )
+        return cls(path, tasks, anomalies)
+
+    def save(self, new: Iterable[CachedTask], oldest: int) -> None:
+        """Merge ``new`` into the file (under a lock) and drop entries before ``oldest``."""
+        new = list(new)
+        directory = os.path.dirname(self.path) or "."
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            with _locked(self.path + ".lock"):
+                on_disk = TaskCache.load(self.path).tasks
+                merged = {**on_disk, **self.tasks, **{t.upid: t for t in new}}
+                kept = {u: t for u, t in merged.items() if t.starttime >= oldest}
+                payload = {
+                    "version": FORMAT_VERSION,
+                    "tasks": {u: _encode(t) for u, t in sorted(kept.items())},
+                }
+                atomic_write_text(self.path, json.dumps(payload, separators=(",", ":")))
+                self.tasks = kept
+        except OSError as exc:
+            self.anomalies.append(
+                Anomaly(
+                    Severity.INFO,
+                    "cache",
+                    f"task cache {self.path} not writable ({exc.strerror}); "
+                    "every run reads the logs again",
+                    {"path": self.path},
+                )
+            )
+
+
+@contextlib.contextmanager
+def _locked(lock_path: str) -> Iterator[None]:
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
