@@ -7,7 +7,6 @@ can never disagree.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -16,25 +15,9 @@ from pve_backup_report.coverage import Coverage, CoverageResult, GuestCoverage
 from pve_backup_report.freshness import Freshness, expected_run, judge
 from pve_backup_report.history import GuestBackupResult, GuestHistory
 from pve_backup_report.ignore import IgnoreMatch
-from pve_backup_report.model import Anomaly, BackupJob, Guest, Inventory, Severity
+from pve_backup_report.model import Anomaly, BackupJob, Guest, Inventory, Problem, Severity
 from pve_backup_report.pbs_content import PbsContent, Snapshot
 from pve_backup_report.schedule import ScheduleError, next_event, parse_event
-
-
-class Problem(str, enum.Enum):
-    """Why a guest needs attention. The check maps each to a state via thresholds."""
-
-    NOT_COVERED = "not_covered"
-    INDETERMINATE = "indeterminate"
-    DISABLED_ONLY = "disabled_only"
-    NON_PBS_ONLY = "non_pbs_only"
-    FAILED = "failed"
-    STALE = "stale"
-    NEVER = "never"
-    VERIFY_FAILED = "verify_failed"
-    AGE_WARNING = "age_warning"  # latest success older than the warning --max-age
-    AGE_CRITICAL = "age_critical"  # ... older than the critical --max-age
-
 
 _COVERAGE_PROBLEM = {
     Coverage.NOT_COVERED: Problem.NOT_COVERED,

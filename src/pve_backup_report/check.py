@@ -15,9 +15,9 @@ from typing import Any
 
 import nagiosplugin
 
-from pve_backup_report.assess import Assessment, GuestStatus, Problem
+from pve_backup_report.assess import Assessment, GuestStatus
 from pve_backup_report.coverage import Coverage
-from pve_backup_report.model import Severity
+from pve_backup_report.model import Problem, Severity
 from pve_backup_report.thresholds import CATEGORIES
 from pve_backup_report.timeutil import human_duration, iso_utc
 

@@ -163,6 +163,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="Test each API endpoint and the token's effective privileges.",
     )
     mx.add_argument(
+        "--dump-inventory",
+        action="store_true",
+        help="Print the normalised PBS storages, jobs, guests and pools.",
+    )
+    mx.add_argument(
+        "--dump-coverage",
+        action="store_true",
+        help="Print per-guest coverage with reasons, latest backups and anomalies.",
+    )
+    mx.add_argument(
+        "--dump-report-data",
+        action="store_true",
+        help="Print the full data the report renders (--format json for the contract).",
+    )
+    mx.add_argument(
         "--explain-schedule",
         metavar="EXPR",
         help="Describe a Proxmox calendar event and list its next and previous runs.",
@@ -305,7 +320,7 @@ def _demo_settings(settings: Settings) -> Iterator[Settings]:
             token_id=sim.token_id,
             token_secret=Secret(sim.token_secret),
             verify_tls=True,
-            ca_bundle=sim.ca_path,
+            ca_bundle=str(sim.ca_path) if sim.ca_path else None,
             tls_fingerprint=None,
         )
 

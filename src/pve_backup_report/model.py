@@ -27,6 +27,21 @@ class Severity(str, enum.Enum):
         return {"info": 0, "warning": 1, "critical": 2}[self.value]
 
 
+class Problem(str, enum.Enum):
+    """Why a guest needs attention. The check maps each to a state via thresholds."""
+
+    NOT_COVERED = "not_covered"
+    INDETERMINATE = "indeterminate"
+    DISABLED_ONLY = "disabled_only"
+    NON_PBS_ONLY = "non_pbs_only"
+    FAILED = "failed"
+    STALE = "stale"
+    NEVER = "never"
+    VERIFY_FAILED = "verify_failed"
+    AGE_WARNING = "age_warning"  # latest success older than the warning --max-age
+    AGE_CRITICAL = "age_critical"  # ... older than the critical --max-age
+
+
 @dataclass(frozen=True)
 class Anomaly:
     """Something odd seen while collecting or analysing; never contains secrets.

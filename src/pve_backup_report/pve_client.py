@@ -197,7 +197,9 @@ class PveClient:
             size = len(body)
         except requests.exceptions.SSLError as exc:
             raise ApiTlsError(path, self._tls_message(host, exc)) from None
-        except requests.exceptions.Timeout:
+        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
+            if not isinstance(exc, requests.exceptions.Timeout) and "timed out" not in str(exc):
+                raise ApiConnectionError(path, self._conn_message(host, exc)) from None
             raise ApiTimeout(
                 path,
                 f"no answer from {host} within {self._settings.request_timeout:g}s",

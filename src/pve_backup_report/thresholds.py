@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import nagiosplugin
 
-from pve_backup_report.assess import Problem
 from pve_backup_report.errors import ConfigError
+from pve_backup_report.model import Problem
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,189 @@
+"""The API client against the simulator over real HTTP and HTTPS (no mocks of requests)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from pve_backup_report.config import Secret, Settings
+from pve_backup_report.errors import (
+    ApiConnectionError,
+    ApiDataError,
+    ApiError,
+    ApiHttpError,
+    ApiJsonError,
+    ApiTimeout,
+    ApiTlsError,
+)
+from pve_backup_report.pve_client import PveClient
+from pve_backup_report.simulator import Scenario, Simulator
+
+CANARY = "canary-c1ient-5ecret-do-not-print"
+TOKEN = "monitor@pve!check"
+
+
+def scenario(**extra: Any) -> Scenario:
+    base: dict[str, Any] = {
+        "now": "2026-11-20T12:00:00Z",
+        "token": {"id": TOKEN, "secret": CANARY},
+        "nodes": [{"node": "pve1", "status": "online", "timezone": "Europe/Paris"}],
+        "storages": [
+            {"storage": "pbs1", "type": "pbs", "server": "192.0.2.1", "datastore": "d",
+             "content": "backup"},
+        ],
+        "guests": [{"vmid": 100, "type": "qemu", "name": "web", "node": "pve1",
+                    "status": "running"}],
+        "jobs": [{"id": "daily", "type": "vzdump", "schedule": "21:00", "storage": "pbs1",
+                  "all": 1}],
+    }  # fmt: skip
+    base.update(extra)
+    return Scenario.from_dict(base)
+
+
+def settings_for(sim: Simulator, **kw: Any) -> Settings:
+    s = Settings(
+        hosts=(sim.url,),
+        token_id=TOKEN,
+        token_secret=Secret(CANARY),
+        request_timeout=2.0,
+        ca_bundle=str(sim.ca_path) if sim.ca_path else None,
+    )
+    return replace(s, **kw)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def client_for(sim: Simulator, **kw: Any) -> Iterator[PveClient]:
+    with PveClient(settings_for(sim, **kw)) as client:
+        yield client
+
+
+def assert_no_canary(exc: BaseException) -> None:
+    assert CANARY not in str(exc)
+    assert CANARY not in repr(exc)
+
+
+def test_plain_http_get_and_stats() -> None:
+    with Simulator(scenario(), tls=False) as sim, client_for(sim) as client:
+        jobs = client.get("/cluster/backup")
+        assert jobs[0]["id"] == "daily"
+        page = client.get_page("/nodes/pve1/tasks", {"typefilter": "vzdump"})
+        assert page.total == 0
+        assert client.stats.requests == 2
+        assert client.stats.bytes > 0
+        assert client.stats.per_path["/nodes/{node}/tasks"] == 1
+        assert client.tls_mode == "plain http"
+
+
+def test_https_needs_verification_by_default() -> None:
+    with Simulator(scenario(), tls=True) as sim:
+        with client_for(sim, ca_bundle=None) as client, pytest.raises(ApiTlsError) as err:
+            client.get("/version")
+        assert "127.0.0.1" in str(err.value)
+        assert "verification" in str(err.value)
+        with client_for(sim) as client:  # with the CA bundle
+            assert client.get("/version")["version"]
+            assert client.tls_mode == "verified"
+
+
+def test_fingerprint_pinning() -> None:
+    with Simulator(scenario(), tls=True) as sim:
+        assert sim.fingerprint is not None
+        with client_for(sim, ca_bundle=None, tls_fingerprint=sim.fingerprint) as client:
+            assert client.get("/version")
+            assert client.tls_mode == "pinned"
+        wrong = ":".join(["AB"] * 32)
+        with client_for(sim, ca_bundle=None, tls_fingerprint=wrong) as client:
+            with pytest.raises(ApiTlsError, match="does not match the pinned"):
+                client.get("/version")
+
+
+def test_verification_disabled_is_visible() -> None:
+    with Simulator(scenario(), tls=True) as sim:
+        with client_for(sim, ca_bundle=None, verify_tls=False) as client:
+            assert client.get("/version")
+            assert client.tls_mode == "not verified"
+
+
+def test_dead_host_falls_over_to_the_next() -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    with Simulator(scenario(), tls=False) as sim:
+        with client_for(sim, hosts=(dead, sim.url)) as client:
+            assert client.get("/version")
+            assert client.get("/nodes")  # the working host is now preferred
+    with (
+        PveClient(
+            Settings(hosts=(dead,), token_id=TOKEN, token_secret=Secret(CANARY), request_timeout=2)
+        ) as client,
+        pytest.raises(ApiConnectionError, match="connection refused") as err,
+    ):
+        client.get("/version")
+    assert_no_canary(err.value)
+
+
+def test_http_errors_carry_pve_message_and_privilege() -> None:
+    faults = [{"path": "/cluster/backup", "status": 403,
+               "message": "Permission check failed (/, Sys.Audit)"}]  # fmt: skip
+    with Simulator(scenario(faults=faults), tls=False) as sim, client_for(sim) as client:
+        with pytest.raises(ApiHttpError) as err:
+            client.get("/cluster/backup")
+        assert err.value.status == 403
+        assert err.value.missing_privilege == "Sys.Audit on /"
+        assert "Permission check failed (/, Sys.Audit)" in str(err.value)
+        assert client.get("/version")  # one failing endpoint does not break the client
+
+
+def test_wrong_secret_is_401_and_never_echoed() -> None:
+    with Simulator(scenario(), tls=False) as sim:
+        with client_for(sim, token_secret=Secret(CANARY + "-wrong")) as client:
+            with pytest.raises(ApiHttpError) as err:
+                client.get("/version")
+        assert err.value.status == 401
+        assert_no_canary(err.value)
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "text"),
+    [
+        ({"body": "<html>oops"}, ApiJsonError, "not JSON"),
+        ({"no_data": True}, ApiDataError, "without a 'data' field"),
+        ({"truncate": True}, ApiConnectionError, "truncated"),
+        ({"drop": True}, ApiConnectionError, "cannot connect|closed"),
+        ({"delay_ms": 3000}, ApiTimeout, "no answer .* within 1s"),
+        ({"status": 500, "message": "got timeout"}, ApiHttpError, "500 got timeout"),
+        ({"status": 595, "message": "Errors during connection establishment"}, ApiHttpError,
+         "595"),
+    ],
+)  # fmt: skip
+def test_faults_map_to_distinct_errors(
+    fault: dict[str, Any], error: type[ApiError], text: str
+) -> None:
+    faults = [{"path": "/cluster/resources", **fault}]
+    with Simulator(scenario(faults=faults), tls=False) as sim:
+        with client_for(sim, request_timeout=1.0) as client:
+            with pytest.raises(error, match=text) as err:
+                client.get("/cluster/resources", {"type": "vm"})
+            assert err.value.endpoint == "/cluster/resources"
+            assert_no_canary(err.value)
+
+
+def test_retry_on_503_then_success() -> None:
+    faults = [{"path": "/version", "status": 503, "message": "busy", "times": 1}]
+    with Simulator(scenario(faults=faults), tls=False) as sim, client_for(sim) as client:
+        assert client.get("/version")["version"]
+
+
+def test_secret_only_in_authorization_header() -> None:
+    with Simulator(scenario(), tls=False) as sim, client_for(sim) as client:
+        assert CANARY not in repr(client.__dict__.get("_settings"))
+        assert client.redact(f"x{CANARY}y") == "x********y"
