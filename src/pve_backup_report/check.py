@@ -197,7 +197,10 @@ def problem_parts(a: Assessment, results: nagiosplugin.Results) -> list[tuple[in
         )
     anomaly_state = _state_of(results, "anomalies")
     if anomaly_state != nagiosplugin.Ok:
-        worst = [x for x in a.anomalies if x.severity is a.worst_anomaly]
+        worst = sorted(
+            (x for x in a.anomalies if x.severity is a.worst_anomaly),
+            key=lambda x: x.component != "permissions",  # the root cause first
+        )
         more = f" (+{len(worst) - 1} more)" if len(worst) > 1 else ""
         parts.append((anomaly_state.code, 60, f"{worst[0].message}{more}"))
     for r in results:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -378,11 +379,13 @@ def _nullcontext(settings: Settings) -> Iterator[Settings]:
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     try:
         code = run(argv)
+    except SystemExit as exc:  # nagiosplugin and argparse exit this way
+        code = exc.code if isinstance(exc.code, int) else EXIT_UNKNOWN
     except ConfigError as exc:
         print(f"UNKNOWN - configuration error: {exc}")
         code = EXIT_UNKNOWN
     except PveBackupError as exc:
-        print(f"UNKNOWN - {exc}")
+        print(redact(f"UNKNOWN - {exc}"))
         code = EXIT_UNKNOWN
     except KeyboardInterrupt:
         print("UNKNOWN - interrupted")
@@ -395,4 +398,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
             print(redact(traceback.format_exc()))
         code = EXIT_UNKNOWN
     sys.stdout.flush()
+    sys.stderr.flush()
+    if threading.active_count() > 1:
+        # Requests still running after a timeout must not hold the answer back: their
+        # worker threads would be joined at interpreter exit.
+        os._exit(code)
     sys.exit(code)

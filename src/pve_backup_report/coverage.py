@@ -704,7 +704,8 @@ def _permission_anomaly(
             f"(deleted guests, or hidden): {_fmt_ids(sorted(missing))}"
         )
     return Anomaly(
-        Severity.WARNING,
+        # no guest visible at all: coverage cannot be known (UNKNOWN, never OK)
+        Severity.CRITICAL if no_guests else Severity.WARNING,
         "permissions",
         "; ".join(parts) + ": VM.Audit is probably missing for this API token",
         {

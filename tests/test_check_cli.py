@@ -1,0 +1,266 @@
+"""The check as Icinga runs it: a real process against the simulator over HTTP/HTTPS."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pve_backup_report.simulator import Scenario, Simulator
+
+HERE = Path(__file__).parent
+BASIC = HERE / "scenarios" / "basic.yaml"
+NOW = "2026-11-20T12:00:00Z"
+CANARY = "canary-b4sic-5ecret"
+
+
+def basic(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(BASIC.read_text())
+    data.update(changes)
+    return data
+
+
+def run(
+    sim: Simulator | None, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PVE_")}
+    full_env["XDG_CACHE_HOME"] = full_env.get("PYTEST_CACHE_HOME", "/nonexistent-cache")
+    if sim is not None:
+        full_env.update(
+            PVE_HOST=sim.url,
+            PVE_API_TOKEN_ID=sim.token_id,
+            PVE_API_TOKEN_SECRET=sim.token_secret,
+        )
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "pve_backup_report", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=HERE,
+    )
+    assert CANARY not in proc.stdout + proc.stderr
+    return proc
+
+
+def perfdata(out: str) -> dict[str, str]:
+    perf = out.split("|", 1)[1]
+    return dict(item.split("=", 1) for item in perf.split())
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(Scenario.from_dict(basic()), tls=False) as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def _cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def test_status_line_names_worst_problems_first(sim: Simulator) -> None:
+    proc = run(sim, "--now", NOW)
+    assert proc.returncode == 2
+    first = proc.stdout.splitlines()[0]
+    assert first.startswith(
+        "PVE_BACKUP CRITICAL - 1 guest not covered (vm 105 db2), 1 failed backup (vm 101 mail), "
+    )
+    assert "1 guest only in disabled jobs (ct 200 cache)" in first
+    assert len(first.split("|")[0]) < 260
+    perf = perfdata(proc.stdout)
+    assert perf["guests_total"] == "6;;;0"
+    assert perf["guests_covered"] == "3;;;0"
+    assert perf["guests_not_covered"] == "1;;0;0"
+    assert perf["backups_failed"] == "1;;0;0"
+    assert perf["backups_stale"] == "1;0;;0"
+    assert perf["guests_disabled_only"] == "1;0;;0"
+    assert perf["guests_non_pbs_only"] == "1;0;;0"
+    assert perf["jobs_enabled"] == "2;;;0" and perf["jobs_disabled"] == "1;;;0"
+    assert perf["oldest_success_age"] == "316799s;691200;1296000;0"
+    assert perf["anomalies"] == "0;;;0"
+    assert int(perf["api_requests"].split(";")[0]) <= 16
+    for key in ("guests_ignored", "guests_indeterminate", "backups_never", "verify_failed",
+                "collect_time"):  # fmt: skip
+        assert key in perf
+
+
+def test_long_output_lists_every_problem_guest(sim: Simulator) -> None:
+    proc = run(sim, "--now", NOW, "-v")
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("PVE_BACKUP CRITICAL - ")
+    body = "\n".join(lines[1:])
+    for label in ("vm 101 mail", "ct 102 dns", "vm 105 db2", "ct 200 cache", "vm 300 scratch"):
+        assert label in body
+    assert "qmp command 'backup' failed - got timeout" in body
+    assert lines[-1].startswith("| ")
+    assert sum("|" in line for line in lines) == 1
+
+
+def test_thresholds_and_ignore_rules(sim: Simulator, tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "ignore": [
+                    {"vmid": 105, "reason": "scratch VM, agreed"},
+                    {"name": "scr*", "reason": "test"},
+                    {"tag": "never-used", "reason": "x", "until": "2020-01-01"},
+                ],
+                "thresholds": {"crit_failed": "", "warn_failed": "0"},
+            }
+        )
+    )
+    proc = run(sim, "--now", NOW, "--config", str(cfg), "--warn-disabled-only", "")
+    first = proc.stdout.splitlines()[0]
+    assert proc.returncode == 1, proc.stdout
+    assert first.startswith("PVE_BACKUP WARNING - 1 failed backup (vm 101 mail), 1 stale backup")
+    assert "db2" not in first and "cache" not in first
+    perf = perfdata(proc.stdout)
+    assert perf["guests_ignored"] == "2;;;0"
+    assert perf["guests_not_covered"] == "0;;0;0"
+    assert perf["backups_failed"] == "1;0;;0"
+    assert perf["anomalies"] == "1;;;0"  # the expired rule, as info
+
+
+def test_guest_only_in_disabled_job_with_old_backup_warns() -> None:
+    data = basic(
+        jobs=[{"id": "old", "type": "vzdump", "enabled": 0, "schedule": "21:00",
+               "storage": "pbs-main", "all": 1}],
+        tasks=[],
+    )  # fmt: skip
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        proc = run(s, "--now", NOW, "--crit-not-covered", "", "--dump-coverage", "--format", "json")
+        assert proc.returncode == 0
+        assert '"disabled_only"' in proc.stdout
+        proc = run(s, "--now", NOW)
+    assert proc.returncode == 1
+    assert proc.stdout.startswith("PVE_BACKUP WARNING - 6 guests only in disabled jobs (")
+
+
+def test_missing_sys_audit_is_unknown_not_ok() -> None:
+    data = basic()
+    data["token"]["privileges"] = {"/": ["VM.Audit", "Datastore.Audit", "Pool.Audit"]}
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        proc = run(s, "--now", NOW)
+    assert proc.returncode == 3
+    assert proc.stdout.startswith("PVE_BACKUP UNKNOWN - cannot read backup jobs: 403 Permission")
+    assert "Sys.Audit" in proc.stdout.splitlines()[0]
+
+
+def test_missing_vm_audit_never_says_ok() -> None:
+    data = basic()
+    data["token"]["privileges"] = {"/": ["Sys.Audit", "Datastore.Audit", "Pool.Audit"]}
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        proc = run(s, "--now", NOW)
+    assert proc.returncode != 0
+    assert "VM.Audit" in proc.stdout
+
+
+def test_unreachable_api_is_one_line_unknown() -> None:
+    proc = run(
+        None,
+        "--now",
+        NOW,
+        env={"PVE_HOST": "http://127.0.0.1:9", "PVE_API_TOKEN_ID": "a@pve!b",
+             "PVE_API_TOKEN_SECRET": CANARY},
+    )  # fmt: skip
+    assert proc.returncode == 3
+    assert proc.stdout.strip().count("\n") == 0
+    assert re.match(r"PVE_BACKUP UNKNOWN - PVE API not usable: .*127\.0\.0\.1:9", proc.stdout)
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_hanging_endpoint_returns_within_timeout_and_names_it() -> None:
+    data = basic(faults=[{"path": "/cluster/resources", "delay_ms": 30000}])
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        t0 = time.monotonic()
+        proc = run(s, "--now", NOW, "-t", "4")
+        elapsed = time.monotonic() - t0
+    assert elapsed < 10
+    assert proc.returncode == 3
+    assert "/cluster/resources" in proc.stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "text"),
+    [
+        (["--warn-stale", "5:1"], {}, "invalid range"),
+        (["--max-age", "2d,1d"], {}, "critical age must not be smaller"),
+        (["--bogus"], {}, "unrecognized arguments"),
+        ([], {"PVE_TIMEOUT": "soon"}, "PVE_TIMEOUT (environment): must be a number"),
+        ([], {"PVE_HOST": ""}, "no PVE host"),
+        (["--config", "/nonexistent.yaml"], {}, "cannot read config file"),
+    ],
+)
+def test_bad_input_is_one_clear_line_exit_3(
+    sim: Simulator, args: list[str], env: dict[str, str], text: str
+) -> None:
+    proc = run(sim, *args, env=env)
+    assert proc.returncode == 3
+    assert text in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_help_and_version_exit_3() -> None:
+    proc = run(None, "--help")
+    assert proc.returncode == 3 and "--check-api" in proc.stdout
+    proc = run(None, "-V")
+    assert proc.returncode == 3 and re.match(r"check_pve_backup \d+\.\d+\.\d+", proc.stdout)
+
+
+def test_check_api_shows_403_and_counts_everything_else() -> None:
+    data = basic(faults=[{"path": "/cluster/backup", "status": 403,
+                          "message": "Permission check failed (/, Sys.Audit)"}])  # fmt: skip
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        proc = run(s, "--check-api")
+    assert proc.returncode == 1
+    lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("/")}
+    assert "FAILED" in lines["/cluster/backup"]
+    assert "403 Permission check failed (/, Sys.Audit)" in lines["/cluster/backup"]
+    assert "the token lacks Sys.Audit on /" in lines["/cluster/backup"]
+    for endpoint, count in (("/nodes", 2), ("/storage", 2), ("/cluster/resources", 6)):
+        assert re.search(rf"OK\s+{count}\s+\d+", lines[endpoint]), lines[endpoint]
+
+
+def test_https_with_ca_bundle_pin_and_insecure() -> None:
+    with Simulator(Scenario.from_dict(basic()), tls=True) as s:
+        proc = run(s, "--now", NOW)
+        assert proc.returncode == 3 and "TLS verification of 127.0.0.1" in proc.stdout
+        proc = run(s, "--now", NOW, env={"PVE_CA_BUNDLE": str(s.ca_path)})
+        assert proc.returncode == 2
+        proc = run(s, "--now", NOW, env={"PVE_TLS_FINGERPRINT": str(s.fingerprint)})
+        assert proc.returncode == 2
+        proc = run(s, "--now", NOW, env={"PVE_TLS_FINGERPRINT": ":".join(["00"] * 32)})
+        assert proc.returncode == 3 and "does not match the pinned" in proc.stdout
+        proc = run(s, "--now", NOW, env={"PVE_VERIFY_TLS": "false"})
+        assert proc.returncode == 2 and "[TLS NOT VERIFIED]" in proc.stdout.splitlines()[0]
+
+
+def test_dead_then_alive_host(sim: Simulator) -> None:
+    proc = run(sim, "--now", NOW, env={"PVE_HOST": f"http://127.0.0.1:9,{sim.url}"})
+    assert proc.returncode == 2
+
+
+def test_secret_never_printed_at_any_verbosity(sim: Simulator) -> None:
+    for extra in ([], ["-v"], ["-vv"], ["-vvv"], ["--dump-report-data"], ["--dump-inventory"]):
+        run(sim, "--now", NOW, *extra)  # run() asserts the canary is absent
+
+
+def test_explain_schedule_json() -> None:
+    proc = run(None, "--explain-schedule", "mon..fri 02:00", "--now", NOW, "--tz",
+               "Europe/Paris", "--count", "2", "--format", "json")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout
+    # Mon 2026-11-23 and Tue 2026-11-24, 02:00 Paris = 01:00Z; previous: Fri 01:00Z
+    assert '"next": [1795395600, 1795482000], "previous": 1795136400' in proc.stdout
+    proc = run(None, "--explain-schedule", "mon-fri", "--format", "json")
+    assert proc.returncode == 3
