@@ -35,6 +35,7 @@ from pve_backup_report.history import (
 )
 from pve_backup_report.model import Anomaly, Inventory, Severity
 from pve_backup_report.parallel import worker_pool
+from pve_backup_report.progress import Progress, no_progress
 from pve_backup_report.pve_client import PveClient
 from pve_backup_report.vzdump_command import parse_vzdump_command
 
@@ -110,6 +111,7 @@ def collect_history(
     now: int,
     options: HistoryOptions,
     cache: Mapping[str, CachedTask] | None = None,
+    progress: Progress = no_progress,
 ) -> HistoryCollection:
     cache = cache or {}
     wanted = wanted_guests(coverage)
@@ -156,6 +158,11 @@ def collect_history(
                 batch += [(st, t) for t in take]
             if not batch:
                 break
+            left = sum(1 for s in states if not s.done)
+            progress(
+                f"task logs: {counters['fetched']} read, {counters['cached']} from cache, "
+                f"{left} node(s) still unresolved"
+            )
             futures: dict[str, Future[list[str] | None]] = {}
             for _st, task in batch:
                 if task.upid not in cache:

@@ -16,6 +16,8 @@ from pve_backup_report.assess import Assessment
 from pve_backup_report.config import Settings, redact
 from pve_backup_report.errors import ApiError
 from pve_backup_report.pipeline import RunOptions, run_assessment
+from pve_backup_report.progress import clear as clear_progress
+from pve_backup_report.progress import terminal_progress
 from pve_backup_report.pve_client import PveClient
 
 EXIT_UNKNOWN = 3
@@ -76,7 +78,7 @@ def _collector(
 
     def collect() -> Assessment:
         try:
-            return run_assessment(settings, options, client)
+            return run_assessment(settings, options, client, terminal_progress())
         except ApiError as exc:
             raise nagiosplugin.CheckError(redact(f"PVE API not usable: {exc}")) from None
         except nagiosplugin.Timeout:
@@ -85,6 +87,8 @@ def _collector(
                 f"timeout: no complete answer within {settings.check_timeout}s "
                 f"(still waiting for {waiting})"
             ) from None
+        finally:
+            clear_progress()
 
     return collect
 
@@ -128,7 +132,10 @@ def dump_mode(settings: Settings, kind: str, fmt: str, now: int) -> int:
                 else dumps.inventory_text(inventory)
             )
             return 0
-        assessment = run_assessment(settings, RunOptions(now=now, need_notes=True), client)
+        assessment = run_assessment(
+            settings, RunOptions(now=now, need_notes=True), client, terminal_progress()
+        )
+        clear_progress()
     if fmt == "json":
         print(dumps.render_json(dumps.assessment_json(assessment)))
     elif kind == "coverage":

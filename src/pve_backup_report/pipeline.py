@@ -25,6 +25,7 @@ from pve_backup_report.history import GuestHistory
 from pve_backup_report.model import Anomaly
 from pve_backup_report.parallel import worker_pool
 from pve_backup_report.pbs_content import PbsContent, collect_pbs_content
+from pve_backup_report.progress import Progress, no_progress
 from pve_backup_report.pve_client import PveClient
 from pve_backup_report.task_cache import TaskCache, default_cache_path
 
@@ -39,9 +40,18 @@ class RunOptions:
     use_cache: bool = True
 
 
-def run_assessment(settings: Settings, options: RunOptions, client: PveClient) -> Assessment:
+def run_assessment(
+    settings: Settings,
+    options: RunOptions,
+    client: PveClient,
+    progress: Progress = no_progress,
+) -> Assessment:
     """Collect everything the chosen output needs and analyse it."""
     t0 = time.monotonic()
+    progress(
+        "inventory: nodes, storages, jobs, guests, pools"
+        + (", notes" if options.need_notes else "")
+    )
     inventory = collect_inventory(
         client,
         settings.backup_jobs_endpoint,
@@ -65,6 +75,7 @@ def run_assessment(settings: Settings, options: RunOptions, client: PveClient) -
     history: HistoryCollection | None = None
     if options.need_history:
         cache = _load_cache(settings, options)
+        progress("task history and PBS content")
         with worker_pool(1) as side:
             pbs_future = (
                 side.submit(
@@ -89,6 +100,7 @@ def run_assessment(settings: Settings, options: RunOptions, client: PveClient) -
                     settings.max_workers,
                 ),
                 cache.tasks if cache is not None else None,
+                progress,
             )
             content = pbs_future.result() if pbs_future is not None else None
         histories, readable = history.histories, history.readable_nodes

@@ -1,0 +1,98 @@
+"""Task-result cache: a warm run reads no log twice; a bad cache never fails a run."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import yaml
+
+from pve_backup_report.collect_tasks import CachedTask
+from pve_backup_report.config import Secret, Settings
+from pve_backup_report.dumps import assessment_json
+from pve_backup_report.history import GuestBackupResult
+from pve_backup_report.pipeline import RunOptions, run_assessment
+from pve_backup_report.pve_client import PveClient
+from pve_backup_report.simulator import Scenario, Simulator
+from pve_backup_report.timeutil import parse_timestamp
+
+HERE = Path(__file__).parent
+NOW = parse_timestamp("2026-11-20T12:00:00Z")
+
+
+def _scenario() -> Scenario:
+    return Scenario.from_dict(yaml.safe_load((HERE / "scenarios" / "basic.yaml").read_text()))
+
+
+def _run(sim: Simulator, cache_file: Path) -> tuple[dict[str, object], dict[str, object]]:
+    settings = Settings(
+        hosts=(sim.url,),
+        token_id=sim.token_id,
+        token_secret=Secret(sim.token_secret),
+        cache_file=str(cache_file),
+    )
+    with PveClient(settings) as client:
+        a = run_assessment(settings, RunOptions(now=NOW), client)
+    doc = assessment_json(a)
+    stats = doc.pop("stats")
+    assert isinstance(stats, dict)
+    return doc, stats
+
+
+def test_warm_run_reads_no_log_and_agrees(tmp_path: Path) -> None:
+    cache = tmp_path / "cache" / "tasks.json"
+    with Simulator(_scenario(), tls=False) as sim:
+        cold, cold_stats = _run(sim, cache)
+        warm, warm_stats = _run(sim, cache)
+    assert cold_stats["logs_fetched"] == 3 and cold_stats["logs_cached"] == 0
+    assert warm_stats["logs_fetched"] == 0 and warm_stats["logs_cached"] == 3
+    assert warm_stats["requests"] == cold_stats["requests"] - 3  # type: ignore[operator]
+    assert warm == cold
+    assert json.loads(cache.read_text())["version"] == 1
+    assert oct(os.stat(cache.parent).st_mode & 0o777) == "0o700"
+
+
+def test_corrupt_cache_is_rebuilt_with_info_anomaly(tmp_path: Path) -> None:
+    cache = tmp_path / "tasks.json"
+    cache.write_text("{not json")
+    with Simulator(_scenario(), tls=False) as sim:
+        doc, stats = _run(sim, cache)
+        assert stats["logs_fetched"] == 3
+        anomalies = doc["anomalies"]
+        assert isinstance(anomalies, list)
+        cache_notes = [x for x in anomalies if x["component"] == "cache"]
+        assert len(cache_notes) == 1 and cache_notes[0]["severity"] == "info"
+        _, again = _run(sim, cache)  # rebuilt: the next run is warm
+    assert again["logs_cached"] == 3
+
+
+def test_unwritable_cache_is_an_info_anomaly(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with Simulator(_scenario(), tls=False) as sim:
+        doc, _ = _run(sim, blocker / "sub" / "tasks.json")
+    anomalies = doc["anomalies"]
+    assert isinstance(anomalies, list)
+    assert any(x["component"] == "cache" and "not writable" in x["message"] for x in anomalies)
+
+
+def test_overlapping_runs_merge_and_old_tasks_are_dropped(tmp_path: Path) -> None:
+    from pve_backup_report.task_cache import TaskCache
+
+    path = str(tmp_path / "tasks.json")
+
+    def task(upid: str, start: int) -> CachedTask:
+        r = GuestBackupResult(100, "ok", start, start + 5, 5, "pve1", upid, None)
+        return CachedTask(upid, "pve1", start, "pbs1", True, (r,))
+
+    a = TaskCache.load(path)
+    b = TaskCache.load(path)  # loaded before a saved: must not lose a's task
+    a.save([task("UPID:a", 1000)], oldest=0)
+    b.save([task("UPID:b", 2000)], oldest=0)
+    assert set(TaskCache.load(path).tasks) == {"UPID:a", "UPID:b"}
+    c = TaskCache.load(path)
+    c.save([], oldest=1500)
+    loaded = TaskCache.load(path)
+    assert set(loaded.tasks) == {"UPID:b"}
+    assert loaded.tasks["UPID:b"].results[0].upid == "UPID:b"
