@@ -72,7 +72,7 @@ def test_precedence_cli_env_envfile_yaml_default() -> None:
 def test_invalid_value_names_setting_and_source() -> None:
     with pytest.raises(ConfigError, match=r"PVE_TIMEOUT \(environment\): must be a number"):
         merge(Sources(environ={"PVE_TIMEOUT": "abc"}))
-    with pytest.raises(ConfigError, match="api_token_id .*user@realm!tokenname"):
+    with pytest.raises(ConfigError, match=r"api_token_id .*user@realm!tokenname"):
         merge(Sources(yaml={"api_token_id": "root"}, yaml_path="c.yaml"))
 
 
@@ -104,9 +104,7 @@ def test_secret_file_and_permission_warning(tmp_path: Path) -> None:
 def test_yaml_file_profiles_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(
-        "host: base\napi_token_id: 'a@pve!b'\nclusters:\n  lab:\n    host: lab1,lab2\n"
-    )
+    cfg.write_text("host: base\napi_token_id: 'a@pve!b'\nclusters:\n  lab:\n    host: lab1,lab2\n")
     s = load_settings({}, {}, str(cfg), None, cluster="lab")
     assert s.hosts == ("https://lab1:8006", "https://lab2:8006")
     assert s.token_id == "a@pve!b"

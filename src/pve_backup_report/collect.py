@@ -42,6 +42,7 @@ _CORE = {
     "pools": (Severity.WARNING, "pools"),
     "version": (Severity.INFO, "api"),
     "not_backed_up": (Severity.INFO, "coverage"),
+    "status": (Severity.INFO, "api"),
 }
 
 
@@ -219,6 +220,7 @@ def _endpoint_anomaly(key: str, err: ApiError) -> Anomaly:
         "pools": "pools",
         "version": "version",
         "not_backed_up": "PVE's not-backed-up list (cross-check skipped)",
+        "status": "the cluster name",
     }[key]
     return Anomaly(severity, component, f"cannot read {what}: {err.message}", details)
 
@@ -241,6 +243,7 @@ def collect_inventory(
             "jobs": (jobs_endpoint, None),
             "pools": ("/pools", None),
             "not_backed_up": ("/cluster/backup-info/not-backed-up", None),
+            "status": ("/cluster/status", None),
         },
         workers,
     )
@@ -290,6 +293,16 @@ def collect_inventory(
     if isinstance(first["version"].data, dict):
         version = _opt_str(first["version"].data.get("version"))
 
+    cluster_name = None
+    if isinstance(first["status"].data, list):
+        cluster_name = next(
+            (
+                _opt_str(i.get("name"))
+                for i in first["status"].data
+                if isinstance(i, dict) and i.get("type") == "cluster"
+            ),
+            None,
+        )
     return Inventory(
         nodes=tuple(nodes),
         storages=tuple(storages),
@@ -300,6 +313,7 @@ def collect_inventory(
         not_backed_up=not_backed_up,
         anomalies=tuple(anomalies),
         version=version,
+        cluster_name=cluster_name,
     )
 
 

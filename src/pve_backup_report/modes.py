@@ -106,7 +106,7 @@ def check_mode(
     if report_path is not None:
         from pve_backup_report.report import report_hook
 
-        after = report_hook(report_path, settings.lang, now_given)
+        after = report_hook(report_path, settings.lang, now_given, settings.cluster)
     check = build_check(_collector(settings, client, options), check_options, after)
     check.main(verbose, settings.check_timeout)
     return EXIT_UNKNOWN  # not reached: Check.main exits
