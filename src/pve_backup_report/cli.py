@@ -303,8 +303,12 @@ def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 @contextmanager
-def _demo_settings(settings: Settings) -> Iterator[Settings]:
-    """Start the bundled simulator over HTTPS and point the settings at it."""
+def _demo_settings(settings: Settings) -> Iterator[tuple[Settings, int | None]]:
+    """Start the bundled simulator over HTTPS and point the settings at it.
+
+    Also gives the scenario's clock, the default ``--now`` of a demo run; the task cache
+    is off (the simulator's port, hence the cluster key, changes every run).
+    """
     from dataclasses import replace
 
     try:
@@ -315,7 +319,7 @@ def _demo_settings(settings: Settings) -> Iterator[Settings]:
         ) from None
     scenario = load_scenario("demo")
     with Simulator(scenario, tls=True) as sim:
-        yield replace(
+        demo = replace(
             settings,
             hosts=(sim.url,),
             token_id=sim.token_id,
@@ -323,7 +327,9 @@ def _demo_settings(settings: Settings) -> Iterator[Settings]:
             verify_tls=True,
             ca_bundle=str(sim.ca_path) if sim.ca_path else None,
             tls_fingerprint=None,
+            use_cache=False,
         )
+        yield demo, scenario.now
 
 
 def _effective_request_timeout(settings: Settings) -> Settings:
@@ -351,14 +357,14 @@ def run(argv: Sequence[str] | None = None) -> int:
     for warning in settings.secret_warnings:
         print(f"warning: {warning}", file=sys.stderr)
 
-    with _demo_settings(settings) if args.demo else _nullcontext(settings) as effective:
+    with _demo_settings(settings) if args.demo else _nullcontext(settings) as (effective, clock):
         effective = _effective_request_timeout(effective)
         require_connection(effective)
         from pve_backup_report import modes
 
         if args.check_api:
             return modes.check_api_mode(effective, args.format)
-        now = args.now if args.now is not None else int(time.time())
+        now = args.now if args.now is not None else clock if clock is not None else int(time.time())
         if args.dump_inventory or args.dump_coverage or args.dump_report_data:
             kind = (
                 "inventory"
@@ -372,8 +378,8 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 @contextmanager
-def _nullcontext(settings: Settings) -> Iterator[Settings]:
-    yield settings
+def _nullcontext(settings: Settings) -> Iterator[tuple[Settings, int | None]]:
+    yield settings, None
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
