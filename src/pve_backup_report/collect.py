@@ -231,6 +231,7 @@ def collect_inventory(
     workers: int = 8,
     need_notes: bool = False,
     fallback_timezone: str | None = None,
+    known_timezones: Mapping[str, str] | None = None,
 ) -> Inventory:
     """Read storages, jobs, guests, pools, nodes (with time zones) and node defaults."""
     first = fetch_parallel(
@@ -275,9 +276,10 @@ def collect_inventory(
 
     nodes = _nodes(first["nodes"])
     pools = _pools(client, first["pools"], jobs, guests, anomalies)
-    timezones = _node_timezones(client, nodes, workers, fallback_timezone, anomalies)
-    nodes = [Node(n.name, n.status, timezones.get(n.name)) for n in nodes]
-    defaults = _node_defaults(client, nodes, jobs, workers, anomalies)
+    timezones, read_now, defaults = _node_details(
+        client, nodes, jobs, workers, fallback_timezone, known_timezones or {}, anomalies
+    )
+    nodes = [Node(n.name, n.status, timezones.get(n.name), n.name in read_now) for n in nodes]
     if need_notes and guests:
         guests = _with_notes(client, guests, workers, anomalies)
 
@@ -408,32 +410,47 @@ def _pools(
     return sorted(out, key=lambda p: p.id)
 
 
-def _node_timezones(
+def _node_details(
     client: PveClient,
     nodes: list[Node],
+    jobs: list[BackupJob],
     workers: int,
     fallback: str | None,
+    known_timezones: Mapping[str, str],
     anomalies: list[Anomaly],
-) -> dict[str, str]:
+) -> tuple[dict[str, str], set[str], dict[str, str]]:
+    """Time zone of each node (and which were read now), and the default vzdump storage
+    of each node when a job has none.
+
+    Both are asked in one parallel round; time zones already known (from the task cache)
+    are not asked again.
+    """
     online = [n.name for n in nodes if n.status == "online"]
-    fetched = (
-        fetch_parallel(client, {n: (f"/nodes/{n}/time", None) for n in online}, workers)
-        if online
-        else {}
-    )
-    out: dict[str, str] = {}
+    requests: dict[str, tuple[str, dict[str, Any] | None]] = {
+        f"time:{n}": (f"/nodes/{n}/time", None) for n in online if n not in known_timezones
+    }
+    if any(j.storage is None for j in jobs):
+        requests.update({f"defaults:{n}": (f"/nodes/{n}/vzdump/defaults", None) for n in online})
+    fetched = fetch_parallel(client, requests, workers) if requests else {}
+
+    timezones: dict[str, str] = {}
+    read_now: set[str] = set()
     missing: list[str] = []
     for n in nodes:
-        r = fetched.get(n.name)
+        r = fetched.get(f"time:{n.name}")
         tz = r.data.get("timezone") if r and r.error is None and isinstance(r.data, dict) else None
         if isinstance(tz, str) and tz:
-            out[n.name] = tz
+            read_now.add(n.name)
+        else:
+            tz = known_timezones.get(n.name)
+        if isinstance(tz, str) and tz:
+            timezones[n.name] = tz
         else:
             missing.append(n.name)
     if missing:
         used = fallback or "UTC"
         for name in missing:
-            out[name] = used
+            timezones[name] = used
         anomalies.append(
             Anomaly(
                 Severity.INFO if fallback else Severity.WARNING,
@@ -443,28 +460,12 @@ def _node_timezones(
                 {"nodes": missing, "timezone": used},
             )
         )
-    return out
 
-
-def _node_defaults(
-    client: PveClient,
-    nodes: list[Node],
-    jobs: list[BackupJob],
-    workers: int,
-    anomalies: list[Anomaly],
-) -> dict[str, str]:
-    """Default vzdump storage per node, asked only when a job has no storage."""
-    if not any(j.storage is None for j in jobs):
-        return {}
-    names = [n.name for n in nodes if n.status == "online"]
-    fetched = (
-        fetch_parallel(client, {n: (f"/nodes/{n}/vzdump/defaults", None) for n in names}, workers)
-        if names
-        else {}
-    )
-    out: dict[str, str] = {}
-    for name in names:
-        r = fetched[name]
+    defaults: dict[str, str] = {}
+    for name in online:
+        r = fetched.get(f"defaults:{name}")
+        if r is None:
+            continue
         if r.error is not None:
             anomalies.append(
                 Anomaly(
@@ -477,8 +478,8 @@ def _node_defaults(
             )
             continue
         storage = r.data.get("storage") if isinstance(r.data, dict) else None
-        out[name] = str(storage) if storage else "local"
-    return out
+        defaults[name] = str(storage) if storage else "local"
+    return timezones, read_now, defaults
 
 
 def _with_notes(

@@ -70,6 +70,7 @@ class Node:
     name: str
     status: str  # online / offline / unknown
     timezone: str | None = None  # IANA name from /nodes/{node}/time, None when unknown
+    timezone_fetched: bool = False  # read from the API in this run (not cache or fallback)
 
 
 @dataclass(frozen=True)

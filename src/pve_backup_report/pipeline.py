@@ -48,6 +48,7 @@ def run_assessment(
 ) -> Assessment:
     """Collect everything the chosen output needs and analyse it."""
     t0 = time.monotonic()
+    cache = _load_cache(settings, options) if options.need_history else None
     progress(
         "inventory: nodes, storages, jobs, guests, pools"
         + (", notes" if options.need_notes else "")
@@ -58,7 +59,17 @@ def run_assessment(
         settings.max_workers,
         need_notes=options.need_notes,
         fallback_timezone=settings.timezone,
+        known_timezones=cache.fresh_timezones(int(time.time())) if cache else None,
     )
+    if cache is not None:
+        read_at = int(time.time())
+        cache.timezones.update(
+            {
+                n.name: (n.timezone, read_at)
+                for n in inventory.nodes
+                if n.timezone_fetched and n.timezone
+            }
+        )
     log.info(
         "inventory: %d nodes, %d storages, %d jobs, %d guests, %d pools",
         len(inventory.nodes),
@@ -74,7 +85,6 @@ def run_assessment(
     content: PbsContent | None = None
     history: HistoryCollection | None = None
     if options.need_history:
-        cache = _load_cache(settings, options)
         progress("task history and PBS content")
         with worker_pool(1) as side:
             pbs_future = (

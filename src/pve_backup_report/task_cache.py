@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pve_backup_report.atomic import atomic_write_text
@@ -70,16 +70,28 @@ def _decode(upid: str, d: dict[str, Any]) -> CachedTask:
     return CachedTask(upid, node, int(d["starttime"]), d.get("storage"), bool(d["pbs"]), results)
 
 
+TIMEZONE_TTL_S = 86400  # node time zones are asked again once a day
+
+
 @dataclass
 class TaskCache:
     path: str
     tasks: dict[str, CachedTask]
     anomalies: list[Anomaly]
+    timezones: dict[str, tuple[str, int]] = field(default_factory=dict)  # node -> (tz, read at)
+
+    def fresh_timezones(self, wall_clock: int) -> dict[str, str]:
+        return {
+            node: tz
+            for node, (tz, read_at) in self.timezones.items()
+            if 0 <= wall_clock - read_at < TIMEZONE_TTL_S
+        }
 
     @classmethod
     def load(cls, path: str) -> TaskCache:
         anomalies: list[Anomaly] = []
         tasks: dict[str, CachedTask] = {}
+        timezones: dict[str, tuple[str, int]] = {}
         try:
             with open(path, encoding="utf-8") as fh:
                 raw = json.load(fh)
@@ -87,10 +99,12 @@ class TaskCache:
                 raise ValueError("unknown format")
             for upid, d in raw["tasks"].items():
                 tasks[upid] = _decode(upid, d)
+            for node, (tz, read_at) in raw.get("timezones", {}).items():
+                timezones[str(node)] = (str(tz), int(read_at))
         except FileNotFoundError:
             pass
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-            tasks = {}
+            tasks, timezones = {}, {}
             anomalies.append(
                 Anomaly(
                     Severity.INFO,
@@ -99,7 +113,7 @@ class TaskCache:
                     {"path": path},
                 )
             )
-        return cls(path, tasks, anomalies)
+        return cls(path, tasks, anomalies, timezones)
 
     def save(self, new: Iterable[CachedTask], oldest: int) -> None:
         """Merge ``new`` into the file (under a lock) and drop entries before ``oldest``."""
@@ -108,11 +122,13 @@ class TaskCache:
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
             with _locked(self.path + ".lock"):
-                on_disk = TaskCache.load(self.path).tasks
-                merged = {**on_disk, **self.tasks, **{t.upid: t for t in new}}
+                on_disk = TaskCache.load(self.path)
+                merged = {**on_disk.tasks, **self.tasks, **{t.upid: t for t in new}}
                 kept = {u: t for u, t in merged.items() if t.starttime >= oldest}
+                zones = {**on_disk.timezones, **self.timezones}
                 payload = {
                     "version": FORMAT_VERSION,
+                    "timezones": {n: list(v) for n, v in sorted(zones.items())},
                     "tasks": {u: _encode(t) for u, t in sorted(kept.items())},
                 }
                 atomic_write_text(self.path, json.dumps(payload, separators=(",", ":")))
