@@ -12,7 +12,7 @@ from typing import Any
 
 from pve_backup_report import __version__
 from pve_backup_report.assess import Assessment, GuestStatus
-from pve_backup_report.model import NOT_SPECIFIED, Inventory, Pool, Storage
+from pve_backup_report.model import NOT_SPECIFIED, Inventory, Node, Pool, Storage
 from pve_backup_report.timeutil import human_duration, iso_utc
 
 SCHEMA_VERSION = 1
@@ -37,6 +37,10 @@ def storage_json(s: Storage) -> dict[str, Any]:
     }
 
 
+def node_json(n: Node) -> dict[str, Any]:
+    return {"name": n.name, "status": n.status, "timezone": n.timezone}
+
+
 def pool_json(p: Pool) -> dict[str, Any]:
     members = None if p.members is None else list(p.members)
     return {"id": p.id, "comment": p.comment, "members": members}
@@ -46,7 +50,7 @@ def inventory_json(inv: Inventory) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "version": inv.version,
-        "nodes": [asdict(n) for n in inv.nodes],
+        "nodes": [node_json(n) for n in inv.nodes],
         "storages": [storage_json(s) for s in inv.storages],
         "jobs": [{**asdict(j), "selection": j.selection.value} for j in inv.jobs],
         "guests": [{**asdict(g), "tags": list(g.tags)} for g in inv.guests],
@@ -74,7 +78,7 @@ def assessment_json(a: Assessment) -> dict[str, Any]:
         "storages": [storage_json(s) for s in a.inventory.storages if s.is_pbs],
         "other_storages": [storage_json(s) for s in a.inventory.storages if not s.is_pbs],
         "pools": [pool_json(p) for p in a.inventory.pools],
-        "nodes": [asdict(n) for n in a.inventory.nodes],
+        "nodes": [node_json(n) for n in a.inventory.nodes],
         "anomalies": [x.to_json() for x in a.anomalies],
         "stats": {
             "requests": a.stats.requests,
