@@ -191,7 +191,12 @@ class PveClient:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", InsecureRequestWarning)
-                resp = self._session.get(url, params=params, timeout=self._settings.request_timeout)
+                resp = self._session.get(
+                    url,
+                    params=params,
+                    timeout=self._settings.request_timeout,
+                    verify=self._session.verify,  # never REQUESTS_CA_BUNDLE & co.
+                )
                 body = resp.content
             status = resp.status_code
             size = len(body)

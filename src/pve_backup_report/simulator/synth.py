@@ -1,0 +1,485 @@
+"""Deterministic synthesis of realistic vzdump task logs and scenario entries.
+
+The line formats follow real vzdump logs (mgr ``PVE/VZDump.pm``; see ``docs/simulator.md``):
+``Backup started at`` / ``finished at`` / ``Failed at`` in the node's local time, PBS archive
+names in UTC, one ``TASK ...`` end line. Randomness comes from a seed, so the same inputs
+always give the same log.
+
+``python -m pve_backup_report.simulator.synth --write-demo [PATH]`` (re)writes the bundled
+demo scenario from :mod:`pve_backup_report.simulator.demo`.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from pve_backup_report.simulator.selection import split_vmid_list
+from pve_backup_report.simulator.tasklog import end_line
+from pve_backup_report.simulator.timeutil import epoch_to_iso_z, local_datetime
+
+__all__ = [
+    "BackupTarget",
+    "GuestRun",
+    "Snapshot",
+    "VzdumpRun",
+    "demo_yaml",
+    "dump_scenario",
+    "main",
+    "seeded",
+    "task_entry",
+    "vzdump_command",
+    "vzdump_run",
+]
+
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class GuestRun:
+    """One guest inside a vzdump run. ``error`` set: this guest fails with that text."""
+
+    vmid: int
+    type: str  # qemu / lxc
+    name: str
+    status: str = "running"  # the guest's state when the run reaches it
+    disk_gib: int = 32
+    error: str | None = None
+    error_stage: str = "start"  # "start": fails before any data; "transfer": mid-way
+    warnings: tuple[str, ...] = ()  # WARN: lines (they make the task end with WARNINGS: n)
+    template: bool = False
+
+
+@dataclass(frozen=True)
+class BackupTarget:
+    """Where a run writes: a PBS storage or a directory storage."""
+
+    storage: str
+    type: str = "pbs"  # pbs or dir
+    server: str = "192.0.2.10"
+    datastore: str = "main"
+    namespace: str | None = None
+    username: str = "root@pam"
+    path: str = "/var/lib/vz"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A backup a successful guest run leaves behind."""
+
+    vmid: int
+    type: str
+    ctime: int
+    size: int
+
+
+@dataclass(frozen=True)
+class VzdumpRun:
+    starttime: int
+    endtime: int
+    status: str
+    lines: tuple[str, ...]
+    snapshots: tuple[Snapshot, ...] = ()
+    failed: tuple[int, ...] = ()
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+
+def seeded(*parts: object) -> random.Random:
+    """A random generator seeded from ``parts`` (stable across runs and platforms)."""
+    return random.Random(zlib.crc32("|".join(map(str, parts)).encode()))
+
+
+def _clock(epoch: int, tz: str) -> str:
+    return local_datetime(epoch, tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _ctime(epoch: int, tz: str) -> str:
+    """``Thu Apr 15 20:02:41 2021`` as proxmox-backup-client prints times."""
+    d = local_datetime(epoch, tz)
+    return f"{d:%a %b} {d.day:2d} {d:%H:%M:%S %Y}"
+
+
+def _duration(seconds: int) -> str:
+    """``format_time``: HH:MM:SS, hours not wrapped at 24."""
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _size(num: float, digits: int = 1) -> str:
+    for unit, factor in (("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024)):
+        if num >= factor:
+            return f"{num / factor:.{digits}f} {unit}"
+    return f"{num:.0f} B"
+
+
+def vzdump_command(job: Mapping[str, Any]) -> str:
+    """The ``starting new backup job: vzdump ...`` command line rebuilt from a job."""
+    parts = ["vzdump", *split_vmid_list(job.get("vmid"))]
+    for key in ("all", "exclude", "pool", "node", "mode", "compress"):
+        if job.get(key) not in (None, ""):
+            parts += [f"--{key}", str(job[key])]
+    if job.get("notes-template"):
+        parts += ["--notes-template", f"'{job['notes-template']}'"]
+    prune = job.get("prune-backups")
+    if isinstance(prune, Mapping):
+        parts += ["--prune-backups", ",".join(f"{k}={v}" for k, v in prune.items())]
+    if job.get("storage"):
+        parts += ["--storage", str(job["storage"])]
+    parts += ["--notification-mode", str(job.get("notification-mode", "auto"))]
+    return " ".join(parts)
+
+
+@dataclass
+class _Writer:
+    """Accumulates log lines while the simulated clock advances."""
+
+    node: str
+    tz: str
+    rng: random.Random
+    now: int
+    lines: list[str] = field(default_factory=list)
+    warnings: int = 0
+
+    def info(self, text: str) -> None:
+        self.lines.append(f"INFO: {text}")
+
+    def error(self, text: str) -> None:
+        self.lines.append(f"ERROR: {text}")
+
+    def warn(self, text: str) -> None:
+        self.lines.append(f"WARN: {text}")
+        self.warnings += 1
+
+
+def _progress(w: _Writer, total: float, seconds: int, upto: float = 1.0) -> None:
+    """qemu progress lines; ``upto`` < 1 stops part-way (a failing transfer)."""
+    steps = max(1, min(6, seconds // 3))
+    rate = _size(total * upto / max(1, seconds))
+    for i in range(1, steps + 1):
+        share = upto * i / steps
+        t = max(1, seconds * i // steps)
+        elapsed = f"{t:2d}s" if t < 60 else f"{t // 60:2d}m {t % 60:2d}s"
+        amount = f"{_size(total * share)} of {_size(total)}"
+        w.info(f"{int(100 * share):3d}% ({amount}) in {elapsed}, read: {rate}/s, write: {rate}/s")
+
+
+def _qemu_body(w: _Writer, g: GuestRun, target: BackupTarget, mode: str, start: int) -> int:
+    """Lines of a qemu guest after ``Backup started at``; returns the seconds it took."""
+    stopped = g.status != "running" or g.template
+    effective_mode = "stop" if stopped else mode
+    disk = f"'scsi0' 'local-lvm:{'base' if g.template else 'vm'}-{g.vmid}-disk-0' {g.disk_gib}G"
+    if stopped:
+        w.info(f"status = {g.status if not g.template else 'stopped'}")
+        w.info(f"backup mode: {effective_mode}")
+        w.info("ionice priority: 7")
+        w.info(f"VM Name: {g.name}")
+        w.info(f"include disk {disk}")
+    else:
+        w.info(f"status = {g.status}")
+        w.info(f"VM Name: {g.name}")
+        w.info(f"include disk {disk}")
+        w.info(f"backup mode: {effective_mode}")
+        w.info("ionice priority: 7")
+    for text in g.warnings:
+        w.warn(text)
+    if effective_mode == "stop" and not stopped:
+        w.info("stopping virtual guest")
+    if target.type == "pbs":
+        w.info(f"creating Proxmox Backup Server archive 'vm/{g.vmid}/{epoch_to_iso_z(start)}'")
+    else:
+        stamp = local_datetime(start, w.tz).strftime("%Y_%m_%d-%H_%M_%S")
+        name = f"vzdump-qemu-{g.vmid}-{stamp}.vma.zst"
+        w.info(f"creating vzdump archive '{target.path}/dump/{name}'")
+    if stopped or effective_mode == "stop":
+        w.info("starting kvm to execute backup task")
+    elif mode == "snapshot":
+        w.info("issuing guest-agent 'fs-freeze' command")
+        w.info("issuing guest-agent 'fs-thaw' command")
+    if g.error is not None and g.error_stage == "start":
+        w.error(g.error)
+        w.info("aborting backup job")
+        if not stopped:
+            w.info("resuming VM again")
+        return w.rng.randint(20, 90)
+    w.info(f"started backup task '{uuid.UUID(int=w.rng.getrandbits(128), version=4)}'")
+    if not stopped:
+        w.info("resuming VM again")
+    total = g.disk_gib * GIB
+    if g.error is not None:
+        seconds = w.rng.randint(30, 600)
+        _progress(w, total, seconds, upto=w.rng.uniform(0.05, 0.4))
+        w.error(g.error)
+        w.info("aborting backup job")
+        return seconds + w.rng.randint(1, 5)
+    seconds = w.rng.randint(6, 40)
+    if target.type == "pbs" and not stopped:
+        dirty = total * w.rng.uniform(0.005, 0.08)
+        w.info(f"scsi0: dirty-bitmap status: OK ({_size(dirty)} of {_size(total)} dirty)")
+        amount = f"{_size(dirty)} dirty of {_size(total)} total"
+        w.info(f"using fast incremental mode (dirty-bitmap), {amount}")
+        _progress(w, dirty, seconds)
+        reused = total - dirty
+        share = int(100 * reused / total)
+        w.info(f"backup was done incrementally, reused {reused / GIB:.2f} GiB ({share}%)")
+        w.info(f"transferred {_size(dirty, 2)} in {seconds} seconds ({_size(dirty / seconds)}/s)")
+    else:
+        seconds = w.rng.randint(60, 240)
+        _progress(w, total, seconds)
+        sparse = total * w.rng.uniform(0.3, 0.7)
+        share = int(100 * sparse / total)
+        w.info(f"backup is sparse: {sparse / GIB:.2f} GiB ({share}%) total zero data")
+        w.info(
+            f"transferred {total / GIB:.2f} GiB in {seconds} seconds ({_size(total / seconds)}/s)"
+        )
+        if target.type != "pbs":
+            w.info(f"archive file size: {(total - sparse) / GIB * 0.6:.2f}GB")
+    if stopped and not g.template:
+        w.info("stopping kvm after backup task")
+    return seconds + w.rng.randint(2, 8)
+
+
+def _lxc_body(w: _Writer, g: GuestRun, target: BackupTarget, mode: str, start: int) -> int:
+    w.info(f"status = {g.status}")
+    w.info(f"CT Name: {g.name}")
+    w.info("including mount point rootfs ('/') in backup")
+    w.info(f"backup mode: {mode if g.status == 'running' else 'stop'}")
+    w.info("ionice priority: 7")
+    for text in g.warnings:
+        w.warn(text)
+    stop_running = mode == "stop" and g.status == "running"
+    if stop_running:
+        w.info("stopping virtual guest")
+    if mode == "snapshot" and g.status == "running":
+        w.info("create storage snapshot 'vzdump'")
+    archive = f"ct/{g.vmid}/{epoch_to_iso_z(start)}"
+    if target.type == "pbs":
+        w.info(f"creating Proxmox Backup Server archive '{archive}'")
+    else:
+        stamp = local_datetime(start, w.tz).strftime("%Y_%m_%d-%H_%M_%S")
+        name = f"vzdump-lxc-{g.vmid}-{stamp}.tar.zst"
+        w.info(f"creating vzdump archive '{target.path}/dump/{name}'")
+    if g.error is not None:
+        if mode == "snapshot" and g.status == "running":
+            w.info("cleanup temporary 'vzdump' snapshot")
+        return w.rng.randint(5, 60)
+    seconds = w.rng.randint(8, 70)
+    if target.type == "pbs":
+        repo = f"{target.username}@{target.server}:{target.datastore}"
+        ns = f" --ns {target.namespace}" if target.namespace else ""
+        tmp = f"/var/tmp/vzdumptmp{w.rng.randint(10000, 99999)}_{g.vmid}"
+        w.info(
+            f"run: /usr/bin/proxmox-backup-client backup --crypt-mode=none "
+            f"pct.conf:{tmp}/etc/vzdump/pct.conf "
+            f"root.pxar:/mnt/vzsnap0 --include-dev /mnt/vzsnap0/./ --skip-lost-and-found "
+            f"--exclude=/tmp/?* --exclude=/var/tmp/?* --exclude=/var/run/?*.pid "
+            f"--backup-type ct --backup-id {g.vmid} --backup-time {start} --repository {repo}{ns}"
+        )
+        prefix = f"[{target.namespace}]:" if target.namespace else ""
+        w.info(f"Starting backup: {prefix}{archive}")
+        w.info(f"Client name: {w.node}")
+        w.info(f"Starting backup protocol: {_ctime(start, w.tz)}")
+        w.info(f"Downloading previous manifest ({_ctime(start - 86400, w.tz)})")
+        total = g.disk_gib * GIB * w.rng.uniform(0.2, 0.6)
+        delta = total * w.rng.uniform(0.01, 0.06)
+        dest = f"{target.username}@{target.server}:8007:{target.datastore}"
+        w.info(f"Upload directory '/mnt/vzsnap0' to '{dest}' as root.pxar.didx")
+        packed = _size(delta * 0.35)
+        w.info(
+            f"root.pxar: had to backup {_size(delta)} of {_size(total)}"
+            f" (compressed {packed}) in {seconds - 2:.2f}s"
+        )
+        w.info(f"root.pxar: average backup speed: {_size(delta / max(1, seconds - 2))}/s")
+        reused = f"{_size(total - delta)} ({100 * (1 - delta / total):.1f}%)"
+        w.info(f"root.pxar: backup was done incrementally, reused {reused}")
+        w.info(f"Uploaded backup catalog ({w.rng.randint(100, 900)}.00 KiB)")
+        w.info(f"Duration: {seconds - 1:.2f}s")
+        w.info(f"End Time: {_ctime(start + seconds, w.tz)}")
+    else:
+        written = g.disk_gib * GIB * w.rng.uniform(0.2, 0.6)
+        speed = written / seconds / 1024**2
+        w.info(f"Total bytes written: {int(written)} ({written / GIB:.0f}GiB, {speed:.0f}MiB/s)")
+        w.info(f"archive file size: {written * 0.45 / GIB:.2f}GB")
+    if mode == "snapshot" and g.status == "running":
+        w.info("cleanup temporary 'vzdump' snapshot")
+    if stop_running:
+        w.info("restarting vm")
+    return seconds + 1
+
+
+def vzdump_run(
+    *,
+    node: str,
+    timezone: str,
+    start: int,
+    command: str,
+    guests: Sequence[GuestRun],
+    target: BackupTarget,
+    mode: str = "snapshot",
+    external: Sequence[int] = (),
+    notes: bool = False,
+    job_error: str | None = None,
+) -> VzdumpRun:
+    """One node's task of a backup job, guests in ascending VMID order.
+
+    ``job_error`` makes the task die before any guest (e.g. storage activation), which
+    leaves only the ``TASK ERROR`` line, as PVE does.
+    """
+    rng = seeded(node, start, command)
+    if job_error is not None:
+        end = start + rng.randint(1, 30)
+        return VzdumpRun(start, end, job_error, (f"TASK ERROR: {job_error}",))
+    w = _Writer(node, timezone, rng, start + 1)
+    w.info(f"starting new backup job: {command}")
+    if external:
+        w.info(f"skip external VMs: {', '.join(str(v) for v in sorted(external))}")
+    snapshots: list[Snapshot] = []
+    failed: list[int] = []
+    for g in sorted(guests, key=lambda x: x.vmid):
+        t0 = w.now
+        w.info(f"Starting Backup of VM {g.vmid} ({g.type})")
+        w.info(f"Backup started at {_clock(t0, timezone)}")
+        body = _qemu_body if g.type == "qemu" else _lxc_body
+        seconds = body(w, g, target, mode, t0)
+        end = t0 + seconds
+        if g.error is not None:
+            w.error(f"Backup of VM {g.vmid} failed - {g.error}")
+            w.info(f"Failed at {_clock(end, timezone)}")
+            failed.append(g.vmid)
+        else:
+            if notes:
+                w.info("adding notes to backup")
+            w.info(f"Finished Backup of VM {g.vmid} ({_duration(seconds)})")
+            w.info(f"Backup finished at {_clock(end, timezone)}")
+            size = g.disk_gib * GIB if g.type == "qemu" else int(g.disk_gib * GIB * 0.4)
+            snapshots.append(Snapshot(g.vmid, g.type, t0, size + rng.randint(0, 4096)))
+        w.now = end
+    if failed:
+        w.info("Backup job finished with errors")
+        w.lines.append("")
+        status = "job errors"
+    else:
+        w.info("Backup job finished successfully")
+        status = f"WARNINGS: {w.warnings}" if w.warnings else "OK"
+    line = end_line(status)
+    if line:
+        w.lines.append(line)
+    return VzdumpRun(start, w.now + 1, status, tuple(w.lines), tuple(snapshots), tuple(failed))
+
+
+def task_entry(
+    node: str,
+    task_type: str,
+    start: int,
+    *,
+    end: int | None,
+    log: str,
+    task_id: str = "",
+    user: str = "root@pam",
+    pid: int,
+    pstart: int,
+    status: str | None = None,
+) -> dict[str, Any]:
+    """A scenario ``tasks`` item (times as ISO 8601 Z strings, explicit pid/pstart)."""
+    entry: dict[str, Any] = {
+        "node": node,
+        "type": task_type,
+        "id": task_id,
+        "user": user,
+        "pid": pid,
+        "pstart": pstart,
+        "starttime": epoch_to_iso_z(start),
+    }
+    if end is None:
+        entry["status"] = "running"
+    else:
+        entry["endtime"] = epoch_to_iso_z(end)
+        if status is not None:
+            entry["status"] = status
+    entry["log"] = log
+    return entry
+
+
+# -- YAML output ----------------------------------------------------------------------------
+
+
+class _ScenarioDumper(yaml.SafeDumper):
+    """Flow style for flat mappings (one line per guest/backup), ``|`` blocks for logs."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+def _is_flat(value: object) -> bool:
+    return not isinstance(value, (dict, list)) and not (isinstance(value, str) and "\n" in value)
+
+
+def _represent_dict(dumper: yaml.SafeDumper, data: dict[str, Any]) -> yaml.Node:
+    flat = all(_is_flat(v) for v in data.values())
+    return dumper.represent_mapping("tag:yaml.org,2002:map", list(data.items()), flow_style=flat)
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    flat = all(_is_flat(v) for v in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flat)
+
+
+_ScenarioDumper.add_representer(str, _represent_str)
+_ScenarioDumper.add_representer(dict, _represent_dict)
+_ScenarioDumper.add_representer(list, _represent_list)
+
+
+def dump_scenario(data: Mapping[str, Any], header: str = "") -> str:
+    """A scenario dict as readable YAML (keys in the given order)."""
+    body = yaml.dump(
+        dict(data), Dumper=_ScenarioDumper, sort_keys=False, width=4096, allow_unicode=True
+    )
+    comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    return comment + body
+
+
+_DEMO_HEADER = """\
+Demo cluster for check_pve_backup (3 nodes, 25 guests, 5 backup jobs, 14 days of tasks).
+GENERATED by: python -m pve_backup_report.simulator.synth --write-demo
+Do not edit by hand; change simulator/demo.py and regenerate. See docs/simulator.md."""
+
+
+def demo_yaml() -> str:
+    """The text of the bundled ``demo.yaml`` (what ``--write-demo`` writes)."""
+    from pve_backup_report.simulator.demo import build_demo
+
+    return dump_scenario(build_demo(), _DEMO_HEADER)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+    from pathlib import Path
+
+    from pve_backup_report.simulator.scenario import DEMO_SCENARIO
+
+    parser = argparse.ArgumentParser(prog="python -m pve_backup_report.simulator.synth")
+    parser.add_argument(
+        "--write-demo",
+        nargs="?",
+        const=str(DEMO_SCENARIO),
+        metavar="PATH",
+        help="(re)write the bundled demo scenario (default: the packaged demo.yaml)",
+    )
+    args = parser.parse_args(argv)
+    if args.write_demo is None:
+        parser.error("nothing to do: give --write-demo")
+    Path(args.write_demo).write_text(demo_yaml(), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
