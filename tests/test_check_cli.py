@@ -264,3 +264,35 @@ def test_explain_schedule_json() -> None:
     assert '"next": [1795395600, 1795482000], "previous": 1795136400' in proc.stdout
     proc = run(None, "--explain-schedule", "mon-fri", "--format", "json")
     assert proc.returncode == 3
+
+
+def test_old_pve_log_only_reachable_by_paging(tmp_path: Path) -> None:
+    """PVE before 7.3 answers limit=0 with no lines: the log must be read page by page."""
+    data = basic(version={"version": "7.2.4", "release": "7.2", "repoid": "old"})
+    long_log = ["INFO: starting new backup job: vzdump 100 --mode snapshot --storage pbs-main"]
+    long_log += [f"INFO: progress line {i}" for i in range(1200)]
+    long_log += [
+        "INFO: Starting Backup of VM 100 (qemu)",
+        "INFO: Backup started at 2026-11-19 21:30:00",
+        "INFO: creating Proxmox Backup Server archive 'vm/100/2026-11-19T20:30:00Z'",
+        "INFO: Finished Backup of VM 100 (00:00:30)",
+        "INFO: Backup finished at 2026-11-19 21:30:30",
+        "INFO: Backup job finished successfully",
+        "TASK OK",
+    ]
+    data["tasks"] = [
+        {"node": "pve1", "type": "vzdump", "id": "100", "user": "root@pam",
+         "starttime": "2026-11-19T20:30:00Z", "endtime": "2026-11-19T20:30:30Z",
+         "status": "OK", "log": "\n".join(long_log)},
+    ]  # fmt: skip
+    for env, requests in (({"PVE_TASK_LOG_LIMIT": "0"}, 1 + 3), ({}, 1)):
+        with Simulator(Scenario.from_dict(data), tls=False) as s:
+            proc = run(s, "--now", NOW, "--dump-coverage", "--format", "json", env=env)
+            logs = sum(n for path, n in s.stats.per_path.items() if path.endswith("/log"))
+        assert proc.returncode == 0, proc.stdout
+        guests = {g["vmid"]: g for g in yaml.safe_load(proc.stdout)["guests"]}
+        assert guests[100]["last_backup"]["status"] == "ok"
+        assert guests[100]["last_backup"]["duration_s"] == 30
+        # limit=0 (no lines on PVE < 7.3), then 3 pages of 500; the default limit
+        # (PVE_TASK_LOG_LIMIT, 50000 lines) reads it in one request on any version
+        assert logs == requests

@@ -151,8 +151,20 @@ def task_log(ctx: Context, path: PathArgs, args: Args) -> Any:
     task = ctx.scenario.task(path["node"], path["upid"])
     if task is None:
         return Page([{"n": 1, "t": _NO_FILE}], 1)
-    total, items = page_log(task.log, args.get("start", 0), args.get("limit", 50))
+    total, items = page_log(
+        task.log, args.get("start", 0), args.get("limit", 50), _whole_log_on_zero(ctx)
+    )
     return Page(items, total)
+
+
+def _whole_log_on_zero(ctx: Context) -> bool:
+    """``limit=0`` returns the whole log since PVE 7.3 (libpve-common-perl 7.3-1)."""
+    parts = str(ctx.scenario.version.get("version", "")).split(".")
+    try:
+        major, minor = int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        return True
+    return (major, minor) >= (7, 3)
 
 
 def task_status(ctx: Context, path: PathArgs, args: Args) -> Any:

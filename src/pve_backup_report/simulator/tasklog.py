@@ -60,13 +60,19 @@ def normalize_status_type(status: str | None) -> str:
     return "error"
 
 
-def page_log(lines: Sequence[str], start: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+def page_log(
+    lines: Sequence[str], start: int, limit: int, zero_means_all: bool = True
+) -> tuple[int, list[dict[str, Any]]]:
     """``dump_logfile``: ``(total, [{n, t}])``; ``limit=0`` means the whole log.
 
-    An empty log gives one ``no content`` line, as PVE does for the GUI's sake.
+    An empty log gives one ``no content`` line, as PVE does for the GUI's sake. Before
+    libpve-common-perl 7.3-1 (PVE < 7.3) ``limit=0`` gave no lines at all, only the total
+    (``zero_means_all=False``): clients then have to page with ``start``/``limit``.
     """
     if not lines:
         return 1, [{"n": 1, "t": "no content"}] if start == 0 else []
+    if limit == 0 and not zero_means_all:
+        return len(lines), []
     end = len(lines) if limit == 0 else min(len(lines), start + limit)
     items = [{"n": n + 1, "t": lines[n]} for n in range(start, end)]
     return len(lines), items
