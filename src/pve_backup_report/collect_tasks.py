@@ -84,6 +84,8 @@ class _NodeState:
     cursor: int = 0
     readable: bool = True
     done: bool = False
+    batch: int = 1  # logs per round: 1 first (the newest task usually resolves the node),
+    # doubling while guests stay unresolved
     seen: set[int] = field(default_factory=set)
     succeeded: set[int] = field(default_factory=set)
 
@@ -148,10 +150,11 @@ def collect_history(
                 if not st.unresolved():
                     st.done = True
                     continue
-                take = _next_tasks(st, options.workers)
+                take = _next_tasks(st, st.batch)
                 if not take and st.more_pages:
                     _fetch_pages(client, pool, [st], since, options, anomalies, counters)
-                    take = _next_tasks(st, options.workers)
+                    take = _next_tasks(st, st.batch)
+                st.batch = min(st.batch * 2, max(1, options.workers))
                 if not take:
                     st.done = True
                     continue

@@ -1,0 +1,156 @@
+"""History collection: PVE's small task windows, paging, and reading only what is needed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from pve_backup_report.config import Secret, Settings
+from pve_backup_report.pipeline import RunOptions, run_assessment
+from pve_backup_report.pve_client import PveClient
+from pve_backup_report.simulator import Scenario, Simulator
+from pve_backup_report.timeutil import iso_utc, parse_timestamp
+
+NOW = parse_timestamp("2026-11-20T12:00:00Z")
+DAY = 86400
+
+
+def _log(vmids: list[int], start: int, failed: frozenset[int] = frozenset()) -> str:
+    lines = [f"INFO: starting new backup job: vzdump {' '.join(map(str, vmids))} --storage pbs"]
+    for v in vmids:
+        lines.append(f"INFO: Starting Backup of VM {v} (qemu)")
+        lines.append(f"INFO: Backup started at {_local(start)}")
+        if v in failed:
+            lines.append(f"ERROR: Backup of VM {v} failed - broken pipe")
+            lines.append(f"INFO: Failed at {_local(start + 10)}")
+        else:
+            lines.append(f"INFO: creating Proxmox Backup Server archive 'vm/{v}/{iso_utc(start)}'")
+            lines.append(f"INFO: Finished Backup of VM {v} (00:00:10)")
+            lines.append(f"INFO: Backup finished at {_local(start + 10)}")
+    lines.append("INFO: Backup job finished " + ("with errors" if failed else "successfully"))
+    lines.append("TASK ERROR: job errors" if failed else "TASK OK")
+    return "\n".join(lines)
+
+
+def _local(t: int) -> str:
+    return (iso_utc(t) or "").replace("T", " ").rstrip("Z")
+
+
+def _task(vmids: list[int], start: int, failed: frozenset[int] = frozenset()) -> dict[str, Any]:
+    return {
+        "node": "pve1",
+        "type": "vzdump",
+        "id": str(vmids[0]) if len(vmids) == 1 else "",
+        "user": "root@pam",
+        "starttime": start,
+        "endtime": start + 60,
+        "status": "job errors" if failed else "OK",
+        "log": _log(vmids, start, failed),
+    }
+
+
+def _scenario(tasks: list[dict[str, Any]]) -> Scenario:
+    return Scenario.from_dict(
+        {
+            "now": NOW,
+            "token": {"id": "monitor@pve!check", "secret": "s"},
+            "nodes": [{"node": "pve1", "status": "online", "timezone": "UTC"}],
+            "storages": [{"storage": "pbs", "type": "pbs", "server": "x", "datastore": "d",
+                          "content": "backup"}],
+            "guests": [{"vmid": v, "type": "qemu", "name": f"g{v}", "node": "pve1",
+                        "status": "running"} for v in (100, 101, 102)],
+            "jobs": [
+                {"id": "often", "type": "vzdump", "schedule": "*:00", "storage": "pbs",
+                 "vmid": "100,101"},
+                {"id": "weekly", "type": "vzdump", "schedule": "sun 01:00", "storage": "pbs",
+                 "vmid": "102"},
+            ],
+            "tasks": tasks,
+        }
+    )  # fmt: skip
+
+
+def _assess(sim: Simulator, **kw: Any) -> Any:
+    settings = replace(
+        Settings(hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret)),
+        **kw,
+    )
+    with PveClient(settings) as client:
+        a = run_assessment(settings, RunOptions(now=NOW, use_cache=False), client)
+    return a, {g.guest.vmid: g for g in a.guests}
+
+
+def busy_node() -> list[dict[str, Any]]:
+    """60 newer non-backup tasks and 70 newer hourly backups of other guests, then the
+    weekly backup of 102 five days ago: beyond /cluster/tasks (25) and an unfiltered
+    /nodes/{node}/tasks (50)."""
+    weekly = NOW - 5 * DAY - 11 * 3600  # Sun 2026-11-15 01:00Z
+    tasks = [_task([102], weekly)]
+    tasks += [_task([100, 101], NOW - h * 3600) for h in range(1, 71)]
+    tasks += [
+        {"node": "pve1", "type": "qmstart", "id": "100", "user": "root@pam",
+         "starttime": NOW - m * 60, "endtime": NOW - m * 60 + 5, "status": "OK"}
+        for m in range(1, 61)
+    ]  # fmt: skip
+    return tasks
+
+
+def test_latest_backup_beyond_pves_default_windows() -> None:
+    with Simulator(_scenario(busy_node()), tls=False) as sim:
+        _, guests = _assess(sim)
+    g102 = guests[102]
+    assert g102.last_backup is not None and g102.last_backup.status == "ok"
+    assert g102.last_backup.started == NOW - 5 * DAY - 11 * 3600
+    assert g102.freshness is not None and g102.freshness.value == "fresh"
+    assert guests[100].last_backup.started == NOW - 3600
+
+
+def test_pages_only_while_guests_are_unresolved() -> None:
+    with Simulator(_scenario(busy_node()), tls=False) as sim:
+        a, guests = _assess(sim, task_history_limit=20)
+        lists = sim.stats.per_path
+    task_lists = sum(n for p, n in lists.items() if p == "/nodes/pve1/tasks")
+    logs = sum(n for p, n in lists.items() if p.endswith("/log"))
+    assert guests[102].last_backup is not None
+    assert task_lists == 4  # 71 vzdump tasks in pages of 20: 102's is on the last page
+    assert logs == 71  # every hourly log precedes 102's weekly one
+    assert a.stats.logs_fetched == 71
+
+
+def test_stops_reading_logs_once_resolved() -> None:
+    tasks = [_task([100, 101, 102], NOW - d * DAY) for d in range(1, 15)]
+    with Simulator(_scenario(tasks), tls=False) as sim:
+        _, guests = _assess(sim)
+        logs = sum(n for p, n in sim.stats.per_path.items() if p.endswith("/log"))
+    assert logs == 1  # the newest task resolves every guest of the node
+    assert all(guests[v].last_success is not None for v in (100, 101, 102))
+
+
+def test_failed_latest_reads_on_until_a_success() -> None:
+    tasks = [_task([100, 101, 102], NOW - DAY, failed=frozenset({101}))]
+    tasks += [_task([100, 101, 102], NOW - d * DAY) for d in range(2, 15)]
+    with Simulator(_scenario(tasks), tls=False) as sim:
+        _, guests = _assess(sim)
+        logs = sum(n for p, n in sim.stats.per_path.items() if p.endswith("/log"))
+    g = guests[101]
+    assert g.last_backup.status == "failed" and g.last_backup.message == "broken pipe"
+    assert g.last_success.started == NOW - 2 * DAY
+    assert logs == 3  # 1 log, then a round of 2 (rounds double while unresolved)
+
+
+@pytest.mark.parametrize("status", ["job errors", "OK"])
+def test_job_level_failure_without_guest_lines(status: str) -> None:
+    lock = {
+        "node": "pve1", "type": "vzdump", "id": "", "user": "root@pam",
+        "starttime": NOW - 3600, "endtime": NOW - 3600 + 10800, "status": "unexpected status",
+        "log": "INFO: starting new backup job: vzdump 100 101 --storage pbs\n"
+               "ERROR: can't acquire lock '/var/run/vzdump.lock' - got timeout",
+    }  # fmt: skip
+    with Simulator(_scenario([lock, _task([100, 101], NOW - DAY)]), tls=False) as sim:
+        _, guests = _assess(sim)
+    for v in (100, 101):
+        assert guests[v].last_backup.status == "failed"
+        assert "lock" in (guests[v].last_backup.message or "")
+        assert guests[v].last_success.started == NOW - DAY
