@@ -164,6 +164,8 @@ def parse_duration(v: object) -> int:
 
 def parse_max_age(v: object) -> tuple[int, int]:
     """``WARN,CRIT`` durations, e.g. ``26h,50h``; a single value is used for both."""
+    if isinstance(v, (tuple, list)):  # already parsed (the command line validates early)
+        v = ",".join(str(x) for x in v)
     parts = [p for p in str(v).split(",") if p.strip()]
     if not 1 <= len(parts) <= 2:
         raise ValueError(f"must be WARN,CRIT durations like 26h,50h, got {str(v)!r}")

@@ -1,0 +1,378 @@
+"""The shipped monitoring configuration (icinga/): complete, in sync with --help, valid.
+
+* The CheckCommand and the Director basket cover every option of the monitoring check
+  and are exactly what ``icinga/gen_command.py`` generates from ``build_parser()``.
+* ``icinga2 daemon -C`` accepts the CheckCommand, the service template and apply rule.
+* ``nagios4 -v`` accepts the Nagios definitions.
+* The NRPE snippet's command lines parse with the real argument parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from icinga_harness import ICINGA_DIR, PLUGIN_DIR, IcingaSandbox, require_tool, run_as
+from pve_backup_report.cli import build_parser
+from pve_backup_report.config import read_env_file
+
+CONF = ICINGA_DIR / "pve_backup.conf"
+SERVICE_CONF = ICINGA_DIR / "pve_backup-service.conf"
+BASKET = ICINGA_DIR / "director" / "pve_backup-basket.json"
+NAGIOS_DIR = ICINGA_DIR / "nagios"
+NRPE_CFG = ICINGA_DIR / "nrpe" / "check_pve_backup.cfg"
+NRPE_ENV = ICINGA_DIR / "nrpe" / "check_pve_backup.env.example"
+
+# Modes for a human at a shell, not for a monitoring core (see gen_command.SKIP_OPTIONS).
+DIAGNOSTIC = {"--check-api", "--explain-schedule", "--demo", "--format", "--help", "--version"}
+
+
+def _load_gen() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_command", ICINGA_DIR / "gen_command.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gen_command"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+gen = _load_gen()
+
+
+def _long(action: argparse.Action) -> str:
+    return next(s for s in action.option_strings if s.startswith("--"))
+
+
+def _conf_arguments(text: str) -> dict[str, str]:
+    """Argument key -> its block body, from the committed CheckCommand."""
+    block = text[text.index("arguments = {") :]
+    return {
+        m.group(1): m.group(2)
+        for m in re.finditer(r'^\t\t"(-[^"]+)" = \{\n(.*?)^\t\t\}', block, re.M | re.S)
+    }
+
+
+# --------------------------------------------------------------------------- drift
+
+
+def test_generated_files_are_up_to_date() -> None:
+    assert gen.main(["--check"]) == 0, "run: python icinga/gen_command.py"
+
+
+def test_checkcommand_covers_every_option_of_the_parser() -> None:
+    parser = build_parser()
+    args = _conf_arguments(CONF.read_text())
+    skipped = gen._skipped(parser)
+    assert skipped >= DIAGNOSTIC
+    assert {"--dump-inventory", "--dump-coverage"} <= skipped  # the whole modes group
+    covered = 0
+    for action in parser._actions:
+        key = _long(action)
+        if key in skipped:
+            assert key not in args, f"{key} is diagnostic-only and must not be in the command"
+            continue
+        var = f"$pve_backup_{action.dest}$"
+        if key == "--verbose":
+            assert {"-v", "-vv", "-vvv"} <= set(args)
+            assert var in args["-v"] and var in args["-vvv"]
+            continue
+        assert key in args, f"{key} missing from icinga/pve_backup.conf"
+        assert var in args[key], f"{key} should use the custom variable {var}"
+        help_text = " ".join((action.help or "").split())
+        if "%(" not in help_text:
+            assert help_text in args[key], f"{key}: description not copied from --help"
+        covered += 1
+    assert covered >= 20
+    assert set(args) - {"-v", "-vv", "-vvv"} <= {_long(a) for a in parser._actions}
+
+
+def test_every_threshold_category_has_warn_and_crit() -> None:
+    args = _conf_arguments(CONF.read_text())
+    warns = {k[len("--warn-") :] for k in args if k.startswith("--warn-")}
+    crits = {k[len("--crit-") :] for k in args if k.startswith("--crit-")}
+    assert warns == crits
+    assert {"not-covered", "failed", "stale", "never"} <= warns
+
+
+def test_secret_only_in_env_and_verbose_by_default() -> None:
+    text = CONF.read_text()
+    assert 'env.PVE_API_TOKEN_SECRET = "$pve_backup_token_secret$"' in text
+    assert text.count("$pve_backup_token_secret$") == 1, "the secret var must not be an argument"
+    assert "vars.pve_backup_verbose = 1" in text
+    assert 'command = [ PluginContribDir + "/check_pve_backup" ]' in text
+
+
+def test_director_basket_matches_the_command() -> None:
+    basket: dict[str, Any] = json.loads(BASKET.read_text())
+    command = basket["Command"]["pve_backup"]
+    conf_args = _conf_arguments(CONF.read_text())
+    assert set(command["arguments"]) == set(conf_args)
+    assert command["methods_execute"] == "PluginCheck"
+    assert command["object_type"] == "object"
+    assert command["vars"] == {"pve_backup_verbose": 1}
+    fields = basket["Datafield"]
+    varnames = {f["varname"] for f in fields.values()}
+    for field_ref in command["fields"]:
+        assert str(field_ref["datafield_id"]) in fields
+    for key, arg in command["arguments"].items():
+        macro = arg.get("value") or arg.get("set_if")
+        var = re.search(r"\$(pve_backup_\w+)\$", macro).group(1)  # type: ignore[union-attr]
+        assert var in varnames, f"{key}: no data field for {var}"
+        if arg.get("set_if_format") == "expression":
+            assert not macro.lstrip().startswith("{{"), "Director adds the {{ }} itself"
+    # Director cannot set a command's env (Icinga/icingaweb2-module-director#2754), so the
+    # basket has no secret variable at all: the secret stays in a file on the executing node.
+    assert not re.search(r"pve_backup_token_secret(?!_file)", BASKET.read_text())
+    template = basket["ServiceTemplate"]["pve-backup"]
+    assert template["check_command"] == "pve_backup"
+    assert template["object_type"] == "template"
+
+
+def _basket_command_as_dsl(command: dict[str, Any], name: str) -> str:
+    """Roughly what Director deploys for the basket's command (to let icinga2 check it)."""
+    lines = [f'object CheckCommand "{name}" {{', f"  command = [ {command['command']} ]"]
+    lines.append(f"  timeout = {int(command['timeout'])}s")
+    lines.append("  arguments = {")
+    for key, arg in command["arguments"].items():
+        lines.append(f"    {json.dumps(key)} = {{")
+        if "value" in arg:
+            lines.append(f"      value = {json.dumps(arg['value'])}")
+        if "set_if" in arg:
+            if arg.get("set_if_format") == "expression":
+                lines.append(f"      set_if = {{{{ {arg['set_if']} }}}}")
+            else:
+                lines.append(f"      set_if = {json.dumps(arg['set_if'])}")
+        if arg.get("repeat_key"):
+            lines.append("      repeat_key = true")
+        if "description" in arg:
+            lines.append(f"      description = {json.dumps(arg['description'])}")
+        lines.append("    }")
+    lines.append("  }")
+    for var, value in command["vars"].items():
+        lines.append(f"  vars.{var} = {json.dumps(value)}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def test_director_basket_command_is_valid_icinga_dsl(tmp_path: Path) -> None:
+    basket: dict[str, Any] = json.loads(BASKET.read_text())
+    dsl = _basket_command_as_dsl(basket["Command"]["pve_backup"], "pve_backup_from_director")
+    proc = IcingaSandbox(tmp_path).validate(dsl)
+    assert proc.returncode == 0, dsl + proc.stdout + proc.stderr
+
+
+# --------------------------------------------------------------------------- Icinga 2
+
+
+def _cluster_hosts() -> str:
+    return """
+object Endpoint "pve-backup-test" { }
+object Zone "master" { endpoints = [ "pve-backup-test" ] }
+object Endpoint "satellite1" { }
+object Zone "dmz" { endpoints = [ "satellite1" ]; parent = "master" }
+
+object Host "pve-prod" {
+  check_command = "dummy"
+  vars.pve_backup_clusters["prod"] = {
+    pve_backup_host = "pve1.example.com,pve2.example.com"
+    pve_backup_token_id = "monitoring@pve!icinga"
+    pve_backup_token_secret = "xxxxxxxx-xxxx"
+  }
+  vars.pve_backup_clusters["lab"] = {
+    pve_backup_env_file = "/etc/icinga2/pve-lab.env"
+    pve_backup_verbose = 2
+    pve_backup_max_age = "26h,50h"
+  }
+}
+
+object Host "pve-dmz" {
+  check_command = "dummy"
+  zone = "master"
+  vars.pve_backup_command_endpoint = "satellite1"
+  vars.pve_backup_clusters["dmz"] = {
+    pve_backup_host = "dmz1.example.com"
+    pve_backup_token_secret_file = "/etc/icinga2/pve-dmz.secret"
+  }
+}
+
+object Host "unrelated" { check_command = "dummy" }
+"""
+
+
+def test_icinga2_validates_the_shipped_config(tmp_path: Path) -> None:
+    sandbox = IcingaSandbox(tmp_path, conf_files=(CONF, SERVICE_CONF))
+    proc = sandbox.validate(_cluster_hosts())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Instantiated 3 Services" in proc.stdout
+
+    services = sandbox.services()
+    assert set(services) == {
+        "pve-prod!pve-backup-prod",
+        "pve-prod!pve-backup-lab",
+        "pve-dmz!pve-backup-dmz",
+    }
+    prod = services["pve-prod!pve-backup-prod"]
+    assert prod["check_command"] == "pve_backup"
+    assert prod["display_name"] == "PVE backups prod"
+    assert prod["vars"]["pve_backup_token_id"] == "monitoring@pve!icinga"
+    assert prod["check_interval"] == 900
+    assert prod["check_timeout"] == 60
+    assert not prod.get("command_endpoint")
+    assert services["pve-dmz!pve-backup-dmz"]["command_endpoint"] == "satellite1"
+
+
+def test_icinga2_rejects_a_command_endpoint_outside_the_zone_tree(tmp_path: Path) -> None:
+    # Proves the apply rule really sets command_endpoint (and that -C checks it).
+    body = _cluster_hosts().replace(
+        'object Zone "dmz" { endpoints = [ "satellite1" ]; parent = "master" }',
+        'object Zone "dmz" { endpoints = [ "satellite1" ] }',
+    )
+    proc = IcingaSandbox(tmp_path, conf_files=(CONF, SERVICE_CONF)).validate(body)
+    assert proc.returncode != 0
+    assert "Command endpoint must be in zone 'master'" in proc.stdout + proc.stderr
+    assert "pve-dmz!pve-backup-dmz" in proc.stdout + proc.stderr
+
+
+def test_icinga2_validates_the_command_alone(tmp_path: Path) -> None:
+    # pve_backup.conf must not depend on anything but the ITL (e.g. in a global zone).
+    proc = IcingaSandbox(tmp_path).validate()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --------------------------------------------------------------------------- Nagios 4
+
+_NAGIOS_SUPPORT = """
+define timeperiod {
+    timeperiod_name 24x7
+    alias           always
+    sunday 00:00-24:00
+    monday 00:00-24:00
+    tuesday 00:00-24:00
+    wednesday 00:00-24:00
+    thursday 00:00-24:00
+    friday 00:00-24:00
+    saturday 00:00-24:00
+}
+define command {
+    command_name check-host-alive
+    command_line /bin/true
+}
+define command {
+    command_name notify-none
+    command_line /bin/true
+}
+define contact {
+    contact_name                  nagiosadmin
+    host_notifications_enabled    0
+    service_notifications_enabled 0
+    host_notification_period      24x7
+    service_notification_period   24x7
+    host_notification_options     n
+    service_notification_options  n
+    host_notification_commands    notify-none
+    service_notification_commands notify-none
+}
+define contactgroup {
+    contactgroup_name admins
+    members           nagiosadmin
+}
+"""
+
+
+def test_nagios4_validates_the_shipped_definitions(tmp_path: Path) -> None:
+    nagios = require_tool("nagios4", "nagios4-core")
+    (tmp_path / "support.cfg").write_text(_NAGIOS_SUPPORT)
+    (tmp_path / "resource.cfg").write_text(f"$USER1$={PLUGIN_DIR}\n")
+    (tmp_path / "spool").mkdir()
+    cfg_files = [tmp_path / "support.cfg", *sorted(NAGIOS_DIR.glob("*.cfg"))]
+    lines = [f"cfg_file={p}" for p in cfg_files] + [
+        f"log_file={tmp_path / 'nagios.log'}",
+        f"resource_file={tmp_path / 'resource.cfg'}",
+        f"status_file={tmp_path / 'status.dat'}",
+        f"temp_file={tmp_path / 'nagios.tmp'}",
+        f"temp_path={tmp_path}",
+        f"lock_file={tmp_path / 'nagios.lock'}",
+        f"check_result_path={tmp_path / 'spool'}",
+        f"object_cache_file={tmp_path / 'objects.cache'}",
+        f"precached_object_file={tmp_path / 'objects.precache'}",
+        f"state_retention_file={tmp_path / 'retention.dat'}",
+        f"command_file={tmp_path / 'nagios.cmd'}",
+        "illegal_macro_output_chars=`~$&|'\"<>",  # as in Debian's nagios.cfg
+    ]
+    user, group = run_as()
+    lines += [f"nagios_user={user}", f"nagios_group={group}"]  # else it drops to "nagios"
+    (tmp_path / "nagios.cfg").write_text("\n".join(lines) + "\n")
+    proc = subprocess.run(
+        [nagios, "-v", str(tmp_path / "nagios.cfg")], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Total Errors:   0" in proc.stdout
+    assert "Total Warnings: 0" in proc.stdout
+    assert "Checked 2 services." in proc.stdout
+
+
+def _nagios_command_lines() -> dict[str, str]:
+    text = "\n".join(p.read_text() for p in NAGIOS_DIR.glob("*.cfg"))
+    blocks = re.findall(r"define command \{(.*?)\}", text, re.S)
+    result = {}
+    for block in blocks:
+        fields = dict(line.strip().split(None, 1) for line in block.strip().splitlines())
+        result[fields["command_name"]] = fields["command_line"]
+    return result
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("check_pve_backup", ["/etc/x.env", "--max-age 26h,50h --report /tmp/r.md"]),
+        ("check_pve_backup", ["/etc/x.env", ""]),
+        ("check_pve_backup_config", ["/etc/x.yaml", "prod", "--lang fr"]),
+    ],
+)
+def test_nagios_command_lines_parse(name: str, args: list[str]) -> None:
+    line = _nagios_command_lines()[name]
+    line = line.replace("$USER1$", "/usr/lib/nagios/plugins")
+    for i, value in enumerate(args, start=1):
+        line = line.replace(f"$ARG{i}$", value)
+    assert "$" not in line
+    argv = shlex.split(line)
+    assert argv[0] == "/usr/lib/nagios/plugins/check_pve_backup"
+    ns = build_parser().parse_args(argv[1:])
+    assert ns.verbose == 1
+    assert not (ns.check_api or ns.demo)
+
+
+# --------------------------------------------------------------------------- NRPE
+
+
+def test_nrpe_commands_are_fixed_and_parse() -> None:
+    commands = [
+        line.split("=", 1)
+        for line in NRPE_CFG.read_text().splitlines()
+        if line.startswith("command[")
+    ]
+    assert commands
+    for key, line in commands:
+        assert re.fullmatch(r"command\[check_pve_backup[\w-]*\]", key)
+        assert "$ARG" not in line, "NRPE arguments must be fixed (dont_blame_nrpe=0)"
+        argv = shlex.split(line)
+        assert argv[0].endswith("/check_pve_backup")
+        ns = build_parser().parse_args(argv[1:])
+        assert ns.verbose == 1
+        assert ns.env_file, "the secret comes from the --env-file"
+    assert "dont_blame_nrpe=0" in NRPE_CFG.read_text()
+
+
+def test_nrpe_env_example_is_a_valid_env_file(tmp_path: Path) -> None:
+    values = read_env_file(str(NRPE_ENV))
+    assert set(values) >= {"PVE_HOST", "PVE_API_TOKEN_ID", "PVE_API_TOKEN_SECRET"}
