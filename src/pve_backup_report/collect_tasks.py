@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from pve_backup_report.anomalies import condense
 from pve_backup_report.collect import normalise_job
 from pve_backup_report.coverage import Coverage, CoverageResult, included_guests
 from pve_backup_report.errors import ApiError
@@ -193,7 +194,7 @@ def collect_history(
     return HistoryCollection(
         histories=latest_results(results),
         readable_nodes=frozenset(s.name for s in states if s.readable),
-        anomalies=tuple(anomalies),
+        anomalies=tuple(condense(anomalies)),
         new_tasks=tuple(new_tasks),
         tasks_listed=counters["listed"],
         logs_fetched=counters["fetched"],
