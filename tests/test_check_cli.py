@@ -155,6 +155,9 @@ def test_missing_sys_audit_is_unknown_not_ok() -> None:
     assert proc.returncode == 3
     assert proc.stdout.startswith("PVE_BACKUP UNKNOWN - cannot read backup jobs: 403 Permission")
     assert "Sys.Audit" in proc.stdout.splitlines()[0]
+    perf = perfdata(proc.stdout)  # without the jobs no guest is called "not covered"
+    assert perf["guests_not_covered"] == "0;;0;0"
+    assert perf["guests_indeterminate"] == "6;0;;0"
 
 
 def test_missing_vm_audit_never_says_ok() -> None:

@@ -132,3 +132,30 @@ def test_env_file_default_and_explicit(tmp_path: Path, monkeypatch: pytest.Monke
     assert load_settings({}, {}, None, str(other)).hosts == ("https://other:8006",)
     with pytest.raises(ConfigError, match="cannot read env file"):
         load_settings({}, {}, None, str(tmp_path / "missing.env"))
+
+
+def test_secret_file_flag_beats_secret_in_environment(tmp_path: Path) -> None:
+    f = tmp_path / "secret"
+    f.write_text("from-file\n")
+    os.chmod(f, 0o600)
+    s = merge(
+        Sources(
+            cli={"token_secret_file": str(f)},
+            environ={"PVE_API_TOKEN_SECRET": "from-env"},
+        )
+    )
+    assert s.token_secret == Secret("from-file")
+    s = merge(
+        Sources(
+            environ={"PVE_API_TOKEN_SECRET": "from-env"},
+            yaml={"api_token_secret_file": str(f)},
+        )
+    )
+    assert s.token_secret == Secret("from-env")
+
+
+def test_flag_errors_name_the_flag() -> None:
+    with pytest.raises(ConfigError, match=r"^--token-id: must look like"):
+        merge(Sources(cli={"token_id": "root"}))
+    with pytest.raises(ConfigError, match=r"^--host: "):
+        merge(Sources(cli={"hosts": "ftp://x"}))

@@ -438,8 +438,10 @@ def test_permission_trap_no_guests_visible() -> None:
     assert result.guests == ()
 
 
-def test_no_jobs_no_guests_is_quiet() -> None:
-    assert analyse(inv((), ())).anomalies == ()
+def test_no_jobs_no_guests_is_never_silently_ok() -> None:
+    (a,) = analyse(inv((), ())).anomalies
+    assert a.severity is Severity.WARNING and a.component == "permissions"
+    assert "VM.Audit" in a.message
 
 
 def test_permission_trap_hidden_pool_members() -> None:

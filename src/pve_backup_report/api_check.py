@@ -33,6 +33,7 @@ class PrivilegeCheck:
     scope: str  # human-readable, e.g. "/" or "the guests (/vms)"
     granted: str  # yes / partly / no / unknown
     without_it: str  # what goes wrong (the silent trap)
+    required: bool = True  # optional ones do not change the exit code
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ class ApiCheckResult:
     def exit_code(self) -> int:
         if not any(p.ok for p in self.probes):
             return EXIT_UNKNOWN
-        if all(p.ok for p in self.probes) and all(c.granted == "yes" for c in self.privileges):
+        if all(p.ok for p in self.probes) and all(
+            c.granted == "yes" for c in self.privileges if c.required
+        ):
             return EXIT_OK
         return EXIT_WARNING
 
@@ -110,21 +113,27 @@ def _probe(
 ) -> tuple[EndpointProbe, Any]:
     t0 = time.monotonic()
     try:
-        data = client.get(endpoint, params)
+        page = client.get_page(endpoint, params)
     except ApiError as exc:
         ms = int((time.monotonic() - t0) * 1000)
         missing = exc.missing_privilege if isinstance(exc, ApiHttpError) else None
         return EndpointProbe(endpoint, False, None, ms, exc.message, missing), None
     ms = int((time.monotonic() - t0) * 1000)
-    return EndpointProbe(endpoint, True, _count(data), ms), data
+    count = page.total if page.total is not None else _count(page.data)
+    return EndpointProbe(endpoint, True, count, ms), page.data
 
 
 def _granted(perms: dict[str, Any], priv: str, prefix: str) -> str:
+    """``yes`` when granted on ``prefix`` or any ancestor (ACLs propagate), ``partly``
+    when only on some paths below it, else ``no``."""
+
     def has(path: str) -> bool:
         entry = perms.get(path)
         return isinstance(entry, dict) and bool(entry.get(priv))
 
-    if has("/") or (prefix != "/" and has(prefix)):
+    parts = [p for p in prefix.split("/") if p]
+    ancestors = ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+    if any(has(a) for a in ancestors):
         return "yes"
     if prefix != "/" and any(p.startswith(prefix + "/") and has(p) for p in perms):
         return "partly"
@@ -145,16 +154,19 @@ def run_api_check(client: PveClient, jobs_endpoint: str) -> ApiCheckResult:
         ("/access/permissions", None),
     ]
     probes: list[EndpointProbe] = []
-    version: str | None = None
-    perms: Any = None
+    answers: dict[str, Any] = {}
     for endpoint, params in endpoints:
-        probe, data = _probe(client, endpoint, params)
+        probe, answers[endpoint] = _probe(client, endpoint, params)
         probes.append(probe)
-        if endpoint == "/version" and isinstance(data, dict):
-            version = str(data.get("version") or "") or None
-        if endpoint == "/access/permissions":
-            perms = data
-    privileges = _privileges(perms)
+    version_data = answers.get("/version")
+    version = (
+        str(version_data.get("version") or "") or None if isinstance(version_data, dict) else None
+    )
+    perms = answers.get("/access/permissions")
+    pbs = _pbs_storages(answers.get("/storage"))
+    for endpoint, params in _per_node_endpoints(answers.get("/nodes"), pbs):
+        probes.append(_probe(client, endpoint, params)[0])
+    privileges = _privileges(perms) + _content_privileges(perms, [sid for sid, _ in pbs])
     return ApiCheckResult(
         client.tls_mode,
         version,
@@ -163,6 +175,66 @@ def run_api_check(client: PveClient, jobs_endpoint: str) -> ApiCheckResult:
         client.stats.requests,
         client.stats.bytes,
     )
+
+
+def _pbs_storages(data: Any) -> list[tuple[str, tuple[str, ...] | None]]:
+    """(id, nodes restriction) of the enabled PBS storages in a /storage answer."""
+    out = []
+    for item in data if isinstance(data, list) else []:
+        if isinstance(item, dict) and item.get("type") == "pbs" and not item.get("disable"):
+            nodes = tuple(n for n in str(item.get("nodes") or "").split(",") if n)
+            out.append((str(item.get("storage")), nodes or None))
+    return out
+
+
+def _per_node_endpoints(
+    nodes_data: Any, pbs: list[tuple[str, tuple[str, ...] | None]]
+) -> list[tuple[str, dict[str, Any] | None]]:
+    """What the check asks per node (tried on one online node) and per PBS storage."""
+    online = sorted(
+        str(n["node"])
+        for n in (nodes_data if isinstance(nodes_data, list) else [])
+        if isinstance(n, dict) and n.get("node") and n.get("status") == "online"
+    )
+    if not online:
+        return [("/cluster/backup-info/not-backed-up", None)]
+    node = online[0]
+    out: list[tuple[str, dict[str, Any] | None]] = [
+        ("/cluster/backup-info/not-backed-up", None),
+        (f"/nodes/{node}/time", None),
+        (f"/nodes/{node}/tasks", {"typefilter": "vzdump", "limit": 1, "source": "all"}),
+    ]
+    for sid, restricted in pbs:
+        via = next((n for n in online if restricted is None or n in restricted), None)
+        if via is not None:
+            out.append((f"/nodes/{via}/storage/{sid}/content", {"content": "backup"}))
+    return out
+
+
+def _content_privileges(perms: Any, storages: list[str]) -> tuple[PrivilegeCheck, ...]:
+    """Listing backups needs more than a read-only role; optional, explained."""
+    out = []
+    for sid in storages:
+        if not isinstance(perms, dict):
+            granted = "unknown"
+        else:
+            path = f"/storage/{sid}"
+            allocate = _granted(perms, "Datastore.Allocate", path)
+            space = _granted(perms, "Datastore.AllocateSpace", path)
+            backup = _granted(perms, "VM.Backup", "/vms")
+            granted = "yes" if allocate == "yes" or (space == "yes" and backup == "yes") else "no"
+        out.append(
+            PrivilegeCheck(
+                "Datastore.Allocate (or Datastore.AllocateSpace + VM.Backup)",
+                f"PBS storage {sid} (optional)",
+                granted,
+                "its backup list comes back EMPTY (no read-only role can list backups), so "
+                "the check cannot cross-check snapshots or report verification; grant it, or "
+                "set pbs_content: false to rely on task logs alone",
+                required=False,
+            )
+        )
+    return tuple(out)
 
 
 def _privileges(perms: Any) -> tuple[PrivilegeCheck, ...]:
@@ -180,10 +252,11 @@ def all_hosts_down(result: ApiCheckResult) -> bool:
 def render_api_check(result: ApiCheckResult, fmt: str = "text") -> str:
     if fmt == "json":
         return json.dumps(result.to_json(), indent=2, sort_keys=True)
+    width = max(len(p.endpoint) for p in result.probes)
     lines = [
         f"PVE API check: version {result.version or 'unknown'}, TLS {result.tls_mode}",
         "",
-        f"{'endpoint':<28} {'result':<8} {'items':>6} {'ms':>6}  detail",
+        f"{'endpoint':<{width}} {'result':<8} {'items':>6} {'ms':>6}  detail",
     ]
     for p in result.probes:
         items = "" if p.count is None else str(p.count)
@@ -191,19 +264,14 @@ def render_api_check(result: ApiCheckResult, fmt: str = "text") -> str:
         if p.missing_privilege:
             detail += f" -> the token lacks {p.missing_privilege}"
         lines.append(
-            f"{p.endpoint:<28} {'OK' if p.ok else 'FAILED':<8} {items:>6} {p.ms:>6}  {detail}"
+            f"{p.endpoint:<{width}} {'OK' if p.ok else 'FAILED':<8} {items:>6} {p.ms:>6}  {detail}"
         )
     lines += ["", "Effective privileges (from /access/permissions):"]
     for c in result.privileges:
         lines.append(f"  {c.privilege:<16} on {c.scope:<24} {c.granted}")
         if c.granted != "yes":
             lines.append(f"    without it: {c.without_it}")
-    lines += [
-        "",
-        "Note: the PBS backup list (storage content) is empty for read-only roles such as "
-        "PVEAuditor; the check then relies on task logs and says so.",
-        f"{result.requests} requests, {result.bytes} bytes.",
-    ]
+    lines.append(f"{result.requests} requests, {result.bytes} bytes.")
     return "\n".join(lines)
 
 

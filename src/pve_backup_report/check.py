@@ -256,7 +256,12 @@ class BackupSummary(nagiosplugin.Summary):
         a = self._resource.assessment
         if a is None:
             return []
-        return [clean(line) for line in long_output(a, self._options)]
+        notes = [
+            f"[{r.state.text.upper()}] {r.hint}"
+            for r in results
+            if r.metric is None and r.state != nagiosplugin.Ok and r.hint
+        ]
+        return [clean(line) for line in notes + long_output(a, self._options)]
 
 
 def clean(text: str) -> str:

@@ -48,7 +48,9 @@ EPILOG = (
     "configuration, an unreachable API, --help and --version). "
     "Environment: PVE_HOST, PVE_API_TOKEN_ID, PVE_API_TOKEN_SECRET, PVE_API_TOKEN_SECRET_FILE, "
     "PVE_VERIFY_TLS, PVE_CA_BUNDLE, PVE_TLS_FINGERPRINT, PVE_TIMEOUT, PVE_BACKUP_JOBS_ENDPOINT, "
-    "PVE_TASK_HISTORY_LIMIT, PVE_TASK_LOG_LIMIT. Docs: README.md and docs/."
+    "PVE_TASK_HISTORY_LIMIT, PVE_TASK_LOG_LIMIT, PVE_HISTORY_DAYS, PVE_MAX_WORKERS, PVE_GRACE, "
+    "PVE_MAX_AGE, PVE_TIMEZONE, PVE_PBS_CONTENT, PVE_CACHE_FILE, PVE_LANG. "
+    "Docs: README.md and docs/."
 )
 
 
@@ -56,8 +58,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse exits 2 (CRITICAL) on errors and 0 on --help; plugins must exit 3."""
 
     def error(self, message: str) -> NoReturn:
+        print(f"UNKNOWN - {self.prog}: {message}")  # the status line comes first
         self.print_usage(sys.stdout)
-        print(f"UNKNOWN - {self.prog}: {message}")
         sys.exit(EXIT_UNKNOWN)
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
@@ -252,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-file",
         metavar="FILE",
         help="Task-result cache file. Default: ~/.cache/check_pve_backup/"
-        "tasks-<cluster>.json of the user running the check.",
+        "tasks-<hash of hosts and token id>.json of the user running the check.",
     )
 
     t = p.add_argument_group(
@@ -395,6 +397,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         code = EXIT_UNKNOWN
     except KeyboardInterrupt:
         print("UNKNOWN - interrupted")
+        code = EXIT_UNKNOWN
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more can be written
         code = EXIT_UNKNOWN
     except Exception as exc:  # last resort: one line, never a secret, traceback only at -vvv
         print(redact(f"UNKNOWN - internal error: {type(exc).__name__}: {exc}"))

@@ -316,6 +316,16 @@ def collect_inventory(
         anomalies=tuple(anomalies),
         version=version,
         cluster_name=cluster_name,
+        unreadable=frozenset(
+            what
+            for key, what in (
+                ("resources", "guests"),
+                ("jobs", "jobs"),
+                ("storage", "storages"),
+                ("pools", "pools"),
+            )
+            if first[key].error is not None
+        ),
     )
 
 
@@ -448,15 +458,19 @@ def _node_details(
         else:
             missing.append(n.name)
     if missing:
-        used = fallback or "UTC"
+        # The config's timezone, else the zone the other nodes share (clusters nearly
+        # always run in one zone), else UTC.
+        seen = sorted(set(timezones.values()))
+        used = fallback or (seen[0] if len(seen) == 1 else "UTC")
         for name in missing:
             timezones[name] = used
+        known = fallback is not None or len(seen) == 1
         anomalies.append(
             Anomaly(
-                Severity.INFO if fallback else Severity.WARNING,
+                Severity.INFO if known else Severity.WARNING,
                 "schedule",
                 f"time zone of node(s) {', '.join(missing)} not readable; schedules evaluated in "
-                f"{used}" + ("" if fallback else " (set timezone: in the config)"),
+                f"{used}" + ("" if known else " (set timezone: in the config)"),
                 {"nodes": missing, "timezone": used},
             )
         )

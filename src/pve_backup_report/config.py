@@ -385,8 +385,9 @@ class Sources:
 def merge(sources: Sources) -> Settings:
     """Validate and merge the layers into :class:`Settings` (raises ConfigError)."""
     values: dict[str, Any] = {}
+    layer: dict[str, int] = {}
     for spec in SPECS:
-        raw, where = _pick(spec, sources)
+        raw, where, layer[spec.name] = _pick(spec, sources)
         if raw is None:
             continue
         try:
@@ -403,6 +404,8 @@ def merge(sources: Sources) -> Settings:
 
     secret_file = values.pop("token_secret_file", None)
     warnings: tuple[str, ...] = ()
+    if secret_file and layer["token_secret_file"] < layer["token_secret"]:
+        values.pop("token_secret", None)  # the secret file was given at a higher layer
     if "token_secret" not in values and secret_file:
         values["token_secret"], warnings = _read_secret_file(secret_file)
     if values.get("ca_bundle") and not os.path.isfile(values["ca_bundle"]):
@@ -411,16 +414,28 @@ def merge(sources: Sources) -> Settings:
     return Settings(**values, secret_warnings=warnings, cluster=cluster)
 
 
-def _pick(spec: Spec, s: Sources) -> tuple[Any, str]:
+_FLAGS = {
+    "hosts": "--host",
+    "verify_tls": "--insecure",
+    "check_timeout": "--timeout",
+    "grace_s": "--grace",
+    "max_age_s": "--max-age",
+    "use_cache": "--no-cache",
+}
+
+
+def _pick(spec: Spec, s: Sources) -> tuple[Any, str, int]:
+    """The raw value, where it came from, and its layer (0 = flags, highest)."""
     if s.cli.get(spec.name) is not None:
-        return s.cli[spec.name], f"option for {spec.yaml}"
+        flag = _FLAGS.get(spec.name, "--" + spec.name.replace("_", "-"))
+        return s.cli[spec.name], flag, 0
     if spec.env and s.environ.get(spec.env) not in (None, ""):
-        return s.environ[spec.env], f"{spec.env} (environment)"
+        return s.environ[spec.env], f"{spec.env} (environment)", 1
     if spec.env and s.env_file.get(spec.env) not in (None, ""):
-        return s.env_file[spec.env], f"{spec.env} (env file {s.env_file_path})"
+        return s.env_file[spec.env], f"{spec.env} (env file {s.env_file_path})", 2
     if s.yaml.get(spec.yaml) is not None:
-        return s.yaml[spec.yaml], f"{spec.yaml} (config file {s.yaml_path})"
-    return None, ""
+        return s.yaml[spec.yaml], f"{spec.yaml} (config file {s.yaml_path})", 3
+    return None, "", 4
 
 
 def load_settings(

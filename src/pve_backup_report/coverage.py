@@ -689,6 +689,14 @@ def _permission_anomaly(
     inventory: Inventory, missing: dict[int, list[str]], hidden: dict[int, list[str]]
 ) -> Anomaly | None:
     no_guests = bool(inventory.jobs) and not inventory.guests
+    if not inventory.jobs and not inventory.guests and "guests" not in inventory.unreadable:
+        return Anomaly(
+            Severity.WARNING,
+            "permissions",
+            "no guest and no backup job visible: an empty cluster, or VM.Audit is missing "
+            "for this API token",
+            {"visible_guests": 0, "jobs": 0},
+        )
     if not (no_guests or missing or hidden):
         return None
     parts: list[str] = []
@@ -844,7 +852,13 @@ def analyse_coverage(
             )
         if not pbs_jobs:
             reasons.extend(maybe_reasons)
-        if pbs_jobs:
+        if "jobs" in inventory.unreadable:
+            coverage = Coverage.INDETERMINATE  # nothing is known without the jobs
+            reasons.insert(0, "the backup jobs could not be read")
+        elif "storages" in inventory.unreadable and enabled_any:
+            coverage = Coverage.INDETERMINATE  # whether its jobs write to PBS is unknown
+            reasons.insert(0, "the storages could not be read")
+        elif pbs_jobs:
             coverage = Coverage.COVERED
         elif could_cover:
             coverage = Coverage.INDETERMINATE

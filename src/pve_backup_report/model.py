@@ -173,6 +173,8 @@ class Inventory:
     anomalies: tuple[Anomaly, ...] = ()
     version: str | None = None
     cluster_name: str | None = None
+    # what could not be read at all: any of "guests", "jobs", "storages", "pools"
+    unreadable: frozenset[str] = frozenset()
 
     def storage(self, storage_id: str) -> Storage | None:
         for s in self.storages:
