@@ -17,8 +17,8 @@ demo: $(BIN)/.installed
 	$(BIN)/check_pve_backup --demo -v
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests bench icinga
-	$(BIN)/ruff format --check src tests bench icinga
+	$(BIN)/ruff check src tests icinga $(wildcard bench)
+	$(BIN)/ruff format --check src tests icinga $(wildcard bench)
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
