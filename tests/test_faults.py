@@ -509,13 +509,6 @@ def test_report_write_failure_keeps_the_old_report(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: atomic.atomic_write_text always chmods the new file 0644, so a report "
-    "(guest names, notes, storages) that the operator made private (0600/0640) becomes "
-    "world-readable on the next run; it should keep the old file's mode (and honour the "
-    "umask for a new file)",
-)
 def test_report_keeps_a_private_mode(tmp_path: Path) -> None:
     report = tmp_path / "r.md"
     report.write_text(OLD_REPORT)

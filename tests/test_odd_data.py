@@ -209,11 +209,6 @@ def test_json_dumps_keep_the_data_exactly(odd_runs: dict[str, Any]) -> None:
     assert by_vmid[100]["last_backup"]["message"] == "disk | full ✗ (ünïcødé)"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: dumps.coverage_text ('Failed backups:' and 'Reasons:' lists) prints the "
-    "raw guest label, so a name with a line break splits one item over two lines",
-)
 def test_text_dumps_are_one_line_per_item(odd_runs: dict[str, Any]) -> None:
     for name in ("coverage", "inventory", "report-data"):
         text: str = odd_runs[name].stdout
@@ -272,13 +267,6 @@ def test_missing_optional_fields(tmp_path: Path) -> None:
     assert report is not None and "| 100 |" in report
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: pbs_content.collect_pbs_content skips a PBS storage whose /storage item has "
-    "no 'content' (has_backup_content is False), while coverage treats such a storage as a "
-    "backup target (PBS's default): its snapshots are never read, so a guest whose "
-    "task is not visible is reported 'never backed up'",
-)
 def test_pbs_storage_without_content_field_is_read(tmp_path: Path) -> None:
     state, status, long, _ = check_in_process(minimal(with_storage_content=False))
     assert state == "ok", (status, long)
@@ -368,12 +356,6 @@ def test_infinite_next_run_does_not_crash() -> None:
     assert state in ("ok", "warning"), status
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: report._jobs -> timeutil.iso_utc raises OverflowError/ValueError for a "
-    "'next-run' beyond year 9999, so the report is not written ('report not written: "
-    "cannot render it')",
-)
 def test_far_future_next_run_keeps_the_report(tmp_path: Path) -> None:
     jobs = _job_items()
     jobs[0]["next-run"] = 99_999_999_999_999

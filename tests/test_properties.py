@@ -497,12 +497,6 @@ def test_config_merge_raises_only_config_error(
     assert 0 < result.request_timeout < math.inf
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: config._read_secret_file catches OSError only; a path with a NUL byte "
-    '(possible in YAML: "\\0") makes os.stat raise ValueError, which escapes as '
-    "'internal error' instead of a ConfigError",
-)
 def test_nul_in_secret_file_path() -> None:
     with pytest.raises(ConfigError), forgetting_secrets():
         merge(Sources(yaml={"api_token_secret_file": "a\x00b"}, yaml_path="c.yaml"))

@@ -224,10 +224,11 @@ CHECK_CODES = {
 def check_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     def job(name: str) -> Callable[[], Run]:
         changes, args, patch = CHECK_RUNS[name]
+        # mktemp is not thread-safe: make the directories before the parallel runs
+        tmp = tmp_path_factory.mktemp(name.strip("-"))
+        cache = tmp_path_factory.mktemp("cache")
 
         def go() -> Run:
-            tmp = tmp_path_factory.mktemp(name.strip("-"))
-            cache = tmp_path_factory.mktemp("cache")
             argv = [a.replace("{tmp}", str(tmp)) for a in args]
             argv = ["--now", NOW, *argv] + ([] if name == "cache" else ["--no-cache"])
             with Simulator(Scenario.from_dict(scenario(**changes))) as sim:
@@ -365,12 +366,6 @@ def test_exception_text_never_holds_the_secret() -> None:
 # --------------------------------------------------------------------------- secret leaks (bugs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: check.py (clean/long_output), report.py and dumps.py print API data as it "
-    "comes: a secret that PVE data echoes (guest notes, tags, a task's error line) is not "
-    "masked, although error paths apply config.redact",
-)
 def test_secret_echoed_in_pve_data_is_masked(tmp_path: Path) -> None:
     data = scenario()
     data["guests"][0]["description"] = f"monitoring token: {CANARY}"
@@ -390,11 +385,6 @@ def test_secret_echoed_in_pve_data_is_masked(tmp_path: Path) -> None:
         assert CANARY not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: check.PveBackupCheck.__call__ / report.report_hook: the text of an exception "
-    "raised while rendering the report goes to the status line unredacted",
-)
 def test_report_render_crash_is_redacted(tmp_path: Path) -> None:
     patch = (
         "import pve_backup_report.report as m\n"
@@ -449,12 +439,6 @@ def test_config_errors_do_not_echo_the_secret(tmp_path: Path) -> None:
         assert "Traceback" not in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cli.main prints ConfigError unredacted and the secret is parsed after the "
-    "token id: pasting 'id=secret' (the PVEAPIToken header form) into PVE_API_TOKEN_ID "
-    "echoes the secret in the error line",
-)
 def test_token_id_holding_the_secret_is_not_echoed(tmp_path: Path) -> None:
     code, out = config_run(
         [],
@@ -465,12 +449,6 @@ def test_token_id_holding_the_secret_is_not_echoed(tmp_path: Path) -> None:
     assert CANARY not in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cli.build_parser keeps argparse's allow_abbrev, so '--token-secret VALUE' "
-    "is taken as --token-secret-file and the error 'cannot read token secret file VALUE' "
-    "prints the secret",
-)
 def test_secret_given_on_the_command_line_is_not_echoed(tmp_path: Path) -> None:
     code, out = config_run(["--token-secret", CANARY], {"PVE_API_TOKEN_ID": TOKEN_ID}, tmp_path)
     assert code == 3
@@ -560,12 +538,6 @@ def test_certificate_for_another_name_is_unknown_naming_the_host(
         assert "[TLS NOT VERIFIED]" not in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: pve_client.PveClient._tls_message looks for 'hostname mismatch' (lower "
-    "case) and 'doesn't match', but OpenSSL 3 says 'Hostname mismatch' / 'IP address "
-    "mismatch': the reason 'certificate name does not match the host' is never given",
-)
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_certificate_for_another_name_says_so(certs: Certs, tmp_path: Path, host: str) -> None:
     cert, key = certs.wrong_name
@@ -617,12 +589,6 @@ def test_verification_is_on_by_default_and_off_is_visible(tmp_path: Path) -> Non
         assert json.loads(out)["tls"] == "not verified"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: modes.dump_mode / dumps.py: --dump-inventory (text and json), "
-    "--dump-coverage and --dump-report-data (text) do not show that TLS verification is "
-    "disabled, although README says it is shown in every output",
-)
 @pytest.mark.parametrize(
     "argv",
     [

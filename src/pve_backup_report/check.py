@@ -16,6 +16,7 @@ from typing import Any
 import nagiosplugin
 
 from pve_backup_report.assess import Assessment, GuestStatus
+from pve_backup_report.config import redact
 from pve_backup_report.coverage import Coverage
 from pve_backup_report.model import Problem, Severity
 from pve_backup_report.thresholds import CATEGORIES
@@ -265,8 +266,9 @@ class BackupSummary(nagiosplugin.Summary):
 
 
 def clean(text: str) -> str:
-    """No ``|`` (perfdata separator) and no line breaks inside one output line."""
-    return " ".join(text.replace("|", "/").split())
+    """No ``|`` (perfdata separator), no line breaks inside one output line, and no
+    secret even when PVE data (notes, task messages) happens to echo it."""
+    return " ".join(redact(text).replace("|", "/").split())
 
 
 def _guest_line(g: GuestStatus, a: Assessment) -> str:

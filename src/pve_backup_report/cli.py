@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import threading
@@ -58,6 +59,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse exits 2 (CRITICAL) on errors and 0 on --help; plugins must exit 3."""
 
     def error(self, message: str) -> NoReturn:
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):  # never echo values: one could be a pasted secret
+            words = message[len(prefix) :].split()
+            message = prefix + " ".join(w if w.startswith("-") else "..." for w in words)
         print(f"UNKNOWN - {self.prog}: {message}")  # the status line comes first
         self.print_usage(sys.stdout)
         sys.exit(EXIT_UNKNOWN)
@@ -90,7 +95,7 @@ def _max_age_arg(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG)
+    p = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, allow_abbrev=False)
     p.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
     p.add_argument(
         "-v",
@@ -390,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except SystemExit as exc:  # nagiosplugin and argparse exit this way
         code = exc.code if isinstance(exc.code, int) else EXIT_UNKNOWN
     except ConfigError as exc:
-        print(f"UNKNOWN - configuration error: {exc}")
+        print(redact(f"UNKNOWN - configuration error: {exc}"))
         code = EXIT_UNKNOWN
     except PveBackupError as exc:
         print(redact(f"UNKNOWN - {exc}"))
@@ -410,6 +415,10 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         code = EXIT_UNKNOWN
     sys.stdout.flush()
     sys.stderr.flush()
+    if argv is None:
+        # The program ends here: spare the interpreter's final garbage collections the
+        # traversal of everything the run built (about 0.1 s CPU on 10,000 guests).
+        gc.freeze()
     if threading.active_count() > 1:
         # Requests still running after a timeout must not hold the answer back: their
         # worker threads would be joined at interpreter exit.

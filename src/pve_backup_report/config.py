@@ -28,6 +28,9 @@ API_PATH = "/api2/json"
 
 
 _KNOWN_SECRETS: set[str] = set()
+# PVE token secrets are UUIDs (36 characters); a very short "secret" would mask ordinary
+# words everywhere, so it is not scrubbed from texts (it still never prints itself).
+MIN_REDACTED_LENGTH = 6
 
 
 def redact(text: str) -> str:
@@ -49,7 +52,8 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
-        _KNOWN_SECRETS.add(value)
+        if len(value) >= MIN_REDACTED_LENGTH:
+            _KNOWN_SECRETS.add(value)
 
     def reveal(self) -> str:
         return self._value
@@ -211,7 +215,9 @@ _TOKEN_ID_RE = re.compile(r"^[^\s@!]+@[^\s@!]+![A-Za-z][A-Za-z0-9._-]*$")
 def parse_token_id(v: object) -> str:
     s = _str(v)
     if not _TOKEN_ID_RE.match(s):
-        raise ValueError(f"must look like user@realm!tokenname, got {s!r}")
+        # never echo the value: a pasted "id=secret" header value would show the secret
+        hint = " (without '=secret')" if "=" in s else ""
+        raise ValueError(f"must look like user@realm!tokenname{hint}")
     return s
 
 
@@ -268,9 +274,10 @@ class Spec:
 
 
 SPECS: tuple[Spec, ...] = (
+    # the secret first, so that it is known to redact() before any other value fails
+    Spec("token_secret", "PVE_API_TOKEN_SECRET", "api_token_secret", lambda v: Secret(_str(v))),
     Spec("hosts", "PVE_HOST", "host", parse_hosts),
     Spec("token_id", "PVE_API_TOKEN_ID", "api_token_id", parse_token_id),
-    Spec("token_secret", "PVE_API_TOKEN_SECRET", "api_token_secret", lambda v: Secret(_str(v))),
     Spec("token_secret_file", "PVE_API_TOKEN_SECRET_FILE", "api_token_secret_file", _str),
     Spec("verify_tls", "PVE_VERIFY_TLS", "verify_tls", parse_bool),
     Spec("ca_bundle", "PVE_CA_BUNDLE", "ca_bundle", _str),
@@ -358,6 +365,8 @@ def _read_secret_file(path: str) -> tuple[Secret, tuple[str, ...]]:
             text = fh.read()
     except OSError as exc:
         raise ConfigError(f"cannot read token secret file {path}: {exc.strerror}") from None
+    except ValueError:  # e.g. a NUL byte in the path
+        raise ConfigError("token secret file: not a valid path") from None
     warnings: tuple[str, ...] = ()
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         warnings = (f"token secret file {path} is readable by group or others (chmod 600 it)",)

@@ -243,13 +243,13 @@ def coverage_text(a: Assessment) -> str:
     reasons = [(g, r) for g in a.guests for r in g.reasons]
     if reasons:
         lines += ["", "Reasons:"]
-        lines += [f"  {g.guest.label}: {r}" for g, r in reasons]
+        lines += [f"  {_oneline(g.guest.label, 80)}: {_oneline(r, 300)}" for g, r in reasons]
     failures = [g for g in a.guests if g.last_backup and g.last_backup.status == "failed"]
     if failures:
         lines += ["", "Failed backups:"]
         for g in failures:
             assert g.last_backup is not None
-            lines.append(f"  {g.guest.label}: {_oneline(g.last_backup.message, 200)}")
+            lines.append(f"  {_oneline(g.guest.label, 80)}: {_oneline(g.last_backup.message, 200)}")
     lines += _anomaly_lines(a.anomalies)
     return "\n".join(lines)
 

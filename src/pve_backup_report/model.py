@@ -93,7 +93,8 @@ class Storage:
 
     @property
     def has_backup_content(self) -> bool:
-        return "backup" in self.content
+        """``backup`` in its content (a PBS storage without ``content`` holds backups)."""
+        return "backup" in self.content or (self.is_pbs and not self.content)
 
     def available_on(self, node: str) -> bool:
         return self.nodes is None or node in self.nodes

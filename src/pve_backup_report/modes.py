@@ -24,9 +24,7 @@ EXIT_UNKNOWN = 3
 
 
 def _tls_notice(client: PveClient) -> str | None:
-    if client.tls_mode == "not verified":
-        return "TLS certificate verification is DISABLED (PVE_VERIFY_TLS=false)"
-    return None
+    return _tls_notice_text(client.tls_mode)
 
 
 def check_api_mode(settings: Settings, fmt: str) -> int:
@@ -37,7 +35,7 @@ def check_api_mode(settings: Settings, fmt: str) -> int:
     if failure is not None and fmt == "text":
         print(f"UNKNOWN - PVE API not usable: {failure}")
         return EXIT_UNKNOWN
-    print(render_api_check(result, fmt))
+    print(redact(render_api_check(result, fmt)))
     if notice and fmt == "text":
         print(f"warning: {notice}")
     return result.exit_code
@@ -116,6 +114,7 @@ def dump_mode(settings: Settings, kind: str, fmt: str, now: int) -> int:
     from pve_backup_report import dumps
 
     with PveClient(settings) as client:
+        tls = client.tls_mode
         if kind == "inventory":
             from pve_backup_report.collect import collect_inventory
 
@@ -126,20 +125,30 @@ def dump_mode(settings: Settings, kind: str, fmt: str, now: int) -> int:
                 need_notes=True,
                 fallback_timezone=settings.timezone,
             )
-            print(
-                dumps.render_json(dumps.inventory_json(inventory))
-                if fmt == "json"
-                else dumps.inventory_text(inventory)
+            doc = dumps.inventory_json(inventory)
+            text = dumps.inventory_text(inventory)
+        else:
+            assessment = run_assessment(
+                settings, RunOptions(now=now, need_notes=True), client, terminal_progress()
             )
-            return 0
-        assessment = run_assessment(
-            settings, RunOptions(now=now, need_notes=True), client, terminal_progress()
-        )
-        clear_progress()
+            clear_progress()
+            doc = dumps.assessment_json(assessment)
+            text = (
+                dumps.coverage_text(assessment)
+                if kind == "coverage"
+                else dumps.report_data_text(assessment)
+            )
     if fmt == "json":
-        print(dumps.render_json(dumps.assessment_json(assessment)))
-    elif kind == "coverage":
-        print(dumps.coverage_text(assessment))
+        doc["tls"] = tls
+        out = dumps.render_json(doc)
     else:
-        print(dumps.report_data_text(assessment))
+        notice = _tls_notice_text(tls)
+        out = text + (f"\n\nwarning: {notice}" if notice else "")
+    print(redact(out))  # PVE data (notes, messages) could echo the secret
     return 0
+
+
+def _tls_notice_text(tls_mode: str) -> str | None:
+    if tls_mode == "not verified":
+        return "TLS certificate verification is DISABLED (PVE_VERIFY_TLS=false)"
+    return None

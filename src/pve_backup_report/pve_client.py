@@ -264,7 +264,12 @@ class PveClient:
             return f"TLS certificate of {host} does not match the pinned PVE_TLS_FINGERPRINT"
         if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
             reason = "certificate verify failed"
-            if "hostname mismatch" in text or "doesn't match" in text:
+            lower = text.lower()
+            if (
+                "hostname mismatch" in lower
+                or "ip address mismatch" in lower
+                or ("doesn't match" in lower)
+            ):
                 reason = "certificate name does not match the host"
             elif "self-signed" in text or "self signed" in text:
                 reason = "self-signed certificate (set PVE_CA_BUNDLE or PVE_TLS_FINGERPRINT)"

@@ -23,6 +23,7 @@ from pve_backup_report import __version__
 from pve_backup_report.assess import Assessment, GuestStatus
 from pve_backup_report.atomic import atomic_write_text
 from pve_backup_report.check import AfterHook
+from pve_backup_report.config import redact
 from pve_backup_report.coverage import Coverage, JobCoverage, effective_storage
 from pve_backup_report.history import GuestBackupResult
 from pve_backup_report.model import Anomaly, BackupJob, Inventory, Problem, Severity, Storage
@@ -731,9 +732,9 @@ def report_hook(
                 generated_at=int(clock()),
             )
         except Exception as exc:  # a rendering bug must not cost the check result
-            return f"report not written: cannot render it ({type(exc).__name__}: {exc})"
+            return redact(f"report not written: cannot render it ({type(exc).__name__}: {exc})")
         try:
-            write_report(path, text)
+            write_report(path, redact(text))
         except OSError as exc:
             reason = exc.strerror or str(exc) or type(exc).__name__
             return f"report not written: cannot write {path}: {reason}"

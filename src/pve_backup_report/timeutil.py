@@ -32,7 +32,10 @@ def iso_utc(epoch: int | None) -> str | None:
     """``2026-11-20T12:00:00Z`` or None."""
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):  # beyond what datetime represents
+        return f"@{epoch}"
 
 
 def human_duration(seconds: int | None) -> str:
