@@ -15,12 +15,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InsecureRequestWarning
 from urllib3.util.retry import Retry
@@ -121,6 +121,11 @@ class PveClient:
                 self._session.verify = False
             elif settings.ca_bundle:
                 self._session.verify = settings.ca_bundle
+        if self._session.verify is False:
+            # Verification is off on purpose (pinned, or PVE_VERIFY_TLS=false, which the
+            # output states): urllib3's per-request warning would only reach stderr, from
+            # any worker thread (warnings.catch_warnings is not thread-safe).
+            urllib3.disable_warnings(InsecureRequestWarning)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
 
@@ -189,15 +194,13 @@ class PveClient:
         with self._lock:
             self._inflight[key] = path
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", InsecureRequestWarning)
-                resp = self._session.get(
-                    url,
-                    params=params,
-                    timeout=self._settings.request_timeout,
-                    verify=self._session.verify,  # never REQUESTS_CA_BUNDLE & co.
-                )
-                body = resp.content
+            resp = self._session.get(
+                url,
+                params=params,
+                timeout=self._settings.request_timeout,
+                verify=self._session.verify,  # never REQUESTS_CA_BUNDLE & co.
+            )
+            body = resp.content
             status = resp.status_code
             size = len(body)
         except requests.exceptions.SSLError as exc:
