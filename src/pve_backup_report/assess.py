@@ -191,6 +191,8 @@ def assess(
     window = options.history_days * 86400
     statuses: list[GuestStatus] = []
     ok_without_snapshot: list[int] = []
+    expected_runs: dict[tuple[tuple[str | None, ...], str], int | None] = {}
+    previous_events: dict[tuple[str, str], int | None] = {}
     for gc in coverage.guests:
         g = gc.guest
         hist = histories.get(g.vmid, GuestHistory(None, None))
@@ -204,8 +206,14 @@ def assess(
         freshness = expected = age = age_floor = None
         if gc.coverage in (Coverage.COVERED, Coverage.INDETERMINATE):
             tz = _node_tz(inventory, g.node)
-            schedules = [jobs[j].schedule for j in gc.pbs_jobs if j in jobs]
-            expected = expected_run(schedules, tz, now, options.grace_s)
+            schedules = tuple(jobs[j].schedule for j in gc.pbs_jobs if j in jobs)
+            # Guests share a few job combinations: compute each expected run once.
+            key = (schedules, tz)
+            if key not in expected_runs:
+                expected_runs[key] = expected_run(
+                    schedules, tz, now, options.grace_s, previous_events
+                )
+            expected = expected_runs[key]
             verdict = judge(
                 now=now,
                 expected=expected,

@@ -232,8 +232,13 @@ def collect_inventory(
     need_notes: bool = False,
     fallback_timezone: str | None = None,
     known_timezones: Mapping[str, str] | None = None,
+    known_notes: Mapping[int, str] | None = None,
 ) -> Inventory:
-    """Read storages, jobs, guests, pools, nodes (with time zones) and node defaults."""
+    """Read storages, jobs, guests, pools, nodes (with time zones) and node defaults.
+
+    With ``need_notes``, guest notes come from ``known_notes`` (the cache) where given and
+    from the guests' configs otherwise.
+    """
     first = fetch_parallel(
         client,
         {
@@ -281,7 +286,7 @@ def collect_inventory(
     )
     nodes = [Node(n.name, n.status, timezones.get(n.name), n.name in read_now) for n in nodes]
     if need_notes and guests:
-        guests = _with_notes(client, guests, workers, anomalies)
+        guests = _with_notes(client, guests, workers, anomalies, known_notes or {})
 
     not_backed_up: tuple[int, ...] | None = None
     nbu = first["not_backed_up"]
@@ -497,19 +502,28 @@ def _node_details(
 
 
 def _with_notes(
-    client: PveClient, guests: list[Guest], workers: int, anomalies: list[Anomaly]
+    client: PveClient,
+    guests: list[Guest],
+    workers: int,
+    anomalies: list[Anomaly],
+    known: Mapping[int, str],
 ) -> list[Guest]:
-    """Guest descriptions from their configs, in parallel; unreadable -> anomaly."""
+    """Guest descriptions: ``known`` ones as given, the others from their configs, in
+    parallel; unreadable -> anomaly."""
     from dataclasses import replace
 
-    fetched = fetch_parallel(
-        client,
-        {str(g.vmid): (f"/nodes/{g.node}/{g.type}/{g.vmid}/config", None) for g in guests},
-        workers,
-    )
+    wanted = {
+        str(g.vmid): (f"/nodes/{g.node}/{g.type}/{g.vmid}/config", None)
+        for g in guests
+        if g.vmid not in known
+    }
+    fetched = fetch_parallel(client, wanted, workers) if wanted else {}
     out = []
     failed: list[int] = []
     for g in guests:
+        if g.vmid in known:
+            out.append(replace(g, notes=known[g.vmid]))
+            continue
         r = fetched[str(g.vmid)]
         if r.error is not None or not isinstance(r.data, dict):
             failed.append(g.vmid)

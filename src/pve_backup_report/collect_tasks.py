@@ -22,7 +22,14 @@ from typing import Any
 
 from pve_backup_report.anomalies import condense
 from pve_backup_report.collect import normalise_job
-from pve_backup_report.coverage import Coverage, CoverageResult, included_guests
+from pve_backup_report.coverage import (
+    Coverage,
+    CoverageResult,
+    IncludedGuests,
+    SelectionIndex,
+    included_guests,
+    selection_index,
+)
 from pve_backup_report.errors import ApiError
 from pve_backup_report.history import (
     GuestBackupResult,
@@ -38,7 +45,7 @@ from pve_backup_report.model import Anomaly, Inventory, Severity
 from pve_backup_report.parallel import worker_pool
 from pve_backup_report.progress import Progress, no_progress
 from pve_backup_report.pve_client import PveClient
-from pve_backup_report.vzdump_command import parse_vzdump_command
+from pve_backup_report.vzdump_command import VzdumpCommand, parse_vzdump_command
 
 _LOG_PAGE = 500  # lines per page when an old PVE ignores limit=0
 
@@ -139,6 +146,7 @@ def collect_history(
     results: list[GuestBackupResult] = []
     new_tasks: list[CachedTask] = []
     counters = {"listed": 0, "fetched": 0, "cached": 0}
+    selections = _Selections(inventory)
 
     with worker_pool(max(1, options.workers)) as pool:
         active = [s for s in states if not s.done]
@@ -178,7 +186,7 @@ def collect_history(
                 else:
                     counters["fetched"] += 1
                     log = futures[task.upid].result()
-                    parsed = _parse(task, log, inventory, st.tz, anomalies)
+                    parsed = _parse(task, log, inventory, st.tz, anomalies, selections)
                     if parsed is None:
                         continue
                     if not task.is_running:
@@ -304,24 +312,49 @@ def _lines(data: Any) -> list[str]:
     return out
 
 
+class _Selections:
+    """The guests each distinct vzdump command line selects, resolved once per run.
+
+    Every run of a job logs the same command line; resolving it per task rebuilt the
+    inventory's lookup tables for every log read (quadratic on large clusters).
+    """
+
+    def __init__(self, inventory: Inventory) -> None:
+        self._inventory = inventory
+        self._index: SelectionIndex | None = None
+        self._found: dict[VzdumpCommand, IncludedGuests | None] = {}
+
+    def included(self, command: VzdumpCommand, job_id: str) -> IncludedGuests | None:
+        if command in self._found:
+            return self._found[command]
+        if self._index is None:
+            self._index = selection_index(self._inventory)
+        try:
+            inc: IncludedGuests | None = included_guests(
+                normalise_job(command.as_job_item(job_id)), self._inventory, self._index
+            )
+        except (KeyError, ValueError):
+            inc = None
+        self._found[command] = inc
+        return inc
+
+
 def _parse(
     task: TaskInfo,
     log: list[str] | None,
     inventory: Inventory,
     tz: str | None,
     anomalies: list[Anomaly],
+    selections: _Selections | None = None,
 ) -> CachedTask | None:
     command = parse_vzdump_command(log) if log else None
     expected: list[int] | None = None
     storage: str | None = None
     if command is not None:
         storage = command.storage or inventory.node_default_storage.get(task.node) or "local"
-        try:
-            inc = included_guests(normalise_job(command.as_job_item(task.upid)), inventory)
-            if inc.unresolved is None:
-                expected = [*inc.per_node.get(task.node, ()), *inc.missing]
-        except (KeyError, ValueError):
-            expected = None
+        inc = (selections or _Selections(inventory)).included(command, task.upid)
+        if inc is not None and inc.unresolved is None:
+            expected = [*inc.per_node.get(task.node, ()), *inc.missing]
     try:
         parsed: TaskParse = parse_task(task, log, expected, tz)
     except HistoryDataError as exc:

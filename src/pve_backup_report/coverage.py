@@ -51,6 +51,7 @@ __all__ = [
     "check_vmids",
     "effective_storage",
     "included_guests",
+    "selection_index",
     "split_vmid_list",
 ]
 
@@ -184,6 +185,9 @@ class _Index:
             sorted_vmids=tuple(sorted(guests)),
             pools={p.id: p for p in inventory.pools},
         )
+
+
+SelectionIndex = _Index
 
 
 def _place(
@@ -333,9 +337,20 @@ def _included(job: BackupJob, index: _Index) -> IncludedGuests:
     return result
 
 
-def included_guests(job: BackupJob, inventory: Inventory) -> IncludedGuests:
-    """Mirror ``PVE::VZDump::get_included_guests`` (as used by the real run) for one job."""
-    return _included(job, _Index.build(inventory))
+def selection_index(inventory: Inventory) -> SelectionIndex:
+    """The lookup tables :func:`included_guests` needs, to build once for many jobs."""
+    return _Index.build(inventory)
+
+
+def included_guests(
+    job: BackupJob, inventory: Inventory, index: SelectionIndex | None = None
+) -> IncludedGuests:
+    """Mirror ``PVE::VZDump::get_included_guests`` (as used by the real run) for one job.
+
+    ``index`` (from :func:`selection_index` on the same inventory) saves rebuilding the
+    lookup tables when many jobs or task command lines are resolved.
+    """
+    return _included(job, index if index is not None else _Index.build(inventory))
 
 
 def effective_storage(job: BackupJob, node: str, inventory: Inventory) -> str:

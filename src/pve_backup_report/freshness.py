@@ -36,20 +36,34 @@ class FreshnessResult:
     age_s: int | None  # now - start of the latest success
 
 
-def expected_run(schedules: Iterable[str | None], tz: str, now: int, grace_s: int) -> int | None:
+def expected_run(
+    schedules: Iterable[str | None],
+    tz: str,
+    now: int,
+    grace_s: int,
+    memo: dict[tuple[str, str], int | None] | None = None,
+) -> int | None:
     """The latest event of any schedule at or before ``now - grace_s``; None if none.
 
     Unparsable schedules are skipped here (they are reported as anomalies elsewhere).
+    ``memo`` keeps each (schedule, time zone)'s event for calls with the same ``now`` and
+    ``grace_s`` (thousands of guests share a few schedules).
     """
     latest: int | None = None
     for expr in schedules:
         if not expr:
             continue
-        try:
-            event = parse_event(expr)
-        except ScheduleError:
-            continue
-        t = previous_event(event, now - grace_s, tz)
+        key = (expr, tz)
+        if memo is not None and key in memo:
+            t = memo[key]
+        else:
+            try:
+                event = parse_event(expr)
+            except ScheduleError:
+                continue
+            t = previous_event(event, now - grace_s, tz)
+            if memo is not None:
+                memo[key] = t
         if t is not None and (latest is None or t > latest):
             latest = t
     return latest

@@ -138,6 +138,9 @@ def task_from_api(item: Mapping[str, Any]) -> TaskInfo:
     and ``user`` fall back to the UPID's values when missing. Raises :class:`HistoryDataError`
     for missing or malformed fields.
     """
+    fast = _well_formed_task(item)
+    if fast is not None:
+        return fast
     if not isinstance(item, Mapping):
         raise HistoryDataError(f"task item is not an object: {type(item).__name__}")
     raw = item.get("upid")
@@ -174,6 +177,49 @@ def task_from_api(item: Mapping[str, Any]) -> TaskInfo:
         id=task_id,
         user=user,
     )
+
+
+_EPOCH_LIMIT = 2**53
+
+
+def _well_formed_task(item: object) -> TaskInfo | None:
+    """:func:`task_from_api` for the usual item (every field present with PVE's type),
+    with fewer checks; None sends anything else through the full validation.
+
+    A node lists up to thousands of tasks, and this runs for each of them on every run.
+    """
+    if type(item) is not dict:
+        return None
+    raw = item.get("upid")
+    node = item.get("node")
+    starttime = item.get("starttime")
+    endtime = item.get("endtime")
+    status = item.get("status")
+    task_type = item.get("type")
+    task_id = item.get("id")
+    user = item.get("user")
+    if not (
+        type(raw) is str
+        and type(node) is str
+        and node
+        and type(task_type) is str
+        and task_type
+        and type(task_id) is str
+        and type(user) is str
+        and user
+        and type(starttime) is int
+        and 0 <= starttime < _EPOCH_LIMIT
+        and (endtime is None or (type(endtime) is int and 0 <= endtime < _EPOCH_LIMIT))
+        and (status is None or type(status) is str)
+    ):
+        return None
+    try:
+        upid = parse_upid(raw)
+    except UpidError:
+        return None
+    if upid.node != node:
+        return None
+    return TaskInfo(raw, node, starttime, endtime, status, task_type, task_id, user)
 
 
 _WARNINGS_RE = re.compile(r"WARNINGS: [0-9]+")
@@ -801,10 +847,17 @@ def _upid_start(upid: str) -> int:
 _Key = tuple[int, int, str, int, int, str, str, str]
 
 
-def _recency_key(r: GuestBackupResult) -> _Key:
+def _recency_key(r: GuestBackupResult, starts: dict[str, int] | None = None) -> _Key:
     """Newest by ``started`` (the task start when unknown), then the UPID start time;
-    the remaining fields only make ties deterministic."""
-    ustart = _upid_start(r.upid)
+    the remaining fields only make ties deterministic. ``starts`` memoises UPID start
+    times (a task holds many guests' results)."""
+    if starts is None:
+        ustart = _upid_start(r.upid)
+    else:
+        found = starts.get(r.upid)
+        if found is None:
+            found = starts[r.upid] = _upid_start(r.upid)
+        ustart = found
     started = r.started if r.started is not None else ustart
     return (
         started,
@@ -822,8 +875,9 @@ def latest_results(results: Iterable[GuestBackupResult]) -> dict[int, GuestHisto
     """Newest result (any status, ``running`` included) and newest success per guest."""
     best: dict[int, tuple[_Key, GuestBackupResult]] = {}
     best_ok: dict[int, tuple[_Key, GuestBackupResult]] = {}
+    starts: dict[str, int] = {}
     for r in results:
-        key = _recency_key(r)
+        key = _recency_key(r, starts)
         cur = best.get(r.vmid)
         if cur is None or key > cur[0]:
             best[r.vmid] = (key, r)

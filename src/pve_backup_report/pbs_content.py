@@ -71,7 +71,7 @@ class PbsContent:
 
 def parse_content(storage: str, items: Any) -> StorageContent:
     """Newest snapshot per VMID from a ``.../content?content=backup`` answer."""
-    newest: dict[int, Snapshot] = {}
+    best: dict[int, tuple[int, Mapping[str, Any], str]] = {}  # vmid -> (ctime, item, archive)
     archives: set[str] = set()
     count = 0
     for item in items if isinstance(items, list) else []:
@@ -84,26 +84,36 @@ def parse_content(storage: str, items: Any) -> StorageContent:
             continue
         volid = str(item.get("volid") or "")
         archive = volid.split(":backup/", 1)[1] if ":backup/" in volid else ""
-        size = item.get("size")
-        verification = item.get("verification")
-        state = verification.get("state") if isinstance(verification, Mapping) else None
-        snap = Snapshot(
-            storage=storage,
-            vmid=vmid,
-            ctime=ctime,
-            size=int(size) if isinstance(size, int) and size > 1 else None,
-            verification=str(state) if state else None,
-            encrypted=bool(item.get("encrypted")),
-            protected=bool(item.get("protected")),
-            archive=archive,
-        )
         count += 1
         if archive:
             archives.add(archive)
-        old = newest.get(vmid)
-        if old is None or ctime > old.ctime:
-            newest[vmid] = snap
+        old = best.get(vmid)
+        if old is None or ctime > old[0]:
+            best[vmid] = (ctime, item, archive)
+    # A storage holds several snapshots per guest: build objects for the newest only.
+    newest = {
+        vmid: _snapshot(storage, vmid, ctime, item, archive)
+        for vmid, (ctime, item, archive) in best.items()
+    }
     return StorageContent(storage, newest, frozenset(archives), count)
+
+
+def _snapshot(
+    storage: str, vmid: int, ctime: int, item: Mapping[str, Any], archive: str
+) -> Snapshot:
+    size = item.get("size")
+    verification = item.get("verification")
+    state = verification.get("state") if isinstance(verification, Mapping) else None
+    return Snapshot(
+        storage=storage,
+        vmid=vmid,
+        ctime=ctime,
+        size=int(size) if isinstance(size, int) and size > 1 else None,
+        verification=str(state) if state else None,
+        encrypted=bool(item.get("encrypted")),
+        protected=bool(item.get("protected")),
+        archive=archive,
+    )
 
 
 def _via_node(storage: Storage, inventory: Inventory) -> str | None:

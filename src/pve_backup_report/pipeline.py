@@ -6,8 +6,11 @@ to the API.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pve_backup_report.assess import (
@@ -47,12 +50,41 @@ def run_assessment(
     progress: Progress = no_progress,
 ) -> Assessment:
     """Collect everything the chosen output needs and analyse it."""
+    with _gc_paused():
+        return _run_assessment(settings, options, client, progress)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the run builds its (acyclic) data.
+
+    Decoding large answers and the task cache creates hundreds of thousands of containers;
+    each allocation burst would trigger collections that find nothing to free (about a
+    quarter of a warm run's CPU time on 10,000 guests). Reference counting still frees
+    everything; the collector runs again afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run_assessment(
+    settings: Settings,
+    options: RunOptions,
+    client: PveClient,
+    progress: Progress,
+) -> Assessment:
     t0 = time.monotonic()
     cache = _load_cache(settings, options) if options.need_history else None
     progress(
         "inventory: nodes, storages, jobs, guests, pools"
         + (", notes" if options.need_notes else "")
     )
+    known_notes = cache.fresh_notes(int(time.time())) if cache and options.need_notes else None
     inventory = collect_inventory(
         client,
         settings.backup_jobs_endpoint,
@@ -60,6 +92,7 @@ def run_assessment(
         need_notes=options.need_notes,
         fallback_timezone=settings.timezone,
         known_timezones=cache.fresh_timezones(int(time.time())) if cache else None,
+        known_notes=known_notes,
     )
     if cache is not None:
         read_at = int(time.time())
@@ -70,6 +103,14 @@ def run_assessment(
                 if n.timezone_fetched and n.timezone
             }
         )
+        if known_notes is not None:  # notes read now (not those that failed) for a while
+            cache.notes.update(
+                {
+                    g.vmid: (g.notes, read_at)
+                    for g in inventory.guests
+                    if g.notes is not None and g.vmid not in known_notes
+                }
+            )
     log.info(
         "inventory: %d nodes, %d storages, %d jobs, %d guests, %d pools",
         len(inventory.nodes),

@@ -5,6 +5,11 @@ cache is one small JSON file per cluster, written atomically (temp file, fsync, 
 under an exclusive ``flock`` on a side lock file, so overlapping runs merge their results
 instead of losing them. Entries older than the history window are dropped. A corrupt or
 unreadable cache is rebuilt, reported as an ``info`` anomaly, never a failure.
+
+Two small pieces of configuration are kept too, so that a run does not ask them again:
+node time zones (a day) and, for the report and the dumps, guest notes (12 to 24 hours,
+staggered per guest so that a large cluster refreshes a few at a time; see
+docs/performance.md). A run with nothing new does not rewrite the file.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import fcntl
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +77,12 @@ def _decode(upid: str, d: dict[str, Any]) -> CachedTask:
 
 
 TIMEZONE_TTL_S = 86400  # node time zones are asked again once a day
+NOTES_TTL_S = 86400  # a guest's notes are asked again after 12 to 24 hours (per guest)
+
+
+def _notes_ttl(vmid: int) -> int:
+    """Half to all of NOTES_TTL_S, fixed per guest: refreshes spread over the day."""
+    return NOTES_TTL_S // 2 + (vmid * 2654435761 % 1000) * NOTES_TTL_S // 2000
 
 
 @dataclass
@@ -79,6 +91,18 @@ class TaskCache:
     tasks: dict[str, CachedTask]
     anomalies: list[Anomaly]
     timezones: dict[str, tuple[str, int]] = field(default_factory=dict)  # node -> (tz, read at)
+    notes: dict[int, tuple[str, int]] = field(default_factory=dict)  # vmid -> (notes, read at)
+    # What the file held when it was read cleanly (None: missing or unreadable).
+    _as_read: tuple[dict[str, tuple[str, int]], dict[int, tuple[str, int]]] | None = field(
+        default=None, repr=False
+    )
+
+    def fresh_notes(self, wall_clock: int) -> dict[int, str]:
+        return {
+            vmid: text
+            for vmid, (text, read_at) in self.notes.items()
+            if 0 <= wall_clock - read_at < _notes_ttl(vmid)
+        }
 
     def fresh_timezones(self, wall_clock: int) -> dict[str, str]:
         return {
@@ -92,6 +116,7 @@ class TaskCache:
         anomalies: list[Anomaly] = []
         tasks: dict[str, CachedTask] = {}
         timezones: dict[str, tuple[str, int]] = {}
+        notes: dict[int, tuple[str, int]] = {}
         try:
             with open(path, encoding="utf-8") as fh:
                 raw = json.load(fh)
@@ -101,10 +126,12 @@ class TaskCache:
                 tasks[upid] = _decode(upid, d)
             for node, (tz, read_at) in raw.get("timezones", {}).items():
                 timezones[str(node)] = (str(tz), int(read_at))
+            for vmid, (text, read_at) in raw.get("notes", {}).items():
+                notes[int(vmid)] = (str(text), int(read_at))
         except FileNotFoundError:
             pass
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-            tasks, timezones = {}, {}
+            tasks, timezones, notes = {}, {}, {}
             anomalies.append(
                 Anomaly(
                     Severity.INFO,
@@ -113,11 +140,25 @@ class TaskCache:
                     {"path": path},
                 )
             )
-        return cls(path, tasks, anomalies, timezones)
+        cache = cls(path, tasks, anomalies, timezones, notes)
+        if not anomalies and (tasks or timezones or notes):
+            cache._as_read = (dict(timezones), dict(notes))
+        return cache
+
+    def _unchanged(self, new: list[CachedTask], oldest: int) -> bool:
+        """Nothing to write: no new task, none to drop, time zones as read."""
+        return (
+            not new
+            and self._as_read is not None
+            and (self.timezones, self.notes) == self._as_read
+            and all(t.starttime >= oldest for t in self.tasks.values())
+        )
 
     def save(self, new: Iterable[CachedTask], oldest: int) -> None:
         """Merge ``new`` into the file (under a lock) and drop entries before ``oldest``."""
         new = list(new)
+        if self._unchanged(new, oldest):
+            return  # a warm run with nothing new: no lock, no re-read, no rewrite
         directory = os.path.dirname(self.path) or "."
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -126,11 +167,19 @@ class TaskCache:
                 merged = {**on_disk.tasks, **self.tasks, **{t.upid: t for t in new}}
                 kept = {u: t for u, t in merged.items() if t.starttime >= oldest}
                 zones = {**on_disk.timezones, **self.timezones}
+                wall = int(time.time())
+                notes = {
+                    vmid: entry
+                    for vmid, entry in {**on_disk.notes, **self.notes}.items()
+                    if 0 <= wall - entry[1] < NOTES_TTL_S
+                }
                 payload = {
                     "version": FORMAT_VERSION,
                     "timezones": {n: list(v) for n, v in sorted(zones.items())},
                     "tasks": {u: _encode(t) for u, t in sorted(kept.items())},
                 }
+                if notes:
+                    payload["notes"] = {str(v): list(e) for v, e in sorted(notes.items())}
                 atomic_write_text(self.path, json.dumps(payload, separators=(",", ":")))
                 self.tasks = kept
         except OSError as exc:

@@ -152,7 +152,10 @@ def task_log(ctx: Context, path: PathArgs, args: Args) -> Any:
     if task is None:
         return Page([{"n": 1, "t": _NO_FILE}], 1)
     total, items = page_log(
-        task.log, args.get("start", 0), args.get("limit", 50), _whole_log_on_zero(ctx)
+        ctx.scenario.task_log(task),
+        args.get("start", 0),
+        args.get("limit", 50),
+        _whole_log_on_zero(ctx),
     )
     return Page(items, total)
 

@@ -10,13 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from pve_backup_report.simulator.fields import ScenarioError
 from pve_backup_report.simulator.permissions import TokenAcl
 from pve_backup_report.upid import Upid, format_upid
+
+if TYPE_CHECKING:
+    from pve_backup_report.simulator.synth import VzdumpRun
 
 __all__ = [
     "DEFAULT_TOKEN_ID",
@@ -26,6 +29,7 @@ __all__ = [
     "FaultSpec",
     "GuestSpec",
     "JobSpec",
+    "LogRecipe",
     "NodeSpec",
     "PoolSpec",
     "Scenario",
@@ -146,6 +150,22 @@ class JobSpec:
 
 
 @dataclass(frozen=True)
+class LogRecipe:
+    """A vzdump log built when it is asked for (``log_recipe``), not stored in the scenario.
+
+    ``vmids`` None: the guests the job selects on the task's node (PVE's order).
+    ``failures``: vmid -> (error text, ``start`` or ``transfer``); ``warnings``: vmid ->
+    ``WARN:`` texts; ``job_error``: the task dies before any guest.
+    """
+
+    job: str
+    vmids: tuple[int, ...] | None = None
+    failures: Mapping[int, tuple[str, str]] = field(default_factory=dict)
+    warnings: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    job_error: str | None = None
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     node: str
     pid: int
@@ -157,6 +177,7 @@ class TaskSpec:
     endtime: int | None
     status: str  # the PVE status string, or "running"
     log: tuple[str, ...]
+    log_recipe: LogRecipe | None = None
 
     @property
     def running(self) -> bool:
@@ -266,6 +287,98 @@ class Scenario:
 
     def tasks_on(self, node: str) -> tuple[TaskSpec, ...]:
         return self._node_tasks.get(node, ())
+
+    def task_log(self, task: TaskSpec) -> tuple[str, ...]:
+        """The task's log lines; a ``log_recipe`` is rendered now (nothing is kept)."""
+        if task.log_recipe is None:
+            return task.log
+        return self.recipes.run(task.node, task.starttime, task.log_recipe).lines
+
+    @cached_property
+    def recipes(self) -> RecipeRenderer:
+        return RecipeRenderer(self.nodes, self.storages, self.guests, self.pools, self.jobs)
+
+
+class RecipeRenderer:
+    """Renders ``log_recipe`` tasks from the scenario's jobs, guests, pools and storages."""
+
+    def __init__(
+        self,
+        nodes: tuple[NodeSpec, ...],
+        storages: tuple[StorageSpec, ...],
+        guests: tuple[GuestSpec, ...],
+        pools: tuple[PoolSpec, ...],
+        jobs: tuple[JobSpec, ...],
+    ) -> None:
+        self._tz = {n.node: n.timezone for n in nodes}
+        self._defaults = {n.node: n.vzdump_defaults.get("storage") for n in nodes}
+        self._storages = {s.id: s for s in storages}
+        self._guests = {g.vmid: g for g in guests}
+        self._vmlist = {g.vmid: g.node for g in guests}
+        self._members = {p.poolid: list(p.members) for p in pools}
+        self._jobs = {j.id: j for j in jobs}
+        self._selection: dict[str, dict[str, list[int]]] = {}
+
+    def has_job(self, job_id: str) -> bool:
+        return job_id in self._jobs
+
+    def has_guest(self, vmid: int) -> bool:
+        return vmid in self._guests
+
+    def selection(self, job_id: str) -> dict[str, list[int]]:
+        """``{node: [vmids]}`` the job includes (``included_guests``), computed once."""
+        found = self._selection.get(job_id)
+        if found is None:
+            from pve_backup_report.simulator.selection import SelectionError, included_guests
+
+            try:
+                found = included_guests(self._jobs[job_id].config, self._vmlist, self._members)
+            except SelectionError:
+                found = {}
+            self._selection[job_id] = found
+        return found
+
+    def run(self, node: str, start: int, recipe: LogRecipe) -> VzdumpRun:
+        from pve_backup_report.simulator.synth import GuestRun, recipe_run
+
+        job = self._jobs[recipe.job].config
+        selected = self.selection(recipe.job)
+        vmids = recipe.vmids if recipe.vmids is not None else selected.get(node, [])
+        runs = []
+        for vmid in vmids:
+            g = self._guests[vmid]
+            error, stage = recipe.failures.get(vmid, (None, "start"))
+            runs.append(
+                GuestRun(
+                    vmid,
+                    g.type,
+                    g.display_name,
+                    status=g.status,
+                    disk_gib=max(1, g.maxdisk // 1024**3),
+                    error=error,
+                    error_stage=stage,
+                    warnings=recipe.warnings.get(vmid, ()),
+                    template=bool(g.template),
+                )
+            )
+        external = [v for n, vs in selected.items() if n not in (node, "") for v in vs]
+        storage_id = str(job.get("storage") or self._defaults.get(node) or "local")
+        storage = self._storages.get(storage_id)
+        config: Mapping[str, Any] = (
+            {"storage": storage_id, **storage.config}
+            if storage is not None
+            else {"storage": storage_id, "type": "dir"}
+        )
+        return recipe_run(
+            node=node,
+            timezone=self._tz.get(node, "UTC"),
+            start=start,
+            job=job,
+            storage=config,
+            guests=runs,
+            external=external,
+            job_error=recipe.job_error,
+        )
 
 
 def load_scenario(path_or_name: str | Path) -> Scenario:

@@ -19,8 +19,10 @@ from pve_backup_report.simulator.scenario import (
     FaultSpec,
     GuestSpec,
     JobSpec,
+    LogRecipe,
     NodeSpec,
     PoolSpec,
+    RecipeRenderer,
     Scenario,
     StorageSpec,
     TaskSpec,
@@ -65,8 +67,9 @@ _GUEST_KEYS = (
 
 _TASK_KEYS = (
     "upid", "node", "pid", "pstart", "starttime", "endtime", "type", "id", "user", "status",
-    "log", "log_file",
+    "log", "log_file", "log_recipe",
 )  # fmt: skip
+_RECIPE_KEYS = ("job", "vmids", "failures", "warnings", "job_error")
 
 _BACKUP_KEYS = (
     "storage", "vmid", "type", "ctime", "size", "verification", "protected", "encrypted",
@@ -110,8 +113,10 @@ def parse_scenario(data: Mapping[str, Any], base_dir: Path, source: str | None =
     _unique(top, "jobs", [j.id for j in jobs])
     # legacy vzdump.cron jobs come first, then jobs.cfg in file order (stable sort)
     jobs = tuple(sorted(jobs, key=lambda j: not j.legacy))
+    renderer = RecipeRenderer(nodes, storages, guests, pools, jobs)
     tasks = tuple(
-        _parse_task(w, v, i, node_names, base_dir) for i, (w, v) in enumerate(_items(top, "tasks"))
+        _parse_task(w, v, i, node_names, base_dir, renderer)
+        for i, (w, v) in enumerate(_items(top, "tasks"))
     )
     _unique(top, "tasks", [t.upid for t in tasks])
     guest_index = {g.vmid: g for g in guests}
@@ -300,7 +305,12 @@ def _parse_job(where: str, raw: object) -> JobSpec:
 
 
 def _parse_task(
-    where: str, raw: object, index: int, node_names: set[str], base_dir: Path
+    where: str,
+    raw: object,
+    index: int,
+    node_names: set[str],
+    base_dir: Path,
+    renderer: RecipeRenderer,
 ) -> TaskSpec:
     f = Fields(raw, where, _TASK_KEYS)
     parsed: Upid | None = None
@@ -339,8 +349,14 @@ def _parse_task(
         "pid": pick("pid", p and p.pid, 1000 + index * 211 % 3_000_000, f.integer),
         "pstart": pick("pstart", p and p.pstart, 10_000_000 + index * 1_009, f.integer),
     }
+    recipe = _parse_recipe(f, task_type, renderer)
     log = _task_log(f, base_dir)
     status: str | None = f.text("status", None)
+    default_end = starttime + 1
+    if recipe is not None and (status is None or not f.has("endtime")):
+        run = renderer.run(node, starttime, recipe)  # what the recipe gives, once
+        status = status or run.status
+        default_end = run.endtime
     if status is None:
         status = read_status(log) if log is not None else "OK"
     if status == "running":
@@ -348,13 +364,57 @@ def _parse_task(
             raise f.error("endtime", "a running task has no endtime")
         endtime = None
     else:
-        endtime = f.time("endtime", starttime + 1)
+        endtime = f.time("endtime", default_end)
         if endtime < starttime:
             raise f.error("endtime", "is before starttime")
     if log is None:
-        line = None if status == "running" else end_line(status)
+        line = None if status == "running" or recipe is not None else end_line(status)
         log = (line,) if line else ()
-    return TaskSpec(status=status, endtime=endtime, log=log, **task)
+    return TaskSpec(status=status, endtime=endtime, log=log, log_recipe=recipe, **task)
+
+
+def _parse_recipe(f: Fields, task_type: str, renderer: RecipeRenderer) -> LogRecipe | None:
+    """``log_recipe``: a vzdump log rendered on demand from a job (see docs/simulator.md)."""
+    if not f.has("log_recipe"):
+        return None
+    if f.has("log") or f.has("log_file"):
+        raise f.error("log_recipe", "give one of log, log_file and log_recipe")
+    if task_type != "vzdump":
+        raise f.error("log_recipe", "only vzdump tasks have a log recipe")
+    r = Fields(f.data["log_recipe"], f.loc("log_recipe"), _RECIPE_KEYS)
+    job: str = r.nonempty_text("job")
+    if not renderer.has_job(job):
+        raise r.error("job", f"unknown job {job!r}")
+
+    def vmid(value: object, where: str) -> int:
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not renderer.has_guest(value):
+            raise ScenarioError(f"{where}: not a scenario guest: {value!r}")
+        return value
+
+    vmids = None
+    if r.has("vmids"):
+        vmids = tuple(vmid(v, f"{r.loc('vmids')}[{i}]") for i, v in enumerate(r.sequence("vmids")))
+    failures: dict[int, tuple[str, str]] = {}
+    for i, item in enumerate(r.sequence("failures", [])):
+        fi = Fields(item, f"{r.loc('failures')}[{i}]", ("vmid", "error", "stage"))
+        failures[vmid(fi.data.get("vmid"), fi.loc("vmid"))] = (
+            fi.nonempty_text("error"),
+            fi.choice("stage", ("start", "transfer"), "start"),
+        )
+    warnings: dict[int, tuple[str, ...]] = {}
+    raw_warnings = r.data.get("warnings") or {}
+    if not isinstance(raw_warnings, Mapping):
+        raise r.error("warnings", "expected a mapping of vmid -> texts")
+    for key, texts in raw_warnings.items():
+        where = f"{r.loc('warnings')}[{key!r}]"
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise ScenarioError(f"{where}: expected a list of texts")
+        warnings[vmid(key, where)] = tuple(texts)
+    return LogRecipe(job, vmids, failures, warnings, r.text("job_error", None))
 
 
 def _task_log(f: Fields, base_dir: Path) -> tuple[str, ...] | None:

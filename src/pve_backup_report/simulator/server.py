@@ -36,6 +36,7 @@ from pve_backup_report.simulator.tls import TlsMaterial, generated_tls, tls_from
 __all__ = ["Simulator"]
 
 JSON_TYPE = "application/json;charset=UTF-8"
+STATS_PATH = "/_simulator/stats"  # request statistics as JSON (benchmarks), not a PVE path
 
 
 class _CountingWriter:
@@ -91,6 +92,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)  # a body is never used, but must be consumed
         split = urlsplit(self.path)
         raw_path = unquote(split.path)
+        if raw_path == STATS_PATH:  # not a PVE path: for benchmarks, never counted
+            self._send_stats(sim)
+            return
         api_path = raw_path[len(API_PREFIX) :] if raw_path.startswith(API_PREFIX) else None
         fault = sim.faults.match(api_path) if api_path is not None else None
         sim.sleep_ms(sim.latency_ms + (fault.delay_ms if fault else 0))
@@ -106,6 +110,16 @@ class _Handler(BaseHTTPRequestHandler):
             record = RequestRecord(self.command, api_path or raw_path, split.query, status)
             sim.record(record, self._counter.count - start_bytes)
 
+    def _send_stats(self, sim: Simulator) -> None:
+        stats = sim.stats
+        payload = {
+            "requests": stats.requests,
+            "bytes_sent": stats.bytes_sent,
+            "per_path": dict(stats.per_path),
+        }
+        body = json.dumps(payload, sort_keys=True).encode()
+        self._send(ApiResponse(200, "OK", {}), body, JSON_TYPE, truncate=False)
+
     def _answer(
         self,
         sim: Simulator,
@@ -115,6 +129,9 @@ class _Handler(BaseHTTPRequestHandler):
         fault: FaultSpec | None,
     ) -> int:
         """Send the answer (the API's, or the fault's); returns the HTTP status."""
+        response: ApiResponse | None
+        request: ApiRequest | None = None
+        cached: tuple[ApiResponse, bytes] | None = None
         if api_path is None:
             response = error_response(501, f"Method '{self.command} {raw_path}' not implemented")
         elif fault is not None and (fault.status is not None or fault.message is not None):
@@ -127,8 +144,18 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             params = dict(parse_qsl(query, keep_blank_values=True))
             request = ApiRequest(self.command, api_path, params, self.headers.get("Authorization"))
-            response = sim.api.handle(request)
-        body, content_type = response.body(), JSON_TYPE
+            response = None
+            cached = sim.cached_answer(request)
+            if cached is None:
+                response = sim.api.handle(request)
+        if response is None:
+            assert cached is not None
+            response, body = cached
+        else:
+            body = response.body()
+            if request is not None and fault is None:
+                sim.keep_answer(request, response, body)
+        content_type = JSON_TYPE
         if fault is not None and fault.body is not None:
             body, content_type = fault.body.encode(), fault.content_type
         elif fault is not None and fault.no_data:
@@ -209,6 +236,7 @@ class Simulator:
         latency_ms: int | None = None,
         clock: Callable[[], float] = time.time,
         verbose: bool = False,
+        cache_answers: bool = False,
     ) -> None:
         if (cert is None) != (key is None):
             raise ValueError("give both cert and key, or neither")
@@ -221,6 +249,9 @@ class Simulator:
         self._latency_override = latency_ms
         self._clock = clock
         self.verbose = verbose
+        self.cache_answers = cache_answers
+        self._answers: dict[tuple[str, str, str | None], tuple[ApiResponse, bytes]] = {}
+        self._answers_lock = threading.Lock()
         self.api = PveApi(self._scenario, clock)
         self.faults = FaultTable(self._scenario.faults)
         self._stats = StatsCollector()
@@ -351,8 +382,31 @@ class Simulator:
         """Serve another scenario from now on (fault counters start again)."""
         new = _as_scenario(scenario)
         self._scenario = new
+        with self._answers_lock:
+            self._answers.clear()
         self.faults = FaultTable(new.faults)
         self.api = PveApi(new, self._clock)
+
+    def _answer_key(self, request: ApiRequest) -> tuple[str, str, str | None] | None:
+        """Answers are kept only with ``cache_answers``, a fixed ``now`` and not for task
+        logs (rendered per request, possibly from a ``log_recipe``)."""
+        if not self.cache_answers or self._scenario.now is None or request.path.endswith("/log"):
+            return None
+        query = "&".join(f"{k}={v}" for k, v in sorted(request.query.items()))
+        return request.path, query, request.authorization
+
+    def cached_answer(self, request: ApiRequest) -> tuple[ApiResponse, bytes] | None:
+        key = self._answer_key(request)
+        if key is None:
+            return None
+        with self._answers_lock:
+            return self._answers.get(key)
+
+    def keep_answer(self, request: ApiRequest, response: ApiResponse, body: bytes) -> None:
+        key = self._answer_key(request)
+        if key is not None:
+            with self._answers_lock:
+                self._answers[key] = (response, body)
 
     def sleep_ms(self, milliseconds: int) -> None:
         """Wait, but return at once when the simulator stops."""

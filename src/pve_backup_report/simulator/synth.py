@@ -32,7 +32,9 @@ __all__ = [
     "demo_yaml",
     "dump_scenario",
     "main",
+    "recipe_run",
     "seeded",
+    "target_for",
     "task_entry",
     "vzdump_command",
     "vzdump_run",
@@ -87,6 +89,7 @@ class VzdumpRun:
     lines: tuple[str, ...]
     snapshots: tuple[Snapshot, ...] = ()
     failed: tuple[int, ...] = ()
+    starts: tuple[tuple[int, int], ...] = ()  # (vmid, "Backup started at") per guest
 
     @property
     def log(self) -> str:
@@ -342,8 +345,10 @@ def vzdump_run(
         w.info(f"skip external VMs: {', '.join(str(v) for v in sorted(external))}")
     snapshots: list[Snapshot] = []
     failed: list[int] = []
+    starts: list[tuple[int, int]] = []
     for g in sorted(guests, key=lambda x: x.vmid):
         t0 = w.now
+        starts.append((g.vmid, t0))
         w.info(f"Starting Backup of VM {g.vmid} ({g.type})")
         w.info(f"Backup started at {_clock(t0, timezone)}")
         body = _qemu_body if g.type == "qemu" else _lxc_body
@@ -371,7 +376,56 @@ def vzdump_run(
     line = end_line(status)
     if line:
         w.lines.append(line)
-    return VzdumpRun(start, w.now + 1, status, tuple(w.lines), tuple(snapshots), tuple(failed))
+    return VzdumpRun(
+        start, w.now + 1, status, tuple(w.lines), tuple(snapshots), tuple(failed), tuple(starts)
+    )
+
+
+def target_for(storage: Mapping[str, Any]) -> BackupTarget:
+    """The :class:`BackupTarget` of a scenario storage item (PBS, or a directory)."""
+    sid = str(storage["storage"])
+    if storage.get("type") != "pbs":
+        path = storage.get("path") or f"/mnt/pve/{sid}"
+        return BackupTarget(sid, "dir", path=str(path))
+    return BackupTarget(
+        sid,
+        "pbs",
+        server=str(storage.get("server", "192.0.2.10")),
+        datastore=str(storage.get("datastore", "main")),
+        namespace=storage.get("namespace"),
+        username=str(storage.get("username", "root@pam")),
+    )
+
+
+def recipe_run(
+    *,
+    node: str,
+    timezone: str,
+    start: int,
+    job: Mapping[str, Any],
+    storage: Mapping[str, Any],
+    guests: Sequence[GuestRun],
+    external: Sequence[int] = (),
+    job_error: str | None = None,
+) -> VzdumpRun:
+    """The run of a scenario task's ``log_recipe``: job ``job`` on ``node`` at ``start``.
+
+    The command line, target, mode and notes come from the job and its storage, so the
+    generator (which computes end times, statuses and snapshots) and the simulator (which
+    renders the log when it is asked for) produce the same run.
+    """
+    return vzdump_run(
+        node=node,
+        timezone=timezone,
+        start=start,
+        command=vzdump_command(job),
+        guests=guests,
+        target=target_for(storage),
+        mode=str(job.get("mode") or "snapshot"),
+        external=external,
+        notes=bool(job.get("notes-template")),
+        job_error=job_error,
+    )
 
 
 def task_entry(

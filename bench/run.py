@@ -1,0 +1,459 @@
+#!/usr/bin/env python3
+"""Benchmark check_pve_backup against generated clusters (see docs/performance.md).
+
+    python bench/run.py [--sizes S,M,L] [--days 14] [--latency-ms 20] [--json]
+
+For each size: generate the cluster (``simulator.generate``), serve it over HTTPS from a
+separate simulator process (its CPU is not the check's) with the given latency per request,
+and run ``check_pve_backup`` as a child process with a fresh task cache:
+
+* ``cold``: empty cache;
+* ``warm``: the same check again (nothing new);
+* ``report``: the warm check with ``--report`` (after one untimed ``--report`` run that fills
+  the notes cache; its numbers are printed as ``report-first`` in the text table).
+
+Measured per run: wall time, CPU time (user + sys of the child, from ``os.wait4``), peak RSS
+of the child, API requests (the ``api_requests`` perfdata), bytes sent by the simulator
+(its ``/_simulator/stats``), and ``min_requests``: what the run could not do without (the
+inventory, time zones when cold, one task list page per node and the pages down to the
+deepest needed task, the logs that hold each covered guest's latest result and latest
+success when cold, one content call per PBS storage in use, and for the report the notes
+not cached). Timings are never asserted anywhere; this script only reports them.
+
+A size is ``S``, ``M``, ``L`` or ``nodes=N,guests=N,jobs=N[,days=N][,seed=N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+if str(SRC) not in sys.path:
+    sys.path.insert(0, str(SRC))
+
+from pve_backup_report.simulator.generate import (  # noqa: E402
+    TOKEN_ID,
+    TOKEN_SECRET,
+    GenerateSpec,
+    generate_scenario,
+    parse_spec,
+    task_guests,
+)
+from pve_backup_report.simulator.scenario import Scenario  # noqa: E402
+
+SIZES = {
+    "S": GenerateSpec(nodes=3, guests=60, jobs=6),
+    "M": GenerateSpec(nodes=8, guests=1000, jobs=20),
+    "L": GenerateSpec(nodes=32, guests=10000, jobs=60),
+}
+PAGE_SIZE = 1000  # the plugin's default task_history_limit
+INVENTORY = 8  # /version /nodes /storage /cluster/resources /cluster/backup /pools
+# /cluster/backup-info/not-backed-up /cluster/status
+KEYS = (
+    "size", "mode", "nodes", "guests", "wall_s", "cpu_s", "peak_rss_mb", "requests",
+    "min_requests", "bytes",
+)  # fmt: skip
+
+
+@dataclass
+class Row:
+    size: str
+    selection: str
+    mode: str
+    nodes: int
+    guests: int
+    days: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    requests: int
+    min_requests: int
+    bytes: int
+    exit_code: int
+    status: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in (*KEYS, "days", "selection", "exit_code")}
+
+
+# --------------------------------------------------------------------------- minimal requests
+
+
+@dataclass(frozen=True)
+class Minimum:
+    inventory: int
+    timezones: int
+    defaults: int
+    pages: int
+    logs: int
+    content: int
+    notes: int
+
+    def cold(self) -> int:
+        return (
+            self.inventory + self.timezones + self.defaults + self.pages + self.logs + self.content
+        )
+
+    def warm(self) -> int:
+        return self.inventory + self.defaults + self.pages + self.content
+
+
+def minimum(scenario: Scenario, history_days: int) -> Minimum:
+    """The requests a run cannot do without, from the scenario's ground truth."""
+    assert scenario.now is not None
+    since = scenario.now - history_days * 86400
+    storages = {s.id: s for s in scenario.storages}
+    online = [n.node for n in scenario.nodes if n.online]
+    jobs = {j.id: j.config for j in scenario.jobs}
+    renderer = scenario.recipes
+    node_of = {g.vmid: g.node for g in scenario.guests}
+
+    def pbs_on(storage_id: str | None, node: str) -> bool:
+        st = storages.get(storage_id or "")
+        return (
+            st is not None
+            and st.type == "pbs"
+            and not st.disabled
+            and st.available_on(node)
+            and "backup" in st.content
+        )
+
+    covered: set[int] = set()
+    in_use: set[str] = set()
+    for job_id, job in jobs.items():
+        selected = renderer.selection(job_id)
+        if any(selected.get(n) for n in selected if n):
+            in_use.add(str(job.get("storage") or ""))
+        if not job.get("enabled", 1):
+            continue
+        for node, vmids in selected.items():
+            if node and pbs_on(job.get("storage"), node):
+                covered.update(vmids)
+    content = sum(1 for s in in_use if pbs_on(s, online[0]) if online)
+
+    # Newest task holding each covered guest's latest result and latest success.
+    # Ordered like the plugin orders results: the guest's start, then the task's.
+    latest: dict[int, tuple[int, int, str]] = {}
+    success: dict[int, tuple[int, int, str]] = {}
+    for task, guests in task_guests(scenario):
+        recipe = task.log_recipe
+        assert recipe is not None
+        if task.starttime < since or not pbs_on(jobs[recipe.job].get("storage"), task.node):
+            continue
+        for vmid, (ok, started) in guests.items():
+            if vmid not in covered or node_of.get(vmid) != task.node:
+                continue
+            key = (started, task.starttime, task.upid)
+            if vmid not in latest or key > latest[vmid]:
+                latest[vmid] = key
+            if ok and (vmid not in success or key > success[vmid]):
+                success[vmid] = key
+    needed = {(k[1], k[2]) for k in (*latest.values(), *success.values())}
+    pages = 0
+    for node in online:
+        listed = sorted(
+            ((t.starttime, t.upid) for t in scenario.tasks_on(node) if t.type == "vzdump"
+             and t.starttime >= since),
+            reverse=True,
+        )  # fmt: skip
+        deepest = max((i for i, key in enumerate(listed) if key in needed), default=0)
+        pages += deepest // PAGE_SIZE + 1
+    return Minimum(
+        inventory=INVENTORY,
+        timezones=len(online),
+        defaults=len(online) if any(not j.get("storage") for j in jobs.values()) else 0,
+        pages=pages,
+        logs=len(needed),
+        content=content,
+        notes=len(scenario.guests),
+    )
+
+
+# --------------------------------------------------------------------------- processes
+
+
+@dataclass
+class Served:
+    url: str
+    ca: str | None
+    token_id: str
+    token_secret: str
+    proc: subprocess.Popen[str]
+
+
+@contextmanager
+def serve(spec: GenerateSpec, latency_ms: int, tls: bool, workdir: Path) -> Iterator[Served]:
+    cmd = [
+        sys.executable, "-m", "pve_backup_report.simulator", "--generate", spec.as_text(),
+        "--latency-ms", str(latency_ms), "--cache-answers",
+    ]  # fmt: skip
+    if tls:
+        cmd.append("--tls")
+    errlog = workdir / "simulator.err"
+    env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    with errlog.open("w") as err:
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, start_new_session=True
+        )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"simulator did not start: {line!r} {errlog.read_text()}")
+        url = line.split()[-1]
+        text = errlog.read_text()
+        found = re.search(r"CA certificate written to (\S+)", text)
+        yield Served(url, found.group(1) if found else None, TOKEN_ID, TOKEN_SECRET, proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def simulator_stats(served: Served) -> dict[str, Any]:
+    context = ssl.create_default_context(cafile=served.ca) if served.ca else None
+    with urllib.request.urlopen(served.url + "/_simulator/stats", context=context) as resp:
+        result: dict[str, Any] = json.load(resp)
+        return result
+
+
+def check_command(selection: str = "newest", plugin_src: Path | None = None) -> list[str]:
+    if selection == "schedule":  # the experiment of bench/schedule_selection.py
+        return [sys.executable, str(Path(__file__).resolve().parent / "check_schedule.py")]
+    if plugin_src is not None:  # another source tree (PYTHONPATH), e.g. a baseline
+        return [sys.executable, "-m", "pve_backup_report"]
+    script = Path(sys.executable).with_name("check_pve_backup")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "pve_backup_report"]
+
+
+@dataclass
+class Measured:
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_child(cmd: Sequence[str], env: Mapping[str, str], cwd: Path) -> Measured:
+    """Run ``cmd``; wall time, and CPU and peak RSS of the child alone (``os.wait4``)."""
+    with tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            list(cmd), stdout=subprocess.PIPE, stderr=err, env=dict(env), cwd=cwd, text=True
+        )
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.stdout.close()
+        err.seek(0)
+        stderr = err.read()
+    rss_kb = usage.ru_maxrss  # KiB on Linux
+    return Measured(
+        wall, usage.ru_utime + usage.ru_stime, rss_kb / 1024, proc.returncode, out, stderr
+    )
+
+
+def perfdata(output: str, label: str) -> int | None:
+    found = re.search(rf"\b{label}=(\d+)", output)
+    return int(found.group(1)) if found else None
+
+
+# --------------------------------------------------------------------------- one size
+
+
+def bench_size(
+    name: str,
+    spec: GenerateSpec,
+    latency_ms: int,
+    tls: bool,
+    verbose: bool,
+    repeat: int = 1,
+    selections: Sequence[str] = ("newest",),
+    plugin_src: Path | None = None,
+) -> list[Row]:
+    data = generate_scenario(spec.nodes, spec.guests, spec.jobs, spec.days, spec.seed)
+    scenario = Scenario.from_dict(data)
+    assert scenario.now is not None
+    history_days = spec.days
+    least = minimum(scenario, history_days)
+    del data
+    rows: list[Row] = []
+    work = Path(tempfile.mkdtemp(prefix="pve-bench-"))
+    try:
+        with serve(spec, latency_ms, tls, work) as served:
+            env = {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "HOME": str(work),
+                "XDG_CACHE_HOME": str(work / "cache"),
+                "PYTHONPATH": str(plugin_src or SRC),
+                "PVE_HOST": served.url,
+                "PVE_API_TOKEN_ID": served.token_id,
+                "PVE_API_TOKEN_SECRET": served.token_secret,
+            }
+            if served.ca:
+                env["PVE_CA_BUNDLE"] = served.ca
+            plan: list[tuple[str, str, list[str], int]] = []
+            for selection in selections:
+                base = [
+                    *check_command(selection, plugin_src),
+                    "--now", str(scenario.now),
+                    "--cache-file", str(work / f"tasks-{selection}.json"),
+                    "--history-days", str(history_days),
+                    "-t", "300",
+                ]  # fmt: skip
+                report = ["--report", str(work / "report.md")]
+                plan += [
+                    (selection, "cold", base, least.cold()),
+                    (selection, "warm", base, least.warm()),
+                    (selection, "report-first", base + report, least.warm() + least.notes),
+                    (selection, "report", base + report, least.warm()),
+                ]
+            for selection, mode, cmd, min_requests in plan:
+                best: tuple[Measured, int] | None = None
+                for attempt in range(repeat if mode != "report-first" else 1):
+                    if mode == "cold" and attempt:
+                        (work / f"tasks-{selection}.json").unlink(missing_ok=True)
+                    before = simulator_stats(served)
+                    measured = run_child(cmd, env, work)
+                    after = simulator_stats(served)
+                    sent = int(after["bytes_sent"]) - int(before["bytes_sent"])
+                    if best is None or measured.wall_s < best[0].wall_s:
+                        best = (measured, sent)
+                assert best is not None
+                m, sent = best
+                requests = perfdata(m.stdout, "api_requests")
+                if requests is None:
+                    raise RuntimeError(f"{name} {mode}: no api_requests perfdata: {m.stdout!r}")
+                row = Row(
+                    size=name,
+                    selection=selection,
+                    mode=mode,
+                    nodes=spec.nodes,
+                    guests=spec.guests,
+                    days=spec.days,
+                    wall_s=round(m.wall_s, 3),
+                    cpu_s=round(m.cpu_s, 3),
+                    peak_rss_mb=round(m.peak_rss_mb, 1),
+                    requests=requests,
+                    min_requests=min_requests,
+                    bytes=sent,
+                    exit_code=m.exit_code,
+                    status=m.stdout.split("|", 1)[0].strip()[:90],
+                )
+                rows.append(row)
+                if verbose:
+                    print(
+                        f"  {name} {selection} {mode}: {row.wall_s:.2f}s {row.requests} requests "
+                        f"{row.status}",
+                        file=sys.stderr,
+                    )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
+def table(rows: Sequence[Row]) -> str:
+    head = (
+        "| size | days | selection | mode | nodes | guests | wall s | CPU s | peak RSS MB "
+        "| requests | min requests | bytes |"
+    )
+    lines = [head, "|" + " --- |" * 12]
+    for r in rows:
+        lines.append(
+            f"| {r.size} | {r.days} | {r.selection} | {r.mode} | {r.nodes} | {r.guests:,} "
+            f"| {r.wall_s:.2f} "
+            f"| {r.cpu_s:.2f} | {r.peak_rss_mb:.0f} | {r.requests:,} | {r.min_requests:,} "
+            f"| {r.bytes:,} |"
+        )
+    return "\n".join(lines)
+
+
+def parse_sizes(text: str, days: int | None) -> list[tuple[str, GenerateSpec]]:
+    out = []
+    for item in (p.strip() for p in text.split(";" if "=" in text else ",")):
+        if not item:
+            continue
+        spec = SIZES[item] if item in SIZES else parse_spec(item)
+        if days is not None:
+            spec = GenerateSpec(spec.nodes, spec.guests, spec.jobs, days, spec.seed)
+        out.append((item if item in SIZES else spec.as_text(), spec))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default="S,M,L",
+        help="S,M,L or 'nodes=N,guests=N,jobs=N[,days=N]' (several separated by ';')",
+    )
+    parser.add_argument("--days", type=int, default=None, help="history days (default 14)")
+    parser.add_argument("--latency-ms", type=int, default=20, help="per request (default 20)")
+    parser.add_argument("--no-tls", action="store_true", help="plain HTTP instead of HTTPS")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each mode N times (cold with a fresh cache each time), keep the fastest",
+    )
+    parser.add_argument(
+        "--selection",
+        default="newest",
+        help="newest (the plugin), schedule (the experiment of bench/schedule_selection.py) "
+        "or both",
+    )
+    parser.add_argument(
+        "--plugin-src",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run the check from this source tree (the directory holding "
+        "pve_backup_report), e.g. an older version for a before/after comparison",
+    )
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
+    args = parser.parse_args(argv)
+    rows: list[Row] = []
+    for name, spec in parse_sizes(args.sizes, args.days):
+        selections = ("newest", "schedule") if args.selection == "both" else (args.selection,)
+        rows += bench_size(
+            name,
+            spec,
+            args.latency_ms,
+            not args.no_tls,
+            args.verbose,
+            max(1, args.repeat),
+            selections,
+            args.plugin_src.resolve() if args.plugin_src else None,
+        )
+    if args.json:
+        print(json.dumps([r.as_json() for r in rows if r.mode != "report-first"], indent=1))
+    else:
+        print(f"latency {args.latency_ms} ms per request, {os.cpu_count()} CPUs")
+        print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""bench/run.py end to end on a tiny cluster (no timing is asserted), and the schedule-based
+log selection experiment of bench/schedule_selection.py against the plugin's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pve_backup_report import pipeline
+from pve_backup_report.config import Secret, Settings
+from pve_backup_report.pipeline import RunOptions, run_assessment
+from pve_backup_report.pve_client import PveClient
+from pve_backup_report.simulator import Scenario, Simulator
+from pve_backup_report.simulator.generate import generate_scenario
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def test_bench_smoke() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--sizes", "nodes=2,guests=12,jobs=4,days=2",
+         "--latency-ms", "0", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [r["mode"] for r in rows] == ["cold", "warm", "report"]
+    keys = {"size", "mode", "nodes", "guests", "wall_s", "cpu_s", "peak_rss_mb", "requests",
+            "min_requests", "bytes"}  # fmt: skip
+    for row in rows:
+        assert keys <= set(row)
+        assert (row["nodes"], row["guests"]) == (2, 12)
+        assert row["exit_code"] in (0, 1, 2), row
+        assert row["wall_s"] > 0 and row["cpu_s"] > 0 and row["peak_rss_mb"] > 0
+        assert row["bytes"] > 0
+        assert row["requests"] >= row["min_requests"] > 0
+    cold, warm, report = rows
+    assert warm["requests"] == warm["min_requests"] < cold["requests"]
+    assert report["requests"] == warm["requests"]  # the notes come from the cache
+
+
+@pytest.fixture(scope="module")
+def experiment() -> Any:
+    sys.path.insert(0, str(BENCH))
+    try:
+        import schedule_selection
+
+        yield schedule_selection
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def _histories(sim: Simulator, now: int, collect: Any) -> tuple[dict[int, Any], int]:
+    settings = Settings(
+        hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret),
+        history_days=6,
+    )  # fmt: skip
+    original = pipeline.collect_history
+    pipeline.collect_history = collect  # type: ignore[attr-defined]
+    try:
+        with PveClient(settings) as client:
+            a = run_assessment(settings, RunOptions(now=now, use_cache=False), client)
+    finally:
+        pipeline.collect_history = original  # type: ignore[attr-defined]
+    out = {g.guest.vmid: (g.last_backup, g.last_success, g.freshness, g.problems) for g in a.guests}
+    return out, a.stats.logs_fetched
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_schedule_selection_gives_the_same_results_with_fewer_logs(
+    experiment: Any, seed: int
+) -> None:
+    scenario = Scenario.from_dict(generate_scenario(5, 150, 14, 6, seed))
+    assert scenario.now is not None
+    with Simulator(scenario) as sim:
+        newest, newest_logs = _histories(sim, scenario.now, pipeline.collect_history)
+        by_schedule, schedule_logs = _histories(
+            sim, scenario.now, experiment.collect_history_by_schedule
+        )
+    assert by_schedule == newest
+    assert schedule_logs < newest_logs

@@ -1,0 +1,279 @@
+"""The cluster generator (simulator/generate.py), log recipes and the simulator's bench aids."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from pve_backup_report.config import Secret, Settings
+from pve_backup_report.coverage import Coverage
+from pve_backup_report.pipeline import RunOptions, run_assessment
+from pve_backup_report.pve_client import PveClient
+from pve_backup_report.simulator import Scenario, ScenarioError, Simulator, load_scenario
+from pve_backup_report.simulator.generate import (
+    GenerateSpec,
+    generate_scenario,
+    parse_spec,
+    task_guests,
+)
+from pve_backup_report.simulator.tasklog import read_status
+from pve_backup_report.upid import parse_upid
+
+SMALL = {"nodes": 4, "guests": 120, "jobs": 12, "days": 5, "seed": 7}
+
+
+@pytest.fixture(scope="module")
+def small() -> dict[str, Any]:
+    return generate_scenario(**SMALL)
+
+
+@pytest.fixture(scope="module")
+def scenario(small: dict[str, Any]) -> Scenario:
+    return Scenario.from_dict(small)
+
+
+def _get(sim: Simulator, path: str, **params: Any) -> Any:
+    resp = requests.get(sim.api_url + path, headers=sim.auth_header, params=params, timeout=10)
+    resp.raise_for_status()
+    return resp.json()
+
+
+# --------------------------------------------------------------------------- the spec
+
+
+def test_parse_spec() -> None:
+    assert parse_spec("nodes=32,guests=10000,jobs=60,days=14,seed=3") == GenerateSpec(
+        32, 10000, 60, 14, 3
+    )
+    assert parse_spec("guests=5") == GenerateSpec(guests=5)
+    for bad in ("nodes=x", "cpus=3", "nodes", "nodes=0", "guests=-1"):
+        with pytest.raises(ValueError):
+            parse_spec(bad)
+
+
+def test_deterministic(small: dict[str, Any]) -> None:
+    assert generate_scenario(**SMALL) == small
+    assert generate_scenario(**{**SMALL, "seed": 8}) != small
+
+
+# --------------------------------------------------------------------------- the cluster
+
+
+def test_sizes_and_mix(small: dict[str, Any], scenario: Scenario) -> None:
+    assert len(scenario.nodes) == 4 and len(scenario.guests) == 120
+    assert len(scenario.jobs) == 12
+    jobs = [j.config for j in scenario.jobs]
+    assert any(j.get("pool") for j in jobs)
+    assert any(j.get("vmid") for j in jobs)
+    assert any(j.get("all") and j.get("exclude") for j in jobs)
+    assert any(j.get("node") for j in jobs)
+    assert any(not j.get("enabled") for j in jobs)
+    storage_type = {s.id: s.type for s in scenario.storages}
+    assert any(storage_type[str(j["storage"])] != "pbs" for j in jobs)
+    schedules = {str(j["schedule"]) for j in jobs}
+    assert schedules & {"hourly", "0/6:00", "*/2:15"}
+    assert schedules & {"sun 03:00", "sat 22:00", "sun 01:30"}
+    # next-run only for enabled jobs; pools; 2-3 PBS storages; containers and templates
+    assert all(("next-run" in j) == bool(j["enabled"]) for j in jobs)
+    assert scenario.pools and 2 <= sum(t == "pbs" for t in storage_type.values()) <= 3
+    kinds = Counter(g.type for g in scenario.guests)
+    assert kinds["lxc"] > 10 and kinds["qemu"] > 10
+    types = Counter(t.type for t in scenario.tasks)
+    assert types["vzdump"] > 100 and types["aptupdate"] == 4 * 5
+    assert {"vncproxy", "qmstart", "qmshutdown"} <= set(types)
+
+
+def test_one_task_per_node_and_run(scenario: Scenario) -> None:
+    """Each run of a job is one task per node with guests there, guests in VMID order."""
+    per_run: Counter[tuple[str, str, int]] = Counter()
+    for task, guests in task_guests(scenario):
+        assert task.log_recipe is not None
+        per_run[(task.log_recipe.job, task.node, task.starttime // 60)] += 1
+        assert list(guests) == sorted(guests)
+        assert task.id == (str(next(iter(guests))) if len(guests) == 1 else "")
+    assert max(per_run.values()) == 1
+
+
+def test_failures_and_job_errors(scenario: Scenario) -> None:
+    statuses = Counter(t.status for t in scenario.tasks if t.type == "vzdump")
+    assert statuses["OK"] > 0 and statuses["job errors"] > 0
+    failed = sum(1 for _, g in task_guests(scenario) for ok, _ in g.values() if not ok)
+    assert failed > 0
+
+
+def test_backups_match_the_history(scenario: Scenario) -> None:
+    """PBS holds the newest three successful backups of each guest (keep-last=3)."""
+    pbs = {s.id for s in scenario.storages if s.type == "pbs"}
+    storage_of = {j.id: str(j.config["storage"]) for j in scenario.jobs}
+    expected: dict[tuple[str, int], list[int]] = {}
+    for task, guests in task_guests(scenario):
+        assert task.log_recipe is not None
+        sid = storage_of[task.log_recipe.job]
+        for vmid, (ok, started) in guests.items():
+            if ok and sid in pbs:
+                expected.setdefault((sid, vmid), []).append(started)
+    served: dict[tuple[str, int], list[int]] = {}
+    states: Counter[str | None] = Counter()
+    for b in scenario.backups:
+        if b.storage in pbs:
+            served.setdefault((b.storage, b.vmid), []).append(b.ctime)
+            states[(b.verification or {}).get("state")] += 1
+    assert served == {k: sorted(v)[-3:] for k, v in expected.items()}
+    assert states["ok"] > 0 and states[None] > 0
+
+
+def test_uncovered_guests_exist(scenario: Scenario) -> None:
+    selected: set[int] = set()
+    for job in scenario.jobs:
+        for vmids in scenario.recipes.selection(job.id).values():
+            selected.update(vmids)
+    assert {g.vmid for g in scenario.guests} - selected
+
+
+# --------------------------------------------------------------------------- log recipes
+
+
+def test_recipe_logs_are_served(scenario: Scenario) -> None:
+    task, guests = next((t, g) for t, g in task_guests(scenario) if len(g) > 2)
+    with Simulator(scenario) as sim:
+        page = _get(sim, f"/nodes/{task.node}/tasks/{task.upid}/log", limit=0)
+        listed = _get(
+            sim, f"/nodes/{task.node}/tasks", typefilter="vzdump", limit=5000, source="all"
+        )
+    lines = [item["t"] for item in page["data"]]
+    assert page["total"] == len(lines) > 10
+    assert "starting new backup job: vzdump" in lines[0]
+    order = [int(x.split()[-2]) for x in lines if "Starting Backup of VM" in x]
+    assert order == sorted(guests)
+    assert read_status(lines) == task.status
+    item = next(i for i in listed["data"] if i["upid"] == task.upid)
+    assert (item["status"], item["endtime"]) == (task.status, task.endtime)
+    assert parse_upid(task.upid).starttime == task.starttime
+
+
+def test_recipe_validation() -> None:
+    base = generate_scenario(1, 3, 1, 1, seed=1)
+    task = next(t for t in base["tasks"] if "log_recipe" in t)
+    for change, message in (
+        ({"job": "nope"}, "tasks[0].log_recipe.job: unknown job 'nope'"),
+        ({"vmids": [5]}, "log_recipe.vmids[0]: not a scenario guest"),
+        ({"failures": [{"vmid": 100}]}, "log_recipe.failures[0].error"),
+        ({"colour": 1}, "unknown key 'colour'"),
+    ):
+        bad = dict(base, tasks=[dict(task, log_recipe={**task["log_recipe"], **change})])
+        with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            Scenario.from_dict(bad)
+    both = dict(base, tasks=[dict(task, log="TASK OK")])
+    with pytest.raises(ScenarioError, match="one of log, log_file and log_recipe"):
+        Scenario.from_dict(both)
+
+
+def test_recipe_without_status_gets_the_rendered_one() -> None:
+    base = generate_scenario(1, 3, 1, 1, seed=1)
+    task = next(t for t in base["tasks"] if "log_recipe" in t)
+    bare = {k: v for k, v in task.items() if k not in ("status", "endtime")}
+    parsed = Scenario.from_dict(dict(base, tasks=[bare])).tasks[0]
+    assert (parsed.status, parsed.endtime) == (task["status"], task["endtime"])
+
+
+# --------------------------------------------------------------------------- consistency
+
+
+def test_the_plugin_reads_what_the_generator_wrote(scenario: Scenario, tmp_path: Path) -> None:
+    """Latest result and success of every covered guest are the generator's truth."""
+    truth_latest: dict[int, tuple[int, bool]] = {}
+    truth_success: dict[int, int] = {}
+    pbs = {s.id for s in scenario.storages if s.type == "pbs"}
+    storage_of = {j.id: str(j.config["storage"]) for j in scenario.jobs}
+    for task, guests in task_guests(scenario):
+        assert task.log_recipe is not None
+        if storage_of[task.log_recipe.job] not in pbs:
+            continue
+        for vmid, (ok, started) in guests.items():
+            if vmid not in truth_latest or started > truth_latest[vmid][0]:
+                truth_latest[vmid] = (started, ok)
+            if ok and started > truth_success.get(vmid, 0):
+                truth_success[vmid] = started
+    assert scenario.now is not None
+    with Simulator(scenario) as sim:
+        settings = Settings(
+            hosts=(sim.url,),
+            token_id=sim.token_id,
+            token_secret=Secret(sim.token_secret),
+            history_days=SMALL["days"],
+            cache_file=str(tmp_path / "cache.json"),
+        )
+        with PveClient(settings) as client:
+            a = run_assessment(settings, RunOptions(now=scenario.now), client)
+    covered = [g for g in a.guests if g.coverage is Coverage.COVERED]
+    assert len(covered) > 80
+    assert any(g.coverage is Coverage.NOT_COVERED for g in a.guests)
+    assert any(g.coverage is Coverage.DISABLED_ONLY for g in a.guests)
+    assert any(g.coverage is Coverage.NON_PBS_ONLY for g in a.guests)
+    for g in covered:
+        vmid = g.guest.vmid
+        if vmid not in truth_latest:
+            continue  # a weekly-only guest whose run is older than the window
+        assert g.last_backup is not None
+        started, ok = truth_latest[vmid]
+        assert (g.last_backup.started, g.last_backup.status != "failed") == (started, ok)
+        if vmid in truth_success:
+            assert g.last_success is not None
+            assert g.last_success.started == truth_success[vmid]
+    assert any(g.last_backup and g.last_backup.status == "failed" for g in covered)
+    assert any(g.snapshot is not None and g.snapshot.verification == "ok" for g in covered)
+
+
+# --------------------------------------------------------------------------- CLI and server
+
+
+def test_cli_writes_yaml(tmp_path: Path) -> None:
+    out = tmp_path / "gen.yaml"
+    spec = "nodes=2,guests=10,jobs=3,days=2,seed=5"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pve_backup_report.simulator", "--generate", spec,
+         "--output", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text().startswith("# GENERATED by: python -m pve_backup_report.simulator")
+    loaded = load_scenario(out)
+    direct = Scenario.from_dict(generate_scenario(2, 10, 3, 2, 5))
+    assert loaded.tasks == direct.tasks and loaded.backups == direct.backups
+    bad = subprocess.run(
+        [sys.executable, "-m", "pve_backup_report.simulator", "--generate", "nodes=x"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.startswith("error: nodes")
+
+
+def test_stats_endpoint_is_not_counted(scenario: Scenario) -> None:
+    with Simulator(scenario) as sim:
+        _get(sim, "/version")
+        stats = requests.get(sim.url + "/_simulator/stats", timeout=10).json()
+        again = requests.get(sim.url + "/_simulator/stats", timeout=10).json()
+    assert stats["requests"] == again["requests"] == 1
+    assert stats["per_path"] == {"/version": 1} and stats["bytes_sent"] > 0
+
+
+def test_cached_answers_are_the_same(scenario: Scenario) -> None:
+    task = next(t for t in scenario.tasks if t.log_recipe is not None)
+    paths = [
+        ("/cluster/resources", {"type": "vm"}),
+        (f"/nodes/{task.node}/tasks", {"typefilter": "vzdump", "limit": 50}),
+        (f"/nodes/{task.node}/tasks/{task.upid}/log", {"limit": 0}),
+        ("/nodes/pve01/storage/pbs-a/content", {"content": "backup"}),
+    ]
+    with Simulator(scenario) as plain, Simulator(scenario, cache_answers=True) as cached:
+        for path, params in paths:
+            first = json.dumps(_get(cached, path, **params), sort_keys=True)
+            assert json.dumps(_get(cached, path, **params), sort_keys=True) == first
+            assert json.dumps(_get(plain, path, **params), sort_keys=True) == first
+        assert cached.stats.requests == 2 * len(paths)
