@@ -154,3 +154,22 @@ def test_job_level_failure_without_guest_lines(status: str) -> None:
         assert guests[v].last_backup.status == "failed"
         assert "lock" in (guests[v].last_backup.message or "")
         assert guests[v].last_success.started == NOW - DAY
+
+
+def test_long_older_task_holding_a_newer_failure_is_read() -> None:
+    """A 21:00 task reaches VM 100 at 23:40 and fails; a 22:00 task backed it up at 22:05.
+    Newest task first would stop at the 22:00 success and miss the newer failure."""
+    day = NOW - DAY + 12 * 3600  # 2026-11-20T00:00Z
+    long_job = _task([100], day - 3 * 3600, failed=frozenset({100}))  # 21:00Z
+    long_job["endtime"] = day - 20 * 60  # 23:40Z
+    long_job["log"] = long_job["log"].replace(
+        f"Backup started at {_local(day - 3 * 3600)}\nERROR: Backup of VM 100",
+        f"Backup started at {_local(day - 25 * 60)}\nERROR: Backup of VM 100",
+    )
+    short_job = _task([100, 101, 102], day - 2 * 3600 + 300)  # 22:05Z, resolves the node
+    with Simulator(_scenario([long_job, short_job]), tls=False) as sim:
+        _, guests = _assess(sim)
+    g = guests[100]
+    assert g.last_backup.status == "failed"
+    assert g.last_backup.started == day - 25 * 60
+    assert g.last_success.started == day - 2 * 3600 + 300

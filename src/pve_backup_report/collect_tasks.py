@@ -96,13 +96,30 @@ class _NodeState:
     # doubling while guests stay unresolved
     seen: set[int] = field(default_factory=set)
     succeeded: set[int] = field(default_factory=set)
+    success_start: dict[int, int] = field(default_factory=dict)  # newest success per guest
 
     @property
     def more_pages(self) -> bool:
         return self.total is not None and self.fetched_items < self.total
 
-    def unresolved(self) -> bool:
-        return bool(self.wanted - self.succeeded)
+    def record_success(self, vmid: int, started: int) -> None:
+        self.succeeded.add(vmid)
+        if started > self.success_start.get(vmid, -1):
+            self.success_start[vmid] = started
+
+    def unresolved(self, now: int) -> bool:
+        """Guests still lack a success, or an older task not read yet was still running
+        after one of the successes found (a long job can reach a guest after a newer job
+        did), so it may hold a newer result."""
+        if self.wanted - self.succeeded:
+            return True
+        if not self.wanted or self.cursor >= len(self.tasks):
+            return False
+        oldest_success = min(self.success_start.get(v, 0) for v in self.wanted)
+        return any(
+            (t.endtime if t.endtime is not None else now) > oldest_success
+            for t in self.tasks[self.cursor :]
+        )
 
 
 def wanted_guests(coverage: CoverageResult) -> dict[str, set[int]]:
@@ -156,7 +173,7 @@ def collect_history(
             for st in states:
                 if st.done:
                     continue
-                if not st.unresolved():
+                if not st.unresolved(now):
                     st.done = True
                     continue
                 take = _next_tasks(st, st.batch)
@@ -197,7 +214,7 @@ def collect_history(
                     results.append(r)
                     st.seen.add(r.vmid)
                     if r.is_success:
-                        st.succeeded.add(r.vmid)
+                        st.record_success(r.vmid, r.started or parsed.starttime)
 
     return HistoryCollection(
         histories=latest_results(results),
