@@ -66,7 +66,7 @@ def test_precedence_cli_env_envfile_yaml_default() -> None:
     assert s.request_timeout == 5.0  # environment beats .env and YAML
     assert s.history_days == 4  # .env beats YAML
     assert s.max_workers == 2  # YAML beats the default
-    assert s.task_log_limit == 50000  # default
+    assert s.task_log_limit == 500000  # default
 
 
 def test_invalid_value_names_setting_and_source() -> None:

@@ -133,7 +133,8 @@ EMPTY: dict[str, tuple[str, str, str | None]] = {
     "node_time": ("{}", WARNING, "time zone of node(s) pve1, pve2 not readable"),
     # {} is PVE's answer when no default is set: vzdump writes to 'local' there
     "vzdump_defaults": ("{}", WARNING, "1 guest backed up to non-PBS storage only (ct 102 dns)"),
-    "task_list": ("[]", OK, None),  # no task visible, but PBS lists last night's snapshots
+    # no task visible, but PBS holds last night's snapshots: Sys.Audit on the node missing
+    "task_list": ("[]", WARNING, "list no vzdump task although PBS holds backups"),
     "task_log": ("[]", WARNING, "unavailable (empty log)"),
     "pbs_content": ("[]", WARNING, "list no backups although tasks show successful ones"),
     "guest_config": ("{}", OK, None),
@@ -199,24 +200,7 @@ def _bug(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, reason=f"BUG: {reason}")
 
 
-BUG_RESOURCES_CAUSE = _bug(
-    "collect/coverage: when /cluster/resources cannot be read, the status line shows the "
-    "derived permissions anomaly ('no guest is visible ... VM.Audit is probably missing') "
-    "instead of the cause ('cannot read guests: <error>')"
-)
-BUG_NODES_EMPTY = _bug(
-    "collect: an empty /nodes list is silent: no task history, no time zone and no PBS "
-    "content is read, and no anomaly says so"
-)
-BUG_STORAGE_EMPTY = _bug(
-    "coverage: jobs write to storages but /storage lists none (e.g. Datastore.Audit "
-    "missing): coverage is unknowable and must be UNKNOWN, not WARNING 'non-PBS only'"
-)
-KNOWN_BUGS: dict[tuple[str, str], pytest.MarkDecorator] = {
-    **{("resources", f): BUG_RESOURCES_CAUSE for f in FAULTS if f not in ("401", "empty")},
-    ("nodes", "empty"): BUG_NODES_EMPTY,
-    ("storage", "empty"): BUG_STORAGE_EMPTY,
-}
+KNOWN_BUGS: dict[tuple[str, str], pytest.MarkDecorator] = {}  # all fixed
 
 CELLS = [(e, f) for e in ENDPOINTS for f in FAULTS]
 
@@ -375,10 +359,6 @@ def test_fault_matrix(matrix: dict[tuple[str, str], Outcome], endpoint: str, fau
         pytest.param("task_log", "403 Permission check failed", id="task_log"),
     ],
 )
-@_bug(
-    "collect._node_timezones and collect_tasks._fetch_log drop the API error: the anomaly "
-    "says 'not readable' / 'unavailable (no log)' but not why (e.g. 403 ... Sys.Audit)"
-)
 def test_anomaly_says_why(tmp_path: Path, endpoint: str, reason: str) -> None:
     glob = GLOBS[endpoint]
     fault = {
@@ -442,11 +422,6 @@ def test_unreadable_vzdump_defaults_are_named_per_node(tmp_path: Path) -> None:
     assert "vzdump defaults of node pve2 not readable (500 internal error)" in out.long
 
 
-@_bug(
-    "coverage: a job without storage on a node whose vzdump default could not be read is "
-    "assumed to write to 'local', so its guests are reported as 'backed up to non-PBS "
-    "storage only' (a false claim); they should be indeterminate"
-)
 @pytest.mark.parametrize(
     "case",
     ["defaults-500", "nodes-500", "pve2-offline"],
@@ -660,7 +635,7 @@ HANGS: dict[str, tuple[str, str]] = {
     "/cluster/backup-info/not-backed-up": (OK, "3 of 3 guests covered"),
     "/cluster/status": (OK, "3 of 3 guests covered"),
     "/nodes/*/time": (WARNING, "time zone of node(s) pve1, pve2 not readable"),
-    "/nodes/*/vzdump/defaults": (WARNING, "1 guest backed up to non-PBS storage only"),
+    "/nodes/*/vzdump/defaults": (WARNING, "1 guest with undeterminable coverage"),
     "/nodes/*/tasks": (WARNING, "task history of node pve1 not readable: no answer"),
     "/nodes/*/tasks/*/log": (WARNING, "task log of UPID:pve1:"),
     "/nodes/*/storage/*/content": (WARNING, "content of PBS storage pbs-main not readable"),

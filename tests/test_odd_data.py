@@ -260,16 +260,22 @@ def minimal(with_storage_content: bool = True) -> dict[str, Any]:
     return data
 
 
+# pve2 lists no task while PBS holds last night's backup of its guest: the one warning
+# left is the Sys.Audit trap (task lists are filtered, not refused)
+HIDDEN = "node(s) pve2 list no vzdump task although PBS holds backups"
+
+
 def test_missing_optional_fields(tmp_path: Path) -> None:
     state, status, long, report = check_in_process(minimal(), tmp_path / "r.md")
-    assert state == "ok", (status, long)
-    assert status.startswith("3 of 3 guests covered")
+    assert state == "warning", (status, long)
+    assert status.startswith(HIDDEN)
+    assert "Anomalies (1):" in long
     assert report is not None and "| 100 |" in report
 
 
 def test_pbs_storage_without_content_field_is_read(tmp_path: Path) -> None:
     state, status, long, _ = check_in_process(minimal(with_storage_content=False))
-    assert state == "ok", (status, long)
+    assert state == "warning" and status.startswith(HIDDEN), (status, long)
 
 
 # --------------------------------------------------------------------------- bad items
@@ -323,13 +329,6 @@ def test_items_that_are_not_objects_are_skipped(path: str, items: Any, text: str
         assert text in status + long
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: collect.collect_inventory passes non-object items of /storage and "
-    "/cluster/backup to normalise_storage/normalise_job, whose AttributeError is not "
-    "caught by _normalise_all (only KeyError/TypeError/ValueError): the check crashes with "
-    "'internal error' instead of skipping the item",
-)
 @pytest.mark.parametrize(
     ("path", "items"),
     [
@@ -344,11 +343,6 @@ def test_items_that_are_not_objects_in_storages_and_jobs(path: str, items: Any) 
     assert "2 item(s) without the fields the analysis needs were skipped" in status + long
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: collect.normalise_job does int(next_run) for any float: a 'next-run' of "
-    "Infinity (Python's json accepts it) raises OverflowError, which nothing catches",
-)
 def test_infinite_next_run_does_not_crash() -> None:
     jobs = _job_items()
     jobs[0]["next-run"] = float("inf")
@@ -413,12 +407,6 @@ def test_huge_task_log_read_in_full() -> None:
     assert elapsed < 10, elapsed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: collect_tasks._fetch_log reads only the first task_log_limit (default "
-    "50,000) lines: a normal 100,000-line log loses its end, so the check warns 'task log "
-    "... is incomplete' and the failure reason is lost (reading the tail would fix it)",
-)
 def test_huge_task_log_with_default_settings() -> None:
     a, _ = assess_huge_log()
     _assert_huge_log_parsed(a)

@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from pve_backup_report.model import Anomaly
+from pve_backup_report.assess import GuestStatus
+from pve_backup_report.model import Anomaly, Severity
 
 _UPID = re.compile(r"UPID:[^\s'\"]+:")
 SAMPLE = 5
@@ -34,3 +35,33 @@ def condense(anomalies: Iterable[Anomaly]) -> list[Anomaly]:
         details.pop("upid", None)
         out.append(replace(first, message=message, details=details))
     return out
+
+
+def hidden_history_anomaly(
+    guests: Iterable[GuestStatus], empty_nodes: Iterable[str], now: int, window_s: int
+) -> Anomaly | None:
+    """Task lists that come back empty while PBS holds backups made in the window.
+
+    Without Sys.Audit on a node its task list is not refused but filtered: scheduled
+    backups run as root@pam and vanish (pve-facts §3.2), so history looks empty.
+    """
+    empty = set(empty_nodes)
+    nodes = sorted(
+        {
+            g.guest.node
+            for g in guests
+            if g.guest.node in empty
+            and g.snapshot is not None
+            and now - g.snapshot.ctime <= window_s
+        }
+    )
+    if not nodes:
+        return None
+    return Anomaly(
+        Severity.WARNING,
+        "permissions",
+        f"node(s) {', '.join(nodes)} list no vzdump task although PBS holds backups made "
+        "since: the token probably lacks Sys.Audit on /nodes/<node> (task lists are "
+        "filtered, not refused), so failures cannot be seen",
+        {"nodes": nodes, "missing_privilege": "Sys.Audit on /nodes/<node>"},
+    )

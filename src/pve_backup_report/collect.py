@@ -119,9 +119,21 @@ def normalise_job(item: Mapping[str, Any]) -> BackupJob:
         pool=pool,
         node=_opt_str(item.get("node")),
         comment=_opt_str(item.get("comment")),
-        next_run=int(next_run) if isinstance(next_run, (int, float)) else None,
+        next_run=_epoch_or_none(next_run),
         legacy="type" not in item,
     )
+
+
+_MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
+
+
+def _epoch_or_none(value: Any) -> int | None:
+    """An epoch from PVE, or None when it is missing, not finite or out of range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if value != value or not 0 <= value <= _MAX_EPOCH:  # NaN, infinities, far future
+        return None
+    return int(value)
 
 
 def normalise_guest(item: Mapping[str, Any]) -> Guest:
@@ -150,7 +162,7 @@ def _normalise_all(
     for item in items:
         try:
             out.append(fn(item))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):  # not an object
             skipped += 1
     if skipped:
         anomalies.append(
@@ -222,7 +234,9 @@ def _endpoint_anomaly(key: str, err: ApiError) -> Anomaly:
         "not_backed_up": "PVE's not-backed-up list (cross-check skipped)",
         "status": "the cluster name",
     }[key]
-    return Anomaly(severity, component, f"cannot read {what}: {err.message}", details)
+    return Anomaly(
+        severity, component, f"cannot read {what}: {err.message} ({err.endpoint})", details
+    )
 
 
 def collect_inventory(
@@ -280,6 +294,37 @@ def collect_inventory(
         anomalies += more
 
     nodes = _nodes(first["nodes"])
+    unreadable = {
+        what
+        for key, what in (
+            ("resources", "guests"),
+            ("jobs", "jobs"),
+            ("storage", "storages"),
+            ("pools", "pools"),
+        )
+        if first[key].error is not None
+    }
+    if first["nodes"].error is None and not nodes:
+        anomalies.append(
+            Anomaly(
+                Severity.WARNING,
+                "nodes",
+                "PVE lists no nodes: task history, node time zones and PBS content cannot be read",
+            )
+        )
+    if first["storage"].error is None and not storages and jobs:
+        # every job writes somewhere (at least the node default 'local'): storages are
+        # hidden, so whether jobs write to PBS cannot be known
+        unreadable.add("storages")
+        anomalies.append(
+            Anomaly(
+                Severity.CRITICAL,
+                "permissions",
+                "no storage is visible although backup jobs write to storages: "
+                "Datastore.Audit is probably missing for this API token",
+                {"jobs": len(jobs), "missing_privilege": "Datastore.Audit on /storage"},
+            )
+        )
     pools = _pools(client, first["pools"], jobs, guests, anomalies)
     timezones, read_now, defaults = _node_details(
         client, nodes, jobs, workers, fallback_timezone, known_timezones or {}, anomalies
@@ -321,16 +366,7 @@ def collect_inventory(
         anomalies=tuple(anomalies),
         version=version,
         cluster_name=cluster_name,
-        unreadable=frozenset(
-            what
-            for key, what in (
-                ("resources", "guests"),
-                ("jobs", "jobs"),
-                ("storage", "storages"),
-                ("pools", "pools"),
-            )
-            if first[key].error is not None
-        ),
+        unreadable=frozenset(unreadable),
     )
 
 
@@ -425,6 +461,16 @@ def _pools(
     return sorted(out, key=lambda p: p.id)
 
 
+def _known_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except Exception:  # ZoneInfoNotFoundError, ValueError, IsADirectoryError, ...
+        return False
+    return True
+
+
 def _node_details(
     client: PveClient,
     nodes: list[Node],
@@ -451,9 +497,15 @@ def _node_details(
     timezones: dict[str, str] = {}
     read_now: set[str] = set()
     missing: list[str] = []
+    why: str | None = None  # the first reason a time zone could not be had
     for n in nodes:
         r = fetched.get(f"time:{n.name}")
         tz = r.data.get("timezone") if r and r.error is None and isinstance(r.data, dict) else None
+        if r is not None and r.error is not None:
+            why = why or r.error.message
+        if isinstance(tz, str) and tz and not _known_zone(tz):
+            why = why or f"unknown time zone {tz!r} on this host (install tzdata)"
+            tz = None
         if isinstance(tz, str) and tz:
             read_now.add(n.name)
         else:
@@ -474,8 +526,10 @@ def _node_details(
             Anomaly(
                 Severity.INFO if known else Severity.WARNING,
                 "schedule",
-                f"time zone of node(s) {', '.join(missing)} not readable; schedules evaluated in "
-                f"{used}" + ("" if known else " (set timezone: in the config)"),
+                f"time zone of node(s) {', '.join(missing)} not readable"
+                + (f" ({why})" if why else "")
+                + f"; schedules evaluated in {used}"
+                + ("" if known else " (set timezone: in the config)"),
                 {"nodes": missing, "timezone": used},
             )
         )

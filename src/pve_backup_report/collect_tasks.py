@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pve_backup_report.anomalies import condense
@@ -47,7 +47,7 @@ from pve_backup_report.progress import Progress, no_progress
 from pve_backup_report.pve_client import PveClient
 from pve_backup_report.vzdump_command import VzdumpCommand, parse_vzdump_command
 
-_LOG_PAGE = 500  # lines per page when an old PVE ignores limit=0
+_LOG_PAGE = 50000  # task log lines per request
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class CachedTask:
 class HistoryOptions:
     history_days: int = 15
     page_size: int = 1000
-    log_limit: int = 50000
+    log_limit: int = 500000
     workers: int = 8
 
 
@@ -79,6 +79,8 @@ class HistoryCollection:
     tasks_listed: int = 0
     logs_fetched: int = 0
     logs_cached: int = 0
+    # readable nodes that list no vzdump task at all in the window
+    empty_nodes: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -192,7 +194,7 @@ def collect_history(
                 f"task logs: {counters['fetched']} read, {counters['cached']} from cache, "
                 f"{left} node(s) still unresolved"
             )
-            futures: dict[str, Future[list[str] | None]] = {}
+            futures: dict[str, Future[list[str] | ApiError]] = {}
             for _st, task in batch:
                 if task.upid not in cache:
                     futures[task.upid] = pool.submit(_fetch_log, client, task, options.log_limit)
@@ -224,6 +226,7 @@ def collect_history(
         tasks_listed=counters["listed"],
         logs_fetched=counters["fetched"],
         logs_cached=counters["cached"],
+        empty_nodes=frozenset(s.name for s in states if s.readable and s.total == 0),
     )
 
 
@@ -299,23 +302,24 @@ def _fetch_pages(
         st.tasks.sort(key=lambda t: (t.starttime, t.upid), reverse=True)
 
 
-def _fetch_log(client: PveClient, task: TaskInfo, log_limit: int) -> list[str] | None:
+def _fetch_log(client: PveClient, task: TaskInfo, cap: int) -> list[str] | ApiError:
+    """The whole log, in pages of ``_LOG_PAGE`` lines, at most ``cap`` lines (0: no cap).
+
+    A positive ``limit`` is understood by every PVE version (``limit=0`` meant "nothing"
+    before 7.3), and one page holds any ordinary log.
+    """
     path = f"/nodes/{task.node}/tasks/{task.upid}/log"
+    lines: list[str] = []
     try:
-        page = client.get_page(path, {"limit": log_limit})
-        lines = _lines(page.data)
-        total = page.total
-        if not lines and total:  # PVE before 7.3 returns nothing for limit=0
-            lines = []
-            cap = log_limit or total
-            while len(lines) < min(total, cap):
-                more = _lines(client.get(path, {"start": len(lines), "limit": _LOG_PAGE}))
-                if not more:
-                    break
-                lines += more
-        return lines
-    except ApiError:
-        return None  # parse_task falls back to the task fields and adds an anomaly
+        while True:
+            want = _LOG_PAGE if not cap else min(_LOG_PAGE, cap - len(lines))
+            page = client.get_page(path, {"start": len(lines), "limit": want})
+            more = _lines(page.data)
+            lines += more
+            if not more or len(lines) >= (page.total or 0) or (cap and len(lines) >= cap):
+                return lines
+    except ApiError as exc:
+        return exc  # parse_task falls back to the task fields; the anomaly says why
 
 
 def _lines(data: Any) -> list[str]:
@@ -358,12 +362,14 @@ class _Selections:
 
 def _parse(
     task: TaskInfo,
-    log: list[str] | None,
+    fetched: list[str] | ApiError | None,
     inventory: Inventory,
     tz: str | None,
     anomalies: list[Anomaly],
     selections: _Selections | None = None,
 ) -> CachedTask | None:
+    error = fetched if isinstance(fetched, ApiError) else None
+    log = None if isinstance(fetched, ApiError) else fetched
     command = parse_vzdump_command(log) if log else None
     expected: list[int] | None = None
     storage: str | None = None
@@ -377,7 +383,10 @@ def _parse(
     except HistoryDataError as exc:
         anomalies.append(Anomaly(Severity.INFO, "tasks", f"task {task.upid} not usable: {exc}", {}))
         return None
-    anomalies.extend(parsed.anomalies)
+    for a in parsed.anomalies:
+        if error is not None and a.message.startswith(f"task log of {task.upid} unavailable"):
+            a = replace(a, message=a.message.replace("(no log)", f"({error.message})", 1))
+        anomalies.append(a)
     st = inventory.storage(storage) if storage else None
     # Without the command line (log unreadable) the storage is unknown: count the task.
     pbs = st.is_pbs if st is not None else storage is None

@@ -87,7 +87,7 @@ class Settings:
     check_timeout: int = 50
     backup_jobs_endpoint: str = "/cluster/backup"
     task_history_limit: int = 1000
-    task_log_limit: int = 50000
+    task_log_limit: int = 500000  # lines read per task log at most (0: no cap)
     history_days: int = 15
     max_workers: int = 8
     grace_s: int = 3 * 3600

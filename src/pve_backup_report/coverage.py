@@ -703,6 +703,8 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
 def _permission_anomaly(
     inventory: Inventory, missing: dict[int, list[str]], hidden: dict[int, list[str]]
 ) -> Anomaly | None:
+    if "guests" in inventory.unreadable:
+        return None  # the endpoint error itself is the anomaly, not a guessed privilege
     no_guests = bool(inventory.jobs) and not inventory.guests
     if not inventory.jobs and not inventory.guests and "guests" not in inventory.unreadable:
         return Anomaly(
@@ -842,6 +844,7 @@ def analyse_coverage(
         pbs_jobs: list[str] = []
         reasons: list[str] = []
         enabled_any = False
+        could_cover = False
         for job in sure.get(vmid, ()):
             jobs.append(job.id)
             if not job.enabled:
@@ -851,11 +854,17 @@ def analyse_coverage(
             usable, text = analyser.job_on_node(job, guest.node)
             if usable:
                 pbs_jobs.append(job.id)
+            elif job.storage is None and guest.node not in inventory.node_default_storage:
+                # its storage is the node's vzdump default, which could not be read
+                could_cover = True
+                reasons.append(
+                    f"job {job.id} has no storage and the vzdump default of node "
+                    f"{guest.node} is unknown"
+                )
             elif text is not None:
                 reasons.append(text)
         possible_jobs: list[str] = []
         maybe_reasons: list[str] = []
-        could_cover = False
         for job, why in maybe.get(vmid, ()):
             possible_jobs.append(job.id)
             maybe_reasons.append(f"job {job.id} might include it: {why}")

@@ -11,8 +11,9 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from pve_backup_report.anomalies import hidden_history_anomaly
 from pve_backup_report.assess import (
     AnalysisOptions,
     Assessment,
@@ -180,6 +181,12 @@ def _run_assessment(
     log.info("%d requests, %d bytes, %.2f s", stats.requests, stats.bytes, stats.collect_time_s)
     analysis = AnalysisOptions(settings.grace_s, settings.max_age_s, settings.history_days)
     result = assess(inventory, coverage, histories, readable, content, options.now, analysis, extra)
+    if history is not None:
+        hidden = hidden_history_anomaly(
+            result.guests, history.empty_nodes, options.now, settings.history_days * 86400
+        )
+        if hidden is not None:
+            result = replace(result, anomalies=(*result.anomalies, hidden))
     return result.with_stats(stats)
 
 
