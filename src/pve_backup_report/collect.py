@@ -545,7 +545,7 @@ def _node_details(
                     Severity.WARNING,
                     "jobs",
                     f"vzdump defaults of node {name} not readable ({r.error.message}); "
-                    "jobs without a storage are assumed to write to 'local' there",
+                    "the guests of jobs without a storage are indeterminate there",
                     {"node": name},
                 )
             )
