@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from hypothesis import settings
 
 from pve_backup_report.simulator import Scenario, Simulator, load_scenario
+
+# -- hypothesis ------------------------------------------------------------------------------
+# CI explores the same examples on every run (a red build must be reproducible); a
+# developer's run keeps exploring new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # -- simulator -------------------------------------------------------------------------------
 

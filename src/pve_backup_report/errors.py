@@ -8,7 +8,13 @@ class PveBackupError(Exception):
 
 
 class ConfigError(PveBackupError):
-    """Bad configuration, environment, ``.env`` file, YAML file or command line."""
+    """Bad configuration, environment, ``.env`` file, YAML file or command line.
+
+    The message stays one line even when it quotes a value with line breaks (a path).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 class ApiError(PveBackupError):
