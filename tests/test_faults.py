@@ -33,7 +33,7 @@ import nagiosplugin
 import pytest
 import yaml
 
-from pve_backup_report import config, modes
+from pve_backup_report import modes
 from pve_backup_report.assess import Assessment
 from pve_backup_report.check import CheckOptions, build_check
 from pve_backup_report.config import Secret, Settings
@@ -52,17 +52,6 @@ SECRET = "canary-f4ults-5ecret"  # the token secret of faults.yaml
 OLD_REPORT = "# an older report\n\nkept unless a complete new one replaces it\n"
 REQUEST_TIMEOUT = 0.3  # in-process cells; a "timeout" fault waits longer than this
 HANG_MS = 30_000  # the time-bound tests: far beyond any -t they use
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _own_secret_registry() -> Iterator[None]:
-    """redact() masks every secret the process has seen: a short one from another test
-    module (e.g. "s") would mask letters here. Run this module with a clean registry."""
-    before = set(config._KNOWN_SECRETS)
-    config._KNOWN_SECRETS.clear()
-    yield
-    config._KNOWN_SECRETS.clear()
-    config._KNOWN_SECRETS.update(before)
 
 
 def base_scenario() -> dict[str, Any]:

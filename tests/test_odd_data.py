@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pve_backup_report import config, modes
+from pve_backup_report import modes
 from pve_backup_report.assess import Assessment
 from pve_backup_report.check import CheckOptions, build_check
 from pve_backup_report.config import Secret, Settings
@@ -37,17 +37,6 @@ ODD = HERE / "scenarios" / "odd.yaml"
 FAULTS = HERE / "scenarios" / "faults.yaml"
 NOW_TEXT = "2026-11-20T12:00:00Z"
 NOW = parse_timestamp(NOW_TEXT)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _own_secret_registry() -> Iterator[None]:
-    """redact() masks every secret the process has seen: a short one from another test
-    module (e.g. "s") would mask letters here. Run this module with a clean registry."""
-    before = set(config._KNOWN_SECRETS)
-    config._KNOWN_SECRETS.clear()
-    yield
-    config._KNOWN_SECRETS.clear()
-    config._KNOWN_SECRETS.update(before)
 
 
 def cli(

@@ -29,7 +29,7 @@ import pytest
 import trustme
 import yaml
 
-from pve_backup_report import cli, config
+from pve_backup_report import cli
 from pve_backup_report.config import Secret, Settings, redact
 from pve_backup_report.errors import ApiHttpError
 from pve_backup_report.simulator import Scenario, Simulator
@@ -39,17 +39,6 @@ NOW = "2026-11-20T12:00:00Z"
 CANARY = "canary-hyg13ne-5ecret-0451"
 TOKEN_ID = "monitor@pve!check"
 AUTH_ECHO = f"PVEAPIToken={TOKEN_ID}={CANARY}"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _own_secret_registry() -> Iterator[None]:
-    """redact() masks every secret the process has seen: a short one from another test
-    module (e.g. "s") would mask letters here. Run this module with a clean registry."""
-    before = set(config._KNOWN_SECRETS)
-    config._KNOWN_SECRETS.clear()
-    yield
-    config._KNOWN_SECRETS.clear()
-    config._KNOWN_SECRETS.update(before)
 
 
 def scenario(**changes: Any) -> dict[str, Any]:
