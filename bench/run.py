@@ -74,7 +74,6 @@ KEYS = (
 @dataclass
 class Row:
     size: str
-    selection: str
     mode: str
     nodes: int
     guests: int
@@ -89,7 +88,7 @@ class Row:
     status: str
 
     def as_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (*KEYS, "days", "selection", "exit_code")}
+        return {k: getattr(self, k) for k in (*KEYS, "days", "exit_code")}
 
 
 # --------------------------------------------------------------------------- minimal requests
@@ -232,9 +231,7 @@ def simulator_stats(served: Served) -> dict[str, Any]:
         return result
 
 
-def check_command(selection: str = "newest", plugin_src: Path | None = None) -> list[str]:
-    if selection == "schedule":  # the experiment of bench/schedule_selection.py
-        return [sys.executable, str(Path(__file__).resolve().parent / "check_schedule.py")]
+def check_command(plugin_src: Path | None = None) -> list[str]:
     if plugin_src is not None:  # another source tree (PYTHONPATH), e.g. a baseline
         return [sys.executable, "-m", "pve_backup_report"]
     script = Path(sys.executable).with_name("check_pve_backup")
@@ -289,7 +286,6 @@ def bench_size(
     tls: bool,
     verbose: bool,
     repeat: int = 1,
-    selections: Sequence[str] = ("newest",),
     plugin_src: Path | None = None,
 ) -> list[Row]:
     data = generate_scenario(spec.nodes, spec.guests, spec.jobs, spec.days, spec.seed)
@@ -313,27 +309,26 @@ def bench_size(
             }
             if served.ca:
                 env["PVE_CA_BUNDLE"] = served.ca
-            plan: list[tuple[str, str, list[str], int]] = []
-            for selection in selections:
-                base = [
-                    *check_command(selection, plugin_src),
-                    "--now", str(scenario.now),
-                    "--cache-file", str(work / f"tasks-{selection}.json"),
-                    "--history-days", str(history_days),
-                    "-t", "300",
-                ]  # fmt: skip
-                report = ["--report", str(work / "report.md")]
-                plan += [
-                    (selection, "cold", base, least.cold()),
-                    (selection, "warm", base, least.warm()),
-                    (selection, "report-first", base + report, least.warm() + least.notes),
-                    (selection, "report", base + report, least.warm()),
-                ]
-            for selection, mode, cmd, min_requests in plan:
+            cache_file = work / "tasks.json"
+            base = [
+                *check_command(plugin_src),
+                "--now", str(scenario.now),
+                "--cache-file", str(cache_file),
+                "--history-days", str(history_days),
+                "-t", "300",
+            ]  # fmt: skip
+            report = ["--report", str(work / "report.md")]
+            plan: list[tuple[str, list[str], int]] = [
+                ("cold", base, least.cold()),
+                ("warm", base, least.warm()),
+                ("report-first", base + report, least.warm() + least.notes),
+                ("report", base + report, least.warm()),
+            ]
+            for mode, cmd, min_requests in plan:
                 best: tuple[Measured, int] | None = None
                 for attempt in range(repeat if mode != "report-first" else 1):
                     if mode == "cold" and attempt:
-                        (work / f"tasks-{selection}.json").unlink(missing_ok=True)
+                        cache_file.unlink(missing_ok=True)
                     before = simulator_stats(served)
                     measured = run_child(cmd, env, work)
                     after = simulator_stats(served)
@@ -347,7 +342,6 @@ def bench_size(
                     raise RuntimeError(f"{name} {mode}: no api_requests perfdata: {m.stdout!r}")
                 row = Row(
                     size=name,
-                    selection=selection,
                     mode=mode,
                     nodes=spec.nodes,
                     guests=spec.guests,
@@ -364,8 +358,7 @@ def bench_size(
                 rows.append(row)
                 if verbose:
                     print(
-                        f"  {name} {selection} {mode}: {row.wall_s:.2f}s {row.requests} requests "
-                        f"{row.status}",
+                        f"  {name} {mode}: {row.wall_s:.2f}s {row.requests} requests {row.status}",
                         file=sys.stderr,
                     )
     finally:
@@ -375,13 +368,13 @@ def bench_size(
 
 def table(rows: Sequence[Row]) -> str:
     head = (
-        "| size | days | selection | mode | nodes | guests | wall s | CPU s | peak RSS MB "
+        "| size | days | mode | nodes | guests | wall s | CPU s | peak RSS MB "
         "| requests | min requests | bytes |"
     )
-    lines = [head, "|" + " --- |" * 12]
+    lines = [head, "|" + " --- |" * 11]
     for r in rows:
         lines.append(
-            f"| {r.size} | {r.days} | {r.selection} | {r.mode} | {r.nodes} | {r.guests:,} "
+            f"| {r.size} | {r.days} | {r.mode} | {r.nodes} | {r.guests:,} "
             f"| {r.wall_s:.2f} "
             f"| {r.cpu_s:.2f} | {r.peak_rss_mb:.0f} | {r.requests:,} | {r.min_requests:,} "
             f"| {r.bytes:,} |"
@@ -418,12 +411,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run each mode N times (cold with a fresh cache each time), keep the fastest",
     )
     parser.add_argument(
-        "--selection",
-        default="newest",
-        help="newest (the plugin), schedule (the experiment of bench/schedule_selection.py) "
-        "or both",
-    )
-    parser.add_argument(
         "--plugin-src",
         type=Path,
         default=None,
@@ -436,7 +423,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows: list[Row] = []
     for name, spec in parse_sizes(args.sizes, args.days):
-        selections = ("newest", "schedule") if args.selection == "both" else (args.selection,)
         rows += bench_size(
             name,
             spec,
@@ -444,7 +430,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             not args.no_tls,
             args.verbose,
             max(1, args.repeat),
-            selections,
             args.plugin_src.resolve() if args.plugin_src else None,
         )
     if args.json:

@@ -1,18 +1,22 @@
-"""bench/run.py end to end on a tiny cluster (no timing is asserted), and the schedule-based
-log selection experiment of bench/schedule_selection.py against the plugin's."""
+"""bench/run.py end to end on a tiny cluster (no timing is asserted), and the plugin's
+schedule-based log selection against plain newest-first reading on generated clusters."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pve_backup_report import pipeline
+from pve_backup_report.collect_tasks import HistoryCollection, HistoryOptions, collect_history
 from pve_backup_report.config import Secret, Settings
+from pve_backup_report.coverage import CoverageResult
+from pve_backup_report.model import Inventory
 from pve_backup_report.pipeline import RunOptions, run_assessment
 from pve_backup_report.pve_client import PveClient
 from pve_backup_report.simulator import Scenario, Simulator
@@ -44,15 +48,17 @@ def test_bench_smoke() -> None:
     assert report["requests"] == warm["requests"]  # the notes come from the cache
 
 
-@pytest.fixture(scope="module")
-def experiment() -> Any:
-    sys.path.insert(0, str(BENCH))
-    try:
-        import schedule_selection
-
-        yield schedule_selection
-    finally:
-        sys.path.remove(str(BENCH))
+def _newest_first(
+    client: PveClient,
+    inventory: Inventory,
+    coverage: CoverageResult,
+    now: int,
+    options: HistoryOptions,
+    *rest: Any,
+) -> HistoryCollection:
+    """``collect_history`` reading every node newest first (no schedule prediction)."""
+    options = replace(options, schedule_selection=False)
+    return collect_history(client, inventory, coverage, now, options, *rest)
 
 
 def _histories(sim: Simulator, now: int, collect: Any) -> tuple[dict[int, Any], int]:
@@ -72,15 +78,11 @@ def _histories(sim: Simulator, now: int, collect: Any) -> tuple[dict[int, Any], 
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_schedule_selection_gives_the_same_results_with_fewer_logs(
-    experiment: Any, seed: int
-) -> None:
+def test_schedule_selection_gives_the_same_results_with_fewer_logs(seed: int) -> None:
     scenario = Scenario.from_dict(generate_scenario(5, 150, 14, 6, seed))
     assert scenario.now is not None
     with Simulator(scenario) as sim:
-        newest, newest_logs = _histories(sim, scenario.now, pipeline.collect_history)
-        by_schedule, schedule_logs = _histories(
-            sim, scenario.now, experiment.collect_history_by_schedule
-        )
+        newest, newest_logs = _histories(sim, scenario.now, _newest_first)
+        by_schedule, schedule_logs = _histories(sim, scenario.now, collect_history)
     assert by_schedule == newest
     assert schedule_logs < newest_logs

@@ -5,8 +5,10 @@ Cost grows with what is needed, not with history:
 * per node, one ``/nodes/{node}/tasks?typefilter=vzdump&since=…&source=all`` call (all
   nodes in parallel), paging with ``start`` only while the node still has unresolved
   guests and PVE's ``total`` says more tasks match;
-* logs newest first, in rounds of ``workers`` parallel requests, and a node stops as soon
-  as every covered guest on it has its latest result and its latest success;
+* only the logs that can still change a covered guest's latest result or latest
+  success, chosen with the guests each task is predicted to hold from the job schedules
+  (``task_selection``), all nodes' in parallel rounds; a node whose logs contradict the
+  prediction is read newest first instead (see ``_Reader``);
 * logs of finished tasks already parsed by an earlier run come from the task cache.
 
 ``/cluster/tasks`` and an unfiltered ``/nodes/{node}/tasks`` are never used for history:
@@ -45,6 +47,7 @@ from pve_backup_report.model import Anomaly, Inventory, Severity
 from pve_backup_report.parallel import worker_pool
 from pve_backup_report.progress import Progress, no_progress
 from pve_backup_report.pve_client import PveClient
+from pve_backup_report.task_selection import Prediction, TaskPredictor
 from pve_backup_report.vzdump_command import VzdumpCommand, parse_vzdump_command
 
 _LOG_PAGE = 50000  # task log lines per request
@@ -68,6 +71,8 @@ class HistoryOptions:
     page_size: int = 1000
     log_limit: int = 500000
     workers: int = 8
+    # predict from the job schedules which logs to read (False: newest first)
+    schedule_selection: bool = True
 
 
 @dataclass(frozen=True)
@@ -88,40 +93,159 @@ class _NodeState:
     name: str
     tz: str | None
     wanted: set[int]
-    tasks: list[TaskInfo] = field(default_factory=list)
+    tasks: list[TaskInfo] = field(default_factory=list)  # newest first
     total: int | None = None
     fetched_items: int = 0
-    cursor: int = 0
     readable: bool = True
     done: bool = False
-    batch: int = 1  # logs per round: 1 first (the newest task usually resolves the node),
-    # doubling while guests stay unresolved
-    seen: set[int] = field(default_factory=set)
-    succeeded: set[int] = field(default_factory=set)
-    success_start: dict[int, int] = field(default_factory=dict)  # newest success per guest
+    # Newest-first reading: every unread task may hold any guest. Set when the schedules
+    # are not used, or when a log held a covered guest its prediction left out.
+    newest_first: bool = False
+    batch: int = 1  # newest-first: logs per round, 1 first, doubling while unresolved
 
     @property
     def more_pages(self) -> bool:
         return self.total is not None and self.fetched_items < self.total
 
-    def record_success(self, vmid: int, started: int) -> None:
-        self.succeeded.add(vmid)
-        if started > self.success_start.get(vmid, -1):
-            self.success_start[vmid] = started
 
-    def unresolved(self, now: int) -> bool:
-        """Guests still lack a success, or an older task not read yet was still running
-        after one of the successes found (a long job can reach a guest after a newer job
-        did), so it may hold a newer result."""
-        if self.wanted - self.succeeded:
-            return True
-        if not self.wanted or self.cursor >= len(self.tasks):
-            return False
-        oldest_success = min(self.success_start.get(v, 0) for v in self.wanted)
-        return any(
-            (t.endtime if t.endtime is not None else now) > oldest_success
-            for t in self.tasks[self.cursor :]
-        )
+class _Reader:
+    """Reads, round after round, the logs that can still change a covered guest's result.
+
+    Per node, each round walks the listed tasks newest first. Known tasks (read this run
+    or cached) count with their results; an unknown task counts as holding its predicted
+    guests (``task_selection``), optimistically as successes started at the task start.
+    An unknown task is read when
+
+    * it may hold a guest still lacking a success, or
+    * it may hold a guest and ended (or still runs) after that guest's newest success:
+      a long older job can reach a guest after a newer job did, so it may hold a newer
+      result.
+
+    A node is resolved when a walk reads nothing; it pages further only while guests
+    lack a success. A log holding a covered guest outside its prediction switches the
+    node to newest-first reading, so a wrong prediction costs requests, not a result.
+    """
+
+    def __init__(
+        self,
+        client: PveClient,
+        inventory: Inventory,
+        now: int,
+        options: HistoryOptions,
+        cache: Mapping[str, CachedTask],
+        predictor: TaskPredictor | None,
+        anomalies: list[Anomaly],
+    ) -> None:
+        self.client = client
+        self.inventory = inventory
+        self.now = now
+        self.options = options
+        self.cache = cache
+        self.predictor = predictor
+        self.anomalies = anomalies
+        self.selections = _Selections(inventory)
+        self.known: dict[str, CachedTask | None] = {}  # logs read this run (None: unusable)
+        self.used: set[str] = set()  # tasks whose results are in ``results``
+        self.predicted: dict[str, Prediction] = {}  # of the tasks being read
+        self.results: list[GuestBackupResult] = []
+        self.new_tasks: list[CachedTask] = []
+        self.counters = {"listed": 0, "fetched": 0, "cached": 0}
+
+    def outcome(self, task: TaskInfo) -> tuple[bool, CachedTask | None]:
+        """Whether the task's log is known (read or cached), and what it taught."""
+        if task.upid in self.known:
+            return True, self.known[task.upid]
+        found = self.cache.get(task.upid)
+        if found is not None:
+            if task.upid not in self.used:
+                self.counters["cached"] += 1
+                self.used.add(task.upid)
+                if found.pbs:
+                    self.results.extend(found.results)
+            return True, found
+        return False, None
+
+    def plan(self, st: _NodeState) -> list[TaskInfo]:
+        """The unknown tasks of the node to read this round (see the class docstring)."""
+        lacking = set(st.wanted)  # guests without a (possible) success yet
+        success_at: dict[int, int] = {}  # newest (possible) success start per guest
+        take: list[TaskInfo] = []
+        later: list[tuple[TaskInfo, Prediction, frozenset[int]]] = []  # unknown, not taken
+        floor: int | None = None  # once no guest lacks a success: the oldest newest success
+        for i, task in enumerate(st.tasks):
+            known, got = self.outcome(task)
+            if known:
+                if got is not None and got.pbs:
+                    for r in got.results:
+                        if r.is_success and r.vmid in st.wanted:
+                            lacking.discard(r.vmid)
+                            started = r.started or got.starttime
+                            success_at[r.vmid] = max(success_at.get(r.vmid, started), started)
+                continue
+            if not lacking:
+                if floor is None:
+                    floor = min((success_at[v] for v in st.wanted), default=0)
+                end = task.endtime if task.endtime is not None else self.now
+                if end <= floor:
+                    continue  # can hold no newer result, whatever guests it holds
+            prediction = (
+                None
+                if self.predictor is None or st.newest_first
+                else self.predictor.guests(st.tasks, i, st.tz)
+            )
+            guests = frozenset(st.wanted) if prediction is None else prediction & st.wanted
+            if guests & lacking:
+                take.append(task)
+                self.predicted[task.upid] = prediction
+                lacking -= guests
+                for v in guests:
+                    success_at[v] = max(success_at.get(v, task.starttime), task.starttime)
+            elif guests:
+                later.append((task, prediction, guests))
+        for task, prediction, guests in later:
+            end = task.endtime if task.endtime is not None else self.now
+            if any(end > success_at[v] for v in guests):
+                take.append(task)
+                self.predicted[task.upid] = prediction
+        if st.newest_first and take:
+            # rounds of ``batch`` logs, as the newest-first reading always did
+            taken = {t.upid for t in take}
+            for task, _prediction, _guests in later:
+                if len(take) >= st.batch:
+                    break
+                if task.upid not in taken:
+                    take.append(task)
+                    self.predicted[task.upid] = None
+            st.batch = min(st.batch * 2, max(1, self.options.workers))
+        if not take and not (lacking and st.more_pages):
+            st.done = True
+        return take
+
+    def read(self, batch: list[tuple[_NodeState, TaskInfo]], pool: ThreadPoolExecutor) -> None:
+        futures: dict[str, Future[list[str] | ApiError]] = {
+            t.upid: pool.submit(_fetch_log, self.client, t, self.options.log_limit)
+            for _, t in batch
+        }
+        for st, task in batch:
+            self.counters["fetched"] += 1
+            parsed = _parse(
+                task, futures[task.upid].result(), self.inventory, st.tz, self.anomalies,
+                self.selections,
+            )  # fmt: skip
+            self.known[task.upid] = parsed
+            if parsed is None:
+                continue
+            if not task.is_running:
+                self.new_tasks.append(parsed)
+            if not parsed.pbs:
+                continue
+            self.used.add(task.upid)
+            self.results.extend(parsed.results)
+            prediction = self.predicted.get(task.upid)
+            if prediction is not None and not st.newest_first:
+                held = {r.vmid for r in parsed.results} & st.wanted
+                if not held <= prediction:
+                    st.newest_first = True  # the schedules do not explain this node
 
 
 def wanted_guests(coverage: CoverageResult) -> dict[str, set[int]]:
@@ -142,12 +266,12 @@ def collect_history(
     cache: Mapping[str, CachedTask] | None = None,
     progress: Progress = no_progress,
 ) -> HistoryCollection:
-    cache = cache or {}
     wanted = wanted_guests(coverage)
     anomalies: list[Anomaly] = []
     states: list[_NodeState] = []
     for node in inventory.nodes:
         st = _NodeState(node.name, node.timezone, set(wanted.get(node.name, set())))
+        st.newest_first = not options.schedule_selection
         if node.status != "online":
             st.readable = False
             st.done = True
@@ -162,10 +286,11 @@ def collect_history(
                 )
         states.append(st)
     since = now - options.history_days * 86400
-    results: list[GuestBackupResult] = []
-    new_tasks: list[CachedTask] = []
-    counters = {"listed": 0, "fetched": 0, "cached": 0}
-    selections = _Selections(inventory)
+    predictor = (
+        TaskPredictor(inventory, coverage, since, now) if options.schedule_selection else None
+    )
+    reader = _Reader(client, inventory, now, options, cache or {}, predictor, anomalies)
+    counters = reader.counters
 
     with worker_pool(max(1, options.workers)) as pool:
         active = [s for s in states if not s.done]
@@ -175,17 +300,10 @@ def collect_history(
             for st in states:
                 if st.done:
                     continue
-                if not st.unresolved(now):
-                    st.done = True
-                    continue
-                take = _next_tasks(st, st.batch)
-                if not take and st.more_pages:
+                take = reader.plan(st)
+                while not take and not st.done:  # guests lack a success: an older page
                     _fetch_pages(client, pool, [st], since, options, anomalies, counters)
-                    take = _next_tasks(st, st.batch)
-                st.batch = min(st.batch * 2, max(1, options.workers))
-                if not take:
-                    st.done = True
-                    continue
+                    take = reader.plan(st)
                 batch += [(st, t) for t in take]
             if not batch:
                 break
@@ -194,46 +312,18 @@ def collect_history(
                 f"task logs: {counters['fetched']} read, {counters['cached']} from cache, "
                 f"{left} node(s) still unresolved"
             )
-            futures: dict[str, Future[list[str] | ApiError]] = {}
-            for _st, task in batch:
-                if task.upid not in cache:
-                    futures[task.upid] = pool.submit(_fetch_log, client, task, options.log_limit)
-            for st, task in batch:
-                parsed: CachedTask | None = cache.get(task.upid)
-                if parsed is not None:
-                    counters["cached"] += 1
-                else:
-                    counters["fetched"] += 1
-                    log = futures[task.upid].result()
-                    parsed = _parse(task, log, inventory, st.tz, anomalies, selections)
-                    if parsed is None:
-                        continue
-                    if not task.is_running:
-                        new_tasks.append(parsed)
-                if not parsed.pbs:
-                    continue
-                for r in parsed.results:
-                    results.append(r)
-                    st.seen.add(r.vmid)
-                    if r.is_success:
-                        st.record_success(r.vmid, r.started or parsed.starttime)
+            reader.read(batch, pool)
 
     return HistoryCollection(
-        histories=latest_results(results),
+        histories=latest_results(reader.results),
         readable_nodes=frozenset(s.name for s in states if s.readable),
         anomalies=tuple(condense(anomalies)),
-        new_tasks=tuple(new_tasks),
+        new_tasks=tuple(reader.new_tasks),
         tasks_listed=counters["listed"],
         logs_fetched=counters["fetched"],
         logs_cached=counters["cached"],
         empty_nodes=frozenset(s.name for s in states if s.readable and s.total == 0),
     )
-
-
-def _next_tasks(st: _NodeState, n: int) -> list[TaskInfo]:
-    take = st.tasks[st.cursor : st.cursor + n]
-    st.cursor += len(take)
-    return take
 
 
 def _fetch_pages(

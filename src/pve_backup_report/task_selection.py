@@ -1,0 +1,146 @@
+"""Which covered guests a vzdump task may hold, predicted without reading its log.
+
+* A single-guest task names its guest in the task id.
+* Otherwise the task start is matched to the scheduled events of the enabled jobs (in
+  the node's time zone, at most ``TOLERANCE_S`` after the event). A matched task holds
+  the guests those jobs include on the node whose results count (none when the jobs write
+  to a non-PBS storage: those results are ignored anyway).
+* A task matching no event (a manual run), matching a job whose selection is unresolved,
+  or sharing a matched event with more tasks of the node than jobs ran then (a manual run
+  right after a scheduled one: which is which is unknown) may hold any guest.
+
+The prediction only decides which logs are read first; ``collect_tasks`` checks every log
+it reads against it and falls back to newest-first reading for the node when a log holds
+a covered guest the prediction left out.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Sequence
+
+from pve_backup_report.coverage import CoverageResult, effective_storage
+from pve_backup_report.history import TaskInfo
+from pve_backup_report.model import Inventory
+from pve_backup_report.schedule import ScheduleError, next_event, parse_event
+
+TOLERANCE_S = 300  # a scheduled task starts within this long after its event
+_MAX_EVENTS = 100_000  # per job schedule in the history window
+
+# A prediction: the guests a task may hold; None means "any guest".
+Prediction = frozenset[int] | None
+
+
+class TaskPredictor:
+    """Predicts, per node, the guests each vzdump task holds from the jobs' schedules."""
+
+    def __init__(
+        self, inventory: Inventory, coverage: CoverageResult, since: int, now: int
+    ) -> None:
+        self._inventory = inventory
+        self._since = since
+        self._now = now
+        node_of = {g.vmid: g.node for g in inventory.guests}
+        storages = {s.id: s for s in inventory.storages}
+        # job id -> node -> guests whose results count (None: unresolved selection)
+        self._holds: dict[str, dict[str, frozenset[int]] | None] = {}
+        # job id -> nodes where it backs up a guest (where its runs make tasks)
+        self._runs_on: dict[str, set[str]] = {}
+        for jc in coverage.jobs:
+            if jc.unresolved is not None:
+                self._holds[jc.job.id] = None
+                continue
+            per_node: dict[str, set[int]] = {}
+            for vmid in jc.included:
+                node = node_of.get(vmid)
+                if node is None:
+                    continue
+                self._runs_on.setdefault(jc.job.id, set()).add(node)
+                st = storages.get(effective_storage(jc.job, node, inventory))
+                if st is None or st.is_pbs:  # unknown storage: its results may count
+                    per_node.setdefault(node, set()).add(vmid)
+            self._holds[jc.job.id] = {n: frozenset(v) for n, v in per_node.items()}
+        self._events: dict[tuple[str, str], list[int]] = {}
+        self._matched: dict[str, tuple[tuple[str, int], ...]] = {}  # by UPID
+
+    def guests(self, tasks: Sequence[TaskInfo], i: int, tz: str | None) -> Prediction:
+        """The guests ``tasks[i]`` may hold; ``tasks`` is one node's list, newest first.
+
+        Only the tasks started within ``TOLERANCE_S`` of it are looked at (for a shared
+        event), so a run whose logs are all cached predicts nothing.
+        """
+        task = tasks[i]
+        if task.vmid is not None:
+            return frozenset({task.vmid})
+        keys = self._keys(task, tz)
+        if not keys:
+            return None
+        shared: Counter[tuple[str, int]] = Counter()
+        for j in _near(tasks, i):
+            if tasks[j].vmid is None:
+                shared.update(self._keys(tasks[j], tz))
+        # more tasks at an event than jobs that ran then: one of them is something else
+        if any(shared[k] > len(keys) for k in keys):
+            return None
+        held: set[int] = set()
+        for job_id, _event in keys:
+            per_node = self._holds.get(job_id)
+            if per_node is None:
+                return None
+            held |= per_node.get(task.node, frozenset())
+        return frozenset(held)
+
+    def _keys(self, task: TaskInfo, tz: str | None) -> tuple[tuple[str, int], ...]:
+        found = self._matched.get(task.upid)
+        if found is None:
+            found = self._matched[task.upid] = tuple(self._matches(task, tz or "UTC"))
+        return found
+
+    def _matches(self, task: TaskInfo, tz: str) -> list[tuple[str, int]]:
+        """(job id, event) of every enabled job whose scheduled event started ``task``."""
+        found: list[tuple[str, int]] = []
+        for job in self._inventory.jobs:
+            if not job.enabled or not job.schedule:
+                continue
+            if job.node is not None and job.node != task.node:
+                continue
+            if self._holds.get(job.id) is not None and task.node not in self._runs_on.get(
+                job.id, ()
+            ):
+                continue  # no guest of the job on the node: its runs make no task there
+            events = self._job_events(job.schedule, tz)
+            i = bisect_right(events, task.starttime)
+            if i and task.starttime <= events[i - 1] + TOLERANCE_S:
+                found.append((job.id, events[i - 1]))
+        return found
+
+    def _job_events(self, expr: str, tz: str) -> list[int]:
+        key = (expr, tz)
+        found = self._events.get(key)
+        if found is None:
+            found = []
+            try:
+                event = parse_event(expr)
+            except ScheduleError:
+                self._events[key] = found
+                return found
+            t = next_event(event, self._since - TOLERANCE_S - 1, tz)
+            while t is not None and t <= self._now and len(found) < _MAX_EVENTS:
+                found.append(t)
+                t = next_event(event, t, tz)
+            self._events[key] = found
+        return found
+
+
+def _near(tasks: Sequence[TaskInfo], i: int) -> range:
+    """Indexes of the tasks (sorted newest first) started within ``TOLERANCE_S`` of
+    ``tasks[i]``, itself included."""
+    start = tasks[i].starttime
+    lo = i
+    while lo > 0 and tasks[lo - 1].starttime - start <= TOLERANCE_S:
+        lo -= 1
+    hi = i + 1
+    while hi < len(tasks) and start - tasks[hi].starttime <= TOLERANCE_S:
+        hi += 1
+    return range(lo, hi)
