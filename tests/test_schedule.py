@@ -19,12 +19,11 @@ from pve_backup_report.schedule import (
     CalendarEvent,
     DateTimeValue,
     ScheduleError,
-    describe,
-    explain,
     next_event,
     parse_event,
     previous_event,
 )
+from pve_backup_report.schedule_text import describe, explain
 
 BERLIN = "Europe/Berlin"
 

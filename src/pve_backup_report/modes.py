@@ -46,7 +46,7 @@ def explain_schedule_mode(
 ) -> int:
     import time
 
-    from pve_backup_report.schedule import ScheduleError, explain
+    from pve_backup_report.schedule_text import ScheduleError, explain
 
     when = int(time.time()) if now is None else now
     try:

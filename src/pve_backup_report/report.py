@@ -34,7 +34,7 @@ from pve_backup_report.report_i18n import (
     TEXTS,
     VALUE_LABELS,
 )
-from pve_backup_report.schedule import ScheduleError, describe
+from pve_backup_report.schedule_text import ScheduleError, describe
 from pve_backup_report.timeutil import human_duration, iso_utc
 
 __all__ = [
