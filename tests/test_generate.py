@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+import pve_backup_report.simulator.generate as generate_module
 from pve_backup_report.config import Secret, Settings
 from pve_backup_report.coverage import Coverage
 from pve_backup_report.pipeline import RunOptions, run_assessment
@@ -23,7 +24,9 @@ from pve_backup_report.simulator.generate import (
     parse_spec,
     task_guests,
 )
-from pve_backup_report.simulator.tasklog import read_status
+from pve_backup_report.simulator.scenario import TaskSpec
+from pve_backup_report.simulator.synth import LOCK_TIMEOUT
+from pve_backup_report.simulator.tasklog import UNEXPECTED_STATUS, read_status
 from pve_backup_report.upid import parse_upid
 
 SMALL = {"nodes": 4, "guests": 120, "jobs": 12, "days": 5, "seed": 7}
@@ -101,6 +104,63 @@ def test_one_task_per_node_and_run(scenario: Scenario) -> None:
     assert max(per_run.values()) == 1
 
 
+_LOCK_LINES = ["INFO: trying to get global lock - waiting...", "INFO: got global lock"]
+
+
+def _check_lock(scenario: Scenario, lockwait: int = 180 * 60) -> tuple[int, int]:
+    """A node's vzdump runs hold its global lock one after the other (waits, timeouts).
+
+    Each run that got the lock holds it from its start plus ``lock_wait`` to its end; it
+    waited exactly as long as the previous holder still ran; the guest phases of two runs
+    of a node never overlap. A run that timed out waited ``lockwait`` and held nothing.
+    """
+    renderer = scenario.recipes
+    waits = timeouts = 0
+    by_node: dict[str, list[tuple[int, str, TaskSpec]]] = {}
+    for task in scenario.tasks:
+        if task.log_recipe is not None:
+            key = (task.starttime, task.log_recipe.job, task)
+            by_node.setdefault(task.node, []).append(key)
+    for tasks in by_node.values():
+        held_until = 0
+        for _, _, task in sorted(tasks, key=lambda k: k[:2]):
+            recipe = task.log_recipe
+            assert recipe is not None
+            lines = list(renderer.run(task.node, task.starttime, recipe).lines)
+            assert task.endtime is not None
+            if task.status == UNEXPECTED_STATUS:
+                timeouts += 1
+                assert recipe.job_error == LOCK_TIMEOUT and held_until > task.starttime
+                assert recipe.lock_wait == lockwait < held_until - task.starttime
+                assert lines == [_LOCK_LINES[0], f"ERROR: {LOCK_TIMEOUT}"]
+                assert read_status(lines) == UNEXPECTED_STATUS
+                assert task.endtime == task.starttime + recipe.lock_wait + 1
+                continue
+            assert recipe.lock_wait == max(0, held_until - task.starttime)
+            if recipe.lock_wait:
+                waits += 1
+                assert lines[:2] == _LOCK_LINES
+            assert not any("global lock" in x for x in lines[2 if recipe.lock_wait else 0 :])
+            starts = [t for _, t in renderer.run(task.node, task.starttime, recipe).starts]
+            assert all(held_until < t < task.endtime for t in starts)
+            held_until = task.endtime
+    return waits, timeouts
+
+
+def test_a_nodes_runs_wait_for_the_global_lock(scenario: Scenario) -> None:
+    waits, timeouts = _check_lock(scenario)
+    assert waits > 10 and timeouts == 0
+
+
+def test_a_long_lock_wait_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``lockwait`` (here 1 minute) getlock gives up: no TASK line, nothing backed up."""
+    monkeypatch.setattr(generate_module, "LOCKWAIT_MINUTES", 1)
+    data = generate_scenario(**SMALL)
+    monkeypatch.undo()
+    waits, timeouts = _check_lock(Scenario.from_dict(data), 60)
+    assert waits > 0 and timeouts > 0
+
+
 def test_failures_and_job_errors(scenario: Scenario) -> None:
     statuses = Counter(t.status for t in scenario.tasks if t.type == "vzdump")
     assert statuses["OK"] > 0 and statuses["job errors"] > 0
@@ -149,7 +209,8 @@ def test_recipe_logs_are_served(scenario: Scenario) -> None:
         )
     lines = [item["t"] for item in page["data"]]
     assert page["total"] == len(lines) > 10
-    assert "starting new backup job: vzdump" in lines[0]
+    assert task.log_recipe is not None
+    assert "starting new backup job: vzdump" in lines[2 if task.log_recipe.lock_wait else 0]
     order = [int(x.split()[-2]) for x in lines if "Starting Backup of VM" in x]
     assert order == sorted(guests)
     assert read_status(lines) == task.status
@@ -166,6 +227,8 @@ def test_recipe_validation() -> None:
         ({"vmids": [5]}, "log_recipe.vmids[0]: not a scenario guest"),
         ({"failures": [{"vmid": 100}]}, "log_recipe.failures[0].error"),
         ({"colour": 1}, "unknown key 'colour'"),
+        ({"lock_wait": -5}, "log_recipe.lock_wait: must be >= 0"),
+        ({"lock_wait": "soon"}, "log_recipe.lock_wait: expected an integer"),
     ):
         bad = dict(base, tasks=[dict(task, log_recipe={**task["log_recipe"], **change})])
         with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace("]", r"\]")):

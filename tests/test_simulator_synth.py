@@ -104,6 +104,34 @@ def test_job_level_failure_has_no_guest_lines() -> None:
     assert result.snapshots == ()
 
 
+def test_lock_wait_comes_first_and_moves_the_guests() -> None:
+    plain = run(GuestRun(100, "qemu", "web"))
+    waited = run(GuestRun(100, "qemu", "web"), lock_wait=600)
+    assert waited.lines[:2] == (
+        "INFO: trying to get global lock - waiting...",
+        "INFO: got global lock",
+    )
+    assert waited.lines[2].startswith("INFO: starting new backup job: vzdump")
+    assert waited.starts == ((100, START + 601),) and plain.starts == ((100, START + 1),)
+    assert (waited.starttime, waited.endtime) == (START, plain.endtime + 600)
+    assert waited.lines[2:] != plain.lines  # the times in the log moved
+    assert not any("global lock" in x for x in plain.lines)
+
+
+def test_lock_timeout_leaves_no_task_line() -> None:
+    error = "can't acquire lock '/var/run/vzdump.lock' - got timeout"
+    result = run(GuestRun(100, "qemu", "web"), job_error=error, lock_wait=10800)
+    assert result.lines == ("INFO: trying to get global lock - waiting...", f"ERROR: {error}")
+    assert result.status == "unexpected status" == read_status(result.lines)
+    assert result.endtime == START + 10801 and result.snapshots == ()
+    failed = run(GuestRun(100, "qemu", "web"), job_error="could not activate storage", lock_wait=9)
+    assert failed.lines[-1] == "TASK ERROR: could not activate storage"
+    assert failed.lines[:2] == (
+        "INFO: trying to get global lock - waiting...",
+        "INFO: got global lock",
+    )
+
+
 def test_dir_target_and_stop_mode() -> None:
     local = BackupTarget("local", "dir", path="/var/lib/vz")
     result = run(

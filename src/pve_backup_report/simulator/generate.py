@@ -35,7 +35,7 @@ from typing import Any
 
 from pve_backup_report.schedule import next_event, parse_event
 from pve_backup_report.simulator.scenario import LogRecipe, Scenario, TaskSpec
-from pve_backup_report.simulator.synth import seeded
+from pve_backup_report.simulator.synth import LOCK_TIMEOUT, LOCKWAIT_MINUTES, seeded
 from pve_backup_report.simulator.timeutil import epoch_to_iso_z, parse_time, zone
 
 __all__ = [
@@ -142,7 +142,7 @@ _ERROR_TRANSFER = "job failed with err -5 - Input/output error"
 _JOB_ERRORS = (
     "could not activate storage '{storage}': {storage}: error fetching datastores - 500 Can't "
     "connect to {server}:8007 (Connection refused)",
-    "can't acquire lock '/var/run/vzdump.lock' - got timeout",
+    LOCK_TIMEOUT,
 )
 
 
@@ -473,13 +473,19 @@ def _history(data: dict[str, Any], days: int, now: int, rng: random.Random) -> _
     pids = _Pids(nodes, now)
     chronic, latest_fail, sporadic = _failures(data["guests"], now, rng)
     first = now - days * 86400
-    tasks: list[dict[str, Any]] = []
-    snapshots: dict[tuple[str, int], list[tuple[int, int, str | None]]] = {}
+    # All runs first (per node), then each node's runs in start order: vzdump holds the
+    # node-wide lock /var/run/vzdump.lock for a whole run, so a run that starts while
+    # another one runs waits for it (``lock_wait``) before its first guest.
+    runs: dict[str, list[tuple[int, str, dict[str, Any]]]] = {n: [] for n in nodes}
+    job_storage: dict[str, dict[str, Any]] = {}
+    lockwait: dict[str, int] = {}
     for job in data["jobs"]:
         if not job.get("enabled", 1):
             continue  # disabled before the history window
         selected = renderer.selection(job["id"])
         storage = storages[job["storage"]]
+        job_storage[job["id"]] = storage
+        lockwait[job["id"]] = int(job.get("lockwait", LOCKWAIT_MINUTES)) * 60
         runs_on = [job["node"]] if job.get("node") else nodes
         events = _events(job["schedule"], first, now, TZ)
         last_event = events[-1] if events else None
@@ -516,29 +522,48 @@ def _history(data: dict[str, Any], days: int, now: int, rng: random.Random) -> _
                     recipe["warnings"] = warnings
                 if job_error:
                     recipe["job_error"] = job_error
-                run = renderer.run(node, start, _recipe(recipe))
-                if run.endtime > now:
-                    continue  # still running at ``now``: left out
-                pid, pstart = pids.next(node, start)
-                tasks.append(
-                    {
-                        "node": node,
-                        "type": "vzdump",
-                        "id": str(local[0]) if len(local) == 1 else "",
-                        "user": "root@pam",
-                        "pid": pid,
-                        "pstart": pstart,
-                        "starttime": start,
-                        "endtime": run.endtime,
-                        "status": run.status,
-                        "log_recipe": recipe,
-                    }
+                runs[node].append((start, job["id"], recipe))
+    tasks: list[dict[str, Any]] = []
+    snapshots: dict[tuple[str, int], list[tuple[int, int, str | None]]] = {}
+    for node in nodes:
+        held_until = 0  # the endtime of the node's previous run (it holds the lock until then)
+        for start, job_id, recipe in sorted(runs[node], key=lambda r: (r[0], r[1])):
+            timed_out = False
+            if held_until > start:
+                wait = held_until - start
+                if wait > lockwait[job_id]:  # getlock gives up after ``lockwait`` minutes
+                    wait, timed_out = lockwait[job_id], True
+                    recipe.pop("failures", None)
+                    recipe.pop("warnings", None)
+                    recipe["job_error"] = LOCK_TIMEOUT
+                recipe["lock_wait"] = wait
+            run = renderer.run(node, start, _recipe(recipe))
+            if not timed_out:
+                held_until = run.endtime
+            if run.endtime > now:
+                continue  # still running at ``now``: left out
+            local = renderer.selection(job_id).get(node, [])
+            pid, pstart = pids.next(node, start)
+            tasks.append(
+                {
+                    "node": node,
+                    "type": "vzdump",
+                    "id": str(local[0]) if len(local) == 1 else "",
+                    "user": "root@pam",
+                    "pid": pid,
+                    "pstart": pstart,
+                    "starttime": start,
+                    "endtime": run.endtime,
+                    "status": run.status,
+                    "log_recipe": recipe,
+                }
+            )
+            storage = job_storage[job_id]
+            for snap in run.snapshots:
+                holder = None if storage.get("shared") else node
+                snapshots.setdefault((storage["storage"], snap.vmid), []).append(
+                    (snap.ctime, snap.size, holder)
                 )
-                for snap in run.snapshots:
-                    holder = None if storage.get("shared") else node
-                    snapshots.setdefault((storage["storage"], snap.vmid), []).append(
-                        (snap.ctime, snap.size, holder)
-                    )
     tasks += _other_tasks(nodes, sorted(guests), now, days, pids)
     return _History(tasks, snapshots)
 
@@ -552,6 +577,7 @@ def _recipe(raw: Mapping[str, Any]) -> LogRecipe:
         },
         warnings={int(k): tuple(v) for k, v in raw.get("warnings", {}).items()},
         job_error=raw.get("job_error"),
+        lock_wait=int(raw.get("lock_wait", 0)),
     )
 
 

@@ -155,7 +155,8 @@ class LogRecipe:
 
     ``vmids`` None: the guests the job selects on the task's node (PVE's order).
     ``failures``: vmid -> (error text, ``start`` or ``transfer``); ``warnings``: vmid ->
-    ``WARN:`` texts; ``job_error``: the task dies before any guest.
+    ``WARN:`` texts; ``job_error``: the task dies before any guest; ``lock_wait``: seconds
+    the task waited for the node's global vzdump lock before its guests.
     """
 
     job: str
@@ -163,6 +164,7 @@ class LogRecipe:
     failures: Mapping[int, tuple[str, str]] = field(default_factory=dict)
     warnings: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     job_error: str | None = None
+    lock_wait: int = 0
 
 
 @dataclass(frozen=True)
@@ -378,6 +380,7 @@ class RecipeRenderer:
             guests=runs,
             external=external,
             job_error=recipe.job_error,
+            lock_wait=recipe.lock_wait,
         )
 
 

@@ -69,7 +69,7 @@ _TASK_KEYS = (
     "upid", "node", "pid", "pstart", "starttime", "endtime", "type", "id", "user", "status",
     "log", "log_file", "log_recipe",
 )  # fmt: skip
-_RECIPE_KEYS = ("job", "vmids", "failures", "warnings", "job_error")
+_RECIPE_KEYS = ("job", "vmids", "failures", "warnings", "job_error", "lock_wait")
 
 _BACKUP_KEYS = (
     "storage", "vmid", "type", "ctime", "size", "verification", "protected", "encrypted",
@@ -414,7 +414,8 @@ def _parse_recipe(f: Fields, task_type: str, renderer: RecipeRenderer) -> LogRec
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             raise ScenarioError(f"{where}: expected a list of texts")
         warnings[vmid(key, where)] = tuple(texts)
-    return LogRecipe(job, vmids, failures, warnings, r.text("job_error", None))
+    lock_wait: int = r.integer("lock_wait", 0, minimum=0)
+    return LogRecipe(job, vmids, failures, warnings, r.text("job_error", None), lock_wait)
 
 
 def _task_log(f: Fields, base_dir: Path) -> tuple[str, ...] | None:

@@ -21,10 +21,14 @@ from typing import Any
 import yaml
 
 from pve_backup_report.simulator.selection import split_vmid_list
-from pve_backup_report.simulator.tasklog import end_line
+from pve_backup_report.simulator.tasklog import UNEXPECTED_STATUS, end_line
 from pve_backup_report.simulator.timeutil import epoch_to_iso_z, local_datetime
 
 __all__ = [
+    "LOCKWAIT_MINUTES",
+    "LOCK_TIMEOUT",
+    "LOCK_TIMEOUT_PREFIX",
+    "LOCK_WAITING",
     "BackupTarget",
     "GuestRun",
     "Snapshot",
@@ -41,6 +45,11 @@ __all__ = [
 ]
 
 GIB = 1024**3
+# vzdump's node-wide lock (PVE::VZDump::getlock): the lines a run that had to wait logs.
+LOCK_WAITING = "trying to get global lock - waiting..."
+LOCK_TIMEOUT_PREFIX = "can't acquire lock '/var/run/vzdump.lock'"
+LOCK_TIMEOUT = f"{LOCK_TIMEOUT_PREFIX} - got timeout"
+LOCKWAIT_MINUTES = 180  # the ``lockwait`` default
 
 
 @dataclass(frozen=True)
@@ -329,17 +338,30 @@ def vzdump_run(
     external: Sequence[int] = (),
     notes: bool = False,
     job_error: str | None = None,
+    lock_wait: int = 0,
 ) -> VzdumpRun:
     """One node's task of a backup job, guests in ascending VMID order.
 
     ``job_error`` makes the task die before any guest (e.g. storage activation), which
-    leaves only the ``TASK ERROR`` line, as PVE does.
+    leaves only the ``TASK ERROR`` line, as PVE does. ``lock_wait`` > 0: the task first
+    waited that many seconds for the node's global lock ``/var/run/vzdump.lock`` (held by
+    another vzdump run); it logs the two lock lines first and everything else moves later.
     """
     rng = seeded(node, start, command)
+    lock_lines: tuple[str, ...] = ()
+    if lock_wait > 0:
+        lock_lines = (f"INFO: {LOCK_WAITING}", "INFO: got global lock")
+        if job_error is not None and job_error.startswith(LOCK_TIMEOUT_PREFIX):
+            # getlock gave up after ``lockwait``: it logs the error and calls exit(-1),
+            # so no TASK line is written (``unexpected status``).
+            end = start + lock_wait + 1
+            lines = (f"INFO: {LOCK_WAITING}", f"ERROR: {job_error}")
+            return VzdumpRun(start, end, UNEXPECTED_STATUS, lines)
     if job_error is not None:
-        end = start + rng.randint(1, 30)
-        return VzdumpRun(start, end, job_error, (f"TASK ERROR: {job_error}",))
-    w = _Writer(node, timezone, rng, start + 1)
+        end = start + lock_wait + rng.randint(1, 30)
+        return VzdumpRun(start, end, job_error, (*lock_lines, f"TASK ERROR: {job_error}"))
+    w = _Writer(node, timezone, rng, start + 1 + max(0, lock_wait))
+    w.lines.extend(lock_lines)
     w.info(f"starting new backup job: {command}")
     if external:
         w.info(f"skip external VMs: {', '.join(str(v) for v in sorted(external))}")
@@ -407,6 +429,7 @@ def recipe_run(
     guests: Sequence[GuestRun],
     external: Sequence[int] = (),
     job_error: str | None = None,
+    lock_wait: int = 0,
 ) -> VzdumpRun:
     """The run of a scenario task's ``log_recipe``: job ``job`` on ``node`` at ``start``.
 
@@ -425,6 +448,7 @@ def recipe_run(
         external=external,
         notes=bool(job.get("notes-template")),
         job_error=job_error,
+        lock_wait=lock_wait,
     )
 
 
