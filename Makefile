@@ -14,7 +14,8 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/check_pve_backup --demo -v
+	@$(BIN)/check_pve_backup --demo -v; \
+	echo "(exit code $$?: the monitoring state, 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)"
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests icinga $(wildcard bench)
