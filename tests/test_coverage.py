@@ -24,6 +24,7 @@ from pve_backup_report.model import (
     Selection,
     Severity,
     Storage,
+    pve_selection,
 )
 
 NOW = 1_790_000_000  # 2026-09-21
@@ -55,14 +56,7 @@ def job(
     node: str | None = None,
     legacy: bool = False,
 ) -> BackupJob:
-    if pool:
-        selection = Selection.POOL
-    elif vmid:
-        selection = Selection.VMID
-    elif all or exclude is not None:
-        selection = Selection.ALL
-    else:
-        selection = Selection.NONE
+    selection = pve_selection(pool, vmid, all, exclude)
     return BackupJob(
         id=id,
         enabled=enabled,

@@ -27,9 +27,9 @@ from pve_backup_report.model import (
     Node,
     Pool,
     Problem,
-    Selection,
     Severity,
     Storage,
+    pve_selection,
 )
 from pve_backup_report.pbs_content import PbsContent, Snapshot, StorageContent
 from pve_backup_report.report import (
@@ -62,7 +62,7 @@ def _job(
     comment: str | None = None,
     node: str | None = None,
 ) -> BackupJob:
-    selection = Selection.VMID if vmid else Selection.ALL if all_flag else Selection.NONE
+    selection = pve_selection(None, vmid, all_flag, None)
     return BackupJob(
         id=jid,
         enabled=enabled,

@@ -14,7 +14,15 @@ from pve_backup_report.coverage import (
     included_guests,
     split_vmid_list,
 )
-from pve_backup_report.model import BackupJob, Guest, Inventory, Node, Pool, Selection
+from pve_backup_report.model import (
+    BackupJob,
+    Guest,
+    Inventory,
+    Node,
+    Pool,
+    Selection,
+    pve_selection,
+)
 
 # The vmlist and pool of the upstream test.
 VMLIST = {
@@ -57,14 +65,7 @@ def make_job(
     selection: Selection | None = None,
 ) -> BackupJob:
     if selection is None:
-        if pool:
-            selection = Selection.POOL
-        elif vmid:
-            selection = Selection.VMID
-        elif all or exclude is not None:
-            selection = Selection.ALL
-        else:
-            selection = Selection.NONE
+        selection = pve_selection(pool, vmid, all, exclude)
     return BackupJob(
         id="job",
         enabled=True,

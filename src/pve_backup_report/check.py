@@ -19,6 +19,7 @@ from pve_backup_report.assess import Assessment, GuestStatus
 from pve_backup_report.config import redact
 from pve_backup_report.coverage import Coverage
 from pve_backup_report.model import Problem, Severity
+from pve_backup_report.pve_client import tls_notice
 from pve_backup_report.thresholds import CATEGORIES
 from pve_backup_report.timeutil import human_duration, iso_utc
 
@@ -305,8 +306,9 @@ def long_output(a: Assessment, options: CheckOptions) -> list[str]:
         for g in ignored:
             assert g.ignored is not None
             lines.append(f"  {g.guest.label}: {g.ignored.reason}")
-    if options.tls_mode == "not verified":
-        lines.append("TLS certificate verification is DISABLED (PVE_VERIFY_TLS=false)")
+    notice = tls_notice(options.tls_mode)
+    if notice:
+        lines.append(notice)
     if not lines:
         lines.append("Every guest is covered by an active PBS job and its backups are fresh.")
     return lines

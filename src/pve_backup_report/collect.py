@@ -24,9 +24,9 @@ from pve_backup_report.model import (
     Inventory,
     Node,
     Pool,
-    Selection,
     Severity,
     Storage,
+    pve_selection,
 )
 from pve_backup_report.parallel import worker_pool
 from pve_backup_report.pve_client import PveClient
@@ -97,14 +97,7 @@ def normalise_job(item: Mapping[str, Any]) -> BackupJob:
     vmid = _opt_str(item.get("vmid"))
     exclude = _opt_str(item.get("exclude"))
     all_flag = _flag(item.get("all"), False)
-    if pool:
-        selection = Selection.POOL
-    elif vmid:
-        selection = Selection.VMID
-    elif all_flag or exclude:  # the real run turns exclude-without-all into all=1
-        selection = Selection.ALL
-    else:
-        selection = Selection.NONE
+    selection = pve_selection(pool, vmid, all_flag, exclude)
     next_run = item.get("next-run")
     return BackupJob(
         id=str(item["id"]),

@@ -38,6 +38,8 @@ from .model import (
     Selection,
     Severity,
     Storage,
+    perl_true,
+    pve_selection,
 )
 
 __all__ = [
@@ -86,10 +88,6 @@ _LEADING_WS = re.compile(r"^\s+")
 _NUMERIC = re.compile(r"[0-9]+\n?")  # Perl's /^\d+$/ also accepts one trailing newline
 
 
-def _perl_true(value: str | None) -> bool:
-    return value is not None and value not in ("", "0")
-
-
 def _drop_trailing_empty(items: list[str]) -> list[str]:
     while items and items[-1] == "":
         items.pop()
@@ -102,7 +100,7 @@ def split_vmid_list(text: str | None) -> tuple[str, ...]:
     NUL-separated when it contains a NUL; otherwise ``,`` and ``;`` count as whitespace
     and the text is split on runs of whitespace. Items are not validated here.
     """
-    if not _perl_true(text):
+    if not perl_true(text):
         return ()
     assert text is not None
     if "\0" in text:
@@ -232,27 +230,22 @@ def _pool_candidates(pool_id: str, index: _Index) -> list[int]:
 
 def _branch(job: BackupJob) -> Selection:
     """The branch PVE takes for this stored job (the real run: exclude implies all)."""
-    if _perl_true(job.pool):
-        return Selection.POOL
-    if _perl_true(job.vmid_raw):
-        return Selection.VMID
-    if job.all_flag or job.exclude_raw is not None:
-        return Selection.ALL
-    if job.selection is Selection.ALL:
+    branch = pve_selection(job.pool, job.vmid_raw, job.all_flag, job.exclude_raw)
+    if branch is Selection.NONE and job.selection is Selection.ALL:
         return Selection.ALL  # collector said all without the raw flag
-    return Selection.NONE
+    return branch
 
 
 def _conflicts(job: BackupJob) -> list[str]:
     """Options ``verify_vzdump_parameters`` rejects together with ``vmid``."""
-    if not _perl_true(job.vmid_raw):
+    if not perl_true(job.vmid_raw):
         return []
     found: list[str] = []
     if job.all_flag:
         found.append("all")
-    if _perl_true(job.exclude_raw):
+    if perl_true(job.exclude_raw):
         found.append("exclude")
-    if _perl_true(job.pool):
+    if perl_true(job.pool):
         found.append("pool")
     return found
 
@@ -565,7 +558,7 @@ def _fmt_ids(ids: Iterable[int], limit: int = 20) -> str:
 def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
     out: list[Anomaly] = []
     details: dict[str, Any] = {"job": job.id}
-    exclude_set = _perl_true(job.exclude_raw)
+    exclude_set = perl_true(job.exclude_raw)
     if (
         inc.selection is Selection.ALL
         and not job.all_flag

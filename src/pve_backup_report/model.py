@@ -109,6 +109,28 @@ class Selection(str, enum.Enum):
     NONE = "none"
 
 
+def perl_true(value: str | None) -> bool:
+    """Perl truthiness of a stored option string: unset, ``""`` and ``"0"`` are false."""
+    return value is not None and value not in ("", "0")
+
+
+def pve_selection(
+    pool: str | None, vmid_raw: str | None, all_flag: bool, exclude_raw: str | None
+) -> Selection:
+    """The branch ``PVE::VZDump::get_included_guests`` takes: pool > vmid > all.
+
+    An ``exclude`` without ``all`` runs as all-minus-exclude (``verify_vzdump_parameters``
+    sets ``all=1``).
+    """
+    if perl_true(pool):
+        return Selection.POOL
+    if perl_true(vmid_raw):
+        return Selection.VMID
+    if all_flag or exclude_raw is not None:
+        return Selection.ALL
+    return Selection.NONE
+
+
 @dataclass(frozen=True)
 class BackupJob:
     """A backup job from ``/cluster/backup`` (jobs.cfg or legacy vzdump.cron)."""

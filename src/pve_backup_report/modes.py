@@ -18,19 +18,15 @@ from pve_backup_report.errors import ApiError
 from pve_backup_report.pipeline import RunOptions, run_assessment
 from pve_backup_report.progress import clear as clear_progress
 from pve_backup_report.progress import terminal_progress
-from pve_backup_report.pve_client import PveClient
+from pve_backup_report.pve_client import PveClient, tls_notice
 
 EXIT_UNKNOWN = 3
-
-
-def _tls_notice(client: PveClient) -> str | None:
-    return _tls_notice_text(client.tls_mode)
 
 
 def check_api_mode(settings: Settings, fmt: str) -> int:
     with PveClient(settings) as client:
         result = run_api_check(client, settings.backup_jobs_endpoint)
-        notice = _tls_notice(client)
+        notice = tls_notice(client.tls_mode)
     failure = connection_failure(result)
     if failure is not None and fmt == "text":
         print(f"UNKNOWN - PVE API not usable: {failure}")
@@ -142,13 +138,7 @@ def dump_mode(settings: Settings, kind: str, fmt: str, now: int) -> int:
         doc["tls"] = tls
         out = dumps.render_json(doc)
     else:
-        notice = _tls_notice_text(tls)
+        notice = tls_notice(tls)
         out = text + (f"\n\nwarning: {notice}" if notice else "")
     print(redact(out))  # PVE data (notes, messages) could echo the secret
     return 0
-
-
-def _tls_notice_text(tls_mode: str) -> str | None:
-    if tls_mode == "not verified":
-        return "TLS certificate verification is DISABLED (PVE_VERIFY_TLS=false)"
-    return None

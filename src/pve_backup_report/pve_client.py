@@ -40,6 +40,13 @@ from pve_backup_report.errors import (
 log = logging.getLogger("nagiosplugin.pve_backup_report.api")
 
 
+def tls_notice(tls_mode: str) -> str | None:
+    """The line every output shows when certificate verification is off on purpose."""
+    if tls_mode == "not verified":
+        return "TLS certificate verification is DISABLED (PVE_VERIFY_TLS=false)"
+    return None
+
+
 @dataclass
 class RequestStats:
     """Mutable counters (guarded by a lock in the client)."""
@@ -47,7 +54,6 @@ class RequestStats:
     requests: int = 0
     bytes: int = 0
     errors: int = 0
-    elapsed_s: float = 0.0
     per_path: Counter[str] = field(default_factory=Counter)
 
 
@@ -238,7 +244,6 @@ class PveClient:
         with self._lock:
             self.stats.requests += 1
             self.stats.bytes += size
-            self.stats.elapsed_s += elapsed
             self.stats.per_path[_path_template(path)] += 1
             if status == 0 or status >= 400:
                 self.stats.errors += 1
