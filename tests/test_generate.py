@@ -152,6 +152,21 @@ def test_a_nodes_runs_wait_for_the_global_lock(scenario: Scenario) -> None:
     assert waits > 10 and timeouts == 0
 
 
+def test_jobs_due_together_start_in_job_id_order(scenario: Scenario) -> None:
+    """pvescheduler starts the jobs due in one pass in job-id order: on a node, runs of
+    one event share their start second and their pstarts follow the job ids."""
+    events: dict[tuple[str, int], list[tuple[int, str]]] = {}
+    for task in scenario.tasks:
+        if task.log_recipe is not None:
+            key = (task.node, task.starttime)
+            events.setdefault(key, []).append((task.pstart, task.log_recipe.job))
+    shared = [runs for runs in events.values() if len(runs) > 1]
+    assert len(shared) > 5
+    for runs in shared:
+        assert [job for _, job in sorted(runs)] == sorted(job for _, job in runs)
+        assert len({p for p, _ in runs}) == len(runs)
+
+
 def test_a_long_lock_wait_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
     """Past ``lockwait`` (here 1 minute) getlock gives up: no TASK line, nothing backed up."""
     monkeypatch.setattr(generate_module, "LOCKWAIT_MINUTES", 1)

@@ -427,11 +427,18 @@ class _Pids:
     def __init__(self, nodes: Sequence[str], now: int) -> None:
         self.boot = {n: now - 40 * 86400 - i * 3607 for i, n in enumerate(nodes)}
         self.count: dict[str, int] = dict.fromkeys(nodes, 0)
+        self.last: dict[str, tuple[int, int]] = {}  # node -> (start, pstart) of the last call
 
     def next(self, node: str, start: int) -> tuple[int, int]:
+        """Processes started in the same second get increasing ``pstart``s."""
         self.count[node] += 1
         c = self.count[node]
-        return 1000 + (c * 7919) % 4_000_000, (start - self.boot[node]) * 100 + c % 97
+        pstart = (start - self.boot[node]) * 100 + c % 50
+        last = self.last.get(node)
+        if last is not None and last[0] == start:
+            pstart = last[1] + 1
+        self.last[node] = (start, pstart)
+        return 1000 + (c * 7919) % 4_000_000, pstart
 
 
 def _events(expr: str, first: int, now: int, tz: str) -> list[int]:
@@ -495,7 +502,11 @@ def _history(data: dict[str, Any], days: int, now: int, rng: random.Random) -> _
                 continue
             for event in events:
                 jrng = seeded("jobrun", job["id"], node, event)
-                start = event + 1 + node_index[node] % 5 + jrng.randint(0, 20)
+                # pvescheduler's run_jobs starts the jobs due in one pass in job-id order
+                # (``sort keys``): one start for all of them, and the runs are sorted by
+                # (start, job id) below, as their pids and pstarts are.
+                delay = seeded("pass", node, event).randint(0, 20)
+                start = event + 1 + node_index[node] % 5 + delay
                 recipe: dict[str, Any] = {"job": job["id"]}
                 failures = []
                 for v in local:
