@@ -90,6 +90,15 @@ class TaskInfo:
         return _vmid_or_none(self.id)
 
     @property
+    def pstart(self) -> int:
+        """The worker's start in clock ticks since boot (from the UPID): orders the tasks
+        started in one second."""
+        try:
+            return int(self.upid.split(":", 4)[3], 16)
+        except (IndexError, ValueError):
+            return 0
+
+    @property
     def is_running(self) -> bool:
         """The task list says it still runs (``RUNNING``, or neither status nor endtime)."""
         if self.status is not None:
@@ -311,6 +320,8 @@ _FINISHED_RE = re.compile(r"([0-9]{1,9}) \(([0-9]{1,12}):([0-9]{2}):([0-9]{2})\)
 _FAILED_RE = re.compile(r"Backup of VM ([0-9]{1,9}) failed -(.*)", re.DOTALL)
 _LOCAL_TIME_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
 _ARCHIVE_RE = re.compile(r"'([^']+)'")
+# one VMID of a comma-separated list, spaces allowed around it
+_SKIP_RE = re.compile(rf"(?:^|,)\s*([0-9]{{1,{_MAX_VMID_DIGITS}}})\s*(?=,|$)")
 
 _P_INFO = "INFO: "
 _P_ERROR = "ERROR: "
@@ -325,6 +336,14 @@ _INFO_SKIP = "skip external VMs: "
 _INFO_JOB_OK = "Backup job finished successfully"
 _INFO_JOB_ERRORS = "Backup job finished with errors"
 _ERROR_JOB_FAILED = "Backup job failed - "
+# the first four characters of every INFO text ``_LogState._info`` looks at
+_INFO_HEADS = frozenset(
+    p[:4]
+    for p in (
+        _INFO_STARTING, _INFO_FINISHED, _INFO_STARTED_AT, _INFO_FINISHED_AT, _INFO_FAILED_AT,
+        _INFO_PBS_ARCHIVE, _INFO_SKIP, _INFO_JOB_OK, _INFO_JOB_ERRORS,
+    )
+)  # fmt: skip
 
 
 class _Guest:
@@ -399,8 +418,7 @@ class _LogState:
         self.latest: dict[int, _Guest] = {}
         self.pending_end: _Guest | None = None  # waits for "Backup finished at"/"Failed at"
         self.failure_cont: _Guest | None = None  # collects continuation ERROR lines
-        self.skipped: list[int] = []
-        self.skipped_seen: set[int] = set()
+        self.skip_texts: list[str] = []  # "skip external VMs" lists, read at the end
         self.task_line_status: str | None = None
         self.job_failed_msg: str | None = None
         self.pre_guest_error: str | None = None
@@ -429,16 +447,20 @@ class _LogState:
         return value
 
     def feed(self, lines: Sequence[str]) -> None:
+        heads = _INFO_HEADS
+        nonblank = 0
         for index, raw in enumerate(lines):
             if not isinstance(raw, str):
+                self.nonblank += nonblank
                 raise HistoryDataError(f"log line {index + 1} is not a string")
             line = raw.rstrip()
             if not line:
                 continue
-            self.nonblank += 1
+            nonblank += 1
             if line.startswith(_P_INFO):
                 self.failure_cont = None
-                self._info(line[len(_P_INFO) :])
+                if line[6:10] in heads:  # most INFO lines say nothing about the result
+                    self._info(line[6:])
             elif line.startswith(_P_ERROR):
                 self._error(line[len(_P_ERROR) :].strip())
             elif line.startswith(_P_WARN):
@@ -450,6 +472,7 @@ class _LogState:
                 self._task_line(line)
             else:
                 self.failure_cont = None
+        self.nonblank += nonblank
 
     def _info(self, text: str) -> None:
         if text.startswith(_INFO_STARTING):
@@ -486,15 +509,18 @@ class _LogState:
             if m is not None and self.open is not None and self.open.archive is None:
                 self.open.archive = m.group(1)
         elif text.startswith(_INFO_SKIP):
-            for part in text[len(_INFO_SKIP) :].split(","):
-                skip = _vmid_or_none(part.strip())
-                if skip is not None and skip not in self.skipped_seen:
-                    self.skipped_seen.add(skip)
-                    self.skipped.append(skip)
+            self.skip_texts.append(text[len(_INFO_SKIP) :])
         elif text.startswith(_INFO_JOB_OK):
             self.job_end = "ok"
         elif text.startswith(_INFO_JOB_ERRORS):
             self.job_end = "errors"
+
+    def skipped(self) -> dict[int, None]:
+        """The guests of other nodes the job skipped, in log order (``dict`` as an
+        ordered set). One such line can name thousands of guests."""
+        return dict.fromkeys(
+            v for text in self.skip_texts for v in map(int, _SKIP_RE.findall(text)) if v
+        )
 
     def _error(self, text: str) -> None:
         m = _FAILED_RE.match(text)
@@ -682,7 +708,8 @@ def _build(
         job_status = "unknown"
 
     # Job-level death: expected guests without any line are failed with the job's error.
-    skipped = tuple(st.skipped)
+    skipped_set = st.skipped()
+    skipped = tuple(skipped_set)
     wanted = set(expected or ())
     if single_vmid is not None:
         wanted.add(single_vmid)  # a single-guest task names its guest in the task id
@@ -693,7 +720,7 @@ def _build(
         and job_status in ("failed", "unknown")
         and final_status != _JOB_ERRORS
     ):
-        skip = st.skipped_seen
+        skip = skipped_set
         message = job_error or f"not backed up (task ended: {status_text})"
         for vmid in sorted(wanted):
             if vmid in seen or vmid in skip:
