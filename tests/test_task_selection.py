@@ -195,3 +195,201 @@ def test_no_schedule_selection_reads_newest_first() -> None:
             pipeline.collect_history = original  # type: ignore[attr-defined]
         logs = sum(n for p, n in sim.stats.per_path.items() if p.endswith("/log"))
     assert logs == 5  # rounds of 1, 2, then 2 more (every daily run precedes the weekly)
+
+
+# --------------------------------------------------------------------------------------
+# Jobs sharing an event, and the node-wide vzdump lock
+
+
+def _run_log(results: dict[int, bool], at: int, storage: str, selection: str) -> str:
+    """A run of a job that got the node's vzdump lock at ``at``."""
+    log = _log(results, at).split("\n", 1)[1]
+    return f"INFO: starting new backup job: vzdump {selection} --storage {storage}\n{log}"
+
+
+def _pair_scenario(
+    tasks: list[dict[str, Any]],
+    beta_storage: str = "pbs",
+    alpha: str = "21:00 100,101,102",
+    beta: str = "21:00 103,104,105",
+) -> Scenario:
+    """Jobs ``alpha`` and ``beta``, each given as "<schedule> <vmids>"."""
+    (a_schedule, a_vmids), (b_schedule, b_vmids) = alpha.split(), beta.split()
+    return Scenario.from_dict(
+        {
+            "now": NOW,
+            "token": {"id": "monitor@pve!check", "secret": "s"},
+            "nodes": [{"node": "pve1", "status": "online", "timezone": "UTC"}],
+            "storages": [
+                {"storage": "pbs", "type": "pbs", "server": "x", "datastore": "d",
+                 "content": "backup"},
+                {"storage": "local", "type": "dir", "path": "/var/lib/vz", "content": "backup"},
+            ],
+            "guests": [{"vmid": v, "type": "qemu", "name": f"g{v}", "node": "pve1",
+                        "status": "running"} for v in range(100, 106)],
+            "jobs": [
+                {"id": "alpha", "type": "vzdump", "schedule": a_schedule, "storage": "pbs",
+                 "vmid": a_vmids},
+                {"id": "beta", "type": "vzdump", "schedule": b_schedule, "storage": beta_storage,
+                 "vmid": b_vmids},
+            ],
+            "tasks": tasks,
+        }
+    )  # fmt: skip
+
+
+def _job_task(
+    job: str,
+    results: dict[int, bool],
+    start: int,
+    pstart: int,
+    ran: tuple[int, int],
+    storage: str = "pbs",
+) -> dict[str, Any]:
+    """A run of ``job`` started at ``start`` whose backups ran from ``ran[0]`` to ``ran[1]``
+    (after waiting for the lock)."""
+    selection = " ".join(map(str, results))
+    failed = not all(results.values())
+    return {
+        "node": "pve1", "type": "vzdump", "user": "root@pam", "id": "",
+        "pid": 4000 + pstart % 1000, "pstart": pstart,
+        "starttime": start, "endtime": ran[1],
+        "status": "job errors" if failed else "OK",
+        "log": _run_log(results, ran[0], storage, selection),
+    }  # fmt: skip
+
+
+ALPHA_OK = {100: True, 101: True, 102: True}
+BETA_OK = {103: True, 104: True, 105: True}
+
+
+def _pairs(
+    newest_alpha: dict[int, bool], *, alpha_first: bool = True, beta_storage: str = "pbs"
+) -> list[dict[str, Any]]:
+    """Three nights of both jobs at Thu/Wed/Tue 21:00:05, started in one scheduler pass;
+    the first task started holds the lock and the other waits for it."""
+    tasks = []
+    for d in range(3):
+        start = NOW - DAY + 9 * 3600 + 5 - d * DAY  # Thu 21:00:05 and the nights before
+        pstart = 50_000_000 - d * 8_640_000
+        alpha = newest_alpha if d == 0 else ALPHA_OK
+        first, second = ("alpha", "beta") if alpha_first or d else ("beta", "alpha")
+        results = {"alpha": alpha, "beta": BETA_OK}
+        storage = {"alpha": "pbs", "beta": beta_storage}
+        tasks.append(_job_task(first, results[first], start, pstart, (start, start + 600),
+                               storage[first]))  # fmt: skip
+        tasks.append(_job_task(second, results[second], start, pstart + 1,
+                               (start + 601, start + 1200), storage[second]))  # fmt: skip
+    return tasks
+
+
+def test_jobs_sharing_an_event_are_told_apart_by_start_order() -> None:
+    """pvescheduler starts the jobs due together in job-id order: the first task is
+    alpha's. 100 failed in Thursday's alpha run, so Wednesday's alpha run is read for its
+    success, and not Wednesday's beta run."""
+    thu = NOW - DAY + 9 * 3600 + 5
+    with Simulator(_pair_scenario(_pairs({100: False, 101: True, 102: True})), tls=False) as sim:
+        guests, logs, (inventory, coverage) = _run(sim)
+    assert guests[100].last_backup.status == "failed"
+    assert guests[100].last_backup.started == thu
+    assert guests[100].last_success.started == thu - DAY
+    assert guests[104].last_success.started == thu + 601
+    assert len(logs) == 3  # Thursday's two runs and Wednesday's alpha run, not beta's
+    # the same from the predictor: the task started first (lower pstart) is alpha's
+    predictor = TaskPredictor(inventory, coverage, NOW - 15 * DAY, NOW)
+    later, first = (
+        replace(_info(thu), upid=f"UPID:pve1:{pid}:{pstart:08X}:{thu:08X}:vzdump::root@pam:")
+        for pid, pstart in ((2, 50_000_001), (1, 50_000_000))
+    )  # fmt: skip
+    tasks = [later, first]
+    assert predictor.guests(tasks, 0, "UTC") == frozenset({103, 104, 105})
+    assert predictor.guests(tasks, 1, "UTC") == frozenset({100, 101, 102})
+
+
+def test_siblings_started_out_of_job_order_are_all_read() -> None:
+    """Thursday's first task is beta's, writing to a local storage; it was predicted to be
+    alpha's. Its log shows another job's command line, so the other task of that event is
+    read too: it is alpha's, and holds 100's newest (failed) backup. Believing the pairing
+    would have taken Wednesday's success as 100's latest result."""
+    thu = NOW - DAY + 9 * 3600 + 5
+    tasks = _pairs({100: False, 101: True, 102: True}, alpha_first=False, beta_storage="local")
+    with Simulator(_pair_scenario(tasks, beta_storage="local"), tls=False) as sim:
+        guests, logs, _ = _run(sim)
+    assert guests[100].last_backup.status == "failed"
+    assert guests[100].last_backup.started == thu + 601
+    assert guests[100].last_success.started == thu - DAY
+    assert guests[101].last_success.started == thu + 601
+    assert len(logs) == 3  # Thursday's two tasks, one after the other, and Wednesday's alpha
+
+
+def test_a_sibling_without_command_line_unpairs_its_event() -> None:
+    """Thursday's alpha task gave up waiting for the lock: no command line, no result. Its
+    event's pairing cannot be checked, so beta's task is read as well, and alpha's guests
+    get Wednesday's results."""
+    thu = NOW - DAY + 9 * 3600 + 5
+    tasks = _pairs(ALPHA_OK)
+    tasks[0]["log"] = (
+        "INFO: trying to get global lock - waiting...\n"
+        "ERROR: can't acquire lock '/var/run/vzdump.lock' - got timeout"
+    )
+    tasks[0]["status"] = "unexpected status"
+    with Simulator(_pair_scenario(tasks), tls=False) as sim:
+        guests, logs, _ = _run(sim)
+    assert guests[100].last_success.started == thu - DAY
+    assert guests[100].last_backup.started == thu - DAY
+    assert guests[103].last_success.started == thu + 601
+    assert len(logs) == 3  # both of Thursday's tasks and Wednesday's alpha run
+
+
+def test_a_run_that_waited_for_the_lock_hides_the_older_run() -> None:
+    """alpha (22:00, 100-104) starts while beta's 21:00 run (103-104) holds the node's
+    vzdump lock, so it backs its guests up after beta's run ended. beta's run cannot hold a
+    newer result than alpha's for 103 or 104, and its log is not read, although it ended
+    after alpha's task started."""
+    thu = NOW - DAY + 9 * 3600  # Thu 21:00
+    tasks = []
+    for d in range(2):
+        beta_start = thu + 5 - d * DAY
+        tasks.append(
+            _job_task(
+                "beta",
+                {103: True, 104: True},
+                beta_start,
+                60_000_000 - d * 8_640_000,
+                (beta_start, beta_start + 7200),
+            )
+        )
+        alpha_start = thu + 3600 + 5 - d * DAY  # 22:00:05, waits until 23:00:05
+        tasks.append(
+            _job_task(
+                "alpha",
+                {**ALPHA_OK, 103: True, 104: True},
+                alpha_start,
+                60_360_000 - d * 8_640_000,
+                (beta_start + 7201, beta_start + 7800),
+            )
+        )
+    scenario = _pair_scenario(tasks, alpha="22:00 100,101,102,103,104", beta="21:00 103,104")
+    with Simulator(scenario, tls=False) as sim:
+        guests, logs, _ = _run(sim)
+    assert guests[103].last_success.started == thu + 7206  # alpha's, after the lock wait
+    assert len(logs) == 1  # Thursday's alpha run holds every guest's newest result
+
+
+def test_an_older_run_that_ended_later_is_read() -> None:
+    """Without the lock's order (beta's run ended after alpha's), beta's older run may hold
+    a newer result for 103 and is read: here 103 failed in it after alpha's success."""
+    thu = NOW - DAY + 9 * 3600
+    beta_start = thu + 5
+    tasks = [
+        _job_task("beta", {103: False, 104: True}, beta_start, 60_000_000,
+                  (beta_start + 4000, beta_start + 7900)),
+        _job_task("alpha", {**ALPHA_OK, 103: True, 104: True}, thu + 3605, 60_360_000,
+                  (thu + 3605, thu + 3900)),
+    ]  # fmt: skip
+    scenario = _pair_scenario(tasks, alpha="22:00 100,101,102,103,104", beta="21:00 103,104")
+    with Simulator(scenario, tls=False) as sim:
+        guests, logs, _ = _run(sim)
+    assert guests[103].last_backup.status == "failed"
+    assert guests[103].last_success.started == thu + 3605
+    assert len(logs) == 2

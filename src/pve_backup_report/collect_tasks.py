@@ -17,6 +17,7 @@ they keep about 25 and 50 tasks (pve-facts §3).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,8 @@ from pve_backup_report.progress import Progress, no_progress
 from pve_backup_report.pve_client import PveClient
 from pve_backup_report.task_selection import Prediction, TaskPredictor
 from pve_backup_report.vzdump_command import VzdumpCommand, parse_vzdump_command
+
+log = logging.getLogger(__name__)
 
 _LOG_PAGE = 50000  # task log lines per request
 
@@ -113,17 +116,19 @@ class _Reader:
 
     Per node, each round walks the listed tasks newest first. Known tasks (read this run
     or cached) count with their results; an unknown task counts as holding its predicted
-    guests (``task_selection``), optimistically as successes started at the task start.
-    An unknown task is read when
+    guests (``task_selection``), optimistically as successes. An unknown task is read when
 
     * it may hold a guest still lacking a success, or
-    * it may hold a guest and ended (or still runs) after that guest's newest success:
-      a long older job can reach a guest after a newer job did, so it may hold a newer
-      result.
+    * it may hold a guest and did not end before the task of that guest's newest
+      (possible) success ended. Every vzdump run holds the node-wide lock
+      ``/var/run/vzdump.lock`` for all its backups (``PVE::API2::VZDump`` takes it
+      before ``exec_backup``), so of two runs of a node the one that ended first made all
+      its backups first, even when the other started first and waited for the lock.
 
     A node is resolved when a walk reads nothing; it pages further only while guests
     lack a success. A log holding a covered guest outside its prediction switches the
-    node to newest-first reading, so a wrong prediction costs requests, not a result.
+    node to newest-first reading, and a log that is not the run of the job its task was
+    paired with unpairs that event, so a wrong prediction costs requests, not a result.
     """
 
     def __init__(
@@ -168,26 +173,25 @@ class _Reader:
     def plan(self, st: _NodeState) -> list[TaskInfo]:
         """The unknown tasks of the node to read this round (see the class docstring)."""
         lacking = set(st.wanted)  # guests without a (possible) success yet
-        success_at: dict[int, int] = {}  # newest (possible) success start per guest
+        success_end: dict[int, int] = {}  # per guest: end of the task of its newest success
         take: list[TaskInfo] = []
         later: list[tuple[TaskInfo, Prediction, frozenset[int]]] = []  # unknown, not taken
-        floor: int | None = None  # once no guest lacks a success: the oldest newest success
+        floor: int | None = None  # once no guest lacks a success: the oldest such end
         for i, task in enumerate(st.tasks):
+            end = _end(task, self.now)
             known, got = self.outcome(task)
             if known:
                 if got is not None and got.pbs:
                     for r in got.results:
                         if r.is_success and r.vmid in st.wanted:
                             lacking.discard(r.vmid)
-                            started = r.started or got.starttime
-                            success_at[r.vmid] = max(success_at.get(r.vmid, started), started)
+                            success_end[r.vmid] = max(success_end.get(r.vmid, end), end)
                 continue
             if not lacking:
                 if floor is None:
-                    floor = min((success_at[v] for v in st.wanted), default=0)
-                end = task.endtime if task.endtime is not None else self.now
-                if end <= floor:
-                    continue  # can hold no newer result, whatever guests it holds
+                    floor = min((success_end[v] for v in st.wanted), default=0)
+                if end < floor:
+                    continue  # ran before every guest's newest success (the node lock)
             prediction = (
                 None
                 if self.predictor is None or st.newest_first
@@ -199,12 +203,11 @@ class _Reader:
                 self.predicted[task.upid] = prediction
                 lacking -= guests
                 for v in guests:
-                    success_at[v] = max(success_at.get(v, task.starttime), task.starttime)
+                    success_end[v] = max(success_end.get(v, end), end)
             elif guests:
                 later.append((task, prediction, guests))
         for task, prediction, guests in later:
-            end = task.endtime if task.endtime is not None else self.now
-            if any(end > success_at[v] for v in guests):
+            if any(_end(task, self.now) >= success_end[v] for v in guests):
                 take.append(task)
                 self.predicted[task.upid] = prediction
         if st.newest_first and take:
@@ -228,11 +231,13 @@ class _Reader:
         }
         for st, task in batch:
             self.counters["fetched"] += 1
-            parsed = _parse(
+            parsed, command = _parse(
                 task, futures[task.upid].result(), self.inventory, st.tz, self.anomalies,
                 self.selections,
             )  # fmt: skip
             self.known[task.upid] = parsed
+            if self.predictor is not None and not self.predictor.confirm(task, command):
+                log.debug("%s is not the job run paired with it: siblings hold any", task.upid)
             if parsed is None:
                 continue
             if not task.is_running:
@@ -246,6 +251,11 @@ class _Reader:
                 held = {r.vmid for r in parsed.results} & st.wanted
                 if not held <= prediction:
                     st.newest_first = True  # the schedules do not explain this node
+
+
+def _end(task: TaskInfo, now: int) -> int:
+    """When the task ended; ``now`` while it runs."""
+    return task.endtime if task.endtime is not None else now
 
 
 def wanted_guests(coverage: CoverageResult) -> dict[str, set[int]]:
@@ -457,7 +467,8 @@ def _parse(
     tz: str | None,
     anomalies: list[Anomaly],
     selections: _Selections | None = None,
-) -> CachedTask | None:
+) -> tuple[CachedTask | None, VzdumpCommand | None]:
+    """What the log taught (None: the task is unusable), and its vzdump command line."""
     error = fetched if isinstance(fetched, ApiError) else None
     log = None if isinstance(fetched, ApiError) else fetched
     command = parse_vzdump_command(log) if log else None
@@ -472,7 +483,7 @@ def _parse(
         parsed: TaskParse = parse_task(task, log, expected, tz)
     except HistoryDataError as exc:
         anomalies.append(Anomaly(Severity.INFO, "tasks", f"task {task.upid} not usable: {exc}", {}))
-        return None
+        return None, command
     for a in parsed.anomalies:
         if error is not None and a.message.startswith(f"task log of {task.upid} unavailable"):
             a = replace(a, message=a.message.replace("(no log)", f"({error.message})", 1))
@@ -480,4 +491,4 @@ def _parse(
     st = inventory.storage(storage) if storage else None
     # Without the command line (log unreadable) the storage is unknown: count the task.
     pbs = st.is_pbs if st is not None else storage is None
-    return CachedTask(task.upid, task.node, task.starttime, storage, pbs, parsed.results)
+    return CachedTask(task.upid, task.node, task.starttime, storage, pbs, parsed.results), command

@@ -5,6 +5,11 @@
   the node's time zone, at most ``TOLERANCE_S`` after the event). A matched task holds
   the guests those jobs include on the node whose results count (none when the jobs write
   to a non-PBS storage: those results are ignored anyway).
+* Several jobs due at one event make one task each on the node, started by one
+  pvescheduler pass in job-id order (``PVE::Jobs::run_jobs`` sorts the job ids), so the
+  n-th task started (by start time, then ``pstart``) is paired with the n-th job. When a
+  log read is not the run of its paired job (another command line, or none), the event
+  is unpaired: its tasks may hold the guests of any of its jobs.
 * A task matching no event (a manual run), matching a job whose selection is unresolved,
   or sharing a matched event with more tasks of the node than jobs ran then (a manual run
   right after a scheduled one: which is which is unknown) may hold any guest.
@@ -16,14 +21,16 @@ a covered guest the prediction left out.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 
 from pve_backup_report.coverage import CoverageResult, effective_storage
 from pve_backup_report.history import TaskInfo
-from pve_backup_report.model import Inventory
+from pve_backup_report.model import BackupJob, Inventory, Selection, pve_selection
 from pve_backup_report.schedule import ScheduleError, next_event, parse_event
+from pve_backup_report.vzdump_command import VzdumpCommand
 
 TOLERANCE_S = 300  # a scheduled task starts within this long after its event
 _MAX_EVENTS = 100_000  # per job schedule in the history window
@@ -63,6 +70,31 @@ class TaskPredictor:
             self._holds[jc.job.id] = {n: frozenset(v) for n, v in per_node.items()}
         self._events: dict[tuple[str, str], list[int]] = {}
         self._matched: dict[str, tuple[tuple[str, int], ...]] = {}  # by UPID
+        self._jobs = {j.id: j for j in inventory.jobs}
+        # UPID -> (job id, the jobs of its event) for a task told apart from its siblings
+        self.paired: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
+        # (node, jobs of an event) whose tasks a log showed not to be paired as predicted
+        self._distrusted: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
+
+    def confirm(self, task: TaskInfo, command: VzdumpCommand | None) -> bool:
+        """Whether a read log agrees with the job its task was paired with.
+
+        A task not paired agrees. A paired one must have logged the command line of its
+        job (same selection and storage); otherwise its siblings are predicted to hold
+        the guests of any job of their event from now on.
+        """
+        found = self.paired.get(task.upid)
+        if found is None:
+            return True
+        job_id, keys = found
+        job = self._jobs.get(job_id)
+        if job is not None and command is not None and runs_job(command, job):
+            return True
+        self._distrusted.add((task.node, keys))
+        for upid, (_job, other) in list(self.paired.items()):
+            if other == keys:
+                del self.paired[upid]
+        return False
 
     def guests(self, tasks: Sequence[TaskInfo], i: int, tz: str | None) -> Prediction:
         """The guests ``tasks[i]`` may hold; ``tasks`` is one node's list, newest first.
@@ -77,12 +109,28 @@ class TaskPredictor:
         if not keys:
             return None
         shared: Counter[tuple[str, int]] = Counter()
+        siblings = []  # the tasks started by the same jobs' event, this one included
         for j in _near(tasks, i):
+            other = self._keys(tasks[j], tz)
+            if other == keys:
+                siblings.append(tasks[j])  # a job with one guest here makes a task named by it
             if tasks[j].vmid is None:
-                shared.update(self._keys(tasks[j], tz))
+                shared.update(other)
         # more tasks at an event than jobs that ran then: one of them is something else
         if any(shared[k] > len(keys) for k in keys):
             return None
+        if (
+            len(keys) > 1
+            and len(siblings) == len(keys)
+            and (task.node, keys) not in self._distrusted
+        ):
+            # pvescheduler starts the jobs due in one pass in job-id order (``sort keys``
+            # in PVE::Jobs::run_jobs), so the n-th task started (pstart orders one second)
+            # is the n-th job's run. ``collect_tasks`` checks that on every log it reads.
+            order = sorted(siblings, key=lambda t: (t.starttime, t.pstart, t.upid))
+            mine = sorted(keys)[order.index(task)]
+            self.paired[task.upid] = (mine[0], keys)
+            keys = (mine,)
         held: set[int] = set()
         for job_id, _event in keys:
             per_node = self._holds.get(job_id)
@@ -131,6 +179,24 @@ class TaskPredictor:
                 t = next_event(event, t, tz)
             self._events[key] = found
         return found
+
+
+def runs_job(command: VzdumpCommand, job: BackupJob) -> bool:
+    """Whether a logged vzdump command line is a run of ``job``: same selection (the
+    branch PVE takes, and its pool, VMIDs or excluded VMIDs) and same storage."""
+    branch = pve_selection(command.pool, ",".join(command.vmids) or None, command.all,
+                           command.exclude)  # fmt: skip
+    if branch != job.selection or command.storage != job.storage:
+        return False
+    if branch is Selection.POOL:
+        return command.pool == job.pool
+    if branch is Selection.VMID:
+        return frozenset(command.vmids) == _ids(job.vmid_raw)
+    return _ids(command.exclude) == _ids(job.exclude_raw)
+
+
+def _ids(raw: str | None) -> frozenset[str]:
+    return frozenset(p for p in re.split(r"[\s,;]+", raw or "") if p)
 
 
 def _near(tasks: Sequence[TaskInfo], i: int) -> range:
