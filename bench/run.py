@@ -16,9 +16,10 @@ Measured per run: wall time, CPU time (user + sys of the child, from ``os.wait4`
 of the child, API requests (the ``api_requests`` perfdata), bytes sent by the simulator
 (its ``/_simulator/stats``), and ``min_requests``: what the run could not do without (the
 inventory, time zones when cold, one task list page per node and the pages down to the
-deepest needed task, the logs that hold each covered guest's latest result and latest
-success when cold, one content call per PBS storage in use, and for the report the notes
-not cached). Timings are never asserted anywhere; this script only reports them.
+deepest needed task, when cold the logs that hold each covered guest's latest result and
+latest success and those of the runs of its jobs since that success (only a log tells
+which guests a run failed), one content call per PBS storage in use, and for the report
+the notes not cached). Timings are never asserted anywhere; this script only reports them.
 
 A size is ``S``, ``M``, ``L`` or ``nodes=N,guests=N,jobs=N[,days=N][,seed=N]``.
 """
@@ -150,11 +151,14 @@ def minimum(scenario: Scenario, history_days: int) -> Minimum:
     # Ordered like the plugin orders results: the guest's start, then the task's.
     latest: dict[int, tuple[int, int, str]] = {}
     success: dict[int, tuple[int, int, str]] = {}
+    runs: list[tuple[int, str, frozenset[int]]] = []  # (start, upid, guests it could hold)
     for task, guests in task_guests(scenario):
         recipe = task.log_recipe
         assert recipe is not None
         if task.starttime < since or not pbs_on(jobs[recipe.job].get("storage"), task.node):
             continue
+        local = renderer.selection(recipe.job).get(task.node, [])
+        runs.append((task.starttime, task.upid, frozenset((*guests, *local))))
         for vmid, (ok, started) in guests.items():
             if vmid not in covered or node_of.get(vmid) != task.node:
                 continue
@@ -164,6 +168,11 @@ def minimum(scenario: Scenario, history_days: int) -> Minimum:
             if ok and (vmid not in success or key > success[vmid]):
                 success[vmid] = key
     needed = {(k[1], k[2]) for k in (*latest.values(), *success.values())}
+    # Only a log tells which guests a run failed (or that it gave up waiting for the
+    # lock), so every run of a guest's jobs since its latest success must be read too.
+    for start, upid, could_hold in runs:
+        if any(v in covered and start > success.get(v, (0, 0, ""))[1] for v in could_hold):
+            needed.add((start, upid))
     pages = 0
     for node in online:
         listed = sorted(
