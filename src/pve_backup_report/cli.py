@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="How far back to read vzdump tasks. Default: 15.",
     )
     a.add_argument(
-        "--max-workers", type=int, metavar="N", help="Parallel API requests. Default: 8."
+        "--max-workers", type=int, metavar="N", help="Parallel API requests. Default: 16."
     )
     a.add_argument(
         "--grace",

@@ -235,7 +235,7 @@ def _endpoint_anomaly(key: str, err: ApiError) -> Anomaly:
 def collect_inventory(
     client: PveClient,
     jobs_endpoint: str = "/cluster/backup",
-    workers: int = 8,
+    workers: int = 16,
     need_notes: bool = False,
     fallback_timezone: str | None = None,
     known_timezones: Mapping[str, str] | None = None,

@@ -73,7 +73,7 @@ class HistoryOptions:
     history_days: int = 15
     page_size: int = 1000
     log_limit: int = 500000
-    workers: int = 8
+    workers: int = 16
     # predict from the job schedules which logs to read (False: newest first)
     schedule_selection: bool = True
 

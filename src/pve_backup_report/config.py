@@ -89,7 +89,7 @@ class Settings:
     task_history_limit: int = 1000
     task_log_limit: int = 500000  # lines read per task log at most (0: no cap)
     history_days: int = 15
-    max_workers: int = 8
+    max_workers: int = 16
     grace_s: int = 3 * 3600
     max_age_s: tuple[int, int] = (8 * 86400, 15 * 86400)
     timezone: str | None = None
