@@ -70,6 +70,7 @@ class TaskPredictor:
             self._holds[jc.job.id] = {n: frozenset(v) for n, v in per_node.items()}
         self._events: dict[tuple[str, str], list[int]] = {}
         self._matched: dict[str, tuple[tuple[str, int], ...]] = {}  # by UPID
+        self._by_node: dict[tuple[str, str], list[tuple[str, list[int]]]] = {}
         self._jobs = {j.id: j for j in inventory.jobs}
         # UPID -> (job id, the jobs of its event) for a task told apart from its siblings
         self.paired: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
@@ -148,19 +149,25 @@ class TaskPredictor:
     def _matches(self, task: TaskInfo, tz: str) -> list[tuple[str, int]]:
         """(job id, event) of every enabled job whose scheduled event started ``task``."""
         found: list[tuple[str, int]] = []
-        for job in self._inventory.jobs:
-            if not job.enabled or not job.schedule:
-                continue
-            if job.node is not None and job.node != task.node:
-                continue
-            if self._holds.get(job.id) is not None and task.node not in self._runs_on.get(
-                job.id, ()
-            ):
-                continue  # no guest of the job on the node: its runs make no task there
-            events = self._job_events(job.schedule, tz)
-            i = bisect_right(events, task.starttime)
-            if i and task.starttime <= events[i - 1] + TOLERANCE_S:
-                found.append((job.id, events[i - 1]))
+        start = task.starttime
+        for job_id, events in self._node_jobs(task.node, tz):
+            i = bisect_right(events, start)
+            if i and start <= events[i - 1] + TOLERANCE_S:
+                found.append((job_id, events[i - 1]))
+        return found
+
+    def _node_jobs(self, node: str, tz: str) -> list[tuple[str, list[int]]]:
+        """The enabled scheduled jobs whose runs make tasks on ``node``, with their events."""
+        key = (node, tz)
+        found = self._by_node.get(key)
+        if found is None:
+            found = self._by_node[key] = [
+                (job.id, self._job_events(job.schedule, tz))
+                for job in self._inventory.jobs
+                if job.enabled and job.schedule and job.node in (None, node)
+                # a job with no guest on the node makes no task there
+                and (self._holds.get(job.id) is None or node in self._runs_on.get(job.id, ()))
+            ]  # fmt: skip
         return found
 
     def _job_events(self, expr: str, tz: str) -> list[int]:
