@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import pve_backup_report.simulator.generate as generate_module
 from pve_backup_report import pipeline
 from pve_backup_report.collect_tasks import HistoryCollection, HistoryOptions, collect_history
 from pve_backup_report.config import Secret, Settings
@@ -77,9 +78,19 @@ def _histories(sim: Simulator, now: int, collect: Any) -> tuple[dict[int, Any], 
     return out, a.stats.logs_fetched
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_schedule_selection_gives_the_same_results_with_fewer_logs(seed: int) -> None:
+@pytest.mark.parametrize(
+    ("seed", "lockwait"),
+    [(1, 180), (2, 180), (6, 180), (2, 1), (3, 1)],
+)
+def test_schedule_selection_gives_the_same_results_with_fewer_logs(
+    seed: int, lockwait: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same latest results as reading every node newest first, also when runs give up
+    waiting for the lock (``lockwait`` 1 minute): then jobs sharing an event can no longer
+    be told apart and single-guest runs of non-PBS jobs fail without a command line."""
+    monkeypatch.setattr(generate_module, "LOCKWAIT_MINUTES", lockwait)
     scenario = Scenario.from_dict(generate_scenario(5, 150, 14, 6, seed))
+    monkeypatch.undo()
     assert scenario.now is not None
     with Simulator(scenario) as sim:
         newest, newest_logs = _histories(sim, scenario.now, _newest_first)

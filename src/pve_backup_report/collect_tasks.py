@@ -277,6 +277,7 @@ def collect_history(
     progress: Progress = no_progress,
 ) -> HistoryCollection:
     wanted = wanted_guests(coverage)
+    judged = {v for guests in wanted.values() for v in guests}
     anomalies: list[Anomaly] = []
     states: list[_NodeState] = []
     for node in inventory.nodes:
@@ -325,7 +326,9 @@ def collect_history(
             reader.read(batch, pool)
 
     return HistoryCollection(
-        histories=latest_results(reader.results),
+        # only the guests whose freshness is judged: the logs read for them may hold
+        # results of other guests, but not necessarily their latest ones
+        histories=latest_results(r for r in reader.results if r.vmid in judged),
         readable_nodes=frozenset(s.name for s in states if s.readable),
         anomalies=tuple(condense(anomalies)),
         new_tasks=tuple(reader.new_tasks),
