@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from pve_backup_report import pipeline
 from pve_backup_report.collect_tasks import HistoryCollection, HistoryOptions, collect_history
 from pve_backup_report.config import Secret, Settings
@@ -306,14 +308,17 @@ def test_jobs_sharing_an_event_are_told_apart_by_start_order() -> None:
     assert predictor.guests(tasks, 1, "UTC") == frozenset({100, 101, 102})
 
 
-def test_siblings_started_out_of_job_order_are_all_read() -> None:
-    """Thursday's first task is beta's, writing to a local storage; it was predicted to be
-    alpha's. Its log shows another job's command line, so the other task of that event is
-    read too: it is alpha's, and holds 100's newest (failed) backup. Believing the pairing
-    would have taken Wednesday's success as 100's latest result."""
+@pytest.mark.parametrize("beta_storage", ["local", "pbs"])
+def test_siblings_started_out_of_job_order_are_all_read(beta_storage: str) -> None:
+    """Thursday's first task is beta's; it was predicted to be alpha's. Its log shows
+    another job's command line, so the other task of that event is read too: it is alpha's,
+    and holds 100's newest (failed) backup. Believing the pairing would have taken
+    Wednesday's success as 100's latest result when beta writes to a local storage (its
+    log is then not looked at further); with beta on PBS, its guests in a log paired with
+    alpha are explained by the unpairing and do not switch the node to newest first."""
     thu = NOW - DAY + 9 * 3600 + 5
-    tasks = _pairs({100: False, 101: True, 102: True}, alpha_first=False, beta_storage="local")
-    with Simulator(_pair_scenario(tasks, beta_storage="local"), tls=False) as sim:
+    tasks = _pairs({100: False, 101: True, 102: True}, alpha_first=False, beta_storage=beta_storage)
+    with Simulator(_pair_scenario(tasks, beta_storage=beta_storage), tls=False) as sim:
         guests, logs, _ = _run(sim)
     assert guests[100].last_backup.status == "failed"
     assert guests[100].last_backup.started == thu + 601

@@ -17,7 +17,6 @@ they keep about 25 and 50 tasks (pve-facts §3).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -50,8 +49,6 @@ from pve_backup_report.progress import Progress, no_progress
 from pve_backup_report.pve_client import PveClient
 from pve_backup_report.task_selection import Prediction, TaskPredictor
 from pve_backup_report.vzdump_command import VzdumpCommand, parse_vzdump_command
-
-log = logging.getLogger(__name__)
 
 _LOG_PAGE = 50000  # task log lines per request
 
@@ -236,8 +233,9 @@ class _Reader:
                 self.selections,
             )  # fmt: skip
             self.known[task.upid] = parsed
-            if self.predictor is not None and not self.predictor.confirm(task, command):
-                log.debug("%s is not the job run paired with it: siblings hold any", task.upid)
+            prediction = self.predicted.get(task.upid)
+            if self.predictor is not None:
+                prediction = self.predictor.checked(task, command, prediction)
             if parsed is None:
                 continue
             if not task.is_running:
@@ -246,7 +244,6 @@ class _Reader:
                 continue
             self.used.add(task.upid)
             self.results.extend(parsed.results)
-            prediction = self.predicted.get(task.upid)
             if prediction is not None and not st.newest_first:
                 held = {r.vmid for r in parsed.results} & st.wanted
                 if not held <= prediction:

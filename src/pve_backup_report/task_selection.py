@@ -77,25 +77,27 @@ class TaskPredictor:
         # (node, jobs of an event) whose tasks a log showed not to be paired as predicted
         self._distrusted: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
 
-    def confirm(self, task: TaskInfo, command: VzdumpCommand | None) -> bool:
-        """Whether a read log agrees with the job its task was paired with.
+    def checked(
+        self, task: TaskInfo, command: VzdumpCommand | None, prediction: Prediction
+    ) -> Prediction:
+        """What ``task``'s read log is to be checked against.
 
-        A task not paired agrees. A paired one must have logged the command line of its
-        job (same selection and storage); otherwise its siblings are predicted to hold
-        the guests of any job of their event from now on.
+        ``prediction`` for a task not paired with a job, or paired and whose log is its
+        job's run (same selection and storage). Otherwise the pairing of its event was
+        wrong (or cannot be checked: no command line, as after a lock timeout): the
+        event is unpaired, each of its tasks may hold the guests of any of its jobs, and
+        those are returned.
         """
         found = self.paired.get(task.upid)
         if found is None:
-            return True
+            return prediction
         job_id, keys = found
-        job = self._jobs.get(job_id)
-        if job is not None and command is not None and runs_job(command, job):
-            return True
-        self._distrusted.add((task.node, keys))
-        for upid, (_job, other) in list(self.paired.items()):
-            if other == keys:
-                del self.paired[upid]
-        return False
+        if (task.node, keys) not in self._distrusted:
+            job = self._jobs.get(job_id)
+            if job is not None and command is not None and runs_job(command, job):
+                return prediction
+            self._distrusted.add((task.node, keys))
+        return self._held(task.node, keys)
 
     def guests(self, tasks: Sequence[TaskInfo], i: int, tz: str | None) -> Prediction:
         """The guests ``tasks[i]`` may hold; ``tasks`` is one node's list, newest first.
@@ -132,12 +134,16 @@ class TaskPredictor:
             mine = sorted(keys)[order.index(task)]
             self.paired[task.upid] = (mine[0], keys)
             keys = (mine,)
+        return self._held(task.node, keys)
+
+    def _held(self, node: str, keys: tuple[tuple[str, int], ...]) -> Prediction:
+        """The guests on ``node`` the runs of these jobs hold (None: unresolved)."""
         held: set[int] = set()
         for job_id, _event in keys:
             per_node = self._holds.get(job_id)
             if per_node is None:
                 return None
-            held |= per_node.get(task.node, frozenset())
+            held |= per_node.get(node, frozenset())
         return frozenset(held)
 
     def _keys(self, task: TaskInfo, tz: str | None) -> tuple[tuple[str, int], ...]:
