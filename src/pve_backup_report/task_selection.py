@@ -73,7 +73,7 @@ class TaskPredictor:
         self._by_node: dict[tuple[str, str], list[tuple[str, list[int]]]] = {}
         self._jobs = {j.id: j for j in inventory.jobs}
         # UPID -> (job id, the jobs of its event) for a task told apart from its siblings
-        self.paired: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
+        self._paired: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
         # (node, jobs of an event) whose tasks a log showed not to be paired as predicted
         self._distrusted: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
 
@@ -88,7 +88,7 @@ class TaskPredictor:
         event is unpaired, each of its tasks may hold the guests of any of its jobs, and
         those are returned.
         """
-        found = self.paired.get(task.upid)
+        found = self._paired.get(task.upid)
         if found is None:
             return prediction
         job_id, keys = found
@@ -132,7 +132,7 @@ class TaskPredictor:
             # is the n-th job's run. ``collect_tasks`` checks that on every log it reads.
             order = sorted(siblings, key=lambda t: (t.starttime, t.pstart, t.upid))
             mine = sorted(keys)[order.index(task)]
-            self.paired[task.upid] = (mine[0], keys)
+            self._paired[task.upid] = (mine[0], keys)
             keys = (mine,)
         return self._held(task.node, keys)
 
