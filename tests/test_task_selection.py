@@ -4,11 +4,13 @@ newest-first reading when a log shows the prediction wrong."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pve_backup_report import pipeline
+from pve_backup_report.collect import normalise_job
 from pve_backup_report.collect_tasks import HistoryCollection, HistoryOptions, collect_history
 from pve_backup_report.config import Secret, Settings
 from pve_backup_report.coverage import CoverageResult
@@ -17,8 +19,9 @@ from pve_backup_report.model import Inventory
 from pve_backup_report.pipeline import RunOptions, run_assessment
 from pve_backup_report.pve_client import PveClient
 from pve_backup_report.simulator import Scenario, Simulator
-from pve_backup_report.task_selection import TaskPredictor
+from pve_backup_report.task_selection import TaskPredictor, runs_job
 from pve_backup_report.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.vzdump_command import parse_vzdump_command
 
 NOW = parse_timestamp("2026-11-20T12:00:00Z")  # a Friday
 DAY = 86400
@@ -398,3 +401,39 @@ def test_an_older_run_that_ended_later_is_read() -> None:
     assert guests[103].last_backup.status == "failed"
     assert guests[103].last_success.started == thu + 3605
     assert len(logs) == 2
+
+
+TASKLOGS = Path(__file__).parent / "fixtures" / "tasklogs"
+
+
+@pytest.mark.parametrize(
+    ("log", "job", "runs"),
+    [
+        # real logs (tests/fixtures/tasklogs), each against its job and a changed one
+        ("vzdump-pbs-qemu-lxc-multi-guest-success.2021-04-15.checkmk.log",
+         {"all": 1, "storage": "pbs-fi-backup1"}, True),
+        ("vzdump-pbs-qemu-lxc-multi-guest-success.2021-04-15.checkmk.log",
+         {"all": 1, "storage": "pbs-other"}, False),
+        ("vzdump-pbs-qemu-lxc-multi-guest-2failed-interrupted.2021-04-11.checkmk.log",
+         {"all": 1, "exclude": "112, 123", "storage": "pbs-fi-backup1"}, True),
+        ("vzdump-pbs-qemu-lxc-multi-guest-2failed-interrupted.2021-04-11.checkmk.log",
+         {"all": 1, "exclude": "112", "storage": "pbs-fi-backup1"}, False),
+        ("vzdump-nfs-qemu-pool-success-prune.2023-09-23.checkmk.log",
+         {"pool": "infr", "storage": "backup"}, True),
+        ("vzdump-nfs-qemu-pool-success-prune.2023-09-23.checkmk.log",
+         {"pool": "prod", "storage": "backup"}, False),
+        ("vzdump-cifs-lxc-2guests-job-errors.2021-01-17.checkmk.log",
+         {"vmid": "112,119,120,123", "storage": "StorageBox-219063"}, True),
+        ("vzdump-cifs-lxc-2guests-job-errors.2021-01-17.checkmk.log",
+         {"vmid": "112,119", "storage": "StorageBox-219063"}, False),
+        ("vzdump-cifs-lxc-2guests-job-errors.2021-01-17.checkmk.log",
+         {"all": 1, "storage": "StorageBox-219063"}, False),
+    ],
+)  # fmt: skip
+def test_a_logged_command_line_is_matched_with_its_job(
+    log: str, job: dict[str, Any], runs: bool
+) -> None:
+    command = parse_vzdump_command((TASKLOGS / log).read_text().splitlines())
+    assert command is not None
+    item = {"id": "backup-x", "type": "vzdump", "enabled": 1, "schedule": "21:00", **job}
+    assert runs_job(command, normalise_job(item)) is runs
