@@ -3,11 +3,13 @@ newest-first reading when a log shows the prediction wrong."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from pve_backup_report import pipeline
 from pve_backup_report.collect import normalise_job
@@ -212,35 +214,37 @@ def _run_log(results: dict[int, bool], at: int, storage: str, selection: str) ->
     return f"INFO: starting new backup job: vzdump {selection} --storage {storage}\n{log}"
 
 
-def _pair_scenario(
+def _pair_dict(
     tasks: list[dict[str, Any]],
     beta_storage: str = "pbs",
     alpha: str = "21:00 100,101,102",
     beta: str = "21:00 103,104,105",
-) -> Scenario:
+) -> dict[str, Any]:
     """Jobs ``alpha`` and ``beta``, each given as "<schedule> <vmids>"."""
     (a_schedule, a_vmids), (b_schedule, b_vmids) = alpha.split(), beta.split()
-    return Scenario.from_dict(
-        {
-            "now": NOW,
-            "token": {"id": "monitor@pve!check", "secret": "s"},
-            "nodes": [{"node": "pve1", "status": "online", "timezone": "UTC"}],
-            "storages": [
-                {"storage": "pbs", "type": "pbs", "server": "x", "datastore": "d",
-                 "content": "backup"},
-                {"storage": "local", "type": "dir", "path": "/var/lib/vz", "content": "backup"},
-            ],
-            "guests": [{"vmid": v, "type": "qemu", "name": f"g{v}", "node": "pve1",
-                        "status": "running"} for v in range(100, 106)],
-            "jobs": [
-                {"id": "alpha", "type": "vzdump", "schedule": a_schedule, "storage": "pbs",
-                 "vmid": a_vmids},
-                {"id": "beta", "type": "vzdump", "schedule": b_schedule, "storage": beta_storage,
-                 "vmid": b_vmids},
-            ],
-            "tasks": tasks,
-        }
-    )  # fmt: skip
+    return {
+        "now": NOW,
+        "token": {"id": "monitor@pve!check", "secret": "s"},
+        "nodes": [{"node": "pve1", "status": "online", "timezone": "UTC"}],
+        "storages": [
+            {"storage": "pbs", "type": "pbs", "server": "x", "datastore": "d",
+             "content": "backup"},
+            {"storage": "local", "type": "dir", "path": "/var/lib/vz", "content": "backup"},
+        ],
+        "guests": [{"vmid": v, "type": "qemu", "name": f"g{v}", "node": "pve1",
+                    "status": "running"} for v in range(100, 106)],
+        "jobs": [
+            {"id": "alpha", "type": "vzdump", "schedule": a_schedule, "storage": "pbs",
+             "vmid": a_vmids},
+            {"id": "beta", "type": "vzdump", "schedule": b_schedule, "storage": beta_storage,
+             "vmid": b_vmids},
+        ],
+        "tasks": tasks,
+    }  # fmt: skip
+
+
+def _pair_scenario(tasks: list[dict[str, Any]], **jobs: str) -> Scenario:
+    return Scenario.from_dict(_pair_dict(tasks, **jobs))
 
 
 def _job_task(
@@ -437,3 +441,33 @@ def test_a_logged_command_line_is_matched_with_its_job(
     assert command is not None
     item = {"id": "backup-x", "type": "vzdump", "enabled": 1, "schedule": "21:00", **job}
     assert runs_job(command, normalise_job(item)) is runs
+
+
+def test_a_finished_task_without_end_time_does_not_hide_older_runs() -> None:
+    """Odd data: the task list gives alpha's newer run no end time. As the holder of 103's
+    success it counts as ending when it started, so beta's older run (which ended later
+    and failed 103 after alpha's success) is still read."""
+    thu = NOW - DAY + 9 * 3600
+    beta_start = thu + 5
+    tasks = [
+        _job_task("beta", {103: False, 104: True}, beta_start, 60_000_000,
+                  (beta_start + 4000, beta_start + 7900)),
+        _job_task("alpha", {**ALPHA_OK, 103: True, 104: True}, thu + 3605, 60_360_000,
+                  (thu + 3605, thu + 3900)),
+    ]  # fmt: skip
+    scenario = _pair_scenario(tasks, alpha="22:00 100,101,102,103,104", beta="21:00 103,104")
+    with Simulator(scenario, tls=False) as sim:
+        listed = requests.get(
+            f"{sim.api_url}/nodes/pve1/tasks", headers=sim.auth_header, timeout=10,
+            params={"typefilter": "vzdump", "source": "all", "limit": 1000},
+        ).json()  # fmt: skip
+    for item in listed["data"]:
+        if item["starttime"] == thu + 3605:
+            del item["endtime"]
+    raw = _pair_dict(tasks, alpha="22:00 100,101,102,103,104", beta="21:00 103,104")
+    body = json.dumps(listed)
+    odd = Scenario.from_dict({**raw, "faults": [{"path": "/nodes/pve1/tasks", "body": body}]})
+    with Simulator(odd, tls=False) as sim:
+        guests, logs, _ = _run(sim)
+    assert guests[103].last_backup.status == "failed"
+    assert len(logs) == 2

@@ -176,13 +176,16 @@ class _Reader:
         floor: int | None = None  # once no guest lacks a success: the oldest such end
         for i, task in enumerate(st.tasks):
             end = _end(task, self.now)
+            # as the holder of a success, a finished task without an end time (odd data)
+            # counts as ending when it started: more older tasks are read, not fewer
+            held = end if task.endtime is not None or task.is_running else task.starttime
             known, got = self.outcome(task)
             if known:
                 if got is not None and got.pbs:
                     for r in got.results:
                         if r.is_success and r.vmid in st.wanted:
                             lacking.discard(r.vmid)
-                            success_end[r.vmid] = max(success_end.get(r.vmid, end), end)
+                            success_end[r.vmid] = max(success_end.get(r.vmid, held), held)
                 continue
             if not lacking:
                 if floor is None:
@@ -200,7 +203,7 @@ class _Reader:
                 self.predicted[task.upid] = prediction
                 lacking -= guests
                 for v in guests:
-                    success_end[v] = max(success_end.get(v, end), end)
+                    success_end[v] = max(success_end.get(v, held), held)
             elif guests:
                 later.append((task, prediction, guests))
         for task, prediction, guests in later:
