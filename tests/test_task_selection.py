@@ -388,22 +388,28 @@ def test_a_run_that_waited_for_the_lock_hides_the_older_run() -> None:
     assert len(logs) == 1  # Thursday's alpha run holds every guest's newest result
 
 
-def test_an_older_run_that_ended_later_is_read() -> None:
-    """Without the lock's order (beta's run ended after alpha's), beta's older run may hold
-    a newer result for 103 and is read: here 103 failed in it after alpha's success."""
-    thu = NOW - DAY + 9 * 3600
-    beta_start = thu + 5
-    tasks = [
+THU = NOW - DAY + 9 * 3600  # Thu 21:00
+OVERLAP_JOBS = {"alpha": "22:00 100,101,102,103,104", "beta": "21:00 103,104"}
+
+
+def _overlap() -> list[dict[str, Any]]:
+    """beta's 21:00 run, without the lock's order, runs on after alpha's 22:00 run and
+    fails 103 after alpha's success."""
+    beta_start = THU + 5
+    return [
         _job_task("beta", {103: False, 104: True}, beta_start, 60_000_000,
                   (beta_start + 4000, beta_start + 7900)),
-        _job_task("alpha", {**ALPHA_OK, 103: True, 104: True}, thu + 3605, 60_360_000,
-                  (thu + 3605, thu + 3900)),
+        _job_task("alpha", {**ALPHA_OK, 103: True, 104: True}, THU + 3605, 60_360_000,
+                  (THU + 3605, THU + 3900)),
     ]  # fmt: skip
-    scenario = _pair_scenario(tasks, alpha="22:00 100,101,102,103,104", beta="21:00 103,104")
-    with Simulator(scenario, tls=False) as sim:
+
+
+def test_an_older_run_that_ended_later_is_read() -> None:
+    """beta's run ended after alpha's: it may hold a newer result for 103, and is read."""
+    with Simulator(_pair_scenario(_overlap(), **OVERLAP_JOBS), tls=False) as sim:
         guests, logs, _ = _run(sim)
     assert guests[103].last_backup.status == "failed"
-    assert guests[103].last_success.started == thu + 3605
+    assert guests[103].last_success.started == THU + 3605
     assert len(logs) == 2
 
 
@@ -447,26 +453,16 @@ def test_a_finished_task_without_end_time_does_not_hide_older_runs() -> None:
     """Odd data: the task list gives alpha's newer run no end time. As the holder of 103's
     success it counts as ending when it started, so beta's older run (which ended later
     and failed 103 after alpha's success) is still read."""
-    thu = NOW - DAY + 9 * 3600
-    beta_start = thu + 5
-    tasks = [
-        _job_task("beta", {103: False, 104: True}, beta_start, 60_000_000,
-                  (beta_start + 4000, beta_start + 7900)),
-        _job_task("alpha", {**ALPHA_OK, 103: True, 104: True}, thu + 3605, 60_360_000,
-                  (thu + 3605, thu + 3900)),
-    ]  # fmt: skip
-    scenario = _pair_scenario(tasks, alpha="22:00 100,101,102,103,104", beta="21:00 103,104")
-    with Simulator(scenario, tls=False) as sim:
+    with Simulator(_pair_scenario(_overlap(), **OVERLAP_JOBS), tls=False) as sim:
         listed = requests.get(
             f"{sim.api_url}/nodes/pve1/tasks", headers=sim.auth_header, timeout=10,
             params={"typefilter": "vzdump", "source": "all", "limit": 1000},
         ).json()  # fmt: skip
     for item in listed["data"]:
-        if item["starttime"] == thu + 3605:
+        if item["starttime"] == THU + 3605:
             del item["endtime"]
-    raw = _pair_dict(tasks, alpha="22:00 100,101,102,103,104", beta="21:00 103,104")
-    body = json.dumps(listed)
-    odd = Scenario.from_dict({**raw, "faults": [{"path": "/nodes/pve1/tasks", "body": body}]})
+    fault = {"path": "/nodes/pve1/tasks", "body": json.dumps(listed)}
+    odd = Scenario.from_dict({**_pair_dict(_overlap(), **OVERLAP_JOBS), "faults": [fault]})
     with Simulator(odd, tls=False) as sim:
         guests, logs, _ = _run(sim)
     assert guests[103].last_backup.status == "failed"
