@@ -94,8 +94,8 @@ class TaskInfo:
         """The worker's start in clock ticks since boot (from the UPID): orders the tasks
         started in one second."""
         try:
-            return int(self.upid.split(":", 4)[3], 16)
-        except (IndexError, ValueError):
+            return parse_upid(self.upid).pstart
+        except UpidError:
             return 0
 
     @property

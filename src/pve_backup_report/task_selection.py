@@ -21,12 +21,11 @@ a covered guest the prediction left out.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 
-from pve_backup_report.coverage import CoverageResult, effective_storage
+from pve_backup_report.coverage import CoverageResult, effective_storage, split_vmid_list
 from pve_backup_report.history import TaskInfo
 from pve_backup_report.model import BackupJob, Inventory, Selection, pve_selection
 from pve_backup_report.schedule import ScheduleError, next_event, parse_event
@@ -209,7 +208,7 @@ def runs_job(command: VzdumpCommand, job: BackupJob) -> bool:
 
 
 def _ids(raw: str | None) -> frozenset[str]:
-    return frozenset(p for p in re.split(r"[\s,;]+", raw or "") if p)
+    return frozenset(split_vmid_list(raw))
 
 
 def _near(tasks: Sequence[TaskInfo], i: int) -> range:
