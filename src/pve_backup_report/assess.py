@@ -349,8 +349,9 @@ def schedule_anomalies(inventory: Inventory) -> list[Anomaly]:
             continue
         if job.next_run is None:
             continue
-        node_zone = inventory.node(job.node) if job.node else None
-        candidates = [node_zone.timezone] if node_zone and node_zone.timezone else zones
+        # PVE computes next-run in the zone of the node that answered the API call, not
+        # in that of the job's node: any node's zone may be the one.
+        candidates = zones
         if not any(next_event(event, job.next_run - 1, tz) == job.next_run for tz in candidates):
             out.append(
                 Anomaly(
