@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from pve_backup_report.assess import schedule_anomalies
-from pve_backup_report.model import BackupJob, Inventory, Node, Selection
+import time
+from dataclasses import replace
+from typing import Any
+
+from pve_backup_report.assess import (
+    AnalysisOptions,
+    Assessment,
+    GuestStatus,
+    assess,
+    schedule_anomalies,
+)
+from pve_backup_report.coverage import analyse_coverage
+from pve_backup_report.history import GuestBackupResult, GuestHistory
+from pve_backup_report.model import BackupJob, Guest, Inventory, Node, Problem, Selection, Storage
+from pve_backup_report.pbs_content import PbsContent, parse_content
 from pve_backup_report.schedule import next_event
 
 NOW = 1_790_000_000  # 2026-09-21
@@ -55,3 +68,89 @@ def test_next_run_matching_no_node_zone_is_an_anomaly() -> None:
     assert paris is not None
     (message,) = _next_run_anomalies(_job("02:00", paris + 600, node="pve2"))
     assert "Europe/Paris" in message and "America/New_York" in message
+
+
+# --- PBS content joined with the task history -------------------------------------------
+
+PBS = Storage("pbs1", "pbs", True, None, ("backup",), server="pbs", datastore="ds1")
+DAY = 86400
+
+
+def _pbs_item(vmid: int, ctime: int, verification: str | None = None) -> dict[str, Any]:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ctime))
+    item: dict[str, Any] = {
+        "volid": f"pbs1:backup/vm/{vmid}/{stamp}",
+        "vmid": vmid,
+        "ctime": ctime,
+        "size": 4_000_000_000,
+        "format": "pbs-vm",
+        "subtype": "qemu",
+        "content": "backup",
+    }
+    if verification is not None:
+        item["verification"] = {"state": verification, "upid": "UPID:pbs:x"}
+    return item
+
+
+def _success(vmid: int, started: int, archive: str | None = None) -> GuestBackupResult:
+    return GuestBackupResult(
+        vmid, "ok", started, started + 600, 600, "pve1", f"UPID:{started}", None, archive
+    )
+
+
+def _assess(histories: dict[int, GuestHistory], items: list[dict[str, Any]]) -> Assessment:
+    job = replace(_job("21:00", None), storage="pbs1")
+    inventory = Inventory(
+        nodes=(Node("pve1", "online", timezone="UTC"),),
+        storages=(PBS,),
+        jobs=(job,),
+        guests=(Guest(100, "qemu", "web", "pve1", "running", False),),
+        pools=(),
+    )
+    coverage = analyse_coverage(inventory, (), NOW)
+    content = PbsContent({"pbs1": parse_content("pbs1", items)}, ())
+    return assess(
+        inventory, coverage, histories, frozenset({"pve1"}), content, NOW, AnalysisOptions()
+    )
+
+
+def _guest(a: Assessment) -> GuestStatus:
+    (status,) = a.guests
+    return status
+
+
+def test_a_newer_pbs_snapshot_is_the_latest_success() -> None:
+    """pve-storage ``PVE/Storage/PBSPlugin.pm`` ``list_volumes``: ``ctime`` is the
+    snapshot's backup time (the guest backup's start). A snapshot newer than every task
+    result (its task outside the window, or its log unreadable) is the latest success."""
+    older = _success(100, NOW - 3 * DAY)
+    a = _assess({100: GuestHistory(older, older)}, [_pbs_item(100, NOW - DAY)])
+    status = _guest(a)
+    assert status.snapshot is not None and status.last_success is not None
+    assert status.last_success.started == NOW - DAY
+    assert status.last_success.archive == status.snapshot.archive
+    assert status.age_s == DAY
+
+
+def test_only_the_newest_snapshot_verification_counts() -> None:
+    """proxmox-backup ``src/api2/admin/datastore.rs`` ``list_snapshots_blocking`` serves
+    each snapshot's ``verify_state``; pve-storage ``PBSPlugin.pm`` ``list_volumes`` passes it
+    on as ``verification``. A failed verification of the newest snapshot is
+    ``verify_failed``; one of an older snapshot is not (a restore takes the newest)."""
+    newest_failed = [_pbs_item(100, NOW - 2 * DAY, "ok"), _pbs_item(100, NOW - DAY, "failed")]
+    older_failed = [_pbs_item(100, NOW - 2 * DAY, "failed"), _pbs_item(100, NOW - DAY)]
+    assert Problem.VERIFY_FAILED in _guest(_assess({}, newest_failed)).problems
+    status = _guest(_assess({}, older_failed))
+    assert Problem.VERIFY_FAILED not in status.problems and status.verification is None
+
+
+def test_a_success_without_its_snapshot_is_an_anomaly() -> None:
+    """pve-manager ``PVE/VZDump.pm`` ``exec_backup_task`` logs the PBS archive
+    ``vm/100/<UTC>Z`` that pve-storage ``PBSPlugin.pm`` ``print_volid`` lists after
+    ``:backup/``. A latest success whose archive the storage does not list (pruned,
+    deleted, another namespace) is an anomaly, not a failure."""
+    listed = _pbs_item(100, NOW - 2 * DAY)
+    gone = _success(100, NOW - DAY, archive="vm/100/2026-09-20T01:00:00Z")
+    a = _assess({100: GuestHistory(gone, gone)}, [listed])
+    assert Problem.FAILED not in _guest(a).problems
+    assert any("have no such snapshot on the PBS storage" in x.message for x in a.anomalies)
