@@ -155,7 +155,7 @@ def test_vzdump_command() -> None:
            "notes-template": "{{guestname}}", "prune-backups": {"keep-last": "3"}}  # fmt: skip
     assert vzdump_command(job) == (
         "vzdump 100 101 --mode stop --notes-template '{{guestname}}' "
-        "--prune-backups keep-last=3 --storage local --notification-mode auto"
+        "--prune-backups 'keep-last=3' --storage local --notification-mode auto"
     )
     assert vzdump_command({"all": 1, "exclude": "105", "node": "pve3"}) == (
         "vzdump --all 1 --exclude 105 --node pve3 --notification-mode auto"

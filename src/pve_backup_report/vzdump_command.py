@@ -5,10 +5,19 @@ which guests the run was to back up (explicit VMIDs, ``--all`` with ``--exclude`
 ``--pool``) and where it wrote (``--storage``). That is what the collector needs to give a
 job-level failure (no per-guest lines) to the right guests, and to count only backups
 that went to a PBS storage.
+
+The line is written by pve-guest-common ``PVE/VZDump/Common.pm`` ``command_line``: the
+VMIDs first (``vzdump 100 101``), then every option as `` --<key> <value>``, each value
+passed through ``PVE::Tools::shellquote`` (String::ShellQuote ``shell_quote``). That quotes
+a value in single quotes when it holds a character outside ``[A-Za-z0-9_!%+,-./:=@^]`` or
+an ``=`` (``--notes-template '{{guestname}} keep 2 weeks'``, ``--prune-backups
+'keep-daily=7'``), and writes a quote inside as ``'\\''``. So the line is split with
+shell rules (``shlex``), the way ``PVE::Tools::split_args`` would read it back.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,29 +57,36 @@ def parse_vzdump_command(lines: Sequence[str]) -> VzdumpCommand | None:
     for line in lines[:_SEARCH_LINES]:
         pos = line.find(_MARKER)
         if pos >= 0:
-            return _parse_args(line[pos + len(_MARKER) :].split())
+            return _parse_args(_split(line[pos + len(_MARKER) :]))
     return None
 
 
+def _split(text: str) -> list[str]:
+    """The shell words of the arguments. A line ``shellquote`` did not write (an
+    unbalanced quote) falls back to whitespace: the VMIDs, which come first and are
+    never quoted, are still right."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
 def _parse_args(tokens: list[str]) -> VzdumpCommand:
+    """VMIDs up to the first option, then ``--key value`` pairs (``command_line`` never
+    writes an option without its value; a last one without a value counts as ``1``)."""
     vmids: list[str] = []
     options: dict[str, str] = {}
     i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        if tok.startswith("--"):
-            key = tok[2:]
-            if "=" in key:
-                key, value = key.split("=", 1)
-            elif i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
-                value = tokens[i + 1]
-                i += 1
-            else:
-                value = "1"
-            options[key] = value
-        elif tok.isdigit():
-            vmids.append(tok)
+    while i < len(tokens) and not tokens[i].startswith("--"):
+        if tokens[i].isascii() and tokens[i].isdigit():
+            vmids.append(tokens[i])
         i += 1
+    while i < len(tokens):
+        key = tokens[i][2:] if tokens[i].startswith("--") else None
+        value = tokens[i + 1] if i + 1 < len(tokens) else "1"
+        if key:
+            options[key] = value
+        i += 2 if key is not None else 1
     return VzdumpCommand(
         vmids=tuple(vmids),
         all=options.get("all", "0") not in ("0", ""),

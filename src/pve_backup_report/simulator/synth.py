@@ -12,6 +12,7 @@ demo scenario from :mod:`pve_backup_report.simulator.demo`.
 from __future__ import annotations
 
 import random
+import re
 import uuid
 import zlib
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,7 @@ __all__ = [
     "main",
     "recipe_run",
     "seeded",
+    "shell_quote",
     "target_for",
     "task_entry",
     "vzdump_command",
@@ -133,20 +135,39 @@ def _size(num: float, digits: int = 1) -> str:
 
 
 def vzdump_command(job: Mapping[str, Any]) -> str:
-    """The ``starting new backup job: vzdump ...`` command line rebuilt from a job."""
+    """The ``starting new backup job: vzdump ...`` command line rebuilt from a job, every
+    value quoted like guest-common ``PVE/VZDump/Common.pm`` ``command_line`` does."""
     parts = ["vzdump", *split_vmid_list(job.get("vmid"))]
-    for key in ("all", "exclude", "pool", "node", "mode", "compress"):
+    for key in ("all", "exclude", "pool", "node", "mode", "compress", "notes-template"):
         if job.get(key) not in (None, ""):
-            parts += [f"--{key}", str(job[key])]
-    if job.get("notes-template"):
-        parts += ["--notes-template", f"'{job['notes-template']}'"]
+            parts += [f"--{key}", shell_quote(str(job[key]))]
     prune = job.get("prune-backups")
     if isinstance(prune, Mapping):
-        parts += ["--prune-backups", ",".join(f"{k}={v}" for k, v in prune.items())]
+        prune = ",".join(f"{k}={v}" for k, v in prune.items())
+    if prune:
+        parts += ["--prune-backups", shell_quote(str(prune))]
     if job.get("storage"):
-        parts += ["--storage", str(job["storage"])]
-    parts += ["--notification-mode", str(job.get("notification-mode", "auto"))]
+        parts += ["--storage", shell_quote(str(job["storage"]))]
+    parts += ["--notification-mode", shell_quote(str(job.get("notification-mode", "auto")))]
     return " ".join(parts)
+
+
+_SHELL_SAFE = re.compile(r"[\w!%+,\-./:=@^]+")
+
+
+def shell_quote(value: str) -> str:
+    """One value as ``PVE::Tools::shellquote`` writes it (String::ShellQuote
+    ``shell_quote`` of a single word): as is when it holds only ``[\\w!%+,-./:=@^]`` and
+    no ``=``; otherwise in single quotes, a quote inside as ``'\\''`` (two or more in a
+    row as ``'"''"'``), with the empty ``''`` at either end dropped."""
+    if value == "":
+        return "''"
+    if _SHELL_SAFE.fullmatch(value) and "=" not in value:
+        return value
+    quoted = value.replace("'", "'\\''")
+    quoted = re.sub(r"(?:'\\''){2,}", lambda m: "'\"" + "'" * (len(m[0]) // 4) + "\"'", quoted)
+    quoted = f"'{quoted}'"
+    return quoted.removeprefix("''").removesuffix("''")
 
 
 @dataclass
