@@ -7,10 +7,15 @@ from typing import Any
 
 import pytest
 
+from pve_backup_report.collect import normalise_job
+from pve_backup_report.collect_tasks import _parse
 from pve_backup_report.config import Secret, Settings
+from pve_backup_report.history import TaskInfo
+from pve_backup_report.model import Anomaly, Guest, Inventory, Node, Severity, Storage
 from pve_backup_report.pipeline import RunOptions, run_assessment
 from pve_backup_report.pve_client import PveClient
 from pve_backup_report.simulator import Scenario, Simulator
+from pve_backup_report.task_selection import RunPairing
 from pve_backup_report.timeutil import iso_utc, parse_timestamp
 
 NOW = parse_timestamp("2026-11-20T12:00:00Z")
@@ -151,7 +156,9 @@ def test_job_level_failure_without_guest_lines(status: str) -> None:
     lock = {
         "node": "pve1", "type": "vzdump", "id": "", "user": "root@pam",
         "starttime": NOW - 3600, "endtime": NOW - 3600 + 10800, "status": "unexpected status",
-        "log": "INFO: starting new backup job: vzdump 100 101 --storage pbs\n"
+        # pve-manager PVE/API2/VZDump.pm: getlock comes before exec_backup logs the command
+        # line, so the run is paired with the job due at its start (often, 11:00)
+        "log": "INFO: trying to get global lock - waiting...\n"
                "ERROR: can't acquire lock '/var/run/vzdump.lock' - got timeout",
     }  # fmt: skip
     with Simulator(_scenario([lock, _task([100, 101], NOW - DAY)]), tls=False) as sim:
@@ -179,3 +186,76 @@ def test_long_older_task_holding_a_newer_failure_is_read() -> None:
     assert g.last_backup.status == "failed"
     assert g.last_backup.started == day - 25 * 60
     assert g.last_success.started == day - 2 * 3600 + 300
+
+
+# --------------------------------------------------------------------------------------
+# Runs that died before any guest (no command line): paired with a job by their start
+
+
+def _dead_inventory() -> Inventory:
+    job = normalise_job({"id": "nightly", "type": "vzdump", "schedule": "01:00",
+                         "storage": "pbs", "vmid": "100,101,999"})  # fmt: skip
+    return Inventory(
+        nodes=(Node("pve1", "online"),),
+        storages=(
+            Storage("pbs", "pbs", True, None, ("backup",)),
+            Storage("nas", "nfs", True, None, ("backup",)),
+        ),
+        jobs=(job,),
+        guests=tuple(Guest(v, "qemu", f"g{v}", "pve1", "running", False) for v in (100, 101)),
+        pools=(),
+    )
+
+
+def _dead_task(task_id: str = "", status: str = "unexpected status") -> TaskInfo:
+    upid = f"UPID:pve1:00001000:00989680:6AFF8D85:vzdump:{task_id}:root@pam:"
+    return TaskInfo(upid, "pve1", NOW, NOW + 10801, status, "vzdump", task_id, "root@pam")
+
+
+LOCK_LOG = ["INFO: trying to get global lock - waiting...",
+            "ERROR: can't acquire lock '/var/run/vzdump.lock' - got timeout"]  # fmt: skip
+
+
+def test_a_dead_run_paired_with_its_job_fails_the_jobs_guests() -> None:
+    """pve-manager ``PVE/API2/VZDump.pm``: the run's guests are the job's local guests plus
+    its listed VMIDs that do not exist (999, "visibly fail later")."""
+    anomalies: list[Anomaly] = []
+    got = _parse(_dead_task(), LOCK_LOG, _dead_inventory(), "UTC", anomalies,
+                 pairing=lambda: RunPairing("nightly", ("nightly",)))  # fmt: skip
+    assert got.task is not None and got.keep and got.command is None
+    assert (got.task.storage, got.task.pbs) == ("pbs", True)
+    assert [(r.vmid, r.status, r.message) for r in got.task.results] == [
+        (v, "failed", "can't acquire lock '/var/run/vzdump.lock' - got timeout")
+        for v in (100, 101, 999)
+    ]
+    assert anomalies == []
+
+
+@pytest.mark.parametrize("due", [(), ("nightly", "other")])
+def test_a_dead_run_without_its_job_is_an_anomaly_and_not_cached(due: tuple[str, ...]) -> None:
+    anomalies: list[Anomaly] = []
+    got = _parse(_dead_task(), LOCK_LOG, _dead_inventory(), "UTC", anomalies,
+                 pairing=lambda: RunPairing(None, due))  # fmt: skip
+    assert got.task is not None and got.task.results == () and not got.keep
+    (a,) = anomalies
+    assert a.severity is Severity.WARNING and a.details["node"] == "pve1"
+    assert a.details["error"] == "can't acquire lock '/var/run/vzdump.lock' - got timeout"
+    assert a.message.startswith(f"task {_dead_task().upid} on node pve1 died before")
+    assert ("matches no scheduled job" in a.message) is (not due)
+
+
+def test_the_storage_a_dead_run_names_decides_whether_it_counts() -> None:
+    """``PVE::VZDump::new`` names the run's storage when it cannot activate it: a manual
+    ``vzdump 100 --storage nas`` that died is not a PBS result; with a lock timeout the
+    target of an unpaired single-guest run is not known, and its failure counts."""
+    nas = "could not activate storage 'nas': storage 'nas' is not online"
+    for status, log, pbs in (
+        (nas, [f"TASK ERROR: {nas}"], False),
+        ("unexpected status", LOCK_LOG, True),
+    ):
+        anomalies: list[Anomaly] = []
+        got = _parse(_dead_task("100", status), log, _dead_inventory(), "UTC", anomalies,
+                     pairing=lambda: RunPairing(None, ()))  # fmt: skip
+        assert got.task is not None and got.keep and anomalies == []
+        assert got.task.pbs is pbs
+        assert [(r.vmid, r.status) for r in got.task.results] == [(100, "failed")]

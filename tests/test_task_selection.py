@@ -21,7 +21,7 @@ from pve_backup_report.model import Inventory
 from pve_backup_report.pipeline import RunOptions, run_assessment
 from pve_backup_report.pve_client import PveClient
 from pve_backup_report.simulator import Scenario, Simulator
-from pve_backup_report.task_selection import TaskPredictor, runs_job
+from pve_backup_report.task_selection import RunPairing, TaskPredictor, runs_job
 from pve_backup_report.timeutil import iso_utc, parse_timestamp
 from pve_backup_report.vzdump_command import parse_vzdump_command
 
@@ -292,6 +292,44 @@ def _pairs(
     return tasks
 
 
+def test_a_run_is_paired_with_the_job_due_at_its_start() -> None:
+    """For a run whose log names no guest (pve-manager ``PVE/API2/VZDump.pm``: it died in
+    ``PVE::VZDump->new`` or ``getlock``, before ``exec_backup`` logged the command line)."""
+    daily = NOW - DAY + 9 * 3600 + 30  # Thu 21:00:30
+    predictor = _predictor()
+    assert predictor.run_of([_info(daily)], 0, "UTC") == RunPairing("daily", ("daily",))
+    noon = predictor.run_of([_info(NOW - 3 * DAY)], 0, "UTC")  # no job due: manual
+    assert noon == RunPairing(None, ()) and not noon.ambiguous
+    # a manual run two minutes after the scheduled one: which is the job's is not known
+    two = [_info(daily + 120), _info(daily)]
+    for i in range(2):
+        assert predictor.run_of(two, i, "UTC") == RunPairing(None, ("daily",))
+        assert predictor.run_of(two, i, "UTC").ambiguous
+
+
+def test_at_a_shared_event_runs_are_paired_in_job_id_order_until_a_log_says_otherwise() -> None:
+    """pve-manager ``PVE/Jobs.pm`` ``run_jobs`` starts the jobs due together in job-id
+    order; a read log with another job's command line in that place makes it ambiguous
+    (a log without a command line does not: it cannot say)."""
+    thu = NOW - DAY + 9 * 3600 + 5
+    with Simulator(_pair_scenario([]), tls=False) as sim:
+        _, _, (inventory, coverage) = _run(sim)
+    predictor = TaskPredictor(inventory, coverage, NOW - 15 * DAY, NOW)
+    later, first = (
+        replace(_info(thu), upid=f"UPID:pve1:{pid}:{pstart:08X}:{thu:08X}:vzdump::root@pam:")
+        for pid, pstart in ((2, 50_000_001), (1, 50_000_000))
+    )  # fmt: skip
+    tasks = [later, first]
+    assert predictor.run_of(tasks, 1, "UTC") == RunPairing("alpha", ("alpha", "beta"))
+    assert predictor.run_of(tasks, 0, "UTC") == RunPairing("beta", ("alpha", "beta"))
+    predictor.guests(tasks, 1, "UTC")
+    predictor.checked(first, None, frozenset({100, 101, 102}))  # a lock timeout's log
+    assert predictor.run_of(tasks, 0, "UTC").job == "beta"
+    beta_line = "INFO: starting new backup job: vzdump 103 104 105 --storage pbs"
+    predictor.checked(first, parse_vzdump_command([beta_line]), frozenset({100, 101, 102}))
+    assert predictor.run_of(tasks, 0, "UTC") == RunPairing(None, ("alpha", "beta"))
+
+
 def test_jobs_sharing_an_event_are_told_apart_by_start_order() -> None:
     """pvescheduler starts the jobs due together in job-id order: the first task is
     alpha's. 100 failed in Thursday's alpha run, so Wednesday's alpha run is read for its
@@ -335,9 +373,11 @@ def test_siblings_started_out_of_job_order_are_all_read(beta_storage: str) -> No
 
 
 def test_a_sibling_without_command_line_unpairs_its_event() -> None:
-    """Thursday's alpha task gave up waiting for the lock: no command line, no result. Its
-    event's pairing cannot be checked, so beta's task is read as well, and alpha's guests
-    get Wednesday's results."""
+    """Thursday's alpha task gave up waiting for the lock: no command line. As the first
+    task of the event it is alpha's run (pvescheduler's job-id order), so alpha's guests
+    fail with its error (pve-manager ``PVE/VZDump.pm`` ``getlock``). Its pairing cannot be
+    checked from its log, so beta's task is read as well, and Wednesday's alpha run for
+    the latest success."""
     thu = NOW - DAY + 9 * 3600 + 5
     tasks = _pairs(ALPHA_OK)
     tasks[0]["log"] = (
@@ -347,8 +387,11 @@ def test_a_sibling_without_command_line_unpairs_its_event() -> None:
     tasks[0]["status"] = "unexpected status"
     with Simulator(_pair_scenario(tasks), tls=False) as sim:
         guests, logs, _ = _run(sim)
-    assert guests[100].last_success.started == thu - DAY
-    assert guests[100].last_backup.started == thu - DAY
+    for v in (100, 101, 102):
+        assert guests[v].last_success.started == thu - DAY
+        failed = guests[v].last_backup
+        assert (failed.status, failed.ended) == ("failed", tasks[0]["endtime"])
+        assert failed.message == "can't acquire lock '/var/run/vzdump.lock' - got timeout"
     assert guests[103].last_success.started == thu + 601
     assert len(logs) == 3  # both of Thursday's tasks and Wednesday's alpha run
 

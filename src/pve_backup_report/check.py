@@ -276,7 +276,9 @@ def _guest_line(g: GuestStatus, a: Assessment) -> str:
     lb = g.last_backup
     latest = "none"
     if lb is not None:
-        latest = f"{lb.status} at {iso_utc(lb.started) or '?'}"
+        # a guest a dead run never started failed when the run ended
+        when = lb.started if lb.started is not None else lb.ended
+        latest = f"{lb.status} at {iso_utc(when) or '?'}"
         if lb.message and lb.status != "ok":
             latest += f" ({lb.message})"
     age = human_duration(_judged_age(g, a)) if g.freshness is not None else "-"

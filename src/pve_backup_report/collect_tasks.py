@@ -11,15 +11,24 @@ Cost grows with what is needed, not with history:
   prediction is read newest first instead (see ``_Reader``);
 * logs of finished tasks already parsed by an earlier run come from the task cache.
 
+A run's guests come from the command line its log starts with. A run that died before
+logging it (target storage not activated, the node's vzdump lock not acquired) names no
+guest: it is paired with the job due at its start on its node (``TaskPredictor.run_of``)
+and that job's guests fail with its error; one that pairs with no job (or not surely
+with one) is a warning anomaly and is not cached, so it is read, and reported, again
+while it can hold a guest's latest result.
+
 ``/cluster/tasks`` and an unfiltered ``/nodes/{node}/tasks`` are never used for history:
 they keep about 25 and 50 tasks (pve-facts §3).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+import re
+from collections.abc import Callable, Mapping, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from pve_backup_report.anomalies import condense
@@ -29,6 +38,7 @@ from pve_backup_report.coverage import (
     CoverageResult,
     IncludedGuests,
     SelectionIndex,
+    effective_storage,
     included_guests,
     selection_index,
 )
@@ -43,11 +53,11 @@ from pve_backup_report.history import (
     parse_task,
     task_from_api,
 )
-from pve_backup_report.model import Anomaly, Inventory, Severity
+from pve_backup_report.model import Anomaly, BackupJob, Inventory, Severity
 from pve_backup_report.parallel import worker_pool
 from pve_backup_report.progress import Progress, no_progress
 from pve_backup_report.pve_client import PveClient
-from pve_backup_report.task_selection import Prediction, TaskPredictor
+from pve_backup_report.task_selection import Prediction, RunPairing, TaskPredictor
 from pve_backup_report.vzdump_command import VzdumpCommand, parse_vzdump_command
 
 _LOG_PAGE = 50000  # task log lines per request
@@ -137,6 +147,7 @@ class _Reader:
         cache: Mapping[str, CachedTask],
         predictor: TaskPredictor | None,
         anomalies: list[Anomaly],
+        pairer: TaskPredictor,
     ) -> None:
         self.client = client
         self.inventory = inventory
@@ -144,6 +155,7 @@ class _Reader:
         self.options = options
         self.cache = cache
         self.predictor = predictor
+        self.pairer = pairer  # pairs the runs that died before any guest with their job
         self.anomalies = anomalies
         self.selections = _Selections(inventory)
         self.known: dict[str, CachedTask | None] = {}  # logs read this run (None: unusable)
@@ -231,17 +243,17 @@ class _Reader:
         }
         for st, task in batch:
             self.counters["fetched"] += 1
-            parsed, command = _parse(
+            got = _parse(
                 task, futures[task.upid].result(), self.inventory, st.tz, self.anomalies,
-                self.selections,
+                self.selections, partial(self._pairing, st, task),
             )  # fmt: skip
+            parsed = got.task
             self.known[task.upid] = parsed
-            prediction = self.predicted.get(task.upid)
-            if self.predictor is not None:
-                prediction = self.predictor.checked(task, command, prediction)
+            # the pairer is the predictor when there is one (else it has paired nothing)
+            prediction = self.pairer.checked(task, got.command, self.predicted.get(task.upid))
             if parsed is None:
                 continue
-            if not task.is_running:
+            if not task.is_running and got.keep:
                 self.new_tasks.append(parsed)
             if not parsed.pbs:
                 continue
@@ -251,6 +263,9 @@ class _Reader:
                 held = {r.vmid for r in parsed.results} & st.wanted
                 if not held <= prediction:
                     st.newest_first = True  # the schedules do not explain this node
+
+    def _pairing(self, st: _NodeState, task: TaskInfo) -> RunPairing:
+        return self.pairer.run_of(st.tasks, st.tasks.index(task), st.tz)
 
 
 def _end(task: TaskInfo, now: int) -> int:
@@ -300,7 +315,10 @@ def collect_history(
     predictor = (
         TaskPredictor(inventory, coverage, since, now) if options.schedule_selection else None
     )
-    reader = _Reader(client, inventory, now, options, cache or {}, predictor, anomalies)
+    pairer = predictor or TaskPredictor(inventory, coverage, since, now)
+    reader = _Reader(
+        client, inventory, now, options, cache or {}, predictor, anomalies, pairer
+    )  # fmt: skip
     counters = reader.counters
 
     with worker_pool(max(1, options.workers)) as pool:
@@ -462,6 +480,30 @@ class _Selections:
         self._found[command] = inc
         return inc
 
+    def included_job(self, job: BackupJob) -> IncludedGuests | None:
+        """The guests a job selects (for a run whose log names none)."""
+        if self._index is None:
+            self._index = selection_index(self._inventory)
+        try:
+            return included_guests(job, self._inventory, self._index)
+        except (KeyError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Whom a run was to back up on its node (None: not known) and where to."""
+
+    expected: list[int] | None = None
+    storage: str | None = None
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    task: CachedTask | None  # None: the task is unusable
+    command: VzdumpCommand | None  # the logged command line
+    keep: bool = True  # False: not for the cache (a dead run whose guests are unknown)
+
 
 def _parse(
     task: TaskInfo,
@@ -470,28 +512,101 @@ def _parse(
     tz: str | None,
     anomalies: list[Anomaly],
     selections: _Selections | None = None,
-) -> tuple[CachedTask | None, VzdumpCommand | None]:
-    """What the log taught (None: the task is unusable), and its vzdump command line."""
+    pairing: Callable[[], RunPairing] | None = None,
+) -> _Parsed:
+    """What the log taught, and its vzdump command line.
+
+    The guests a run was to back up come from its command line; a run that died before
+    logging it (pve-manager ``PVE/API2/VZDump.pm`` ``vzdump`` worker: ``PVE::VZDump->new``
+    failed, or ``getlock`` timed out) is paired with the job due at its start on its node
+    (``pairing``), so that ``parse_task`` fails that job's guests with the task's error.
+    """
     error = fetched if isinstance(fetched, ApiError) else None
     log = None if isinstance(fetched, ApiError) else fetched
     command = parse_vzdump_command(log) if log else None
-    expected: list[int] | None = None
-    storage: str | None = None
+    selections = selections or _Selections(inventory)
+    target = _Target()
+    dead: RunPairing | None = None
     if command is not None:
-        storage = command.storage or inventory.node_default_storage.get(task.node) or "local"
-        inc = (selections or _Selections(inventory)).included(command, task.upid)
-        if inc is not None and inc.unresolved is None:
-            expected = [*inc.per_node.get(task.node, ()), *inc.missing]
+        target = _command_target(task, command, inventory, selections)
+    elif log and not task.is_running and pairing is not None:
+        dead = pairing()
+        target = _job_target(task, dead, inventory, selections)
     try:
-        parsed: TaskParse = parse_task(task, log, expected, tz)
+        parsed: TaskParse = parse_task(task, log, target.expected, tz)
     except HistoryDataError as exc:
         anomalies.append(Anomaly(Severity.INFO, "tasks", f"task {task.upid} not usable: {exc}", {}))
-        return None, command
+        return _Parsed(None, command)
     for a in parsed.anomalies:
         if error is not None and a.message.startswith(f"task log of {task.upid} unavailable"):
             a = replace(a, message=a.message.replace("(no log)", f"({error.message})", 1))
         anomalies.append(a)
+    storage = target.storage
+    if command is None and log:
+        storage = _named_storage(parsed.job_error) or storage
     st = inventory.storage(storage) if storage else None
     # Without the command line (log unreadable) the storage is unknown: count the task.
     pbs = st.is_pbs if st is not None else storage is None
-    return CachedTask(task.upid, task.node, task.starttime, storage, pbs, parsed.results), command
+    cached = CachedTask(task.upid, task.node, task.starttime, storage, pbs, parsed.results)
+    if (
+        dead is not None
+        and target.expected is None
+        and task.vmid is None
+        and parsed.job_status in ("failed", "unknown")
+    ):
+        anomalies.append(_dead_run_anomaly(task, dead, parsed.job_error))
+        return _Parsed(cached, command, keep=False)  # read again while it matters
+    return _Parsed(cached, command)
+
+
+def _command_target(
+    task: TaskInfo, command: VzdumpCommand, inventory: Inventory, selections: _Selections
+) -> _Target:
+    storage = command.storage or inventory.node_default_storage.get(task.node) or "local"
+    inc = selections.included(command, task.upid)
+    if inc is None or inc.unresolved is not None:
+        return _Target(None, storage)
+    return _Target([*inc.per_node.get(task.node, ()), *inc.missing], storage)
+
+
+def _job_target(
+    task: TaskInfo, pairing: RunPairing, inventory: Inventory, selections: _Selections
+) -> _Target:
+    """The guests of the job a dead run is paired with, on its node (as
+    ``PVE::API2::VZDump`` adds them: local guests plus listed VMIDs that do not exist)."""
+    job = next((j for j in inventory.jobs if j.id == pairing.job), None)
+    if job is None:
+        return _Target()
+    storage = effective_storage(job, task.node, inventory)
+    inc = selections.included_job(job)
+    if inc is None or inc.unresolved is not None:
+        return _Target(None, storage)
+    return _Target([*inc.per_node.get(task.node, ()), *inc.missing], storage)
+
+
+_NAMED_STORAGE = re.compile(r"could not (?:activate storage|get storage information for) '([^']+)'")
+
+
+def _named_storage(error: str | None) -> str | None:
+    """The storage ``PVE::VZDump::new`` names when it cannot use it (the run's target)."""
+    m = _NAMED_STORAGE.match(error or "")
+    return m.group(1) if m else None
+
+
+def _dead_run_anomaly(task: TaskInfo, pairing: RunPairing, error: str | None) -> Anomaly:
+    """A run that died before any guest, whose guests are not known."""
+    head = (
+        f"task {task.upid} on node {task.node} died before backing up any guest "
+        f"({error or task.status or 'no error text'})"
+    )
+    if pairing.job is not None:
+        tail = f"; the guests of its job {pairing.job} are not known"
+    elif pairing.due:
+        tail = (
+            f"; jobs {', '.join(pairing.due)} were due at its start and which one it ran is "
+            "not known: their guests' latest results may be older"
+        )
+    else:
+        tail = " and matches no scheduled job: the guests it was to back up are not known"
+    details = {"upid": task.upid, "node": task.node, "error": error, "jobs": list(pairing.due)}
+    return Anomaly(Severity.WARNING, "tasks", head + tail, details)

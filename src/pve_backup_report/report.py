@@ -361,7 +361,9 @@ def _guest_problem_line(g: GuestStatus, problem: Problem, a: Assessment, tr: _Tr
         lb = g.last_backup
         if lb is not None:
             facts = [f"{tr('node')} {md(lb.node or guest.node)}"]
-            facts.append(f"{tr('failed_at')} {iso_utc(lb.started) or '?'}")
+            # a guest a dead run never started failed when the run ended
+            when = lb.started if lb.started is not None else lb.ended
+            facts.append(f"{tr('failed_at')} {iso_utc(when) or '?'}")
             if lb.upid:
                 facts.append(f"{tr('task')} {_upid(lb.upid)}")
             if lb.message:

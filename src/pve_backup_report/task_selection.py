@@ -14,6 +14,10 @@
   or sharing a matched event with more tasks of the node than jobs ran then (a manual run
   right after a scheduled one: which is which is unknown) may hold any guest.
 
+A run that died before its command line (no guest named: storage activation failed, the
+node's vzdump lock timed out) is attributed to the job it ran with :meth:`TaskPredictor.run_of`,
+by the same rules: the one job due at its start, or the n-th job of a shared event.
+
 The prediction only decides which logs are read first; ``collect_tasks`` checks every log
 it reads against it and falls back to newest-first reading for the node when a log holds
 a covered guest the prediction left out.
@@ -24,6 +28,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pve_backup_report.coverage import CoverageResult, effective_storage, split_vmid_list
 from pve_backup_report.history import TaskInfo
@@ -36,6 +41,19 @@ _MAX_EVENTS = 100_000  # per job schedule in the history window
 
 # A prediction: the guests a task may hold; None means "any guest".
 Prediction = frozenset[int] | None
+
+
+@dataclass(frozen=True)
+class RunPairing:
+    """Which scheduled job a task ran, told from its start alone."""
+
+    job: str | None  # the job it ran; None when no job or not known which
+    due: tuple[str, ...]  # the enabled jobs due at its start on its node (sorted)
+
+    @property
+    def ambiguous(self) -> bool:
+        """Jobs were due, but which one the task ran is not known."""
+        return self.job is None and bool(self.due)
 
 
 class TaskPredictor:
@@ -75,6 +93,8 @@ class TaskPredictor:
         self._paired: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
         # (node, jobs of an event) whose tasks a log showed not to be paired as predicted
         self._distrusted: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
+        # ... of which a logged command line was another job's run (not just missing)
+        self._contradicted: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
 
     def checked(
         self, task: TaskInfo, command: VzdumpCommand | None, prediction: Prediction
@@ -85,17 +105,21 @@ class TaskPredictor:
         job's run (same selection and storage). Otherwise the pairing of its event was
         wrong (or cannot be checked: no command line, as after a lock timeout): the
         event is unpaired, each of its tasks may hold the guests of any of its jobs, and
-        those are returned.
+        those are returned. Another job's command line also tells :meth:`run_of` that the
+        job-id order does not hold at that event.
         """
         found = self._paired.get(task.upid)
         if found is None:
             return prediction
         job_id, keys = found
-        if (task.node, keys) not in self._distrusted:
-            job = self._jobs.get(job_id)
-            if job is not None and command is not None and runs_job(command, job):
+        job = self._jobs.get(job_id)
+        if job is not None and command is not None and runs_job(command, job):
+            if (task.node, keys) not in self._distrusted:
                 return prediction
+        else:
             self._distrusted.add((task.node, keys))
+            if command is not None:  # another job's run: the order itself was wrong
+                self._contradicted.add((task.node, keys))
         return self._held(task.node, keys)
 
     def guests(self, tasks: Sequence[TaskInfo], i: int, tz: str | None) -> Prediction:
@@ -134,6 +158,32 @@ class TaskPredictor:
             self._paired[task.upid] = (mine[0], keys)
             keys = (mine,)
         return self._held(task.node, keys)
+
+    def run_of(self, tasks: Sequence[TaskInfo], i: int, tz: str | None) -> RunPairing:
+        """The scheduled job ``tasks[i]`` ran (``tasks``: one node's list, newest first).
+
+        For a run whose log does not say (it died before ``exec_backup`` logged the
+        command line). The job whose event started it when it is the only task of the
+        node at that event; at an event shared by several jobs, the n-th task started
+        runs the n-th job (pvescheduler's job-id order, as in :meth:`guests`), unless
+        the event's tasks are more or fewer than its jobs (a manual run close by) or a
+        read log showed another job's command line in that place: then it is ambiguous.
+        """
+        keys = self._keys(tasks[i], tz)
+        due = tuple(sorted({job_id for job_id, _event in keys}))
+        if not keys:
+            return RunPairing(None, ())
+        near = [tasks[j] for j in _near(tasks, i)]
+        siblings = [t for t in near if self._keys(t, tz) == keys]
+        claims = Counter(k for t in near for k in self._keys(t, tz))
+        if (
+            len(siblings) != len(keys)
+            or any(claims[k] != len(keys) for k in keys)
+            or (tasks[i].node, keys) in self._contradicted
+        ):
+            return RunPairing(None, due)
+        order = sorted(siblings, key=lambda t: (t.starttime, t.pstart, t.upid))
+        return RunPairing(sorted(keys)[order.index(tasks[i])][0], due)
 
     def _held(self, node: str, keys: tuple[tuple[str, int], ...]) -> Prediction:
         """The guests on ``node`` the runs of these jobs hold (None: unresolved)."""
