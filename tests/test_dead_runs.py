@@ -76,10 +76,11 @@ def _snapshots(vmids: list[int], start: int, storage: str = "pbs-main") -> list[
 
 
 def _scenario(tasks: list[dict[str, Any]], backups: list[dict[str, Any]],
-              jobs: list[dict[str, Any]] | None = None) -> Scenario:  # fmt: skip
+              jobs: list[dict[str, Any]] | None = None,
+              vmids: tuple[int, ...] | None = None) -> Scenario:  # fmt: skip
     """The nightly job: 100, 101 on pve1 and 102, 103 on pve2; with ``jobs``: 100, 101,
-    106, 107 on pve1."""
-    vmids = (100, 101, 106, 107) if jobs else (100, 101, 102, 103)
+    106, 107 on pve1 (or ``vmids``)."""
+    vmids = vmids or ((100, 101, 106, 107) if jobs else (100, 101, 102, 103))
     nightly = {"id": "backup-nightly", "type": "vzdump", "schedule": "01:00",
                "storage": "pbs-main", "vmid": "100,101,102,103", "mode": "snapshot"}  # fmt: skip
     pbs = {"type": "pbs", "datastore": "main", "username": "backup@pbs!pve", "content": "backup"}
@@ -310,3 +311,39 @@ def test_a_manual_single_guest_run_that_dies_early(tmp_path: Path) -> None:
     assert proc.stdout.startswith("PVE_BACKUP CRITICAL - 1 failed backup (vm 100 web1)")
     assert f"failed at 2026-11-20T10:00:00Z ({LOCK_TIMEOUT})" in _guest_line(proc.stdout, "vm 100")
     assert "vm 101 mail" not in proc.stdout and "Anomalies" not in proc.stdout
+
+
+def test_an_all_job_on_a_node_where_it_has_no_guest(tmp_path: Path) -> None:
+    """An ``--all`` job makes a task on every node, also where it has no guest (pve-manager
+    ``PVE/API2/VZDump.pm`` skips such a node only when ``all`` is not set): on pve2 it
+    excludes 102, which a weekly job backs up. Tonight the PBS was unreachable from both
+    nodes: pve1's guests failed, and pve2's dead run is the ``--all`` job's run with
+    nothing to back up there, not an unexplained task."""
+    jobs = [
+        {"id": "backup-all", "type": "vzdump", "schedule": "01:00", "storage": "pbs-main",
+         "all": 1, "exclude": "102", "mode": "snapshot"},
+        {"id": "backup-db", "type": "vzdump", "schedule": "sun 03:00", "storage": "pbs-main",
+         "vmid": "102", "mode": "snapshot"},
+    ]  # fmt: skip
+    start = TONIGHT - DAY
+    sunday = TONIGHT - 5 * DAY + 2 * 3600  # Sun 2026-11-15 03:00 in Paris
+    nothing = ("INFO: starting new backup job: vzdump --all 1 --exclude 102 --mode snapshot "
+               "--storage pbs-main\nINFO: skip external VMs: 100, 101, 106, 107\n"
+               "INFO: Backup job finished successfully\nTASK OK")  # fmt: skip
+    tasks = [
+        _ok_task("pve1", [100, 101, 106, 107], start + 5),
+        {"node": "pve2", "type": "vzdump", "starttime": start + 4, "endtime": start + 6,
+         "log": nothing},
+        _ok_task("pve2", [102], sunday + 3),
+        {"node": "pve1", "type": "vzdump", "starttime": TONIGHT + 5, "endtime": TONIGHT + 12,
+         "status": PBS_DOWN},
+        {"node": "pve2", "type": "vzdump", "starttime": TONIGHT + 4, "endtime": TONIGHT + 11,
+         "status": PBS_DOWN},
+    ]  # fmt: skip
+    backups = _snapshots([100, 101, 106, 107], start + 5) + _snapshots([102], sunday + 3)
+    vmids = (100, 101, 102, 106, 107)
+    with Simulator(_scenario(tasks, backups, jobs, vmids)) as sim:
+        proc = _check(sim, tmp_path)
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stdout.startswith("PVE_BACKUP CRITICAL - 4 failed backups (vm 100 web1, vm 101")
+    assert "ct 102 dns" not in proc.stdout and "Anomalies" not in proc.stdout

@@ -71,10 +71,16 @@ class TaskPredictor:
         self._holds: dict[str, dict[str, frozenset[int]] | None] = {}
         # job id -> nodes where it backs up a guest (where its runs make tasks)
         self._runs_on: dict[str, set[str]] = {}
+        # jobs that make a task on every node: pve-manager PVE/API2/VZDump.pm ``vzdump``
+        # only skips a node without local guests when ``all`` is not set, and adds the
+        # listed VMIDs that do not exist to every node's run
+        self._everywhere: set[str] = set()
         for jc in coverage.jobs:
             if jc.unresolved is not None:
                 self._holds[jc.job.id] = None
                 continue
+            if jc.selection is Selection.ALL or jc.missing_vmids:
+                self._everywhere.add(jc.job.id)
             per_node: dict[str, set[int]] = {}
             for vmid in jc.included:
                 node = node_of.get(vmid)
@@ -220,8 +226,9 @@ class TaskPredictor:
                 (job.id, self._job_events(job.schedule, tz))
                 for job in self._inventory.jobs
                 if job.enabled and job.schedule and job.node in (None, node)
-                # a job with no guest on the node makes no task there
-                and (self._holds.get(job.id) is None or node in self._runs_on.get(job.id, ()))
+                # a job with no guest on the node makes no task there (unless ``all``)
+                and (self._holds.get(job.id) is None or job.id in self._everywhere
+                     or node in self._runs_on.get(job.id, ()))
             ]  # fmt: skip
         return found
 
