@@ -259,3 +259,19 @@ def test_the_storage_a_dead_run_names_decides_whether_it_counts() -> None:
         assert got.task is not None and got.keep and anomalies == []
         assert got.task.pbs is pbs
         assert [(r.vmid, r.status) for r in got.task.results] == [(100, "failed")]
+
+
+def test_a_cli_started_lock_timeout_keeps_the_lock_error() -> None:
+    """A run started on a shell or by a legacy ``vzdump.cron`` job is synchronous: after
+    the worker's ``exit(-1)`` the parent ends the log with ``TASK ERROR: got unexpected
+    control message:`` (pve-common ``PVE/RESTEnvironment.pm`` ``fork_worker``). The lock
+    error logged before it is the reason the guests failed."""
+    anomalies: list[Anomaly] = []
+    log = [*LOCK_LOG, "TASK ERROR: got unexpected control message:"]
+    task = _dead_task(status="got unexpected control message:")
+    got = _parse(task, log, _dead_inventory(), "UTC", anomalies,
+                 pairing=lambda: RunPairing("nightly", ("nightly",)))  # fmt: skip
+    assert got.task is not None and anomalies == []
+    assert {(r.status, r.message) for r in got.task.results} == {
+        ("failed", "can't acquire lock '/var/run/vzdump.lock' - got timeout")
+    }
