@@ -473,13 +473,37 @@ def test_guest_configs(lab: Simulator, sim_get: SimGet) -> None:
 
 
 def test_vzdump_defaults(simulator_factory: SimulatorFactory, sim_get: SimGet) -> None:
+    """mgr ``PVE/API2/VZDump.pm`` ``defaults``: ``storage: local`` when vzdump.conf sets
+    neither storage nor dumpdir, a directory storage's backup directory as ``dumpdir``
+    (``PVE::VZDump::storage_info``), ``dumpdir`` hidden without Sys.Audit on the node."""
     full = simulator_factory(cluster())
     assert data(sim_get, full, "/nodes/pve1/vzdump/defaults") == {
         "storage": "pbs", "mailto": "root@example.com",
     }  # fmt: skip
-    assert data(sim_get, full, "/nodes/pve2/vzdump/defaults") == {}
+    assert data(sim_get, full, "/nodes/pve2/vzdump/defaults") == {
+        "storage": "local", "dumpdir": "/var/lib/vz/dump",
+    }  # fmt: skip
     limited = simulator_factory(cluster(privileges={"/storage": ["Datastore.Audit"]}))
     assert data(sim_get, limited, "/nodes/pve1/vzdump/defaults") == {"storage": "pbs"}
+    assert data(sim_get, limited, "/nodes/pve2/vzdump/defaults") == {"storage": "local"}
+
+
+def test_vzdump_defaults_with_dumpdir(simulator_factory: SimulatorFactory, sim_get: SimGet) -> None:
+    """mgr ``PVE/API2/VZDump.pm`` ``defaults``: a vzdump.conf ``dumpdir`` without
+    ``storage`` is answered as ``dumpdir`` and no ``storage`` (hidden entirely without
+    Sys.Audit on the node); with ``storage`` too, ``read_vzdump_defaults`` drops it."""
+
+    def with_dumpdir(privileges: dict[str, Any] | None = None) -> dict[str, Any]:
+        scenario = cluster(privileges)
+        scenario["nodes"][0]["vzdump_defaults"] = {"storage": "pbs", "dumpdir": "/mnt/usb"}
+        scenario["nodes"][1]["vzdump_defaults"] = {"dumpdir": "/mnt/usb"}
+        return scenario
+
+    full = simulator_factory(with_dumpdir())
+    assert data(sim_get, full, "/nodes/pve2/vzdump/defaults") == {"dumpdir": "/mnt/usb"}
+    assert data(sim_get, full, "/nodes/pve1/vzdump/defaults") == {"storage": "pbs"}
+    limited = simulator_factory(with_dumpdir({"/storage": ["Datastore.Audit"]}))
+    assert data(sim_get, limited, "/nodes/pve2/vzdump/defaults") == {}
 
 
 # -- task lists, logs and status -------------------------------------------------------------

@@ -26,6 +26,7 @@ from pve_backup_report.model import (
     Pool,
     Severity,
     Storage,
+    perl_truth,
     pve_selection,
 )
 from pve_backup_report.parallel import worker_pool
@@ -101,7 +102,7 @@ def normalise_job(item: Mapping[str, Any]) -> BackupJob:
     next_run = item.get("next-run")
     return BackupJob(
         id=str(item["id"]),
-        enabled=_flag(item.get("enabled"), True),
+        enabled=job_enabled(item),
         storage=_opt_str(item.get("storage")),
         schedule=_opt_str(item.get("schedule")),
         mode=_opt_str(item.get("mode")),
@@ -114,7 +115,28 @@ def normalise_job(item: Mapping[str, Any]) -> BackupJob:
         comment=_opt_str(item.get("comment")),
         next_run=_epoch_or_none(next_run),
         legacy="type" not in item,
+        dumpdir=_dumpdir(item.get("dumpdir")),
     )
+
+
+def job_enabled(item: Mapping[str, Any]) -> bool:
+    """Whether PVE runs the job: a missing (or ``null``) ``enabled`` means enabled, any
+    Perl-false value (``""``, ``"0"``, ``0``, ``false``) disabled.
+
+    pve-manager ``PVE/Jobs.pm`` ``run_jobs`` skips ``defined($cfg->{enabled}) &&
+    !$cfg->{enabled}``; a commented-out ``vzdump.cron`` line is served as ``""``
+    (pve-guest-common ``parse_vzdump_cron_config``) and cron does not run it.
+    """
+    value = item.get("enabled")
+    return value is None or perl_truth(value)
+
+
+def _dumpdir(value: Any) -> str | None:
+    """The job's ``dumpdir`` as stored; None when unset. An empty value is kept: PVE
+    tests ``defined`` before applying the node defaults (``PVE::VZDump::new``)."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)
 
 
 _MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
@@ -354,7 +376,10 @@ def collect_inventory(
         jobs=tuple(jobs),
         guests=tuple(sorted(guests, key=lambda g: g.vmid)),
         pools=tuple(pools),
-        node_default_storage=defaults,
+        node_default_storage={n: d for n, d in defaults.items() if not d.startswith(DUMPDIR)},
+        node_default_dumpdir={
+            n: d[len(DUMPDIR) :] for n, d in defaults.items() if d.startswith(DUMPDIR)
+        },
         not_backed_up=not_backed_up,
         anomalies=tuple(anomalies),
         version=version,
@@ -483,7 +508,7 @@ def _node_details(
     requests: dict[str, tuple[str, dict[str, Any] | None]] = {
         f"time:{n}": (f"/nodes/{n}/time", None) for n in online if n not in known_timezones
     }
-    if any(j.storage is None for j in jobs):
+    if any(j.storage is None and j.dumpdir is None for j in jobs):
         requests.update({f"defaults:{n}": (f"/nodes/{n}/vzdump/defaults", None) for n in online})
     fetched = fetch_parallel(client, requests, workers) if requests else {}
 
@@ -543,9 +568,27 @@ def _node_details(
                 )
             )
             continue
-        storage = r.data.get("storage") if isinstance(r.data, dict) else None
-        defaults[name] = str(storage) if storage else "local"
+        defaults[name] = default_target(r.data)
     return timezones, read_now, defaults
+
+
+DUMPDIR = "dumpdir:"  # prefix of a node default that is a directory, not a storage
+
+
+def default_target(answer: Any) -> str:
+    """A node's vzdump default from ``GET /nodes/{node}/vzdump/defaults``: the storage
+    id, or ``dumpdir:<path>`` (``dumpdir:`` alone when PVE hides the path).
+
+    pve-manager ``PVE/API2/VZDump.pm`` ``defaults`` answers ``storage: local`` when
+    vzdump.conf sets neither storage nor dumpdir, and drops ``dumpdir`` without
+    ``Sys.Audit`` on the node: an answer without ``storage`` is a directory.
+    """
+    if not isinstance(answer, dict):
+        return "local"  # odd answer: what PVE uses when nothing is configured
+    storage = _opt_str(answer.get("storage"))
+    if storage is not None:
+        return storage
+    return DUMPDIR + (_opt_str(answer.get("dumpdir")) or "")
 
 
 def _with_notes(

@@ -43,7 +43,7 @@ from pve_backup_report.history import (
     parse_task,
     task_from_api,
 )
-from pve_backup_report.model import Anomaly, Inventory, Severity
+from pve_backup_report.model import Anomaly, Inventory, Severity, perl_true
 from pve_backup_report.parallel import worker_pool
 from pve_backup_report.progress import Progress, no_progress
 from pve_backup_report.pve_client import PveClient
@@ -463,6 +463,23 @@ class _Selections:
         return inc
 
 
+def _command_storage(command: VzdumpCommand, node: str, inventory: Inventory) -> str | None:
+    """The storage a logged run wrote to; None when it wrote plain files to a directory.
+
+    The logged command line holds the job's own options (pve-guest-common
+    ``command_line``); the node's vzdump defaults were added by pve-manager
+    ``PVE::VZDump::new`` only when it had neither ``--storage`` nor ``--dumpdir``
+    (``get_storage_param``: a ``dumpdir`` means no storage).
+    """
+    if command.dumpdir is not None:
+        return None if perl_true(command.dumpdir) or command.storage else "local"
+    if command.storage:
+        return command.storage
+    if node in inventory.node_default_dumpdir:
+        return None
+    return inventory.node_default_storage.get(node) or "local"
+
+
 def _parse(
     task: TaskInfo,
     fetched: list[str] | ApiError | None,
@@ -478,7 +495,7 @@ def _parse(
     expected: list[int] | None = None
     storage: str | None = None
     if command is not None:
-        storage = command.storage or inventory.node_default_storage.get(task.node) or "local"
+        storage = _command_storage(command, task.node, inventory)
         inc = (selections or _Selections(inventory)).included(command, task.upid)
         if inc is not None and inc.unresolved is None:
             expected = [*inc.per_node.get(task.node, ()), *inc.missing]
@@ -493,5 +510,5 @@ def _parse(
         anomalies.append(a)
     st = inventory.storage(storage) if storage else None
     # Without the command line (log unreadable) the storage is unknown: count the task.
-    pbs = st.is_pbs if st is not None else storage is None
+    pbs = st.is_pbs if st is not None else storage is None and command is None
     return CachedTask(task.upid, task.node, task.starttime, storage, pbs, parsed.results), command
