@@ -279,18 +279,23 @@ def test_node_time_in_the_node_timezone(lab: Simulator, sim_get: SimGet) -> None
 
 
 def test_access_permissions(simulator_factory: SimulatorFactory, sim_get: SimGet) -> None:
+    """acl ``PVE::RPCEnvironment::get_effective_permissions``: top-level paths, ACL paths
+    and pool members, ``{priv: propagate}``, paths without privileges left out; pool-only
+    privileges reach the members unpropagated (``compile_acl_path``)."""
     sim = simulator_factory(
-        cluster(privileges={"/": ["Sys.Audit"], "/vms": ["VM.Audit"], "/pool/prod": ["VM.Backup"]})
-    )
+        cluster(privileges={"/nodes": ["Sys.Audit"], "/storage": ["Datastore.Audit"],
+                            "/pool/prod": ["VM.Audit", "Pool.Audit"]})
+    )  # fmt: skip
+    pool_only = {"Pool.Audit": 0, "VM.Audit": 0}
     assert data(sim_get, sim, "/access/permissions") == {
-        "/": {"Sys.Audit": 1}, "/pool/prod": {"VM.Backup": 1}, "/vms": {"VM.Audit": 1},
+        "/nodes": {"Sys.Audit": 1}, "/storage": {"Datastore.Audit": 1},
+        "/pool/prod": {"Pool.Audit": 1, "VM.Audit": 1},
+        "/vms/100": pool_only, "/vms/101": pool_only,
     }  # fmt: skip
-    # propagation, and pool ACLs reach the pool's guests
-    assert data(sim_get, sim, "/access/permissions", path="/vms/100") == {
-        "/vms/100": {"Sys.Audit": 1, "VM.Audit": 1, "VM.Backup": 1}
-    }
-    assert data(sim_get, sim, "/access/permissions", path="/vms/200") == {
-        "/vms/200": {"Sys.Audit": 1, "VM.Audit": 1}
+    assert data(sim_get, sim, "/access/permissions", path="/vms/100") == {"/vms/100": pool_only}
+    assert data(sim_get, sim, "/access/permissions", path="/vms/200") == {}
+    assert data(sim_get, sim, "/access/permissions", path="/nodes/pve1") == {
+        "/nodes/pve1": {"Sys.Audit": 1}
     }
 
 

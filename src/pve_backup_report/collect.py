@@ -30,6 +30,7 @@ from pve_backup_report.model import (
     pve_selection,
 )
 from pve_backup_report.parallel import worker_pool
+from pve_backup_report.privileges import privilege_anomalies
 from pve_backup_report.pve_client import PveClient
 
 _TAG_SPLIT = re.compile(r"[;,\s]+")
@@ -44,6 +45,7 @@ _CORE = {
     "version": (Severity.INFO, "api"),
     "not_backed_up": (Severity.INFO, "coverage"),
     "status": (Severity.INFO, "api"),
+    "permissions": (Severity.INFO, "permissions"),
 }
 
 
@@ -248,6 +250,7 @@ def _endpoint_anomaly(key: str, err: ApiError) -> Anomaly:
         "version": "version",
         "not_backed_up": "PVE's not-backed-up list (cross-check skipped)",
         "status": "the cluster name",
+        "permissions": "the token's permissions (privilege checks skipped)",
     }[key]
     return Anomaly(
         severity, component, f"cannot read {what}: {err.message} ({err.endpoint})", details
@@ -279,6 +282,7 @@ def collect_inventory(
             "pools": ("/pools", None),
             "not_backed_up": ("/cluster/backup-info/not-backed-up", None),
             "status": ("/cluster/status", None),
+            "permissions": ("/access/permissions", None),
         },
         workers,
     )
@@ -340,6 +344,8 @@ def collect_inventory(
                 {"jobs": len(jobs), "missing_privilege": "Datastore.Audit on /storage"},
             )
         )
+    if first["permissions"].error is None:
+        anomalies += privilege_anomalies(first["permissions"].data, jobs)
     pools = _pools(client, first["pools"], jobs, guests, anomalies)
     timezones, read_now, defaults = _node_details(
         client, nodes, jobs, workers, fallback_timezone, known_timezones or {}, anomalies
