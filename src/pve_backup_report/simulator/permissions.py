@@ -1,8 +1,10 @@
 """The API token's privileges: PVE ACL paths, role expansion and propagation.
 
 Every ACL entry propagates to all sub-paths (``/`` covers everything, ``/vms`` covers
-``/vms/100``). There is no ``NoAccess`` role and no propagate flag: the scenario only ever
-*grants* privileges, which is what a monitoring token needs to be tested with.
+``/vms/100``), and the privileges of nested ACL paths add up. There is no ``NoAccess``
+role and no propagate flag: the scenario only ever *grants* privileges, which is what a
+monitoring token needs to be tested with. (Real PVE lets the most specific ACL path of a
+user or token *replace* what its ancestors grant: acl ``PVE::AccessControl::roles``.)
 """
 
 from __future__ import annotations
