@@ -64,8 +64,8 @@ SIZES = {
     "L": GenerateSpec(nodes=32, guests=10000, jobs=60),
 }
 PAGE_SIZE = 1000  # the plugin's default task_history_limit
-INVENTORY = 8  # /version /nodes /storage /cluster/resources /cluster/backup /pools
-# /cluster/backup-info/not-backed-up /cluster/status
+INVENTORY = 9  # /version /nodes /storage /cluster/resources /cluster/backup /pools
+# /cluster/backup-info/not-backed-up /cluster/status /access/permissions
 KEYS = (
     "size", "mode", "nodes", "guests", "wall_s", "cpu_s", "peak_rss_mb", "requests",
     "min_requests", "bytes",

@@ -279,18 +279,23 @@ def test_node_time_in_the_node_timezone(lab: Simulator, sim_get: SimGet) -> None
 
 
 def test_access_permissions(simulator_factory: SimulatorFactory, sim_get: SimGet) -> None:
+    """acl ``PVE::RPCEnvironment::get_effective_permissions``: top-level paths, ACL paths
+    and pool members, ``{priv: propagate}``, paths without privileges left out; pool-only
+    privileges reach the members unpropagated (``compile_acl_path``)."""
     sim = simulator_factory(
-        cluster(privileges={"/": ["Sys.Audit"], "/vms": ["VM.Audit"], "/pool/prod": ["VM.Backup"]})
-    )
+        cluster(privileges={"/nodes": ["Sys.Audit"], "/storage": ["Datastore.Audit"],
+                            "/pool/prod": ["VM.Audit", "Pool.Audit"]})
+    )  # fmt: skip
+    pool_only = {"Pool.Audit": 0, "VM.Audit": 0}
     assert data(sim_get, sim, "/access/permissions") == {
-        "/": {"Sys.Audit": 1}, "/pool/prod": {"VM.Backup": 1}, "/vms": {"VM.Audit": 1},
+        "/nodes": {"Sys.Audit": 1}, "/storage": {"Datastore.Audit": 1},
+        "/pool/prod": {"Pool.Audit": 1, "VM.Audit": 1},
+        "/vms/100": pool_only, "/vms/101": pool_only,
     }  # fmt: skip
-    # propagation, and pool ACLs reach the pool's guests
-    assert data(sim_get, sim, "/access/permissions", path="/vms/100") == {
-        "/vms/100": {"Sys.Audit": 1, "VM.Audit": 1, "VM.Backup": 1}
-    }
-    assert data(sim_get, sim, "/access/permissions", path="/vms/200") == {
-        "/vms/200": {"Sys.Audit": 1, "VM.Audit": 1}
+    assert data(sim_get, sim, "/access/permissions", path="/vms/100") == {"/vms/100": pool_only}
+    assert data(sim_get, sim, "/access/permissions", path="/vms/200") == {}
+    assert data(sim_get, sim, "/access/permissions", path="/nodes/pve1") == {
+        "/nodes/pve1": {"Sys.Audit": 1}
     }
 
 
@@ -473,13 +478,37 @@ def test_guest_configs(lab: Simulator, sim_get: SimGet) -> None:
 
 
 def test_vzdump_defaults(simulator_factory: SimulatorFactory, sim_get: SimGet) -> None:
+    """mgr ``PVE/API2/VZDump.pm`` ``defaults``: ``storage: local`` when vzdump.conf sets
+    neither storage nor dumpdir, a directory storage's backup directory as ``dumpdir``
+    (``PVE::VZDump::storage_info``), ``dumpdir`` hidden without Sys.Audit on the node."""
     full = simulator_factory(cluster())
     assert data(sim_get, full, "/nodes/pve1/vzdump/defaults") == {
         "storage": "pbs", "mailto": "root@example.com",
     }  # fmt: skip
-    assert data(sim_get, full, "/nodes/pve2/vzdump/defaults") == {}
+    assert data(sim_get, full, "/nodes/pve2/vzdump/defaults") == {
+        "storage": "local", "dumpdir": "/var/lib/vz/dump",
+    }  # fmt: skip
     limited = simulator_factory(cluster(privileges={"/storage": ["Datastore.Audit"]}))
     assert data(sim_get, limited, "/nodes/pve1/vzdump/defaults") == {"storage": "pbs"}
+    assert data(sim_get, limited, "/nodes/pve2/vzdump/defaults") == {"storage": "local"}
+
+
+def test_vzdump_defaults_with_dumpdir(simulator_factory: SimulatorFactory, sim_get: SimGet) -> None:
+    """mgr ``PVE/API2/VZDump.pm`` ``defaults``: a vzdump.conf ``dumpdir`` without
+    ``storage`` is answered as ``dumpdir`` and no ``storage`` (hidden entirely without
+    Sys.Audit on the node); with ``storage`` too, ``read_vzdump_defaults`` drops it."""
+
+    def with_dumpdir(privileges: dict[str, Any] | None = None) -> dict[str, Any]:
+        scenario = cluster(privileges)
+        scenario["nodes"][0]["vzdump_defaults"] = {"storage": "pbs", "dumpdir": "/mnt/usb"}
+        scenario["nodes"][1]["vzdump_defaults"] = {"dumpdir": "/mnt/usb"}
+        return scenario
+
+    full = simulator_factory(with_dumpdir())
+    assert data(sim_get, full, "/nodes/pve2/vzdump/defaults") == {"dumpdir": "/mnt/usb"}
+    assert data(sim_get, full, "/nodes/pve1/vzdump/defaults") == {"storage": "pbs"}
+    limited = simulator_factory(with_dumpdir({"/storage": ["Datastore.Audit"]}))
+    assert data(sim_get, limited, "/nodes/pve2/vzdump/defaults") == {}
 
 
 # -- task lists, logs and status -------------------------------------------------------------

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pve_backup_report.errors import ApiError, ApiHttpError
+from pve_backup_report.privileges import API_CHECK_NEEDS, Need, granted
 from pve_backup_report.pve_client import PveClient
 
 EXIT_OK, EXIT_WARNING, EXIT_UNKNOWN = 0, 1, 3
@@ -67,39 +68,6 @@ class ApiCheckResult:
         }
 
 
-_TRAPS: tuple[tuple[str, str, str, str], ...] = (
-    # privilege, path prefix to look for, scope text, what happens without it
-    (
-        "Sys.Audit",
-        "/",
-        "/",
-        "403 on the backup jobs; task lists come back EMPTY (scheduled backups run as "
-        "root@pam and are filtered out), so history looks like 'never backed up'",
-    ),
-    (
-        "VM.Audit",
-        "/vms",
-        "the guests (/vms)",
-        "guests silently disappear from /cluster/resources, so coverage looks complete "
-        "while guests are missing",
-    ),
-    (
-        "Datastore.Audit",
-        "/storage",
-        "the storages (/storage)",
-        "storages silently disappear from /storage, so jobs look like they write to an "
-        "unknown storage",
-    ),
-    (
-        "Pool.Audit",
-        "/pool",
-        "the pools (/pool)",
-        "pools silently disappear from /pools and the pool field from guests, so pool "
-        "jobs cannot be resolved",
-    ),
-)
-
-
 def _count(data: Any) -> int | None:
     if isinstance(data, list):
         return len(data)
@@ -121,23 +89,6 @@ def _probe(
     ms = int((time.monotonic() - t0) * 1000)
     count = page.total if page.total is not None else _count(page.data)
     return EndpointProbe(endpoint, True, count, ms), page.data
-
-
-def _granted(perms: dict[str, Any], priv: str, prefix: str) -> str:
-    """``yes`` when granted on ``prefix`` or any ancestor (ACLs propagate), ``partly``
-    when only on some paths below it, else ``no``."""
-
-    def has(path: str) -> bool:
-        entry = perms.get(path)
-        return isinstance(entry, dict) and bool(entry.get(priv))
-
-    parts = [p for p in prefix.split("/") if p]
-    ancestors = ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
-    if any(has(a) for a in ancestors):
-        return "yes"
-    if prefix != "/" and any(p.startswith(prefix + "/") and has(p) for p in perms):
-        return "partly"
-    return "no"
 
 
 def run_api_check(client: PveClient, jobs_endpoint: str) -> ApiCheckResult:
@@ -215,19 +166,19 @@ def _content_privileges(perms: Any, storages: list[str]) -> tuple[PrivilegeCheck
     """Listing backups needs more than a read-only role; optional, explained."""
     out = []
     for sid in storages:
-        if not isinstance(perms, dict):
-            granted = "unknown"
+        path = f"/storage/{sid}"
+        allocate = granted(perms, Need("Datastore.Allocate", path, path, "", below=False))
+        space = granted(perms, Need("Datastore.AllocateSpace", path, path, "", below=False))
+        backup = granted(perms, Need("VM.Backup", "/vms", "/vms", ""))
+        if "unknown" in (allocate, space, backup):
+            grant = "unknown"
         else:
-            path = f"/storage/{sid}"
-            allocate = _granted(perms, "Datastore.Allocate", path)
-            space = _granted(perms, "Datastore.AllocateSpace", path)
-            backup = _granted(perms, "VM.Backup", "/vms")
-            granted = "yes" if allocate == "yes" or (space == "yes" and backup == "yes") else "no"
+            grant = "yes" if allocate == "yes" or (space == "yes" and backup == "yes") else "no"
         out.append(
             PrivilegeCheck(
                 "Datastore.Allocate (or Datastore.AllocateSpace + VM.Backup)",
                 f"PBS storage {sid} (optional)",
-                granted,
+                grant,
                 "its backup list comes back EMPTY (no read-only role can list backups), so "
                 "the check cannot cross-check snapshots or report verification; grant it, or "
                 "set pbs_content: false to rely on task logs alone",
@@ -238,11 +189,15 @@ def _content_privileges(perms: Any, storages: list[str]) -> tuple[PrivilegeCheck
 
 
 def _privileges(perms: Any) -> tuple[PrivilegeCheck, ...]:
-    out = []
-    for priv, prefix, scope, without in _TRAPS:
-        granted = _granted(perms, priv, prefix) if isinstance(perms, dict) else "unknown"
-        out.append(PrivilegeCheck(priv, scope, granted, without))
-    return tuple(out)
+    return tuple(
+        PrivilegeCheck(
+            " or ".join(need.privileges),
+            need.scope + ("" if need.below else " itself"),
+            granted(perms, need),
+            need.without_it,
+        )
+        for need in API_CHECK_NEEDS
+    )
 
 
 def all_hosts_down(result: ApiCheckResult) -> bool:

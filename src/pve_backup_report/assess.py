@@ -11,7 +11,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pve_backup_report.coverage import Coverage, CoverageResult, GuestCoverage
+from pve_backup_report.coverage import (
+    Coverage,
+    CoverageResult,
+    GuestCoverage,
+    effective_storage,
+)
 from pve_backup_report.freshness import Freshness, expected_run, judge
 from pve_backup_report.history import GuestBackupResult, GuestHistory
 from pve_backup_report.ignore import IgnoreMatch
@@ -265,8 +270,9 @@ def _storages_of(
     out = set()
     for jid in job_ids:
         job = jobs.get(jid)
-        if job is not None:
-            out.add(job.storage or inventory.node_default_storage.get(node) or "local")
+        sid = effective_storage(job, node, inventory) if job is not None else None
+        if sid is not None:  # None: plain files to a directory (dumpdir)
+            out.add(sid)
     return out
 
 

@@ -26,9 +26,11 @@ from pve_backup_report.model import (
     Pool,
     Severity,
     Storage,
+    perl_truth,
     pve_selection,
 )
 from pve_backup_report.parallel import worker_pool
+from pve_backup_report.privileges import privilege_anomalies
 from pve_backup_report.pve_client import PveClient
 
 _TAG_SPLIT = re.compile(r"[;,\s]+")
@@ -43,6 +45,7 @@ _CORE = {
     "version": (Severity.INFO, "api"),
     "not_backed_up": (Severity.INFO, "coverage"),
     "status": (Severity.INFO, "api"),
+    "permissions": (Severity.INFO, "permissions"),
 }
 
 
@@ -101,7 +104,7 @@ def normalise_job(item: Mapping[str, Any]) -> BackupJob:
     next_run = item.get("next-run")
     return BackupJob(
         id=str(item["id"]),
-        enabled=_flag(item.get("enabled"), True),
+        enabled=job_enabled(item),
         storage=_opt_str(item.get("storage")),
         schedule=_opt_str(item.get("schedule")),
         mode=_opt_str(item.get("mode")),
@@ -114,7 +117,28 @@ def normalise_job(item: Mapping[str, Any]) -> BackupJob:
         comment=_opt_str(item.get("comment")),
         next_run=_epoch_or_none(next_run),
         legacy="type" not in item,
+        dumpdir=_dumpdir(item.get("dumpdir")),
     )
+
+
+def job_enabled(item: Mapping[str, Any]) -> bool:
+    """Whether PVE runs the job: a missing (or ``null``) ``enabled`` means enabled, any
+    Perl-false value (``""``, ``"0"``, ``0``, ``false``) disabled.
+
+    pve-manager ``PVE/Jobs.pm`` ``run_jobs`` skips ``defined($cfg->{enabled}) &&
+    !$cfg->{enabled}``; a commented-out ``vzdump.cron`` line is served as ``""``
+    (pve-guest-common ``parse_vzdump_cron_config``) and cron does not run it.
+    """
+    value = item.get("enabled")
+    return value is None or perl_truth(value)
+
+
+def _dumpdir(value: Any) -> str | None:
+    """The job's ``dumpdir`` as stored; None when unset. An empty value is kept: PVE
+    tests ``defined`` before applying the node defaults (``PVE::VZDump::new``)."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)
 
 
 _MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
@@ -226,6 +250,7 @@ def _endpoint_anomaly(key: str, err: ApiError) -> Anomaly:
         "version": "version",
         "not_backed_up": "PVE's not-backed-up list (cross-check skipped)",
         "status": "the cluster name",
+        "permissions": "the token's permissions (privilege checks skipped)",
     }[key]
     return Anomaly(
         severity, component, f"cannot read {what}: {err.message} ({err.endpoint})", details
@@ -257,6 +282,7 @@ def collect_inventory(
             "pools": ("/pools", None),
             "not_backed_up": ("/cluster/backup-info/not-backed-up", None),
             "status": ("/cluster/status", None),
+            "permissions": ("/access/permissions", None),
         },
         workers,
     )
@@ -318,6 +344,8 @@ def collect_inventory(
                 {"jobs": len(jobs), "missing_privilege": "Datastore.Audit on /storage"},
             )
         )
+    if first["permissions"].error is None:
+        anomalies += privilege_anomalies(first["permissions"].data, jobs)
     pools = _pools(client, first["pools"], jobs, guests, anomalies)
     timezones, read_now, defaults = _node_details(
         client, nodes, jobs, workers, fallback_timezone, known_timezones or {}, anomalies
@@ -354,7 +382,10 @@ def collect_inventory(
         jobs=tuple(jobs),
         guests=tuple(sorted(guests, key=lambda g: g.vmid)),
         pools=tuple(pools),
-        node_default_storage=defaults,
+        node_default_storage={n: d for n, d in defaults.items() if not d.startswith(DUMPDIR)},
+        node_default_dumpdir={
+            n: d[len(DUMPDIR) :] for n, d in defaults.items() if d.startswith(DUMPDIR)
+        },
         not_backed_up=not_backed_up,
         anomalies=tuple(anomalies),
         version=version,
@@ -483,7 +514,7 @@ def _node_details(
     requests: dict[str, tuple[str, dict[str, Any] | None]] = {
         f"time:{n}": (f"/nodes/{n}/time", None) for n in online if n not in known_timezones
     }
-    if any(j.storage is None for j in jobs):
+    if any(j.storage is None and j.dumpdir is None for j in jobs):
         requests.update({f"defaults:{n}": (f"/nodes/{n}/vzdump/defaults", None) for n in online})
     fetched = fetch_parallel(client, requests, workers) if requests else {}
 
@@ -543,9 +574,27 @@ def _node_details(
                 )
             )
             continue
-        storage = r.data.get("storage") if isinstance(r.data, dict) else None
-        defaults[name] = str(storage) if storage else "local"
+        defaults[name] = default_target(r.data)
     return timezones, read_now, defaults
+
+
+DUMPDIR = "dumpdir:"  # prefix of a node default that is a directory, not a storage
+
+
+def default_target(answer: Any) -> str:
+    """A node's vzdump default from ``GET /nodes/{node}/vzdump/defaults``: the storage
+    id, or ``dumpdir:<path>`` (``dumpdir:`` alone when PVE hides the path).
+
+    pve-manager ``PVE/API2/VZDump.pm`` ``defaults`` answers ``storage: local`` when
+    vzdump.conf sets neither storage nor dumpdir, and drops ``dumpdir`` without
+    ``Sys.Audit`` on the node: an answer without ``storage`` is a directory.
+    """
+    if not isinstance(answer, dict):
+        return "local"  # odd answer: what PVE uses when nothing is configured
+    storage = _opt_str(answer.get("storage"))
+    if storage is not None:
+        return storage
+    return DUMPDIR + (_opt_str(answer.get("dumpdir")) or "")
 
 
 def _with_notes(

@@ -53,7 +53,7 @@ from pve_backup_report.history import (
     parse_task,
     task_from_api,
 )
-from pve_backup_report.model import Anomaly, BackupJob, Inventory, Severity
+from pve_backup_report.model import Anomaly, BackupJob, Inventory, Severity, perl_true
 from pve_backup_report.parallel import worker_pool
 from pve_backup_report.progress import Progress, no_progress
 from pve_backup_report.pve_client import PveClient
@@ -505,6 +505,23 @@ class _Parsed:
     keep: bool = True  # False: not for the cache (a dead run whose guests are unknown)
 
 
+def _command_storage(command: VzdumpCommand, node: str, inventory: Inventory) -> str | None:
+    """The storage a logged run wrote to; None when it wrote plain files to a directory.
+
+    The logged command line holds the job's own options (pve-guest-common
+    ``command_line``); the node's vzdump defaults were added by pve-manager
+    ``PVE::VZDump::new`` only when it had neither ``--storage`` nor ``--dumpdir``
+    (``get_storage_param``: a ``dumpdir`` means no storage).
+    """
+    if command.dumpdir is not None:
+        return None if perl_true(command.dumpdir) or command.storage else "local"
+    if command.storage:
+        return command.storage
+    if node in inventory.node_default_dumpdir:
+        return None
+    return inventory.node_default_storage.get(node) or "local"
+
+
 def _parse(
     task: TaskInfo,
     fetched: list[str] | ApiError | None,
@@ -546,7 +563,9 @@ def _parse(
         storage = _named_storage(parsed.job_error) or storage
     st = inventory.storage(storage) if storage else None
     # Without the command line (log unreadable) the storage is unknown: count the task.
-    pbs = st.is_pbs if st is not None else storage is None
+    # A run paired with a job that writes plain files (dumpdir) is no PBS run either.
+    unknown_target = command is None and (dead is None or dead.job is None)
+    pbs = st.is_pbs if st is not None else storage is None and unknown_target
     cached = CachedTask(task.upid, task.node, task.starttime, storage, pbs, parsed.results)
     if (
         dead is not None
@@ -562,7 +581,7 @@ def _parse(
 def _command_target(
     task: TaskInfo, command: VzdumpCommand, inventory: Inventory, selections: _Selections
 ) -> _Target:
-    storage = command.storage or inventory.node_default_storage.get(task.node) or "local"
+    storage = _command_storage(command, task.node, inventory)
     inc = selections.included(command, task.upid)
     if inc is None or inc.unresolved is not None:
         return _Target(None, storage)

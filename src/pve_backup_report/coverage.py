@@ -26,7 +26,7 @@ import enum
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from .ignore import IgnoreMatch, IgnoreRule, expired_rule_anomalies, match_ignore
 from .model import (
@@ -43,6 +43,7 @@ from .model import (
 )
 
 __all__ = [
+    "BackupTarget",
     "Coverage",
     "CoverageResult",
     "GuestCoverage",
@@ -50,6 +51,7 @@ __all__ = [
     "JobCoverage",
     "StrangeVmidError",
     "analyse_coverage",
+    "backup_target",
     "check_vmids",
     "effective_storage",
     "included_guests",
@@ -346,11 +348,57 @@ def included_guests(
     return _included(job, index if index is not None else _Index.build(inventory))
 
 
-def effective_storage(job: BackupJob, node: str, inventory: Inventory) -> str:
-    """The storage the job writes to when it runs on ``node``."""
+TargetKind = Literal["storage", "dumpdir", "refused"]
+TargetSource = Literal["job", "node_default", "fallback"]
+
+
+@dataclass(frozen=True)
+class BackupTarget:
+    """Where a run of a job writes on one node.
+
+    ``storage``: to that storage; ``dumpdir``: plain files to a directory, never to PBS
+    (``dumpdir`` is "" when PVE does not show it); ``refused``: PVE dies before backing
+    anything up (``storage`` and ``dumpdir`` both set). ``source``: set by the job, by the
+    node's vzdump defaults, or ``local`` because those defaults are unknown.
+    """
+
+    kind: TargetKind
+    source: TargetSource
+    storage: str | None = None
+    dumpdir: str | None = None
+
+
+def backup_target(job: BackupJob, node: str, inventory: Inventory) -> BackupTarget:
+    """Follow pve-manager ``PVE::VZDump::new`` and ``get_storage_param``.
+
+    The node's vzdump defaults (``storage`` or ``dumpdir``) apply only when the job sets
+    neither; a job with both dies (``cannot use options 'storage' and 'dumpdir' at the
+    same time``); a ``dumpdir`` writes plain files, and an empty one falls back to
+    ``local``. ``GET /nodes/{n}/vzdump/defaults`` (pve-manager ``PVE/API2/VZDump.pm``
+    ``defaults``) answers ``storage`` whenever vzdump.conf sets no ``dumpdir`` (``local``
+    when it sets neither), so an answer without ``storage`` is a directory.
+    """
+    if job.dumpdir is not None:
+        if job.storage is not None:
+            return BackupTarget("refused", "job", job.storage, job.dumpdir)
+        if perl_true(job.dumpdir):
+            return BackupTarget("dumpdir", "job", dumpdir=job.dumpdir)
+        return BackupTarget("storage", "job", FALLBACK_STORAGE)
     if job.storage:
-        return job.storage
-    return inventory.node_default_storage.get(node) or FALLBACK_STORAGE
+        return BackupTarget("storage", "job", job.storage)
+    if node in inventory.node_default_dumpdir:
+        return BackupTarget("dumpdir", "node_default", dumpdir=inventory.node_default_dumpdir[node])
+    default = inventory.node_default_storage.get(node)
+    if default:
+        return BackupTarget("storage", "node_default", default)
+    return BackupTarget("storage", "fallback", FALLBACK_STORAGE)
+
+
+def effective_storage(job: BackupJob, node: str, inventory: Inventory) -> str | None:
+    """The storage the job writes to when it runs on ``node``; None when it writes plain
+    files to a directory (``dumpdir``) or PVE refuses to run it."""
+    target = backup_target(job, node, inventory)
+    return target.storage if target.kind == "storage" else None
 
 
 # --------------------------------------------------------------------------------------
@@ -386,12 +434,14 @@ class GuestCoverage:
 @dataclass(frozen=True)
 class JobCoverage:
     job: BackupJob
-    storage_type: str  # type of the configured storage, 'default' or 'unknown'
+    storage_type: str  # type of the configured storage, 'default', 'dumpdir' or 'unknown'
     selection: Selection  # the branch PVE takes
     included: tuple[int, ...]  # sorted VMIDs of existing guests it surely includes
     missing_vmids: tuple[int, ...]
     unresolved: str | None
-    effective_storage: dict[str, str]  # node -> storage id, for every node it may run on
+    # node -> storage id, for every node it may run on; None where it writes plain files
+    # to a directory (dumpdir) or PVE refuses to run it
+    effective_storage: dict[str, str | None]
     possible: tuple[int, ...] = ()  # existing guests it might include (when unresolved)
 
     def to_json(self) -> dict[str, Any]:
@@ -404,6 +454,7 @@ class JobCoverage:
             "node": job.node,
             "selection": self.selection.value,
             "storage": job.storage,
+            "dumpdir": job.dumpdir,
             "storage_type": self.storage_type,
             "effective_storage": dict(self.effective_storage),
             "included": list(self.included),
@@ -479,6 +530,23 @@ def _storage_verdict(storage: Storage | None, storage_id: str, node: str) -> _Ve
     return _Verdict(True, None, "ok")
 
 
+def _not_storage_text(job: BackupJob, target: BackupTarget, node: str) -> str:
+    """Why a job writing to a directory, or refused by PVE, does not cover a guest."""
+    if target.kind == "refused":
+        return (
+            f"job {job.id} sets both 'storage' and 'dumpdir': PVE refuses to run it "
+            "(cannot use options 'storage' and 'dumpdir' at the same time)"
+        )
+    where = f"directory '{target.dumpdir}'" if target.dumpdir else "a directory"
+    if target.source == "job":
+        return f"job {job.id} writes plain files to {where} (dumpdir), not to PBS"
+    hidden = "" if target.dumpdir else "; PVE shows the path only with Sys.Audit on the node"
+    return (
+        f"job {job.id} writes plain files to {where} (dumpdir, the vzdump default of "
+        f"node {node}{hidden}), not to PBS"
+    )
+
+
 class _Analyser:
     """Holds the indexes built once per analysis."""
 
@@ -489,12 +557,14 @@ class _Analyser:
         self.node_names = [n.name for n in inventory.nodes]
         self._verdicts: dict[tuple[str, str], _Verdict] = {}
         self._job_reason: dict[tuple[str, str], tuple[bool, str | None]] = {}
+        self._targets: dict[tuple[str, str], BackupTarget] = {}
 
-    def storage_for(self, job: BackupJob, node: str) -> tuple[str, bool]:
-        """(storage id, whether it came from the node default / fallback)."""
-        if job.storage:
-            return job.storage, False
-        return effective_storage(job, node, self.inventory), True
+    def target(self, job: BackupJob, node: str) -> BackupTarget:
+        key = (job.id, node)
+        cached = self._targets.get(key)
+        if cached is None:
+            cached = self._targets[key] = backup_target(job, node, self.inventory)
+        return cached
 
     def verdict(self, storage_id: str, node: str) -> _Verdict:
         key = (storage_id, node)
@@ -510,17 +580,19 @@ class _Analyser:
         cached = self._job_reason.get(key)
         if cached is not None:
             return cached
-        storage_id, from_default = self.storage_for(job, node)
-        v = self.verdict(storage_id, node)
+        target = self.target(job, node)
+        if target.kind != "storage" or target.storage is None:
+            cached = (False, _not_storage_text(job, target, node))
+            self._job_reason[key] = cached
+            return cached
+        v = self.verdict(target.storage, node)
         text: str | None = None
         if not v.usable:
-            suffix = ""
-            if from_default:
-                suffix = (
-                    f", the default of node {node}"
-                    if node in self.inventory.node_default_storage
-                    else f", the fallback on node {node} (no vzdump default known)"
-                )
+            suffix = {
+                "job": "",
+                "node_default": f", the default of node {node}",
+                "fallback": f", the fallback on node {node} (no vzdump default known)",
+            }[target.source]
             if v.kind == "non_pbs":
                 text = f"job {job.id} {v.problem}{suffix}"
             else:
@@ -536,6 +608,8 @@ class _Analyser:
         return sorted(nodes)
 
     def storage_type(self, job: BackupJob) -> str:
+        if job.dumpdir is not None and not job.storage:
+            return "dumpdir"
         if not job.storage:
             return "default"
         storage = self.storages.get(job.storage)
@@ -645,7 +719,10 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
     # Per node where the job has guests: problems of the effective storage there.
     problems: dict[tuple[str, str], list[str]] = {}
     for node in sorted(inc.per_node):
-        storage_id, from_default = analyser.storage_for(job, node)
+        target = analyser.target(job, node)
+        if target.kind != "storage" or target.storage is None:
+            continue  # a directory is not a problem of the job; refused: see below
+        storage_id, from_default = target.storage, target.source != "job"
         v = analyser.verdict(storage_id, node)
         if v.kind in ("ok", "non_pbs"):
             continue
@@ -691,6 +768,22 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
             )
         )
     return out
+
+
+def _refused_anomaly(job: BackupJob) -> list[Anomaly]:
+    """pve-manager ``PVE::VZDump::new`` dies on a job with both ``storage`` and
+    ``dumpdir``: every run fails before backing anything up."""
+    if not job.enabled or job.dumpdir is None or job.storage is None:
+        return []
+    return [
+        Anomaly(
+            Severity.WARNING,
+            "jobs",
+            f"job {job.id} sets both 'storage' and 'dumpdir': PVE refuses to run it "
+            "(cannot use options 'storage' and 'dumpdir' at the same time)",
+            {"job": job.id, "storage": job.storage, "dumpdir": job.dumpdir},
+        )
+    ]
 
 
 def _permission_anomaly(
@@ -814,6 +907,7 @@ def analyse_coverage(
 
         anomalies.extend(_selection_anomalies(job, inc))
         anomalies.extend(_storage_anomalies(job, inc, analyser))
+        anomalies.extend(_refused_anomaly(job))
         job_results.append(
             JobCoverage(
                 job=job,
@@ -823,7 +917,7 @@ def analyse_coverage(
                 missing_vmids=inc.missing,
                 unresolved=inc.unresolved,
                 effective_storage={
-                    node: analyser.storage_for(job, node)[0]
+                    node: effective_storage(job, node, inventory)
                     for node in analyser.job_nodes(job, inc)
                 },
                 possible=inc.possible,
@@ -847,7 +941,7 @@ def analyse_coverage(
             usable, text = analyser.job_on_node(job, guest.node)
             if usable:
                 pbs_jobs.append(job.id)
-            elif job.storage is None and guest.node not in inventory.node_default_storage:
+            elif analyser.target(job, guest.node).source == "fallback":
                 # its storage is the node's vzdump default, which could not be read
                 could_cover = True
                 reasons.append(

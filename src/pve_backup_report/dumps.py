@@ -56,6 +56,7 @@ def inventory_json(inv: Inventory) -> dict[str, Any]:
         "guests": [{**asdict(g), "tags": list(g.tags)} for g in inv.guests],
         "pools": [pool_json(p) for p in inv.pools],
         "node_default_storage": dict(inv.node_default_storage),
+        "node_default_dumpdir": dict(inv.node_default_dumpdir),
         "anomalies": [a.to_json() for a in inv.anomalies],
     }
 
@@ -114,14 +115,17 @@ def _oneline(text: str | None, limit: int = 60) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def _node_default(inv: Inventory, node: str) -> str:
+    if node in inv.node_default_dumpdir:
+        return f"dumpdir {inv.node_default_dumpdir[node] or '(path hidden)'}"
+    return inv.node_default_storage.get(node, "-")
+
+
 def inventory_text(inv: Inventory) -> str:
     lines = [f"PVE {inv.version or NOT_SPECIFIED}", "", "Nodes:"]
     lines += _table(
         ["node", "status", "timezone", "vzdump default storage"],
-        [
-            [n.name, n.status, _spec(n.timezone), inv.node_default_storage.get(n.name, "-")]
-            for n in inv.nodes
-        ],
+        [[n.name, n.status, _spec(n.timezone), _node_default(inv, n.name)] for n in inv.nodes],
     )
     lines += ["", "PBS storages:"]
     lines += _table(
@@ -157,7 +161,7 @@ def inventory_text(inv: Inventory) -> str:
             [
                 j.id + (" (legacy)" if j.legacy else ""),
                 "yes" if j.enabled else "no",
-                j.storage or "(node default)",
+                j.storage or (f"dumpdir {j.dumpdir}" if j.dumpdir else "(node default)"),
                 _spec(j.schedule),
                 j.selection.value
                 + (f" {j.pool}" if j.pool else f" {j.vmid_raw}" if j.vmid_raw else ""),

@@ -114,6 +114,23 @@ def perl_true(value: str | None) -> bool:
     return value is not None and value not in ("", "0")
 
 
+def perl_truth(value: Any) -> bool:
+    """Perl truthiness of a JSON value PVE serves: ``null``, ``false``, ``0``, ``0.0``,
+    ``""`` and ``"0"`` are false; every other value (``"false"``, ``"00"``, ``" 0"``,
+    lists, objects) is true, as in Perl.
+
+    Legacy ``vzdump.cron`` jobs carry ``enabled => !defined($enabled)`` (pve-guest-common
+    ``PVE/VZDump/Common.pm`` ``parse_vzdump_cron_config``): Perl's false, served as ``""``.
+    """
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, (int, float)):
+        return value != 0
+    if isinstance(value, str):
+        return value not in ("", "0")
+    return True
+
+
 def pve_selection(
     pool: str | None, vmid_raw: str | None, all_flag: bool, exclude_raw: str | None
 ) -> Selection:
@@ -149,6 +166,7 @@ class BackupJob:
     comment: str | None = None
     next_run: int | None = None
     legacy: bool = False  # no ``type`` field: vzdump.cron entry
+    dumpdir: str | None = None  # plain files to this directory instead of a storage
 
 
 @dataclass(frozen=True)
@@ -191,6 +209,9 @@ class Inventory:
     pools: tuple[Pool, ...]
     # effective default storage per node for jobs without ``storage`` (vzdump defaults)
     node_default_storage: dict[str, str] = field(default_factory=dict)
+    # nodes whose vzdump default is a directory (vzdump.conf ``dumpdir``, no ``storage``):
+    # node -> the directory, "" when PVE does not show it (no Sys.Audit on the node)
+    node_default_dumpdir: dict[str, str] = field(default_factory=dict)
     # VMIDs PVE's own /cluster/backup-info/not-backed-up lists; None when not read
     not_backed_up: tuple[int, ...] | None = None
     anomalies: tuple[Anomaly, ...] = ()

@@ -220,7 +220,7 @@ def _pbs_storages(g: GuestStatus, inv: Inventory) -> list[Storage | str]:
         if job is None:
             continue
         sid = effective_storage(job, g.guest.node, inv)
-        if sid not in seen:
+        if sid is not None and sid not in seen:
             seen.append(sid)
     return [inv.storage(sid) or sid for sid in seen]
 
@@ -519,9 +519,16 @@ def _selection(job: BackupJob, jc: JobCoverage | None, tr: _Tr) -> str:
 
 def _storage_cell(job: BackupJob, jc: JobCoverage | None, tr: _Tr) -> str:
     kind = jc.storage_type if jc is not None else "unknown"
+    if job.dumpdir is not None and job.storage:
+        return tr("dumpdir_refused", storage=md(job.storage), path=md(job.dumpdir))
+    if job.dumpdir:
+        return tr("dumpdir", path=md(job.dumpdir))
     if job.storage:
         return f"{md(job.storage)} ({md(kind)})"
-    effective = sorted(set(jc.effective_storage.values())) if jc is not None else []
+    values = jc.effective_storage.values() if jc is not None else ()
+    effective = sorted({v for v in values if v is not None})
+    if any(v is None for v in values):
+        effective.append(tr("default_dumpdir"))
     text = tr("node_default")
     if effective:
         text += " → " + md(", ".join(effective))

@@ -112,6 +112,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_included": "Guests included",
         "col_comment": "Comment",
         "node_default": "node default",
+        "dumpdir": "directory {path} (dumpdir: plain files, not PBS)",
+        "dumpdir_refused": "{storage} and directory {path}: PVE refuses to run a job with both",
+        "default_dumpdir": "directory (dumpdir)",
         "any_node": "any",
         "no_schedule": "none (manual runs only)",
         "invalid_schedule": "invalid: {error}",
@@ -255,6 +258,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_included": "Invités inclus",
         "col_comment": "Commentaire",
         "node_default": "défaut du nœud",
+        "dumpdir": "répertoire {path} (dumpdir : fichiers simples, pas PBS)",
+        "dumpdir_refused": (
+            "{storage} et répertoire {path} : PVE refuse de lancer une tâche qui a les deux"
+        ),
+        "default_dumpdir": "répertoire (dumpdir)",
         "any_node": "tous",
         "no_schedule": "aucune (exécution manuelle seulement)",
         "invalid_schedule": "invalide : {error}",
@@ -402,8 +410,10 @@ ADVICE: dict[str, dict[str, str]] = {
         ),
         "non_pbs_only": (
             "The enabled jobs that include the guest write to a non-PBS (or unusable) "
-            "storage: point one of them to a PBS storage available on the guest's node, or "
-            "add the guest to a PBS job. The reasons name the storage."
+            "storage, or write plain files to a directory (`dumpdir`, the job's or the "
+            "node's vzdump default), which never reaches PBS: point one of them to a PBS "
+            "storage available on the guest's node, or add the guest to a PBS job. The "
+            "reasons name the storage or the directory."
         ),
         "failed": (
             "Read the task log on the node (Node → Task History, or "
@@ -455,9 +465,11 @@ ADVICE: dict[str, dict[str, str]] = {
         ),
         "non_pbs_only": (
             "Les tâches actives qui incluent l'invité écrivent vers un stockage non-PBS (ou "
-            "inutilisable) : faire pointer l'une d'elles vers un stockage PBS disponible sur "
-            "le nœud de l'invité, ou ajouter l'invité à une tâche PBS. Les raisons nomment "
-            "le stockage."
+            "inutilisable), ou écrivent des fichiers simples dans un répertoire (`dumpdir`, "
+            "celui de la tâche ou le défaut vzdump du nœud), qui n'atteint jamais PBS : "
+            "faire pointer l'une d'elles vers un stockage PBS disponible sur le nœud de "
+            "l'invité, ou ajouter l'invité à une tâche PBS. Les raisons nomment le stockage "
+            "ou le répertoire."
         ),
         "failed": (
             "Lire le journal de la tâche sur le nœud (Nœud → Historique des tâches, ou "

@@ -87,7 +87,10 @@ class TaskPredictor:
                 if node is None:
                     continue
                 self._runs_on.setdefault(jc.job.id, set()).add(node)
-                st = storages.get(effective_storage(jc.job, node, inventory))
+                sid = effective_storage(jc.job, node, inventory)
+                if sid is None:
+                    continue  # plain files to a directory (dumpdir): never a PBS result
+                st = storages.get(sid)
                 if st is None or st.is_pbs:  # unknown storage: its results may count
                     per_node.setdefault(node, set()).add(vmid)
             self._holds[jc.job.id] = {n: frozenset(v) for n, v in per_node.items()}

@@ -33,6 +33,7 @@ class VzdumpCommand:
     pool: str | None
     storage: str | None
     node: str | None
+    dumpdir: str | None = None  # ``--dumpdir``: plain files to a directory, never PBS
 
     def as_job_item(self, job_id: str) -> dict[str, object]:
         """The command as a ``/cluster/backup``-like item, for the coverage rules."""
@@ -94,4 +95,5 @@ def _parse_args(tokens: list[str]) -> VzdumpCommand:
         pool=options.get("pool"),
         storage=options.get("storage"),
         node=options.get("node"),
+        dumpdir=options.get("dumpdir"),
     )

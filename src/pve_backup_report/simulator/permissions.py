@@ -1,8 +1,10 @@
 """The API token's privileges: PVE ACL paths, role expansion and propagation.
 
 Every ACL entry propagates to all sub-paths (``/`` covers everything, ``/vms`` covers
-``/vms/100``). There is no ``NoAccess`` role and no propagate flag: the scenario only ever
-*grants* privileges, which is what a monitoring token needs to be tested with.
+``/vms/100``), and the privileges of nested ACL paths add up. There is no ``NoAccess``
+role and no propagate flag: the scenario only ever *grants* privileges, which is what a
+monitoring token needs to be tested with. (Real PVE lets the most specific ACL path of a
+user or token *replace* what its ancestors grant: acl ``PVE::AccessControl::roles``.)
 """
 
 from __future__ import annotations
@@ -100,6 +102,10 @@ ROLES: Mapping[str, frozenset[str]] = {
 }
 
 
+# acl PVE/RPCEnvironment.pm get_effective_permissions: always evaluated
+TOP_LEVEL_PATHS = ("/", "/access", "/access/groups", "/nodes", "/pool", "/sdn", "/storage", "/vms")
+
+
 def covers(acl_path: str, path: str) -> bool:
     """True when an ACL on ``acl_path`` propagates to ``path``."""
     if acl_path == "/":
@@ -149,8 +155,23 @@ class TokenAcl:
                 result |= privs
         return frozenset(result)
 
-    def as_permissions(self) -> dict[str, dict[str, int]]:
-        """The ``/access/permissions`` shape: ``{path: {priv: 1}}``."""
-        return {
-            path: dict.fromkeys(sorted(privs), 1) for path, privs in sorted(self.entries.items())
-        }
+    def effective(self, path: str, pool: str | None = None) -> dict[str, int]:
+        """``{priv: propagate}`` on ``path`` as acl ``PVE::RPCEnvironment`` computes it
+        (``compile_acl_path``): ACL privileges propagate (1); those that reach a pool
+        member only through ``/pool/<pool>`` are never propagated (0)."""
+        result = dict.fromkeys(self.privileges_at(path), 1)
+        if pool is not None:
+            for priv in self.privileges_at(f"/pool/{pool}"):
+                result.setdefault(priv, 0)
+        return dict(sorted(result.items()))
+
+    def as_permissions(self, pools: Mapping[str, Iterable[int]]) -> dict[str, dict[str, int]]:
+        """The ``/access/permissions`` answer (acl ``get_effective_permissions``): the
+        top-level paths, every ACL path and every pool member's ``/vms/<vmid>``, each
+        with its effective privileges; paths without any are left out."""
+        paths: dict[str, str | None] = dict.fromkeys(TOP_LEVEL_PATHS)
+        paths.update(dict.fromkeys(self.entries))
+        for pool, members in pools.items():
+            paths.update({f"/vms/{vmid}": pool for vmid in members})
+        result = {path: self.effective(path, pool) for path, pool in sorted(paths.items())}
+        return {path: privs for path, privs in result.items() if privs}

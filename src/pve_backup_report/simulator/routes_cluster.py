@@ -212,10 +212,17 @@ def storage_config(ctx: Context, path: PathArgs, args: Args) -> Any:
 
 
 def access_permissions(ctx: Context, path: PathArgs, args: Args) -> Any:
+    """acl ``PVE/API2/AccessControl.pm`` ``permissions``: ``{path: {priv: propagate}}``."""
+    acl = ctx.token.acl
     wanted = args.get("path")
     if wanted is None:
-        return ctx.token.acl.as_permissions()
-    return {wanted: dict.fromkeys(sorted(ctx.privileges(wanted)), 1)}
+        return acl.as_permissions({p.poolid: p.members for p in ctx.scenario.pools})
+    parts = wanted.split("/")
+    pool = None
+    if len(parts) == 3 and parts[1] == "vms" and parts[2].isdigit():
+        pool = ctx.scenario.pool_of(int(parts[2]))
+    privs = acl.effective(wanted, pool)
+    return {wanted: privs} if privs else {}
 
 
 _STORAGE_TYPES = (

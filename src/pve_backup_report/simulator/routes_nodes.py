@@ -134,19 +134,42 @@ def storage_content(ctx: Context, path: PathArgs, args: Args) -> Any:
 
 
 def vzdump_defaults(ctx: Context, path: PathArgs, args: Args) -> Any:
+    """mgr ``PVE/API2/VZDump.pm`` ``defaults``: vzdump.conf (``read_vzdump_defaults``
+    drops ``dumpdir`` when ``storage`` is set too), ``storage: local`` when it sets
+    neither, and the storage's backup directory (``storage_info``) as ``dumpdir``."""
     node = ctx.scenario.node(path["node"])
     assert node is not None  # the dispatcher checked the node
     defaults = dict(node.vzdump_defaults)
+    if "storage" in defaults:
+        defaults.pop("dumpdir", None)
     if "storage" in args:
         defaults["storage"] = args["storage"]
+    if "dumpdir" not in defaults and "storage" not in defaults:
+        defaults["storage"] = "local"
     if "storage" in defaults:
-        ctx.require_any(
-            f"/storage/{defaults['storage']}", ("Datastore.Audit", "Datastore.AllocateSpace")
-        )
+        storage_id = str(defaults["storage"])
+        ctx.require_any(f"/storage/{storage_id}", ("Datastore.Audit", "Datastore.AllocateSpace"))
+        defaults.update(_storage_info(ctx, storage_id))
     if not ctx.can(f"/nodes/{node.node}", "Sys.Audit"):
         for key in _SENSITIVE_DEFAULTS:
             defaults.pop(key, None)
     return defaults
+
+
+def _storage_info(ctx: Context, storage_id: str) -> dict[str, Any]:
+    """mgr ``PVE::VZDump::storage_info``: a directory storage's backup directory
+    (pve-storage ``get_backup_dir``: ``<path>/dump``) and its ``prune-backups``."""
+    storage = next((s for s in ctx.scenario.storages if s.id == storage_id), None)
+    if storage is None:
+        raise ApiError(500, f"storage '{storage_id}' does not exist")
+    if "backup" not in storage.content:
+        raise ApiError(500, f"can't use storage '{storage_id}' for backups - wrong content type")
+    info: dict[str, Any] = {}
+    if storage.config.get("prune-backups") is not None:
+        info["prune-backups"] = storage.config["prune-backups"]
+    if storage.type != "pbs" and storage.config.get("path"):
+        info["dumpdir"] = f"{str(storage.config['path']).rstrip('/')}/dump"
+    return info
 
 
 _CONFIG_PARAMS = {"current": Param("bool"), "snapshot": Param()}

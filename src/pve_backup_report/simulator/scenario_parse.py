@@ -278,6 +278,16 @@ def _parse_guest(where: str, raw: object, node_names: set[str]) -> GuestSpec:
     )
 
 
+def _raw_enabled(f: Fields) -> Any:
+    """``enabled`` served exactly as PVE encodes it: 0/1 from jobs.cfg (SectionConfig
+    numbers), ``""`` (Perl false) or ``"1"`` for a vzdump.cron line (pve-guest-common
+    ``parse_vzdump_cron_config``: ``!defined($enabled)``); true/false become 1/0."""
+    value = f.data["enabled"]
+    if value in ("", "0", "1"):
+        return value
+    return f.flag("enabled", 1)
+
+
 def _parse_job(where: str, raw: object) -> JobSpec:
     f = Fields(raw, where, _JOB_KEYS)
     f.nonempty_text("id")
@@ -286,7 +296,9 @@ def _parse_job(where: str, raw: object) -> JobSpec:
         raise f.error(
             "type", f"expected 'vzdump' (or no type for a legacy job), got {config['type']!r}"
         )
-    for key in ("enabled", "all", "repeat-missed", "remove", "protected", "quiet", "stop"):
+    if f.has("enabled"):
+        config["enabled"] = _raw_enabled(f)
+    for key in ("all", "repeat-missed", "remove", "protected", "quiet", "stop"):
         if f.has(key):
             config[key] = f.flag(key, 0)
     for key in ("vmid", "exclude"):

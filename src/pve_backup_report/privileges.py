@@ -1,0 +1,170 @@
+"""What the token's effective permissions say about what the check can see (pure).
+
+``GET /access/permissions`` (pve-access-control ``PVE/API2/AccessControl.pm``
+``permissions``, ``PVE::RPCEnvironment::get_effective_permissions``) answers
+``{path: {privilege: propagate}}`` for the top-level paths (``/``, ``/nodes``, ``/pool``,
+``/storage``, ``/vms``, ...), every path named in an ACL and every pool member
+(``/vms/<vmid>``); a path where the token has no privilege is left out. The flag is the
+privilege's propagation: ``1`` reaches every path below, ``0`` only that path. Privileges
+that come only through a pool ACL appear on the pool's guests with ``0`` (never
+propagated, ``compile_acl_path``), and a privsep token has the intersection of its own
+and its user's privileges, both flags combined.
+
+PVE computes each listed path itself (a more specific ACL replaces what an ancestor
+grants), so "every guest" is read from the ``/vms`` entry, never guessed from ``/``.
+Used by ``--check-api`` and by every check run (one request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pve_backup_report.model import Anomaly, BackupJob, Severity, perl_truth
+
+Grant = Literal["yes", "partly", "no", "unknown"]
+
+
+@dataclass(frozen=True)
+class Need:
+    """A privilege the plugin relies on, and what goes wrong silently without it.
+
+    ``below``: the privilege must reach every path below ``path`` (propagated there, and
+    not taken away on a listed sub-path); otherwise it is needed on ``path`` itself.
+    ``any_of``: other privileges that serve as well (PVE's ``check_any``).
+    """
+
+    privilege: str
+    path: str
+    scope: str  # human-readable, e.g. "the guests (/vms)"
+    without_it: str
+    below: bool = True
+    any_of: tuple[str, ...] = ()
+
+    @property
+    def privileges(self) -> tuple[str, ...]:
+        return (self.privilege, *self.any_of)
+
+    @property
+    def label(self) -> str:
+        names = " or ".join(self.privileges)
+        return f"{names} on {self.path}" + (" (propagated)" if self.below else "")
+
+
+SYS_AUDIT_ROOT = Need(
+    "Sys.Audit",
+    "/",
+    "/",
+    "403 on the backup jobs (pve-manager PVE/API2/Backup.pm index), so coverage cannot be known",
+    below=False,
+)
+SYS_AUDIT_NODES = Need(
+    "Sys.Audit",
+    "/nodes",
+    "the nodes (/nodes)",
+    "task lists come back EMPTY (scheduled backups run as root@pam and are filtered "
+    "out, pve-manager PVE/API2/Tasks.pm), so history looks like 'never backed up' and "
+    "failures cannot be seen",
+)
+VM_AUDIT = Need(
+    "VM.Audit",
+    "/vms",
+    "the guests (/vms)",
+    "guests silently disappear from /cluster/resources (pve-manager PVE/API2/Cluster.pm "
+    "resources), so they are neither checked nor reported as not covered",
+)
+DATASTORE_AUDIT = Need(
+    "Datastore.Audit",
+    "/storage",
+    "the storages (/storage)",
+    "storages silently disappear from /storage, so jobs look like they write to an unknown storage",
+    any_of=("Datastore.AllocateSpace",),
+)
+POOL_AUDIT = Need(
+    "Pool.Audit",
+    "/pool",
+    "the pools (/pool)",
+    "pools silently disappear from /pools and the pool field from guests, so pool jobs "
+    "cannot be resolved",
+)
+
+# What --check-api lists, in this order.
+API_CHECK_NEEDS = (SYS_AUDIT_ROOT, SYS_AUDIT_NODES, VM_AUDIT, DATASTORE_AUDIT, POOL_AUDIT)
+
+
+# Paths PVE always evaluates (``get_effective_permissions``): absent means no privilege.
+_TOP_LEVEL = frozenset(
+    ("/", "/access", "/access/groups", "/nodes", "/pool", "/sdn", "/storage", "/vms")
+)
+
+
+def _has(entry: Any, privileges: Iterable[str]) -> bool:
+    return isinstance(entry, Mapping) and any(p in entry for p in privileges)
+
+
+def _propagates(entry: Any, privileges: Iterable[str]) -> bool:
+    return isinstance(entry, Mapping) and any(perl_truth(entry.get(p)) for p in privileges)
+
+
+def _at(perms: Mapping[str, Any], path: str) -> Any:
+    """The privileges on ``path``: its own entry when PVE lists or always evaluates it,
+    else what the nearest listed ancestor propagates (no ACL names the path)."""
+    if path in perms or path in _TOP_LEVEL:
+        return perms.get(path)
+    parent = path.rsplit("/", 1)[0] or "/"
+    entry = _at(perms, parent) if path != "/" else None
+    if not isinstance(entry, Mapping):
+        return None
+    return {p: flag for p, flag in entry.items() if perl_truth(flag)}
+
+
+def granted(perms: Any, need: Need) -> Grant:
+    """``yes``, ``partly`` (only some paths below), ``no``, or ``unknown`` (no answer)."""
+    if not isinstance(perms, Mapping):
+        return "unknown"
+    privs = need.privileges
+    if not need.below:
+        return "yes" if _has(_at(perms, need.path), privs) else "no"
+    prefix = need.path.rstrip("/") + "/"
+    below = [entry for path, entry in perms.items() if str(path).startswith(prefix)]
+    if _propagates(_at(perms, need.path), privs):
+        # a listed path below without it: an ACL there replaces what the parent grants
+        return "yes" if all(_has(e, privs) for e in below) else "partly"
+    return "partly" if any(_has(e, privs) for e in below) else "no"
+
+
+def check_needs(jobs: Iterable[BackupJob]) -> tuple[Need, ...]:
+    """What a check run relies on without PVE saying so (a 403 names itself): Pool.Audit
+    only when a job selects a pool."""
+    needs = [SYS_AUDIT_NODES, VM_AUDIT, DATASTORE_AUDIT]
+    if any(j.pool for j in jobs):
+        needs.append(POOL_AUDIT)
+    return tuple(needs)
+
+
+def privilege_anomalies(perms: Any, jobs: Iterable[BackupJob]) -> list[Anomaly]:
+    """One WARNING per privilege the token lacks (or has only on some paths) that makes
+    PVE hide data with HTTP 200 instead of refusing."""
+    out: list[Anomaly] = []
+    for need in check_needs(jobs):
+        grant = granted(perms, need)
+        if grant not in ("no", "partly"):
+            continue
+        if grant == "partly":
+            names = " or ".join(need.privileges)
+            what = (
+                f"has {names} only on some paths below {need.path} (a pool ACL?), "
+                f"not on {need.path} with propagate"
+            )
+        else:
+            what = f"lacks {need.label}"
+        out.append(
+            Anomaly(
+                Severity.WARNING,
+                "permissions",
+                f"the API token {what} (/access/permissions): {need.without_it}",
+                {"missing_privilege": need.label, "granted": grant},
+            )
+        )
+    return out

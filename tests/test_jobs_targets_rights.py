@@ -1,0 +1,331 @@
+"""Disabled legacy jobs, ``dumpdir`` jobs and a token that sees only some guests, through
+the real CLI against the simulator, with what PVE really serves and logs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import SimGet, SimulatorFactory
+from pve_backup_report.collect import default_target
+from pve_backup_report.privileges import DATASTORE_AUDIT, SYS_AUDIT_NODES, VM_AUDIT, granted
+from pve_backup_report.simulator import Scenario, Simulator
+from test_check_cli import NOW, basic, perfdata, run
+
+
+def coverage_json(data: dict[str, Any], *args: str) -> dict[str, Any]:
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        proc = run(s, "--now", NOW, "--dump-coverage", "--format", "json", *args)
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def guests_of(result: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {g["vmid"]: g for g in result["guests"]}
+
+
+def legacy_job(**fields: Any) -> dict[str, Any]:
+    """A vzdump.cron job as ``/cluster/backup`` serves it (no ``type``; ``schedule`` made
+    from starttime/dow; pve-guest-common ``parse_vzdump_cron_config``)."""
+    return {"id": "3f1e5a0c9d8b7a6f5e4d3c2b1a0f9e8d7c6b5a49:1", "schedule": "sat 01:00",
+            "storage": "pbs-main", "vmid": "105", "mode": "snapshot", "quiet": 1,
+            **fields}  # fmt: skip
+
+
+# -- item 2: disabled legacy jobs --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("enabled", "expected"),
+    [("", "disabled_only"), ("0", "disabled_only"), (0, "disabled_only"),
+     (False, "disabled_only"), (1, "covered"), ("1", "covered"), (None, "covered")],
+)  # fmt: skip
+def test_perl_false_enabled_disables_a_job(enabled: Any, expected: str) -> None:
+    """pve-guest-common ``PVE/VZDump/Common.pm`` ``parse_vzdump_cron_config`` serves a
+    commented-out cron line as ``enabled => !defined($enabled)``, Perl's false ``""``;
+    pve-manager ``PVE/Jobs.pm`` ``run_jobs`` skips ``defined($cfg->{enabled}) &&
+    !$cfg->{enabled}``: any Perl-false value disables, a missing one enables."""
+    job = legacy_job() if enabled is None else legacy_job(enabled=enabled)
+    data = basic()
+    data["jobs"] = [job, *data["jobs"]]
+    guest = guests_of(coverage_json(data))[105]
+    assert guest["coverage"] == expected
+    if expected == "disabled_only":
+        assert guest["reasons"] == [f"job {job['id']} is disabled"]
+
+
+def test_simulator_serves_enabled_exactly_as_given(
+    simulator_factory: SimulatorFactory, sim_get: SimGet
+) -> None:
+    """pve-manager ``PVE/API2/Backup.pm`` ``index`` returns the parsed vzdump.cron jobs
+    (first) and the jobs.cfg jobs as they are: ``""``, ``"0"``, ``0``, ``1`` or absent."""
+    data = basic()
+    data["jobs"] = [legacy_job(id="a:1", enabled=""), legacy_job(id="a:2", enabled="1"),
+                    {"id": "j0", "type": "vzdump", "enabled": "0", "vmid": "100"},
+                    {"id": "j1", "type": "vzdump", "enabled": 0, "vmid": "100"},
+                    {"id": "j2", "type": "vzdump", "vmid": "100"}]  # fmt: skip
+    sim = simulator_factory(data)
+    served = sim_get(sim, "/cluster/backup").json()["data"]
+    assert [(j["id"], j.get("enabled", "absent")) for j in served] == [
+        ("a:1", ""), ("a:2", "1"), ("j0", "0"), ("j1", 0), ("j2", "absent"),
+    ]  # fmt: skip
+
+
+# -- item 3: dumpdir jobs ----------------------------------------------------------------------
+
+
+def pbs_default_nodes(data: dict[str, Any]) -> dict[str, Any]:
+    for node in data["nodes"]:
+        node["vzdump_defaults"] = {"storage": "pbs-main"}
+    return data
+
+
+def test_dumpdir_job_is_not_pbs_even_where_the_node_default_is() -> None:
+    """pve-manager ``PVE::VZDump::new``: the node's vzdump defaults apply only to a job
+    with neither ``storage`` nor ``dumpdir``; ``get_storage_param`` gives no storage for
+    a ``dumpdir``: plain files, never PBS. A job with neither writes to the default."""
+    data = pbs_default_nodes(basic())
+    data["jobs"] += [
+        {"id": "usb", "type": "vzdump", "enabled": 1, "schedule": "21:00",
+         "dumpdir": "/mnt/usb", "vmid": "105"},
+        {"id": "dflt", "type": "vzdump", "enabled": 1, "schedule": "21:00", "vmid": "300"},
+    ]  # fmt: skip
+    result = coverage_json(data)
+    guests = guests_of(result)
+    assert guests[105]["coverage"] == "non_pbs_only"
+    assert guests[105]["reasons"] == [
+        "job usb writes plain files to directory '/mnt/usb' (dumpdir), not to PBS"
+    ]
+    assert guests[300]["coverage"] == "covered" and guests[300]["pbs_jobs"] == ["dflt"]
+    jobs = {j["id"]: j for j in result["jobs"]}
+    assert jobs["usb"]["storage_type"] == "dumpdir" and jobs["usb"]["dumpdir"] == "/mnt/usb"
+    assert set(jobs["usb"]["effective_storage"].values()) == {None}
+    assert set(jobs["dflt"]["effective_storage"].values()) == {"pbs-main"}
+
+
+def test_dumpdir_job_in_long_output_and_reports(tmp_path: Path) -> None:
+    data = pbs_default_nodes(basic())
+    data["jobs"].append({"id": "usb", "type": "vzdump", "enabled": 1, "schedule": "21:00",
+                         "dumpdir": "/mnt/usb", "vmid": "105"})  # fmt: skip
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        proc = run(s, "--now", NOW, "-v", "--report", str(tmp_path / "en.md"))
+        run(s, "--now", NOW, "--lang", "fr", "--report", str(tmp_path / "fr.md"))
+    line = next(x for x in proc.stdout.splitlines() if "vm 105 db2" in x and "jobs:" in x)
+    assert "non_pbs_only" in line and "writes plain files to directory '/mnt/usb'" in line
+    en, fr = (tmp_path / "en.md").read_text(), (tmp_path / "fr.md").read_text()
+    assert "directory /mnt/usb (dumpdir: plain files, not PBS)" in en
+    assert "`dumpdir`" in en and "never reaches PBS" in en
+    assert "répertoire /mnt/usb (dumpdir : fichiers simples, pas PBS)" in fr
+    assert "n'atteint jamais PBS" in fr
+
+
+def lxc_log(vmid: int, command: str, archive: str, day: str, hhmmss: str) -> str:
+    """A successful single-guest run, lines as pve-manager ``PVE/VZDump.pm`` prints them
+    (``exec_backup``: the command line; ``exec_backup_task``: ``creating vzdump
+    archive`` for a directory, ``creating Proxmox Backup Server archive`` for PBS)."""
+    return "\n".join([
+        f"INFO: starting new backup job: {command}",
+        f"INFO: Starting Backup of VM {vmid} (lxc)",
+        f"INFO: Backup started at {day} {hhmmss}",
+        "INFO: status = running",
+        f"INFO: creating {archive}",
+        f"INFO: Finished Backup of VM {vmid} (00:00:50)",
+        f"INFO: Backup finished at {day} {hhmmss[:-2]}51",
+        "INFO: Backup job finished successfully",
+        "TASK OK",
+    ])  # fmt: skip
+
+
+def dumpdir_run(command: str, start: str) -> dict[str, Any]:
+    """Guest 102 backed up by hand to a directory this morning (Paris time)."""
+    log = lxc_log(
+        102, command, "vzdump archive '/mnt/usb/vzdump-lxc-102-2026_11_20-10_00_01.tar.zst'",
+        "2026-11-20", "10:00:01",
+    )  # fmt: skip
+    return {"node": "pve2", "type": "vzdump", "id": "102", "user": "root@pam",
+            "starttime": start, "endtime": "2026-11-20T09:01:00Z", "status": "OK",
+            "log": log}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("command", "defaults"),
+    [("vzdump 102 --dumpdir /mnt/usb --mode snapshot", {"storage": "pbs-main"}),
+     ("vzdump 102 --mode snapshot", {"dumpdir": "/mnt/usb"})],
+)  # fmt: skip
+def test_a_directory_run_is_not_a_pbs_success(command: str, defaults: dict[str, str]) -> None:
+    """A run whose command line has ``--dumpdir``, or neither ``--storage`` nor
+    ``--dumpdir`` on a node whose vzdump default is a directory, wrote no PBS backup
+    (pve-manager ``PVE::VZDump::new``, ``get_storage_param``; the logged line is the
+    job's own options, pve-guest-common ``command_line``): guest 102 stays stale."""
+    data = basic()
+    data["nodes"][1]["vzdump_defaults"] = defaults
+    data["tasks"].append(dumpdir_run(command, "2026-11-20T09:00:00Z"))
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        proc = run(s, "--now", NOW, "--dump-coverage", "--format", "json")
+        logs = [p for p in s.stats.per_path if p.startswith("/nodes/pve2/tasks/")]
+    guest = guests_of(json.loads(proc.stdout))[102]
+    assert any(":6B000C10:vzdump:102:" in p for p in logs), logs  # its log was read
+    assert guest["coverage"] == "covered"
+    assert guest["last_success"]["started"] == 1794859201  # 2026-11-16T20:00:01Z, on PBS
+    assert "stale" in guest["problems"]
+
+
+def test_node_default_dumpdir_is_not_pbs() -> None:
+    """pve-manager ``PVE/API2/VZDump.pm`` ``defaults`` answers no ``storage`` when
+    vzdump.conf sets ``dumpdir`` (and hides the path without Sys.Audit on the node): a
+    job without storage writes plain files there."""
+    data = basic()
+    data["nodes"][1]["vzdump_defaults"] = {"dumpdir": "/mnt/usb"}
+    data["jobs"].append({"id": "dflt", "type": "vzdump", "enabled": 1, "schedule": "21:00",
+                         "vmid": "105"})  # fmt: skip
+    guest = guests_of(coverage_json(data))[105]
+    assert guest["coverage"] == "non_pbs_only"
+    assert guest["reasons"] == [
+        "job dflt writes plain files to directory '/mnt/usb' (dumpdir, the vzdump default "
+        "of node pve2), not to PBS"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "target"),
+    [({"storage": "local", "dumpdir": "/var/lib/vz/dump"}, "local"), ({"storage": "pbs"}, "pbs"),
+     ({"dumpdir": "/mnt/usb"}, "dumpdir:/mnt/usb"), ({"mode": "snapshot"}, "dumpdir:")],
+)  # fmt: skip
+def test_node_default_from_the_defaults_answer(answer: dict[str, str], target: str) -> None:
+    """pve-manager ``PVE/API2/VZDump.pm`` ``defaults`` always answers ``storage`` unless
+    vzdump.conf sets ``dumpdir``, whose path it drops without Sys.Audit on the node."""
+    assert default_target(answer) == target
+
+
+def test_storage_and_dumpdir_together_never_run() -> None:
+    """pve-manager ``PVE::VZDump::new`` dies: ``cannot use options 'storage' and
+    'dumpdir' at the same time``."""
+    data = basic()
+    data["jobs"].append({"id": "both", "type": "vzdump", "enabled": 1, "schedule": "21:00",
+                         "storage": "pbs-main", "dumpdir": "/mnt/usb", "vmid": "105"})  # fmt: skip
+    result = coverage_json(data)
+    guest = guests_of(result)[105]
+    assert guest["coverage"] == "non_pbs_only"
+    assert "PVE refuses to run it" in guest["reasons"][0]
+    assert any(
+        a["severity"] == "warning" and "sets both 'storage' and 'dumpdir'" in a["message"]
+        for a in result["anomalies"]
+    )
+
+
+# -- item 8: a token that sees only some guests -----------------------------------------------
+
+
+def fresh_cluster(privileges: dict[str, list[str]]) -> dict[str, Any]:
+    """Three guests in a pool, all backed up last night; three more in no job."""
+    data = basic(pools=[{"poolid": "prod", "members": [100, 101, 102]}])
+    data["token"]["privileges"] = privileges
+    data["jobs"] = [data["jobs"][0]]  # backup-daily: 100, 101, 102 to pbs-main
+    runs = [("pve1", 100, "qemu", "vm"), ("pve1", 101, "qemu", "vm"), ("pve2", 102, "lxc", "ct")]
+    data["tasks"] = []
+    data["backups"] = []
+    for i, (node, vmid, kind, group) in enumerate(runs):
+        start = f"2026-11-19T20:0{i}:01Z"
+        log = "\n".join([
+            f"INFO: starting new backup job: vzdump {vmid} --mode snapshot --storage pbs-main",
+            f"INFO: Starting Backup of VM {vmid} ({kind})",
+            f"INFO: Backup started at 2026-11-19 21:0{i}:01",
+            f"INFO: creating Proxmox Backup Server archive '{group}/{vmid}/{start}'",
+            f"INFO: Finished Backup of VM {vmid} (00:00:30)",
+            f"INFO: Backup finished at 2026-11-19 21:0{i}:31",
+            "INFO: Backup job finished successfully",
+            "TASK OK",
+        ])  # fmt: skip
+        data["tasks"].append({"node": node, "type": "vzdump", "id": str(vmid),
+                              "user": "root@pam", "starttime": start,
+                              "endtime": f"2026-11-19T20:0{i}:31Z", "status": "OK",
+                              "log": log})  # fmt: skip
+        data["backups"].append({"storage": "pbs-main", "vmid": vmid, "ctime": start,
+                                "size": 1073741824, "verification": "ok"})  # fmt: skip
+    return data
+
+
+FULL = {"/": ["Sys.Audit", "VM.Audit", "Datastore.Audit", "Pool.Audit"],
+        "/storage/pbs-main": ["Datastore.Allocate"]}  # fmt: skip
+
+
+def test_full_rights_see_everything() -> None:
+    data = fresh_cluster(FULL)
+    data["guests"] = [g for g in data["guests"] if g["vmid"] in (100, 101, 102)]
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        proc = run(s, "--now", NOW, "-v")
+    assert proc.returncode == 0, proc.stdout
+    assert "VM.Audit" not in proc.stdout and perfdata(proc.stdout)["anomalies"] == "0;;;0"
+
+
+def test_vm_audit_only_through_a_pool_is_a_warning() -> None:
+    """pve-manager ``PVE/API2/Cluster.pm`` ``resources`` leaves out every guest without
+    VM.Audit on ``/vms/<vmid>`` (HTTP 200); a pool ACL reaches only the pool's guests,
+    unpropagated (acl ``compile_acl_path``). ``/access/permissions`` (acl
+    ``get_effective_permissions``) shows VM.Audit missing on ``/vms``."""
+    rights = {"/": ["Sys.Audit", "Datastore.Audit", "Pool.Audit"],
+              "/storage/pbs-main": ["Datastore.Allocate"], "/pool/prod": ["VM.Audit"]}  # fmt: skip
+    with Simulator(Scenario.from_dict(fresh_cluster(rights)), tls=False) as s:
+        proc = run(s, "--now", NOW, "-v")
+        asked = s.stats.count("/access/permissions")
+    first = proc.stdout.splitlines()[0]
+    assert proc.returncode == 1, proc.stdout
+    assert first.startswith("PVE_BACKUP WARNING - ")
+    assert "has VM.Audit only on some paths below /vms" in first
+    assert perfdata(proc.stdout)["guests_total"] == "3;;;0"
+    assert asked == 1
+
+
+def test_storages_visible_only_one_by_one_are_named() -> None:
+    rights = {"/": ["Sys.Audit", "VM.Audit", "Pool.Audit"],
+              "/storage/pbs-main": ["Datastore.Audit", "Datastore.Allocate"]}  # fmt: skip
+    data = fresh_cluster(rights)
+    data["guests"] = [g for g in data["guests"] if g["vmid"] in (100, 101, 102)]
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        proc = run(s, "--now", NOW, "-v")
+    assert proc.returncode == 1, proc.stdout
+    assert (
+        "has Datastore.Audit or Datastore.AllocateSpace only on some paths below /storage"
+        in proc.stdout
+    )
+
+
+def test_check_api_says_the_same() -> None:
+    rights = {"/": ["Sys.Audit", "Datastore.Audit", "Pool.Audit"], "/pool/prod": ["VM.Audit"]}
+    with Simulator(Scenario.from_dict(fresh_cluster(rights)), tls=False) as s:
+        proc = run(s, "--check-api", "--format", "json")
+    privileges = {p["privilege"]: p["granted"] for p in json.loads(proc.stdout)["privileges"]}
+    assert privileges["VM.Audit"] == "partly"
+    assert privileges["Datastore.Audit or Datastore.AllocateSpace"] == "yes"
+    assert proc.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "vms", "nodes"),
+    [
+        # PVEAuditor on / (propagated): every top-level path carries it
+        ({"/": {"VM.Audit": 1, "Sys.Audit": 1}, "/vms": {"VM.Audit": 1, "Sys.Audit": 1},
+          "/nodes": {"VM.Audit": 1, "Sys.Audit": 1}}, "yes", "yes"),
+        # ACL on / without propagate: only / itself
+        ({"/": {"VM.Audit": 0, "Sys.Audit": 0}}, "no", "no"),
+        # VM.Audit only through a pool: unpropagated on the members
+        ({"/": {"Sys.Audit": 1}, "/nodes": {"Sys.Audit": 1}, "/vms": {"Sys.Audit": 1},
+          "/pool/prod": {"VM.Audit": 1}, "/vms/100": {"Sys.Audit": 1, "VM.Audit": 0}},
+         "partly", "yes"),
+        # a guest whose own ACL replaces what /vms grants
+        ({"/vms": {"VM.Audit": 1}, "/vms/100": {"VM.Backup": 1}}, "partly", "no"),
+        # Sys.Audit on one node only
+        ({"/nodes/pve1": {"Sys.Audit": 1}}, "no", "partly"),
+    ],
+)  # fmt: skip
+def test_granted_reads_pve_permission_answers(
+    answer: dict[str, dict[str, int]], vms: str, nodes: str
+) -> None:
+    """acl ``PVE/API2/AccessControl.pm`` ``permissions``: ``{path: {priv: propagate}}``;
+    ``get_effective_permissions`` always evaluates ``/vms``, ``/nodes``, ``/storage``."""
+    assert granted(answer, VM_AUDIT) == vms
+    assert granted(answer, SYS_AUDIT_NODES) == nodes
+    assert granted(None, DATASTORE_AUDIT) == "unknown"
