@@ -41,6 +41,7 @@ from pve_backup_report.history import (
     TaskParse,
     latest_results,
     parse_task,
+    same_guest_results,
     task_from_api,
 )
 from pve_backup_report.model import Anomaly, Inventory, Severity
@@ -328,7 +329,12 @@ def collect_history(
     return HistoryCollection(
         # only the guests whose freshness is judged: the logs read for them may hold
         # results of other guests, but not necessarily their latest ones
-        histories=latest_results(r for r in reader.results if r.vmid in judged),
+        histories=latest_results(
+            same_guest_results(
+                (r for r in reader.results if r.vmid in judged),
+                {g.vmid: g.type for g in inventory.guests},
+            )
+        ),
         readable_nodes=frozenset(s.name for s in states if s.readable),
         anomalies=tuple(condense(anomalies)),
         new_tasks=tuple(reader.new_tasks),
