@@ -112,7 +112,7 @@ class TaskPredictor:
             return None
         shared: Counter[tuple[str, int]] = Counter()
         siblings = []  # the tasks started by the same jobs' event, this one included
-        for j in _near(tasks, i):
+        for j in near(tasks, i):
             other = self._keys(tasks[j], tz)
             if other == keys:
                 siblings.append(tasks[j])  # a job with one guest here makes a task named by it
@@ -211,7 +211,7 @@ def _ids(raw: str | None) -> frozenset[str]:
     return frozenset(split_vmid_list(raw))
 
 
-def _near(tasks: Sequence[TaskInfo], i: int) -> range:
+def near(tasks: Sequence[TaskInfo], i: int) -> range:
     """Indexes of the tasks (sorted newest first) started within ``TOLERANCE_S`` of
     ``tasks[i]``, itself included."""
     start = tasks[i].starttime
