@@ -110,7 +110,7 @@ def reused_cluster() -> dict[str, Any]:
 
 
 def _coverage(sim: Any, env: dict[str, str] | None = None) -> dict[int, dict[str, Any]]:
-    proc = run(sim, "--dump-coverage", "--format", "json", "--now", str(NOW), env=env)
+    proc = run(sim, "--dump-coverage", "--format", "json", "--now", str(NOW), "--no-cache", env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return {g["vmid"]: g for g in json.loads(proc.stdout)["guests"]}
 
@@ -203,6 +203,6 @@ def test_unfinished_snapshot_is_not_a_success(simulator_factory: SimulatorFactor
     assert g["pbs_snapshot"]["ctime"] == _night(16) + 2
     assert g["verification"] == "ok"
     assert g["freshness"] == "stale"
-    proc = run(sim, "--now", str(NOW))
+    proc = run(sim, "--now", str(NOW), "--no-cache")
     assert proc.returncode == 1, proc.stdout
     assert "stale" in proc.stdout.splitlines()[0]
