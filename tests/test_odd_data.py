@@ -235,10 +235,12 @@ def minimal(with_storage_content: bool = True) -> dict[str, Any]:
         "/nodes/pve2/tasks": [],
         "/nodes/*/time": {"timezone": "Europe/Paris"},
         "/nodes/*/vzdump/defaults": {},
-        # snapshots with only volid, vmid and ctime
+        # snapshots with only volid, vmid, ctime and size (pve-storage
+        # ``PBSPlugin::list_volumes`` always sends a size: 1 when PBS gave none, a
+        # snapshot without manifest, which is not a finished backup)
         "/nodes/*/storage/*/content": [
             {"volid": f"pbs-main:backup/{kind}/{vmid}/{when}", "vmid": vmid,
-             "ctime": parse_timestamp(when)}
+             "ctime": parse_timestamp(when), "size": 4 * 1024**3}
             for kind, vmid, when in [("vm", 100, "2026-11-19T20:00:02Z"),
                                      ("vm", 101, "2026-11-19T20:02:03Z"),
                                      ("ct", 102, "2026-11-19T20:30:01Z")]

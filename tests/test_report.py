@@ -174,10 +174,12 @@ def build(
         109: GuestHistory(_ok(109, fresh), _ok(109, fresh)),
     }
     verification = {100: "ok", 107: "failed"}
+    kinds = {g.vmid: g.type for g in inventory.guests}
     snaps = {
-        vmid: Snapshot(
+        (vmid, kinds[vmid]): Snapshot(
             "pbs1",
             vmid,
+            kinds[vmid],
             h.last_success.started or 0,
             1000,
             verification.get(vmid),

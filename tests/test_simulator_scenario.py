@@ -139,6 +139,14 @@ def test_time_formats(value: object, expected: int) -> None:
          "backups[0].verification: state must be ok or failed"),
         (base(backups=[{"storage": "pbs", "vmid": 100, "ctime": NOW, "format": "vma"}]),
          "backups[0].format: PBS backups always"),
+        (base(backups=[{"storage": "pbs", "vmid": 100, "ctime": NOW, "unfinished": True,
+                        "verification": "ok"}]),
+         "backups[0].verification: an unfinished snapshot has no manifest"),
+        (base(backups=[{"storage": "pbs", "vmid": 100, "ctime": NOW, "unfinished": True,
+                        "size": 5}]),
+         "backups[0].size: an unfinished snapshot has no manifest"),
+        (base(backups=[{"storage": "local", "vmid": 100, "ctime": NOW, "unfinished": True}]),
+         "backups[0].unfinished: only a PBS snapshot"),
         ({"guests": "none"}, "guests: expected a list"),
         ({"version": {"version": "8.3.0", "codename": "x"}}, "version: unknown key 'codename'"),
     ],
@@ -264,7 +272,8 @@ def test_backups_on_non_shared_storage_default_to_the_guest_node() -> None:
         base(backups=[{"storage": "local", "vmid": 100, "ctime": NOW, "protected": True}])
     )
     b = s.backups[0]
-    assert (b.node, b.type, b.protected, b.size) == ("pve1", "qemu", True, 1)
+    # without a size: the guest's disk (a finished backup; see ``unfinished`` for size 1)
+    assert (b.node, b.type, b.protected, b.size) == ("pve1", "qemu", True, 32 * 1024**3)
 
 
 def test_demo_scenario_loads(demo_scenario: Scenario) -> None:

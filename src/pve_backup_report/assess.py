@@ -150,6 +150,7 @@ def _merge_success(
         upid="",
         message=f"from PBS storage {snapshot.storage} (no task in the history window)",
         archive=snapshot.archive,
+        guest_type=snapshot.guest_type,
     )
 
 
@@ -205,7 +206,7 @@ def assess(
         snapshot = None
         if content is not None:
             snapshot = content.newest(
-                g.vmid, pbs_storages or _storages_of(gc.jobs, jobs, g.node, inventory)
+                g.vmid, g.type, pbs_storages or _storages_of(gc.jobs, jobs, g.node, inventory)
             )
         last_success = _merge_success(hist.last_success, snapshot)
         freshness = expected = age = age_floor = None

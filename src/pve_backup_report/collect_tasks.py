@@ -9,7 +9,10 @@ Cost grows with what is needed, not with history:
   success, chosen with the guests each task is predicted to hold from the job schedules
   (``task_selection``), all nodes' in parallel rounds; a node whose logs contradict the
   prediction is read newest first instead (see ``_Reader``);
-* logs of finished tasks already parsed by an earlier run come from the task cache.
+* logs of finished tasks already parsed by an earlier run come from the task cache;
+* a guest's results on other nodes than its current one (after a migration) from the
+  other nodes' runs of the events its current node's runs show it was away for
+  (``guest_search``).
 
 A run's guests come from the command line its log starts with. A run that died before
 logging it (target storage not activated, the node's vzdump lock not acquired) names no
@@ -43,6 +46,7 @@ from pve_backup_report.coverage import (
     selection_index,
 )
 from pve_backup_report.errors import ApiError
+from pve_backup_report.guest_search import CrossNodeSearch
 from pve_backup_report.history import (
     GuestBackupResult,
     GuestHistory,
@@ -51,13 +55,14 @@ from pve_backup_report.history import (
     TaskParse,
     latest_results,
     parse_task,
+    same_guest_results,
     task_from_api,
 )
 from pve_backup_report.model import Anomaly, BackupJob, Inventory, Severity, perl_true
 from pve_backup_report.parallel import worker_pool
 from pve_backup_report.progress import Progress, no_progress
 from pve_backup_report.pve_client import PveClient
-from pve_backup_report.task_selection import Prediction, RunPairing, TaskPredictor
+from pve_backup_report.task_selection import TOLERANCE_S, Prediction, RunPairing, TaskPredictor
 from pve_backup_report.vzdump_command import VzdumpCommand, parse_vzdump_command
 
 _LOG_PAGE = 50000  # task log lines per request
@@ -136,6 +141,10 @@ class _Reader:
     lack a success. A log holding a covered guest outside its prediction switches the
     node to newest-first reading, and a log that is not the run of the job its task was
     paired with unpairs that event, so a wrong prediction costs requests, not a result.
+
+    A known run that should have held a guest of the node and did not starts a search of
+    the other nodes' runs of that event (``guest_search``): they are read whatever their
+    own guests need, and a success found there resolves the guest here too.
     """
 
     def __init__(
@@ -147,7 +156,7 @@ class _Reader:
         cache: Mapping[str, CachedTask],
         predictor: TaskPredictor | None,
         anomalies: list[Anomaly],
-        pairer: TaskPredictor,
+        search: tuple[CrossNodeSearch, TaskPredictor],
     ) -> None:
         self.client = client
         self.inventory = inventory
@@ -155,7 +164,6 @@ class _Reader:
         self.options = options
         self.cache = cache
         self.predictor = predictor
-        self.pairer = pairer  # pairs the runs that died before any guest with their job
         self.anomalies = anomalies
         self.selections = _Selections(inventory)
         self.known: dict[str, CachedTask | None] = {}  # logs read this run (None: unusable)
@@ -164,6 +172,10 @@ class _Reader:
         self.results: list[GuestBackupResult] = []
         self.new_tasks: list[CachedTask] = []
         self.counters = {"listed": 0, "fetched": 0, "cached": 0}
+        # guests' results on other nodes than their own (migrations, ``guest_search``);
+        # its predictor tells which runs should have held a guest, in every reading mode
+        self.search, self.runs = search
+        self.pairer = self.runs  # pairs the runs that died before any guest with their job
 
     def outcome(self, task: TaskInfo) -> tuple[bool, CachedTask | None]:
         """Whether the task's log is known (read or cached), and what it taught."""
@@ -176,13 +188,17 @@ class _Reader:
                 self.used.add(task.upid)
                 if found.pbs:
                     self.results.extend(found.results)
+                    self.search.note(found.results, found.starttime)
             return True, found
         return False, None
 
     def plan(self, st: _NodeState) -> list[TaskInfo]:
         """The unknown tasks of the node to read this round (see the class docstring)."""
         lacking = set(st.wanted)  # guests without a (possible) success yet
-        success_end: dict[int, int] = {}  # per guest: end of the task of its newest success
+        # per guest: end of the task of its newest success (or the start of a success on
+        # another node, or of a run being searched there: ``guest_search``)
+        success_end: dict[int, int] = self.search.resolved(st.wanted)
+        lacking -= success_end.keys()
         take: list[TaskInfo] = []
         later: list[tuple[TaskInfo, Prediction, frozenset[int]]] = []  # unknown, not taken
         floor: int | None = None  # once no guest lacks a success: the oldest such end
@@ -198,17 +214,20 @@ class _Reader:
                         if r.is_success and r.vmid in st.wanted:
                             lacking.discard(r.vmid)
                             success_end[r.vmid] = max(success_end.get(r.vmid, held), held)
+                    for v in self._evidence(st, i, got, lacking):
+                        lacking.discard(v)
+                        success_end[v] = max(success_end.get(v, held), held)
+                continue
+            if self.search.wants(st.name, task):
+                take.append(task)  # a run of an event where a migrated guest is searched
+                self.predicted[task.upid] = self._prediction(st, i)
                 continue
             if not lacking:
                 if floor is None:
                     floor = min((success_end[v] for v in st.wanted), default=0)
                 if end < floor:
                     continue  # ran before every guest's newest success (the node lock)
-            prediction = (
-                None
-                if self.predictor is None or st.newest_first
-                else self.predictor.guests(st.tasks, i, st.tz)
-            )
+            prediction = self._prediction(st, i)
             guests = frozenset(st.wanted) if prediction is None else prediction & st.wanted
             if guests & lacking:
                 take.append(task)
@@ -232,9 +251,65 @@ class _Reader:
                     take.append(task)
                     self.predicted[task.upid] = None
             st.batch = min(st.batch * 2, max(1, self.options.workers))
-        if not take and not (lacking and st.more_pages):
+        if not take and not ((lacking or self._older_wanted(st)) and st.more_pages):
             st.done = True
         return take
+
+    def _prediction(self, st: _NodeState, i: int) -> Prediction:
+        if self.predictor is None or st.newest_first:
+            return None
+        return self.predictor.guests(st.tasks, i, st.tz)
+
+    def _evidence(self, st: _NodeState, i: int, got: CachedTask, lacking: set[int]) -> set[int]:
+        """Guests lacking a success that the known task ``st.tasks[i]`` should have held
+        and did not: searched on the other nodes (``guest_search``)."""
+        if not lacking:
+            return set()
+        held = frozenset(r.vmid for r in got.results)
+        if not lacking - held:
+            return set()
+        return self.search.evidence(
+            st.tasks, i, held, lacking, self.runs.guests(st.tasks, i, st.tz),
+            self._held_by, ran=got.storage is not None,
+        )  # fmt: skip
+
+    def _held_by(self, task: TaskInfo) -> tuple[bool, frozenset[int] | None, bool]:
+        """Whether the task's log is known, the guests it holds, and whether it ran."""
+        known, got = self.outcome(task)
+        if got is None:
+            return known, None, False
+        return known, frozenset(r.vmid for r in got.results), got.storage is not None
+
+    def _older_wanted(self, st: _NodeState) -> bool:
+        """A searched run may be older than the node's tasks listed so far."""
+        oldest = self.search.oldest_wanted(st.name)
+        return oldest is not None and (not st.tasks or st.tasks[-1].starttime > oldest)
+
+    def settle(self, states: list[_NodeState]) -> bool:
+        """End the searches whose runs are all known; True: plan every node again."""
+        by_name = {s.name: s for s in states if s.readable}
+
+        def holders(start: int, home: str) -> frozenset[int] | None:
+            found: set[int] = set()
+            for st in by_name.values():
+                if st.name == home:
+                    continue
+                if st.more_pages and (not st.tasks or st.tasks[-1].starttime > start):
+                    return None
+                for task in st.tasks:
+                    if abs(task.starttime - start) > TOLERANCE_S:
+                        continue
+                    known, vmids, _ran = self._held_by(task)
+                    if not known:
+                        return None
+                    found |= vmids or frozenset()
+            return frozenset(found)
+
+        if not self.search.settle(holders):
+            return False
+        for st in by_name.values():
+            st.done = False
+        return True
 
     def read(self, batch: list[tuple[_NodeState, TaskInfo]], pool: ThreadPoolExecutor) -> None:
         futures: dict[str, Future[list[str] | ApiError]] = {
@@ -259,6 +334,7 @@ class _Reader:
                 continue
             self.used.add(task.upid)
             self.results.extend(parsed.results)
+            self.search.note(parsed.results, task.starttime)
             if prediction is not None and not st.newest_first:
                 held = {r.vmid for r in parsed.results} & st.wanted
                 if not held <= prediction:
@@ -312,12 +388,12 @@ def collect_history(
                 )
         states.append(st)
     since = now - options.history_days * 86400
-    predictor = (
-        TaskPredictor(inventory, coverage, since, now) if options.schedule_selection else None
-    )
-    pairer = predictor or TaskPredictor(inventory, coverage, since, now)
+    runs = TaskPredictor(inventory, coverage, since, now)
+    predictor = runs if options.schedule_selection else None
+    home = {v: node for node, guests in wanted.items() for v in guests}
     reader = _Reader(
-        client, inventory, now, options, cache or {}, predictor, anomalies, pairer
+        client, inventory, now, options, cache or {}, predictor, anomalies,
+        (CrossNodeSearch(home), runs),
     )  # fmt: skip
     counters = reader.counters
 
@@ -335,6 +411,8 @@ def collect_history(
                     take = reader.plan(st)
                 batch += [(st, t) for t in take]
             if not batch:
+                if reader.settle(states):
+                    continue  # a migrated guest's search started or ended
                 break
             left = sum(1 for s in states if not s.done)
             progress(
@@ -342,11 +420,17 @@ def collect_history(
                 f"{left} node(s) still unresolved"
             )
             reader.read(batch, pool)
+            reader.settle(states)
 
     return HistoryCollection(
         # only the guests whose freshness is judged: the logs read for them may hold
         # results of other guests, but not necessarily their latest ones
-        histories=latest_results(r for r in reader.results if r.vmid in judged),
+        histories=latest_results(
+            same_guest_results(
+                (r for r in reader.results if r.vmid in judged),
+                {g.vmid: g.type for g in inventory.guests},
+            )
+        ),
         readable_nodes=frozenset(s.name for s in states if s.readable),
         anomalies=tuple(condense(anomalies)),
         new_tasks=tuple(reader.new_tasks),

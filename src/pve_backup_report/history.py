@@ -51,6 +51,7 @@ __all__ = [
     "TaskParse",
     "latest_results",
     "parse_task",
+    "same_guest_results",
     "task_from_api",
     "task_status_kind",
 ]
@@ -917,3 +918,31 @@ def latest_results(results: Iterable[GuestBackupResult]) -> dict[int, GuestHisto
         ok = best_ok.get(vmid)
         out[vmid] = GuestHistory(last_backup=best[vmid][1], last_success=ok[1] if ok else None)
     return out
+
+
+def same_guest_results(
+    results: Iterable[GuestBackupResult], types: Mapping[int, str]
+) -> list[GuestBackupResult]:
+    """The results of the guests that have these VMIDs now (``types``: VMID -> qemu/lxc).
+
+    A VMID freed by a deleted guest can be reused by a guest of the other type; pve-manager
+    ``PVE/VZDump.pm`` ``exec_backup_task`` logs the type (``Starting Backup of VM 100
+    (qemu)`` / ``(lxc)``), so a result of the other type is the old guest's and is dropped.
+    A result whose type is unknown (taken from the task status when the log was not
+    readable, or a guest failed with its run before any line of it) cannot be attributed
+    when the VMID also has results of the other type: it is dropped too (a guest can only
+    look less fresh for it, never fresher). A guest of the same type that reuses a VMID
+    cannot be told apart here (only qemu-server's ``meta: ctime=`` could, and restores and
+    clones copy it: see docs/states-and-perfdata.md).
+    """
+    kept = list(results)
+    mixed = {
+        r.vmid
+        for r in kept
+        if r.guest_type is not None
+        and types.get(r.vmid) is not None
+        and r.guest_type != types[r.vmid]
+    }
+    if not mixed:
+        return kept
+    return [r for r in kept if r.vmid not in mixed or r.guest_type == types.get(r.vmid)]

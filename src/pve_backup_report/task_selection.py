@@ -145,7 +145,7 @@ class TaskPredictor:
             return None
         shared: Counter[tuple[str, int]] = Counter()
         siblings = []  # the tasks started by the same jobs' event, this one included
-        for j in _near(tasks, i):
+        for j in near(tasks, i):
             other = self._keys(tasks[j], tz)
             if other == keys:
                 siblings.append(tasks[j])  # a job with one guest here makes a task named by it
@@ -182,7 +182,7 @@ class TaskPredictor:
         due = tuple(sorted({job_id for job_id, _event in keys}))
         if not keys:
             return RunPairing(None, ())
-        near = [tasks[j] for j in _near(tasks, i)]
+        near = [tasks[j] for j in near(tasks, i)]
         siblings = [t for t in near if self._keys(t, tz) == keys]
         claims = Counter(k for t in near for k in self._keys(t, tz))
         if (
@@ -271,7 +271,7 @@ def _ids(raw: str | None) -> frozenset[str]:
     return frozenset(split_vmid_list(raw))
 
 
-def _near(tasks: Sequence[TaskInfo], i: int) -> range:
+def near(tasks: Sequence[TaskInfo], i: int) -> range:
     """Indexes of the tasks (sorted newest first) started within ``TOLERANCE_S`` of
     ``tasks[i]``, itself included."""
     start = tasks[i].starttime

@@ -154,6 +154,10 @@ class LogRecipe:
     """A vzdump log built when it is asked for (``log_recipe``), not stored in the scenario.
 
     ``vmids`` None: the guests the job selects on the task's node (PVE's order).
+    ``external`` None: the ``skip external VMs`` list from the guests' current nodes (those
+    the job selects on other nodes, ``vmids`` left out); given, the list as it was at the
+    run (a guest migrated since: pve-manager ``PVE/API2/VZDump.pm`` builds the skip list
+    from ``get_included_guests`` at run time).
     ``failures``: vmid -> (error text, ``start`` or ``transfer``); ``warnings``: vmid ->
     ``WARN:`` texts; ``job_error``: the task dies before any guest; ``lock_wait``: seconds
     the task waited for the node's global vzdump lock before its guests.
@@ -165,6 +169,7 @@ class LogRecipe:
     warnings: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     job_error: str | None = None
     lock_wait: int = 0
+    external: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -363,7 +368,13 @@ class RecipeRenderer:
                     template=bool(g.template),
                 )
             )
-        external = [v for n, vs in selected.items() if n not in (node, "") for v in vs]
+        if recipe.external is not None:
+            external = list(recipe.external)
+        else:
+            here = set(vmids)
+            external = [
+                v for n, vs in selected.items() if n not in (node, "") for v in vs if v not in here
+            ]
         storage_id = str(job.get("storage") or self._defaults.get(node) or "local")
         storage = self._storages.get(storage_id)
         config: Mapping[str, Any] = (

@@ -69,12 +69,14 @@ _TASK_KEYS = (
     "upid", "node", "pid", "pstart", "starttime", "endtime", "type", "id", "user", "status",
     "log", "log_file", "log_recipe",
 )  # fmt: skip
-_RECIPE_KEYS = ("job", "vmids", "failures", "warnings", "job_error", "lock_wait")
+_RECIPE_KEYS = ("job", "vmids", "external", "failures", "warnings", "job_error", "lock_wait")
 
 _BACKUP_KEYS = (
     "storage", "vmid", "type", "ctime", "size", "verification", "protected", "encrypted",
-    "notes", "node", "format",
+    "notes", "node", "format", "unfinished",
 )  # fmt: skip
+# what PBS reads from a snapshot's manifest (proxmox-backup ``list_snapshots_blocking``)
+_MANIFEST_KEYS = ("size", "verification", "encrypted", "notes")
 
 _FAULT_KEYS = (
     "path", "status", "message", "body", "content_type", "no_data", "delay_ms", "drop",
@@ -408,6 +410,11 @@ def _parse_recipe(f: Fields, task_type: str, renderer: RecipeRenderer) -> LogRec
     vmids = None
     if r.has("vmids"):
         vmids = tuple(vmid(v, f"{r.loc('vmids')}[{i}]") for i, v in enumerate(r.sequence("vmids")))
+    external = None
+    if r.has("external"):
+        external = tuple(
+            vmid(v, f"{r.loc('external')}[{i}]") for i, v in enumerate(r.sequence("external"))
+        )
     failures: dict[int, tuple[str, str]] = {}
     for i, item in enumerate(r.sequence("failures", [])):
         fi = Fields(item, f"{r.loc('failures')}[{i}]", ("vmid", "error", "stage"))
@@ -427,7 +434,7 @@ def _parse_recipe(f: Fields, task_type: str, renderer: RecipeRenderer) -> LogRec
             raise ScenarioError(f"{where}: expected a list of texts")
         warnings[vmid(key, where)] = tuple(texts)
     lock_wait: int = r.integer("lock_wait", 0, minimum=0)
-    return LogRecipe(job, vmids, failures, warnings, r.text("job_error", None), lock_wait)
+    return LogRecipe(job, vmids, failures, warnings, r.text("job_error", None), lock_wait, external)
 
 
 def _task_log(f: Fields, base_dir: Path) -> tuple[str, ...] | None:
@@ -477,7 +484,7 @@ def _parse_backup(
         vmid=vmid,
         type=guest_type,
         ctime=f.time("ctime"),
-        size=f.integer("size", 1, minimum=0),
+        size=_backup_size(f, storage, guest),
         verification=_parse_verification(f),
         protected=f.boolean("protected"),
         encrypted=f.text("encrypted", None),
@@ -485,6 +492,21 @@ def _parse_backup(
         node=node,
         format=f.text("format", None),
     )
+
+
+def _backup_size(f: Fields, storage: StorageSpec, guest: GuestSpec | None) -> int:
+    """``size``; ``unfinished: true`` is a PBS snapshot without a manifest yet (a backup
+    still running, or one left by a run that died): PBS gives no size, verification,
+    fingerprint or comment (proxmox-backup ``list_snapshots_blocking``) and PVE shows
+    ``size: 1`` (pve-storage ``PBSPlugin::list_volumes``). Default: the guest's disk."""
+    if not f.boolean("unfinished"):
+        return int(f.integer("size", guest.maxdisk if guest else 32 * 1024**3, minimum=0))
+    if storage.type != "pbs":
+        raise f.error("unfinished", "only a PBS snapshot is listed before it is finished")
+    for key in _MANIFEST_KEYS:
+        if f.has(key):
+            raise f.error(key, "an unfinished snapshot has no manifest to read it from")
+    return 1
 
 
 def _parse_verification(f: Fields) -> Mapping[str, str] | None:

@@ -1,0 +1,224 @@
+"""Migrated guests: a guest's latest result and latest success come from every node.
+
+pve-manager ``PVE/VZDump.pm`` ``get_included_guests`` assigns the guests a job selects to
+the nodes they are on **when the job runs**, and ``PVE/API2/VZDump.pm`` (the ``vzdump``
+API worker) backs up the local ones and logs the others as ``skip external VMs``
+(``PVE::VZDump::exec_backup``). So after a migration (a node drained for maintenance) a
+guest's older results are in the old node's task logs, and the new node logged it as
+external for the runs before the move. These scenarios are written from that code, not
+from the plugin's model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from conftest import SimGet, SimulatorFactory
+from pve_backup_report.simulator import Scenario, Simulator
+from pve_backup_report.timeutil import parse_timestamp
+from test_check_cli import run
+
+NOW = parse_timestamp("2026-11-20T12:00:00Z")
+DAY = 86400
+NODES = ("pve1", "pve2", "pve3")
+
+
+def _night(day: int) -> int:
+    """The 21:00 UTC event of November ``day``."""
+    return parse_timestamp(f"2026-11-{day:02d}T21:00:00Z")
+
+
+def _migration(node: str, vmid: int, kind: str, at: int, target: str) -> dict[str, Any]:
+    """A finished migration task (on the source node, task id the VMID), as PVE logs it
+    (qemu-server ``PVE/QemuMigrate.pm``, pve-container ``PVE/LXC/Migrate.pm``)."""
+    word = "VM" if kind == "qmigrate" else "CT"
+    return {
+        "node": node, "type": kind, "id": str(vmid), "starttime": at, "endtime": at + 70,
+        "log": f"starting migration of {word} {vmid} to node '{target}' (192.0.2.2)\n"
+               "migration finished successfully (duration 00:01:10)\nTASK OK",
+    }  # fmt: skip
+
+
+def _run(node: str, day: int, vmids: list[int], external: list[int],
+         failures: dict[int, str] | None = None) -> dict[str, Any]:  # fmt: skip
+    recipe: dict[str, Any] = {"job": "daily", "vmids": vmids, "external": external}
+    if failures:
+        recipe["failures"] = [{"vmid": v, "error": e} for v, e in failures.items()]
+    return {"node": node, "type": "vzdump", "starttime": _night(day) + 2 + NODES.index(node),
+            "log_recipe": recipe}  # fmt: skip
+
+
+def drained_cluster(
+    failures: dict[tuple[int, str], dict[int, str]] | None = None,
+) -> dict[str, Any]:
+    """Three nodes, one ``all`` job at 21:00; today every guest is on pve1.
+
+    * 100 and 101 lived on pve1; pve1 was drained on the 15th (both to pve2) and they came
+      back this morning (pve2 is empty again). 100 failed on pve1 the night before the
+      drain.
+    * 300 lived on pve3 until this morning (pve3 drained today, now empty).
+    * 200 always on pve1.
+    """
+    where: dict[int, dict[int, str]] = {}  # day -> vmid -> node
+    for day in range(8, 20):
+        away = "pve2" if day >= 15 else "pve1"
+        where[day] = {100: away, 101: away, 200: "pve1", 300: "pve3"}
+    tasks = []
+    for day, placed in where.items():
+        for node in NODES:
+            local = sorted(v for v, n in placed.items() if n == node)
+            external = sorted(v for v, n in placed.items() if n != node)
+            fail = {100: "job failed with err -5 - Input/output error"} if (
+                day == 14 and node == "pve1") else None  # fmt: skip
+            fail = (failures or {}).get((day, node), fail)
+            tasks.append(_run(node, day, local, external, fail))
+    tasks += [
+        _migration("pve1", 100, "qmigrate", parse_timestamp("2026-11-15T08:00:00Z"), "pve2"),
+        _migration("pve1", 101, "qmigrate", parse_timestamp("2026-11-15T08:02:00Z"), "pve2"),
+        _migration("pve2", 100, "qmigrate", parse_timestamp("2026-11-20T08:00:00Z"), "pve1"),
+        _migration("pve2", 101, "qmigrate", parse_timestamp("2026-11-20T08:02:00Z"), "pve1"),
+        _migration("pve3", 300, "vzmigrate", parse_timestamp("2026-11-20T08:05:00Z"), "pve1"),
+    ]
+    return {
+        "now": NOW,
+        "token": {"id": "monitor@pve!check", "secret": "s"},
+        "nodes": [{"node": n, "status": "online", "timezone": "UTC"} for n in NODES],
+        "storages": [{"storage": "pbs", "type": "pbs", "server": "192.0.2.10",
+                      "datastore": "main", "content": "backup"}],
+        "guests": [
+            {"vmid": 100, "type": "qemu", "name": "web", "node": "pve1", "status": "running"},
+            {"vmid": 101, "type": "qemu", "name": "db", "node": "pve1", "status": "running"},
+            {"vmid": 200, "type": "qemu", "name": "mail", "node": "pve1", "status": "running"},
+            {"vmid": 300, "type": "lxc", "name": "dns", "node": "pve1", "status": "running"},
+        ],
+        "jobs": [{"id": "daily", "type": "vzdump", "enabled": 1, "schedule": "21:00",
+                  "storage": "pbs", "all": 1, "mode": "snapshot"}],
+        "tasks": tasks,
+    }  # fmt: skip
+
+
+def _coverage(sim: Simulator, *args: str) -> dict[int, dict[str, Any]]:
+    proc = run(sim, "--dump-coverage", "--format", "json", "--now", str(NOW), "--no-cache", *args,
+               env={"PVE_PBS_CONTENT": "false"})  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {g["vmid"]: g for g in json.loads(proc.stdout)["guests"]}
+
+
+def test_drained_node_scenario_is_what_pve_logs(
+    simulator_factory: SimulatorFactory, sim_get: SimGet
+) -> None:
+    """The scenario's runs log what ``PVE::VZDump::exec_backup`` logs: on the drained
+    node the night after the drain, the guests now elsewhere as ``skip external VMs``."""
+    sim = simulator_factory(Scenario.from_dict(drained_cluster()))
+    params = {"typefilter": "vzdump", "limit": 50}
+    tasks = sim_get(sim, "/nodes/pve1/tasks", params).json()["data"]
+    night15 = next(t for t in tasks if t["starttime"] == _night(15) + 2)
+    path = f"/nodes/pve1/tasks/{night15['upid']}/log"
+    log = [x["t"] for x in sim_get(sim, path, {"limit": 0}).json()["data"]]
+    assert "INFO: skip external VMs: 100, 101, 300" in log
+    assert "INFO: Starting Backup of VM 200 (qemu)" in log
+    assert not any(line.startswith("INFO: Starting Backup of VM 100") for line in log)
+
+
+def test_guest_back_on_its_old_node_takes_its_newer_results_from_the_other_node(
+    simulator_factory: SimulatorFactory,
+) -> None:
+    """100 failed on pve1 before the drain, then succeeded four nights on pve2, and came
+    back to pve1 this morning: its latest result is last night's success on pve2, not
+    the 6-day-old failure on pve1 (pve-manager ``get_included_guests``: the node at run
+    time)."""
+    sim = simulator_factory(Scenario.from_dict(drained_cluster()))
+    guests = _coverage(sim)
+    g100 = guests[100]
+    assert g100["last_backup"]["node"] == "pve2"
+    assert g100["last_backup"]["status"] == "ok"
+    assert g100["last_backup"]["started"] >= _night(19)
+    assert g100["freshness"] == "fresh" and g100["problems"] == []
+    proc = run(sim, "--now", str(NOW), "--no-cache", env={"PVE_PBS_CONTENT": "false"})
+    assert proc.returncode == 0, proc.stdout
+    assert "all backups fresh" in proc.stdout.splitlines()[0]
+
+
+def test_guest_moved_off_an_emptied_node_keeps_its_history(
+    simulator_factory: SimulatorFactory,
+) -> None:
+    """300 moved this morning from pve3 (now without guests) to pve1, which has never
+    backed it up (it logged 300 as external): its latest result is last night's on pve3,
+    not "never backed up"."""
+    sim = simulator_factory(Scenario.from_dict(drained_cluster()))
+    g300 = _coverage(sim)[300]
+    assert g300["last_backup"]["node"] == "pve3"
+    assert g300["last_success"]["started"] >= _night(19)
+    assert g300["freshness"] == "fresh" and g300["problems"] == []
+
+
+def test_unmoved_guests_keep_their_results(simulator_factory: SimulatorFactory) -> None:
+    """101 (on pve2 from the 15th until this morning) and 200 (never moved)."""
+    sim = simulator_factory(Scenario.from_dict(drained_cluster()))
+    guests = _coverage(sim)
+    for vmid, node in ((101, "pve2"), (200, "pve1")):
+        assert guests[vmid]["last_backup"]["node"] == node
+        assert guests[vmid]["last_backup"]["started"] >= _night(19)
+        assert guests[vmid]["freshness"] == "fresh"
+
+
+def _logs_read(sim: Simulator) -> int:
+    proc = run(sim, "--now", str(NOW), "-vv", "--no-cache", env={"PVE_PBS_CONTENT": "false"})
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("history: "))
+    return int(line.split(", ")[1].split()[0])
+
+
+def test_drained_node_costs_one_log_per_node(simulator_factory: SimulatorFactory) -> None:
+    """Only last night's run of each node is read: pve1's shows 100, 101 and 300 away,
+    pve2's and pve3's (the runs of that event elsewhere) hold them."""
+    sim = simulator_factory(Scenario.from_dict(drained_cluster()))
+    assert _logs_read(sim) == 3
+
+
+def test_failures_elsewhere_walk_back_to_the_success(simulator_factory: SimulatorFactory) -> None:
+    """101 failed on pve2 the last two nights: its latest result is last night's failure
+    there and its latest success the night before, also on pve2; each night it was away
+    from pve1 costs pve1's run and the other nodes' runs of that event."""
+    error = "job failed with err -5 - Input/output error"
+    fails = {(day, "pve2"): {101: error} for day in (18, 19)}
+    sim = simulator_factory(Scenario.from_dict(drained_cluster(fails)))
+    g = _coverage(sim)[101]
+    assert g["last_backup"]["status"] == "failed" and g["last_backup"]["node"] == "pve2"
+    assert g["last_backup"]["started"] >= _night(19)
+    assert g["last_success"]["node"] == "pve2"
+    assert _night(17) <= g["last_success"]["started"] < _night(18)
+    assert "failed" in g["problems"]
+    assert _logs_read(sim) == 9  # three nights on each of the three nodes
+
+
+def test_a_new_guest_is_searched_for_one_event_only(simulator_factory: SimulatorFactory) -> None:
+    """A guest created this morning is in no run: the other nodes' runs of last night
+    (read anyway) do not hold it, so no older run of another node is read for it."""
+    data = drained_cluster()
+    data["guests"].append(
+        {"vmid": 400, "type": "qemu", "name": "new", "node": "pve1", "status": "running"}
+    )
+    sim = simulator_factory(Scenario.from_dict(data))
+    g = _coverage(sim)[400]
+    assert g["last_backup"] is None and g["last_success"] is None
+    # pve1 reads its runs back through the window for 400 (as before); no other node's
+    pve1_runs = 12
+    assert _logs_read(sim) == pve1_runs + 2
+
+
+def test_warm_run_finds_them_from_the_cache(
+    simulator_factory: SimulatorFactory, tmp_path: Path
+) -> None:
+    """With every log cached, the same runs tell the same story without a request."""
+    sim = simulator_factory(Scenario.from_dict(drained_cluster()))
+    cache = ["--cache-file", str(tmp_path / "tasks.json")]
+    env = {"PVE_PBS_CONTENT": "false"}
+    first = run(sim, "--now", str(NOW), "-vv", *cache, env=env)
+    second = run(sim, "--now", str(NOW), "-vv", *cache, env=env)
+    for proc in (first, second):
+        assert proc.returncode == 0, proc.stdout
+        assert "all backups fresh" in proc.stdout.splitlines()[0]
+    assert "3 logs read, 0 from cache" in first.stdout
+    assert "0 logs read, 3 from cache" in second.stdout
