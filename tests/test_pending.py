@@ -161,3 +161,35 @@ def test_no_creation_lookup_without_candidates() -> None:
     assert "history: 3 tasks listed" in proc.stdout
     assert "creation tasks" not in proc.stdout
     assert "GET /nodes/{node}/tasks: 2 request(s)" in proc.stdout
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_report_lists_pending_guests(sim: Simulator, tmp_path: Any, lang: str) -> None:
+    """The Markdown report has a section for pending guests, in English and French."""
+    path = tmp_path / "r.md"
+    run(sim, "--now", NOW, "--no-cache", "--report", str(path), "--lang", lang)
+    text = path.read_text()
+    title = {"en": "## Pending guests", "fr": "## Invités en attente"}[lang]
+    assert title in text
+    section = text.split(title, 1)[1].split("\n## ", 1)[0]
+    on = {"en": "on", "fr": "sur"}[lang]
+    assert (
+        f"| 112 | cloned | pve2 | backup-daily | 2026-11-20T10:30:00Z | `qmclone` {on} pve1, "
+        in section
+    )
+    assert f"| {FIRST_RUN} |" in section
+    assert "| 113 |" not in section
+
+
+def test_ok_status_line_counts_pending_guests(sim: Simulator) -> None:
+    """With the other categories disabled the check is OK and says how many wait."""
+    proc = run(
+        sim, "--now", NOW, "--no-cache", "--crit-not-covered", "", "--crit-failed", "",
+        "--warn-disabled-only", "", "--warn-non-pbs-only", "", "--warn-stale", "",
+        "--warn-never", "", "--max-age", "30d,60d",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.startswith(
+        "PVE_BACKUP OK - 11 of 14 guests covered by active PBS backup jobs, all backups "
+        "fresh, 5 awaiting their first backup |"
+    )
