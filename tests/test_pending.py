@@ -193,3 +193,28 @@ def test_ok_status_line_counts_pending_guests(sim: Simulator) -> None:
         "PVE_BACKUP OK - 11 of 14 guests covered by active PBS backup jobs, all backups "
         "fresh, 5 awaiting their first backup |"
     )
+
+
+def test_simulator_task_filters_match_upstream_for_creation_tasks(
+    sim: Simulator, sim_get: Any
+) -> None:
+    """pve-manager ``PVE/API2/Tasks.pm`` ``node_tasks``: ``typefilter`` is an exact type
+    (``qmcreate`` does not match ``qmclone``), ``vmid`` matches the task id only (a clone is
+    listed under its source, qemu-server ``clone_vm`` ``fork_worker('qmclone', $vmid)``),
+    ``since`` compares the start time."""
+
+    def listed(**params: Any) -> list[tuple[str, str]]:
+        r = sim_get(sim, "/nodes/pve1/tasks", params={"source": "all", **params})
+        assert r.status_code == 200
+        return [(t["type"], t["id"]) for t in r.json()["data"]]
+
+    assert listed(typefilter="qmcreate") == [
+        ("qmcreate", "110"),
+        ("qmcreate", "115"),
+        ("qmcreate", "113"),
+    ]  # newest first
+    assert listed(typefilter="qm") == []
+    assert listed(vmid=112) == []  # the clone that made 112 has the source's id
+    assert ("qmclone", "100") in listed(vmid=100)
+    since = listed(since=1795165200)  # 2026-11-20T09:00:00Z
+    assert ("qmcreate", "110") in since and ("qmcreate", "115") not in since
