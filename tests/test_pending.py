@@ -13,10 +13,14 @@ from typing import Any
 
 import pytest
 
+from pve_backup_report.freshness import Freshness, judge
+from pve_backup_report.history import GuestBackupResult
 from pve_backup_report.simulator import Scenario, Simulator
 from test_check_cli import NOW, basic, perfdata, run
 
 FIRST_RUN = "2026-11-20T20:00:00Z"
+RUNNING = GuestBackupResult(110, "running", 4000, None, None, "pve1", "UPID:r", None)
+FAILED = GuestBackupResult(110, "failed", 4000, 4060, 60, "pve1", "UPID:f", "boom")
 NEW_GUESTS = [
     {"vmid": 110, "type": "qemu", "name": "created", "node": "pve1", "status": "running"},
     {"vmid": 111, "type": "lxc", "name": "restored", "node": "pve2", "status": "running"},
@@ -218,3 +222,24 @@ def test_simulator_task_filters_match_upstream_for_creation_tasks(
     assert ("qmclone", "100") in listed(vmid=100)
     since = listed(since=1795165200)  # 2026-11-20T09:00:00Z
     assert ("qmcreate", "110") in since and ("qmcreate", "115") not in since
+
+
+@pytest.mark.parametrize(
+    ("created", "last", "want"),
+    [
+        (None, None, Freshness.NEVER),  # creation unknown: a missed run
+        (1000, None, Freshness.NEVER),  # created at the run's time: the run could take it
+        (1001, None, Freshness.PENDING),  # created after the run started
+        (1500, RUNNING, Freshness.PENDING),  # its first backup is running
+        (1500, FAILED, Freshness.FAILED),  # its first run failed: a result, not pending
+    ],
+)
+def test_judge_pending_boundaries(
+    created: int | None, last: GuestBackupResult | None, want: Freshness
+) -> None:
+    """A run can include a guest whose config exists when it starts (qemu-server
+    ``create_vm``: ``create_and_lock_config`` before ``fork_worker``): created at or before
+    the expected run is a missed run, strictly after it pending."""
+    r = judge(now=5000, expected=1000, history_readable=True, last_backup=last,
+              last_success=None, created=created)  # fmt: skip
+    assert r.freshness is want
