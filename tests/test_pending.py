@@ -243,3 +243,37 @@ def test_judge_pending_boundaries(
     r = judge(now=5000, expected=1000, history_readable=True, last_backup=last,
               last_success=None, created=created)  # fmt: skip
     assert r.freshness is want
+
+
+def _with_faults(*faults: dict[str, Any]) -> tuple[dict[int, dict[str, Any]], list[Any]]:
+    data = scenario()
+    data["faults"] = list(faults)
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        proc = run(s, "--now", NOW, "--no-cache", "--dump-report-data", "--format", "json")
+    out: dict[str, Any] = json.loads(proc.stdout)
+    return {g["vmid"]: g for g in out["guests"]}, out["anomalies"]
+
+
+def test_unreadable_task_list_leaves_the_guest_never() -> None:
+    """What cannot be read is not pending: a node whose task list fails (an ``info``
+    anomaly names it)."""
+    guests, anomalies = _with_faults(
+        {"path": "/nodes/pve1/tasks", "status": 500, "message": "broken"}
+    )
+    assert guests[111]["freshness"] == "pending"  # vzrestore on pve2
+    assert guests[115]["freshness"] == "never"  # its qmcreate is on pve1
+    assert guests[112]["freshness"] == "never"  # its qmclone is listed on pve1
+    messages = [a["message"] for a in anomalies if a["severity"] == "info"]
+    assert any(
+        m.startswith("task list of node pve1 not readable (") and "never backed up" in m
+        for m in messages
+    ), messages
+
+
+def test_unreadable_clone_log_leaves_the_guest_never() -> None:
+    """Only the clone's log names the new VMID (pve-container ``clone_vm``)."""
+    guests, _ = _with_faults(
+        {"path": "/nodes/pve1/tasks/*:vzclone:*/log", "status": 500, "message": "gone"}
+    )
+    assert guests[117]["freshness"] == "never"
+    assert guests[112]["freshness"] == "pending"  # the qmclone log is readable
