@@ -104,14 +104,16 @@ class Minimum:
     logs: int
     content: int
     notes: int
+    creations: int = 0  # a covered guest without any result: one task list per node
 
     def cold(self) -> int:
         return (
-            self.inventory + self.timezones + self.defaults + self.pages + self.logs + self.content
-        )
+            self.inventory + self.timezones + self.defaults + self.pages + self.logs
+            + self.content + self.creations
+        )  # fmt: skip
 
     def warm(self) -> int:
-        return self.inventory + self.defaults + self.pages + self.content
+        return self.inventory + self.defaults + self.pages + self.content + self.creations
 
 
 def minimum(scenario: Scenario, history_days: int) -> Minimum:
@@ -190,6 +192,8 @@ def minimum(scenario: Scenario, history_days: int) -> Minimum:
         logs=len(needed),
         content=content,
         notes=len(scenario.guests),
+        # when was a guest without any result created? (the generator makes no clones)
+        creations=len(online) if any(v not in latest for v in covered) else 0,
     )
 
 

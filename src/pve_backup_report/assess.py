@@ -7,7 +7,7 @@ can never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,7 +17,8 @@ from pve_backup_report.coverage import (
     GuestCoverage,
     effective_storage,
 )
-from pve_backup_report.freshness import Freshness, expected_run, judge
+from pve_backup_report.creation import Candidate, GuestCreation
+from pve_backup_report.freshness import Freshness, expected_run, first_run, judge
 from pve_backup_report.history import GuestBackupResult, GuestHistory
 from pve_backup_report.ignore import IgnoreMatch
 from pve_backup_report.model import Anomaly, BackupJob, Guest, Inventory, Problem, Severity
@@ -59,6 +60,9 @@ class GuestStatus:
     expected_run: int | None
     age_s: int | None
     problems: tuple[Problem, ...]
+    # the task that created the guest, when asked (no result although a run was due)
+    created: GuestCreation | None = None
+    first_run: int | None = None  # pending: when its first backup is expected
 
     @property
     def verification(self) -> str | None:
@@ -93,6 +97,8 @@ class GuestStatus:
             "expected_run": self.expected_run,
             "age_s": self.age_s,
             "problems": [p.value for p in self.problems],
+            "created": None if self.created is None else self.created.to_json(),
+            "first_run": self.first_run,
         }
 
 
@@ -188,7 +194,10 @@ def assess(
     now: int,
     options: AnalysisOptions,
     extra_anomalies: Sequence[Anomaly] = (),
+    creations: Mapping[int, GuestCreation] | None = None,
 ) -> Assessment:
+    """One verdict per guest. ``creations`` (``collect_creation``) are the creation tasks
+    of the guests :func:`pending_candidates` named; the others are judged without."""
     jobs = {j.id: j for j in inventory.jobs}
     anomalies: list[Anomaly] = [*inventory.anomalies, *coverage.anomalies, *extra_anomalies]
     if content is not None:
@@ -209,7 +218,8 @@ def assess(
                 g.vmid, g.type, pbs_storages or _storages_of(gc.jobs, jobs, g.node, inventory)
             )
         last_success = _merge_success(hist.last_success, snapshot)
-        freshness = expected = age = age_floor = None
+        freshness = expected = age = age_floor = first = None
+        created = _creation_of(g, creations)
         if gc.coverage in (Coverage.COVERED, Coverage.INDETERMINATE):
             tz = _node_tz(inventory, g.node)
             schedules = tuple(jobs[j].schedule for j in gc.pbs_jobs if j in jobs)
@@ -226,8 +236,12 @@ def assess(
                 history_readable=g.node in readable_nodes,
                 last_backup=hist.last_backup,
                 last_success=last_success,
+                created=None if created is None else created.started,
             )
             freshness, age = verdict.freshness, verdict.age_s
+            if freshness is Freshness.PENDING:
+                after = created.started if created is not None else now - options.grace_s
+                first = first_run(schedules, tz, after)
             if freshness is Freshness.NEVER and g.node in readable_nodes:
                 age_floor = window  # nothing in the whole history window
             if (
@@ -254,10 +268,31 @@ def assess(
                 expected_run=expected,
                 age_s=age,
                 problems=_problems(gc, freshness, age, age_floor, snapshot, options),
+                created=created,
+                first_run=first,
             )
         )
     anomalies += _content_anomalies(statuses, histories, content, ok_without_snapshot)
     return Assessment(now, inventory, coverage, tuple(statuses), tuple(anomalies), options)
+
+
+def _creation_of(g: Guest, creations: Mapping[int, GuestCreation] | None) -> GuestCreation | None:
+    """The creation task of this guest: same VMID and same type (a VMID reused by a
+    guest of the other type is another guest)."""
+    found = None if creations is None else creations.get(g.vmid)
+    return found if found is not None and found.guest_type == g.type else None
+
+
+def pending_candidates(a: Assessment) -> dict[int, Candidate]:
+    """Guests with no result at all although a run was due, by VMID.
+
+    Only for these is it worth asking when they were created (``collect_creation``).
+    """
+    return {
+        s.guest.vmid: Candidate(s.guest.vmid, s.guest.type, s.expected_run)
+        for s in a.guests
+        if s.freshness is Freshness.NEVER and s.expected_run is not None
+    }
 
 
 def _node_tz(inventory: Inventory, node: str) -> str:

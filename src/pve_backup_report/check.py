@@ -18,6 +18,7 @@ import nagiosplugin
 from pve_backup_report.assess import Assessment, GuestStatus
 from pve_backup_report.config import redact
 from pve_backup_report.coverage import Coverage
+from pve_backup_report.freshness import Freshness
 from pve_backup_report.model import Problem, Severity
 from pve_backup_report.pve_client import tls_notice
 from pve_backup_report.thresholds import CATEGORIES
@@ -60,6 +61,7 @@ class PveBackup(nagiosplugin.Resource):
             "guests_total": len(guests),
             "guests_covered": sum(1 for g in guests if g.coverage is Coverage.COVERED),
             "guests_ignored": sum(1 for g in guests if g.ignored is not None),
+            "guests_pending": len(pending_guests(a)),
             "jobs_enabled": sum(1 for j in a.inventory.jobs if j.enabled),
             "jobs_disabled": sum(1 for j in a.inventory.jobs if not j.enabled),
             "api_requests": a.stats.requests,
@@ -69,6 +71,11 @@ class PveBackup(nagiosplugin.Resource):
         yield nagiosplugin.Metric(
             "collect_time", round(a.stats.collect_time_s, 2), uom="s", min=0, context="info"
         )
+
+
+def pending_guests(a: Assessment) -> list[GuestStatus]:
+    """Judged, non-ignored guests waiting for their first backup (not a problem)."""
+    return [g for g in a.guests if g.freshness is Freshness.PENDING and g.ignored is None]
 
 
 def oldest_success_age(a: Assessment) -> int:
@@ -245,6 +252,9 @@ class BackupSummary(nagiosplugin.Summary):
         text = f"{covered} of {total} guests covered by active PBS backup jobs, all backups fresh"
         if ignored:
             text += f", {ignored} ignored"
+        pending = len(pending_guests(a))
+        if pending:
+            text += f", {pending} awaiting {'its' if pending == 1 else 'their'} first backup"
         return clean(text + self._suffix())
 
     def problem(self, results: nagiosplugin.Results) -> str:
@@ -292,6 +302,19 @@ def _guest_line(g: GuestStatus, a: Assessment) -> str:
     return f"{line}; {reason}" if reason else line
 
 
+def pending_text(g: GuestStatus) -> str:
+    """``pending: created <time> (<task>), first backup expected at <time>``."""
+    text = "pending"
+    c = g.created
+    if c is not None:
+        text += f": created {iso_utc(c.started)} ({c.task_type} on {c.node}"
+        text += f" from {c.source})" if c.source is not None else ")"
+    else:
+        text += ": no scheduled run yet"
+    when = iso_utc(g.first_run) if g.first_run is not None else None
+    return f"{text}, first backup expected at {when or 'an unknown time'}"
+
+
 def long_output(a: Assessment, options: CheckOptions) -> list[str]:
     lines: list[str] = []
     problem_guests = [g for g in a.guests if g.alerting]
@@ -302,6 +325,10 @@ def long_output(a: Assessment, options: CheckOptions) -> list[str]:
         lines.append(f"Anomalies ({len(a.anomalies)}):")
         order = sorted(a.anomalies, key=lambda x: -x.severity.rank)
         lines += [f"  [{x.severity.value}] {x.component}: {x.message}" for x in order]
+    pending = pending_guests(a)
+    if pending:
+        lines.append(f"Pending guests, not a problem yet ({len(pending)}):")
+        lines += [f"  {g.guest.label} (node {g.guest.node}): {pending_text(g)}" for g in pending]
     ignored = [g for g in a.guests if g.ignored is not None]
     if ignored:
         lines.append(f"Ignored guests ({len(ignored)}):")

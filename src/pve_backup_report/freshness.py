@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pve_backup_report.history import GuestBackupResult
-from pve_backup_report.schedule import ScheduleError, parse_event, previous_event
+from pve_backup_report.schedule import ScheduleError, next_event, parse_event, previous_event
 
 # A guest's backup may start a little before the event time when the job was started by
 # hand just before it; a minute of tolerance keeps that from looking like a missed run.
@@ -25,7 +25,9 @@ class Freshness(str, enum.Enum):
     STALE = "stale"  # latest success started before the expected run: a missed run
     FAILED = "failed"  # latest attempt failed
     NEVER = "never"  # an expected run has passed and no backup at all is known
-    PENDING = "pending"  # covered, but no scheduled run has passed yet
+    # covered, no result yet, and no scheduled run has passed (plus grace) since the guest
+    # was created (or at all: a new job)
+    PENDING = "pending"
     UNKNOWN = "unknown"  # task history unreadable and nothing else to go on
 
 
@@ -69,6 +71,21 @@ def expected_run(
     return latest
 
 
+def first_run(schedules: Iterable[str | None], tz: str, after: int) -> int | None:
+    """The first event of any schedule strictly after ``after`` (a guest's first run)."""
+    found: int | None = None
+    for expr in schedules:
+        if not expr:
+            continue
+        try:
+            t = next_event(parse_event(expr), after, tz)
+        except ScheduleError:
+            continue
+        if t is not None and (found is None or t < found):
+            found = t
+    return found
+
+
 def judge(
     *,
     now: int,
@@ -76,8 +93,18 @@ def judge(
     history_readable: bool,
     last_backup: GuestBackupResult | None,
     last_success: GuestBackupResult | None,
+    created: int | None = None,
 ) -> FreshnessResult:
-    """Freshness of one covered guest from its latest attempt and latest success."""
+    """Freshness of one covered guest from its latest attempt and latest success.
+
+    ``created`` is when the task that created the guest started (``collect_creation``).
+    A guest without any completed result that was created after the expected run could
+    not have been part of it: it is pending, not never backed up. The config exists
+    (locked ``create``) before that task starts (qemu-server ``PVE/API2/Qemu.pm``
+    ``create_vm``, pve-container ``PVE/API2/LXC.pm`` ``create_vm``:
+    ``create_and_lock_config`` before ``fork_worker``), so a run that started after it
+    would have included the guest and logged a result.
+    """
     age = None
     if last_success is not None and last_success.started is not None:
         age = max(0, now - last_success.started)
@@ -86,7 +113,8 @@ def judge(
     if last_success is None:
         if not history_readable:
             return FreshnessResult(Freshness.UNKNOWN, expected, None)
-        state = Freshness.NEVER if expected is not None else Freshness.PENDING
+        missed = expected is not None and (created is None or created <= expected)
+        state = Freshness.NEVER if missed else Freshness.PENDING
         return FreshnessResult(state, expected, None)
     started = last_success.started
     if expected is not None and started is not None and started < expected - START_TOLERANCE_S:

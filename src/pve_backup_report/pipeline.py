@@ -20,8 +20,10 @@ from pve_backup_report.assess import (
     CollectStats,
     assess,
     pbs_storages_in_use,
+    pending_candidates,
 )
 from pve_backup_report.collect import collect_inventory
+from pve_backup_report.collect_creation import collect_creations
 from pve_backup_report.collect_tasks import HistoryCollection, HistoryOptions, collect_history
 from pve_backup_report.config import Settings
 from pve_backup_report.coverage import analyse_coverage
@@ -166,6 +168,12 @@ def _run_assessment(
             history.logs_fetched,
             history.logs_cached,
         )
+    analysis = AnalysisOptions(settings.grace_s, settings.max_age_s, settings.history_days)
+    result = assess(inventory, coverage, histories, readable, content, options.now, analysis, extra)
+    if history is not None:
+        result = _with_creations(
+            result, client, settings, progress, (histories, readable, content, extra)
+        )
     stats = CollectStats(
         requests=client.stats.requests,
         bytes=client.stats.bytes,
@@ -179,8 +187,6 @@ def _run_assessment(
     for path, count in sorted(stats.endpoints.items()):
         log.info("GET %s: %d request(s)", path, count)
     log.info("%d requests, %d bytes, %.2f s", stats.requests, stats.bytes, stats.collect_time_s)
-    analysis = AnalysisOptions(settings.grace_s, settings.max_age_s, settings.history_days)
-    result = assess(inventory, coverage, histories, readable, content, options.now, analysis, extra)
     if history is not None:
         hidden = hidden_history_anomaly(
             result.guests, history.empty_nodes, options.now, settings.history_days * 86400
@@ -188,6 +194,38 @@ def _run_assessment(
         if hidden is not None:
             result = replace(result, anomalies=(*result.anomalies, hidden))
     return result.with_stats(stats)
+
+
+def _with_creations(
+    first: Assessment,
+    client: PveClient,
+    settings: Settings,
+    progress: Progress,
+    inputs: tuple[dict[int, GuestHistory], frozenset[str], PbsContent | None, list[Anomaly]],
+) -> Assessment:
+    """Judge again the guests without any result once their creation tasks are known
+    (``collect_creation``): one created after its expected run is pending."""
+    candidates = pending_candidates(first)
+    if not candidates:
+        return first
+    progress(f"creation tasks of {len(candidates)} guest(s) without any backup")
+    made = collect_creations(
+        client, first.inventory, candidates, settings.task_history_limit, settings.max_workers
+    )
+    log.info(
+        "creation tasks: %d tasks listed, %d clone logs read, %d guest(s) created since "
+        "their expected run",
+        made.tasks_listed,
+        made.logs_fetched,
+        len(made.creations),
+    )
+    if not made.creations and not made.anomalies:
+        return first
+    histories, readable, content, extra = inputs
+    return assess(
+        first.inventory, first.coverage, histories, readable, content, first.now,
+        first.options, [*extra, *made.anomalies], made.creations,
+    )  # fmt: skip
 
 
 def _load_cache(settings: Settings, options: RunOptions) -> TaskCache | None:

@@ -22,7 +22,7 @@ from nagiosplugin.state import ServiceState
 from pve_backup_report import __version__
 from pve_backup_report.assess import Assessment, GuestStatus
 from pve_backup_report.atomic import atomic_write_text
-from pve_backup_report.check import AfterHook
+from pve_backup_report.check import AfterHook, pending_guests
 from pve_backup_report.config import redact
 from pve_backup_report.coverage import Coverage, JobCoverage, effective_storage
 from pve_backup_report.history import GuestBackupResult
@@ -628,6 +628,34 @@ def _anomalies(a: Assessment, tr: _Tr) -> list[str]:
     return lines + _table(headers, rows)
 
 
+def _pending(a: Assessment, tr: _Tr) -> list[str]:
+    """Guests waiting for their first backup (only when there are some)."""
+    pending = pending_guests(a)
+    if not pending:
+        return []
+    headers = [tr(k) for k in ("col_vmid", "col_name", "col_node", "col_jobs", "col_created",
+                               "col_created_by", "col_first_run")]  # fmt: skip
+    rows: list[list[str]] = []
+    for g in sorted(pending, key=lambda g: g.guest.vmid):
+        c = g.created
+        by = tr("no_scheduled_run")
+        if c is not None:
+            key = "created_by" if c.source is None else "created_from"
+            by = tr(key, task=_code(c.task_type), node=md(c.node), source=c.source)
+        rows.append(
+            [
+                str(g.guest.vmid),
+                md(g.guest.name, NOTE_LIMIT),
+                md(g.guest.node),
+                md(", ".join(g.pbs_jobs)) if g.pbs_jobs else EMPTY,
+                (iso_utc(c.started) or EMPTY) if c is not None else EMPTY,
+                by,
+                (iso_utc(g.first_run) or EMPTY) if g.first_run is not None else EMPTY,
+            ]
+        )
+    return [f"## {tr('pending_title')}", "", tr("pending_intro"), "", *_table(headers, rows)]
+
+
 def _ignored(a: Assessment, tr: _Tr) -> list[str]:
     lines = [f"## {tr('ignored_title')}", ""]
     ignored = [g for g in a.guests if g.ignored is not None]
@@ -699,6 +727,7 @@ def render_report(
         _summary(a, tr),
         _pie(a, tr),
         _attention(a, tr),
+        _pending(a, tr),
         _guests(a, tr),
         _jobs(a, tr),
         _storages(a, tr),

@@ -137,6 +137,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_message": "Message",
         "col_details": "Details",
         # ignored
+        "pending_title": "Pending guests",
+        "pending_intro": (
+            "Created after the latest run their jobs should have made: no backup was due "
+            "yet, so this is not a problem. A guest that still has no backup once its first "
+            "run plus the grace period has passed is reported as never backed up."
+        ),
+        "col_created": "Created",
+        "col_created_by": "Created by",
+        "col_first_run": "First backup expected",
+        "created_by": "{task} on {node}",
+        "created_from": "{task} on {node}, from {source}",
+        "no_scheduled_run": "no scheduled run yet",
         "ignored_title": "Ignored guests",
         "ignored_none": "No guest is ignored.",
         "col_rule": "Rule",
@@ -282,6 +294,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_component": "Composant",
         "col_message": "Message",
         "col_details": "Détails",
+        "pending_title": "Invités en attente",
+        "pending_intro": (
+            "Créés après la dernière exécution que leurs tâches devaient faire : aucune "
+            "sauvegarde n'était encore due, ce n'est donc pas un problème. Un invité toujours "
+            "sans sauvegarde une fois sa première exécution et le délai de grâce passés est "
+            "signalé comme jamais sauvegardé."
+        ),
+        "col_created": "Créé le",
+        "col_created_by": "Créé par",
+        "col_first_run": "Première sauvegarde prévue",
+        "created_by": "{task} sur {node}",
+        "created_from": "{task} sur {node}, depuis {source}",
+        "no_scheduled_run": "aucune exécution planifiée pour l'instant",
         "ignored_title": "Invités ignorés",
         "ignored_none": "Aucun invité n'est ignoré.",
         "col_rule": "Règle",

@@ -182,9 +182,9 @@ class TaskPredictor:
         due = tuple(sorted({job_id for job_id, _event in keys}))
         if not keys:
             return RunPairing(None, ())
-        near = [tasks[j] for j in near(tasks, i)]
-        siblings = [t for t in near if self._keys(t, tz) == keys]
-        claims = Counter(k for t in near for k in self._keys(t, tz))
+        around = [tasks[j] for j in near(tasks, i)]
+        siblings = [t for t in around if self._keys(t, tz) == keys]
+        claims = Counter(k for t in around for k in self._keys(t, tz))
         if (
             len(siblings) != len(keys)
             or any(claims[k] != len(keys) for k in keys)

@@ -1,0 +1,279 @@
+"""New guests: created after the run they should have been part of, they are pending.
+
+The basic cluster's job ``backup-daily`` runs at 21:00 Paris (20:00 UTC); the check runs on
+2026-11-20 at 12:00 UTC, so the latest expected run is 2026-11-19 20:00 UTC and the next
+one 2026-11-20 20:00 UTC. The guests added here have no backup result at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pve_backup_report.freshness import Freshness, judge
+from pve_backup_report.history import GuestBackupResult
+from pve_backup_report.simulator import Scenario, Simulator
+from test_check_cli import NOW, basic, perfdata, run
+
+FIRST_RUN = "2026-11-20T20:00:00Z"
+RUNNING = GuestBackupResult(110, "running", 4000, None, None, "pve1", "UPID:r", None)
+FAILED = GuestBackupResult(110, "failed", 4000, 4060, 60, "pve1", "UPID:f", "boom")
+NEW_GUESTS = [
+    {"vmid": 110, "type": "qemu", "name": "created", "node": "pve1", "status": "running"},
+    {"vmid": 111, "type": "lxc", "name": "restored", "node": "pve2", "status": "running"},
+    {"vmid": 112, "type": "qemu", "name": "cloned", "node": "pve2", "status": "stopped"},
+    {"vmid": 113, "type": "qemu", "name": "missed", "node": "pve1", "status": "running"},
+    {"vmid": 114, "type": "qemu", "name": "migrated", "node": "pve2", "status": "running"},
+    {"vmid": 115, "type": "qemu", "name": "moved-new", "node": "pve2", "status": "running"},
+    {"vmid": 116, "type": "lxc", "name": "reused", "node": "pve1", "status": "running"},
+    {"vmid": 117, "type": "lxc", "name": "ct-clone", "node": "pve1", "status": "running"},
+]
+
+
+def _task(node: str, kind: str, vmid: int, start: str, log: str = "TASK OK") -> dict[str, Any]:
+    return {"node": node, "type": kind, "id": str(vmid), "user": "root@pam",
+            "starttime": start, "log": log}  # fmt: skip
+
+
+CREATION_TASKS = [
+    _task("pve1", "qmcreate", 110, "2026-11-20T09:00:00Z"),
+    _task("pve2", "vzrestore", 111, "2026-11-20T10:00:00Z"),
+    # a clone's task id is the SOURCE (qemu-server clone_vm), on the source's node
+    _task("pve1", "qmclone", 100, "2026-11-20T10:30:00Z",
+          "creating a clone of VM 100 with ID 112\n"
+          "create full clone of drive scsi0 (local-lvm:vm-100-disk-0)\nTASK OK"),
+    # created before last night's run, which did not back it up: a missed run
+    _task("pve1", "qmcreate", 113, "2026-11-19T10:00:00Z"),
+    # migrated in: not new (the migration task is on the source node, id = the guest)
+    _task("pve1", "qmigrate", 114, "2026-11-20T08:00:00Z"),
+    # created on pve1 this morning, then migrated to pve2: still new
+    _task("pve1", "qmcreate", 115, "2026-11-20T07:00:00Z"),
+    _task("pve1", "qmigrate", 115, "2026-11-20T07:30:00Z"),
+    # VMID 116 was a VM created (and deleted) today; the container 116 is older
+    _task("pve2", "qmcreate", 116, "2026-11-20T06:00:00Z"),
+    _task("pve1", "vzclone", 102, "2026-11-20T11:00:00Z",
+          "creating a clone of container 102 with ID 117\nTASK OK"),
+]  # fmt: skip
+
+
+def scenario() -> dict[str, Any]:
+    data = basic()
+    data["guests"] = data["guests"] + NEW_GUESTS
+    for job in data["jobs"]:
+        if job["id"] == "backup-daily":
+            job["vmid"] = "100,101,102," + ",".join(str(g["vmid"]) for g in NEW_GUESTS)
+    data["tasks"] = data["tasks"] + CREATION_TASKS
+    return data
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator(Scenario.from_dict(scenario()), tls=False) as s:
+        yield s
+
+
+def _guests(sim: Simulator, now: str = NOW, *extra: str) -> dict[int, dict[str, Any]]:
+    proc = run(sim, "--now", now, "--no-cache", "--dump-report-data", "--format", "json", *extra)
+    assert proc.returncode == 0, proc.stderr
+    return {g["vmid"]: g for g in json.loads(proc.stdout)["guests"]}
+
+
+def test_created_restored_and_cloned_guests_are_pending(sim: Simulator) -> None:
+    """qemu-server ``PVE/API2/Qemu.pm`` ``create_vm`` (``qmcreate``, ``qmrestore``, task id =
+    the new VMID) and ``clone_vm`` (``qmclone``, task id = the source, the log names the
+    new ID); pve-container ``PVE/API2/LXC.pm`` ``create_vm`` (``vzcreate``/``vzrestore``)
+    and ``clone_vm`` (``vzclone``, ``creating a clone of container N with ID M``)."""
+    guests = _guests(sim)
+    for vmid, kind, node, source in [
+        (110, "qmcreate", "pve1", None),
+        (111, "vzrestore", "pve2", None),
+        (112, "qmclone", "pve1", 100),
+        (115, "qmcreate", "pve1", None),
+        (117, "vzclone", "pve1", 102),
+    ]:
+        g = guests[vmid]
+        assert g["freshness"] == "pending", (vmid, g)
+        assert g["problems"] == [], (vmid, g)
+        assert g["created"]["task_type"] == kind
+        assert g["created"]["node"] == node
+        assert g["created"]["source"] == source
+        assert g["first_run"] == 1795204800  # 2026-11-20T20:00:00Z
+
+
+def test_missed_run_migrated_guest_and_other_type_are_never(sim: Simulator) -> None:
+    """A run that started after the creation task could include the guest (the config is
+    created and locked before ``fork_worker``: ``create_and_lock_config`` in qemu-server
+    ``create_vm``); a migration (``qmigrate`` on the source node) creates nothing; a
+    ``qmcreate`` does not create a container with the same VMID."""
+    guests = _guests(sim)
+    for vmid in (113, 114, 116):
+        g = guests[vmid]
+        assert g["freshness"] == "never", (vmid, g)
+        assert "never" in g["problems"] and "age_warning" in g["problems"]
+        assert g["created"] is None
+
+
+def test_check_is_not_warned_by_pending_guests_and_shows_them(sim: Simulator) -> None:
+    """Pending is OK but visible: long output and the ``guests_pending`` perfdata."""
+    proc = run(sim, "--now", NOW, "--no-cache", "-v")
+    attention = proc.stdout.split("Guests needing attention", 1)[1].split("Pending guests", 1)[0]
+    assert "vm 113 missed (node pve1): never, age_warning;" in attention
+    for label in ("vm 110", "ct 111", "vm 112", "vm 115", "ct 117"):
+        assert label not in attention
+    assert perfdata(proc.stdout)["guests_pending"] == "5;;;0"
+    assert perfdata(proc.stdout)["backups_never"].startswith("3;")
+    assert (
+        "\nvm 110 created (node pve1): pending: created 2026-11-20T09:00:00Z (qmcreate on "
+        f"pve1), first backup expected at {FIRST_RUN}" in proc.stdout
+    )
+    assert (
+        "\nvm 112 cloned (node pve2): pending: created 2026-11-20T10:30:00Z (qmclone on pve1 "
+        f"from 100), first backup expected at {FIRST_RUN}" in proc.stdout
+    )
+
+
+def test_pending_ends_when_first_run_plus_grace_has_passed(sim: Simulator) -> None:
+    """Never hidden for ever: within --grace after the first run still pending, after it
+    never backed up (freshness.py ``expected_run`` at ``now - grace``)."""
+    within = _guests(sim, "2026-11-20T22:30:00Z")
+    assert within[110]["freshness"] == "pending"
+    after = _guests(sim, "2026-11-20T23:30:00Z")
+    assert after[110]["freshness"] == "never"
+    assert after[110]["created"] is None  # created before the expected run: not asked
+    shorter = _guests(sim, "2026-11-20T22:30:00Z", "--grace", "1h")
+    assert shorter[110]["freshness"] == "never"
+
+
+def test_creation_lookup_costs_one_list_per_node_and_clone_logs(sim: Simulator) -> None:
+    """One unfiltered ``/nodes/{node}/tasks?since=`` per node (``typefilter`` matches one
+    type exactly, ``vmid`` the task id: pve-manager ``PVE/API2/Tasks.pm`` ``node_tasks``),
+    plus the log of each clone that may have made a guest without a creation."""
+    proc = run(sim, "--now", NOW, "--no-cache", "-vv")
+    assert "creation tasks: 10 tasks listed, 2 clone logs read, 5 guest(s)" in proc.stdout
+    assert "GET /nodes/{node}/tasks: 4 request(s)" in proc.stdout  # 2 history + 2 creation
+    assert "GET /nodes/{node}/tasks/{upid}/log: 4 request(s)" in proc.stdout
+
+
+def test_no_creation_lookup_without_candidates() -> None:
+    """The node task lists are asked only when a guest has no result although a run was
+    due: the basic cluster has none."""
+    with Simulator(Scenario.from_dict(basic()), tls=False) as s:
+        proc = run(s, "--now", NOW, "--no-cache", "-vv")
+    assert "history: 3 tasks listed" in proc.stdout
+    assert "creation tasks" not in proc.stdout
+    assert "GET /nodes/{node}/tasks: 2 request(s)" in proc.stdout
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_report_lists_pending_guests(sim: Simulator, tmp_path: Any, lang: str) -> None:
+    """The Markdown report has a section for pending guests, in English and French."""
+    path = tmp_path / "r.md"
+    run(sim, "--now", NOW, "--no-cache", "--report", str(path), "--lang", lang)
+    text = path.read_text()
+    title = {"en": "## Pending guests", "fr": "## Invités en attente"}[lang]
+    assert title in text
+    section = text.split(title, 1)[1].split("\n## ", 1)[0]
+    on = {"en": "on", "fr": "sur"}[lang]
+    assert (
+        f"| 112 | cloned | pve2 | backup-daily | 2026-11-20T10:30:00Z | `qmclone` {on} pve1, "
+        in section
+    )
+    assert f"| {FIRST_RUN} |" in section
+    assert "| 113 |" not in section
+
+
+def test_ok_status_line_counts_pending_guests(sim: Simulator) -> None:
+    """With the other categories disabled the check is OK and says how many wait."""
+    proc = run(
+        sim, "--now", NOW, "--no-cache", "--crit-not-covered", "", "--crit-failed", "",
+        "--warn-disabled-only", "", "--warn-non-pbs-only", "", "--warn-stale", "",
+        "--warn-never", "", "--max-age", "30d,60d",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.startswith(
+        "PVE_BACKUP OK - 11 of 14 guests covered by active PBS backup jobs, all backups "
+        "fresh, 5 awaiting their first backup |"
+    )
+
+
+def test_simulator_task_filters_match_upstream_for_creation_tasks(
+    sim: Simulator, sim_get: Any
+) -> None:
+    """pve-manager ``PVE/API2/Tasks.pm`` ``node_tasks``: ``typefilter`` is an exact type
+    (``qmcreate`` does not match ``qmclone``), ``vmid`` matches the task id only (a clone is
+    listed under its source, qemu-server ``clone_vm`` ``fork_worker('qmclone', $vmid)``),
+    ``since`` compares the start time."""
+
+    def listed(**params: Any) -> list[tuple[str, str]]:
+        r = sim_get(sim, "/nodes/pve1/tasks", params={"source": "all", **params})
+        assert r.status_code == 200
+        return [(t["type"], t["id"]) for t in r.json()["data"]]
+
+    assert listed(typefilter="qmcreate") == [
+        ("qmcreate", "110"),
+        ("qmcreate", "115"),
+        ("qmcreate", "113"),
+    ]  # newest first
+    assert listed(typefilter="qm") == []
+    assert listed(vmid=112) == []  # the clone that made 112 has the source's id
+    assert ("qmclone", "100") in listed(vmid=100)
+    since = listed(since=1795165200)  # 2026-11-20T09:00:00Z
+    assert ("qmcreate", "110") in since and ("qmcreate", "115") not in since
+
+
+@pytest.mark.parametrize(
+    ("created", "last", "want"),
+    [
+        (None, None, Freshness.NEVER),  # creation unknown: a missed run
+        (1000, None, Freshness.NEVER),  # created at the run's time: the run could take it
+        (1001, None, Freshness.PENDING),  # created after the run started
+        (1500, RUNNING, Freshness.PENDING),  # its first backup is running
+        (1500, FAILED, Freshness.FAILED),  # its first run failed: a result, not pending
+    ],
+)
+def test_judge_pending_boundaries(
+    created: int | None, last: GuestBackupResult | None, want: Freshness
+) -> None:
+    """A run can include a guest whose config exists when it starts (qemu-server
+    ``create_vm``: ``create_and_lock_config`` before ``fork_worker``): created at or before
+    the expected run is a missed run, strictly after it pending."""
+    r = judge(now=5000, expected=1000, history_readable=True, last_backup=last,
+              last_success=None, created=created)  # fmt: skip
+    assert r.freshness is want
+
+
+def _with_faults(*faults: dict[str, Any]) -> tuple[dict[int, dict[str, Any]], list[Any]]:
+    data = scenario()
+    data["faults"] = list(faults)
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        proc = run(s, "--now", NOW, "--no-cache", "--dump-report-data", "--format", "json")
+    out: dict[str, Any] = json.loads(proc.stdout)
+    return {g["vmid"]: g for g in out["guests"]}, out["anomalies"]
+
+
+def test_unreadable_task_list_leaves_the_guest_never() -> None:
+    """What cannot be read is not pending: a node whose task list fails (an ``info``
+    anomaly names it)."""
+    guests, anomalies = _with_faults(
+        {"path": "/nodes/pve1/tasks", "status": 500, "message": "broken"}
+    )
+    assert guests[111]["freshness"] == "pending"  # vzrestore on pve2
+    assert guests[115]["freshness"] == "never"  # its qmcreate is on pve1
+    assert guests[112]["freshness"] == "never"  # its qmclone is listed on pve1
+    messages = [a["message"] for a in anomalies if a["severity"] == "info"]
+    assert any(
+        m.startswith("task list of node pve1 not readable (") and "never backed up" in m
+        for m in messages
+    ), messages
+
+
+def test_unreadable_clone_log_leaves_the_guest_never() -> None:
+    """Only the clone's log names the new VMID (pve-container ``clone_vm``)."""
+    guests, _ = _with_faults(
+        {"path": "/nodes/pve1/tasks/*:vzclone:*/log", "status": 500, "message": "gone"}
+    )
+    assert guests[117]["freshness"] == "never"
+    assert guests[112]["freshness"] == "pending"  # the qmclone log is readable
