@@ -473,11 +473,13 @@ def test_guest_configs(lab: Simulator, sim_get: SimGet) -> None:
 
 
 def test_vzdump_defaults(simulator_factory: SimulatorFactory, sim_get: SimGet) -> None:
+    """A node whose vzdump.conf sets neither storage nor dumpdir answers ``storage: local``
+    (mgr ``PVE/API2/VZDump.pm`` ``defaults``)."""
     full = simulator_factory(cluster())
     assert data(sim_get, full, "/nodes/pve1/vzdump/defaults") == {
         "storage": "pbs", "mailto": "root@example.com",
     }  # fmt: skip
-    assert data(sim_get, full, "/nodes/pve2/vzdump/defaults") == {}
+    assert data(sim_get, full, "/nodes/pve2/vzdump/defaults") == {"storage": "local"}
     limited = simulator_factory(cluster(privileges={"/storage": ["Datastore.Audit"]}))
     assert data(sim_get, limited, "/nodes/pve1/vzdump/defaults") == {"storage": "pbs"}
 

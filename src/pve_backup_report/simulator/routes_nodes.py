@@ -139,6 +139,8 @@ def vzdump_defaults(ctx: Context, path: PathArgs, args: Args) -> Any:
     defaults = dict(node.vzdump_defaults)
     if "storage" in args:
         defaults["storage"] = args["storage"]
+    if "dumpdir" not in defaults and "storage" not in defaults:
+        defaults["storage"] = "local"  # mgr PVE/API2/VZDump.pm ``defaults``
     if "storage" in defaults:
         ctx.require_any(
             f"/storage/{defaults['storage']}", ("Datastore.Audit", "Datastore.AllocateSpace")

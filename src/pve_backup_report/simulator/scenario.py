@@ -156,7 +156,11 @@ class LogRecipe:
     ``vmids`` None: the guests the job selects on the task's node (PVE's order).
     ``failures``: vmid -> (error text, ``start`` or ``transfer``); ``warnings``: vmid ->
     ``WARN:`` texts; ``job_error``: the task dies before any guest; ``lock_wait``: seconds
-    the task waited for the node's global vzdump lock before its guests.
+    the task waited for the node's global vzdump lock before its guests. For a cluster
+    that changed since the run: ``external`` None: the job's guests on other nodes now
+    (``skip external VMs``), else these; ``former``: vmid -> (type, name) of a guest that
+    had that VMID then (deleted since, the VMID reused). ``stuck``: the task still runs,
+    hanging in that guest's transfer.
     """
 
     job: str
@@ -165,6 +169,9 @@ class LogRecipe:
     warnings: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     job_error: str | None = None
     lock_wait: int = 0
+    external: tuple[int, ...] | None = None
+    former: Mapping[int, tuple[str, str]] = field(default_factory=dict)
+    stuck: int | None = None
 
 
 @dataclass(frozen=True)
@@ -350,11 +357,12 @@ class RecipeRenderer:
         for vmid in vmids:
             g = self._guests[vmid]
             error, stage = recipe.failures.get(vmid, (None, "start"))
+            kind, name = recipe.former.get(vmid, (g.type, g.display_name))
             runs.append(
                 GuestRun(
                     vmid,
-                    g.type,
-                    g.display_name,
+                    kind,
+                    name,
                     status=g.status,
                     disk_gib=max(1, g.maxdisk // 1024**3),
                     error=error,
@@ -363,14 +371,12 @@ class RecipeRenderer:
                     template=bool(g.template),
                 )
             )
-        external = [v for n, vs in selected.items() if n not in (node, "") for v in vs]
-        storage_id = str(job.get("storage") or self._defaults.get(node) or "local")
-        storage = self._storages.get(storage_id)
-        config: Mapping[str, Any] = (
-            {"storage": storage_id, **storage.config}
-            if storage is not None
-            else {"storage": storage_id, "type": "dir"}
+        external = (
+            list(recipe.external)
+            if recipe.external is not None
+            else [v for n, vs in selected.items() if n not in (node, "") for v in vs]
         )
+        config = self._target(job, node)
         return recipe_run(
             node=node,
             timezone=self._tz.get(node, "UTC"),
@@ -381,7 +387,19 @@ class RecipeRenderer:
             external=external,
             job_error=recipe.job_error,
             lock_wait=recipe.lock_wait,
+            stuck=recipe.stuck,
         )
+
+    def _target(self, job: Mapping[str, Any], node: str) -> Mapping[str, Any]:
+        """Where the job writes on ``node``: its storage, else its ``dumpdir``, else the
+        node's vzdump default storage (else ``local``), as mgr ``PVE::VZDump::new``."""
+        if not job.get("storage") and job.get("dumpdir"):
+            return {"storage": "", "type": "dir", "dumpdir": str(job["dumpdir"])}
+        storage_id = str(job.get("storage") or self._defaults.get(node) or "local")
+        storage = self._storages.get(storage_id)
+        if storage is None:
+            return {"storage": storage_id, "type": "dir"}
+        return {"storage": storage_id, **storage.config}
 
 
 def load_scenario(path_or_name: str | Path) -> Scenario:
