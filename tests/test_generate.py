@@ -397,7 +397,7 @@ def test_recipe_without_status_gets_the_rendered_one() -> None:
 
 _EVENTFUL = {
     "migrated", "reused_vmid", "created", "stuck_run", "unreached_by_stuck_run",
-    "latest_run_died",
+    "died_on_lock", "died_on_storage",
 }  # fmt: skip
 
 

@@ -170,9 +170,9 @@ def _judge(
     if freshness == "never":
         age = facts.days * 86400
     problems += _age_problem(age)
-    traits = set(base.traits) | (
-        {"latest_run_died"} if latest is not None and latest.dead else set()
-    )
+    traits = set(base.traits)
+    if latest is not None and latest.dead:  # the run died before its guests: why
+        traits.add("died_on_lock" if "vzdump.lock" in str(latest.message) else "died_on_storage")
     return replace(
         base,
         pbs_jobs=tuple(sorted(str(j["id"]) for j in pbs_jobs)),
