@@ -13,16 +13,26 @@ What it contains (see docs/simulator.md and docs/performance.md):
 * jobs with real schedules: daily jobs at different evening/night times (some weekdays
   only) selecting a pool, a VMID list, or all guests of one node (``all`` + ``exclude``,
   node-restricted; cluster-wide on small clusters); a few hourly / 6-hourly jobs for a
-  handful of guests of one node; weekly jobs; a few disabled and a few non-PBS jobs. A few
-  guests are in no job, only in a disabled job, only in a non-PBS job or only in a weekly
-  job;
-* ``days`` of vzdump history: one task per node per run, listing that node's guests in
-  ascending VMID order (``log_recipe``: the log is rendered by the simulator when asked,
-  so a 10,000-guest history stays small), with a few guest failures (one recent, a few
-  failing for days) and job-level failures; plus non-backup tasks (aptupdate, vncproxy,
-  qmstart, qmshutdown, qmigrate);
-* PBS content consistent with the history: the newest 3 snapshots per guest and storage,
-  verified by a daily 06:00 verification job (a few failed), a few protected.
+  handful of guests of one node; weekly jobs; a few disabled and a few non-PBS jobs (one
+  a ``dumpdir`` job); notes templates, some needing shell quotes; two legacy
+  ``vzdump.cron`` jobs, one commented out (``"enabled": ""``). A few guests are in no job,
+  only in a disabled job, only in a non-PBS job or only in a weekly job;
+* what happens to the guests (``lifecycle.py``): the last node is drained (its guests
+  migrate), a VM is deleted and its VMID reused by a container, guests are created this
+  morning;
+* ``days`` of vzdump history (``runs.py``): one task per node per run, listing the guests
+  the job selected there at that time in ascending VMID order (``log_recipe``: the log is
+  rendered by the simulator when asked, so a 10,000-guest history stays small), with a
+  few guest failures (one recent, a few failing for days), runs that die before their
+  guests (last night's PBS outage, lock timeouts behind a run that hangs since last
+  night); plus non-backup tasks (aptupdate, vncproxy, qmstart, qmshutdown, migrations,
+  deletion and creations);
+* PBS content consistent with the history: the newest 3 snapshots per group and storage,
+  verified by a daily 06:00 verification job (a few failed), a few protected, and the
+  unfinished snapshot of the hanging run.
+
+``generate_cluster`` also returns what the generator made happen: ``truth.py`` turns it
+into the ground truth per guest.
 """
 
 from __future__ import annotations
@@ -705,34 +715,19 @@ def _reuse_candidate(
     return seeded("reuse", len(guests)).choice(fits) if fits else None
 
 
-def generate_cluster(spec: GenerateSpec, now: int | str | None = None) -> Generated:
-    """The generated cluster of ``spec`` with its history (deterministic)."""
-    clock = parse_time(now if now is not None else DEFAULT_NOW)
-    # ``days`` is not part of the seed: a longer history of the same cluster, whose runs
-    # (seeded per job, node and event) are the same where the two histories overlap.
-    rng = seeded("generate", spec.nodes, spec.guests, spec.jobs, spec.seed)
-    width = max(2, len(str(spec.nodes)))
-    node_names = [f"pve{i:0{width}d}" for i in range(1, spec.nodes + 1)]
-    full = spec.jobs >= 6  # the operations below need the full mix of jobs
-    storages = _storages(node_names, rng)
-    guest_list = _guests(spec.guests, node_names, rng)
-    new = _new_guests(guest_list, node_names, max(1, spec.guests // 500)) if full else frozenset()
-    pools = _pools(guest_list, rng, new)
-    job_list = _jobs(spec.jobs, node_names, guest_list, pools, storages, rng, new)
-    stuck_node = node_names[1] if full and len(node_names) >= 3 else None
-    avoid_nodes = [node_names[-1], *([stuck_node] if stuck_node else [])]
-    gap = reuse_window(clock, spec.days, TZ)
-    reuse = None
-    if full and spec.days >= 2:
-        reuse = _reuse_candidate(guest_list, pools, job_list, avoid_nodes, new, gap)
-    if not full:
-        new = frozenset()
-    life = plan_lifecycle(
-        guest_list, node_names, clock, spec.days if full else 1, TZ, new_guests=sorted(new),
-        reuse=reuse,
-    )  # fmt: skip
+def _scenario_data(
+    spec: GenerateSpec,
+    clock: int,
+    node_names: Sequence[str],
+    storages: list[dict[str, Any]],
+    pools: list[dict[str, Any]],
+    guest_list: list[dict[str, Any]],
+    job_list: list[dict[str, Any]],
+    full: bool,
+) -> dict[str, Any]:
+    """The scenario's configuration part (no tasks, no backups yet)."""
     pbs_default = {"storage": storages[3]["storage"]} if full else {}
-    data: dict[str, Any] = {
+    return {
         "now": epoch_to_iso_z(clock),
         "latency_ms": 0,
         "version": {"version": "8.3.0", "release": "8.3", "repoid": "c1689ccb1065a83b"},
@@ -762,6 +757,33 @@ def generate_cluster(spec: GenerateSpec, now: int | str | None = None) -> Genera
         "guests": guest_list,
         "jobs": job_list,
     }
+
+
+def generate_cluster(spec: GenerateSpec, now: int | str | None = None) -> Generated:
+    """The generated cluster of ``spec`` with its history (deterministic)."""
+    clock = parse_time(now if now is not None else DEFAULT_NOW)
+    # ``days`` is not part of the seed: a longer history of the same cluster, whose runs
+    # (seeded per job, node and event) are the same where the two histories overlap.
+    rng = seeded("generate", spec.nodes, spec.guests, spec.jobs, spec.seed)
+    width = max(2, len(str(spec.nodes)))
+    node_names = [f"pve{i:0{width}d}" for i in range(1, spec.nodes + 1)]
+    full = spec.jobs >= 6  # the operations below need the full mix of jobs
+    storages = _storages(node_names, rng)
+    guest_list = _guests(spec.guests, node_names, rng)
+    new = _new_guests(guest_list, node_names, max(1, spec.guests // 500)) if full else frozenset()
+    pools = _pools(guest_list, rng, new)
+    job_list = _jobs(spec.jobs, node_names, guest_list, pools, storages, rng, new)
+    stuck_node = node_names[1] if full and len(node_names) >= 3 else None
+    avoid_nodes = [node_names[-1], *([stuck_node] if stuck_node else [])]
+    gap = reuse_window(clock, spec.days, TZ)
+    reuse = None
+    if full and spec.days >= 2:
+        reuse = _reuse_candidate(guest_list, pools, job_list, avoid_nodes, new, gap)
+    life = plan_lifecycle(
+        guest_list, node_names, clock, spec.days if full else 1, TZ, new_guests=sorted(new),
+        reuse=reuse,
+    )  # fmt: skip
+    data = _scenario_data(spec, clock, node_names, storages, pools, guest_list, job_list, full)
     pids = Pids(node_names, clock)
     history = build_history(
         data, life, spec.days, clock, rng, pids, tz=TZ, lockwait_minutes=LOCKWAIT_MINUTES,
@@ -801,8 +823,8 @@ def task_guests(scenario: Scenario) -> Iterator[tuple[TaskSpec, dict[int, tuple[
     """Each recipe task with the guests its log names: ``{vmid: (succeeded, started)}``.
 
     ``started`` is the guest's ``Backup started at`` (the task start when the task died
-    before any guest), the time the plugin orders results by. The ground truth the
-    benchmark computes the minimal number of requests from; it renders every log.
+    before any guest), the time the plugin orders results by. ``bench/run.py`` reads the
+    runs a reader cannot skip from it; it renders every log.
     """
     renderer = scenario.recipes
     for task in scenario.tasks:
