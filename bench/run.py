@@ -52,11 +52,13 @@ from pve_backup_report.simulator.generate import (  # noqa: E402
     TOKEN_ID,
     TOKEN_SECRET,
     GenerateSpec,
-    generate_scenario,
+    generate_cluster,
     parse_spec,
     task_guests,
 )
 from pve_backup_report.simulator.scenario import Scenario  # noqa: E402
+from pve_backup_report.simulator.truth import GuestTruth, ground_truth  # noqa: E402
+from pve_backup_report.upid import parse_upid  # noqa: E402
 
 SIZES = {
     "S": GenerateSpec(nodes=3, guests=60, jobs=6),
@@ -68,7 +70,7 @@ INVENTORY = 9  # /version /nodes /storage /cluster/resources /cluster/backup /po
 # /cluster/backup-info/not-backed-up /cluster/status /access/permissions
 KEYS = (
     "size", "mode", "nodes", "guests", "wall_s", "cpu_s", "peak_rss_mb", "requests",
-    "min_requests", "bytes",
+    "min_requests", "bytes", "truth_match",
 )  # fmt: skip
 
 
@@ -87,6 +89,7 @@ class Row:
     bytes: int
     exit_code: int
     status: str
+    truth_match: float | None = None  # % of guests whose problems are the ground truth
 
     def as_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in (*KEYS, "days", "exit_code")}
@@ -116,15 +119,14 @@ class Minimum:
         return self.inventory + self.defaults + self.pages + self.content + self.creations
 
 
-def minimum(scenario: Scenario, history_days: int) -> Minimum:
-    """The requests a run cannot do without, from the scenario's ground truth."""
+def minimum(scenario: Scenario, history_days: int, truth: Sequence[GuestTruth]) -> Minimum:
+    """The requests a run cannot do without, from the generator's ground truth."""
     assert scenario.now is not None
     since = scenario.now - history_days * 86400
     storages = {s.id: s for s in scenario.storages}
     online = [n.node for n in scenario.nodes if n.online]
     jobs = {j.id: j.config for j in scenario.jobs}
     renderer = scenario.recipes
-    node_of = {g.vmid: g.node for g in scenario.guests}
 
     def pbs_on(storage_id: str | None, node: str) -> bool:
         st = storages.get(storage_id or "")
@@ -136,45 +138,34 @@ def minimum(scenario: Scenario, history_days: int) -> Minimum:
             and "backup" in st.content
         )
 
-    covered: set[int] = set()
     in_use: set[str] = set()
     for job_id, job in jobs.items():
         selected = renderer.selection(job_id)
         if any(selected.get(n) for n in selected if n):
             in_use.add(str(job.get("storage") or ""))
-        if not job.get("enabled", 1):
-            continue
-        for node, vmids in selected.items():
-            if node and pbs_on(job.get("storage"), node):
-                covered.update(vmids)
     content = sum(1 for s in in_use if pbs_on(s, online[0]) if online)
 
-    # Newest task holding each covered guest's latest result and latest success.
-    # Ordered like the plugin orders results: the guest's start, then the task's.
-    latest: dict[int, tuple[int, int, str]] = {}
-    success: dict[int, tuple[int, int, str]] = {}
-    runs: list[tuple[int, str, frozenset[int]]] = []  # (start, upid, guests it could hold)
+    # The tasks holding each covered guest's latest result and latest success, on
+    # whichever node they ran (the generator knows them).
+    covered = {t.vmid for t in truth if t.coverage == "covered"}
+    success = {t.vmid: t.latest_success.started for t in truth if t.latest_success is not None}
+    needed = {
+        (parse_upid(r.upid).starttime, r.upid)
+        for t in truth
+        for r in (t.latest, t.latest_success)
+        if r is not None
+    }
+    # Only a log tells which guests a run failed (or that it gave up waiting for the
+    # lock), so every PBS run of a guest's jobs since its latest success must be read too.
     for task, guests in task_guests(scenario):
         recipe = task.log_recipe
         assert recipe is not None
         if task.starttime < since or not pbs_on(jobs[recipe.job].get("storage"), task.node):
             continue
         local = renderer.selection(recipe.job).get(task.node, [])
-        runs.append((task.starttime, task.upid, frozenset((*guests, *local))))
-        for vmid, (ok, started) in guests.items():
-            if vmid not in covered or node_of.get(vmid) != task.node:
-                continue
-            key = (started, task.starttime, task.upid)
-            if vmid not in latest or key > latest[vmid]:
-                latest[vmid] = key
-            if ok and (vmid not in success or key > success[vmid]):
-                success[vmid] = key
-    needed = {(k[1], k[2]) for k in (*latest.values(), *success.values())}
-    # Only a log tells which guests a run failed (or that it gave up waiting for the
-    # lock), so every run of a guest's jobs since its latest success must be read too.
-    for start, upid, could_hold in runs:
-        if any(v in covered and start > success.get(v, (0, 0, ""))[1] for v in could_hold):
-            needed.add((start, upid))
+        could_hold = (*guests, *local, *(recipe.vmids or ()))
+        if any(v in covered and task.starttime > success.get(v, 0) for v in could_hold):
+            needed.add((task.starttime, task.upid))
     pages = 0
     for node in online:
         listed = sorted(
@@ -187,13 +178,16 @@ def minimum(scenario: Scenario, history_days: int) -> Minimum:
     return Minimum(
         inventory=INVENTORY,
         timezones=len(online),
-        defaults=len(online) if any(not j.get("storage") for j in jobs.values()) else 0,
+        # only a job with neither storage nor dumpdir uses the node's vzdump defaults
+        defaults=len(online)
+        if any(not j.get("storage") and not j.get("dumpdir") for j in jobs.values())
+        else 0,
         pages=pages,
         logs=len(needed),
         content=content,
         notes=len(scenario.guests),
         # when was a guest without any result created? (the generator makes no clones)
-        creations=len(online) if any(v not in latest for v in covered) else 0,
+        creations=len(online) if covered - {t.vmid for t in truth if t.latest} else 0,
     )
 
 
@@ -301,12 +295,13 @@ def bench_size(
     repeat: int = 1,
     plugin_src: Path | None = None,
 ) -> list[Row]:
-    data = generate_scenario(spec.nodes, spec.guests, spec.jobs, spec.days, spec.seed)
-    scenario = Scenario.from_dict(data)
+    generated = generate_cluster(spec)
+    truth = ground_truth(generated)
+    scenario = Scenario.from_dict(generated.data)
     assert scenario.now is not None
     history_days = spec.days
-    least = minimum(scenario, history_days)
-    del data
+    least = minimum(scenario, history_days, truth)
+    del generated
     rows: list[Row] = []
     work = Path(tempfile.mkdtemp(prefix="pve-bench-"))
     try:
@@ -374,23 +369,38 @@ def bench_size(
                         f"  {name} {mode}: {row.wall_s:.2f}s {row.requests} requests {row.status}",
                         file=sys.stderr,
                     )
+            match = truth_match(base, env, work, truth)
+            for row in rows:
+                row.truth_match = match
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return rows
 
 
+def truth_match(
+    base: Sequence[str], env: Mapping[str, str], work: Path, truth: Sequence[GuestTruth]
+) -> float:
+    """% of guests whose problems in ``--dump-coverage`` are exactly the ground truth's."""
+    m = run_child([*base, "--dump-coverage", "--format", "json"], env, work)
+    if m.exit_code != 0:
+        raise RuntimeError(f"--dump-coverage failed: {m.stdout[:300]!r} {m.stderr[-300:]!r}")
+    seen = {int(g["vmid"]): sorted(g["problems"]) for g in json.loads(m.stdout)["guests"]}
+    same = sum(1 for t in truth if seen.get(t.vmid) == sorted(t.problems))
+    return round(100 * same / max(1, len(truth)), 2)
+
+
 def table(rows: Sequence[Row]) -> str:
     head = (
         "| size | days | mode | nodes | guests | wall s | CPU s | peak RSS MB "
-        "| requests | min requests | bytes |"
+        "| requests | min requests | bytes | truth match % |"
     )
-    lines = [head, "|" + " --- |" * 11]
+    lines = [head, "|" + " --- |" * 12]
     for r in rows:
         lines.append(
             f"| {r.size} | {r.days} | {r.mode} | {r.nodes} | {r.guests:,} "
             f"| {r.wall_s:.2f} "
             f"| {r.cpu_s:.2f} | {r.peak_rss_mb:.0f} | {r.requests:,} | {r.min_requests:,} "
-            f"| {r.bytes:,} |"
+            f"| {r.bytes:,} | {r.truth_match if r.truth_match is not None else '-'} |"
         )
     return "\n".join(lines)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from collections import Counter
@@ -19,7 +20,9 @@ from pve_backup_report.pipeline import RunOptions, run_assessment
 from pve_backup_report.pve_client import PveClient
 from pve_backup_report.simulator import Scenario, ScenarioError, Simulator, load_scenario
 from pve_backup_report.simulator.generate import (
+    Generated,
     GenerateSpec,
+    generate_cluster,
     generate_scenario,
     parse_spec,
     task_guests,
@@ -27,14 +30,20 @@ from pve_backup_report.simulator.generate import (
 from pve_backup_report.simulator.scenario import TaskSpec
 from pve_backup_report.simulator.synth import LOCK_TIMEOUT
 from pve_backup_report.simulator.tasklog import UNEXPECTED_STATUS, read_status
+from pve_backup_report.simulator.truth import ground_truth
 from pve_backup_report.upid import parse_upid
 
 SMALL = {"nodes": 4, "guests": 120, "jobs": 12, "days": 5, "seed": 7}
 
 
 @pytest.fixture(scope="module")
-def small() -> dict[str, Any]:
-    return generate_scenario(**SMALL)
+def generated() -> Generated:
+    return generate_cluster(GenerateSpec(**SMALL))
+
+
+@pytest.fixture(scope="module")
+def small(generated: Generated) -> dict[str, Any]:
+    return generated.data
 
 
 @pytest.fixture(scope="module")
@@ -71,15 +80,15 @@ def test_deterministic(small: dict[str, Any]) -> None:
 
 def test_sizes_and_mix(small: dict[str, Any], scenario: Scenario) -> None:
     assert len(scenario.nodes) == 4 and len(scenario.guests) == 120
-    assert len(scenario.jobs) == 12
-    jobs = [j.config for j in scenario.jobs]
+    assert len(scenario.jobs) == 12 + 2  # and two legacy vzdump.cron jobs
+    jobs = [j.config for j in scenario.jobs if not j.legacy]
     assert any(j.get("pool") for j in jobs)
     assert any(j.get("vmid") for j in jobs)
     assert any(j.get("all") and j.get("exclude") for j in jobs)
     assert any(j.get("node") for j in jobs)
     assert any(not j.get("enabled") for j in jobs)
     storage_type = {s.id: s.type for s in scenario.storages}
-    assert any(storage_type[str(j["storage"])] != "pbs" for j in jobs)
+    assert any(storage_type.get(str(j.get("storage"))) != "pbs" for j in jobs)
     schedules = {str(j["schedule"]) for j in jobs}
     assert schedules & {"hourly", "0/6:00", "*/2:15"}
     assert schedules & {"sun 03:00", "sat 22:00", "sun 01:30"}
@@ -90,7 +99,7 @@ def test_sizes_and_mix(small: dict[str, Any], scenario: Scenario) -> None:
     assert kinds["lxc"] > 10 and kinds["qemu"] > 10
     types = Counter(t.type for t in scenario.tasks)
     assert types["vzdump"] > 100 and types["aptupdate"] == 4 * 5
-    assert {"vncproxy", "qmstart", "qmshutdown"} <= set(types)
+    assert {"vncproxy", "qmstart", "qmshutdown", "qmigrate", "qmdestroy"} <= set(types)
 
 
 def test_one_task_per_node_and_run(scenario: Scenario) -> None:
@@ -108,14 +117,17 @@ _LOCK_LINES = ["INFO: trying to get global lock - waiting...", "INFO: got global
 
 
 def _check_lock(scenario: Scenario, lockwait: int = 180 * 60) -> tuple[int, int]:
-    """A node's vzdump runs hold its global lock one after the other (waits, timeouts).
+    """A node's vzdump runs hold its global lock one after the other (waits, and timeouts
+    other than behind the run that hangs).
 
     Each run that got the lock holds it from its start plus ``lock_wait`` to its end; it
     waited exactly as long as the previous holder still ran; the guest phases of two runs
-    of a node never overlap. A run that timed out waited ``lockwait`` and held nothing.
+    of a node never overlap. A run that timed out waited ``lockwait`` and held nothing; a
+    run that could not activate its storage died before asking for the lock (mgr
+    ``PVE/API2/VZDump.pm``: ``PVE::VZDump->new`` comes before ``getlock``).
     """
     renderer = scenario.recipes
-    waits = timeouts = 0
+    waits = timeouts = timeouts_after_hang = 0
     by_node: dict[str, list[tuple[int, str, TaskSpec]]] = {}
     for task in scenario.tasks:
         if task.log_recipe is not None:
@@ -127,11 +139,20 @@ def _check_lock(scenario: Scenario, lockwait: int = 180 * 60) -> tuple[int, int]
             recipe = task.log_recipe
             assert recipe is not None
             lines = list(renderer.run(task.node, task.starttime, recipe).lines)
+            if task.running:  # a hanging run holds the lock for good
+                assert recipe.stuck is not None and task.endtime is None
+                held_until = 2**62
+                continue
             assert task.endtime is not None
+            if task.status.startswith("could not activate storage"):
+                # PVE::VZDump::new dies before getlock: no wait, no lock
+                assert lines == [f"TASK ERROR: {task.status}"] and not recipe.lock_wait
+                continue
             if task.status == UNEXPECTED_STATUS:
                 timeouts += 1
                 assert recipe.job_error == LOCK_TIMEOUT and held_until > task.starttime
                 assert recipe.lock_wait == lockwait < held_until - task.starttime
+                timeouts_after_hang += held_until == 2**62
                 assert lines == [_LOCK_LINES[0], f"ERROR: {LOCK_TIMEOUT}"]
                 assert read_status(lines) == UNEXPECTED_STATUS
                 assert task.endtime == task.starttime + recipe.lock_wait + 1
@@ -144,7 +165,7 @@ def _check_lock(scenario: Scenario, lockwait: int = 180 * 60) -> tuple[int, int]
             starts = [t for _, t in renderer.run(task.node, task.starttime, recipe).starts]
             assert all(held_until < t < task.endtime for t in starts)
             held_until = task.endtime
-    return waits, timeouts
+    return waits, timeouts - timeouts_after_hang
 
 
 def test_a_nodes_runs_wait_for_the_global_lock(scenario: Scenario) -> None:
@@ -183,25 +204,135 @@ def test_failures_and_job_errors(scenario: Scenario) -> None:
     assert failed > 0
 
 
-def test_backups_match_the_history(scenario: Scenario) -> None:
-    """PBS holds the newest three successful backups of each guest (keep-last=3)."""
+def test_backups_match_the_history(generated: Generated, scenario: Scenario) -> None:
+    """PBS holds the newest three successful backups of each group (keep-last=3), ``vm/N``
+    and ``ct/N`` apart, and the unfinished snapshot of the run that hangs."""
     pbs = {s.id for s in scenario.storages if s.type == "pbs"}
-    storage_of = {j.id: str(j.config["storage"]) for j in scenario.jobs}
-    expected: dict[tuple[str, int], list[int]] = {}
-    for task, guests in task_guests(scenario):
-        assert task.log_recipe is not None
-        sid = storage_of[task.log_recipe.job]
-        for vmid, (ok, started) in guests.items():
-            if ok and sid in pbs:
-                expected.setdefault((sid, vmid), []).append(started)
-    served: dict[tuple[str, int], list[int]] = {}
+    expected: dict[tuple[str, int, str], list[int]] = {}
+    for (sid, vmid, kind), snaps in generated.history.snapshots.items():
+        if sid in pbs:
+            expected[(sid, vmid, kind)] = sorted(c for c, _, _ in snaps)[-3:]
+    for sid, vmid, kind, ctime in generated.history.partial:
+        expected[(sid, vmid, kind)].append(ctime)
+    successes = {(r.storage, r.vmid, r.started) for r in generated.history.results if r.ok}
+    served: dict[tuple[str, int, str], list[int]] = {}
     states: Counter[str | None] = Counter()
     for b in scenario.backups:
         if b.storage in pbs:
-            served.setdefault((b.storage, b.vmid), []).append(b.ctime)
+            served.setdefault((b.storage, b.vmid, b.type), []).append(b.ctime)
             states[(b.verification or {}).get("state")] += 1
-    assert served == {k: sorted(v)[-3:] for k, v in expected.items()}
+            assert ((b.storage, b.vmid, b.ctime) in successes) == (b.size > 1)
+    assert served == expected
     assert states["ok"] > 0 and states[None] > 0
+
+
+def test_a_drained_nodes_guests_move(generated: Generated, scenario: Scenario) -> None:
+    """After a migration the old results stay in the old node's logs; runs on the new node
+    before the move name the guest under ``skip external VMs`` (mgr ``PVE/VZDump.pm``
+    ``get_included_guests`` at run time, ``exec_backup``). Migration logs as guest-common
+    ``AbstractMigrate`` and qemu-server ``QemuMigrate`` print them."""
+    moves = generated.life.moves
+    assert len(moves) > 10 and {m.source for m in moves.values()} == {"pve04"}
+    renderer = scenario.recipes
+    before_on_source = external_on_target = 0
+    for task in scenario.tasks:
+        if task.log_recipe is None or task.running:
+            continue
+        lines = renderer.run(task.node, task.starttime, task.log_recipe).lines
+        named = {int(x.split()[-2]) for x in lines if "Starting Backup of VM" in x}
+        skipped = {int(v) for x in lines if "skip external VMs:" in x
+                   for v in x.split(": ", 2)[2].split(", ")}  # fmt: skip
+        for vmid, move in moves.items():
+            if task.starttime < move.time and vmid in named:
+                assert task.node == move.source
+                before_on_source += 1
+            if task.starttime < move.time and task.node == move.target and vmid in skipped:
+                external_on_target += 1
+            if task.starttime > move.time and vmid in named:
+                assert task.node == move.target
+    assert before_on_source > 10 and external_on_target > 0
+    vmid, move = next(iter(moves.items()))
+    migration = next(t for t in scenario.tasks if t.type in ("qmigrate", "vzmigrate")
+                     and t.id == str(vmid))  # fmt: skip
+    assert migration.node == move.source and "migration finished successfully" in migration.log[1]
+
+
+def test_a_vmid_reused_by_a_container(generated: Generated, scenario: Scenario) -> None:
+    """The deleted VM's ``vm/N`` snapshots stay on PBS next to the container's group ``ct/N``
+    (pve-storage ``PBSPlugin::list_volumes``); its runs logged ``(qemu)`` (mgr
+    ``exec_backup_task``); the container was created this morning (``vzcreate`` task
+    whose id is the VMID)."""
+    ((vmid, old),) = generated.life.former.items()
+    guest = scenario.guest(vmid)
+    assert guest is not None and guest.type == "lxc" and old.type == "qemu"
+    kinds = {b.type for b in scenario.backups if b.vmid == vmid}
+    assert kinds == {"qemu"}  # no run took the container yet
+    logged = [x for t in scenario.tasks if t.log_recipe is not None and not t.running
+              for x in scenario.task_log(t) if f"Starting Backup of VM {vmid} " in x]  # fmt: skip
+    assert logged and all(x.endswith("(qemu)") for x in logged)
+    created = [t for t in scenario.tasks if t.id == str(vmid) and t.type == "vzcreate"]
+    assert created and created[0].starttime == generated.life.created[vmid]
+    assert any(t.type == "qmdestroy" and t.id == str(vmid) for t in scenario.tasks)
+    assert any(t.type == "qmcreate" and int(t.id) in generated.life.created for t in scenario.tasks)
+
+
+def test_runs_that_die_before_their_guests(scenario: Scenario) -> None:
+    """An unreachable PBS ends the task in ``PVE::VZDump::new``: one ``TASK ERROR: could
+    not activate storage`` line (mgr ``PVE/VZDump.pm``, pve-storage ``PBSPlugin``); a lock
+    timeout logs ``ERROR: can't acquire lock '/var/run/vzdump.lock' - got timeout`` and no
+    ``TASK`` line (mgr ``PVE/API2/VZDump.pm`` worker ``exit(-1)``; pve-common
+    ``RESTEnvironment::fork_worker``): status ``unexpected status``."""
+    activation = [t for t in scenario.tasks if t.status.startswith("could not activate storage")]
+    timeouts = [t for t in scenario.tasks if t.status == UNEXPECTED_STATUS]
+    assert len(activation) >= 3 and len(timeouts) >= 3
+    for task in activation:
+        assert scenario.task_log(task) == (f"TASK ERROR: {task.status}",)
+    for task in timeouts:
+        assert scenario.task_log(task)[-1] == f"ERROR: {LOCK_TIMEOUT}"
+
+
+def test_a_run_still_going(generated: Generated, scenario: Scenario) -> None:
+    """A run that hangs is listed as running; PBS already lists its guest's snapshot, with
+    no size (PVE shows 1) and no verification (proxmox-backup ``list_snapshots_blocking``,
+    pve-storage ``PBSPlugin::list_volumes``)."""
+    running = [t for t in scenario.tasks if t.running]
+    assert len(running) == 1 and running[0].log_recipe is not None
+    assert not any(x.startswith("TASK ") for x in scenario.task_log(running[0]))
+    assert generated.history.stuck is not None
+    node, vmid, start = generated.history.stuck
+    assert (running[0].node, running[0].starttime) == (node, start)
+    ((sid, partial_vmid, _, ctime),) = generated.history.partial
+    assert partial_vmid == vmid
+    listed = [b for b in scenario.backups if (b.storage, b.vmid, b.ctime) == (sid, vmid, ctime)]
+    assert len(listed) == 1 and listed[0].size == 1 and listed[0].verification is None
+
+
+def test_shell_quoted_notes_and_raw_job_values(scenario: Scenario) -> None:
+    """The logged command line is shell-quoted (guest-common ``VZDump::Common::command_line``,
+    pve-common ``shellquote``); a commented-out vzdump.cron job is served with
+    ``"enabled": ""`` (guest-common ``parse_vzdump_cron_config``); a ``dumpdir`` job writes
+    files into that directory (mgr ``PVE::VZDump::new``); a node whose vzdump.conf sets no
+    storage answers ``storage: local`` (mgr ``PVE/API2/VZDump.pm`` ``defaults``)."""
+    quoted = next(j.config for j in scenario.jobs if j.config.get("notes-template"))
+    task = next(
+        t
+        for t in scenario.tasks
+        if t.log_recipe and t.log_recipe.job == quoted["id"] and t.status in ("OK", "job errors")
+    )
+    line = next(x for x in scenario.task_log(task) if "starting new backup job" in x)
+    words = shlex.split(line.split(": ", 2)[2])
+    assert words[words.index("--notes-template") + 1] == quoted["notes-template"]
+    dumpdir = next(j.config for j in scenario.jobs if j.config.get("dumpdir"))
+    task = next(t for t in scenario.tasks if t.log_recipe and t.log_recipe.job == dumpdir["id"])
+    assert any(f"creating vzdump archive '{dumpdir['dumpdir']}/vzdump-" in x
+               for x in scenario.task_log(task))  # fmt: skip
+    with Simulator(scenario) as sim:
+        jobs = _get(sim, "/cluster/backup")["data"]
+        defaults = [_get(sim, f"/nodes/{n.node}/vzdump/defaults")["data"] for n in scenario.nodes]
+    legacy = [j for j in jobs if "type" not in j]
+    assert [j["enabled"] for j in legacy] == [1, ""] and jobs[:2] == legacy
+    assert not any("next-run" in j for j in legacy)
+    assert {d["storage"] for d in defaults} == {"pbs-a", "local"}
 
 
 def test_uncovered_guests_exist(scenario: Scenario) -> None:
@@ -264,21 +395,20 @@ def test_recipe_without_status_gets_the_rendered_one() -> None:
 # --------------------------------------------------------------------------- consistency
 
 
-def test_the_plugin_reads_what_the_generator_wrote(scenario: Scenario, tmp_path: Path) -> None:
-    """Latest result and success of every covered guest are the generator's truth."""
-    truth_latest: dict[int, tuple[int, bool]] = {}
-    truth_success: dict[int, int] = {}
-    pbs = {s.id for s in scenario.storages if s.type == "pbs"}
-    storage_of = {j.id: str(j.config["storage"]) for j in scenario.jobs}
-    for task, guests in task_guests(scenario):
-        assert task.log_recipe is not None
-        if storage_of[task.log_recipe.job] not in pbs:
-            continue
-        for vmid, (ok, started) in guests.items():
-            if vmid not in truth_latest or started > truth_latest[vmid][0]:
-                truth_latest[vmid] = (started, ok)
-            if ok and started > truth_success.get(vmid, 0):
-                truth_success[vmid] = started
+_EVENTFUL = {
+    "migrated", "reused_vmid", "created", "stuck_run", "unreached_by_stuck_run",
+    "died_on_lock", "died_on_storage",
+}  # fmt: skip
+
+
+def test_the_plugin_reads_what_the_generator_wrote(
+    generated: Generated, scenario: Scenario, tmp_path: Path
+) -> None:
+    """Latest result and success of the covered guests are the generator's truth.
+
+    Only the guests nothing special happened to: the others (moved, VMID reused, created
+    today, in a run that died or hangs) are judged by the ground-truth test."""
+    truth = {t.vmid: t for t in ground_truth(generated)}
     assert scenario.now is not None
     with Simulator(scenario) as sim:
         settings = Settings(
@@ -295,16 +425,21 @@ def test_the_plugin_reads_what_the_generator_wrote(scenario: Scenario, tmp_path:
     assert any(g.coverage is Coverage.NOT_COVERED for g in a.guests)
     assert any(g.coverage is Coverage.DISABLED_ONLY for g in a.guests)
     assert any(g.coverage is Coverage.NON_PBS_ONLY for g in a.guests)
+    plain = 0
     for g in covered:
-        vmid = g.guest.vmid
-        if vmid not in truth_latest:
-            continue  # a weekly-only guest whose run is older than the window
+        t = truth[g.guest.vmid]
+        if set(t.traits) & _EVENTFUL or t.coverage != "covered" or t.latest is None:
+            continue
+        plain += 1
         assert g.last_backup is not None
-        started, ok = truth_latest[vmid]
-        assert (g.last_backup.started, g.last_backup.status != "failed") == (started, ok)
-        if vmid in truth_success:
+        assert (g.last_backup.started, g.last_backup.status != "failed") == (
+            t.latest.started,
+            t.latest.ok,
+        )
+        if t.latest_success is not None:
             assert g.last_success is not None
-            assert g.last_success.started == truth_success[vmid]
+            assert g.last_success.started == t.latest_success.started
+    assert plain > 30
     assert any(g.last_backup and g.last_backup.status == "failed" for g in covered)
     assert any(g.snapshot is not None and g.snapshot.verification == "ok" for g in covered)
 

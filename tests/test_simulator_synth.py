@@ -151,11 +151,19 @@ def test_runs_are_deterministic() -> None:
 
 
 def test_vzdump_command() -> None:
+    """Values are quoted by pve-common ``PVE::Tools::shellquote`` (String::ShellQuote, which
+    also quotes a lone value holding ``=``), as guest-common ``VZDump::Common::command_line``
+    writes them."""
     job = {"id": "x", "vmid": "100,101", "mode": "stop", "storage": "local",
            "notes-template": "{{guestname}}", "prune-backups": {"keep-last": "3"}}  # fmt: skip
     assert vzdump_command(job) == (
         "vzdump 100 101 --mode stop --notes-template '{{guestname}}' "
         "--prune-backups 'keep-last=3' --storage local --notification-mode auto"
+    )
+    notes = {"vmid": "7", "notes-template": "{{guestname}} (team's copy) keep 2 weeks"}
+    assert vzdump_command(notes) == (
+        "vzdump 7 --notes-template '{{guestname}} (team'\\''s copy) keep 2 weeks' "
+        "--notification-mode auto"
     )
     assert vzdump_command({"all": 1, "exclude": "105", "node": "pve3"}) == (
         "vzdump --all 1 --exclude 105 --node pve3 --notification-mode auto"

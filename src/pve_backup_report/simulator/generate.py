@@ -13,30 +13,44 @@ What it contains (see docs/simulator.md and docs/performance.md):
 * jobs with real schedules: daily jobs at different evening/night times (some weekdays
   only) selecting a pool, a VMID list, or all guests of one node (``all`` + ``exclude``,
   node-restricted; cluster-wide on small clusters); a few hourly / 6-hourly jobs for a
-  handful of guests of one node; weekly jobs; a few disabled and a few non-PBS jobs. A few
-  guests are in no job, only in a disabled job, only in a non-PBS job or only in a weekly
-  job;
-* ``days`` of vzdump history: one task per node per run, listing that node's guests in
-  ascending VMID order (``log_recipe``: the log is rendered by the simulator when asked,
-  so a 10,000-guest history stays small), with a few guest failures (one recent, a few
-  failing for days) and job-level failures; plus non-backup tasks (aptupdate, vncproxy,
-  qmstart, qmshutdown, qmigrate);
-* PBS content consistent with the history: the newest 3 snapshots per guest and storage,
-  verified by a daily 06:00 verification job (a few failed), a few protected.
+  handful of guests of one node; weekly jobs; a few disabled and a few non-PBS jobs (one
+  a ``dumpdir`` job); notes templates, some needing shell quotes; two legacy
+  ``vzdump.cron`` jobs, one commented out (``"enabled": ""``). A few guests are in no job,
+  only in a disabled job, only in a non-PBS job or only in a weekly job;
+* what happens to the guests (``lifecycle.py``): the last node is drained (its guests
+  migrate), a VM is deleted and its VMID reused by a container, guests are created this
+  morning;
+* ``days`` of vzdump history (``runs.py``): one task per node per run, listing the guests
+  the job selected there at that time in ascending VMID order (``log_recipe``: the log is
+  rendered by the simulator when asked, so a 10,000-guest history stays small), with a
+  few guest failures (one recent, a few failing for days), runs that die before their
+  guests (last night's PBS outage, lock timeouts behind a run that hangs since last
+  night); plus non-backup tasks (aptupdate, vncproxy, qmstart, qmshutdown, migrations,
+  deletion and creations);
+* PBS content consistent with the history: the newest 3 snapshots per group and storage,
+  verified by a daily 06:00 verification job (a few failed), a few protected, and the
+  unfinished snapshot of the hanging run.
+
+``generate_cluster`` also returns what the generator made happen: ``truth.py`` turns it
+into the ground truth per guest.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pve_backup_report.schedule import next_event, parse_event
-from pve_backup_report.simulator.scenario import LogRecipe, Scenario, TaskSpec
-from pve_backup_report.simulator.synth import LOCK_TIMEOUT, LOCKWAIT_MINUTES, seeded
-from pve_backup_report.simulator.timeutil import epoch_to_iso_z, parse_time, zone
+from pve_backup_report.simulator.lifecycle import Lifecycle, changed, plan_lifecycle, reuse_window
+from pve_backup_report.simulator.runs import History, Pids, build_history, enabled, events
+from pve_backup_report.simulator.scenario import Scenario, TaskSpec
+from pve_backup_report.simulator.selection import included_guests
+from pve_backup_report.simulator.synth import LOCKWAIT_MINUTES, seeded
+from pve_backup_report.simulator.timeutil import epoch_to_iso_z, local_datetime, parse_time, zone
 
 __all__ = [
     "DEFAULT_NOW",
@@ -113,7 +127,6 @@ _ROLES = (
     ("dev", 12, None, (16, 32), 4),
     ("archive", 1, "qemu", (500,), 4),
 )
-_EFI_WARNING = "no efidisk configured! Using temporary efivars disk."
 _POOL_BASES = ("prod", "dev", "test", "infra", "web", "data", "erp", "mail", "ci", "ops")
 _DAILY = (
     "21:00",
@@ -131,19 +144,16 @@ _DAILY = (
     "20:15",
 )
 _FREQUENT = ("hourly", "0/6:00", "*/2:15")
+# Notes templates as admins write them; the task log shows them shell-quoted.
+_NOTES = (
+    "{{guestname}}",
+    "{{guestname}}",
+    "{{guestname}} keep 2 weeks",
+    "{{cluster}}/{{node}}: {{guestname}}",
+    "{{guestname}} (team's copy)",
+)
+_DUMPDIR = "/mnt/usb-backup/dump"
 _WEEKLY = ("sun 03:00", "sat 22:00", "sun 01:30")
-_ERRORS_START = (
-    "VM {vmid} qmp command 'backup' failed - got timeout",
-    "unable to create temporary directory '/var/tmp/vzdumptmp{pid}_{vmid}' - No space left on "
-    "device",
-    "backup connect failed: command error: http request timed out",
-)
-_ERROR_TRANSFER = "job failed with err -5 - Input/output error"
-_JOB_ERRORS = (
-    "could not activate storage '{storage}': {storage}: error fetching datastores - 500 Can't "
-    "connect to {server}:8007 (Connection refused)",
-    LOCK_TIMEOUT,
-)
 
 
 def _fingerprint(rng: random.Random) -> str:
@@ -237,7 +247,9 @@ def _guests(count: int, nodes: Sequence[str], rng: random.Random) -> list[dict[s
     return out
 
 
-def _pools(guests: Sequence[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+def _pools(
+    guests: Sequence[dict[str, Any]], rng: random.Random, skip: frozenset[int] = frozenset()
+) -> list[dict[str, Any]]:
     count = max(2, min(40, len(guests) // 250))
     names = [
         base if k < len(_POOL_BASES) else f"{base}-{k // len(_POOL_BASES) + 1}"
@@ -245,7 +257,7 @@ def _pools(guests: Sequence[dict[str, Any]], rng: random.Random) -> list[dict[st
     ]
     members: dict[str, list[int]] = {n: [] for n in names}
     for g in guests:
-        if rng.random() < 0.5:
+        if int(g["vmid"]) not in skip and rng.random() < 0.5:
             members[rng.choice(names)].append(int(g["vmid"]))
     return [{"poolid": n, "comment": f"{n} guests", "members": sorted(members[n])} for n in names]
 
@@ -273,8 +285,12 @@ def _jobs(
     pools: Sequence[dict[str, Any]],
     storages: Sequence[dict[str, Any]],
     rng: random.Random,
+    new: frozenset[int] = frozenset(),
 ) -> list[dict[str, Any]]:
-    """The backup jobs (see the module docstring for the mix)."""
+    """The backup jobs (see the module docstring for the mix).
+
+    ``new`` guests are created today on the first node: only its ``all`` job takes them.
+    """
     pbs = [s["storage"] for s in storages if s["type"] == "pbs"]
     primary_pbs = [s for s in pbs if s != "pbs-offsite"]
     weekly_pbs = "pbs-offsite" if "pbs-offsite" in pbs else pbs[-1]
@@ -289,14 +305,16 @@ def _jobs(
 
     # Guests that must stay out of the primary jobs.
     pooled = {v for p in pools for v in p["members"]}
-    free = [int(g["vmid"]) for g in guests if int(g["vmid"]) not in pooled]
+    free = [int(g["vmid"]) for g in guests if int(g["vmid"]) not in pooled | new]
     rng.shuffle(free)
     n_uncovered = max(1, len(guests) // 300) if len(guests) >= 4 else 0
     uncovered = _take(free, n_uncovered, rng)
     disabled_only = [_take(free, rng.randint(2, 4), rng) for _ in range(n_disabled)]
     nonpbs_only = [_take(free, rng.randint(2, 5), rng) for _ in range(n_nonpbs)]
     weekly_only = _take(free, rng.randint(3, 10), rng) if n_weekly else []
-    special = set(uncovered) | set(weekly_only)
+    legacy_rng = seeded("legacy", len(guests), count)
+    legacy_off = [] if small else _take(free, legacy_rng.randint(2, 3), legacy_rng)
+    special = set(uncovered) | set(weekly_only) | set(legacy_off)
     special |= {v for group in (*disabled_only, *nonpbs_only) for v in group}
 
     jobs: list[dict[str, Any]] = []
@@ -304,8 +322,8 @@ def _jobs(
     def add(kind: str, **fields: Any) -> dict[str, Any]:
         job: dict[str, Any] = {"id": _job_id(rng), "type": "vzdump", "enabled": 1, **fields}
         job.setdefault("mode", "snapshot")
-        if rng.random() < 0.5:
-            job["notes-template"] = "{{guestname}}"
+        if rng.random() < 0.5 and not job.get("dumpdir"):
+            job["notes-template"] = seeded("notes", job["id"]).choice(_NOTES)
         job.setdefault("comment", kind)
         jobs.append(job)
         return job
@@ -342,7 +360,7 @@ def _jobs(
             pool=p["poolid"],
         )
         covered |= set(p["members"])
-    rest = sorted(v for v in node_of if v not in covered)
+    rest = sorted(v for v in node_of if v not in covered | new)
     n_lists = max(0, left - pool_jobs)
     if rest and n_lists == 0 and not jobs:
         n_lists = 1
@@ -361,7 +379,7 @@ def _jobs(
     # Frequent jobs: a few databases of one node, also in their daily job.
     for k in range(n_frequent):
         node = nodes[(k * 7 + 1) % len(nodes)]
-        local = sorted(v for v, n in node_of.items() if n == node and v not in special)
+        local = sorted(v for v, n in node_of.items() if n == node and v not in special | new)
         dbs = [v for v in local if role_of[v] == "db"] or local
         picked = dbs[: rng.randint(2, 6)]
         if picked:
@@ -376,8 +394,8 @@ def _jobs(
     for k in range(n_weekly):
         extra = sorted(
             rng.sample(
-                sorted(v for v in node_of if v not in special),
-                min(len(node_of) - len(special), rng.randint(10, 50)),
+                sorted(v for v in node_of if v not in special | new),
+                min(len(node_of) - len(special | new), rng.randint(10, 50)),
             )
         )
         chosen = sorted({*extra, *(weekly_only if k == 0 else [])})
@@ -398,15 +416,18 @@ def _jobs(
             enabled=0,
         )
     for k, group in enumerate(nonpbs_only):
+        # The first writes plain files to a directory (``dumpdir``, no storage): never
+        # PBS, whatever the node's vzdump default storage is (mgr ``PVE::VZDump::new``).
+        target = {"dumpdir": _DUMPDIR} if k == 0 else {"storage": ("local", "nfs-backup")[k % 2]}
         add(
             "to file storage",
             schedule=("22:30", "sun 04:00")[k % 2],
-            storage=("local", "nfs-backup")[k % 2],
+            **target,
             compress="zstd",
             vmid=_vmid_list(group),
         )
     # Slots left (small clusters, empty chunks): a second daily copy of some guests.
-    candidates = sorted(v for v in node_of if v not in special)
+    candidates = sorted(v for v in node_of if v not in special | new)
     while len(jobs) < count and candidates:
         picked = rng.sample(candidates, min(len(candidates), rng.randint(5, 40)))
         add(
@@ -415,181 +436,31 @@ def _jobs(
             storage=primary_pbs[-1],
             vmid=_vmid_list(picked),
         )
+    if not small:
+        jobs[:0] = _legacy_jobs(candidates, legacy_off, primary_pbs[0], legacy_rng)
     return jobs
 
 
+def _legacy_jobs(
+    candidates: Sequence[int], disabled: Sequence[int], storage: str, rng: random.Random
+) -> list[dict[str, Any]]:
+    """Two jobs left in ``/etc/pve/vzdump.cron`` from before PVE 7: one active, one whose
+    line is commented out. ``/cluster/backup`` lists them first, without ``type`` nor
+    ``next-run``, ids ``<digest>:<n>``, and the disabled one with ``"enabled": ""``: guest-common
+    ``parse_vzdump_cron_config`` sets ``enabled => !defined($commented)``, a Perl false."""
+    digest = f"{rng.getrandbits(160):040x}"
+    active = sorted(rng.sample(list(candidates), min(len(candidates), rng.randint(2, 5))))
+    common = {"storage": storage, "mode": "snapshot"}
+    jobs: list[dict[str, Any]] = [
+        {"id": f"{digest}:1", "enabled": 1, "schedule": "sat 23:00", **common,
+         "vmid": _vmid_list(active)},
+        {"id": f"{digest}:2", "enabled": "", "schedule": "01:00", **common,
+         "vmid": _vmid_list(disabled)},
+    ]  # fmt: skip
+    return [j for j in jobs if j["vmid"]]
+
+
 # --------------------------------------------------------------------------- history
-
-
-class _Pids:
-    """Deterministic, unique pid/pstart per node (pstart = clock ticks since boot)."""
-
-    def __init__(self, nodes: Sequence[str], now: int) -> None:
-        self.boot = {n: now - 40 * 86400 - i * 3607 for i, n in enumerate(nodes)}
-        self.count: dict[str, int] = dict.fromkeys(nodes, 0)
-        self.last: dict[str, tuple[int, int]] = {}  # node -> (start, pstart) of the last call
-
-    def next(self, node: str, start: int) -> tuple[int, int]:
-        """Processes started in the same second get increasing ``pstart``s."""
-        self.count[node] += 1
-        c = self.count[node]
-        pstart = (start - self.boot[node]) * 100 + c % 50
-        last = self.last.get(node)
-        if last is not None and last[0] == start:
-            pstart = last[1] + 1
-        self.last[node] = (start, pstart)
-        return 1000 + (c * 7919) % 4_000_000, pstart
-
-
-def _events(expr: str, first: int, now: int, tz: str) -> list[int]:
-    event = parse_event(expr)
-    out = []
-    t = next_event(event, first - 1, tz)
-    while t is not None and t < now:
-        out.append(t)
-        t = next_event(event, t, tz)
-    return out
-
-
-@dataclass
-class _History:
-    tasks: list[dict[str, Any]]
-    snapshots: dict[tuple[str, int], list[tuple[int, int, str | None]]]  # ctime, size, node
-
-
-def _failures(
-    guests: Sequence[dict[str, Any]], now: int, rng: random.Random
-) -> tuple[dict[int, int], set[int], float]:
-    """Chronic failures (vmid -> failing since), failures of the latest run, sporadic rate."""
-    vmids = [int(g["vmid"]) for g in guests if not g["template"]]
-    chronic = {
-        v: now - rng.randint(2, 5) * 86400
-        for v in rng.sample(vmids, min(len(vmids), max(1, len(vmids) // 1000)))
-    }
-    latest = set(rng.sample(vmids, min(len(vmids), max(1, len(vmids) // 300))))
-    return chronic, latest, 0.002
-
-
-def _history(data: dict[str, Any], days: int, now: int, rng: random.Random) -> _History:
-    scenario = Scenario.from_dict({k: v for k, v in data.items() if k != "tasks"})
-    renderer = scenario.recipes
-    nodes = [n["node"] for n in data["nodes"]]
-    node_index = {n: i for i, n in enumerate(nodes)}
-    guests = {int(g["vmid"]): g for g in data["guests"]}
-    storages = {s["storage"]: s for s in data["storages"]}
-    pids = _Pids(nodes, now)
-    chronic, latest_fail, sporadic = _failures(data["guests"], now, rng)
-    first = now - days * 86400
-    # All runs first (per node), then each node's runs in start order: vzdump holds the
-    # node-wide lock /var/run/vzdump.lock for a whole run, so a run that starts while
-    # another one runs waits for it (``lock_wait``) before its first guest.
-    runs: dict[str, list[tuple[int, str, dict[str, Any]]]] = {n: [] for n in nodes}
-    job_storage: dict[str, dict[str, Any]] = {}
-    lockwait: dict[str, int] = {}
-    for job in data["jobs"]:
-        if not job.get("enabled", 1):
-            continue  # disabled before the history window
-        selected = renderer.selection(job["id"])
-        storage = storages[job["storage"]]
-        job_storage[job["id"]] = storage
-        lockwait[job["id"]] = int(job.get("lockwait", LOCKWAIT_MINUTES)) * 60
-        runs_on = [job["node"]] if job.get("node") else nodes
-        events = _events(job["schedule"], first, now, TZ)
-        last_event = events[-1] if events else None
-        for node in runs_on:
-            local = selected.get(node, [])
-            if not local and not job.get("all"):
-                continue
-            for event in events:
-                jrng = seeded("jobrun", job["id"], node, event)
-                # pvescheduler's run_jobs starts the jobs due in one pass in job-id order
-                # (``sort keys``): one start for all of them, and the runs are sorted by
-                # (start, job id) below, as their pids and pstarts are.
-                delay = seeded("pass", node, event).randint(0, 20)
-                start = event + 1 + node_index[node] % 5 + delay
-                recipe: dict[str, Any] = {"job": job["id"]}
-                failures = []
-                for v in local:
-                    if v in chronic and start >= chronic[v]:
-                        failures.append({"vmid": v, "error": _ERROR_TRANSFER, "stage": "transfer"})
-                    elif (v in latest_fail and event == last_event) or jrng.random() < sporadic:
-                        text = jrng.choice(_ERRORS_START).format(
-                            vmid=v, pid=jrng.randint(1000, 99999)
-                        )
-                        failures.append({"vmid": v, "error": text})
-                warnings = {
-                    v: [_EFI_WARNING]
-                    for v in local
-                    if str(guests[v]["name"]).startswith("win-") and not guests[v]["template"]
-                }
-                job_error = None
-                if local and jrng.random() < 0.003:
-                    job_error = jrng.choice(_JOB_ERRORS).format(
-                        storage=storage["storage"], server=storage.get("server", "192.0.2.50")
-                    )
-                if failures:
-                    recipe["failures"] = failures
-                if warnings:
-                    recipe["warnings"] = warnings
-                if job_error:
-                    recipe["job_error"] = job_error
-                runs[node].append((start, job["id"], recipe))
-    tasks: list[dict[str, Any]] = []
-    snapshots: dict[tuple[str, int], list[tuple[int, int, str | None]]] = {}
-    for node in nodes:
-        held_until = 0  # the endtime of the node's previous run (it holds the lock until then)
-        for start, job_id, recipe in sorted(runs[node], key=lambda r: (r[0], r[1])):
-            timed_out = False
-            if held_until > start:
-                wait = held_until - start
-                if wait > lockwait[job_id]:  # getlock gives up after ``lockwait`` minutes
-                    wait, timed_out = lockwait[job_id], True
-                    recipe.pop("failures", None)
-                    recipe.pop("warnings", None)
-                    recipe["job_error"] = LOCK_TIMEOUT
-                recipe["lock_wait"] = wait
-            run = renderer.run(node, start, _recipe(recipe))
-            if not timed_out:
-                held_until = run.endtime
-            if run.endtime > now:
-                continue  # still running at ``now``: left out
-            local = renderer.selection(job_id).get(node, [])
-            pid, pstart = pids.next(node, start)
-            tasks.append(
-                {
-                    "node": node,
-                    "type": "vzdump",
-                    "id": str(local[0]) if len(local) == 1 else "",
-                    "user": "root@pam",
-                    "pid": pid,
-                    "pstart": pstart,
-                    "starttime": start,
-                    "endtime": run.endtime,
-                    "status": run.status,
-                    "log_recipe": recipe,
-                }
-            )
-            storage = job_storage[job_id]
-            for snap in run.snapshots:
-                holder = None if storage.get("shared") else node
-                snapshots.setdefault((storage["storage"], snap.vmid), []).append(
-                    (snap.ctime, snap.size, holder)
-                )
-    tasks += _other_tasks(nodes, sorted(guests), now, days, pids)
-    return _History(tasks, snapshots)
-
-
-def _recipe(raw: Mapping[str, Any]) -> LogRecipe:
-    return LogRecipe(
-        job=str(raw["job"]),
-        failures={
-            int(f["vmid"]): (str(f["error"]), str(f.get("stage", "start")))
-            for f in raw.get("failures", ())
-        },
-        warnings={int(k): tuple(v) for k, v in raw.get("warnings", {}).items()},
-        job_error=raw.get("job_error"),
-        lock_wait=int(raw.get("lock_wait", 0)),
-    )
 
 
 _APT_LOG = (
@@ -600,9 +471,9 @@ _APT_LOG = (
 
 
 def _other_tasks(
-    nodes: Sequence[str], vmids: Sequence[int], now: int, days: int, pids: _Pids
+    nodes: Sequence[str], vmids: Sequence[int], now: int, days: int, pids: Pids
 ) -> list[dict[str, Any]]:
-    """aptupdate once a day per node, console sessions, starts, shutdowns, migrations."""
+    """aptupdate once a day per node, console sessions, starts and shutdowns."""
     out: list[dict[str, Any]] = []
 
     def task(node: str, kind: str, start: int, seconds: int, tid: str, user: str, log: str) -> None:
@@ -650,17 +521,45 @@ def _other_tasks(
                 start = base + rng.randint(0, 80000)
                 task(node, "qmshutdown", start, rng.randint(5, 60), vmid, "admin@pam", "TASK OK")
                 task(node, "qmstart", start + 120, 3, vmid, "admin@pam", "TASK OK")
-            if rng.random() < 0.1:
-                start = base + rng.randint(0, 80000)
-                task(
-                    node,
-                    "qmigrate",
-                    start,
-                    rng.randint(30, 300),
-                    str(rng.choice(vmids)),
-                    "admin@pam",
-                    "migration finished successfully (duration 00:01:12)\nTASK OK",
-                )
+    return out
+
+
+def _stamp(epoch: int) -> str:
+    return local_datetime(epoch, TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _task(
+    node: str, kind: str, start: int, seconds: int, tid: int, user: str, log: str, pids: Pids
+) -> dict[str, Any]:
+    pid, pstart = pids.next(node, start)
+    return {
+        "node": node, "type": kind, "id": str(tid), "user": user, "pid": pid, "pstart": pstart,
+        "starttime": start, "endtime": start + seconds, "log": log,
+    }  # fmt: skip
+
+
+def _lifecycle_tasks(life: Lifecycle, types: Mapping[int, str], pids: Pids) -> list[dict[str, Any]]:
+    """The tasks that show the guests' changes: migrations (their log lines as guest-common
+    ``AbstractMigrate`` and qemu-server ``QemuMigrate`` / pve-container ``LXC::Migrate``
+    print them), the deletion of the reused VMID's VM, the creations (task id = VMID)."""
+    out = []
+    for move in life.moves.values():
+        seconds = 30 + move.vmid % 60
+        word, kind = ("VM", "qmigrate") if move.type == "qemu" else ("CT", "vzmigrate")
+        log = (
+            f"{_stamp(move.time)} starting migration of {word} {move.vmid} to node "
+            f"'{move.target}' (192.0.2.{100 + int(move.target[3:]) % 150})\n"
+            f"{_stamp(move.time + seconds)} migration finished successfully "
+            f"(duration 00:00:{seconds:02d})\nTASK OK"
+        )
+        out.append(_task(move.source, kind, move.time, seconds, move.vmid, "root@pam", log, pids))
+    for old in life.former.values():
+        out.append(_task(old.node, "qmdestroy", old.deleted, 4, old.vmid, "admin@pam",
+                         "TASK OK", pids))  # fmt: skip
+    for vmid, created in sorted(life.created.items()):
+        kind = "qmcreate" if types[vmid] == "qemu" else "vzcreate"
+        out.append(_task(life.node_now[vmid], kind, created, 6, vmid, "admin@pam", "TASK OK",
+                         pids))  # fmt: skip
     return out
 
 
@@ -682,12 +581,17 @@ def _verification(storage: str, vmid: int, ctime: int, now: int) -> dict[str, st
     return {"state": state, "upid": upid}
 
 
-def _backups(history: _History, data: Mapping[str, Any], now: int) -> list[dict[str, Any]]:
+def _backups(history: History, data: Mapping[str, Any], now: int) -> list[dict[str, Any]]:
+    """Each storage's backups: the newest ``keep-last`` per group (PBS: ``vm/<id>`` and
+    ``ct/<id>`` are separate groups), plus the snapshot a hanging run is still writing
+    (no size, PVE lists 1; no verification; not pruned yet)."""
     storages = {s["storage"]: s for s in data["storages"]}
     guests = {int(g["vmid"]): g for g in data["guests"]}
     notes_jobs = any(j.get("notes-template") for j in data["jobs"])
     out = []
-    for (sid, vmid), snaps in sorted(history.snapshots.items()):
+    for sid, vmid, _, ctime in history.partial:
+        out.append({"storage": sid, "vmid": vmid, "ctime": ctime, "size": 1})
+    for (sid, vmid, kind), snaps in sorted(history.snapshots.items()):
         pbs = storages[sid]["type"] == "pbs"
         keep = KEEP_PBS if pbs else KEEP_FILE
         if pbs:
@@ -699,6 +603,8 @@ def _backups(history: _History, data: Mapping[str, Any], now: int) -> list[dict[
             newest = [s for group in by_node.values() for s in sorted(group)[-keep:]]
         for i, (ctime, size, holder) in enumerate(newest):
             entry: dict[str, Any] = {"storage": sid, "vmid": vmid, "ctime": ctime, "size": size}
+            if kind != guests[vmid]["type"]:
+                entry["type"] = kind  # the deleted guest's, the VMID reused since
             if holder is not None:
                 entry["node"] = holder
             if pbs:
@@ -707,13 +613,193 @@ def _backups(history: _History, data: Mapping[str, Any], now: int) -> list[dict[
                     entry["verification"] = verification
                 if i == 0 and vmid % 97 == 0:
                     entry["protected"] = 1
-            if notes_jobs:
+            if notes_jobs and kind == guests[vmid]["type"]:
                 entry["notes"] = guests[vmid]["name"]
             out.append(entry)
+    out.sort(key=lambda e: (e["storage"], e["vmid"], e["ctime"]))
     return out
 
 
 # --------------------------------------------------------------------------- entry point
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A generated cluster: the scenario dict and what the generator knows happened."""
+
+    data: dict[str, Any]
+    life: Lifecycle
+    history: History
+    days: int
+    history_now: int
+    spec_text: str
+
+    def verification(self, storages: Iterable[str | None], vmid: int, kind: str) -> str | None:
+        """The verification state of the guest's newest finished snapshot on ``storages``."""
+        newest: tuple[int, str] | None = None
+        for sid in storages:
+            for ctime, _, _ in self.history.snapshots.get((str(sid), vmid, kind), ()):
+                if newest is None or ctime > newest[0]:
+                    newest = (ctime, str(sid))
+        if newest is None:
+            return None
+        found = _verification(newest[1], vmid, newest[0], self.history_now)
+        return None if found is None else found["state"]
+
+    @cached_property
+    def traits(self) -> dict[int, list[str]]:
+        """What is special about a guest, to classify disagreements with the check."""
+        out: dict[int, list[str]] = {v: [t] for v, t in changed(self.life).items()}
+        history = self.history
+        if history.stuck is not None:
+            out.setdefault(history.stuck[1], []).append("stuck_run")
+        for v in history.unreached:
+            out.setdefault(v, []).append("unreached_by_stuck_run")
+        vmlist = {int(g["vmid"]): str(g["node"]) for g in self.data["guests"]}
+        members = {p["poolid"]: list(p["members"]) for p in self.data["pools"]}
+        for job in self.data["jobs"]:
+            kinds = _job_traits(job)
+            for vmids in included_guests(job, vmlist, members).values() if kinds else ():
+                for v in vmids:
+                    out.setdefault(v, []).extend(kinds)
+        return out
+
+
+def _job_traits(job: Mapping[str, Any]) -> list[str]:
+    kinds = []
+    if "type" not in job:
+        kinds.append("legacy_job")
+    if job.get("dumpdir"):
+        kinds.append("dumpdir_job")
+    notes = str(job.get("notes-template") or "")
+    if " " in notes or "'" in notes:
+        kinds.append("quoted_notes_job")
+    return kinds
+
+
+def _new_guests(guests: list[dict[str, Any]], nodes: Sequence[str], count: int) -> frozenset[int]:
+    """The last ``count`` guests (not templates) are created this morning on the first node."""
+    picked = [g for g in reversed(guests) if not g["template"]][:count]
+    for g in picked:
+        g.update(node=nodes[0], status="running")
+    return frozenset(int(g["vmid"]) for g in picked)
+
+
+def _reuse_candidate(
+    guests: Sequence[dict[str, Any]],
+    pools: Sequence[dict[str, Any]],
+    jobs: Sequence[dict[str, Any]],
+    avoid_nodes: Sequence[str],
+    avoid: frozenset[int],
+    gap: tuple[int, int],
+) -> int | None:
+    """A VM an ``all`` job takes and no job naming it runs while its VMID is free (``gap``):
+    PVE would fail a run on a missing VMID. Its VMID is reused by a container."""
+    vmlist = {int(g["vmid"]): str(g["node"]) for g in guests}
+    members = {p["poolid"]: list(p["members"]) for p in pools}
+    by_all: set[int] = set()
+    busy: set[int] = set()  # named by a job that runs in the gap
+    for job in jobs:
+        runs = bool(events(str(job["schedule"]), gap[0], gap[1], TZ)) if enabled(job) else False
+        for vmids in included_guests(job, vmlist, members).values():
+            if job.get("all"):
+                by_all.update(vmids)
+            elif runs:
+                busy.update(vmids)
+    fits = sorted(
+        int(g["vmid"])
+        for g in guests
+        if g["type"] == "qemu" and not g["template"] and int(g["vmid"]) not in avoid | busy
+        and g["node"] not in avoid_nodes and int(g["vmid"]) in by_all
+    )  # fmt: skip
+    return seeded("reuse", len(guests)).choice(fits) if fits else None
+
+
+def _scenario_data(
+    spec: GenerateSpec,
+    clock: int,
+    node_names: Sequence[str],
+    storages: list[dict[str, Any]],
+    pools: list[dict[str, Any]],
+    guest_list: list[dict[str, Any]],
+    job_list: list[dict[str, Any]],
+    full: bool,
+) -> dict[str, Any]:
+    """The scenario's configuration part (no tasks, no backups yet)."""
+    pbs_default = {"storage": storages[3]["storage"]} if full else {}
+    return {
+        "now": epoch_to_iso_z(clock),
+        "latency_ms": 0,
+        "version": {"version": "8.3.0", "release": "8.3", "repoid": "c1689ccb1065a83b"},
+        "cluster_name": f"gen{spec.nodes}",
+        "token": {
+            "id": TOKEN_ID,
+            "secret": TOKEN_SECRET,
+            "privileges": {
+                "/": ["PVEAuditor"],
+                "/storage": ["Datastore.AllocateSpace"],
+                "/vms": ["VM.Backup"],
+            },
+        },
+        "nodes": [
+            # vzdump.conf: the first half of the nodes default to PBS, the others set
+            # nothing (``/nodes/{node}/vzdump/defaults`` then answers ``storage: local``)
+            {
+                "node": n,
+                "status": "online",
+                "timezone": TZ,
+                "vzdump_defaults": dict(pbs_default) if i < len(node_names) // 2 else {},
+            }
+            for i, n in enumerate(node_names)
+        ],
+        "storages": storages,
+        "pools": pools,
+        "guests": guest_list,
+        "jobs": job_list,
+    }
+
+
+def generate_cluster(spec: GenerateSpec, now: int | str | None = None) -> Generated:
+    """The generated cluster of ``spec`` with its history (deterministic)."""
+    clock = parse_time(now if now is not None else DEFAULT_NOW)
+    # ``days`` is not part of the seed: a longer history of the same cluster, whose runs
+    # (seeded per job, node and event) are the same where the two histories overlap.
+    rng = seeded("generate", spec.nodes, spec.guests, spec.jobs, spec.seed)
+    width = max(2, len(str(spec.nodes)))
+    node_names = [f"pve{i:0{width}d}" for i in range(1, spec.nodes + 1)]
+    full = spec.jobs >= 6  # the operations below need the full mix of jobs
+    storages = _storages(node_names, rng)
+    guest_list = _guests(spec.guests, node_names, rng)
+    new = _new_guests(guest_list, node_names, max(1, spec.guests // 500)) if full else frozenset()
+    pools = _pools(guest_list, rng, new)
+    job_list = _jobs(spec.jobs, node_names, guest_list, pools, storages, rng, new)
+    stuck_node = node_names[1] if full and len(node_names) >= 3 else None
+    avoid_nodes = [node_names[-1], *([stuck_node] if stuck_node else [])]
+    gap = reuse_window(clock, spec.days, TZ)
+    reuse = None
+    if full and spec.days >= 2:
+        reuse = _reuse_candidate(guest_list, pools, job_list, avoid_nodes, new, gap)
+    life = plan_lifecycle(
+        guest_list, node_names, clock, spec.days if full else 1, TZ, new_guests=sorted(new),
+        reuse=reuse,
+    )  # fmt: skip
+    data = _scenario_data(spec, clock, node_names, storages, pools, guest_list, job_list, full)
+    pids = Pids(node_names, clock)
+    history = build_history(
+        data, life, spec.days, clock, rng, pids, tz=TZ, lockwait_minutes=LOCKWAIT_MINUTES,
+        stuck_node=stuck_node,
+    )  # fmt: skip
+    for job in job_list:
+        if "type" in job and enabled(job) and job.get("schedule"):
+            job["next-run"] = next_event(parse_event(job["schedule"]), clock, TZ)
+    types = {int(g["vmid"]): str(g["type"]) for g in guest_list}
+    tasks = history.tasks + _other_tasks(node_names, sorted(types), clock, spec.days, pids)
+    tasks += _lifecycle_tasks(life, types, pids)
+    tasks.sort(key=lambda t: (t["node"], t["starttime"], t["pid"]))
+    data["tasks"] = tasks
+    data["backups"] = _backups(history, data, clock)
+    data["faults"] = []
+    return Generated(data, life, history, spec.days, clock, spec.as_text())
 
 
 def generate_scenario(
@@ -730,56 +816,15 @@ def generate_scenario(
     ``synth``) writes it as YAML.
     """
     spec = parse_spec(f"nodes={nodes},guests={guests},jobs={jobs},days={days},seed={seed}")
-    clock = parse_time(now if now is not None else DEFAULT_NOW)
-    # ``days`` is not part of the seed: a longer history of the same cluster, whose runs
-    # (seeded per job, node and event) are the same where the two histories overlap.
-    rng = seeded("generate", spec.nodes, spec.guests, spec.jobs, spec.seed)
-    width = max(2, len(str(spec.nodes)))
-    node_names = [f"pve{i:0{width}d}" for i in range(1, spec.nodes + 1)]
-    storages = _storages(node_names, rng)
-    guest_list = _guests(spec.guests, node_names, rng)
-    pools = _pools(guest_list, rng)
-    job_list = _jobs(spec.jobs, node_names, guest_list, pools, storages, rng)
-    data: dict[str, Any] = {
-        "now": epoch_to_iso_z(clock),
-        "latency_ms": 0,
-        "version": {"version": "8.3.0", "release": "8.3", "repoid": "c1689ccb1065a83b"},
-        "cluster_name": f"gen{spec.nodes}",
-        "token": {
-            "id": TOKEN_ID,
-            "secret": TOKEN_SECRET,
-            "privileges": {
-                "/": ["PVEAuditor"],
-                "/storage": ["Datastore.AllocateSpace"],
-                "/vms": ["VM.Backup"],
-            },
-        },
-        "nodes": [
-            {"node": n, "status": "online", "timezone": TZ, "vzdump_defaults": {}}
-            for n in node_names
-        ],
-        "storages": storages,
-        "pools": pools,
-        "guests": guest_list,
-        "jobs": job_list,
-    }
-    history = _history(data, spec.days, clock, rng)
-    for job in job_list:
-        if job.get("enabled", 1) and job.get("schedule"):
-            job["next-run"] = next_event(parse_event(job["schedule"]), clock, TZ)
-    history.tasks.sort(key=lambda t: (t["node"], t["starttime"], t["pid"]))
-    data["tasks"] = history.tasks
-    data["backups"] = _backups(history, data, clock)
-    data["faults"] = []
-    return data
+    return generate_cluster(spec, now).data
 
 
 def task_guests(scenario: Scenario) -> Iterator[tuple[TaskSpec, dict[int, tuple[bool, int]]]]:
     """Each recipe task with the guests its log names: ``{vmid: (succeeded, started)}``.
 
     ``started`` is the guest's ``Backup started at`` (the task start when the task died
-    before any guest), the time the plugin orders results by. The ground truth the
-    benchmark computes the minimal number of requests from; it renders every log.
+    before any guest), the time the plugin orders results by. ``bench/run.py`` reads the
+    runs a reader cannot skip from it; it renders every log.
     """
     renderer = scenario.recipes
     for task in scenario.tasks:

@@ -145,7 +145,7 @@ def vzdump_defaults(ctx: Context, path: PathArgs, args: Args) -> Any:
     if "storage" in args:
         defaults["storage"] = args["storage"]
     if "dumpdir" not in defaults and "storage" not in defaults:
-        defaults["storage"] = "local"
+        defaults["storage"] = "local"  # mgr PVE/API2/VZDump.pm ``defaults``
     if "storage" in defaults:
         storage_id = str(defaults["storage"])
         ctx.require_any(f"/storage/{storage_id}", ("Datastore.Audit", "Datastore.AllocateSpace"))

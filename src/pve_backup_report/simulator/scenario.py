@@ -160,7 +160,11 @@ class LogRecipe:
     from ``get_included_guests`` at run time).
     ``failures``: vmid -> (error text, ``start`` or ``transfer``); ``warnings``: vmid ->
     ``WARN:`` texts; ``job_error``: the task dies before any guest; ``lock_wait``: seconds
-    the task waited for the node's global vzdump lock before its guests.
+    the task waited for the node's global vzdump lock before its guests. For a cluster
+    that changed since the run: ``external`` None: the job's guests on other nodes now
+    (``skip external VMs``), else these; ``former``: vmid -> (type, name) of a guest that
+    had that VMID then (deleted since, the VMID reused). ``stuck``: the task still runs,
+    hanging in that guest's transfer.
     """
 
     job: str
@@ -170,6 +174,8 @@ class LogRecipe:
     job_error: str | None = None
     lock_wait: int = 0
     external: tuple[int, ...] | None = None
+    former: Mapping[int, tuple[str, str]] = field(default_factory=dict)
+    stuck: int | None = None
 
 
 @dataclass(frozen=True)
@@ -355,11 +361,12 @@ class RecipeRenderer:
         for vmid in vmids:
             g = self._guests[vmid]
             error, stage = recipe.failures.get(vmid, (None, "start"))
+            kind, name = recipe.former.get(vmid, (g.type, g.display_name))
             runs.append(
                 GuestRun(
                     vmid,
-                    g.type,
-                    g.display_name,
+                    kind,
+                    name,
                     status=g.status,
                     disk_gib=max(1, g.maxdisk // 1024**3),
                     error=error,
@@ -375,13 +382,7 @@ class RecipeRenderer:
             external = [
                 v for n, vs in selected.items() if n not in (node, "") for v in vs if v not in here
             ]
-        storage_id = str(job.get("storage") or self._defaults.get(node) or "local")
-        storage = self._storages.get(storage_id)
-        config: Mapping[str, Any] = (
-            {"storage": storage_id, **storage.config}
-            if storage is not None
-            else {"storage": storage_id, "type": "dir"}
-        )
+        config = self._target(job, node)
         return recipe_run(
             node=node,
             timezone=self._tz.get(node, "UTC"),
@@ -392,7 +393,19 @@ class RecipeRenderer:
             external=external,
             job_error=recipe.job_error,
             lock_wait=recipe.lock_wait,
+            stuck=recipe.stuck,
         )
+
+    def _target(self, job: Mapping[str, Any], node: str) -> Mapping[str, Any]:
+        """Where the job writes on ``node``: its storage, else its ``dumpdir``, else the
+        node's vzdump default storage (else ``local``), as mgr ``PVE::VZDump::new``."""
+        if not job.get("storage") and job.get("dumpdir"):
+            return {"storage": "", "type": "dir", "dumpdir": str(job["dumpdir"])}
+        storage_id = str(job.get("storage") or self._defaults.get(node) or "local")
+        storage = self._storages.get(storage_id)
+        if storage is None:
+            return {"storage": storage_id, "type": "dir"}
+        return {"storage": storage_id, **storage.config}
 
 
 def load_scenario(path_or_name: str | Path) -> Scenario:

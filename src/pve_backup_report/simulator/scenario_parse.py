@@ -69,7 +69,10 @@ _TASK_KEYS = (
     "upid", "node", "pid", "pstart", "starttime", "endtime", "type", "id", "user", "status",
     "log", "log_file", "log_recipe",
 )  # fmt: skip
-_RECIPE_KEYS = ("job", "vmids", "external", "failures", "warnings", "job_error", "lock_wait")
+_RECIPE_KEYS = (
+    "job", "vmids", "failures", "warnings", "job_error", "lock_wait", "external", "former",
+    "stuck",
+)  # fmt: skip
 
 _BACKUP_KEYS = (
     "storage", "vmid", "type", "ctime", "size", "verification", "protected", "encrypted",
@@ -434,7 +437,27 @@ def _parse_recipe(f: Fields, task_type: str, renderer: RecipeRenderer) -> LogRec
             raise ScenarioError(f"{where}: expected a list of texts")
         warnings[vmid(key, where)] = tuple(texts)
     lock_wait: int = r.integer("lock_wait", 0, minimum=0)
-    return LogRecipe(job, vmids, failures, warnings, r.text("job_error", None), lock_wait, external)
+    former = _parse_former(r, vmid)
+    stuck = vmid(r.data["stuck"], r.loc("stuck")) if r.has("stuck") else None
+    return LogRecipe(
+        job, vmids, failures, warnings, r.text("job_error", None), lock_wait, external, former,
+        stuck,
+    )  # fmt: skip
+
+
+def _parse_former(r: Fields, vmid: Any) -> dict[int, tuple[str, str]]:
+    """``former``: vmid -> {type, name} of the guest that had the VMID at the run."""
+    raw = r.data.get("former") or {}
+    if not isinstance(raw, Mapping):
+        raise r.error("former", "expected a mapping of vmid -> {type, name}")
+    out: dict[int, tuple[str, str]] = {}
+    for key, item in raw.items():
+        fi = Fields(item, f"{r.loc('former')}[{key!r}]", ("type", "name"))
+        kind: str = fi.choice("type", _GUEST_TYPES, None) or ""
+        if not kind:
+            raise fi.error("type", "required key is missing")
+        out[vmid(key, fi.loc("type"))] = (kind, fi.nonempty_text("name"))
+    return out
 
 
 def _task_log(f: Fields, base_dir: Path) -> tuple[str, ...] | None:

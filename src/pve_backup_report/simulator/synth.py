@@ -12,16 +12,16 @@ demo scenario from :mod:`pve_backup_report.simulator.demo`.
 from __future__ import annotations
 
 import random
-import re
 import uuid
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
 
 from pve_backup_report.simulator.selection import split_vmid_list
+from pve_backup_report.simulator.shell import shell_quote
 from pve_backup_report.simulator.tasklog import UNEXPECTED_STATUS, end_line
 from pve_backup_report.simulator.timeutil import epoch_to_iso_z, local_datetime
 
@@ -80,6 +80,12 @@ class BackupTarget:
     namespace: str | None = None
     username: str = "root@pam"
     path: str = "/var/lib/vz"
+    dumpdir: str | None = None  # a job's ``dumpdir`` (no storage): files go right there
+
+    @property
+    def dump_path(self) -> str:
+        """The directory vzdump writes archives to (``<path>/dump`` for a storage)."""
+        return self.dumpdir if self.dumpdir is not None else f"{self.path}/dump"
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,12 @@ class VzdumpRun:
     snapshots: tuple[Snapshot, ...] = ()
     failed: tuple[int, ...] = ()
     starts: tuple[tuple[int, int], ...] = ()  # (vmid, "Backup started at") per guest
+    # still running at the end of its log (``stuck``): its guest's partial snapshot
+    partial: Snapshot | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
 
     @property
     def log(self) -> str:
@@ -135,39 +147,24 @@ def _size(num: float, digits: int = 1) -> str:
 
 
 def vzdump_command(job: Mapping[str, Any]) -> str:
-    """The ``starting new backup job: vzdump ...`` command line rebuilt from a job, every
-    value quoted like guest-common ``PVE/VZDump/Common.pm`` ``command_line`` does."""
+    """The ``starting new backup job: vzdump ...`` command line rebuilt from a job.
+
+    Values are shell-quoted as guest-common ``VZDump::Common::command_line`` does
+    (``PVE::Tools::shellquote``): ``--notes-template '{{guestname}} keep 2 weeks'``.
+    """
     parts = ["vzdump", *split_vmid_list(job.get("vmid"))]
-    for key in ("all", "exclude", "pool", "node", "mode", "compress", "notes-template"):
+    for key in ("all", "exclude", "pool", "node", "mode", "compress", "dumpdir"):
         if job.get(key) not in (None, ""):
             parts += [f"--{key}", shell_quote(str(job[key]))]
+    if job.get("notes-template"):
+        parts += ["--notes-template", shell_quote(str(job["notes-template"]))]
     prune = job.get("prune-backups")
     if isinstance(prune, Mapping):
-        prune = ",".join(f"{k}={v}" for k, v in prune.items())
-    if prune:
-        parts += ["--prune-backups", shell_quote(str(prune))]
+        parts += ["--prune-backups", shell_quote(",".join(f"{k}={v}" for k, v in prune.items()))]
     if job.get("storage"):
         parts += ["--storage", shell_quote(str(job["storage"]))]
     parts += ["--notification-mode", shell_quote(str(job.get("notification-mode", "auto")))]
     return " ".join(parts)
-
-
-_SHELL_SAFE = re.compile(r"[\w!%+,\-./:=@^]+")
-
-
-def shell_quote(value: str) -> str:
-    """One value as ``PVE::Tools::shellquote`` writes it (String::ShellQuote
-    ``shell_quote`` of a single word): as is when it holds only ``[\\w!%+,-./:=@^]`` and
-    no ``=``; otherwise in single quotes, a quote inside as ``'\\''`` (two or more in a
-    row as ``'"''"'``), with the empty ``''`` at either end dropped."""
-    if value == "":
-        return "''"
-    if _SHELL_SAFE.fullmatch(value) and "=" not in value:
-        return value
-    quoted = value.replace("'", "'\\''")
-    quoted = re.sub(r"(?:'\\''){2,}", lambda m: "'\"" + "'" * (len(m[0]) // 4) + "\"'", quoted)
-    quoted = f"'{quoted}'"
-    return quoted.removeprefix("''").removesuffix("''")
 
 
 @dataclass
@@ -230,7 +227,7 @@ def _qemu_body(w: _Writer, g: GuestRun, target: BackupTarget, mode: str, start: 
     else:
         stamp = local_datetime(start, w.tz).strftime("%Y_%m_%d-%H_%M_%S")
         name = f"vzdump-qemu-{g.vmid}-{stamp}.vma.zst"
-        w.info(f"creating vzdump archive '{target.path}/dump/{name}'")
+        w.info(f"creating vzdump archive '{target.dump_path}/{name}'")
     if stopped or effective_mode == "stop":
         w.info("starting kvm to execute backup task")
     elif mode == "snapshot":
@@ -298,7 +295,7 @@ def _lxc_body(w: _Writer, g: GuestRun, target: BackupTarget, mode: str, start: i
     else:
         stamp = local_datetime(start, w.tz).strftime("%Y_%m_%d-%H_%M_%S")
         name = f"vzdump-lxc-{g.vmid}-{stamp}.tar.zst"
-        w.info(f"creating vzdump archive '{target.path}/dump/{name}'")
+        w.info(f"creating vzdump archive '{target.dump_path}/{name}'")
     if g.error is not None:
         if mode == "snapshot" and g.status == "running":
             w.info("cleanup temporary 'vzdump' snapshot")
@@ -360,6 +357,7 @@ def vzdump_run(
     notes: bool = False,
     job_error: str | None = None,
     lock_wait: int = 0,
+    stuck: int | None = None,
 ) -> VzdumpRun:
     """One node's task of a backup job, guests in ascending VMID order.
 
@@ -367,6 +365,8 @@ def vzdump_run(
     leaves only the ``TASK ERROR`` line, as PVE does. ``lock_wait`` > 0: the task first
     waited that many seconds for the node's global lock ``/var/run/vzdump.lock`` (held by
     another vzdump run); it logs the two lock lines first and everything else moves later.
+    ``stuck``: the run hangs in that guest's transfer and is still running (status
+    ``running``, no end line); the guests after it are not reached.
     """
     rng = seeded(node, start, command)
     lock_lines: tuple[str, ...] = ()
@@ -391,10 +391,15 @@ def vzdump_run(
     starts: list[tuple[int, int]] = []
     for g in sorted(guests, key=lambda x: x.vmid):
         t0 = w.now
-        starts.append((g.vmid, t0))
         w.info(f"Starting Backup of VM {g.vmid} ({g.type})")
         w.info(f"Backup started at {_clock(t0, timezone)}")
         body = _qemu_body if g.type == "qemu" else _lxc_body
+        if g.vmid == stuck:
+            _partial_body(w, g, target, mode, body)
+            partial = Snapshot(g.vmid, g.type, t0, 1)  # PBS gives no size yet (PVE shows 1)
+            done = tuple(snapshots), tuple(failed), tuple(starts)
+            return VzdumpRun(start, t0, "running", tuple(w.lines), *done, partial=partial)
+        starts.append((g.vmid, t0))
         seconds = body(w, g, target, mode, t0)
         end = t0 + seconds
         if g.error is not None:
@@ -424,9 +429,21 @@ def vzdump_run(
     )
 
 
+def _partial_body(w: _Writer, g: GuestRun, target: BackupTarget, mode: str, body: Any) -> None:
+    """The lines of a guest whose transfer is still going: those before the end of its data."""
+    scratch = _Writer(w.node, w.tz, w.rng, w.now)
+    body(scratch, replace(g, error="-", error_stage="transfer"), target, mode, w.now)
+    for line in scratch.lines:
+        if line.startswith("ERROR:") or line == "INFO: cleanup temporary 'vzdump' snapshot":
+            break
+        w.lines.append(line)
+
+
 def target_for(storage: Mapping[str, Any]) -> BackupTarget:
     """The :class:`BackupTarget` of a scenario storage item (PBS, or a directory)."""
     sid = str(storage["storage"])
+    if storage.get("dumpdir"):  # a job's dumpdir: no storage at all
+        return BackupTarget("", "dir", dumpdir=str(storage["dumpdir"]))
     if storage.get("type") != "pbs":
         path = storage.get("path") or f"/mnt/pve/{sid}"
         return BackupTarget(sid, "dir", path=str(path))
@@ -451,6 +468,7 @@ def recipe_run(
     external: Sequence[int] = (),
     job_error: str | None = None,
     lock_wait: int = 0,
+    stuck: int | None = None,
 ) -> VzdumpRun:
     """The run of a scenario task's ``log_recipe``: job ``job`` on ``node`` at ``start``.
 
@@ -470,6 +488,7 @@ def recipe_run(
         notes=bool(job.get("notes-template")),
         job_error=job_error,
         lock_wait=lock_wait,
+        stuck=stuck,
     )
 
 
