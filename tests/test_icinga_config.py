@@ -189,7 +189,7 @@ object Host "pve-prod" {
   vars.pve_backup_clusters["prod"] = {
     pve_backup_host = "pve1.example.com,pve2.example.com"
     pve_backup_token_id = "monitoring@pve!icinga"
-    pve_backup_token_secret = "xxxxxxxx-xxxx"
+    pve_backup_token_secret_file = "/etc/icinga2/pve-backup/prod.secret"
   }
   vars.pve_backup_clusters["lab"] = {
     pve_backup_env_file = "/etc/icinga2/pve-lab.env"

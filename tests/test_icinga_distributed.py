@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import re
 import shlex
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -41,10 +40,12 @@ from icinga_harness import (
     IcingaResult,
     IcingaSandbox,
     direct_env,
+    free_port,
     icinga_literal,
     parse_plugin_output,
     require_plugin,
     split_perfdata,
+    write_certs,
 )
 from pve_backup_report.simulator import Simulator
 
@@ -55,12 +56,6 @@ BASIC = HERE / "scenarios" / "basic.yaml"
 SERVICE_CONF = ICINGA_DIR / "pve_backup-service.conf"
 TIMEOUT = 120.0  # the agent connects, gets the config, reloads, runs the check
 SERVICE = "pve-prod!pve-backup-prod"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -77,20 +72,6 @@ class Node:
     def synced_zones(self) -> Path:
         """Where a node keeps the config it received (DataDir/api/zones)."""
         return self.sandbox.dirs["DataDir"] / "api" / "zones"
-
-
-def _write_certs(nodes: list[Node]) -> None:
-    """One CA; each node's certificate (CN = endpoint name) where Icinga 2.13 looks."""
-    import trustme
-
-    ca = trustme.CA(organization_name="check_pve_backup icinga test")
-    for node in nodes:
-        certs = node.sandbox.dirs["DataDir"] / "certs"
-        certs.mkdir(parents=True, exist_ok=True)
-        leaf = ca.issue_cert(node.name, common_name=node.name, key_type=trustme.KeyType.RSA)
-        leaf.private_key_pem.write_to_path(str(certs / f"{node.name}.key"))
-        leaf.cert_chain_pems[0].write_to_path(str(certs / f"{node.name}.crt"))
-        ca.cert_pem.write_to_path(str(certs / "ca.crt"))
 
 
 def _zones(master: Node, agent: Node) -> str:
@@ -234,9 +215,9 @@ def _tail(node: Node) -> str:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Node, Simulator]]:
     require_plugin()
     base = tmp_path_factory.mktemp("icinga-cluster")
-    master = Node("master", _free_port(), IcingaSandbox(base / "master"))
-    agent = Node("agent", _free_port(), IcingaSandbox(base / "agent"))
-    _write_certs([master, agent])
+    master = Node("master", free_port(), IcingaSandbox(base / "master"))
+    agent = Node("agent", free_port(), IcingaSandbox(base / "agent"))
+    write_certs({n.name: n.sandbox for n in (master, agent)})
     with Simulator(BASIC, tls=False) as sim:
         secret = agent.sandbox.workdir / "pve-prod.secret"
         secret.write_text(sim.token_secret + "\n")
@@ -329,9 +310,9 @@ def test_only_the_global_zone_is_synced_to_the_agent(
 
 def test_a_host_outside_the_master_zone_directory_is_rejected(tmp_path: Path) -> None:
     """The README's warning: a Host in conf.d with command_endpoint fails ``daemon -C``."""
-    node = Node("master", _free_port(), IcingaSandbox(tmp_path))
-    agent = Node("agent", _free_port(), node.sandbox)
-    _write_certs([node])  # the ApiListener needs them even for -C
+    node = Node("master", free_port(), IcingaSandbox(tmp_path))
+    agent = Node("agent", free_port(), node.sandbox)
+    write_certs({node.name: node.sandbox})  # the ApiListener needs them even for -C
     with Simulator(BASIC, tls=False) as sim:
         host = _host(sim, tmp_path / "secret")
     _global_templates(node.zones_dir / "global-templates")
