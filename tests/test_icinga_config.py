@@ -29,6 +29,7 @@ from icinga_harness import ICINGA_DIR, IcingaSandbox, require_tool, run_as
 from pve_backup_report.cli import build_parser
 from pve_backup_report.config import read_env_file
 
+REPO = ICINGA_DIR.parent
 CONF = ICINGA_DIR / "pve_backup.conf"
 SERVICE_CONF = ICINGA_DIR / "pve_backup-service.conf"
 BASKET = ICINGA_DIR / "director" / "pve_backup-basket.json"
@@ -282,9 +283,9 @@ def _stock_nagios_cfg() -> str:
     return STOCK_NAGIOS_CFG.read_text()
 
 
-def _readme_block(heading: str) -> list[str]:
-    """The command lines of the first ```sh block after ``heading`` in icinga/README.md."""
-    text = (ICINGA_DIR / "README.md").read_text()
+def _readme_block(heading: str, readme: str = "README.md") -> list[str]:
+    """The command lines of the first ```sh block after ``heading`` in icinga/<readme>."""
+    text = (ICINGA_DIR / readme).read_text()
     section = text[text.index(heading) :]
     block = re.search(r"```sh\n(.*?)```", section, re.S)
     assert block is not None, f"no sh block after {heading!r}"
@@ -360,7 +361,10 @@ def _stock_value(stock: str, key: str) -> str:
     return match.group(1)
 
 
-def test_nagios4_validates_the_readme_install_with_stock_settings(tmp_path: Path) -> None:
+@pytest.mark.parametrize("readme", ["README.md", "README.fr.md"])
+def test_nagios4_validates_the_readme_install_with_stock_settings(
+    tmp_path: Path, readme: str
+) -> None:
     """The README's Nagios steps on a fresh Debian tree, then ``nagios4 -v`` as shipped.
 
     Every setting of Debian's stock ``nagios.cfg`` is kept (``illegal_object_name_chars``
@@ -386,7 +390,7 @@ def test_nagios4_validates_the_readme_install_with_stock_settings(tmp_path: Path
         return proc.stdout
 
     stock_only = verify()
-    lines = _readme_block("## Nagios 4")
+    lines = _readme_block("## Nagios 4", readme)
     assert any(line.startswith("nagios4 -v /etc/nagios4/nagios.cfg") for line in lines)
     assert len(_run_install_steps(lines, root)) >= 4
     env_file = root / "etc/nagios4/pve-backup/prod.env"
@@ -472,3 +476,22 @@ def test_nrpe_commands_are_fixed_and_parse() -> None:
 def test_nrpe_env_example_is_a_valid_env_file(tmp_path: Path) -> None:
     values = read_env_file(str(NRPE_ENV))
     assert set(values) >= {"PVE_HOST", "PVE_API_TOKEN_ID", "PVE_API_TOKEN_SECRET"}
+
+
+# --------------------------------------------------------------------------- French README
+
+
+def test_french_readme_is_linked_and_has_the_same_commands() -> None:
+    fr = ICINGA_DIR / "README.fr.md"
+    assert "(README.fr.md)" in (ICINGA_DIR / "README.md").read_text()
+    assert "(../../icinga/README.fr.md)" in (REPO / "docs/fr/README.md").read_text()
+    assert "(README.md)" in fr.read_text()
+    for heading_en, heading_fr in [
+        ("## Icinga 2\n", "## Icinga 2\n"),
+        ("### Keep the token secret", "### Gardez le secret du jeton"),
+        ("### Running the check on a satellite", "### Exécuter la sonde sur un satellite"),
+        ("## Nagios 4", "## Nagios 4"),
+    ]:
+        en_lines = [re.sub(r"\s+#.*$", "", line) for line in _readme_block(heading_en)]
+        fr_lines = [re.sub(r"\s+#.*$", "", line) for line in _readme_block(heading_fr, fr.name)]
+        assert en_lines == fr_lines, heading_en  # the same commands, comments translated
