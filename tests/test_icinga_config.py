@@ -495,3 +495,67 @@ def test_french_readme_is_linked_and_has_the_same_commands() -> None:
         en_lines = [re.sub(r"\s+#.*$", "", line) for line in _readme_block(heading_en)]
         fr_lines = [re.sub(r"\s+#.*$", "", line) for line in _readme_block(heading_fr, fr.name)]
         assert en_lines == fr_lines, heading_en  # the same commands, comments translated
+
+
+# --------------------------------------------------------------------------- install steps
+
+# Directories the distribution packages create (Debian: nagios4-common, icinga2-common,
+# nagios-nrpe-server, monitoring-plugins-basic; RHEL: the lib64 plugin directory).
+_PACKAGED_DIRS = {
+    "/etc/nagios4/conf.d",
+    "/etc/icinga2",
+    "/etc/icinga2/zones.d",
+    "/etc/nagios",
+    "/etc/nagios/nrpe.d",
+    "/usr/lib/nagios/plugins",
+    "/usr/lib64/nagios/plugins",
+}
+_DOCS_WITH_INSTALL_STEPS = (
+    "README.md",
+    "docs/fr/README.md",
+    "icinga/README.md",
+    "icinga/README.fr.md",
+)
+
+
+def _sh_blocks(text: str) -> list[list[list[str]]]:
+    """Each ```sh block as a list of argvs (continuations joined, comments dropped)."""
+    blocks = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        lines = block.replace("\\\n", " ").splitlines()
+        blocks.append([argv for line in lines if (argv := shlex.split(line, comments=True))])
+    return blocks
+
+
+def _destination_dirs(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(directories this command creates, directories it writes into)."""
+    args = [a for a in argv[1:] if not a.startswith("-")]
+    if argv[0] == "mkdir" or (argv[0] == "install" and "-d" in argv):
+        return [a for a in args if a.startswith("/")], []
+    if argv[0] == "install":  # install -m MODE [-o U -g G] SRC DEST: skip option values
+        values = {argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("-m", "-o", "-g")}
+        args = [a for a in args if a not in values]
+    if argv[0] in ("install", "cp", "ln") and args and args[-1].startswith("/"):
+        dest = args[-1]
+        return [], [dest.rstrip("/") if dest.endswith("/") else str(Path(dest).parent)]
+    return [], []
+
+
+@pytest.mark.parametrize("doc", _DOCS_WITH_INSTALL_STEPS)
+def test_install_steps_create_the_directories_they_write_into(doc: str) -> None:
+    """Every ``install``/``cp``/``ln`` into a directory the packages do not create comes
+    after an ``install -d`` or ``mkdir -p`` of it in the same block."""
+    checked = 0
+    for block in _sh_blocks((REPO / doc).read_text()):
+        created: set[str] = set()
+        for argv in block:
+            made, targets = _destination_dirs(argv)
+            line = " ".join(argv)
+            created.update(made)
+            for target in targets:
+                checked += 1
+                assert target in created or target in _PACKAGED_DIRS, (
+                    f"{doc}: `{line}` writes into {target}, which nothing creates "
+                    "(add install -d / mkdir -p before it)"
+                )
+    assert checked >= 2
