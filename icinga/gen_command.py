@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 CONF_PATH = HERE / "pve_backup.conf"
 BASKET_PATH = HERE / "director" / "pve_backup-basket.json"
 README_PATH = HERE / "README.md"
+README_FR_PATH = HERE / "README.fr.md"
 README_BEGIN = "<!-- gen_command.py: custom variables (begin) -->"
 README_END = "<!-- gen_command.py: custom variables (end) -->"
 
@@ -382,33 +383,49 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render_readme_table(options: list[Option]) -> str:
-    rows = [
-        README_BEGIN,
-        "",
-        "| Custom variable | Option | Description |",
-        "|---|---|---|",
-    ]
+# Table texts per README language; the descriptions are --help's (English) in both.
+_TABLE_TEXTS = {
+    "en": {
+        "head": "| Custom variable | Option | Description |",
+        "default": "default",
+        "boolean": "boolean, default",
+        "env": "environment",
+        "secret": "The API token secret, handed over in the environment, never as an "
+        "argument. Prefer `pve_backup_token_secret_file`: Icinga copies custom variables "
+        "(see above).",
+    },
+    "fr": {
+        "head": "| Variable personnalisée | Option | Description (texte de `--help`) |",
+        "default": "défaut",
+        "boolean": "booléen, défaut",
+        "env": "environnement",
+        "secret": "Le secret du jeton, passé par l'environnement, jamais en argument. "
+        "Préférez `pve_backup_token_secret_file` : Icinga copie les variables "
+        "personnalisées (voir plus haut).",
+    },
+}
+
+
+def render_readme_table(options: list[Option], lang: str = "en") -> str:
+    texts = _TABLE_TEXTS[lang]
+    rows = [README_BEGIN, "", texts["head"], "|---|---|---|"]
     for opt in options:
         if opt.kind == "verbose":
-            key = f"`-v` / `-vv` / `-vvv` (default `{DEFAULT_VERBOSE}`)"
+            key = f"`-v` / `-vv` / `-vvv` ({texts['default']} `{DEFAULT_VERBOSE}`)"
         elif opt.kind == "flag":
-            key = f"`{opt.key}` (boolean, default `false`)"
+            key = f"`{opt.key}` ({texts['boolean']} `false`)"
         else:
             key = f"`{opt.key}`"
         rows.append(f"| `{opt.var}` | {key} | {_md(opt.description)} |")
-    rows.append(
-        f"| `{SECRET_VAR}` | environment `{SECRET_ENV}` | The API token secret; never "
-        "passed as an argument. |"
-    )
+    rows.append(f"| `{SECRET_VAR}` | {texts['env']} `{SECRET_ENV}` | {texts['secret']} |")
     rows += ["", README_END]
     return "\n".join(rows)
 
 
-def render_readme(current: str, options: list[Option]) -> str:
+def render_readme(current: str, options: list[Option], lang: str = "en") -> str:
     begin = current.index(README_BEGIN)
     end = current.index(README_END) + len(README_END)
-    return current[:begin] + render_readme_table(options) + current[end:]
+    return current[:begin] + render_readme_table(options, lang) + current[end:]
 
 
 # --------------------------------------------------------------------------- main
@@ -417,8 +434,9 @@ def render_readme(current: str, options: list[Option]) -> str:
 def generated_files() -> dict[Path, str]:
     options = monitoring_options()
     files = {CONF_PATH: render_conf(options), BASKET_PATH: render_basket(options)}
-    if README_PATH.exists():
-        files[README_PATH] = render_readme(README_PATH.read_text(encoding="utf-8"), options)
+    for path, lang in ((README_PATH, "en"), (README_FR_PATH, "fr")):
+        if path.exists():
+            files[path] = render_readme(path.read_text(encoding="utf-8"), options, lang)
     return files
 
 

@@ -476,6 +476,33 @@ class IcingaSandbox:
             proc.wait(timeout=5)
 
 
+# --------------------------------------------------------------------------- cluster
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now (for an ApiListener)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_certs(nodes: Mapping[str, IcingaSandbox]) -> None:
+    """One throw-away CA; each node's certificate (CN = endpoint name) where Icinga 2.13
+    looks for it: ``DataDir/certs/<name>.crt``, ``<name>.key`` and ``ca.crt``."""
+    import trustme
+
+    ca = trustme.CA(organization_name="check_pve_backup icinga test")
+    for name, sandbox in nodes.items():
+        certs = sandbox.dirs["DataDir"] / "certs"
+        certs.mkdir(parents=True, exist_ok=True)
+        leaf = ca.issue_cert(name, common_name=name, key_type=trustme.KeyType.RSA)
+        leaf.private_key_pem.write_to_path(str(certs / f"{name}.key"))
+        leaf.cert_chain_pems[0].write_to_path(str(certs / f"{name}.crt"))
+        ca.cert_pem.write_to_path(str(certs / "ca.crt"))
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -591,6 +618,7 @@ __all__ = [
     "IcingaSandbox",
     "direct_env",
     "find_tool",
+    "free_port",
     "icinga_checks",
     "icinga_literal",
     "parse_plugin_output",
@@ -600,6 +628,7 @@ __all__ = [
     "run_checks_in_icinga_full",
     "simulator_vars",
     "split_perfdata",
+    "write_certs",
 ]
 
 if __name__ == "__main__":  # pragma: no cover - manual smoke run

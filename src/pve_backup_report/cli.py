@@ -20,7 +20,10 @@ try:  # third-party imports: a missing module is UNKNOWN, not WARNING (exit 1)
     import yaml  # noqa: F401
     from dotenv import dotenv_values  # noqa: F401
 except ImportError as _exc:  # pragma: no cover - depends on the installation
-    print(f"UNKNOWN - missing Python module {_exc.name}: pip install check-pve-backup")
+    print(
+        f"UNKNOWN - missing Python module {_exc.name}: install check_pve_backup with its "
+        f"dependencies (pip install <wheel or checkout>) for {sys.executable}"
+    )
     sys.exit(EXIT_UNKNOWN)
 
 from pve_backup_report import __version__
@@ -317,13 +320,14 @@ def _demo_settings(settings: Settings) -> Iterator[tuple[Settings, int | None]]:
     is off (the simulator's port, hence the cluster key, changes every run).
     """
     from dataclasses import replace
+    from importlib.util import find_spec
 
-    try:
-        from pve_backup_report.simulator import Simulator, load_scenario
-    except ImportError as exc:  # pragma: no cover - trustme missing
-        raise ConfigError(
-            f"--demo needs the demo extra: pip install 'check-pve-backup[demo]' ({exc})"
-        ) from None
+    if find_spec("trustme") is None:  # the simulator's HTTPS certificates need it
+        raise PveBackupError(
+            f"--demo needs the Python package trustme: {sys.executable} -m pip install trustme"
+        )
+    from pve_backup_report.simulator import Simulator, load_scenario
+
     scenario = load_scenario("demo")
     with Simulator(scenario, tls=True) as sim:
         demo = replace(
