@@ -250,8 +250,15 @@ def test_https_with_ca_bundle_pin_and_insecure() -> None:
 
 
 def test_dead_then_alive_host(sim: Simulator) -> None:
-    proc = run(sim, "--now", NOW, env={"PVE_HOST": f"http://127.0.0.1:9,{sim.url}"})
+    """A dead first host is tried once per run, not again for every request."""
+    proc = run(sim, "--now", NOW, "--no-cache")
+    single = int(perfdata(proc.stdout)["api_requests"].split(";")[0])
+    served = sim.stats.requests
+    sim.reset_stats()
+    proc = run(sim, "--now", NOW, "--no-cache", env={"PVE_HOST": f"http://127.0.0.1:9,{sim.url}"})
     assert proc.returncode == 2
+    assert sim.stats.requests == served  # the same answers from the live host
+    assert perfdata(proc.stdout)["api_requests"].split(";")[0] == str(single + 1)
 
 
 def test_secret_never_printed_at_any_verbosity(sim: Simulator) -> None:

@@ -87,6 +87,9 @@ class PveClient:
         self._secret = settings.token_secret.reveal()
         self._hosts = list(settings.api_urls)
         self._preferred = 0
+        self._down: set[int] = set()  # hosts that failed to connect during this run
+        self._answered = threading.Event()  # set once any host has answered
+        self._probe_lock = threading.Lock()
         self._lock = threading.Lock()
         self.stats = RequestStats()
         self._inflight: dict[int, str] = {}
@@ -160,24 +163,40 @@ class PveClient:
 
     def get_page(self, path: str, params: dict[str, Any] | None = None) -> Page:
         """GET ``path`` and return ``data`` plus ``total`` (task lists, task logs)."""
+        if len(self._hosts) > 1 and not self._answered.is_set():
+            # Until a host has answered, one request at a time looks for a working host,
+            # so that parallel requests do not all try (and wait for) a dead first host.
+            with self._probe_lock:
+                return self._get_failing_over(path, params)
+        return self._get_failing_over(path, params)
+
+    def _get_failing_over(self, path: str, params: dict[str, Any] | None) -> Page:
         first_error: ApiError | None = None
-        n = len(self._hosts)
-        start = self._preferred
-        for i in range(n):
-            idx = (start + i) % n
+        for idx in self._host_order():
             try:
                 page = self._get_from(self._hosts[idx], path, params)
             except ApiConnectionError as exc:
                 first_error = first_error or exc
-                if n > 1:
+                if len(self._hosts) > 1:
                     log.info("host %s failed (%s), trying the next one", self._hosts[idx], exc)
+                    with self._lock:
+                        self._down.add(idx)
                 continue
-            if idx != self._preferred:
-                with self._lock:
-                    self._preferred = idx
+            with self._lock:
+                self._preferred = idx
+                self._down.discard(idx)
+            self._answered.set()
             return page
         assert first_error is not None
         raise first_error
+
+    def _host_order(self) -> list[int]:
+        """The preferred host first, then the others; hosts that failed in this run last."""
+        n = len(self._hosts)
+        with self._lock:
+            order = [(self._preferred + i) % n for i in range(n)]
+            down = set(self._down)
+        return [i for i in order if i not in down] + [i for i in order if i in down]
 
     def close(self) -> None:
         self._session.close()
