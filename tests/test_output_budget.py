@@ -151,3 +151,26 @@ def test_budget_is_raised_by_flag_and_environment(cluster: tuple[Simulator, str]
     ):
         assert DEFAULT_MAX_OUTPUT * 4 < len(proc.stdout) <= 65536
         assert proc.stdout.count(b"\n") > default.count(b"\n")
+
+
+def test_a_part_never_disappears_however_small_the_limit() -> None:
+    """Names go first (the last parts first), the counts stay."""
+    from pve_backup_report.check_text import Part, fit_parts
+
+    parts = [
+        Part(2, 0, ("57 guests not covered (vm 251 web-0018, +56)", "57 guests not covered")),
+        Part(1, 6, ("1575 stale backups (vm 101, vm 102, ...)", "1575 stale backups")),
+    ]
+    assert fit_parts(parts, 1000) == (
+        "57 guests not covered (vm 251 web-0018, +56), 1575 stale backups (vm 101, vm 102, ...)"
+    )
+    assert (
+        fit_parts(parts, 70) == "57 guests not covered (vm 251 web-0018, +56), 1575 stale backups"
+    )
+    assert fit_parts(parts, 0) == "57 guests not covered, 1575 stale backups"
+
+
+def test_category_alerting_on_zero_guests_has_no_empty_name_list() -> None:
+    from pve_backup_report.check_text import named
+
+    assert named("0 guests never backed up", []) == ("0 guests never backed up",)

@@ -138,6 +138,8 @@ def short_label(g: GuestStatus) -> str:
 
 def named(head: str, guests: Sequence[GuestStatus]) -> tuple[str, ...]:
     """``head (names)`` from 4 full labels down to ``head`` alone."""
+    if not guests:  # a range such as 2: alerts on a count of 0
+        return (head,)
     first = guests[:NAMES_PER_PART]
     rest = len(guests) - len(first)
     full = [g.guest.label for g in first] + ([f"+{rest}"] if rest else [])
@@ -146,8 +148,7 @@ def named(head: str, guests: Sequence[GuestStatus]) -> tuple[str, ...]:
     variants.append(f"{head} ({', '.join(short)}{', ...' if rest else ''})")
     if len(short) > 2:
         variants.append(f"{head} ({', '.join(short[:2])}, ...)")
-    if guests:
-        variants.append(head)
+    variants.append(head)
     return tuple(variants)
 
 
