@@ -244,14 +244,54 @@ def test_https_with_ca_bundle_pin_and_insecure() -> None:
         proc = run(s, "--now", NOW, env={"PVE_TLS_FINGERPRINT": str(s.fingerprint)})
         assert proc.returncode == 2
         proc = run(s, "--now", NOW, env={"PVE_TLS_FINGERPRINT": ":".join(["00"] * 32)})
-        assert proc.returncode == 3 and "does not match the pinned" in proc.stdout
+        assert proc.returncode == 3
+        assert proc.stdout.startswith("PVE_BACKUP UNKNOWN - PVE API not usable: /version: ")
+        # where the pin came from, and what to pin instead
+        assert "does not match the fingerprint pinned by PVE_TLS_FINGERPRINT (environment)" in (
+            proc.stdout
+        )
+        assert f"; the server presented {s.fingerprint}\n" in proc.stdout
+        proc = run(s, "--now", NOW, "--tls-fingerprint", ":".join(["00"] * 32))
+        assert "pinned by --tls-fingerprint (Icinga: vars.pve_backup_tls_fingerprint)" in (
+            proc.stdout
+        )
         proc = run(s, "--now", NOW, env={"PVE_VERIFY_TLS": "false"})
         assert proc.returncode == 2 and "[TLS NOT VERIFIED]" in proc.stdout.splitlines()[0]
 
 
+def test_plain_http_is_marked_in_the_status_line(sim: Simulator) -> None:
+    proc = run(sim, "--now", NOW, "-v")
+    first, *long = proc.stdout.splitlines()
+    assert first.endswith(" [PLAIN HTTP, NO TLS]")
+    assert (
+        "plain HTTP: the token and the answers travel unencrypted "
+        "(http:// host in PVE_HOST (environment))"
+    ) in long
+
+
+def test_configuration_errors_carry_the_check_prefix(sim: Simulator) -> None:
+    """Icinga shows the first line: every UNKNOWN starts like the check's own lines."""
+    for args, env in (
+        ([], {"PVE_HOST": ""}),
+        (["--bogus"], {}),
+        ([], {"PVE_VERIFY_TLS": "/etc/pve/pve-root-ca.pem"}),
+    ):
+        proc = run(sim, *args, env=env)
+        assert proc.returncode == 3
+        assert proc.stdout.startswith("PVE_BACKUP UNKNOWN - "), proc.stdout
+    assert "set PVE_CA_BUNDLE to '/etc/pve/pve-root-ca.pem'" in proc.stdout
+
+
 def test_dead_then_alive_host(sim: Simulator) -> None:
-    proc = run(sim, "--now", NOW, env={"PVE_HOST": f"http://127.0.0.1:9,{sim.url}"})
+    """A dead first host is tried once per run, not again for every request."""
+    proc = run(sim, "--now", NOW, "--no-cache")
+    single = int(perfdata(proc.stdout)["api_requests"].split(";")[0])
+    served = sim.stats.requests
+    sim.reset_stats()
+    proc = run(sim, "--now", NOW, "--no-cache", env={"PVE_HOST": f"http://127.0.0.1:9,{sim.url}"})
     assert proc.returncode == 2
+    assert sim.stats.requests == served  # the same answers from the live host
+    assert perfdata(proc.stdout)["api_requests"].split(";")[0] == str(single + 1)
 
 
 def test_secret_never_printed_at_any_verbosity(sim: Simulator) -> None:
@@ -299,3 +339,40 @@ def test_old_pve_log_only_reachable_by_paging(tmp_path: Path) -> None:
         # the client never sends limit=0 (which gives no line before PVE 7.3): a page of
         # 50,000 lines reads this log in one request on any version
         assert logs == 1
+
+
+def test_success_known_only_from_pbs_says_where_its_age_comes_from(sim: Simulator) -> None:
+    """ct 102's only task (2026-11-16) is outside a 2-day history; its PBS snapshot is the
+    success the age belongs to."""
+    proc = run(sim, "--now", NOW, "-v", "--history-days", "2")
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("ct 102 dns"))
+    assert (
+        "latest backup: none in the task history; latest success: 2026-11-16T20:00:01Z "
+        "(PBS snapshot on pbs-main, no task in the history); age: 3d 15h"
+    ) in line
+
+
+def test_no_known_success_leaves_the_age_out_of_perfdata() -> None:
+    """0 would look perfectly fresh on a graph."""
+    data = basic(tasks=[], backups=[])
+    data["jobs"] = [j for j in data["jobs"] if j["id"] == "backup-old"]
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        proc = run(s, "--now", NOW)
+    perf = perfdata(proc.stdout)
+    assert "oldest_success_age" not in perf
+    assert perf["guests_total"] == "6;;;0"
+
+
+def test_ok_within_thresholds_does_not_claim_all_backups_fresh(sim: Simulator) -> None:
+    off = ["--crit-not-covered", "", "--crit-failed", "", "--warn-disabled-only", ""]
+    off += ["--warn-non-pbs-only", "", "--warn-stale", ""]
+    proc = run(sim, "--now", NOW, *off)
+    assert proc.returncode == 0
+    status = proc.stdout.split(" | ")[0]
+    assert status.startswith(
+        "PVE_BACKUP OK - 3 of 6 guests covered by active PBS backup jobs; within thresholds: "
+        "1 guest not covered (vm 105"
+    )
+    for part in ("1 failed backup", "1 guest only in disabled jobs", "1 stale backup"):
+        assert part in status
+    assert "fresh" not in status

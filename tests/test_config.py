@@ -91,9 +91,10 @@ def test_secret_file_and_permission_warning(tmp_path: Path) -> None:
     os.chmod(f, 0o644)
     s = merge(Sources(environ={"PVE_API_TOKEN_SECRET_FILE": str(f)}))
     assert s.token_secret == Secret(CANARY)
-    assert len(s.secret_warnings) == 1 and "chmod 600" in s.secret_warnings[0]
-    os.chmod(f, 0o600)
-    assert merge(Sources(environ={"PVE_API_TOKEN_SECRET_FILE": str(f)})).secret_warnings == ()
+    assert len(s.secret_warnings) == 1 and "chmod o-rwx" in s.secret_warnings[0]
+    for mode in (0o600, 0o640, 0o440, 0o400):  # 0640 root:nagios is the documented setup
+        os.chmod(f, mode)
+        assert merge(Sources(environ={"PVE_API_TOKEN_SECRET_FILE": str(f)})).secret_warnings == ()
     f.write_text("two\nlines\n")
     with pytest.raises(ConfigError, match="only the secret"):
         merge(Sources(environ={"PVE_API_TOKEN_SECRET_FILE": str(f)}))
@@ -155,7 +156,55 @@ def test_secret_file_flag_beats_secret_in_environment(tmp_path: Path) -> None:
 
 
 def test_flag_errors_name_the_flag() -> None:
-    with pytest.raises(ConfigError, match=r"^--token-id: must look like"):
+    """A flag is named with the Icinga custom variable the CheckCommand sets it from."""
+    with pytest.raises(
+        ConfigError, match=r"^--token-id \(Icinga: vars.pve_backup_token_id\): must look like"
+    ):
         merge(Sources(cli={"token_id": "root"}))
-    with pytest.raises(ConfigError, match=r"^--host: "):
+    with pytest.raises(ConfigError, match=r"^--host \(Icinga: vars.pve_backup_host\): "):
         merge(Sources(cli={"hosts": "ftp://x"}))
+    with pytest.raises(ConfigError, match=r"^--warn-stale \(Icinga: vars.pve_backup_warn_stale\)"):
+        merge(Sources(cli={"thresholds": {"warn_stale": "5:1"}}))
+
+
+def test_threshold_errors_name_the_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^thresholds.warn_foo \(config file c.yaml\): unknown"):
+        merge(Sources(yaml={"thresholds": {"warn_foo": "0"}}, yaml_path="c.yaml"))
+    with pytest.raises(ConfigError, match=r"^thresholds.crit_stale \(config file c.yaml\): inv"):
+        merge(Sources(yaml={"thresholds": {"crit_stale": "x"}}, yaml_path="c.yaml"))
+
+
+def test_origins_name_where_each_value_came_from(tmp_path: Path) -> None:
+    s = merge(
+        Sources(
+            cli={"verify_tls": False},
+            environ={"PVE_HOST": "http://pve1"},
+            yaml={"max_output": 65536},
+            yaml_path="c.yaml",
+        )
+    )
+    assert s.origin("verify_tls", "?") == "--insecure (Icinga: vars.pve_backup_insecure)"
+    assert s.origin("hosts", "?") == "PVE_HOST (environment)"
+    assert (
+        s.max_output == 65536 and s.origin("max_output", "?") == "max_output (config file c.yaml)"
+    )
+    assert s.origin("ca_bundle", "none") == "none"
+    assert merge(Sources(environ={"PVE_MAX_OUTPUT": "0"})).max_output == 0  # no limit
+    with pytest.raises(ConfigError, match=r"^PVE_MAX_OUTPUT \(environment\): must be between"):
+        merge(Sources(environ={"PVE_MAX_OUTPUT": "-1"}))
+
+
+def test_verify_tls_given_a_path_suggests_the_ca_bundle_setting() -> None:
+    with pytest.raises(ConfigError, match=r"set PVE_CA_BUNDLE to '/etc/pve/pve-root-ca.pem'$"):
+        merge(Sources(environ={"PVE_VERIFY_TLS": "/etc/pve/pve-root-ca.pem"}))
+    with pytest.raises(ConfigError, match=r"^verify_tls \(config file c.yaml\): .* set ca_bundle "):
+        merge(Sources(yaml={"verify_tls": "ca.pem"}, yaml_path="c.yaml"))
+
+
+def test_ca_bundle_that_is_not_pem_says_so(tmp_path: Path) -> None:
+    der = tmp_path / "ca.der"
+    der.write_bytes(b"\x30\x82\x03\x00" + bytes(64))  # a DER certificate starts like this
+    with pytest.raises(ConfigError, match=r"^PVE_CA_BUNDLE \(environment\): .* is not a PEM"):
+        merge(Sources(environ={"PVE_CA_BUNDLE": str(der)}))
+    with pytest.raises(ConfigError, match=r"^--ca-bundle .*: cannot read CA bundle"):
+        merge(Sources(cli={"ca_bundle": str(tmp_path / "missing.pem")}))

@@ -301,7 +301,9 @@ def test_baseline_is_ok(tmp_path: Path) -> None:
     out = run_in_process(base_scenario(), tmp_path / "r.md")
     assert out.error is None, out.error
     assert out.state == OK, out.status
-    assert out.status == "3 of 3 guests covered by active PBS backup jobs, all backups fresh"
+    assert out.status == (
+        "3 of 3 guests covered by active PBS backup jobs, all backups fresh [PLAIN HTTP, NO TLS]"
+    )
     assert out.perf["guests_total"] == "3" and out.perf["guests_covered"] == "3"
     assert out.perf["anomalies"] == "0"
     assert out.report == out.expected_report

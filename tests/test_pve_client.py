@@ -104,7 +104,10 @@ def test_fingerprint_pinning() -> None:
             assert client.tls_mode == "pinned"
         wrong = ":".join(["AB"] * 32)
         with client_for(sim, ca_bundle=None, tls_fingerprint=wrong) as client:
-            with pytest.raises(ApiTlsError, match="does not match the pinned"):
+            presented = f"the server presented {sim.fingerprint}$"
+            with pytest.raises(
+                ApiTlsError, match=f"does not match the fingerprint pinned.*{presented}"
+            ):
                 client.get("/version")
 
 

@@ -405,3 +405,8 @@ def schedule_anomalies(inventory: Inventory) -> list[Anomaly]:
                 )
             )
     return out
+
+
+def pending_guests(a: Assessment) -> list[GuestStatus]:
+    """Judged, non-ignored guests waiting for their first backup (not a problem)."""
+    return [g for g in a.guests if g.freshness is Freshness.PENDING and g.ignored is None]

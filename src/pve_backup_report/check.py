@@ -15,17 +15,28 @@ from typing import Any
 
 import nagiosplugin
 
-from pve_backup_report.assess import Assessment, GuestStatus
-from pve_backup_report.config import redact
+from pve_backup_report.assess import Assessment, GuestStatus, pending_guests
+from pve_backup_report.check_text import (
+    DEFAULT_MAX_OUTPUT,
+    STATUS_NAMES_LIMIT,
+    Part,
+    age_part,
+    anomaly_part,
+    category_parts,
+    clean,
+    fit_parts,
+    fit_sections,
+    line_size,
+    note_parts,
+    ok_text,
+    ordered,
+    sections,
+    size,
+)
 from pve_backup_report.coverage import Coverage
-from pve_backup_report.freshness import Freshness
 from pve_backup_report.model import Problem, Severity
 from pve_backup_report.pve_client import tls_notice
 from pve_backup_report.thresholds import CATEGORIES
-from pve_backup_report.timeutil import human_duration, iso_utc
-
-STATUS_LINE_LIMIT = 200
-NAMES_PER_CATEGORY = 4
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,8 @@ class CheckOptions:
     thresholds: Mapping[str, tuple[str | None, str | None]]  # key -> (warning, critical)
     max_age_s: tuple[int, int]
     tls_mode: str = "verified"
+    tls_origin: str | None = None  # the setting that turned verification off
+    max_output: int = DEFAULT_MAX_OUTPUT  # bytes of the whole output; 0: no limit
 
 
 # --------------------------------------------------------------------------- acquisition
@@ -52,9 +65,11 @@ class PveBackup(nagiosplugin.Resource):
         self.assessment = a
         for c in CATEGORIES:
             yield nagiosplugin.Metric(c.metric, a.count(c.problem), min=0, context=c.key)
-        yield nagiosplugin.Metric(
-            "oldest_success_age", oldest_success_age(a), uom="s", min=0, context="max_age"
-        )
+        oldest = oldest_success_age(a)
+        if oldest is not None:  # no success known: left out rather than a fresh-looking 0
+            yield nagiosplugin.Metric(
+                "oldest_success_age", oldest, uom="s", min=0, context="max_age"
+            )
         yield nagiosplugin.Metric("anomalies", len(a.anomalies), min=0, context="anomalies")
         guests = a.guests
         info = {
@@ -73,19 +88,15 @@ class PveBackup(nagiosplugin.Resource):
         )
 
 
-def pending_guests(a: Assessment) -> list[GuestStatus]:
-    """Judged, non-ignored guests waiting for their first backup (not a problem)."""
-    return [g for g in a.guests if g.freshness is Freshness.PENDING and g.ignored is None]
-
-
-def oldest_success_age(a: Assessment) -> int:
+def oldest_success_age(a: Assessment) -> int | None:
     """Age in seconds of the oldest latest success among judged, non-ignored guests.
 
     A guest never backed up in the whole history window counts with the window's length.
+    None when no such age is known (no judged guest, or none with a known success).
     """
     ages = [_judged_age(g, a) for g in a.guests if g.freshness is not None and g.ignored is None]
     known = [x for x in ages if x is not None]
-    return max(known) if known else 0
+    return max(known) if known else None
 
 
 def _judged_age(g: GuestStatus, a: Assessment) -> int | None:
@@ -130,18 +141,36 @@ AfterHook = Callable[[Assessment, nagiosplugin.state.ServiceState], "str | None"
 
 
 class PveBackupCheck(nagiosplugin.Check):
-    def __init__(self, *objects: Any, after: AfterHook | None = None) -> None:
-        super().__init__(*objects)
+    def __init__(
+        self, *objects: Any, after: AfterHook | None = None, summary: BackupSummary
+    ) -> None:
+        super().__init__(*objects, summary)
         self._after = after
+        self._summary = summary
+        self._verbose: int | None = None  # set by main(): run by nagiosplugin's Runtime
+
+    def main(self, verbose: int = 0, timeout: int = 0) -> None:
+        self._verbose = verbose
+        super().main(verbose, timeout)
 
     def __call__(self) -> None:
         super().__call__()
         resource = next((r for r in self.resources if isinstance(r, PveBackup)), None)
-        if self._after is None or resource is None or resource.assessment is None:
+        if resource is None or resource.assessment is None:
             return
-        error = self._after(resource.assessment, self.state)
-        if error:
-            self.results.add(nagiosplugin.Result(nagiosplugin.Warn, clean(error)))
+        if self._after is not None:
+            error = self._after(resource.assessment, self.state)
+            if error:
+                self.results.add(nagiosplugin.Result(nagiosplugin.Warn, clean(error)))
+        self._fit(resource.assessment)
+
+    def _fit(self, a: Assessment) -> None:
+        """Fit the texts into the budget, now that the state and perfdata are known."""
+        verbose = 1 if self._verbose is None else self._verbose
+        log = _log_text() if self._verbose is not None and self._verbose >= 2 else ""
+        prefix = f"{self.name} {str(self.state).upper()} - "
+        frame = size(prefix) + frame_size(self.perfdata, log, verbose)
+        self._summary.fitted = fit_output(a, self.results, self._summary.options, frame, verbose)
 
 
 def build_check(
@@ -156,7 +185,8 @@ def build_check(
     contexts.append(nagiosplugin.ScalarContext("max_age", f"{warn_age}", f"{crit_age}"))
     contexts.append(AnomalyContext("anomalies"))
     contexts.append(InfoContext("info"))
-    check = PveBackupCheck(resource, *contexts, BackupSummary(resource, options), after=after)
+    summary = BackupSummary(resource, options)
+    check = PveBackupCheck(resource, *contexts, after=after, summary=summary)
     check.name = "PVE_BACKUP"
     return check
 
@@ -164,180 +194,130 @@ def build_check(
 # --------------------------------------------------------------------------- presentation
 
 
-def _state_of(results: nagiosplugin.Results, metric: str) -> nagiosplugin.state.ServiceState:
-    try:
-        return results[metric].state
-    except KeyError:
-        return nagiosplugin.Ok
+def _log_text() -> str:
+    """What nagiosplugin's log channel will print between the long output and perfdata
+    (``-vv`` and ``-vvv``): it counts against the output budget too."""
+    channel = nagiosplugin.Runtime().logchan
+    stream = getattr(channel, "stream", None)
+    getvalue = getattr(stream, "getvalue", None)
+    return str(getvalue()).rstrip("\n") if callable(getvalue) else ""
 
 
-def _names(guests: Sequence[GuestStatus]) -> str:
-    shown = [g.guest.label for g in guests[:NAMES_PER_CATEGORY]]
-    if len(guests) > NAMES_PER_CATEGORY:
-        shown.append(f"+{len(guests) - NAMES_PER_CATEGORY}")
-    return ", ".join(shown)
+def frame_size(perfdata: Sequence[str], log: str, verbose: int) -> int:
+    """Bytes nagiosplugin prints besides the status line's text and the long output:
+    the line breaks, the log channel and the perfdata (``status | perf`` at verbosity
+    0, else ``status``, long output, log and ``| perf`` on lines of their own)."""
+    perf = " ".join(perfdata)
+    if verbose == 0:
+        return (size(f" | {perf}") if perf else 0) + 1
+    return 1 + (size(log) + 1 if log else 0) + (size(f"| {perf}") + 1 if perf else 0)
 
 
-def problem_parts(a: Assessment, results: nagiosplugin.Results) -> list[tuple[int, str]]:
-    """(state code, text) for every non-OK part of the status line, worst first."""
-    parts: list[tuple[int, int, str]] = []
-    for order, c in enumerate(CATEGORIES):
-        state = _state_of(results, c.metric)
-        if state == nagiosplugin.Ok:
-            continue
-        guests = [g for g in a.guests if g.ignored is None and c.problem in g.problems]
-        label = c.singular if len(guests) == 1 else c.plural
-        parts.append((state.code, order, f"{len(guests)} {label} ({_names(guests)})"))
-    age_state = _state_of(results, "oldest_success_age")
-    if age_state != nagiosplugin.Ok:
-        limit = a.options.max_age_s[1 if age_state == nagiosplugin.Critical else 0]
-        old = [
-            g
-            for g in sorted(a.guests, key=lambda g: -(_judged_age(g, a) or 0))
-            if g.freshness is not None and g.ignored is None and (_judged_age(g, a) or 0) > limit
-        ]
-        label = "backup" if len(old) == 1 else "backups"
-        parts.append(
-            (
-                age_state.code,
-                50,
-                f"{len(old)} {label} older than {human_duration(limit)} ({_names(old)})",
-            )
-        )
-    anomaly_state = _state_of(results, "anomalies")
-    if anomaly_state != nagiosplugin.Ok:
-        worst = sorted(
-            (x for x in a.anomalies if x.severity is a.worst_anomaly),
-            key=lambda x: x.component != "permissions",  # the root cause first
-        )
-        more = f" (+{len(worst) - 1} more)" if len(worst) > 1 else ""
-        parts.append((anomaly_state.code, 60, f"{worst[0].message}{more}"))
-    for r in results:
-        if r.metric is None and r.state != nagiosplugin.Ok and r.hint:
-            parts.append((r.state.code, 70, r.hint))
-    parts.sort(key=lambda p: (-_rank(p[0]), p[1]))
-    return [(code, text) for code, _, text in parts]
+@dataclass(frozen=True)
+class Fitted:
+    status: str
+    long: tuple[str, ...]
 
 
-def _rank(code: int) -> int:
-    """UNKNOWN first (coverage unknowable), then CRITICAL, WARNING."""
-    return {3: 4, 2: 3, 1: 2}.get(code, 0)
+def fit_output(
+    a: Assessment,
+    results: nagiosplugin.Results,
+    options: CheckOptions,
+    frame: int,
+    verbose: int,
+) -> Fitted:
+    """Status line and long output within ``options.max_output`` bytes, ``frame`` of
+    which are already taken (prefix, perfdata, log, line breaks)."""
+    states = {r.metric.name: r.state.code for r in results if r.metric is not None}
+    notes = [
+        (r.state.code, clean(r.hint))
+        for r in results
+        if r.metric is None and r.state != nagiosplugin.Ok and r.hint
+    ]
+    budget = options.max_output or None
+    suffix = tls_suffix(options.tls_mode)
+    limit = STATUS_NAMES_LIMIT - size(suffix)
+    if budget is not None:
+        limit = min(limit, budget - frame - size(suffix))
+    if results.most_significant_state == nagiosplugin.Ok:
+        status = ok_text(a, states, limit)
+    else:
+        status = fit_parts(ordered(problem_parts(a, states, notes)), limit)
+    status += suffix
+    if verbose == 0:
+        return Fitted(status, ())
+    room = None if budget is None else budget - frame - size(status)
+    return Fitted(status, tuple(long_output(a, states, notes, options, room)))
 
 
-def _shorten(parts: Sequence[str], limit: int = STATUS_LINE_LIMIT) -> str:
-    out = ""
-    for i, text in enumerate(parts):
-        candidate = text if not out else f"{out}, {text}"
-        if out and len(candidate) > limit:
-            return f"{out}, and {len(parts) - i} more"
-        out = candidate
-    return out
+def problem_parts(
+    a: Assessment, states: Mapping[str, int], notes: Sequence[tuple[int, str]]
+) -> list[Part]:
+    ages = {g.guest.vmid: age for g in a.guests if (age := _judged_age(g, a)) is not None}
+    return [
+        *category_parts(a, states),
+        *age_part(a, states, ages),
+        *anomaly_part(a, states),
+        *note_parts(notes),
+    ]
+
+
+def long_output(
+    a: Assessment,
+    states: Mapping[str, int],
+    notes: Sequence[tuple[int, str]],
+    options: CheckOptions,
+    room: int | None,
+) -> list[str]:
+    """Report failure first, then the guests worst first, the anomalies, the ignored
+    guests and the TLS notice, within ``room`` bytes (None: no limit)."""
+    state_text = {1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
+    head = [f"[{state_text.get(code, 'OK')}] {text}" for code, text in notes]
+    notice = tls_notice(options.tls_mode, options.tls_origin)
+    tail = [clean(notice)] if notice else []
+    secs, phases = sections(a, states)
+    if not any(s.lines for s in secs):
+        tail.append("Every guest is covered by an active PBS job and its backups are fresh.")
+    if room is not None:
+        room -= sum(line_size(line) for line in head + tail)
+    return [*head, *fit_sections(secs, phases, room), *tail]
+
+
+def tls_suffix(tls_mode: str) -> str:
+    """What the status line says when the connection is not verified TLS."""
+    if tls_mode == "not verified":
+        return " [TLS NOT VERIFIED]"
+    if tls_mode == "plain http":
+        return " [PLAIN HTTP, NO TLS]"
+    return ""
 
 
 class BackupSummary(nagiosplugin.Summary):
+    """Serves the texts :class:`PveBackupCheck` fitted into the output budget."""
+
     def __init__(self, resource: PveBackup, options: CheckOptions) -> None:
         self._resource = resource
-        self._options = options
+        self.options = options
+        self.fitted: Fitted | None = None
 
-    def _suffix(self) -> str:
-        return " [TLS NOT VERIFIED]" if self._options.tls_mode == "not verified" else ""
+    def _fit(self, results: nagiosplugin.Results) -> Fitted | None:
+        a = self._resource.assessment
+        if a is None:
+            return None
+        if self.fitted is None:  # not run through PveBackupCheck: no perfdata known
+            return fit_output(a, results, self.options, 0, 1)
+        return self.fitted
 
     def ok(self, results: nagiosplugin.Results) -> str:
-        a = self._resource.assessment
-        if a is None:
-            return "no data"
-        total = len(a.guests)
-        covered = sum(1 for g in a.guests if g.coverage is Coverage.COVERED)
-        ignored = sum(1 for g in a.guests if g.ignored is not None)
-        text = f"{covered} of {total} guests covered by active PBS backup jobs, all backups fresh"
-        if ignored:
-            text += f", {ignored} ignored"
-        pending = len(pending_guests(a))
-        if pending:
-            text += f", {pending} awaiting {'its' if pending == 1 else 'their'} first backup"
-        return clean(text + self._suffix())
+        fitted = self._fit(results)
+        return "no data" if fitted is None else fitted.status
 
     def problem(self, results: nagiosplugin.Results) -> str:
-        a = self._resource.assessment
-        if a is None:  # collection failed: nagiosplugin's UNKNOWN result carries the reason
+        fitted = self._fit(results)
+        if fitted is None:  # collection failed: nagiosplugin's UNKNOWN result carries the reason
             return clean(str(results.first_significant))
-        parts = [text for _, text in problem_parts(a, results)]
-        return clean(_shorten(parts) + self._suffix())
+        return fitted.status
 
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
-        a = self._resource.assessment
-        if a is None:
-            return []
-        notes = [
-            f"[{r.state.text.upper()}] {r.hint}"
-            for r in results
-            if r.metric is None and r.state != nagiosplugin.Ok and r.hint
-        ]
-        return [clean(line) for line in notes + long_output(a, self._options)]
-
-
-def clean(text: str) -> str:
-    """No ``|`` (perfdata separator), no line breaks inside one output line, and no
-    secret even when PVE data (notes, task messages) happens to echo it."""
-    return " ".join(redact(text).replace("|", "/").split())
-
-
-def _guest_line(g: GuestStatus, a: Assessment) -> str:
-    lb = g.last_backup
-    latest = "none"
-    if lb is not None:
-        # a guest a dead run never started failed when the run ended
-        when = lb.started if lb.started is not None else lb.ended
-        latest = f"{lb.status} at {iso_utc(when) or '?'}"
-        if lb.message and lb.status != "ok":
-            latest += f" ({lb.message})"
-    age = human_duration(_judged_age(g, a)) if g.freshness is not None else "-"
-    problems = ", ".join(p.value for p in g.problems)
-    jobs = ", ".join(g.jobs) or "none"
-    reason = "; ".join(g.reasons)
-    line = (
-        f"{g.guest.label} (node {g.guest.node}): {problems}; jobs: {jobs}; "
-        f"latest backup: {latest}; age: {age}"
-    )
-    return f"{line}; {reason}" if reason else line
-
-
-def pending_text(g: GuestStatus) -> str:
-    """``pending: created <time> (<task>), first backup expected at <time>``."""
-    text = "pending"
-    c = g.created
-    if c is not None:
-        text += f": created {iso_utc(c.started)} ({c.task_type} on {c.node}"
-        text += f" from {c.source})" if c.source is not None else ")"
-    else:
-        text += ": no scheduled run yet"
-    when = iso_utc(g.first_run) if g.first_run is not None else None
-    return f"{text}, first backup expected at {when or 'an unknown time'}"
-
-
-def long_output(a: Assessment, options: CheckOptions) -> list[str]:
-    lines: list[str] = []
-    problem_guests = [g for g in a.guests if g.alerting]
-    if problem_guests:
-        lines.append(f"Guests needing attention ({len(problem_guests)}):")
-        lines += [f"  {_guest_line(g, a)}" for g in problem_guests]
-    if a.anomalies:
-        lines.append(f"Anomalies ({len(a.anomalies)}):")
-        order = sorted(a.anomalies, key=lambda x: -x.severity.rank)
-        lines += [f"  [{x.severity.value}] {x.component}: {x.message}" for x in order]
-    pending = pending_guests(a)
-    if pending:
-        lines.append(f"Pending guests, not a problem yet ({len(pending)}):")
-        lines += [f"  {g.guest.label} (node {g.guest.node}): {pending_text(g)}" for g in pending]
-    ignored = [g for g in a.guests if g.ignored is not None]
-    if ignored:
-        lines.append(f"Ignored guests ({len(ignored)}):")
-        for g in ignored:
-            assert g.ignored is not None
-            lines.append(f"  {g.guest.label}: {g.ignored.reason}")
-    notice = tls_notice(options.tls_mode)
-    if notice:
-        lines.append(notice)
-    if not lines:
-        lines.append("Every guest is covered by an active PBS job and its backups are fresh.")
-    return lines
+        fitted = self._fit(results)
+        return [] if fitted is None else list(fitted.long)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 EXIT_UNKNOWN = 3
+UNKNOWN = "PVE_BACKUP UNKNOWN - "  # every UNKNOWN line starts like the check's own
 
 try:  # third-party imports: a missing module is UNKNOWN, not WARNING (exit 1)
     import nagiosplugin  # noqa: F401
@@ -21,7 +22,7 @@ try:  # third-party imports: a missing module is UNKNOWN, not WARNING (exit 1)
     from dotenv import dotenv_values  # noqa: F401
 except ImportError as _exc:  # pragma: no cover - depends on the installation
     print(
-        f"UNKNOWN - missing Python module {_exc.name}: install check_pve_backup with its "
+        f"{UNKNOWN}missing Python module {_exc.name}: install check_pve_backup with its "
         f"dependencies (pip install <wheel or checkout>) for {sys.executable}"
     )
     sys.exit(EXIT_UNKNOWN)
@@ -53,7 +54,7 @@ EPILOG = (
     "Environment: PVE_HOST, PVE_API_TOKEN_ID, PVE_API_TOKEN_SECRET, PVE_API_TOKEN_SECRET_FILE, "
     "PVE_VERIFY_TLS, PVE_CA_BUNDLE, PVE_TLS_FINGERPRINT, PVE_TIMEOUT, PVE_BACKUP_JOBS_ENDPOINT, "
     "PVE_TASK_HISTORY_LIMIT, PVE_TASK_LOG_LIMIT, PVE_HISTORY_DAYS, PVE_MAX_WORKERS, PVE_GRACE, "
-    "PVE_MAX_AGE, PVE_TIMEZONE, PVE_PBS_CONTENT, PVE_CACHE_FILE, PVE_LANG. "
+    "PVE_MAX_AGE, PVE_TIMEZONE, PVE_PBS_CONTENT, PVE_CACHE_FILE, PVE_LANG, PVE_MAX_OUTPUT. "
     "Docs: README.md and docs/."
 )
 
@@ -66,7 +67,7 @@ class _Parser(argparse.ArgumentParser):
         if message.startswith(prefix):  # never echo values: one could be a pasted secret
             words = message[len(prefix) :].split()
             message = prefix + " ".join(w if w.startswith("-") else "..." for w in words)
-        print(f"UNKNOWN - {self.prog}: {message}")  # the status line comes first
+        print(f"{UNKNOWN}{self.prog}: {message}")  # the status line comes first
         self.print_usage(sys.stdout)
         sys.exit(EXIT_UNKNOWN)
 
@@ -210,6 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     o.add_argument("--lang", choices=("en", "fr"), help="Language of descriptions and the report.")
     o.add_argument(
+        "--max-output",
+        type=int,
+        metavar="BYTES",
+        help="Fit the whole check output (status line, long output, perfdata) into this "
+        "many bytes: the guest lists are cut, perfdata stays complete (PVE_MAX_OUTPUT). "
+        "Default: 8192, Nagios Core's limit; raise it for Icinga 2, 0 for no limit.",
+    )
+    o.add_argument(
         "--now",
         type=_time_arg,
         metavar="TIME",
@@ -296,6 +305,7 @@ def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
         "request_timeout": args.request_timeout,
         "check_timeout": args.timeout,
         "lang": args.lang,
+        "max_output": args.max_output,
         "history_days": args.history_days,
         "max_workers": args.max_workers,
         "grace_s": args.grace,
@@ -365,8 +375,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     settings = load_settings(
         _cli_settings(args), os.environ, args.config, args.env_file, args.cluster
     )
-    for warning in settings.secret_warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    if args.check_api or args.dump_inventory:  # by hand; the other modes show an anomaly
+        for warning in settings.secret_warnings:
+            print(f"warning: {warning}", file=sys.stderr)
 
     with _demo_settings(settings) if args.demo else _nullcontext(settings) as (effective, clock):
         effective = _effective_request_timeout(effective)
@@ -399,19 +410,19 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except SystemExit as exc:  # nagiosplugin and argparse exit this way
         code = exc.code if isinstance(exc.code, int) else EXIT_UNKNOWN
     except ConfigError as exc:
-        print(redact(f"UNKNOWN - configuration error: {exc}"))
+        print(redact(f"{UNKNOWN}configuration error: {exc}"))
         code = EXIT_UNKNOWN
     except PveBackupError as exc:
-        print(redact(f"UNKNOWN - {exc}"))
+        print(redact(f"{UNKNOWN}{exc}"))
         code = EXIT_UNKNOWN
     except KeyboardInterrupt:
-        print("UNKNOWN - interrupted")
+        print(f"{UNKNOWN}interrupted")
         code = EXIT_UNKNOWN
     except BrokenPipeError:  # output piped into head & co.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more can be written
         code = EXIT_UNKNOWN
     except Exception as exc:  # last resort: one line, never a secret, traceback only at -vvv
-        print(redact(f"UNKNOWN - internal error: {type(exc).__name__}: {exc}"))
+        print(redact(f"{UNKNOWN}internal error: {type(exc).__name__}: {exc}"))
         if "-vvv" in (argv if argv is not None else sys.argv):
             import traceback
 

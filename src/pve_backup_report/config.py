@@ -97,11 +97,18 @@ class Settings:
     cache_file: str | None = None
     use_cache: bool = True
     lang: str = "en"
+    max_output: int = 8192  # bytes of the check's whole output (Nagios Core's limit); 0: none
     cluster: str | None = None
     # category key -> (warning range, critical range); see thresholds.py
     thresholds: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     ignore: tuple[Any, ...] = ()
-    secret_warnings: tuple[str, ...] = ()  # e.g. secret file readable by group/others
+    secret_warnings: tuple[str, ...] = ()  # e.g. secret file readable by others
+    # Settings field -> where its value came from, e.g. "PVE_VERIFY_TLS (environment)"
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def origin(self, name: str, fallback: str) -> str:
+        """Where setting ``name`` came from, for messages; ``fallback`` when unknown."""
+        return self.origins.get(name, fallback)
 
     @property
     def api_urls(self) -> tuple[str, ...]:
@@ -298,6 +305,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("cache_file", "PVE_CACHE_FILE", "cache_file", _str),
     Spec("use_cache", None, "cache", parse_bool),
     Spec("lang", "PVE_LANG", "lang", _lang),
+    Spec("max_output", "PVE_MAX_OUTPUT", "max_output", _int_range(0, 100_000_000)),
     Spec("thresholds", None, "thresholds", _thresholds),
     Spec("ignore", None, "ignore", _ignore),
 )
@@ -368,8 +376,12 @@ def _read_secret_file(path: str) -> tuple[Secret, tuple[str, ...]]:
     except ValueError:  # e.g. a NUL byte in the path
         raise ConfigError("token secret file: not a valid path") from None
     warnings: tuple[str, ...] = ()
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        warnings = (f"token secret file {path} is readable by group or others (chmod 600 it)",)
+    if st.st_mode & stat.S_IRWXO:  # group read (0640 root:nagios) is the documented setup
+        warnings = (
+            f"token secret file {path} is accessible to every local user "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}): chmod o-rwx it (0600, or 0640 with the "
+            "monitoring user's group)",
+        )
     secret = text.strip()
     if not secret or "\n" in secret:
         raise ConfigError(f"token secret file {path} must hold only the secret, on one line")
@@ -395,21 +407,18 @@ def merge(sources: Sources) -> Settings:
     """Validate and merge the layers into :class:`Settings` (raises ConfigError)."""
     values: dict[str, Any] = {}
     layer: dict[str, int] = {}
+    origins: dict[str, str] = {}
     for spec in SPECS:
         raw, where, layer[spec.name] = _pick(spec, sources)
         if raw is None:
             continue
+        origins[spec.name] = where
         try:
             values[spec.name] = spec.parse(raw)
         except ValueError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
+            raise ConfigError(f"{where}: {exc}{_hint(spec, raw, layer[spec.name])}") from None
 
-    # thresholds merge key by key: flags over environment/YAML
-    layered = {
-        **_thresholds(sources.yaml.get("thresholds") or {}),
-        **(values.get("thresholds") or {}),
-    }
-    values["thresholds"] = resolve_thresholds(layered)
+    values["thresholds"] = _merged_thresholds(sources)
 
     secret_file = values.pop("token_secret_file", None)
     warnings: tuple[str, ...] = ()
@@ -417,10 +426,45 @@ def merge(sources: Sources) -> Settings:
         values.pop("token_secret", None)  # the secret file was given at a higher layer
     if "token_secret" not in values and secret_file:
         values["token_secret"], warnings = _read_secret_file(secret_file)
-    if values.get("ca_bundle") and not os.path.isfile(values["ca_bundle"]):
-        raise ConfigError(f"CA bundle {values['ca_bundle']} does not exist")
+    if values.get("ca_bundle"):
+        _check_ca_bundle(values["ca_bundle"], origins["ca_bundle"])
     cluster = sources.cli.get("cluster")
-    return Settings(**values, secret_warnings=warnings, cluster=cluster)
+    return Settings(**values, secret_warnings=warnings, cluster=cluster, origins=origins)
+
+
+def _merged_thresholds(sources: Sources) -> dict[str, Any]:
+    """YAML thresholds overridden key by key by the flags; errors name their source."""
+    yaml_part = _thresholds(sources.yaml.get("thresholds") or {})
+    cli_part = _thresholds(sources.cli.get("thresholds") or {})
+    resolve_thresholds(yaml_part, lambda n: f"thresholds.{n} (config file {sources.yaml_path})")
+    resolve_thresholds(cli_part, lambda n: _flag_origin("--" + n.replace("_", "-")))
+    return resolve_thresholds({**yaml_part, **cli_part})
+
+
+def _hint(spec: Spec, raw: object, layer: int) -> str:
+    """A hint for a value given to the wrong setting: a CA file as ``verify_tls``."""
+    text = str(raw).strip()
+    if spec.name == "verify_tls" and ("/" in text or text.lower().endswith((".pem", ".crt"))):
+        ca = ("--ca-bundle", "PVE_CA_BUNDLE", "PVE_CA_BUNDLE", "ca_bundle")[min(layer, 3)]
+        return f"; to verify PVE's certificate with a CA file, set {ca} to {text!r}"
+    return ""
+
+
+def _check_ca_bundle(path: str, where: str) -> None:
+    """The CA bundle must exist and hold PEM certificates (a DER file does not)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 20)
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read CA bundle {path}: {exc.strerror}") from None
+    except ValueError:  # e.g. a NUL byte in the path
+        raise ConfigError(f"{where}: not a valid path") from None
+    if b"-----BEGIN CERTIFICATE-----" not in head:
+        raise ConfigError(
+            f"{where}: {path} is not a PEM CA bundle (no '-----BEGIN CERTIFICATE-----' "
+            f"line); convert a DER certificate with: openssl x509 -inform der -in {path} "
+            "-out ca.pem"
+        )
 
 
 _FLAGS = {
@@ -433,11 +477,16 @@ _FLAGS = {
 }
 
 
+def _flag_origin(flag: str) -> str:
+    """A flag, and the Icinga custom variable the CheckCommand sets it from."""
+    return f"{flag} (Icinga: vars.pve_backup_{flag.lstrip('-').replace('-', '_')})"
+
+
 def _pick(spec: Spec, s: Sources) -> tuple[Any, str, int]:
     """The raw value, where it came from, and its layer (0 = flags, highest)."""
     if s.cli.get(spec.name) is not None:
         flag = _FLAGS.get(spec.name, "--" + spec.name.replace("_", "-"))
-        return s.cli[spec.name], flag, 0
+        return s.cli[spec.name], _flag_origin(flag), 0
     if spec.env and s.environ.get(spec.env) not in (None, ""):
         return s.environ[spec.env], f"{spec.env} (environment)", 1
     if spec.env and s.env_file.get(spec.env) not in (None, ""):
@@ -484,10 +533,14 @@ def load_settings(
 def require_connection(settings: Settings) -> None:
     """Raise ConfigError unless host, token id and secret are all set."""
     if not settings.hosts:
-        raise ConfigError("no PVE host: set PVE_HOST (or host: in the config file, or --host)")
+        raise ConfigError("no PVE host: set --host, PVE_HOST or host: in the config file")
     if not settings.token_id:
-        raise ConfigError("no API token id: set PVE_API_TOKEN_ID (user@realm!tokenname)")
+        raise ConfigError(
+            "no API token id (user@realm!tokenname): set --token-id, PVE_API_TOKEN_ID or "
+            "api_token_id: in the config file"
+        )
     if not settings.token_secret:
         raise ConfigError(
-            "no API token secret: set PVE_API_TOKEN_SECRET or PVE_API_TOKEN_SECRET_FILE"
+            "no API token secret: set PVE_API_TOKEN_SECRET or a secret file "
+            "(--token-secret-file, PVE_API_TOKEN_SECRET_FILE or api_token_secret_file:)"
         )

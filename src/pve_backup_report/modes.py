@@ -21,15 +21,16 @@ from pve_backup_report.progress import terminal_progress
 from pve_backup_report.pve_client import PveClient, tls_notice
 
 EXIT_UNKNOWN = 3
+UNKNOWN = "PVE_BACKUP UNKNOWN - "
 
 
 def check_api_mode(settings: Settings, fmt: str) -> int:
     with PveClient(settings) as client:
         result = run_api_check(client, settings.backup_jobs_endpoint)
-        notice = tls_notice(client.tls_mode)
+        notice = tls_notice(client.tls_mode, client.tls_origin)
     failure = connection_failure(result)
     if failure is not None and fmt == "text":
-        print(f"UNKNOWN - PVE API not usable: {failure}")
+        print(f"{UNKNOWN}PVE API not usable: {failure}")
         return EXIT_UNKNOWN
     print(redact(render_api_check(result, fmt)))
     if notice and fmt == "text":
@@ -48,10 +49,10 @@ def explain_schedule_mode(
     try:
         data = explain(expr, when, tz, max(1, min(count, 1000)), lang)
     except ScheduleError as exc:
-        print(f"UNKNOWN - invalid schedule {expr!r}: {exc}")
+        print(f"{UNKNOWN}invalid schedule {expr!r}: {exc}")
         return EXIT_UNKNOWN
     except ValueError as exc:  # unknown time zone
-        print(f"UNKNOWN - {exc}")
+        print(f"{UNKNOWN}{exc}")
         return EXIT_UNKNOWN
     if fmt == "json":
         print(json.dumps(data, sort_keys=True))
@@ -95,7 +96,13 @@ def check_mode(
 
     client = PveClient(settings)
     options = RunOptions(now=now, need_notes=report_path is not None)
-    check_options = CheckOptions(settings.thresholds, settings.max_age_s, client.tls_mode)
+    check_options = CheckOptions(
+        settings.thresholds,
+        settings.max_age_s,
+        client.tls_mode,
+        client.tls_origin,
+        settings.max_output,
+    )
     after = None
     if report_path is not None:
         from pve_backup_report.report import report_hook
@@ -110,7 +117,7 @@ def dump_mode(settings: Settings, kind: str, fmt: str, now: int) -> int:
     from pve_backup_report import dumps
 
     with PveClient(settings) as client:
-        tls = client.tls_mode
+        tls, tls_origin = client.tls_mode, client.tls_origin
         if kind == "inventory":
             from pve_backup_report.collect import collect_inventory
 
@@ -138,7 +145,7 @@ def dump_mode(settings: Settings, kind: str, fmt: str, now: int) -> int:
         doc["tls"] = tls
         out = dumps.render_json(doc)
     else:
-        notice = tls_notice(tls)
+        notice = tls_notice(tls, tls_origin)
         out = text + (f"\n\nwarning: {notice}" if notice else "")
     print(redact(out))  # PVE data (notes, messages) could echo the secret
     return 0

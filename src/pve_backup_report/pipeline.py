@@ -28,7 +28,7 @@ from pve_backup_report.collect_tasks import HistoryCollection, HistoryOptions, c
 from pve_backup_report.config import Settings
 from pve_backup_report.coverage import analyse_coverage
 from pve_backup_report.history import GuestHistory
-from pve_backup_report.model import Anomaly
+from pve_backup_report.model import Anomaly, Severity
 from pve_backup_report.parallel import worker_pool
 from pve_backup_report.pbs_content import PbsContent, collect_pbs_content
 from pve_backup_report.progress import Progress, no_progress
@@ -123,7 +123,8 @@ def _run_assessment(
         len(inventory.pools),
     )
     coverage = analyse_coverage(inventory, settings.ignore, options.now)
-    extra: list[Anomaly] = []
+    # said in the output, never on stderr (Icinga 2 would show stderr as the status)
+    extra = [Anomaly(Severity.WARNING, "config", w) for w in settings.secret_warnings]
     histories: dict[int, GuestHistory] = {}
     readable: frozenset[str] = frozenset()
     content: PbsContent | None = None

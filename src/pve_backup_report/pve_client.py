@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import Counter
@@ -40,10 +41,18 @@ from pve_backup_report.errors import (
 log = logging.getLogger("nagiosplugin.pve_backup_report.api")
 
 
-def tls_notice(tls_mode: str) -> str | None:
-    """The line every output shows when certificate verification is off on purpose."""
+def tls_notice(tls_mode: str, origin: str | None = None) -> str | None:
+    """The line every output shows when the connection is not verified TLS.
+
+    ``origin`` names the setting behind it (``--insecure``, ``PVE_VERIFY_TLS
+    (environment)``, ``host (config file ...)``, ...).
+    """
     if tls_mode == "not verified":
-        return "TLS certificate verification is DISABLED (PVE_VERIFY_TLS=false)"
+        by = f"by {origin}" if origin else "(PVE_VERIFY_TLS=false)"
+        return f"TLS certificate verification is DISABLED {by}"
+    if tls_mode == "plain http":
+        where = f" in {origin}" if origin else ""
+        return f"plain HTTP: the token and the answers travel unencrypted (http:// host{where})"
     return None
 
 
@@ -87,6 +96,9 @@ class PveClient:
         self._secret = settings.token_secret.reveal()
         self._hosts = list(settings.api_urls)
         self._preferred = 0
+        self._down: set[int] = set()  # hosts that failed to connect during this run
+        self._answered = threading.Event()  # set once any host has answered
+        self._probe_lock = threading.Lock()
         self._lock = threading.Lock()
         self.stats = RequestStats()
         self._inflight: dict[int, str] = {}
@@ -139,12 +151,23 @@ class PveClient:
 
     @property
     def tls_mode(self) -> str:
-        """``verified``, ``pinned``, ``not verified`` or ``plain http``, for the output."""
-        if all(h.startswith("http://") for h in self._hosts):
+        """``verified``, ``pinned``, ``not verified`` or ``plain http`` (any host given
+        as ``http://``: the token may travel unencrypted), for the output."""
+        if any(h.startswith("http://") for h in self._hosts):
             return "plain http"
         if self._settings.tls_fingerprint:
             return "pinned"
         return "verified" if self._settings.verify_tls else "not verified"
+
+    @property
+    def tls_origin(self) -> str | None:
+        """The setting behind an unverified or plain-HTTP connection, for the notice."""
+        mode = self.tls_mode
+        if mode == "not verified":
+            return self._settings.origin("verify_tls", "PVE_VERIFY_TLS=false")
+        if mode == "plain http":
+            return self._settings.origin("hosts", "PVE_HOST")
+        return None
 
     def inflight(self) -> list[str]:
         """The API paths being asked right now (named when the run times out)."""
@@ -160,24 +183,40 @@ class PveClient:
 
     def get_page(self, path: str, params: dict[str, Any] | None = None) -> Page:
         """GET ``path`` and return ``data`` plus ``total`` (task lists, task logs)."""
+        if len(self._hosts) > 1 and not self._answered.is_set():
+            # Until a host has answered, one request at a time looks for a working host,
+            # so that parallel requests do not all try (and wait for) a dead first host.
+            with self._probe_lock:
+                return self._get_failing_over(path, params)
+        return self._get_failing_over(path, params)
+
+    def _get_failing_over(self, path: str, params: dict[str, Any] | None) -> Page:
         first_error: ApiError | None = None
-        n = len(self._hosts)
-        start = self._preferred
-        for i in range(n):
-            idx = (start + i) % n
+        for idx in self._host_order():
             try:
                 page = self._get_from(self._hosts[idx], path, params)
             except ApiConnectionError as exc:
                 first_error = first_error or exc
-                if n > 1:
+                if len(self._hosts) > 1:
                     log.info("host %s failed (%s), trying the next one", self._hosts[idx], exc)
+                    with self._lock:
+                        self._down.add(idx)
                 continue
-            if idx != self._preferred:
-                with self._lock:
-                    self._preferred = idx
+            with self._lock:
+                self._preferred = idx
+                self._down.discard(idx)
+            self._answered.set()
             return page
         assert first_error is not None
         raise first_error
+
+    def _host_order(self) -> list[int]:
+        """The preferred host first, then the others; hosts that failed in this run last."""
+        n = len(self._hosts)
+        with self._lock:
+            order = [(self._preferred + i) % n for i in range(n)]
+            down = set(self._down)
+        return [i for i in order if i not in down] + [i for i in order if i in down]
 
     def close(self) -> None:
         self._session.close()
@@ -269,24 +308,29 @@ class PveClient:
     def _tls_message(self, host: str, exc: Exception) -> str:
         text = self.redact(str(exc))
         if "Fingerprints did not match" in text or "fingerprint" in text.lower():
-            return f"TLS certificate of {host} does not match the pinned PVE_TLS_FINGERPRINT"
+            return self._pin_message(host, text)
+        ca = self._settings.origin("ca_bundle", "")
+        if "NO_CERTIFICATE_OR_CRL_FOUND" in text or "PEM lib" in text:
+            return f"CA bundle {self._settings.ca_bundle} ({ca}) holds no PEM certificate"
         if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-            reason = "certificate verify failed"
-            lower = text.lower()
-            if (
-                "hostname mismatch" in lower
-                or "ip address mismatch" in lower
-                or ("doesn't match" in lower)
-            ):
-                reason = "certificate name does not match the host"
-            elif "self-signed" in text or "self signed" in text:
-                reason = "self-signed certificate (set PVE_CA_BUNDLE or PVE_TLS_FINGERPRINT)"
-            elif "unable to get local issuer" in text:
-                reason = "unknown certificate authority (set PVE_CA_BUNDLE or PVE_TLS_FINGERPRINT)"
-            return f"TLS verification of {host} failed: {reason}"
+            return f"TLS verification of {host} failed: {_verify_reason(text, ca)}"
         if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
             return f"TLS handshake with {host} failed (is it plain HTTP?)"
         return f"TLS error with {host}"
+
+    def _pin_message(self, host: str, text: str) -> str:
+        """The pinned fingerprint, where it was set, and the one the server presented."""
+        origin = self._settings.origin("tls_fingerprint", "PVE_TLS_FINGERPRINT")
+        got = re.search(r'got "([0-9a-fA-F]+)"', text)
+        presented = ""
+        if got is not None:
+            hexits = got.group(1).upper()
+            pretty = ":".join(hexits[i : i + 2] for i in range(0, len(hexits), 2))
+            presented = f"; the server presented {pretty}"
+        return (
+            f"TLS certificate of {host} does not match the fingerprint pinned by {origin}"
+            f"{presented}"
+        )
 
     def _conn_message(self, host: str, exc: Exception) -> str:
         text = self.redact(str(exc))
@@ -305,6 +349,21 @@ class PveClient:
             if needle in text:
                 return f"cannot connect to {host}: {reason}"
         return f"cannot connect to {host}"
+
+
+def _verify_reason(text: str, ca_origin: str) -> str:
+    """Why certificate verification failed, and what to set."""
+    lower = text.lower()
+    if "hostname mismatch" in lower or "ip address mismatch" in lower or "doesn't match" in lower:
+        return "certificate name does not match the host"
+    what = "self-signed certificate" if "self-signed" in text or "self signed" in text else ""
+    if "unable to get local issuer" in text:
+        what = "unknown certificate authority"
+    if not what:
+        return "certificate verify failed"
+    if ca_origin:  # a CA bundle was given, and it is not the right one
+        return f"{what}: it is not signed by the CA bundle of {ca_origin}"
+    return f"{what} (set PVE_CA_BUNDLE or PVE_TLS_FINGERPRINT)"
 
 
 def _path_template(path: str) -> str:

@@ -20,9 +20,9 @@ from typing import Any
 from nagiosplugin.state import ServiceState
 
 from pve_backup_report import __version__
-from pve_backup_report.assess import Assessment, GuestStatus
+from pve_backup_report.assess import Assessment, GuestStatus, pending_guests
 from pve_backup_report.atomic import atomic_write_text
-from pve_backup_report.check import AfterHook, pending_guests
+from pve_backup_report.check import AfterHook
 from pve_backup_report.config import redact
 from pve_backup_report.coverage import Coverage, JobCoverage, effective_storage
 from pve_backup_report.history import GuestBackupResult

@@ -8,7 +8,7 @@ count is above 0, ``5`` when above 5 (Monitoring Plugins range syntax).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import nagiosplugin
@@ -51,10 +51,12 @@ CATEGORY_BY_KEY = {c.key: c for c in CATEGORIES}
 
 def resolve_thresholds(
     overrides: Mapping[str, str | None],
+    label: Callable[[str], str] | None = None,
 ) -> dict[str, tuple[str | None, str | None]]:
     """Defaults overridden by ``warn_<key>``/``crit_<key>`` (empty string disables).
 
-    Raises ConfigError for an unknown key or an invalid Nagios range.
+    Raises ConfigError for an unknown key or an invalid Nagios range; ``label(name)``
+    names where the key was set (a flag, a config file) in the message.
     """
     out = {c.key: (c.warning, c.critical) for c in CATEGORIES}
     for name, value in overrides.items():
@@ -63,13 +65,16 @@ def resolve_thresholds(
         kind, _, key = name.partition("_")
         if kind not in ("warn", "crit") or key not in CATEGORY_BY_KEY:
             known = ", ".join(f"warn_{k}/crit_{k}" for k in CATEGORY_BY_KEY)
+            if label is not None:
+                raise ConfigError(f"{label(name)}: unknown threshold (known: {known})")
             raise ConfigError(f"unknown threshold {name!r} (known: {known})")
         text = str(value).strip()
         if text:
             try:
                 nagiosplugin.Range(text)
             except ValueError as exc:
-                raise ConfigError(f"threshold {name}: invalid range {text!r} ({exc})") from None
+                where = label(name) if label is not None else f"threshold {name}"
+                raise ConfigError(f"{where}: invalid range {text!r} ({exc})") from None
         warn, crit = out[key]
         out[key] = (text or None, crit) if kind == "warn" else (warn, text or None)
     return out
