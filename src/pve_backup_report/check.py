@@ -16,6 +16,13 @@ from typing import Any
 import nagiosplugin
 
 from pve_backup_report.assess import Assessment, GuestStatus
+from pve_backup_report.check_storage import CONTEXT as STORAGE_CONTEXT
+from pve_backup_report.check_storage import (
+    StorageUsedContext,
+    space_line,
+    storage_metrics,
+    storage_parts,
+)
 from pve_backup_report.config import redact
 from pve_backup_report.coverage import Coverage
 from pve_backup_report.model import Problem, Severity
@@ -32,6 +39,7 @@ class CheckOptions:
     thresholds: Mapping[str, tuple[str | None, str | None]]  # key -> (warning, critical)
     max_age_s: tuple[int, int]
     tls_mode: str = "verified"
+    storage_used: tuple[str | None, str | None] = ("85", "95")  # Nagios ranges on percent
 
 
 # --------------------------------------------------------------------------- acquisition
@@ -69,6 +77,7 @@ class PveBackup(nagiosplugin.Resource):
         yield nagiosplugin.Metric(
             "collect_time", round(a.stats.collect_time_s, 2), uom="s", min=0, context="info"
         )
+        yield from storage_metrics(a)
 
 
 def oldest_success_age(a: Assessment) -> int:
@@ -149,6 +158,7 @@ def build_check(
     contexts.append(nagiosplugin.ScalarContext("max_age", f"{warn_age}", f"{crit_age}"))
     contexts.append(AnomalyContext("anomalies"))
     contexts.append(InfoContext("info"))
+    contexts.append(StorageUsedContext(STORAGE_CONTEXT, *options.storage_used))
     check = PveBackupCheck(resource, *contexts, BackupSummary(resource, options), after=after)
     check.name = "PVE_BACKUP"
     return check
@@ -197,6 +207,8 @@ def problem_parts(a: Assessment, results: nagiosplugin.Results) -> list[tuple[in
                 f"{len(old)} {label} older than {human_duration(limit)} ({_names(old)})",
             )
         )
+    storage_limits = resource_limits(results)
+    parts += [(code, 55, text) for code, text in storage_parts(a, results, storage_limits)]
     anomaly_state = _state_of(results, "anomalies")
     if anomaly_state != nagiosplugin.Ok:
         worst = sorted(
@@ -210,6 +222,15 @@ def problem_parts(a: Assessment, results: nagiosplugin.Results) -> list[tuple[in
             parts.append((r.state.code, 70, r.hint))
     parts.sort(key=lambda p: (-_rank(p[0]), p[1]))
     return [(code, text) for code, _, text in parts]
+
+
+def resource_limits(results: nagiosplugin.Results) -> tuple[str | None, str | None]:
+    """The storage thresholds, as the storage context holds them."""
+    for r in results:
+        ctx = r.context
+        if isinstance(ctx, StorageUsedContext):
+            return ctx.limits
+    return None, None
 
 
 def _rank(code: int) -> int:
@@ -306,6 +327,9 @@ def long_output(a: Assessment, options: CheckOptions) -> list[str]:
         for g in ignored:
             assert g.ignored is not None
             lines.append(f"  {g.guest.label}: {g.ignored.reason}")
+    if a.storage_space:
+        lines.append("PBS storage space:")
+        lines += [space_line(s) for s in a.storage_space]
     notice = tls_notice(options.tls_mode)
     if notice:
         lines.append(notice)

@@ -86,6 +86,7 @@ class Storage:
     datastore: str | None = None
     namespace: str | None = None
     username: str | None = None
+    port: int | None = None  # PBS API port (8007 when not set)
 
     @property
     def is_pbs(self) -> bool:
