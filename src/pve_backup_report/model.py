@@ -47,7 +47,7 @@ class Anomaly:
     """Something odd seen while collecting or analysing; never contains secrets.
 
     ``component`` is one of: ``api``, ``nodes``, ``storages``, ``jobs``, ``guests``,
-    ``pools``, ``tasks``, ``pbs_content``, ``permissions``, ``schedule``, ``coverage``,
+    ``pools``, ``tasks``, ``pbs_content``, ``pbs``, ``permissions``, ``schedule``, ``coverage``,
     ``config``, ``cache``, ``report``.
     """
 
