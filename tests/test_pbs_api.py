@@ -130,6 +130,7 @@ def test_pbs_down_falls_back_to_pve_with_a_warning_and_right_coverage() -> None:
 
 
 def test_nearly_full_datastore_warns_with_perfdata() -> None:
+    """Space from ``.../storage/{id}/status`` (pve-storage ``Status.pm`` ``read_status``)."""
     data = scenario()
     data["storages"][0]["status"] = {"total": 1000, "used": 910}
     with Simulator(Scenario.from_dict(data)) as sim:
@@ -257,6 +258,8 @@ def test_pve_and_pbs_views_agree() -> None:
 
 
 def test_storage_status_route_like_read_status() -> None:
+    """pve-storage ``PVE/API2/Storage/Status.pm`` ``read_status`` returns the storage's
+    ``PVE::Storage::storage_info`` entry; an unknown storage is ``raise_param_exc``."""
     data = scenario()
     data["storages"][0]["status"] = {"total": 1000, "used": 400}
     with Simulator(Scenario.from_dict(data)) as sim:
