@@ -18,7 +18,8 @@ of the child, API requests (the ``api_requests`` perfdata), bytes sent by the si
 inventory, time zones when cold, one task list page per node and the pages down to the
 deepest needed task, when cold the logs that hold each covered guest's latest result and
 latest success and those of the runs of its jobs since that success (only a log tells
-which guests a run failed), one content call per PBS storage in use, and for the report
+which guests a run failed), one content call and one status call (space) per PBS storage
+in use, and for the report
 the notes not cached). Timings are never asserted anywhere; this script only reports them.
 
 A size is ``S``, ``M``, ``L`` or ``nodes=N,guests=N,jobs=N[,days=N][,seed=N]``.
@@ -143,7 +144,8 @@ def minimum(scenario: Scenario, history_days: int, truth: Sequence[GuestTruth]) 
         selected = renderer.selection(job_id)
         if any(selected.get(n) for n in selected if n):
             in_use.add(str(job.get("storage") or ""))
-    content = sum(1 for s in in_use if pbs_on(s, online[0]) if online)
+    # per PBS storage in use: its content and its status (datastore space)
+    content = 2 * sum(1 for s in in_use if pbs_on(s, online[0]) if online)
 
     # The tasks holding each covered guest's latest result and latest success, on
     # whichever node they ran (the generator knows them).

@@ -159,6 +159,7 @@ def _per_node_endpoints(
         via = next((n for n in online if restricted is None or n in restricted), None)
         if via is not None:
             out.append((f"/nodes/{via}/storage/{sid}/content", {"content": "backup"}))
+            out.append((f"/nodes/{via}/storage/{sid}/status", None))
     return out
 
 

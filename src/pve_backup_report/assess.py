@@ -23,6 +23,7 @@ from pve_backup_report.history import GuestBackupResult, GuestHistory
 from pve_backup_report.ignore import IgnoreMatch
 from pve_backup_report.model import Anomaly, BackupJob, Guest, Inventory, Problem, Severity
 from pve_backup_report.pbs_content import PbsContent, Snapshot
+from pve_backup_report.pbs_health import StorageSpace
 from pve_backup_report.schedule import ScheduleError, next_event, parse_event
 
 _COVERAGE_PROBLEM = {
@@ -123,6 +124,7 @@ class Assessment:
     anomalies: tuple[Anomaly, ...]
     options: AnalysisOptions
     stats: CollectStats = field(default_factory=CollectStats)
+    storage_space: tuple[StorageSpace, ...] = ()  # PBS storages in use (pbs_health.py)
 
     def count(self, problem: Problem) -> int:
         """Guests with this problem, ignored guests excluded."""

@@ -16,6 +16,13 @@ from typing import Any
 import nagiosplugin
 
 from pve_backup_report.assess import Assessment, GuestStatus, pending_guests
+from pve_backup_report.check_storage import CONTEXT as STORAGE_CONTEXT
+from pve_backup_report.check_storage import (
+    StorageUsedContext,
+    space_line,
+    storage_metrics,
+    storage_parts,
+)
 from pve_backup_report.check_text import (
     DEFAULT_MAX_OUTPUT,
     STATUS_NAMES_LIMIT,
@@ -46,6 +53,7 @@ class CheckOptions:
     tls_mode: str = "verified"
     tls_origin: str | None = None  # the setting that turned verification off
     max_output: int = DEFAULT_MAX_OUTPUT  # bytes of the whole output; 0: no limit
+    storage_used: tuple[str | None, str | None] = ("85", "95")  # Nagios ranges on percent
 
 
 # --------------------------------------------------------------------------- acquisition
@@ -86,6 +94,7 @@ class PveBackup(nagiosplugin.Resource):
         yield nagiosplugin.Metric(
             "collect_time", round(a.stats.collect_time_s, 2), uom="s", min=0, context="info"
         )
+        yield from storage_metrics(a)
 
 
 def oldest_success_age(a: Assessment) -> int | None:
@@ -185,6 +194,7 @@ def build_check(
     contexts.append(nagiosplugin.ScalarContext("max_age", f"{warn_age}", f"{crit_age}"))
     contexts.append(AnomalyContext("anomalies"))
     contexts.append(InfoContext("info"))
+    contexts.append(StorageUsedContext(STORAGE_CONTEXT, *options.storage_used))
     summary = BackupSummary(resource, options)
     check = PveBackupCheck(resource, *contexts, after=after, summary=summary)
     check.name = "PVE_BACKUP"
@@ -242,7 +252,7 @@ def fit_output(
     if results.most_significant_state == nagiosplugin.Ok:
         status = ok_text(a, states, limit)
     else:
-        status = fit_parts(ordered(problem_parts(a, states, notes)), limit)
+        status = fit_parts(ordered(problem_parts(a, states, notes, options.storage_used)), limit)
     status += suffix
     if verbose == 0:
         return Fitted(status, ())
@@ -251,12 +261,16 @@ def fit_output(
 
 
 def problem_parts(
-    a: Assessment, states: Mapping[str, int], notes: Sequence[tuple[int, str]]
+    a: Assessment,
+    states: Mapping[str, int],
+    notes: Sequence[tuple[int, str]],
+    storage_limits: tuple[str | None, str | None] = (None, None),
 ) -> list[Part]:
     ages = {g.guest.vmid: age for g in a.guests if (age := _judged_age(g, a)) is not None}
     return [
         *category_parts(a, states),
         *age_part(a, states, ages),
+        *storage_parts(a, states, storage_limits),
         *anomaly_part(a, states),
         *note_parts(notes),
     ]
@@ -269,12 +283,14 @@ def long_output(
     options: CheckOptions,
     room: int | None,
 ) -> list[str]:
-    """Report failure first, then the guests worst first, the anomalies, the ignored
-    guests and the TLS notice, within ``room`` bytes (None: no limit)."""
+    """Report failure first, then the guests worst first, the anomalies, the pending and
+    ignored guests, the PBS storage space and the TLS notice, within ``room`` bytes
+    (None: no limit)."""
     state_text = {1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
     head = [f"[{state_text.get(code, 'OK')}] {text}" for code, text in notes]
     notice = tls_notice(options.tls_mode, options.tls_origin)
-    tail = [clean(notice)] if notice else []
+    space = ["PBS storage space:", *(space_line(x) for x in a.storage_space)]
+    tail = [*(space if a.storage_space else []), *([clean(notice)] if notice else [])]
     secs, phases = sections(a, states)
     if not any(s.lines for s in secs):
         tail.append("Every guest is covered by an active PBS job and its backups are fresh.")

@@ -291,6 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
             dest=f"crit_{c.key}",
             help=f"CRITICAL range for {c.plural}. Default: {c.critical or 'none'}.",
         )
+    t.add_argument(
+        "--warn-storage-used",
+        metavar="RANGE",
+        help="WARNING range for the used percentage of each PBS storage in use "
+        "(PVE's storage status). Default: 85.",
+    )
+    t.add_argument(
+        "--crit-storage-used",
+        metavar="RANGE",
+        help="CRITICAL range for the used percentage of each PBS storage. Default: 95.",
+    )
     return p
 
 
@@ -312,6 +323,8 @@ def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
         "max_age_s": args.max_age,
         "use_cache": False if args.no_cache else None,
         "cache_file": args.cache_file,
+        "warn_storage_used": args.warn_storage_used,
+        "crit_storage_used": args.crit_storage_used,
         "thresholds": {
             f"{kind}_{c.key}": getattr(args, f"{kind}_{c.key}")
             for c in CATEGORIES
@@ -349,8 +362,19 @@ def _demo_settings(settings: Settings) -> Iterator[tuple[Settings, int | None]]:
             ca_bundle=str(sim.ca_path) if sim.ca_path else None,
             tls_fingerprint=None,
             use_cache=False,
+            pbs_servers=_demo_pbs(sim),
         )
         yield demo, scenario.now
+
+
+def _demo_pbs(sim: Any) -> tuple[Any, ...]:
+    """The demo's simulated PBS, with its read-only token (DatastoreAudit)."""
+    from pve_backup_report.pbs_config import PbsServer
+
+    if sim.pbs_url is None:
+        return ()
+    ca = str(sim.ca_path) if sim.ca_path else None
+    return (PbsServer(sim.pbs_url, sim.pbs_token_id, Secret(sim.pbs_token_secret), True, ca),)
 
 
 def _effective_request_timeout(settings: Settings) -> Settings:

@@ -92,6 +92,7 @@ def normalise_storage(item: Mapping[str, Any]) -> Storage:
         datastore=_opt_str(item.get("datastore")),
         namespace=_opt_str(item.get("namespace")),
         username=_opt_str(item.get("username")),
+        port=int(item["port"]) if str(item.get("port") or "").isdigit() else None,
     )
 
 

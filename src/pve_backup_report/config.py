@@ -103,6 +103,11 @@ class Settings:
     thresholds: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     ignore: tuple[Any, ...] = ()
     secret_warnings: tuple[str, ...] = ()  # e.g. secret file readable by others
+    # Proxmox Backup Server API (pbs_config.py); empty: PVE's storage content only
+    pbs_servers: tuple[Any, ...] = ()
+    pbs_verify_max_age_s: int = 40 * 86400  # 0: no outdated-verification anomaly
+    # datastore space: Nagios ranges on the used percentage (None: no threshold)
+    storage_used: tuple[str | None, str | None] = ("85", "95")
     # Settings field -> where its value came from, e.g. "PVE_VERIFY_TLS (environment)"
     origins: dict[str, str] = field(default_factory=dict)
 
@@ -266,6 +271,19 @@ def _thresholds(v: object) -> dict[str, str]:
     return {str(k): "" if val is None else str(val) for k, val in v.items()}
 
 
+def _percent_range(v: object) -> str:
+    """A Nagios range on a percentage, or an empty string (no threshold)."""
+    import nagiosplugin
+
+    text = "" if v is None else str(v).strip().rstrip("%")
+    if text:
+        try:
+            nagiosplugin.Range(text)
+        except ValueError as exc:
+            raise ValueError(f"invalid range {text!r} ({exc})") from None
+    return text
+
+
 def _ignore(v: object) -> tuple[Any, ...]:
     from pve_backup_report.ignore import parse_ignore_rules
 
@@ -308,8 +326,11 @@ SPECS: tuple[Spec, ...] = (
     Spec("max_output", "PVE_MAX_OUTPUT", "max_output", _int_range(0, 100_000_000)),
     Spec("thresholds", None, "thresholds", _thresholds),
     Spec("ignore", None, "ignore", _ignore),
+    Spec("pbs_verify_max_age_s", "PBS_VERIFY_MAX_AGE", "pbs_verify_max_age", parse_duration),
+    Spec("warn_storage_used", None, "warn_storage_used", _percent_range),
+    Spec("crit_storage_used", None, "crit_storage_used", _percent_range),
 )
-_YAML_KEYS = {s.yaml for s in SPECS} | {"clusters"}
+_YAML_KEYS = {s.yaml for s in SPECS} | {"clusters", "pbs"}
 
 
 # --------------------------------------------------------------------------- sources
@@ -366,7 +387,7 @@ def read_env_file(path: str) -> dict[str, str]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _read_secret_file(path: str) -> tuple[Secret, tuple[str, ...]]:
+def read_secret_file(path: str) -> tuple[Secret, tuple[str, ...]]:
     try:
         st = os.stat(path)
         with open(path, encoding="utf-8") as fh:
@@ -425,10 +446,11 @@ def merge(sources: Sources) -> Settings:
     if secret_file and layer["token_secret_file"] < layer["token_secret"]:
         values.pop("token_secret", None)  # the secret file was given at a higher layer
     if "token_secret" not in values and secret_file:
-        values["token_secret"], warnings = _read_secret_file(secret_file)
+        values["token_secret"], warnings = read_secret_file(secret_file)
     if values.get("ca_bundle"):
         _check_ca_bundle(values["ca_bundle"], origins["ca_bundle"])
     cluster = sources.cli.get("cluster")
+    _merge_pbs(values, sources)
     return Settings(**values, secret_warnings=warnings, cluster=cluster, origins=origins)
 
 
@@ -465,6 +487,18 @@ def _check_ca_bundle(path: str, where: str) -> None:
             f"line); convert a DER certificate with: openssl x509 -inform der -in {path} "
             "-out ca.pem"
         )
+
+
+def _merge_pbs(values: dict[str, Any], sources: Sources) -> None:
+    """PBS servers (pbs_config.py) and the datastore-space thresholds, into ``values``."""
+    from pve_backup_report.pbs_config import load_pbs_servers
+
+    values["pbs_servers"] = load_pbs_servers(
+        sources.environ, sources.env_file, sources.yaml.get("pbs"), sources.yaml_path
+    )
+    warn = values.pop("warn_storage_used", "85")
+    crit = values.pop("crit_storage_used", "95")
+    values["storage_used"] = (warn or None, crit or None)
 
 
 _FLAGS = {

@@ -47,7 +47,7 @@ class Anomaly:
     """Something odd seen while collecting or analysing; never contains secrets.
 
     ``component`` is one of: ``api``, ``nodes``, ``storages``, ``jobs``, ``guests``,
-    ``pools``, ``tasks``, ``pbs_content``, ``permissions``, ``schedule``, ``coverage``,
+    ``pools``, ``tasks``, ``pbs_content``, ``pbs``, ``permissions``, ``schedule``, ``coverage``,
     ``config``, ``cache``, ``report``.
     """
 
@@ -86,6 +86,7 @@ class Storage:
     datastore: str | None = None
     namespace: str | None = None
     username: str | None = None
+    port: int | None = None  # PBS API port (8007 when not set)
 
     @property
     def is_pbs(self) -> bool:

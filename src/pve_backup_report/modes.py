@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 
 import nagiosplugin
 
@@ -15,6 +16,7 @@ from pve_backup_report.api_check import connection_failure, render_api_check, ru
 from pve_backup_report.assess import Assessment
 from pve_backup_report.config import Settings, redact
 from pve_backup_report.errors import ApiError
+from pve_backup_report.pbs_api_check import PbsCheckResult, render_pbs_check, run_pbs_api_check
 from pve_backup_report.pipeline import RunOptions, run_assessment
 from pve_backup_report.progress import clear as clear_progress
 from pve_backup_report.progress import terminal_progress
@@ -28,14 +30,59 @@ def check_api_mode(settings: Settings, fmt: str) -> int:
     with PveClient(settings) as client:
         result = run_api_check(client, settings.backup_jobs_endpoint)
         notice = tls_notice(client.tls_mode, client.tls_origin)
+        pbs = _check_pbs_apis(settings, client) if settings.pbs_servers else []
+    if pbs:  # snapshots come from PBS: PVE's write privileges for listing are not needed
+        result = replace(result, privileges=tuple(c for c in result.privileges if c.required))
     failure = connection_failure(result)
     if failure is not None and fmt == "text":
         print(f"{UNKNOWN}PVE API not usable: {failure}")
         return EXIT_UNKNOWN
-    print(redact(render_api_check(result, fmt)))
+    if fmt == "json" and pbs:
+        data = {**result.to_json(), "pbs": [r.to_json() for r, _ in pbs]}
+        print(redact(json.dumps(data, indent=2, sort_keys=True)))
+    else:
+        print(redact(render_api_check(result, fmt)))
     if notice and fmt == "text":
         print(f"warning: {notice}")
-    return result.exit_code
+    if fmt == "text":
+        for r, pbs_notice in pbs:
+            print(redact("\n" + render_pbs_check(r)))
+            if pbs_notice:
+                print(f"warning: {pbs_notice}")
+    return max([result.exit_code, *(r.exit_code for r, _ in pbs)], key=_severity)
+
+
+def _check_pbs_apis(
+    settings: Settings, client: PveClient
+) -> list[tuple[PbsCheckResult, str | None]]:
+    from pve_backup_report.collect import normalise_storage
+    from pve_backup_report.pbs_client import PbsClient, pbs_tls_notice
+    from pve_backup_report.pbs_collect import serves
+
+    try:
+        items = client.get("/storage")
+    except ApiError:
+        items = []
+    storages = [
+        normalise_storage(i)
+        for i in (items if isinstance(items, list) else [])
+        if isinstance(i, dict) and i.get("type") == "pbs" and i.get("storage")
+    ]
+    out = []
+    servers = settings.pbs_servers
+    for server in servers:
+        wanted = [st.datastore for st in storages if st.datastore and serves(server, st, servers)]
+        pbs_client = PbsClient(server, settings)
+        try:
+            out.append((run_pbs_api_check(pbs_client, wanted), pbs_tls_notice(pbs_client)))
+        finally:
+            pbs_client.close()
+    return out
+
+
+def _severity(code: int) -> int:
+    """Exit codes by badness: UNKNOWN (3) above WARNING (1) above OK (0)."""
+    return {0: 0, 1: 1, 2: 3, 3: 2}.get(code, 0)
 
 
 def explain_schedule_mode(
@@ -102,6 +149,7 @@ def check_mode(
         client.tls_mode,
         client.tls_origin,
         settings.max_output,
+        settings.storage_used,
     )
     after = None
     if report_path is not None:

@@ -22,6 +22,7 @@ from pve_backup_report.assess import (
     pbs_storages_in_use,
     pending_candidates,
 )
+from pve_backup_report.backup_sources import collect_backup_sources
 from pve_backup_report.collect import collect_inventory
 from pve_backup_report.collect_creation import collect_creations
 from pve_backup_report.collect_tasks import HistoryCollection, HistoryOptions, collect_history
@@ -30,7 +31,8 @@ from pve_backup_report.coverage import analyse_coverage
 from pve_backup_report.history import GuestHistory
 from pve_backup_report.model import Anomaly, Severity
 from pve_backup_report.parallel import worker_pool
-from pve_backup_report.pbs_content import PbsContent, collect_pbs_content
+from pve_backup_report.pbs_content import PbsContent
+from pve_backup_report.pbs_health import StorageSpace
 from pve_backup_report.progress import Progress, no_progress
 from pve_backup_report.pve_client import PveClient
 from pve_backup_report.task_cache import TaskCache, default_cache_path
@@ -128,20 +130,18 @@ def _run_assessment(
     histories: dict[int, GuestHistory] = {}
     readable: frozenset[str] = frozenset()
     content: PbsContent | None = None
+    spaces: tuple[StorageSpace, ...] = ()
     history: HistoryCollection | None = None
     if options.need_history:
         progress("task history and PBS content")
         with worker_pool(1) as side:
-            pbs_future = (
-                side.submit(
-                    collect_pbs_content,
-                    client,
-                    inventory,
-                    pbs_storages_in_use(inventory, coverage),
-                    settings.max_workers,
-                )
-                if settings.pbs_content
-                else None
+            sources_future = side.submit(
+                collect_backup_sources,
+                client,
+                settings,
+                inventory,
+                pbs_storages_in_use(inventory, coverage),
+                options.now,
             )
             history = collect_history(
                 client,
@@ -157,7 +157,10 @@ def _run_assessment(
                 cache.tasks if cache is not None else None,
                 progress,
             )
-            content = pbs_future.result() if pbs_future is not None else None
+            sources = sources_future.result()
+            content = sources.content
+            extra += sources.anomalies
+            spaces = sources.spaces
         histories, readable = history.histories, history.readable_nodes
         extra += history.anomalies
         if cache is not None:
@@ -194,6 +197,8 @@ def _run_assessment(
         )
         if hidden is not None:
             result = replace(result, anomalies=(*result.anomalies, hidden))
+    if spaces:
+        result = replace(result, storage_space=spaces)
     return result.with_stats(stats)
 
 

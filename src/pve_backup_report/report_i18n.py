@@ -554,6 +554,11 @@ COMPONENT_HINTS: dict[str, dict[str, str]] = {
             "Check that PBS is reachable from the node and that the token may list the "
             "storage content (`Datastore.Audit`/`Datastore.Allocate` on `/storage/<id>`)."
         ),
+        "pbs": (
+            "Check the PBS server named (reachable on port 8007, its verify jobs and garbage "
+            "collection in Datastore → Prune & GC / Verify Jobs) and that the PBS token has "
+            "the `DatastoreAudit` role on the datastore."
+        ),
         "permissions": "Grant the named privilege to the monitoring token (or its role).",
         "schedule": (
             "Fix the job's schedule (check it with `--explain-schedule`) and the nodes' time zones."
@@ -589,6 +594,11 @@ COMPONENT_HINTS: dict[str, dict[str, str]] = {
             "Vérifier que PBS est joignable depuis le nœud et que le jeton peut lister le "
             "contenu du stockage (`Datastore.Audit`/`Datastore.Allocate` sur "
             "`/storage/<id>`)."
+        ),
+        "pbs": (
+            "Vérifier le serveur PBS nommé (joignable sur le port 8007, ses tâches de "
+            "vérification et son ramasse-miettes dans Datastore → Prune & GC / Verify Jobs) "
+            "et que le jeton PBS a le rôle `DatastoreAudit` sur le datastore."
         ),
         "permissions": "Accorder le privilège nommé au jeton de supervision (ou à son rôle).",
         "schedule": (

@@ -1,6 +1,7 @@
 """``python -m pve_backup_report.simulator --scenario FILE|demo [--listen HOST:PORT] [--tls]``.
 
-Prints exactly one line ``listening on <URL>`` on stdout when ready, then serves until
+Prints one line ``listening on <URL>`` on stdout when ready (and a second one,
+``pbs listening on <URL>``, when the scenario has a ``pbs`` key), then serves until
 SIGTERM or SIGINT. ``--generate nodes=N,guests=N,jobs=N,days=N,seed=N`` serves a generated
 cluster instead (or writes it as YAML with ``--output FILE`` and exits); ``--ground-truth
 FILE`` also writes what the check must say about each of its guests (JSON).
@@ -121,7 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sim.fingerprint is not None:
             print(f"server certificate fingerprint {sim.fingerprint}", file=sys.stderr)
         print(f"API token id {sim.token_id} (secret as given in the scenario)", file=sys.stderr)
+        if sim.pbs_token_id is not None:
+            print(f"PBS API token id {sim.pbs_token_id}", file=sys.stderr)
         print(f"listening on {sim.url}", flush=True)
+        if sim.pbs_url is not None:
+            print(f"pbs listening on {sim.pbs_url}", flush=True)
         while not stop.wait(0.5):
             pass
     finally:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pve_backup_report.simulator import routes_cluster, routes_nodes, routes_tasks
+from pve_backup_report.simulator import routes_cluster, routes_nodes, routes_storage, routes_tasks
 from pve_backup_report.simulator.apibase import ApiError, Context, Page, Route, parse_params
 from pve_backup_report.simulator.scenario import Scenario
 
@@ -21,7 +21,9 @@ __all__ = ["API_PREFIX", "ApiRequest", "ApiResponse", "PveApi", "error_response"
 
 API_PREFIX = "/api2/json"
 PROXY_ERROR = "Errors during connection establishment, proxy handler: No route to host"
-ROUTES: tuple[Route, ...] = routes_cluster.ROUTES + routes_nodes.ROUTES + routes_tasks.ROUTES
+ROUTES: tuple[Route, ...] = (
+    routes_cluster.ROUTES + routes_nodes.ROUTES + routes_storage.ROUTES + routes_tasks.ROUTES
+)
 
 
 @dataclass(frozen=True)

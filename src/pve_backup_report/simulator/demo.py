@@ -424,4 +424,38 @@ def build_demo() -> dict[str, Any]:
         "tasks": tasks,
         "backups": backups,
         "faults": [],
+        "pbs": _pbs(),
+    }
+
+
+def _pbs() -> dict[str, Any]:
+    """The demo's PBS: a read-only token (DatastoreAudit), usage, GC and verify runs."""
+    return {
+        "node": "pbs",
+        "token": {
+            "id": "monitor@pbs!check",
+            "secret": "11111111-2222-3333-4444-555555555555",
+            "privileges": {"/datastore": ["DatastoreAudit"]},
+        },
+        "datastores": {
+            "main": {
+                "total": 8 * 1024**4,
+                "used": 3518437208883,
+                "estimated_full": "2027-09-14T00:00:00Z",
+                "gc": {"last_run": "2026-11-20T02:31:00Z", "state": "OK", "schedule": "daily"},
+                "verify": [
+                    {
+                        "id": "v-6a1f0c3e-b2d4",
+                        "schedule": "daily",
+                        "last_run": "2026-11-20T04:12:00Z",
+                        "state": "OK",
+                    }
+                ],
+            },
+            "offsite": {
+                "total": 16 * 1024**4,
+                "used": 5277655813324,
+                "gc": {"last_run": "2026-11-15T05:02:00Z", "state": "OK", "schedule": "sat 05:00"},
+            },
+        },
     }

@@ -80,6 +80,7 @@ class StorageSpec:
     id: str
     type: str
     config: Mapping[str, Any]  # the /storage item as given (without digest)
+    status: Mapping[str, int] | None = None  # .../storage/{id}/status: total, used, avail
 
     @property
     def nodes(self) -> tuple[str, ...] | None:
@@ -216,6 +217,7 @@ class BackupSpec:
     notes: str | None = None
     node: str | None = None  # holder node for non-shared storages
     format: str | None = None  # dir storages: vma.zst, tar.zst, ...
+    owner: str | None = None  # PBS group owner (default: the storage's username)
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,7 @@ class Scenario:
     backups: tuple[BackupSpec, ...]
     faults: tuple[FaultSpec, ...]
     source: str | None = None
+    pbs: Any = None  # pbs_scenario.PbsSpec: the simulated PBS server, when given
     _guest_index: dict[int, GuestSpec] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pve_backup_report.simulator.fields import Fields, ScenarioError
+from pve_backup_report.simulator.pbs_scenario import parse_pbs
 from pve_backup_report.simulator.permissions import TokenAcl, expand, normalize_path
 from pve_backup_report.simulator.scenario import (
     DEFAULT_TOKEN_ID,
@@ -36,7 +37,7 @@ __all__ = ["parse_scenario"]
 
 _TOP_KEYS = (
     "now", "latency_ms", "version", "cluster_name", "token", "nodes", "storages", "pools",
-    "guests", "jobs", "tasks", "backups", "faults",
+    "guests", "jobs", "tasks", "backups", "faults", "pbs",
 )  # fmt: skip
 
 # storage.cfg properties the simulator accepts (PVE serves them as given).
@@ -47,7 +48,7 @@ _STORAGE_KEYS = (
     "saferemove", "base", "export", "options", "share", "subdir", "domain", "smbversion",
     "mountpoint", "is_mountpoint", "mkdir", "create-base-path", "create-subdirs",
     "preallocation", "format", "bwlimit", "krbd", "monhost", "fs-name", "content-dirs",
-    "portal", "target", "nowritecache", "tagged_only", "snapshot-as-volume-chain",
+    "portal", "target", "nowritecache", "tagged_only", "snapshot-as-volume-chain", "status",
 )  # fmt: skip
 
 # /cluster/backup fields (mgr PVE/API2/Backup.pm + gc PVE/VZDump/Common.pm $confdesc).
@@ -76,7 +77,7 @@ _RECIPE_KEYS = (
 
 _BACKUP_KEYS = (
     "storage", "vmid", "type", "ctime", "size", "verification", "protected", "encrypted",
-    "notes", "node", "format", "unfinished",
+    "notes", "node", "format", "unfinished", "owner",
 )  # fmt: skip
 # what PBS reads from a snapshot's manifest (proxmox-backup ``list_snapshots_blocking``)
 _MANIFEST_KEYS = ("size", "verification", "encrypted", "notes")
@@ -131,6 +132,7 @@ def parse_scenario(data: Mapping[str, Any], base_dir: Path, source: str | None =
         for w, v in _items(top, "backups")
     )
     faults = tuple(_parse_fault(w, v) for w, v in _items(top, "faults"))
+    pbs = parse_pbs(data.get("pbs"), storages, _parse_fault)
     return Scenario(
         now=top.time("now", None),
         latency_ms=top.integer("latency_ms", 0, minimum=0),
@@ -146,6 +148,7 @@ def parse_scenario(data: Mapping[str, Any], base_dir: Path, source: str | None =
         backups=backups,
         faults=faults,
         source=source,
+        pbs=pbs,
     )
 
 
@@ -227,12 +230,24 @@ def _parse_storage(where: str, raw: object) -> StorageSpec:
     for key in ("disable", "shared"):
         if f.has(key):
             f.flag(key, 0)
-    config = {k: _pve_value(v) for k, v in f.data.items()}
+    config = {k: _pve_value(v) for k, v in f.data.items() if k != "status"}
     if storage_type == "pbs":
         for key in ("server", "datastore"):
             f.nonempty_text(key)
         config.setdefault("content", "backup")
-    return StorageSpec(storage_id, storage_type, config)
+    return StorageSpec(storage_id, storage_type, config, _parse_storage_status(f))
+
+
+def _parse_storage_status(f: Fields) -> Mapping[str, int] | None:
+    """``status: {total, used, avail}`` for ``.../storage/{id}/status`` (avail: the rest)."""
+    raw = f.mapping("status", None)
+    if raw is None:
+        return None
+    s = Fields(raw, f.loc("status"), ("total", "used", "avail", "active"))
+    total: int = s.integer("total", minimum=0)
+    used: int = s.integer("used", minimum=0)
+    avail: int = s.integer("avail", max(0, total - used), minimum=0)
+    return {"total": total, "used": used, "avail": avail, "active": s.flag("active", 1)}
 
 
 def _parse_pool(where: str, raw: object) -> PoolSpec:
@@ -514,6 +529,7 @@ def _parse_backup(
         notes=f.text("notes", None),
         node=node,
         format=f.text("format", None),
+        owner=f.text("owner", None),
     )
 
 

@@ -29,6 +29,8 @@ from pve_backup_report.simulator.api import (
     error_response,
 )
 from pve_backup_report.simulator.faults import FaultTable
+from pve_backup_report.simulator.pbs_api import PbsApi
+from pve_backup_report.simulator.pbs_server import PbsSimulator
 from pve_backup_report.simulator.scenario import FaultSpec, Scenario, load_scenario
 from pve_backup_report.simulator.stats import RequestRecord, SimulatorStats, StatsCollector
 from pve_backup_report.simulator.tls import TlsMaterial, generated_tls, tls_from_files
@@ -133,13 +135,15 @@ class _Handler(BaseHTTPRequestHandler):
         request: ApiRequest | None = None
         cached: tuple[ApiResponse, bytes] | None = None
         if api_path is None:
-            response = error_response(501, f"Method '{self.command} {raw_path}' not implemented")
+            response = sim.error_response(
+                501, f"Method '{self.command} {raw_path}' not implemented"
+            )
         elif fault is not None and (fault.status is not None or fault.message is not None):
             status = fault.status or (200 if fault.body is not None else 500)
             response = (
                 ApiResponse(status, _phrase(status), {})
                 if fault.body is not None
-                else error_response(status, fault.message or _phrase(status))
+                else sim.error_response(status, fault.message or _phrase(status))
             )
         else:
             params = dict(parse_qsl(query, keep_blank_values=True))
@@ -220,6 +224,9 @@ class _Server6(_Server):
 class Simulator:
     """A simulated PVE API on loopback; use as a context manager.
 
+    A scenario with a ``pbs`` key also gets a simulated PBS API on a second port
+    (:attr:`pbs_url`), with the same TLS material.
+
     ``scenario`` is a :class:`Scenario`, a dict in the scenario format, a YAML path or
     ``"demo"``. ``tls=True`` without ``cert``/``key`` generates a CA with trustme.
     """
@@ -260,6 +267,9 @@ class Simulator:
         self._thread: threading.Thread | None = None
         self._tls_material: TlsMaterial | None = None
         self._tempdir: Path | None = None
+        self.pbs: PbsSimulator | None = None
+
+    error_response = staticmethod(error_response)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -271,6 +281,11 @@ class Simulator:
             context = self._tls_context()
             server_class = _Server6 if ":" in self._host else _Server
             self._server = server_class((self._host, self._port), self, context)
+            if self._scenario.pbs is not None:
+                self.pbs = PbsSimulator(
+                    self._scenario, self._host, context, self._stopping, self._clock, self.verbose
+                )
+                self.pbs.start()
         except BaseException:
             self.stop()
             raise
@@ -295,6 +310,9 @@ class Simulator:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.pbs is not None:
+            self.pbs.stop()
+            self.pbs = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -353,6 +371,21 @@ class Simulator:
         return {"Authorization": f"PVEAPIToken={self.token_id}={self.token_secret}"}
 
     @property
+    def pbs_url(self) -> str | None:
+        """``https://127.0.0.1:PORT`` of the simulated PBS, when the scenario has one."""
+        return self.pbs.url if self.pbs is not None else None
+
+    @property
+    def pbs_token_id(self) -> str | None:
+        pbs = self._scenario.pbs
+        return pbs.token.id if pbs is not None else None
+
+    @property
+    def pbs_token_secret(self) -> str | None:
+        pbs = self._scenario.pbs
+        return pbs.token.secret if pbs is not None else None
+
+    @property
     def ca_path(self) -> Path | None:
         return self._tls_material.ca_path if self._tls_material else None
 
@@ -386,6 +419,9 @@ class Simulator:
             self._answers.clear()
         self.faults = FaultTable(new.faults)
         self.api = PveApi(new, self._clock)
+        if self.pbs is not None and new.pbs is not None:
+            self.pbs.api = PbsApi(new, self._clock)
+            self.pbs.faults = FaultTable(new.pbs.faults)
 
     def _answer_key(self, request: ApiRequest) -> tuple[str, str, str | None] | None:
         """Answers are kept only with ``cache_answers``, a fixed ``now`` and not for task
