@@ -46,7 +46,7 @@ def troubled_cluster() -> dict[str, Any]:
     lists = [
         j
         for j in data["jobs"]
-        if j.get("vmid") and j.get("enabled", 1) and j["storage"].startswith("pbs-")
+        if j.get("vmid") and j.get("enabled", 1) and str(j.get("storage") or "").startswith("pbs-")
     ]
     lists[0]["vmid"] = lists[0]["vmid"].split(",")[0]
     lists[1]["enabled"] = 0

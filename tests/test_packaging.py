@@ -86,7 +86,7 @@ def test_wheel_installs_into_a_clean_venv_and_runs(tmp_path: Path) -> None:
     no_deps = _run([plugin, "--version"], work)  # a dependency missing: one line, UNKNOWN
     assert no_deps.returncode == 3
     assert re.fullmatch(
-        r"UNKNOWN - missing Python module \w+: install check_pve_backup with its "
+        r"PVE_BACKUP UNKNOWN - missing Python module \w+: install check_pve_backup with its "
         r"dependencies \(pip install <wheel or checkout>\) for \S+/venv/bin/python[0-9.]*\n",
         no_deps.stdout,
     ), no_deps.stdout + no_deps.stderr
@@ -109,7 +109,7 @@ def test_wheel_installs_into_a_clean_venv_and_runs(tmp_path: Path) -> None:
     assert no_trustme.stderr == ""
     lines = no_trustme.stdout.splitlines()
     assert len(lines) == 1, no_trustme.stdout
-    assert lines[0].startswith("UNKNOWN - --demo needs the Python package trustme: ")
+    assert lines[0].startswith("PVE_BACKUP UNKNOWN - --demo needs the Python package trustme: ")
     assert re.search(rf"{re.escape(str(venv))}/bin/python[0-9.]* -m pip install trustme$", lines[0])
     assert "internal error" not in lines[0]
     assert "--cert" not in lines[0] and "--key" not in lines[0]  # simulator-only flags

@@ -302,7 +302,8 @@ def sections(
     (section index, how many of its lines) - warning and critical anomalies first,
     then the guests, the info anomalies, the pending and the ignored guests."""
     guests = attention_order([g for g in a.guests if g.alerting], states)
-    anomalies = sorted(a.anomalies, key=lambda x: -x.severity.rank)
+    # worst first; among equals the permission ones, often the root cause of the others
+    anomalies = sorted(a.anomalies, key=lambda x: (-x.severity.rank, x.component != "permissions"))
     ignored = [g for g in a.guests if g.ignored is not None]
     pending = pending_guests(a)
     serious = sum(1 for x in anomalies if x.severity is not Severity.INFO)
