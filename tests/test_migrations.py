@@ -222,3 +222,70 @@ def test_warm_run_finds_them_from_the_cache(
         assert "all backups fresh" in proc.stdout.splitlines()[0]
     assert "3 logs read, 0 from cache" in first.stdout
     assert "0 logs read, 3 from cache" in second.stdout
+
+
+def _moved_alone(hourly: bool) -> dict[str, Any]:
+    """Guest 500, the only guest of the ``vmid`` job ``daily`` on pve3, moved to pve2 this
+    morning. With ``hourly``, pve2 also holds 501 (in ``daily``) and 600 (in the hourly
+    job ``a-hourly``), so pve2 has two tasks at 21:00, ``a-hourly``'s first (job-id order).
+    """
+    data = drained_cluster()
+    data["guests"] = [
+        {"vmid": 500, "type": "qemu", "name": "app", "node": "pve2", "status": "running"},
+    ]
+    jobs = [{"id": "daily", "type": "vzdump", "enabled": 1, "schedule": "21:00",
+             "storage": "pbs", "vmid": "500", "mode": "snapshot"}]  # fmt: skip
+    tasks: list[dict[str, Any]] = [
+        _migration("pve3", 500, "qmigrate", parse_timestamp("2026-11-20T08:00:00Z"), "pve2")
+    ]
+    for day in range(14, 20):
+        run_ = _run("pve3", day, [500], [501] if hourly else [])
+        tasks.append({**run_, "id": "500"} if not hourly else run_)
+    if hourly:
+        data["guests"] += [
+            {"vmid": 501, "type": "qemu", "name": "db", "node": "pve2", "status": "running"},
+            {"vmid": 600, "type": "lxc", "name": "dns", "node": "pve2", "status": "running"},
+        ]
+        jobs[0]["vmid"] = "500,501"
+        jobs.append({"id": "a-hourly", "type": "vzdump", "enabled": 1, "schedule": "hourly",
+                     "storage": "pbs", "vmid": "600", "mode": "snapshot"})  # fmt: skip
+        for day in range(14, 20):
+            night = _run("pve2", day, [501], [500])
+            tasks.append({**night, "starttime": night["starttime"] + 5})
+        for hour in range(15):  # 21:00 on the 19th to 11:00 today
+            start = _night(19) + hour * 3600 + 1
+            tasks.append({"node": "pve2", "type": "vzdump", "id": "600", "starttime": start,
+                          "log_recipe": {"job": "a-hourly", "vmids": [600]}})  # fmt: skip
+    data["jobs"] = jobs
+    data["tasks"] = tasks
+    return data
+
+
+def test_guest_moved_onto_a_node_the_job_never_ran_on(simulator_factory: SimulatorFactory) -> None:
+    """pve-manager ``PVE/API2/VZDump.pm`` ``vzdump``: "silent exit if specified VMs run on
+    other nodes" (no task at all on a node where the job selects no guest). So pve2, where
+    500 now is, has no run of ``daily`` before this morning, and 500's results are in
+    pve3's runs: its latest result is last night's success there, found from the job's
+    schedule (an event pve2 made no task for), not "never backed up"."""
+    sim = simulator_factory(Scenario.from_dict(_moved_alone(hourly=False)))
+    g = _coverage(sim)[500]
+    assert g["last_backup"] is not None, g
+    assert g["last_backup"]["node"] == "pve3" and g["last_backup"]["status"] == "ok"
+    assert g["last_backup"]["started"] >= _night(19)
+    assert g["freshness"] == "fresh" and g["problems"] == []
+
+
+def test_another_jobs_unread_run_at_the_event_does_not_stop_the_search(
+    simulator_factory: SimulatorFactory,
+) -> None:
+    """Two jobs due at 21:00 make two tasks on pve2 (pvescheduler, ``PVE::Jobs::run_jobs``
+    in job-id order). ``daily``'s run on pve2 logged 500 as external; the hourly job's run
+    of that event (old, not needed for 600) is predicted to hold 600 only, so it need not
+    be read before 500 is searched on the other nodes."""
+    sim = simulator_factory(Scenario.from_dict(_moved_alone(hourly=True)))
+    guests = _coverage(sim)
+    g = guests[500]
+    assert g["last_backup"] is not None, g
+    assert g["last_backup"]["node"] == "pve3" and g["last_backup"]["started"] >= _night(19)
+    assert g["freshness"] == "fresh"
+    assert guests[600]["freshness"] == "fresh" and guests[501]["freshness"] == "fresh"

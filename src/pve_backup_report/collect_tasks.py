@@ -28,6 +28,7 @@ they keep about 25 and 50 tasks (pve-facts §3).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -202,7 +203,10 @@ class _Reader:
         take: list[TaskInfo] = []
         later: list[tuple[TaskInfo, Prediction, frozenset[int]]] = []  # unknown, not taken
         floor: int | None = None  # once no guest lacks a success: the oldest such end
+        absences = self._absences(st)  # events the node made no task for, newest first
         for i, task in enumerate(st.tasks):
+            while absences and absences[-1][0] > task.starttime:
+                self._absent(absences.pop(), lacking, success_end)
             end = _end(task, self.now)
             # as the holder of a success, a finished task without an end time (odd data)
             # counts as ending when it started: more older tasks are read, not fewer
@@ -237,6 +241,9 @@ class _Reader:
                     success_end[v] = max(success_end.get(v, held), held)
             elif guests:
                 later.append((task, prediction, guests))
+        if not st.more_pages:  # the list reaches back to the window's start
+            while absences:
+                self._absent(absences.pop(), lacking, success_end)
         for task, prediction, guests in later:
             if any(_end(task, self.now) >= success_end[v] for v in guests):
                 take.append(task)
@@ -271,7 +278,33 @@ class _Reader:
         return self.search.evidence(
             st.tasks, i, held, lacking, self.runs.guests(st.tasks, i, st.tz),
             self._held_by, ran=got.storage is not None,
+            predict=lambda j: self.runs.guests(st.tasks, j, st.tz),
         )  # fmt: skip
+
+    def _absences(self, st: _NodeState) -> list[tuple[int, frozenset[int]]]:
+        """The events in the window of the jobs holding the node's guests at which the
+        node started no task (``guest_search``, "Absence"), oldest first (``pop`` gives
+        the newest). The last ``TOLERANCE_S`` are left out: their task may start yet."""
+        starts = sorted(t.starttime for t in st.tasks)
+        since = self.now - self.options.history_days * 86400
+        out = []
+        for event, guests in self.runs.due(st.name, st.tz):
+            if not since <= event <= self.now - TOLERANCE_S or not guests & st.wanted:
+                continue
+            i = bisect_left(starts, event)
+            if i < len(starts) and starts[i] <= event + TOLERANCE_S:
+                continue  # the node ran at that event
+            out.append((event, guests))
+        out.reverse()
+        return out
+
+    def _absent(
+        self, found: tuple[int, frozenset[int]], lacking: set[int], success_end: dict[int, int]
+    ) -> None:
+        event, guests = found
+        for v in self.search.absent(event, guests, lacking):
+            lacking.discard(v)
+            success_end[v] = max(success_end.get(v, event), event)
 
     def _held_by(self, task: TaskInfo) -> tuple[bool, frozenset[int] | None, bool]:
         """Whether the task's log is known, the guests it holds, and whether it ran."""

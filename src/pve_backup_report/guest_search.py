@@ -30,9 +30,12 @@ also bounds the home node's reading, by time: a home task that ended before that
 success started cannot hold a newer result (the node lock argument of ``collect_tasks``
 does not hold across nodes, so the success's start is used, not its task's end).
 
-Known gap: a guest now on a node that made no run of the guest's job at the time (a
-``vmid`` or pool job with no other guest there) leaves no evidence, so its results on
-the old node are found only when that node's logs are read for its own guests.
+* **Absence.** A job due at an event (its schedule, in the node's time zone) for which
+  the guest's home node started no task at all is evidence too: a ``vmid`` or pool job
+  makes no task on a node where it selects no guest (``PVE/API2/VZDump.pm`` ``vzdump``
+  skips nodes without local guests unless ``all`` is set), which is what happens when
+  the guest was moved onto the node after that run. Such events are taken in time order
+  with the home runs, newest first.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class CrossNodeSearch:
         prediction: Prediction,
         outcome: Outcome,
         ran: bool,
+        predict: Callable[[int], Prediction],
     ) -> set[int]:
         """Guests of ``candidates`` (home guests still lacking a success) for which the
         known home task ``tasks[i]`` starts a search; they count as resolved from now."""
@@ -108,14 +112,35 @@ class CrossNodeSearch:
         for j in near(tasks, i):  # another run of the same event may hold them
             known, others, other_ran = outcome(tasks[j])
             if not known:
-                return set()  # read it first (it is predicted to hold them too)
+                may = predict(j)
+                if may is None or may & missing:
+                    return set()  # read it first (it is predicted to hold them too)
+                continue  # another job's run, predicted to hold none of them
             if not other_ran:
                 # a run of the event died before any guest (its log names none): the
                 # missing guests may be that job's; no evidence they were elsewhere
                 return set()
             missing -= others or frozenset()
+        return self._start(missing, task.starttime)
+
+    def absent(self, event: int, guests: Collection[int], candidates: Collection[int]) -> set[int]:
+        """Guests of ``candidates`` (home guests still lacking a success) that a job due
+        at ``event`` holds on their home node, where that node started no task for the
+        event: the job ran elsewhere only, so they were elsewhere then (or did not exist
+        yet). They are searched like the guests a home run left out."""
+        missing = {
+            v
+            for v in guests
+            if v in candidates
+            and v not in self.stopped
+            and v not in self.searching
+            and event < self.found_at.get(v, event + 1)
+        }
+        return self._start(missing, event)
+
+    def _start(self, missing: set[int], start: int) -> set[int]:
         for v in missing:
-            self.searching[v] = task.starttime
+            self.searching[v] = start
             self.changed = True
             self._by_event = None
         return missing

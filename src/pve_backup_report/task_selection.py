@@ -194,6 +194,19 @@ class TaskPredictor:
         order = sorted(siblings, key=lambda t: (t.starttime, t.pstart, t.upid))
         return RunPairing(sorted(keys)[order.index(tasks[i])][0], due)
 
+    def due(self, node: str, tz: str | None) -> list[tuple[int, frozenset[int]]]:
+        """The scheduled events of the jobs that hold guests of ``node`` (newest first),
+        each with the guests of the node those jobs due then hold."""
+        by_event: dict[int, set[int]] = {}
+        for job_id, events in self._node_jobs(node, tz or "UTC"):
+            per_node = self._holds.get(job_id)
+            held = per_node.get(node) if per_node is not None else None
+            if not held:
+                continue
+            for t in events:
+                by_event.setdefault(t, set()).update(held)
+        return [(t, frozenset(by_event[t])) for t in sorted(by_event, reverse=True)]
+
     def _held(self, node: str, keys: tuple[tuple[str, int], ...]) -> Prediction:
         """The guests on ``node`` the runs of these jobs hold (None: unresolved)."""
         held: set[int] = set()
