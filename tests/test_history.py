@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -857,12 +856,10 @@ def test_arbitrary_logs_never_raise(
     latest_results(parse.results)
 
 
-def test_large_log_is_fast() -> None:
+def test_large_log_parses_every_result() -> None:
+    """~105,000 lines: every guest section is parsed (speed is bench/run.py's business)."""
     lines = load(INTERRUPTED_LOG)
     big = lines[:-3] * 100 + lines[-3:]  # ~105,000 lines
     task = make_task(start=utc("2021-04-11T10:15:01"), end=utc("2021-04-11T13:05:07"))
-    t0 = time.perf_counter()
     parse = parse_task(task, big, tz=BERLIN)
-    elapsed = time.perf_counter() - t0
     assert len(parse.results) == 19 * 100
-    assert elapsed < 2.0, elapsed

@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -50,7 +49,6 @@ def cli(
         PVE_API_TOKEN_SECRET=sim.token_secret,
     )
     full.update(env or {})
-    t0 = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "pve_backup_report", "--now", NOW_TEXT, "--no-cache", *args],
         env=full,
@@ -61,7 +59,7 @@ def cli(
     )
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
     assert sim.token_secret not in proc.stdout + proc.stderr
-    return proc, time.monotonic() - t0
+    return proc
 
 
 def settings_for(sim: Simulator, **kw: Any) -> Settings:
@@ -375,12 +373,10 @@ def huge_log_scenario() -> dict[str, Any]:
     return data
 
 
-def assess_huge_log(**settings_kw: Any) -> tuple[Assessment, float]:
+def assess_huge_log(**settings_kw: Any) -> Assessment:
     with Simulator(Scenario.from_dict(huge_log_scenario())) as sim:
         settings = settings_for(sim, **settings_kw)
-        t0 = time.monotonic()
-        a = run_assessment(settings, RunOptions(now=NOW, use_cache=False), PveClient(settings))
-        return a, time.monotonic() - t0
+        return run_assessment(settings, RunOptions(now=NOW, use_cache=False), PveClient(settings))
 
 
 def _assert_huge_log_parsed(a: Assessment) -> None:
@@ -393,9 +389,8 @@ def _assert_huge_log_parsed(a: Assessment) -> None:
 
 
 def test_huge_task_log_read_in_full() -> None:
-    a, elapsed = assess_huge_log(task_log_limit=0)  # 0: every line
+    a = assess_huge_log(task_log_limit=0)  # 0: every line
     _assert_huge_log_parsed(a)
-    assert elapsed < 10, elapsed
 
 
 def test_huge_task_log_with_default_settings() -> None:
@@ -454,8 +449,7 @@ def big_pool_scenario() -> dict[str, Any]:
 
 def test_ten_thousand_guests_in_one_pool() -> None:
     with Simulator(Scenario.from_dict(big_pool_scenario())) as sim:
-        proc, elapsed = cli(sim, "-v")
-    assert elapsed < 10, elapsed
+        proc = cli(sim, "-v")
     lines = proc.stdout.splitlines()
     first = lines[0]
     assert proc.returncode == 1, first

@@ -85,8 +85,7 @@ def test_fault_delay_and_latency(simulator_factory: SimulatorFactory, sim_get: S
     assert time.monotonic() - t0 >= 0.35
     t0 = time.monotonic()
     sim_get(sim, "/cluster")
-    elapsed = time.monotonic() - t0
-    assert 0.05 <= elapsed < 0.3
+    assert time.monotonic() - t0 >= 0.05  # the scenario latency applies to every path
     with pytest.raises(requests.exceptions.Timeout):
         sim_get(sim, "/version", timeout=0.1)
 
