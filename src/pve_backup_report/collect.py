@@ -266,11 +266,13 @@ def collect_inventory(
     fallback_timezone: str | None = None,
     known_timezones: Mapping[str, str] | None = None,
     known_notes: Mapping[int, str] | None = None,
+    need_defaults: bool = False,
 ) -> Inventory:
     """Read storages, jobs, guests, pools, nodes (with time zones) and node defaults.
 
     With ``need_notes``, guest notes come from ``known_notes`` (the cache) where given and
-    from the guests' configs otherwise.
+    from the guests' configs otherwise. The node defaults are read when a job relies on
+    them, or always with ``need_defaults`` (``--dump-inventory`` shows them).
     """
     first = fetch_parallel(
         client,
@@ -349,8 +351,9 @@ def collect_inventory(
         anomalies += privilege_anomalies(first["permissions"].data, jobs)
     pools = _pools(client, first["pools"], jobs, guests, anomalies)
     timezones, read_now, defaults = _node_details(
-        client, nodes, jobs, workers, fallback_timezone, known_timezones or {}, anomalies
-    )
+        client, nodes, jobs, workers, fallback_timezone, known_timezones or {}, anomalies,
+        need_defaults,
+    )  # fmt: skip
     nodes = [Node(n.name, n.status, timezones.get(n.name), n.name in read_now) for n in nodes]
     if need_notes and guests:
         guests = _with_notes(client, guests, workers, anomalies, known_notes or {})
@@ -504,6 +507,7 @@ def _node_details(
     fallback: str | None,
     known_timezones: Mapping[str, str],
     anomalies: list[Anomaly],
+    need_defaults: bool = False,
 ) -> tuple[dict[str, str], set[str], dict[str, str]]:
     """Time zone of each node (and which were read now), and the default vzdump storage
     of each node when a job has none.
@@ -515,7 +519,7 @@ def _node_details(
     requests: dict[str, tuple[str, dict[str, Any] | None]] = {
         f"time:{n}": (f"/nodes/{n}/time", None) for n in online if n not in known_timezones
     }
-    if any(j.storage is None and j.dumpdir is None for j in jobs):
+    if need_defaults or any(j.storage is None and j.dumpdir is None for j in jobs):
         requests.update({f"defaults:{n}": (f"/nodes/{n}/vzdump/defaults", None) for n in online})
     fetched = fetch_parallel(client, requests, workers) if requests else {}
 

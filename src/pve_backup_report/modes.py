@@ -175,6 +175,7 @@ def dump_mode(settings: Settings, kind: str, fmt: str, now: int) -> int:
                 settings.max_workers,
                 need_notes=True,
                 fallback_timezone=settings.timezone,
+                need_defaults=True,  # shown even when every job names its storage
             )
             doc = dumps.inventory_json(inventory)
             text = dumps.inventory_text(inventory)
