@@ -467,8 +467,10 @@ class IcingaSandbox:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
+            # Icinga writes its state file (which tests read) while shutting down; on a
+            # loaded two-core machine that can take a while, and SIGKILL would lose it
             with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=20)
+                proc.wait(timeout=90)
         # The umbrella process may be gone while a worker of the same group lingers.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
