@@ -314,6 +314,24 @@ def test_pbs_settings_precedence_and_secret_registry(tmp_path: Path) -> None:
     assert merge(Sources()).pbs_servers == ()
 
 
+def test_pbs_ca_bundle_must_be_pem_and_errors_name_the_setting(tmp_path: Path) -> None:
+    """PBS_CA_BUNDLE gets the same check as PVE_CA_BUNDLE: a DER file (what a browser
+    export often gives) fails with the setting that named it, not at the first request."""
+    der = tmp_path / "ca.der"
+    der.write_bytes(b"\x30\x82\x01\x0a" + b"\x00" * 64)
+    env = {"PBS_HOST": "pbs", "PBS_API_TOKEN_ID": "a@pbs!x", "PBS_API_TOKEN_SECRET": "s1"}
+    with pytest.raises(ConfigError, match=r"PBS_CA_BUNDLE.*not a PEM CA bundle.*openssl x509"):
+        merge(Sources(environ={**env, "PBS_CA_BUNDLE": str(der)}))
+    with pytest.raises(ConfigError, match=r"pbs.*ca_bundle.*cannot read CA bundle"):
+        yaml_pbs = {"host": "pbs", "api_token_id": "a@pbs!x", "api_token_secret": "s1",
+                    "ca_bundle": str(tmp_path / "missing.pem")}  # fmt: skip
+        merge(Sources(yaml={"pbs": yaml_pbs}))
+    pem = tmp_path / "ca.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    (server,) = merge(Sources(environ={**env, "PBS_CA_BUNDLE": str(pem)})).pbs_servers
+    assert server.ca_bundle == str(pem)
+
+
 def test_matching_one_server_serves_every_datastore_it_has() -> None:
     st = [
         Storage("a", "pbs", True, None, ("backup",), server="10.0.0.1", datastore="main"),

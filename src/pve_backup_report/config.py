@@ -448,7 +448,7 @@ def merge(sources: Sources) -> Settings:
     if "token_secret" not in values and secret_file:
         values["token_secret"], warnings = read_secret_file(secret_file)
     if values.get("ca_bundle"):
-        _check_ca_bundle(values["ca_bundle"], origins["ca_bundle"])
+        check_ca_bundle(values["ca_bundle"], origins["ca_bundle"])
     cluster = sources.cli.get("cluster")
     _merge_pbs(values, sources)
     return Settings(**values, secret_warnings=warnings, cluster=cluster, origins=origins)
@@ -472,7 +472,7 @@ def _hint(spec: Spec, raw: object, layer: int) -> str:
     return ""
 
 
-def _check_ca_bundle(path: str, where: str) -> None:
+def check_ca_bundle(path: str, where: str) -> None:
     """The CA bundle must exist and hold PEM certificates (a DER file does not)."""
     try:
         with open(path, "rb") as fh:

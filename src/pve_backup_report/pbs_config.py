@@ -23,7 +23,6 @@ knows it from the moment it is read.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -136,6 +135,7 @@ def _server(layer: Mapping[str, tuple[Any, str]]) -> PbsServer:
     """Validate one server's values (each with where it came from)."""
     from pve_backup_report.config import (
         Secret,
+        check_ca_bundle,
         parse_bool,
         parse_fingerprint,
         parse_token_id,
@@ -168,8 +168,8 @@ def _server(layer: Mapping[str, tuple[Any, str]]) -> PbsServer:
         names = ", ".join(missing).replace("secret", "PBS_API_TOKEN_SECRET(_FILE)")
         raise ConfigError(f"PBS API configured but incomplete: set {names}")
     ca_bundle = value("ca_bundle", lambda v: str(v).strip())
-    if ca_bundle and not os.path.isfile(ca_bundle):
-        raise ConfigError(f"PBS CA bundle {ca_bundle} does not exist")
+    if ca_bundle:  # the same check as PVE_CA_BUNDLE, naming where it was set
+        check_ca_bundle(ca_bundle, layer["ca_bundle"][1])
     stores = value("datastores", _datastores, ())
     return PbsServer(
         url=host,
