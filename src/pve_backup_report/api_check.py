@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -205,16 +206,11 @@ def all_hosts_down(result: ApiCheckResult) -> bool:
     return not any(p.ok for p in result.probes)
 
 
-def render_api_check(result: ApiCheckResult, fmt: str = "text") -> str:
-    if fmt == "json":
-        return json.dumps(result.to_json(), indent=2, sort_keys=True)
-    width = max(len(p.endpoint) for p in result.probes)
-    lines = [
-        f"PVE API check: version {result.version or 'unknown'}, TLS {result.tls_mode}",
-        "",
-        f"{'endpoint':<{width}} {'result':<8} {'items':>6} {'ms':>6}  detail",
-    ]
-    for p in result.probes:
+def probe_table(probes: Sequence[EndpointProbe]) -> list[str]:
+    """The endpoint table of ``--check-api`` (PVE's and PBS's), header first."""
+    width = max(len(p.endpoint) for p in probes)
+    lines = [f"{'endpoint':<{width}} {'result':<8} {'items':>6} {'ms':>6}  detail"]
+    for p in probes:
         items = "" if p.count is None else str(p.count)
         detail = p.error or ""
         if p.missing_privilege:
@@ -222,6 +218,17 @@ def render_api_check(result: ApiCheckResult, fmt: str = "text") -> str:
         lines.append(
             f"{p.endpoint:<{width}} {'OK' if p.ok else 'FAILED':<8} {items:>6} {p.ms:>6}  {detail}"
         )
+    return lines
+
+
+def render_api_check(result: ApiCheckResult, fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps(result.to_json(), indent=2, sort_keys=True)
+    lines = [
+        f"PVE API check: version {result.version or 'unknown'}, TLS {result.tls_mode}",
+        "",
+        *probe_table(result.probes),
+    ]
     lines += ["", "Effective privileges (from /access/permissions):"]
     for c in result.privileges:
         lines.append(f"  {c.privilege:<16} on {c.scope:<24} {c.granted}")

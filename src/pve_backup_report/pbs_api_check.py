@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pve_backup_report.api_check import EndpointProbe, PrivilegeCheck, _probe
+from pve_backup_report.api_check import EndpointProbe, PrivilegeCheck, _probe, probe_table
 from pve_backup_report.pbs_client import PbsClient, as_list
 
 EXIT_OK, EXIT_WARNING, EXIT_UNKNOWN = 0, 1, 3
@@ -116,21 +116,12 @@ def _audit(perms: Any, path: str, token: str, known: bool) -> PrivilegeCheck:
 
 
 def render_pbs_check(result: PbsCheckResult) -> str:
-    width = max(len(p.endpoint) for p in result.probes)
     lines = [
         f"PBS API check: {result.server}, token {result.token_id}, version "
         f"{result.version or 'unknown'}, TLS {result.tls_mode}",
         "",
-        f"{'endpoint':<{width}} {'result':<8} {'items':>6} {'ms':>6}  detail",
+        *probe_table(result.probes),
     ]
-    for p in result.probes:
-        items = "" if p.count is None else str(p.count)
-        detail = p.error or ""
-        if p.missing_privilege:
-            detail += f" -> the token lacks {p.missing_privilege}"
-        lines.append(
-            f"{p.endpoint:<{width}} {'OK' if p.ok else 'FAILED':<8} {items:>6} {p.ms:>6}  {detail}"
-        )
     lines += ["", "PBS privileges (from /access/permissions):"]
     for c in result.privileges:
         lines.append(f"  {c.privilege} on {c.scope}: {c.granted}")
