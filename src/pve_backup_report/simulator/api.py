@@ -21,7 +21,7 @@ __all__ = ["API_PREFIX", "ApiRequest", "ApiResponse", "PveApi", "error_response"
 
 API_PREFIX = "/api2/json"
 PROXY_ERROR = "Errors during connection establishment, proxy handler: No route to host"
-ROUTES: tuple[Route, ...] = (
+ROUTES: tuple[Route[Context], ...] = (
     routes_cluster.ROUTES + routes_nodes.ROUTES + routes_storage.ROUTES + routes_tasks.ROUTES
 )
 
@@ -86,7 +86,7 @@ class PveApi:
         return bool(sep) and token_id == token.id and hmac.compare_digest(secret, token.secret)
 
     def _dispatch(
-        self, route: Route, path_args: Mapping[str, str], query: Mapping[str, str]
+        self, route: Route[Context], path_args: Mapping[str, str], query: Mapping[str, str]
     ) -> ApiResponse:
         try:
             if route.proxied:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pve_backup_report.simulator.scenario import GuestSpec, Scenario, TaskSpec
 
@@ -100,15 +100,16 @@ def parse_params(specs: Mapping[str, Param], query: Mapping[str, str]) -> dict[s
     return result
 
 
-Handler = Callable[["Context", Mapping[str, str], Mapping[str, Any]], Any]
+C = TypeVar("C")  # what a handler is given: the PVE or the PBS request context
+Handler = Callable[[C, Mapping[str, str], Mapping[str, Any]], Any]
 
 
 @dataclass(frozen=True)
-class Route:
+class Route(Generic[C]):
     """A GET path pattern like ``/nodes/{node}/tasks/{upid}/log`` and its handler."""
 
     pattern: str
-    handler: Handler
+    handler: Handler[C]
     params: Mapping[str, Param] = field(default_factory=dict)
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 

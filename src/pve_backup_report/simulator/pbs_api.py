@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pve_backup_report.simulator.api import ApiRequest, ApiResponse
-from pve_backup_report.simulator.apibase import ApiError, Param, parse_params
+from pve_backup_report.simulator.apibase import ApiError, Param, Route, parse_params
 from pve_backup_report.simulator.pbs_scenario import PbsDatastore, PbsSpec, VerifyJobSpec
 from pve_backup_report.simulator.scenario import BackupSpec, Scenario
 from pve_backup_report.simulator.timeutil import epoch_to_iso_z
@@ -79,27 +78,6 @@ class _Ctx:
         if found is None:
             raise ApiError(400, f"no such datastore '{name}'")
         return found
-
-
-Handler = Callable[["_Ctx", Mapping[str, str], Mapping[str, Any]], Any]
-
-
-@dataclass(frozen=True)
-class Route:
-    """A PBS GET path pattern like ``/admin/datastore/{store}/gc`` and its handler."""
-
-    pattern: str
-    handler: Handler
-    params: Mapping[str, Param] = field(default_factory=dict)
-    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.pattern))
-        object.__setattr__(self, "regex", re.compile(f"^{regex}$"))
-
-    def match(self, path: str) -> dict[str, str] | None:
-        m = self.regex.match(path)
-        return m.groupdict() if m else None
 
 
 class PbsApi:
@@ -421,7 +399,7 @@ def permissions(ctx: _Ctx, path: Mapping[str, str], args: Args) -> Any:
     return out
 
 
-ROUTES: tuple[Route, ...] = (
+ROUTES: tuple[Route[_Ctx], ...] = (
     Route("/version", version),
     Route("/admin/datastore", datastore_list),
     Route("/status/datastore-usage", datastore_usage),
