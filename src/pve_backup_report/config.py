@@ -195,30 +195,32 @@ def parse_max_age(v: object) -> tuple[int, int]:
 def parse_hosts(v: object) -> tuple[str, ...]:
     """Comma-separated hosts or URLs -> ``scheme://host:port`` base URLs."""
     items = v if isinstance(v, list) else str(v).split(",")
-    hosts = []
-    for raw in items:
-        text = str(raw).strip().rstrip("/")
-        if not text:
-            continue
-        if "://" not in text:
-            text = "https://" + text
-        parts = urlsplit(text)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not a host or URL: {str(raw).strip()!r}")
-        try:
-            port = parts.port or DEFAULT_PORT
-        except ValueError:
-            raise ValueError(f"bad port in {str(raw).strip()!r}") from None
-        host = parts.hostname
-        if ":" in host:  # IPv6 literal
-            host = f"[{host}]"
-        path = parts.path.rstrip("/")
-        if path not in ("", API_PATH):
-            raise ValueError(f"unexpected path {path!r} in {str(raw).strip()!r}")
-        hosts.append(f"{parts.scheme}://{host}:{port}")
+    hosts = [base_url(raw, DEFAULT_PORT) for raw in items if str(raw).strip().rstrip("/")]
     if not hosts:
         raise ValueError("no host given")
     return tuple(hosts)
+
+
+def base_url(raw: object, default_port: int) -> str:
+    """One ``host``, ``host:port`` or URL (path empty or ``/api2/json``, which PVE and
+    PBS share) -> ``scheme://host:port``; https unless the URL says http."""
+    text = str(raw).strip().rstrip("/")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not a host or URL: {str(raw).strip()!r}")
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        raise ValueError(f"bad port in {str(raw).strip()!r}") from None
+    host = parts.hostname
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    path = parts.path.rstrip("/")
+    if path not in ("", API_PATH):
+        raise ValueError(f"unexpected path {path!r} in {str(raw).strip()!r}")
+    return f"{parts.scheme}://{host}:{port}"
 
 
 _TOKEN_ID_RE = re.compile(r"^[^\s@!]+@[^\s@!]+![A-Za-z][A-Za-z0-9._-]*$")

@@ -73,22 +73,12 @@ class PbsServer:
 
 def parse_pbs_host(value: object) -> str:
     """``host``, ``host:port`` or ``https://host:port`` -> ``https://host:port``."""
+    from pve_backup_report.config import base_url
+
     text = str(value).strip().rstrip("/")
     if not text or "," in text:
         raise ValueError("must be one host[:port]")
-    if "://" not in text:
-        text = "https://" + text
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not a host or URL: {str(value).strip()!r}")
-    try:
-        port = parts.port or PBS_DEFAULT_PORT
-    except ValueError:
-        raise ValueError(f"bad port in {str(value).strip()!r}") from None
-    if parts.path.rstrip("/") not in ("", "/api2/json"):
-        raise ValueError(f"unexpected path in {str(value).strip()!r}")
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"{parts.scheme}://{host}:{port}"
+    return base_url(text, PBS_DEFAULT_PORT)
 
 
 def load_pbs_servers(
