@@ -49,7 +49,8 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
-from pve_backup_report.simulator.generate import (  # noqa: E402
+from pve_backup_report.pve.upid import parse_upid  # noqa: E402
+from pve_sim.generate import (  # noqa: E402
     TOKEN_ID,
     TOKEN_SECRET,
     GenerateSpec,
@@ -57,9 +58,8 @@ from pve_backup_report.simulator.generate import (  # noqa: E402
     parse_spec,
     task_guests,
 )
-from pve_backup_report.simulator.scenario import Scenario  # noqa: E402
-from pve_backup_report.simulator.truth import GuestTruth, ground_truth  # noqa: E402
-from pve_backup_report.upid import parse_upid  # noqa: E402
+from pve_sim.scenario import Scenario  # noqa: E402
+from pve_sim.truth import GuestTruth, ground_truth  # noqa: E402
 
 SIZES = {
     "S": GenerateSpec(nodes=3, guests=60, jobs=6),
@@ -208,7 +208,7 @@ class Served:
 @contextmanager
 def serve(spec: GenerateSpec, latency_ms: int, tls: bool, workdir: Path) -> Iterator[Served]:
     cmd = [
-        sys.executable, "-m", "pve_backup_report.simulator", "--generate", spec.as_text(),
+        sys.executable, "-m", "pve_sim", "--generate", spec.as_text(),
         "--latency-ms", str(latency_ms), "--cache-answers",
     ]  # fmt: skip
     if tls:

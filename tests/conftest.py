@@ -11,7 +11,7 @@ import pytest
 import requests
 from hypothesis import settings
 
-from pve_backup_report.simulator import Scenario, Simulator, load_scenario
+from pve_sim import Scenario, Simulator, load_scenario
 
 # -- hypothesis ------------------------------------------------------------------------------
 # CI explores the same examples on every run (a red build must be reproducible); a

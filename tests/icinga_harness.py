@@ -43,7 +43,7 @@ from typing import Any
 
 import pytest
 
-from pve_backup_report.simulator import Scenario, Simulator
+from pve_sim import Scenario, Simulator
 
 REPO = Path(__file__).resolve().parents[1]
 ICINGA_DIR = REPO / "icinga"

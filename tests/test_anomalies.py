@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pve_backup_report.anomalies import condense
+from pve_backup_report.analysis.anomalies import condense
 from pve_backup_report.model import Anomaly, Severity
 
 

@@ -1,4 +1,5 @@
-"""Rules of the join in ``assess.py`` that follow PVE: next-run, PBS content, verification."""
+"""Rules of the join in ``analysis/assess.py`` that follow PVE: next-run, PBS content,
+verification."""
 
 from __future__ import annotations
 
@@ -6,18 +7,18 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from pve_backup_report.assess import (
+from pve_backup_report.analysis.assess import (
     AnalysisOptions,
     Assessment,
     GuestStatus,
     assess,
     schedule_anomalies,
 )
-from pve_backup_report.coverage import analyse_coverage
-from pve_backup_report.history import GuestBackupResult, GuestHistory
+from pve_backup_report.analysis.coverage import analyse_coverage
+from pve_backup_report.analysis.history import GuestBackupResult, GuestHistory
+from pve_backup_report.analysis.pbs_content import PbsContent, parse_content
 from pve_backup_report.model import BackupJob, Guest, Inventory, Node, Problem, Selection, Storage
-from pve_backup_report.pbs_content import PbsContent, parse_content
-from pve_backup_report.schedule import next_event
+from pve_backup_report.pve.schedule import next_event
 
 NOW = 1_790_000_000  # 2026-09-21
 

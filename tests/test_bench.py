@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-import pve_backup_report.simulator.generate as generate_module
+import pve_sim.generate as generate_module
 from pve_backup_report import pipeline
-from pve_backup_report.collect_tasks import HistoryCollection, HistoryOptions, collect_history
+from pve_backup_report.analysis.coverage import CoverageResult
+from pve_backup_report.collect.pve_client import PveClient
+from pve_backup_report.collect.tasks import HistoryCollection, HistoryOptions, collect_history
 from pve_backup_report.config import Secret, Settings
-from pve_backup_report.coverage import CoverageResult
 from pve_backup_report.model import Inventory
 from pve_backup_report.pipeline import RunOptions, run_assessment
-from pve_backup_report.pve_client import PveClient
-from pve_backup_report.simulator import Scenario, Simulator
-from pve_backup_report.simulator.generate import generate_scenario
+from pve_sim import Scenario, Simulator
+from pve_sim.generate import generate_scenario
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pve_backup_report.simulator import Scenario, Simulator
+from pve_sim import Scenario, Simulator
 
 HERE = Path(__file__).parent
 BASIC = HERE / "scenarios" / "basic.yaml"
@@ -88,7 +88,9 @@ def test_status_line_names_worst_problems_first(sim: Simulator) -> None:
     assert perf["jobs_enabled"] == "2;;;0" and perf["jobs_disabled"] == "1;;;0"
     assert perf["oldest_success_age"] == "316799s;691200;1296000;0"
     assert perf["anomalies"] == "0;;;0"
-    assert int(perf["api_requests"].split(";")[0]) <= 17  # 16 + /access/permissions (privileges.py)
+    assert (
+        int(perf["api_requests"].split(";")[0]) <= 17
+    )  # 16 + /access/permissions (analysis/privileges.py)
     for key in ("guests_ignored", "guests_indeterminate", "backups_never", "verify_failed",
                 "collect_time"):  # fmt: skip
         assert key in perf

@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 
-from pve_backup_report.collect import normalise_job
-from pve_backup_report.collect_tasks import _parse
+from pve_backup_report.analysis.history import TaskInfo
+from pve_backup_report.collect.inventory import normalise_job
+from pve_backup_report.collect.pve_client import PveClient
+from pve_backup_report.collect.task_selection import RunPairing
+from pve_backup_report.collect.tasks import _parse
 from pve_backup_report.config import Secret, Settings
-from pve_backup_report.history import TaskInfo
 from pve_backup_report.model import Anomaly, Guest, Inventory, Node, Severity, Storage
 from pve_backup_report.pipeline import RunOptions, run_assessment
-from pve_backup_report.pve_client import PveClient
-from pve_backup_report.simulator import Scenario, Simulator
-from pve_backup_report.task_selection import RunPairing
-from pve_backup_report.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.pve.timeutil import iso_utc, parse_timestamp
+from pve_sim import Scenario, Simulator
 
 NOW = parse_timestamp("2026-11-20T12:00:00Z")
 DAY = 86400

@@ -5,14 +5,14 @@ from dataclasses import replace
 
 import pytest
 
-from pve_backup_report.coverage import (
+from pve_backup_report.analysis.coverage import (
     Coverage,
     CoverageResult,
     GuestCoverage,
     analyse_coverage,
     effective_storage,
 )
-from pve_backup_report.ignore import parse_ignore_rules
+from pve_backup_report.analysis.ignore import parse_ignore_rules
 from pve_backup_report.model import (
     Anomaly,
     BackupJob,

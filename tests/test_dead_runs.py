@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pve_backup_report.simulator import Scenario, Simulator
-from pve_backup_report.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.pve.timeutil import iso_utc, parse_timestamp
+from pve_sim import Scenario, Simulator
 
 NOW = "2026-11-20T12:00:00Z"
 SECRET = "d3ad-run-5ecret"

@@ -32,16 +32,16 @@ import nagiosplugin
 import pytest
 import yaml
 
-from pve_backup_report import modes
-from pve_backup_report.assess import Assessment
-from pve_backup_report.check import CheckOptions, build_check
+from pve_backup_report import commands
+from pve_backup_report.analysis.assess import Assessment
+from pve_backup_report.analysis.coverage import Coverage
+from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.config import Secret, Settings
-from pve_backup_report.coverage import Coverage
+from pve_backup_report.output.check import CheckOptions, build_check
+from pve_backup_report.output.report import STATS_MARKER, render_report, report_hook
 from pve_backup_report.pipeline import RunOptions
-from pve_backup_report.pve_client import PveClient
-from pve_backup_report.report import STATS_MARKER, render_report, report_hook
-from pve_backup_report.simulator import Scenario, Simulator
-from pve_backup_report.timeutil import parse_timestamp
+from pve_backup_report.pve.timeutil import parse_timestamp
+from pve_sim import Scenario, Simulator
 
 HERE = Path(__file__).parent
 SCENARIO = HERE / "scenarios" / "faults.yaml"
@@ -242,7 +242,7 @@ def run_in_process(
             return hook(a, state)
 
         check = build_check(
-            modes._collector(settings, client, options),
+            commands._collector(settings, client, options),
             CheckOptions(settings.thresholds, settings.max_age_s, client.tls_mode),
             after,
         )
@@ -488,7 +488,7 @@ def test_report_keeps_a_private_mode(tmp_path: Path) -> None:
 def test_report_render_failure_keeps_the_old_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pve_backup_report.report as report_mod
+    import pve_backup_report.output.report as report_mod
 
     def broken(*args: Any, **kwargs: Any) -> str:
         raise KeyError("no such column")

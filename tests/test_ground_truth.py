@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from pve_backup_report.simulator import Scenario, Simulator
-from pve_backup_report.simulator.generate import GenerateSpec, generate_cluster
-from pve_backup_report.simulator.synth import LOCK_TIMEOUT
-from pve_backup_report.simulator.truth import GuestTruth, ground_truth
+from pve_sim import Scenario, Simulator
+from pve_sim.generate import GenerateSpec, generate_cluster
+from pve_sim.synth import LOCK_TIMEOUT
+from pve_sim.truth import GuestTruth, ground_truth
 
 SIZES = {
     "S": GenerateSpec(nodes=3, guests=60, jobs=6),

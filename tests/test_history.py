@@ -1,4 +1,4 @@
-"""Tests of history.py: vzdump tasks and logs -> per-guest backup results."""
+"""Tests of analysis/history.py: vzdump tasks and logs -> per-guest backup results."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pve_backup_report.history import (
+from pve_backup_report.analysis.history import (
     GUEST_STATUSES,
     JOB_STATUSES,
     GuestBackupResult,
@@ -23,7 +23,7 @@ from pve_backup_report.history import (
     task_status_kind,
 )
 from pve_backup_report.model import Severity
-from pve_backup_report.upid import Upid, format_upid
+from pve_backup_report.pve.upid import Upid, format_upid
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tasklogs"
 BERLIN = "Europe/Berlin"

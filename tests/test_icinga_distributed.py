@@ -47,7 +47,7 @@ from icinga_harness import (
     split_perfdata,
     write_certs,
 )
-from pve_backup_report.simulator import Simulator
+from pve_sim import Simulator
 
 pytestmark = pytest.mark.icinga
 

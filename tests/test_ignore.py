@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 import yaml
 
-from pve_backup_report.ignore import (
+from pve_backup_report.analysis.ignore import (
     IgnoreMatch,
     IgnoreRule,
     IgnoreRuleError,

@@ -10,9 +10,14 @@ from typing import Any
 import pytest
 
 from conftest import SimGet, SimulatorFactory
-from pve_backup_report.collect import default_target
-from pve_backup_report.privileges import DATASTORE_AUDIT, SYS_AUDIT_NODES, VM_AUDIT, granted
-from pve_backup_report.simulator import Scenario, Simulator
+from pve_backup_report.analysis.privileges import (
+    DATASTORE_AUDIT,
+    SYS_AUDIT_NODES,
+    VM_AUDIT,
+    granted,
+)
+from pve_backup_report.collect.inventory import default_target
+from pve_sim import Scenario, Simulator
 from test_check_cli import NOW, basic, perfdata, run
 
 

@@ -21,15 +21,15 @@ from typing import Any
 import pytest
 import yaml
 
-from pve_backup_report import modes
-from pve_backup_report.assess import Assessment
-from pve_backup_report.check import CheckOptions, build_check
+from pve_backup_report import commands
+from pve_backup_report.analysis.assess import Assessment
+from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.config import Secret, Settings
+from pve_backup_report.output.check import CheckOptions, build_check
+from pve_backup_report.output.report import report_hook
 from pve_backup_report.pipeline import RunOptions, run_assessment
-from pve_backup_report.pve_client import PveClient
-from pve_backup_report.report import report_hook
-from pve_backup_report.simulator import Scenario, Simulator, load_scenario
-from pve_backup_report.timeutil import parse_timestamp
+from pve_backup_report.pve.timeutil import parse_timestamp
+from pve_sim import Scenario, Simulator, load_scenario
 
 HERE = Path(__file__).parent
 ODD = HERE / "scenarios" / "odd.yaml"
@@ -82,7 +82,7 @@ def check_in_process(
         options = RunOptions(now=NOW, need_notes=report is not None, use_cache=False)
         after = None if report is None else report_hook(str(report), "en", True)
         check = build_check(
-            modes._collector(settings, client, options),
+            commands._collector(settings, client, options),
             CheckOptions(settings.thresholds, settings.max_age_s, client.tls_mode),
             after,
         )
@@ -114,7 +114,7 @@ def odd_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     with Simulator(load_scenario(ODD)) as sim:
 
         def go(args: Sequence[str]) -> Callable[[], Any]:
-            return lambda: cli(sim, *args)[0]
+            return lambda: cli(sim, *args)
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             futures = {k: pool.submit(go(v)) for k, v in runs.items()}

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from pve_backup_report.check_text import DEFAULT_MAX_OUTPUT
-from pve_backup_report.simulator import Scenario, Simulator
-from pve_backup_report.simulator.generate import generate_scenario
-from pve_backup_report.thresholds import CATEGORIES
-from pve_backup_report.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.analysis.thresholds import CATEGORIES
+from pve_backup_report.output.check_text import DEFAULT_MAX_OUTPUT
+from pve_backup_report.pve.timeutil import iso_utc, parse_timestamp
+from pve_sim import Scenario, Simulator
+from pve_sim.generate import generate_scenario
 
 IO_ERROR = "job failed with err -5 - Input/output error"
 MORE = "(see --report or --dump-coverage)"
@@ -155,7 +155,7 @@ def test_budget_is_raised_by_flag_and_environment(cluster: tuple[Simulator, str]
 
 def test_a_part_never_disappears_however_small_the_limit() -> None:
     """Names go first (the last parts first), the counts stay."""
-    from pve_backup_report.check_text import Part, fit_parts
+    from pve_backup_report.output.check_text import Part, fit_parts
 
     parts = [
         Part(2, 0, ("57 guests not covered (vm 251 web-0018, +56)", "57 guests not covered")),
@@ -171,6 +171,6 @@ def test_a_part_never_disappears_however_small_the_limit() -> None:
 
 
 def test_category_alerting_on_zero_guests_has_no_empty_name_list() -> None:
-    from pve_backup_report.check_text import named
+    from pve_backup_report.output.check_text import named
 
     assert named("0 guests never backed up", []) == ("0 guests never backed up",)

@@ -20,20 +20,20 @@ import pytest
 import requests
 import yaml
 
-from pve_backup_report.config import Sources, merge, redact
-from pve_backup_report.errors import ApiHttpError, ConfigError
-from pve_backup_report.model import Storage
-from pve_backup_report.pbs_client import PbsClient
-from pve_backup_report.pbs_collect import match_storages, to_pve_item
-from pve_backup_report.pbs_config import PbsServer
-from pve_backup_report.pbs_health import (
+from pve_backup_report.analysis.pbs_health import (
     JobRun,
     SnapshotVerification,
     job_anomalies,
     outdated_verifications,
     pbs_upid_start,
 )
-from pve_backup_report.simulator import Scenario, Simulator
+from pve_backup_report.collect.pbs import match_storages, to_pve_item
+from pve_backup_report.collect.pbs_client import PbsClient
+from pve_backup_report.config import Sources, merge, redact
+from pve_backup_report.errors import ApiHttpError, ConfigError
+from pve_backup_report.model import Storage
+from pve_backup_report.pbs_config import PbsServer
+from pve_sim import Scenario, Simulator
 
 HERE = Path(__file__).parent
 PBS_YAML = HERE / "scenarios" / "pbs.yaml"
@@ -279,7 +279,7 @@ def test_storage_status_route_like_read_status() -> None:
 
 def test_simulator_prints_the_pbs_line_second() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pve_backup_report.simulator", "--scenario", str(PBS_YAML)],
+        [sys.executable, "-m", "pve_sim", "--scenario", str(PBS_YAML)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from pve_backup_report.freshness import Freshness, judge
-from pve_backup_report.history import GuestBackupResult
-from pve_backup_report.simulator import Scenario, Simulator
+from pve_backup_report.analysis.freshness import Freshness, judge
+from pve_backup_report.analysis.history import GuestBackupResult
+from pve_sim import Scenario, Simulator
 from test_check_cli import NOW, basic, perfdata, run
 
 FIRST_RUN = "2026-11-20T20:00:00Z"
@@ -137,7 +137,7 @@ def test_check_is_not_warned_by_pending_guests_and_shows_them(sim: Simulator) ->
 
 def test_pending_ends_when_first_run_plus_grace_has_passed(sim: Simulator) -> None:
     """Never hidden for ever: within --grace after the first run still pending, after it
-    never backed up (freshness.py ``expected_run`` at ``now - grace``)."""
+    never backed up (analysis/freshness.py ``expected_run`` at ``now - grace``)."""
     within = _guests(sim, "2026-11-20T22:30:00Z")
     assert within[110]["freshness"] == "pending"
     after = _guests(sim, "2026-11-20T23:30:00Z")

@@ -26,16 +26,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from pve_backup_report import config
-from pve_backup_report.collect import (
-    _normalise_all,
-    normalise_guest,
-    normalise_job,
-    normalise_storage,
-    split_tags,
-)
-from pve_backup_report.config import SPECS, Settings, Sources, merge
-from pve_backup_report.errors import ConfigError
-from pve_backup_report.history import (
+from pve_backup_report.analysis.history import (
     GUEST_STATUSES,
     JOB_STATUSES,
     HistoryDataError,
@@ -44,11 +35,20 @@ from pve_backup_report.history import (
     parse_task,
     task_from_api,
 )
-from pve_backup_report.ignore import IgnoreRule, IgnoreRuleError, parse_ignore_rules
-from pve_backup_report.schedule import ScheduleError, next_event, parse_event
-from pve_backup_report.simulator import Scenario, ScenarioError, load_scenario
-from pve_backup_report.upid import Upid, UpidError, format_upid, parse_upid
-from pve_backup_report.vzdump_command import parse_vzdump_command
+from pve_backup_report.analysis.ignore import IgnoreRule, IgnoreRuleError, parse_ignore_rules
+from pve_backup_report.collect.inventory import (
+    _normalise_all,
+    normalise_guest,
+    normalise_job,
+    normalise_storage,
+    split_tags,
+)
+from pve_backup_report.config import SPECS, Settings, Sources, merge
+from pve_backup_report.errors import ConfigError
+from pve_backup_report.pve.schedule import ScheduleError, next_event, parse_event
+from pve_backup_report.pve.upid import Upid, UpidError, format_upid, parse_upid
+from pve_backup_report.pve.vzdump_command import parse_vzdump_command
+from pve_sim import Scenario, ScenarioError, load_scenario
 
 HERE = Path(__file__).parent
 TASKLOGS = sorted((HERE / "fixtures" / "tasklogs").glob("*.log"))

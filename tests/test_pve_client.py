@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.config import Secret, Settings
 from pve_backup_report.errors import (
     ApiConnectionError,
@@ -20,8 +21,7 @@ from pve_backup_report.errors import (
     ApiTimeout,
     ApiTlsError,
 )
-from pve_backup_report.pve_client import PveClient
-from pve_backup_report.simulator import Scenario, Simulator
+from pve_sim import Scenario, Simulator
 
 CANARY = "canary-c1ient-5ecret-do-not-print"
 TOKEN = "monitor@pve!check"

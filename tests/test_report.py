@@ -1,4 +1,4 @@
-"""Tests of report.py: the Markdown report, its escaping, French, and the atomic write."""
+"""Tests of output/report.py: the Markdown report, its escaping, French, and the atomic write."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import pytest
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from pve_backup_report import report as report_mod
-from pve_backup_report.assess import AnalysisOptions, Assessment, CollectStats, assess
-from pve_backup_report.check import CheckOptions, build_check
-from pve_backup_report.coverage import Coverage, analyse_coverage
-from pve_backup_report.history import GuestBackupResult, GuestHistory
-from pve_backup_report.ignore import parse_ignore_rules
+from pve_backup_report.output import report as report_mod
+from pve_backup_report.analysis.assess import AnalysisOptions, Assessment, CollectStats, assess
+from pve_backup_report.analysis.coverage import Coverage, analyse_coverage
+from pve_backup_report.analysis.history import GuestBackupResult, GuestHistory
+from pve_backup_report.analysis.ignore import parse_ignore_rules
+from pve_backup_report.analysis.pbs_content import PbsContent, Snapshot, StorageContent
 from pve_backup_report.model import (
     Anomaly,
     BackupJob,
@@ -31,8 +31,8 @@ from pve_backup_report.model import (
     Storage,
     pve_selection,
 )
-from pve_backup_report.pbs_content import PbsContent, Snapshot, StorageContent
-from pve_backup_report.report import (
+from pve_backup_report.output.check import CheckOptions, build_check
+from pve_backup_report.output.report import (
     STATS_MARKER,
     md,
     render_report,
@@ -40,8 +40,8 @@ from pve_backup_report.report import (
     sorted_guests,
     write_report,
 )
-from pve_backup_report.report_i18n import ADVICE, COMPONENT_HINTS, TEXTS, VALUE_LABELS
-from pve_backup_report.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.output.report_i18n import ADVICE, COMPONENT_HINTS, TEXTS, VALUE_LABELS
+from pve_backup_report.pve.timeutil import iso_utc, parse_timestamp
 
 NOW = parse_timestamp("2026-11-20T12:00:00Z")
 # "21:00" in Europe/Paris (UTC+1 in November): the run expected before NOW - grace.

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from pve_backup_report.assess import Assessment
+from pve_backup_report.analysis.assess import Assessment
+from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.config import Secret, Settings
+from pve_backup_report.output.report import STATS_MARKER, render_report
 from pve_backup_report.pipeline import RunOptions, run_assessment
-from pve_backup_report.pve_client import PveClient
-from pve_backup_report.report import STATS_MARKER, render_report
-from pve_backup_report.simulator import Simulator, load_scenario
+from pve_sim import Simulator, load_scenario
 
 GOLDEN = Path(__file__).parent / "golden"
 

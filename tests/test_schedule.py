@@ -1,4 +1,4 @@
-"""Behaviour of ``pve_backup_report.schedule`` (pve-facts §4; upstream vectors live in
+"""Behaviour of ``pve_backup_report.pve.schedule`` (pve-facts §4; upstream vectors live in
 ``test_schedule_vectors.py``).  Expected instants were checked against the upstream
 ``proxmox-time`` algorithm built against glibc (see that module's docstring)."""
 
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pve_backup_report.schedule import (
+from pve_backup_report.pve.schedule import (
     CalendarEvent,
     DateTimeValue,
     ScheduleError,
@@ -23,7 +23,7 @@ from pve_backup_report.schedule import (
     parse_event,
     previous_event,
 )
-from pve_backup_report.schedule_text import describe, explain
+from pve_backup_report.pve.schedule_text import describe, explain
 
 BERLIN = "Europe/Berlin"
 

@@ -23,7 +23,7 @@ import calendar
 
 import pytest
 
-from pve_backup_report.schedule import ScheduleError, next_event, parse_event
+from pve_backup_report.pve.schedule import ScheduleError, next_event, parse_event
 
 MIN = 60
 HOUR = 3600

@@ -32,7 +32,7 @@ import yaml
 from pve_backup_report import cli
 from pve_backup_report.config import Secret, Settings, redact
 from pve_backup_report.errors import ApiHttpError
-from pve_backup_report.simulator import Scenario, Simulator
+from pve_sim import Scenario, Simulator
 
 HERE = Path(__file__).parent
 NOW = "2026-11-20T12:00:00Z"
@@ -130,13 +130,13 @@ CRASH_COLLECTOR = (
     "m.collect_inventory = boom\n"
 )
 CRASH_WORKER = (
-    "import pve_backup_report.collect_tasks as m\n"
+    "import pve_backup_report.collect.tasks as m\n"
     "def boom(*a, **k):\n"
     "    raise KeyError({'Authorization': 'PVEAPIToken=x=' + os.environ['PVE_API_TOKEN_SECRET']})\n"
     "m._fetch_log = boom\n"
 )
 CRASH_CLIENT = (
-    "import pve_backup_report.pve_client as m\n"
+    "import pve_backup_report.collect.pve_client as m\n"
     "def boom(self, *a, **k):\n"
     "    raise ValueError(f'session {self._session.headers!r}')\n"
     "m.PveClient.get_page = boom\n"
@@ -375,7 +375,7 @@ def test_secret_echoed_in_pve_data_is_masked(tmp_path: Path) -> None:
 
 def test_report_render_crash_is_redacted(tmp_path: Path) -> None:
     patch = (
-        "import pve_backup_report.report as m\n"
+        "import pve_backup_report.output.report as m\n"
         "def boom(*a, **k):\n"
         "    raise RuntimeError('render failed for ' + os.environ['PVE_API_TOKEN_SECRET'])\n"
         "m.render_report = boom\n"

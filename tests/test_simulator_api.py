@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from conftest import SimGet, SimulatorFactory
-from pve_backup_report.simulator import Simulator
+from pve_sim import Simulator
 
 NOW = 1795176000  # 2026-11-20T12:00:00Z
 H = 3600

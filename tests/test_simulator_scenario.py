@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pve_backup_report.simulator import Scenario, ScenarioError, load_scenario
-from pve_backup_report.simulator.permissions import PVE_AUDITOR
-from pve_backup_report.upid import parse_upid
+from pve_backup_report.pve.upid import parse_upid
+from pve_sim import Scenario, ScenarioError, load_scenario
+from pve_sim.permissions import PVE_AUDITOR
 
 NOW = 1795176000  # 2026-11-20T12:00:00Z
 

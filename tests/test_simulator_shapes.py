@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from conftest import SimGet, SimulatorFactory
-from pve_backup_report.simulator import Simulator
+from pve_sim import Simulator
 
 SAMPLES = Path(__file__).parent / "fixtures" / "samples"
 NOW = 1795176000
@@ -96,7 +96,7 @@ def full_demo(demo_scenario: Any) -> Any:
     """The demo served to a token that may also read backup volumes."""
     from dataclasses import replace
 
-    from pve_backup_report.simulator.permissions import TokenAcl, expand
+    from pve_sim.permissions import TokenAcl, expand
 
     token = replace(demo_scenario.token, acl=TokenAcl({"/": expand(FULL)}))
     with Simulator(replace(demo_scenario, token=token)) as sim:

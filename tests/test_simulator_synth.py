@@ -8,9 +8,9 @@ from typing import Any
 import yaml
 
 from conftest import SimGet
-from pve_backup_report.simulator import Scenario, Simulator
-from pve_backup_report.simulator.scenario import DEMO_SCENARIO
-from pve_backup_report.simulator.synth import (
+from pve_sim import Scenario, Simulator
+from pve_sim.scenario import DEMO_SCENARIO
+from pve_sim.synth import (
     BackupTarget,
     GuestRun,
     demo_yaml,
@@ -19,8 +19,8 @@ from pve_backup_report.simulator.synth import (
     vzdump_command,
     vzdump_run,
 )
-from pve_backup_report.simulator.tasklog import read_status
-from pve_backup_report.simulator.timeutil import epoch_to_iso_z, parse_time
+from pve_sim.tasklog import read_status
+from pve_sim.timeutil import epoch_to_iso_z, parse_time
 
 START = parse_time("2026-11-19T20:00:01Z")  # 21:00:01 in Paris
 PBS = BackupTarget("pbs-main", server="192.0.2.10", datastore="main", namespace="prod",
@@ -194,7 +194,7 @@ def test_dump_scenario_round_trips_and_uses_blocks_for_logs() -> None:
 
 def test_committed_demo_is_up_to_date() -> None:
     assert DEMO_SCENARIO.read_text(encoding="utf-8") == demo_yaml(), (
-        "regenerate with: python -m pve_backup_report.simulator.synth --write-demo"
+        "regenerate with: python -m pve_sim.synth --write-demo"
     )
 
 

@@ -17,7 +17,7 @@ import requests
 import trustme
 
 from conftest import SimGet, SimulatorFactory
-from pve_backup_report.simulator import Simulator, TlsError
+from pve_sim import Simulator, TlsError
 
 TOKEN = "monitor@pve!check"
 
@@ -242,7 +242,7 @@ def test_missing_trustme_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
 
 def start_cli(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "pve_backup_report.simulator", *args],
+        [sys.executable, "-m", "pve_sim", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -300,7 +300,7 @@ def test_cli_rejects_a_bad_scenario(tmp_path: Path) -> None:
     scenario = tmp_path / "bad.yaml"
     scenario.write_text("guests: [{vmid: 100, type: qemu, node: nowhere}]\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "pve_backup_report.simulator", "--scenario", str(scenario)],
+        [sys.executable, "-m", "pve_sim", "--scenario", str(scenario)],
         capture_output=True,
         text=True,
         timeout=20,

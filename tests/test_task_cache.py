@@ -8,14 +8,14 @@ from pathlib import Path
 
 import yaml
 
-from pve_backup_report.collect_tasks import CachedTask
+from pve_backup_report.analysis.history import GuestBackupResult
+from pve_backup_report.collect.pve_client import PveClient
+from pve_backup_report.collect.tasks import CachedTask
 from pve_backup_report.config import Secret, Settings
-from pve_backup_report.dumps import assessment_json
-from pve_backup_report.history import GuestBackupResult
+from pve_backup_report.output.dumps import assessment_json
 from pve_backup_report.pipeline import RunOptions, run_assessment
-from pve_backup_report.pve_client import PveClient
-from pve_backup_report.simulator import Scenario, Simulator
-from pve_backup_report.timeutil import parse_timestamp
+from pve_backup_report.pve.timeutil import parse_timestamp
+from pve_sim import Scenario, Simulator
 
 HERE = Path(__file__).parent
 NOW = parse_timestamp("2026-11-20T12:00:00Z")
@@ -81,7 +81,7 @@ def test_unwritable_cache_is_an_info_anomaly(tmp_path: Path) -> None:
 
 
 def test_overlapping_runs_merge_and_old_tasks_are_dropped(tmp_path: Path) -> None:
-    from pve_backup_report.task_cache import TaskCache
+    from pve_backup_report.collect.task_cache import TaskCache
 
     path = str(tmp_path / "tasks.json")
 

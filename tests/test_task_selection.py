@@ -12,18 +12,18 @@ import pytest
 import requests
 
 from pve_backup_report import pipeline
-from pve_backup_report.collect import normalise_job
-from pve_backup_report.collect_tasks import HistoryCollection, HistoryOptions, collect_history
+from pve_backup_report.analysis.coverage import CoverageResult
+from pve_backup_report.analysis.history import TaskInfo
+from pve_backup_report.collect.inventory import normalise_job
+from pve_backup_report.collect.pve_client import PveClient
+from pve_backup_report.collect.task_selection import RunPairing, TaskPredictor, runs_job
+from pve_backup_report.collect.tasks import HistoryCollection, HistoryOptions, collect_history
 from pve_backup_report.config import Secret, Settings
-from pve_backup_report.coverage import CoverageResult
-from pve_backup_report.history import TaskInfo
 from pve_backup_report.model import Inventory
 from pve_backup_report.pipeline import RunOptions, run_assessment
-from pve_backup_report.pve_client import PveClient
-from pve_backup_report.simulator import Scenario, Simulator
-from pve_backup_report.task_selection import RunPairing, TaskPredictor, runs_job
-from pve_backup_report.timeutil import iso_utc, parse_timestamp
-from pve_backup_report.vzdump_command import parse_vzdump_command
+from pve_backup_report.pve.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.pve.vzdump_command import parse_vzdump_command
+from pve_sim import Scenario, Simulator
 
 NOW = parse_timestamp("2026-11-20T12:00:00Z")  # a Friday
 DAY = 86400

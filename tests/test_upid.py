@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pve_backup_report.upid import Upid, UpidError, format_upid, parse_upid
+from pve_backup_report.pve.upid import Upid, UpidError, format_upid, parse_upid
 
 VECTORS = [
     (

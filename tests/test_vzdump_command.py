@@ -17,9 +17,9 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pve_backup_report.simulator import Scenario, Simulator
-from pve_backup_report.simulator.synth import shell_quote, vzdump_command
-from pve_backup_report.vzdump_command import VzdumpCommand, parse_vzdump_command
+from pve_backup_report.pve.vzdump_command import VzdumpCommand, parse_vzdump_command
+from pve_sim import Scenario, Simulator
+from pve_sim.synth import shell_quote, vzdump_command
 
 PREFIX = "INFO: starting new backup job: "
 

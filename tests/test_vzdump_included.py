@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pve_backup_report.coverage import (
+from pve_backup_report.analysis.coverage import (
     IncludedGuests,
     StrangeVmidError,
     check_vmids,

@@ -28,6 +28,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
     sys.exit(EXIT_UNKNOWN)
 
 from pve_backup_report import __version__
+from pve_backup_report.analysis.thresholds import CATEGORIES
 from pve_backup_report.config import (
     Secret,
     Settings,
@@ -38,8 +39,7 @@ from pve_backup_report.config import (
     require_connection,
 )
 from pve_backup_report.errors import ConfigError, PveBackupError
-from pve_backup_report.thresholds import CATEGORIES
-from pve_backup_report.timeutil import parse_timestamp
+from pve_backup_report.pve.timeutil import parse_timestamp
 
 PROG = "check_pve_backup"
 DESCRIPTION = (
@@ -207,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=("text", "json"),
         default="text",
-        help="Output format of the diagnostic modes. Default: text.",
+        help="Output format of the diagnostic commands. Default: text.",
     )
     o.add_argument("--lang", choices=("en", "fr"), help="Language of descriptions and the report.")
     o.add_argument(
@@ -349,7 +349,7 @@ def _demo_settings(settings: Settings) -> Iterator[tuple[Settings, int | None]]:
         raise PveBackupError(
             f"--demo needs the Python package trustme: {sys.executable} -m pip install trustme"
         )
-    from pve_backup_report.simulator import Simulator, load_scenario
+    from pve_sim import Simulator, load_scenario
 
     scenario = load_scenario("demo")
     with Simulator(scenario, tls=True) as sim:
@@ -390,7 +390,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     if args.explain_schedule is not None:
-        from pve_backup_report.modes import explain_schedule_mode
+        from pve_backup_report.commands import explain_schedule_mode
 
         return explain_schedule_mode(
             args.explain_schedule, args.now, args.tz, args.count, args.format, args.lang or "en"
@@ -406,10 +406,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     with _demo_settings(settings) if args.demo else _nullcontext(settings) as (effective, clock):
         effective = _effective_request_timeout(effective)
         require_connection(effective)
-        from pve_backup_report import modes
+        from pve_backup_report import commands
 
         if args.check_api:
-            return modes.check_api_mode(effective, args.format)
+            return commands.check_api_mode(effective, args.format)
         now = args.now if args.now is not None else clock if clock is not None else int(time.time())
         if args.dump_inventory or args.dump_coverage or args.dump_report_data:
             kind = (
@@ -419,8 +419,8 @@ def run(argv: Sequence[str] | None = None) -> int:
                 if args.dump_coverage
                 else "report"
             )
-            return modes.dump_mode(effective, kind, args.format, now)
-        return modes.check_mode(effective, now, args.verbose, args.report, args.now is not None)
+            return commands.dump_mode(effective, kind, args.format, now)
+        return commands.check_mode(effective, now, args.verbose, args.report, args.now is not None)
 
 
 @contextmanager

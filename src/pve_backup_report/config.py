@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from pve_backup_report.analysis.thresholds import resolve_thresholds
 from pve_backup_report.errors import ConfigError
-from pve_backup_report.thresholds import resolve_thresholds
 
 DEFAULT_PORT = 8006
 API_PATH = "/api2/json"
@@ -99,7 +99,7 @@ class Settings:
     lang: str = "en"
     max_output: int = 8192  # bytes of the check's whole output (Nagios Core's limit); 0: none
     cluster: str | None = None
-    # category key -> (warning range, critical range); see thresholds.py
+    # category key -> (warning range, critical range); see analysis/thresholds.py
     thresholds: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     ignore: tuple[Any, ...] = ()
     secret_warnings: tuple[str, ...] = ()  # e.g. secret file readable by others
@@ -287,7 +287,7 @@ def _percent_range(v: object) -> str:
 
 
 def _ignore(v: object) -> tuple[Any, ...]:
-    from pve_backup_report.ignore import parse_ignore_rules
+    from pve_backup_report.analysis.ignore import parse_ignore_rules
 
     return tuple(parse_ignore_rules(v))
 

@@ -1,9 +1,9 @@
 """Domain value objects shared by collection, analysis, the check and the report.
 
-Everything here is a frozen dataclass built from API data by ``collect.py`` (acquisition)
-and consumed by the pure analysis modules (``coverage.py``, ``history.py``,
-``schedule.py``, ``freshness.py``) and by the presentation layer (``check.py``,
-``report.py``). No module in this file does I/O.
+Everything here is a frozen dataclass built from API data by ``collect/inventory.py`` (acquisition)
+and consumed by the pure analysis modules (``analysis/coverage.py``, ``analysis/history.py``,
+``pve/schedule.py``, ``analysis/freshness.py``) and by the presentation layer (``output/check.py``,
+``output/report.py``). No module in this file does I/O.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from pve_backup_report.anomalies import hidden_history_anomaly
-from pve_backup_report.assess import (
+from pve_backup_report.analysis.anomalies import hidden_history_anomaly
+from pve_backup_report.analysis.assess import (
     AnalysisOptions,
     Assessment,
     CollectStats,
@@ -22,20 +22,20 @@ from pve_backup_report.assess import (
     pbs_storages_in_use,
     pending_candidates,
 )
-from pve_backup_report.backup_sources import collect_backup_sources
-from pve_backup_report.collect import collect_inventory
-from pve_backup_report.collect_creation import collect_creations
-from pve_backup_report.collect_tasks import HistoryCollection, HistoryOptions, collect_history
+from pve_backup_report.analysis.coverage import analyse_coverage
+from pve_backup_report.analysis.history import GuestHistory
+from pve_backup_report.analysis.pbs_content import PbsContent
+from pve_backup_report.analysis.pbs_health import StorageSpace
+from pve_backup_report.collect.backup_sources import collect_backup_sources
+from pve_backup_report.collect.creation import collect_creations
+from pve_backup_report.collect.inventory import collect_inventory
+from pve_backup_report.collect.parallel import worker_pool
+from pve_backup_report.collect.progress import Progress, no_progress
+from pve_backup_report.collect.pve_client import PveClient
+from pve_backup_report.collect.task_cache import TaskCache, default_cache_path
+from pve_backup_report.collect.tasks import HistoryCollection, HistoryOptions, collect_history
 from pve_backup_report.config import Settings
-from pve_backup_report.coverage import analyse_coverage
-from pve_backup_report.history import GuestHistory
 from pve_backup_report.model import Anomaly, Severity
-from pve_backup_report.parallel import worker_pool
-from pve_backup_report.pbs_content import PbsContent
-from pve_backup_report.pbs_health import StorageSpace
-from pve_backup_report.progress import Progress, no_progress
-from pve_backup_report.pve_client import PveClient
-from pve_backup_report.task_cache import TaskCache, default_cache_path
 
 log = logging.getLogger("nagiosplugin.pve_backup_report")
 

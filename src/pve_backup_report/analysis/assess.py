@@ -1,0 +1,414 @@
+"""Join coverage, history, PBS content and schedules into one verdict per guest (pure).
+
+The :class:`Assessment` built here is the single domain model that the nagiosplugin check
+(``output/check.py``), the Markdown report (``output/report.py``) and the dumps all consume, so they
+can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pve_backup_report.analysis.coverage import (
+    Coverage,
+    CoverageResult,
+    GuestCoverage,
+    effective_storage,
+)
+from pve_backup_report.analysis.creation import Candidate, GuestCreation
+from pve_backup_report.analysis.freshness import Freshness, expected_run, first_run, judge
+from pve_backup_report.analysis.history import GuestBackupResult, GuestHistory
+from pve_backup_report.analysis.ignore import IgnoreMatch
+from pve_backup_report.analysis.pbs_content import PbsContent, Snapshot
+from pve_backup_report.analysis.pbs_health import StorageSpace
+from pve_backup_report.model import Anomaly, BackupJob, Guest, Inventory, Problem, Severity
+from pve_backup_report.pve.schedule import ScheduleError, next_event, parse_event
+
+_COVERAGE_PROBLEM = {
+    Coverage.NOT_COVERED: Problem.NOT_COVERED,
+    Coverage.INDETERMINATE: Problem.INDETERMINATE,
+    Coverage.DISABLED_ONLY: Problem.DISABLED_ONLY,
+    Coverage.NON_PBS_ONLY: Problem.NON_PBS_ONLY,
+}
+_FRESHNESS_PROBLEM = {
+    Freshness.FAILED: Problem.FAILED,
+    Freshness.STALE: Problem.STALE,
+    Freshness.NEVER: Problem.NEVER,
+}
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    grace_s: int = 3 * 3600
+    max_age_s: tuple[int, int] = (8 * 86400, 15 * 86400)
+    history_days: int = 15
+
+
+@dataclass(frozen=True)
+class GuestStatus:
+    guest: Guest
+    coverage: Coverage
+    jobs: tuple[str, ...]
+    pbs_jobs: tuple[str, ...]
+    reasons: tuple[str, ...]
+    ignored: IgnoreMatch | None
+    last_backup: GuestBackupResult | None
+    last_success: GuestBackupResult | None
+    snapshot: Snapshot | None  # newest PBS snapshot of the guest, when content was readable
+    freshness: Freshness | None  # None unless covered or indeterminate
+    expected_run: int | None
+    age_s: int | None
+    problems: tuple[Problem, ...]
+    # the task that created the guest, when asked (no result although a run was due)
+    created: GuestCreation | None = None
+    first_run: int | None = None  # pending: when its first backup is expected
+
+    @property
+    def verification(self) -> str | None:
+        return None if self.snapshot is None else self.snapshot.verification
+
+    @property
+    def alerting(self) -> bool:
+        return bool(self.problems) and self.ignored is None
+
+    def to_json(self) -> dict[str, Any]:
+        g = self.guest
+        return {
+            "vmid": g.vmid,
+            "type": g.type,
+            "name": g.name,
+            "node": g.node,
+            "status": g.status,
+            "template": g.template,
+            "pool": g.pool,
+            "tags": list(g.tags),
+            "notes": g.notes,
+            "coverage": self.coverage.value,
+            "jobs": list(self.jobs),
+            "pbs_jobs": list(self.pbs_jobs),
+            "reasons": list(self.reasons),
+            "ignored": None if self.ignored is None else self.ignored.to_json(),
+            "last_backup": None if self.last_backup is None else self.last_backup.to_json(),
+            "last_success": None if self.last_success is None else self.last_success.to_json(),
+            "pbs_snapshot": None if self.snapshot is None else self.snapshot.to_json(),
+            "verification": self.verification,
+            "freshness": None if self.freshness is None else self.freshness.value,
+            "expected_run": self.expected_run,
+            "age_s": self.age_s,
+            "problems": [p.value for p in self.problems],
+            "created": None if self.created is None else self.created.to_json(),
+            "first_run": self.first_run,
+        }
+
+
+@dataclass(frozen=True)
+class CollectStats:
+    requests: int = 0
+    bytes: int = 0
+    collect_time_s: float = 0.0
+    tasks_listed: int = 0
+    logs_fetched: int = 0
+    logs_cached: int = 0
+    tls_mode: str = "verified"
+    endpoints: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    now: int
+    inventory: Inventory
+    coverage: CoverageResult
+    guests: tuple[GuestStatus, ...]
+    anomalies: tuple[Anomaly, ...]
+    options: AnalysisOptions
+    stats: CollectStats = field(default_factory=CollectStats)
+    storage_space: tuple[StorageSpace, ...] = ()  # PBS storages in use (analysis/pbs_health.py)
+
+    def count(self, problem: Problem) -> int:
+        """Guests with this problem, ignored guests excluded."""
+        return sum(1 for g in self.guests if g.ignored is None and problem in g.problems)
+
+    def with_stats(self, stats: CollectStats) -> Assessment:
+        return replace(self, stats=stats)
+
+    @property
+    def worst_anomaly(self) -> Severity | None:
+        if not self.anomalies:
+            return None
+        return max((a.severity for a in self.anomalies), key=lambda s: s.rank)
+
+
+def _merge_success(
+    from_tasks: GuestBackupResult | None, snapshot: Snapshot | None
+) -> GuestBackupResult | None:
+    """The newest success: from the task logs, or from PBS when it is newer (or alone)."""
+    if snapshot is None:
+        return from_tasks
+    if from_tasks is not None and (from_tasks.started or 0) >= snapshot.ctime - 60:
+        return from_tasks
+    return GuestBackupResult(
+        vmid=snapshot.vmid,
+        status="ok",
+        started=snapshot.ctime,
+        ended=None,
+        duration_s=None,
+        node="",
+        upid="",
+        message=f"from PBS storage {snapshot.storage} (no task in the history window)",
+        archive=snapshot.archive,
+        guest_type=snapshot.guest_type,
+    )
+
+
+def _problems(
+    gc: GuestCoverage,
+    freshness: Freshness | None,
+    age: int | None,
+    age_floor: int | None,
+    snapshot: Snapshot | None,
+    options: AnalysisOptions,
+) -> tuple[Problem, ...]:
+    out: list[Problem] = []
+    if gc.coverage in _COVERAGE_PROBLEM:
+        out.append(_COVERAGE_PROBLEM[gc.coverage])
+    if freshness is not None and freshness in _FRESHNESS_PROBLEM:
+        out.append(_FRESHNESS_PROBLEM[freshness])
+    if snapshot is not None and snapshot.verification == "failed":
+        out.append(Problem.VERIFY_FAILED)
+    if freshness is not None:
+        known_age = age if age is not None else age_floor
+        warn, crit = options.max_age_s
+        if known_age is not None and known_age > crit:
+            out.append(Problem.AGE_CRITICAL)
+        elif known_age is not None and known_age > warn:
+            out.append(Problem.AGE_WARNING)
+    return tuple(out)
+
+
+def assess(
+    inventory: Inventory,
+    coverage: CoverageResult,
+    histories: dict[int, GuestHistory],
+    readable_nodes: frozenset[str],
+    content: PbsContent | None,
+    now: int,
+    options: AnalysisOptions,
+    extra_anomalies: Sequence[Anomaly] = (),
+    creations: Mapping[int, GuestCreation] | None = None,
+) -> Assessment:
+    """One verdict per guest. ``creations`` (``collect_creation``) are the creation tasks
+    of the guests :func:`pending_candidates` named; the others are judged without."""
+    jobs = {j.id: j for j in inventory.jobs}
+    anomalies: list[Anomaly] = [*inventory.anomalies, *coverage.anomalies, *extra_anomalies]
+    if content is not None:
+        anomalies += content.anomalies
+    anomalies += schedule_anomalies(inventory)
+    window = options.history_days * 86400
+    statuses: list[GuestStatus] = []
+    ok_without_snapshot: list[int] = []
+    expected_runs: dict[tuple[tuple[str | None, ...], str], int | None] = {}
+    previous_events: dict[tuple[str, str], int | None] = {}
+    for gc in coverage.guests:
+        g = gc.guest
+        hist = histories.get(g.vmid, GuestHistory(None, None))
+        pbs_storages = _storages_of(gc.pbs_jobs, jobs, g.node, inventory)
+        snapshot = None
+        if content is not None:
+            snapshot = content.newest(
+                g.vmid, g.type, pbs_storages or _storages_of(gc.jobs, jobs, g.node, inventory)
+            )
+        last_success = _merge_success(hist.last_success, snapshot)
+        freshness = expected = age = age_floor = first = None
+        created = _creation_of(g, creations)
+        if gc.coverage in (Coverage.COVERED, Coverage.INDETERMINATE):
+            tz = _node_tz(inventory, g.node)
+            schedules = tuple(jobs[j].schedule for j in gc.pbs_jobs if j in jobs)
+            # Guests share a few job combinations: compute each expected run once.
+            key = (schedules, tz)
+            if key not in expected_runs:
+                expected_runs[key] = expected_run(
+                    schedules, tz, now, options.grace_s, previous_events
+                )
+            expected = expected_runs[key]
+            verdict = judge(
+                now=now,
+                expected=expected,
+                history_readable=g.node in readable_nodes,
+                last_backup=hist.last_backup,
+                last_success=last_success,
+                created=None if created is None else created.started,
+            )
+            freshness, age = verdict.freshness, verdict.age_s
+            if freshness is Freshness.PENDING:
+                after = created.started if created is not None else now - options.grace_s
+                first = first_run(schedules, tz, after)
+            if freshness is Freshness.NEVER and g.node in readable_nodes:
+                age_floor = window  # nothing in the whole history window
+            if (
+                content is not None
+                and hist.last_success is not None
+                and hist.last_success.archive
+                and pbs_storages
+                and any(content.storages.get(s) and content.storages[s].count for s in pbs_storages)
+                and not content.has_archive(hist.last_success.archive)
+            ):
+                ok_without_snapshot.append(g.vmid)
+        statuses.append(
+            GuestStatus(
+                guest=g,
+                coverage=gc.coverage,
+                jobs=gc.jobs,
+                pbs_jobs=gc.pbs_jobs,
+                reasons=gc.reasons,
+                ignored=gc.ignored,
+                last_backup=hist.last_backup,
+                last_success=last_success,
+                snapshot=snapshot,
+                freshness=freshness,
+                expected_run=expected,
+                age_s=age,
+                problems=_problems(gc, freshness, age, age_floor, snapshot, options),
+                created=created,
+                first_run=first,
+            )
+        )
+    anomalies += _content_anomalies(statuses, histories, content, ok_without_snapshot)
+    return Assessment(now, inventory, coverage, tuple(statuses), tuple(anomalies), options)
+
+
+def _creation_of(g: Guest, creations: Mapping[int, GuestCreation] | None) -> GuestCreation | None:
+    """The creation task of this guest: same VMID and same type (a VMID reused by a
+    guest of the other type is another guest)."""
+    found = None if creations is None else creations.get(g.vmid)
+    return found if found is not None and found.guest_type == g.type else None
+
+
+def pending_candidates(a: Assessment) -> dict[int, Candidate]:
+    """Guests with no result at all although a run was due, by VMID.
+
+    Only for these is it worth asking when they were created (``collect_creation``).
+    """
+    return {
+        s.guest.vmid: Candidate(s.guest.vmid, s.guest.type, s.expected_run)
+        for s in a.guests
+        if s.freshness is Freshness.NEVER and s.expected_run is not None
+    }
+
+
+def _node_tz(inventory: Inventory, node: str) -> str:
+    n = inventory.node(node)
+    return (n.timezone if n is not None else None) or "UTC"
+
+
+def _storages_of(
+    job_ids: Iterable[str], jobs: dict[str, BackupJob], node: str, inventory: Inventory
+) -> set[str]:
+    out = set()
+    for jid in job_ids:
+        job = jobs.get(jid)
+        sid = effective_storage(job, node, inventory) if job is not None else None
+        if sid is not None:  # None: plain files to a directory (dumpdir)
+            out.add(sid)
+    return out
+
+
+def pbs_storages_in_use(inventory: Inventory, coverage: CoverageResult) -> set[str]:
+    """The storages any job including a guest writes to (only PBS ones are read)."""
+    jobs = {j.id: j for j in inventory.jobs}
+    out: set[str] = set()
+    for gc in coverage.guests:
+        out |= _storages_of(gc.jobs, jobs, gc.guest.node, inventory)
+    return out
+
+
+def _content_anomalies(
+    statuses: Sequence[GuestStatus],
+    histories: dict[int, GuestHistory],
+    content: PbsContent | None,
+    ok_without_snapshot: Sequence[int],
+) -> list[Anomaly]:
+    if content is None:
+        return []
+    out: list[Anomaly] = []
+    empty = sorted(sid for sid, c in content.storages.items() if c.count == 0)
+    succeeded = [
+        s.guest.vmid
+        for s in statuses
+        if (h := histories.get(s.guest.vmid)) is not None and h.last_success is not None
+    ]
+    if empty and succeeded:
+        out.append(
+            Anomaly(
+                Severity.WARNING,
+                "permissions",
+                f"PBS storage(s) {', '.join(empty)} list no backups although tasks show "
+                "successful ones: the token probably lacks Datastore.Allocate on the storage "
+                "(or Datastore.AllocateSpace plus VM.Backup); read-only roles such as "
+                "PVEAuditor see an empty list",
+                {"storages": empty, "missing_privilege": "Datastore.Allocate on /storage/<id>"},
+            )
+        )
+    if ok_without_snapshot:
+        out.append(
+            Anomaly(
+                Severity.WARNING,
+                "pbs_content",
+                f"{len(ok_without_snapshot)} guest(s) whose latest task says OK have no such "
+                "snapshot on the PBS storage (pruned, deleted, or another namespace?)",
+                {"vmids": list(ok_without_snapshot[:50])},
+            )
+        )
+    return out
+
+
+def schedule_anomalies(inventory: Inventory) -> list[Anomaly]:
+    """Unparsable schedules, and a ``next-run`` our parser would never fire at."""
+    out: list[Anomaly] = []
+    zones = sorted({n.timezone or "UTC" for n in inventory.nodes}) or ["UTC"]
+    for job in inventory.jobs:
+        if not job.schedule:
+            if job.enabled:
+                out.append(
+                    Anomaly(
+                        Severity.INFO,
+                        "schedule",
+                        f"job {job.id} has no schedule: it only runs when started by hand",
+                        {"job": job.id},
+                    )
+                )
+            continue
+        try:
+            event = parse_event(job.schedule)
+        except ScheduleError as exc:
+            out.append(
+                Anomaly(
+                    Severity.WARNING,
+                    "schedule",
+                    f"job {job.id}: schedule {job.schedule!r} not understood ({exc})",
+                    {"job": job.id, "schedule": job.schedule},
+                )
+            )
+            continue
+        if job.next_run is None:
+            continue
+        # PVE computes next-run in the zone of the node that answered the API call, not
+        # in that of the job's node: any node's zone may be the one.
+        candidates = zones
+        if not any(next_event(event, job.next_run - 1, tz) == job.next_run for tz in candidates):
+            out.append(
+                Anomaly(
+                    Severity.WARNING,
+                    "schedule",
+                    f"job {job.id}: PVE's next-run does not match schedule {job.schedule!r} in "
+                    f"time zone {', '.join(candidates)} (time zone problem or parser gap)",
+                    {"job": job.id, "next_run": job.next_run, "timezones": candidates},
+                )
+            )
+    return out
+
+
+def pending_guests(a: Assessment) -> list[GuestStatus]:
+    """Judged, non-ignored guests waiting for their first backup (not a problem)."""
+    return [g for g in a.guests if g.freshness is Freshness.PENDING and g.ignored is None]

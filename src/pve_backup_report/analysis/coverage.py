@@ -1,0 +1,1007 @@
+"""Which guests are protected by an active backup job to Proxmox Backup Server.
+
+Job selection follows ``PVE::VZDump::get_included_guests`` (pve-manager ``PVE/VZDump.pm``)
+and the checks of the real vzdump run (``verify_vzdump_parameters``):
+
+* branch order ``pool`` > ``vmid`` > ``all``; ``exclude`` applies only to ``all``;
+* a stored job with ``exclude`` but neither ``all`` nor ``pool`` runs as all-minus-exclude;
+* a pool job takes the pool's direct members that exist, and ignores ``exclude``;
+* VMIDs are split on ``,`` ``;`` and whitespace (or NUL), leading zeros are dropped, ``0``
+  is dropped, and a non-numeric entry makes PVE die (``strange VM ID``);
+* the ``node`` restriction drops existing guests on other nodes, never unknown IDs;
+* templates are included; the running state does not matter.
+
+When PVE would reject the job (strange VM ID, ``vmid`` together with ``all``/``exclude``/
+``pool``, no selection at all) or when we cannot know its members (missing or unreadable
+pool) the selection is *unresolved*: the job surely includes nothing we can name, but it
+might include some guests. Such a guest is ``indeterminate`` when the unresolved job could
+make it covered (enabled, usable PBS storage on its node) and nothing else covers it.
+
+Pure functions only; no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pve_backup_report.analysis.ignore import (
+    IgnoreMatch,
+    IgnoreRule,
+    expired_rule_anomalies,
+    match_ignore,
+)
+from pve_backup_report.model import (
+    Anomaly,
+    BackupJob,
+    Guest,
+    Inventory,
+    Pool,
+    Selection,
+    Severity,
+    Storage,
+    perl_true,
+    pve_selection,
+)
+
+__all__ = [
+    "BackupTarget",
+    "Coverage",
+    "CoverageResult",
+    "GuestCoverage",
+    "IncludedGuests",
+    "JobCoverage",
+    "StrangeVmidError",
+    "analyse_coverage",
+    "backup_target",
+    "check_vmids",
+    "effective_storage",
+    "included_guests",
+    "selection_index",
+    "split_vmid_list",
+]
+
+FALLBACK_STORAGE = "local"
+
+
+class Coverage(str, enum.Enum):
+    """Exactly one per guest, from best to worst protection."""
+
+    COVERED = "covered"
+    NON_PBS_ONLY = "non_pbs_only"
+    DISABLED_ONLY = "disabled_only"
+    NOT_COVERED = "not_covered"
+    INDETERMINATE = "indeterminate"
+
+
+class StrangeVmidError(ValueError):
+    """PVE's ``ERROR: strange VM ID '<x>'``: a VMID list entry that is not a number."""
+
+    def __init__(self, item: str) -> None:
+        self.item = item
+        super().__init__(f"strange VM ID '{item}'")
+
+
+# --------------------------------------------------------------------------------------
+# VMID list handling (PVE::Tools::split_list and PVE::VZDump::check_vmids)
+# --------------------------------------------------------------------------------------
+
+_SEPARATORS = re.compile(r"[,;]")
+_WHITESPACE = re.compile(r"\s+")
+_LEADING_WS = re.compile(r"^\s+")
+_NUMERIC = re.compile(r"[0-9]+\n?")  # Perl's /^\d+$/ also accepts one trailing newline
+
+
+def _drop_trailing_empty(items: list[str]) -> list[str]:
+    while items and items[-1] == "":
+        items.pop()
+    return items
+
+
+def split_vmid_list(text: str | None) -> tuple[str, ...]:
+    """Split a ``pve-vmid-list`` string the way ``PVE::Tools::split_list`` does.
+
+    NUL-separated when it contains a NUL; otherwise ``,`` and ``;`` count as whitespace
+    and the text is split on runs of whitespace. Items are not validated here.
+    """
+    if not perl_true(text):
+        return ()
+    assert text is not None
+    if "\0" in text:
+        return tuple(_drop_trailing_empty(text.split("\0")))
+    spaced = _LEADING_WS.sub("", _SEPARATORS.sub(" ", text))
+    return tuple(_drop_trailing_empty(_WHITESPACE.split(spaced)))
+
+
+def check_vmids(items: Iterable[str | int]) -> tuple[int, ...]:
+    """Normalise VMIDs like ``PVE::VZDump::check_vmids``: ints, sorted, 0 dropped.
+
+    Raises ``StrangeVmidError`` for the first non-numeric entry. Duplicates are removed
+    (PVE keeps them; it would back the guest up twice).
+    """
+    result: set[int] = set()
+    for item in items:
+        if isinstance(item, int):
+            number = item
+        else:
+            if not _NUMERIC.fullmatch(item):
+                raise StrangeVmidError(item)
+            number = int(item)
+        if number > 0:
+            result.add(number)
+    return tuple(sorted(result))
+
+
+# --------------------------------------------------------------------------------------
+# included_guests
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IncludedGuests:
+    """What ``get_included_guests`` returns for a job, plus what we need to explain it.
+
+    ``per_node``: node -> sorted VMIDs of existing guests (nodes without guests absent).
+    ``missing``: listed VMIDs that are not in the cluster (PVE's ``''`` key); PVE adds
+    them to the run on every node, where they fail.
+    ``unresolved``: why the selection cannot be resolved; then ``per_node`` and
+    ``missing`` are empty and ``possible`` holds the existing guests it might include.
+    ``skipped_other_node``: existing guests the selection names but the ``node``
+    restriction drops. ``hidden_members``: pool members not visible in the inventory.
+    """
+
+    selection: Selection
+    per_node: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    missing: tuple[int, ...] = ()
+    unresolved: str | None = None
+    possible: tuple[int, ...] = ()
+    skipped_other_node: tuple[int, ...] = ()
+    hidden_members: tuple[int, ...] = ()
+
+    @property
+    def vmids(self) -> tuple[int, ...]:
+        """Sorted VMIDs of all existing guests the job surely includes."""
+        return tuple(sorted(v for ids in self.per_node.values() for v in ids))
+
+    def to_pve(self) -> dict[str, list[int]]:
+        """The result in PVE's shape: ``{node: [vmids], '': [unknown vmids]}``."""
+        if self.unresolved is not None:
+            raise ValueError(f"selection unresolved: {self.unresolved}")
+        result = {node: list(ids) for node, ids in self.per_node.items() if ids}
+        if self.missing:
+            result[""] = list(self.missing)
+        return result
+
+
+@dataclass(frozen=True)
+class _Index:
+    guests: dict[int, Guest]
+    sorted_vmids: tuple[int, ...]
+    pools: dict[str, Pool]
+
+    @classmethod
+    def build(cls, inventory: Inventory) -> _Index:
+        guests = {g.vmid: g for g in inventory.guests}
+        return cls(
+            guests=guests,
+            sorted_vmids=tuple(sorted(guests)),
+            pools={p.id: p for p in inventory.pools},
+        )
+
+
+SelectionIndex = _Index
+
+
+def _place(
+    selection: Selection, vmids: Sequence[int], node: str | None, index: _Index
+) -> IncludedGuests:
+    per_node: dict[str, list[int]] = {}
+    missing: list[int] = []
+    skipped: list[int] = []
+    for vmid in vmids:
+        guest = index.guests.get(vmid)
+        if guest is None:
+            missing.append(vmid)
+        elif node is not None and guest.node != node:
+            skipped.append(vmid)
+        else:
+            per_node.setdefault(guest.node, []).append(vmid)
+    return IncludedGuests(
+        selection=selection,
+        per_node={n: tuple(ids) for n, ids in sorted(per_node.items())},
+        missing=tuple(missing),
+        skipped_other_node=tuple(skipped),
+    )
+
+
+def _unresolved(
+    selection: Selection, reason: str, possible: Iterable[int], node: str | None, index: _Index
+) -> IncludedGuests:
+    chosen = sorted(
+        {
+            v
+            for v in possible
+            if v in index.guests and (node is None or index.guests[v].node == node)
+        }
+    )
+    return IncludedGuests(selection=selection, unresolved=reason, possible=tuple(chosen))
+
+
+def _pool_candidates(pool_id: str, index: _Index) -> list[int]:
+    # A guest belongs to at most one pool; one showing another pool cannot be a member.
+    return [v for v in index.sorted_vmids if index.guests[v].pool in (None, pool_id)]
+
+
+def _branch(job: BackupJob) -> Selection:
+    """The branch PVE takes for this stored job (the real run: exclude implies all)."""
+    branch = pve_selection(job.pool, job.vmid_raw, job.all_flag, job.exclude_raw)
+    if branch is Selection.NONE and job.selection is Selection.ALL:
+        return Selection.ALL  # collector said all without the raw flag
+    return branch
+
+
+def _conflicts(job: BackupJob) -> list[str]:
+    """Options ``verify_vzdump_parameters`` rejects together with ``vmid``."""
+    if not perl_true(job.vmid_raw):
+        return []
+    found: list[str] = []
+    if job.all_flag:
+        found.append("all")
+    if perl_true(job.exclude_raw):
+        found.append("exclude")
+    if perl_true(job.pool):
+        found.append("pool")
+    return found
+
+
+def _resolve_branch(job: BackupJob, branch: Selection, index: _Index) -> IncludedGuests:
+    node = job.node
+    if branch is Selection.POOL:
+        pool_id = job.pool or ""
+        pool = index.pools.get(pool_id)
+        if pool is None:
+            return _unresolved(
+                branch,
+                f"pool '{pool_id}' does not exist (or is not visible to this API token)",
+                _pool_candidates(pool_id, index),
+                node,
+                index,
+            )
+        if pool.members is None:
+            return _unresolved(
+                branch,
+                f"members of pool '{pool_id}' could not be read",
+                _pool_candidates(pool_id, index),
+                node,
+                index,
+            )
+        members = check_vmids(pool.members)
+        # PVE keeps only members in the cluster vmlist; the rest cannot be placed by us.
+        visible = [v for v in members if v in index.guests]
+        hidden = tuple(v for v in members if v not in index.guests)
+        placed = _place(branch, visible, node, index)
+        return IncludedGuests(
+            selection=branch,
+            per_node=placed.per_node,
+            skipped_other_node=placed.skipped_other_node,
+            hidden_members=hidden,
+        )
+    if branch is Selection.VMID:
+        items = split_vmid_list(job.vmid_raw)
+        try:
+            vmids = check_vmids(items)
+        except StrangeVmidError as exc:
+            valid = [int(i) for i in items if _NUMERIC.fullmatch(i)]
+            return _unresolved(branch, f"PVE rejects the job: {exc} in 'vmid'", valid, node, index)
+        return _place(branch, vmids, node, index)
+    if branch is Selection.ALL:
+        try:
+            exclude = set(check_vmids(split_vmid_list(job.exclude_raw)))
+        except StrangeVmidError as exc:
+            excluded = {int(i) for i in split_vmid_list(job.exclude_raw) if _NUMERIC.fullmatch(i)}
+            return _unresolved(
+                branch,
+                f"PVE rejects the job: {exc} in 'exclude'",
+                [v for v in index.sorted_vmids if v not in excluded],
+                node,
+                index,
+            )
+        return _place(branch, [v for v in index.sorted_vmids if v not in exclude], node, index)
+    if job.selection in (Selection.POOL, Selection.VMID):
+        reason = f"unsupported selection: '{job.selection.value}' without a value"
+    else:
+        reason = (
+            "unsupported selection: none of pool, vmid, all or exclude is set "
+            "(PVE rejects the job: vmid property is missing)"
+        )
+    return IncludedGuests(selection=Selection.NONE, unresolved=reason)
+
+
+def _included(job: BackupJob, index: _Index) -> IncludedGuests:
+    branch = _branch(job)
+    result = _resolve_branch(job, branch, index)
+    conflicts = _conflicts(job)
+    if conflicts:
+        names = ", ".join(f"'{c}'" for c in conflicts)
+        possible = result.possible if result.unresolved is not None else result.vmids
+        return _unresolved(
+            branch,
+            f"unsupported selection: 'vmid' together with {names} (PVE rejects the job)",
+            possible,
+            job.node,
+            index,
+        )
+    return result
+
+
+def selection_index(inventory: Inventory) -> SelectionIndex:
+    """The lookup tables :func:`included_guests` needs, to build once for many jobs."""
+    return _Index.build(inventory)
+
+
+def included_guests(
+    job: BackupJob, inventory: Inventory, index: SelectionIndex | None = None
+) -> IncludedGuests:
+    """Mirror ``PVE::VZDump::get_included_guests`` (as used by the real run) for one job.
+
+    ``index`` (from :func:`selection_index` on the same inventory) saves rebuilding the
+    lookup tables when many jobs or task command lines are resolved.
+    """
+    return _included(job, index if index is not None else _Index.build(inventory))
+
+
+TargetKind = Literal["storage", "dumpdir", "refused"]
+TargetSource = Literal["job", "node_default", "fallback"]
+
+
+@dataclass(frozen=True)
+class BackupTarget:
+    """Where a run of a job writes on one node.
+
+    ``storage``: to that storage; ``dumpdir``: plain files to a directory, never to PBS
+    (``dumpdir`` is "" when PVE does not show it); ``refused``: PVE dies before backing
+    anything up (``storage`` and ``dumpdir`` both set). ``source``: set by the job, by the
+    node's vzdump defaults, or ``local`` because those defaults are unknown.
+    """
+
+    kind: TargetKind
+    source: TargetSource
+    storage: str | None = None
+    dumpdir: str | None = None
+
+
+def backup_target(job: BackupJob, node: str, inventory: Inventory) -> BackupTarget:
+    """Follow pve-manager ``PVE::VZDump::new`` and ``get_storage_param``.
+
+    The node's vzdump defaults (``storage`` or ``dumpdir``) apply only when the job sets
+    neither; a job with both dies (``cannot use options 'storage' and 'dumpdir' at the
+    same time``); a ``dumpdir`` writes plain files, and an empty one falls back to
+    ``local``. ``GET /nodes/{n}/vzdump/defaults`` (pve-manager ``PVE/API2/VZDump.pm``
+    ``defaults``) answers ``storage`` whenever vzdump.conf sets no ``dumpdir`` (``local``
+    when it sets neither), so an answer without ``storage`` is a directory.
+    """
+    if job.dumpdir is not None:
+        if job.storage is not None:
+            return BackupTarget("refused", "job", job.storage, job.dumpdir)
+        if perl_true(job.dumpdir):
+            return BackupTarget("dumpdir", "job", dumpdir=job.dumpdir)
+        return BackupTarget("storage", "job", FALLBACK_STORAGE)
+    if job.storage:
+        return BackupTarget("storage", "job", job.storage)
+    if node in inventory.node_default_dumpdir:
+        return BackupTarget("dumpdir", "node_default", dumpdir=inventory.node_default_dumpdir[node])
+    default = inventory.node_default_storage.get(node)
+    if default:
+        return BackupTarget("storage", "node_default", default)
+    return BackupTarget("storage", "fallback", FALLBACK_STORAGE)
+
+
+def effective_storage(job: BackupJob, node: str, inventory: Inventory) -> str | None:
+    """The storage the job writes to when it runs on ``node``; None when it writes plain
+    files to a directory (``dumpdir``) or PVE refuses to run it."""
+    target = backup_target(job, node, inventory)
+    return target.storage if target.kind == "storage" else None
+
+
+# --------------------------------------------------------------------------------------
+# Result types
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GuestCoverage:
+    guest: Guest
+    coverage: Coverage
+    jobs: tuple[str, ...]  # every job that surely includes the guest, enabled or not
+    pbs_jobs: tuple[str, ...]  # enabled jobs writing to a usable PBS storage on its node
+    reasons: tuple[str, ...]
+    ignored: IgnoreMatch | None = None
+    possible_jobs: tuple[str, ...] = ()  # unresolved jobs that might include the guest
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "vmid": self.guest.vmid,
+            "type": self.guest.type,
+            "name": self.guest.name,
+            "node": self.guest.node,
+            "coverage": self.coverage.value,
+            "jobs": list(self.jobs),
+            "pbs_jobs": list(self.pbs_jobs),
+            "possible_jobs": list(self.possible_jobs),
+            "ignored": None if self.ignored is None else self.ignored.to_json(),
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
+class JobCoverage:
+    job: BackupJob
+    storage_type: str  # type of the configured storage, 'default', 'dumpdir' or 'unknown'
+    selection: Selection  # the branch PVE takes
+    included: tuple[int, ...]  # sorted VMIDs of existing guests it surely includes
+    missing_vmids: tuple[int, ...]
+    unresolved: str | None
+    # node -> storage id, for every node it may run on; None where it writes plain files
+    # to a directory (dumpdir) or PVE refuses to run it
+    effective_storage: dict[str, str | None]
+    possible: tuple[int, ...] = ()  # existing guests it might include (when unresolved)
+
+    def to_json(self) -> dict[str, Any]:
+        job = self.job
+        return {
+            "id": job.id,
+            "enabled": job.enabled,
+            "legacy": job.legacy,
+            "schedule": job.schedule,
+            "node": job.node,
+            "selection": self.selection.value,
+            "storage": job.storage,
+            "dumpdir": job.dumpdir,
+            "storage_type": self.storage_type,
+            "effective_storage": dict(self.effective_storage),
+            "included": list(self.included),
+            "missing_vmids": list(self.missing_vmids),
+            "unresolved": self.unresolved,
+            "possible": list(self.possible),
+        }
+
+
+@dataclass(frozen=True)
+class CoverageResult:
+    guests: tuple[GuestCoverage, ...]
+    jobs: tuple[JobCoverage, ...]
+    anomalies: tuple[Anomaly, ...]
+
+    def counts(self) -> dict[str, int]:
+        """Number of guests per coverage value (every value present, possibly 0)."""
+        result = {c.value: 0 for c in Coverage}
+        for g in self.guests:
+            result[g.coverage.value] += 1
+        return result
+
+    def guest(self, vmid: int) -> GuestCoverage | None:
+        for g in self.guests:
+            if g.guest.vmid == vmid:
+                return g
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "guests": [g.to_json() for g in self.guests],
+            "jobs": [j.to_json() for j in self.jobs],
+            "anomalies": [a.to_json() for a in self.anomalies],
+        }
+
+
+# --------------------------------------------------------------------------------------
+# Storage verdicts
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    usable: bool
+    problem: str | None  # None when usable; "non-pbs" problems are not anomalies
+    kind: str  # ok / non_pbs / unknown / disabled / unavailable / no_backup_content
+
+
+def _storage_verdict(storage: Storage | None, storage_id: str, node: str) -> _Verdict:
+    if storage is None:
+        return _Verdict(
+            False,
+            f"storage '{storage_id}' is unknown (not configured, or not visible to this token)",
+            "unknown",
+        )
+    if not storage.is_pbs:
+        return _Verdict(
+            False, f"writes to non-PBS storage '{storage_id}' ({storage.type})", "non_pbs"
+        )
+    if not storage.enabled:
+        return _Verdict(False, f"PBS storage '{storage_id}' is disabled", "disabled")
+    if not storage.available_on(node):
+        return _Verdict(
+            False, f"PBS storage '{storage_id}' is not available on node {node}", "unavailable"
+        )
+    # An empty content list means the collector did not see one: PBS defaults to backup.
+    if storage.content and not storage.has_backup_content:
+        return _Verdict(
+            False,
+            f"PBS storage '{storage_id}' does not allow backup content",
+            "no_backup_content",
+        )
+    return _Verdict(True, None, "ok")
+
+
+def _not_storage_text(job: BackupJob, target: BackupTarget, node: str) -> str:
+    """Why a job writing to a directory, or refused by PVE, does not cover a guest."""
+    if target.kind == "refused":
+        return (
+            f"job {job.id} sets both 'storage' and 'dumpdir': PVE refuses to run it "
+            "(cannot use options 'storage' and 'dumpdir' at the same time)"
+        )
+    where = f"directory '{target.dumpdir}'" if target.dumpdir else "a directory"
+    if target.source == "job":
+        return f"job {job.id} writes plain files to {where} (dumpdir), not to PBS"
+    hidden = "" if target.dumpdir else "; PVE shows the path only with Sys.Audit on the node"
+    return (
+        f"job {job.id} writes plain files to {where} (dumpdir, the vzdump default of "
+        f"node {node}{hidden}), not to PBS"
+    )
+
+
+class _Analyser:
+    """Holds the indexes built once per analysis."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self.index = _Index.build(inventory)
+        self.storages = {s.id: s for s in inventory.storages}
+        self.node_names = [n.name for n in inventory.nodes]
+        self._verdicts: dict[tuple[str, str], _Verdict] = {}
+        self._job_reason: dict[tuple[str, str], tuple[bool, str | None]] = {}
+        self._targets: dict[tuple[str, str], BackupTarget] = {}
+
+    def target(self, job: BackupJob, node: str) -> BackupTarget:
+        key = (job.id, node)
+        cached = self._targets.get(key)
+        if cached is None:
+            cached = self._targets[key] = backup_target(job, node, self.inventory)
+        return cached
+
+    def verdict(self, storage_id: str, node: str) -> _Verdict:
+        key = (storage_id, node)
+        cached = self._verdicts.get(key)
+        if cached is None:
+            cached = _storage_verdict(self.storages.get(storage_id), storage_id, node)
+            self._verdicts[key] = cached
+        return cached
+
+    def job_on_node(self, job: BackupJob, node: str) -> tuple[bool, str | None]:
+        """(usable PBS target, reason text when not) for an enabled job on ``node``."""
+        key = (job.id, node)
+        cached = self._job_reason.get(key)
+        if cached is not None:
+            return cached
+        target = self.target(job, node)
+        if target.kind != "storage" or target.storage is None:
+            cached = (False, _not_storage_text(job, target, node))
+            self._job_reason[key] = cached
+            return cached
+        v = self.verdict(target.storage, node)
+        text: str | None = None
+        if not v.usable:
+            suffix = {
+                "job": "",
+                "node_default": f", the default of node {node}",
+                "fallback": f", the fallback on node {node} (no vzdump default known)",
+            }[target.source]
+            if v.kind == "non_pbs":
+                text = f"job {job.id} {v.problem}{suffix}"
+            else:
+                text = f"job {job.id}: {v.problem}{suffix}"
+        cached = (v.usable, text)
+        self._job_reason[key] = cached
+        return cached
+
+    def job_nodes(self, job: BackupJob, inc: IncludedGuests) -> list[str]:
+        nodes = set(self.node_names) | set(inc.per_node)
+        if job.node is not None:
+            nodes = {job.node}
+        return sorted(nodes)
+
+    def storage_type(self, job: BackupJob) -> str:
+        if job.dumpdir is not None and not job.storage:
+            return "dumpdir"
+        if not job.storage:
+            return "default"
+        storage = self.storages.get(job.storage)
+        return "unknown" if storage is None else storage.type
+
+
+# --------------------------------------------------------------------------------------
+# Anomalies
+# --------------------------------------------------------------------------------------
+
+
+def _fmt_ids(ids: Iterable[int], limit: int = 20) -> str:
+    values = list(ids)
+    text = ", ".join(str(v) for v in values[:limit])
+    if len(values) > limit:
+        text += f", … ({len(values)} in total)"
+    return text
+
+
+def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
+    out: list[Anomaly] = []
+    details: dict[str, Any] = {"job": job.id}
+    exclude_set = perl_true(job.exclude_raw)
+    if (
+        inc.selection is Selection.ALL
+        and not job.all_flag
+        and job.exclude_raw is not None
+        and not _conflicts(job)
+    ):
+        out.append(
+            Anomaly(
+                Severity.INFO,
+                "jobs",
+                f"job {job.id} has 'exclude' but not 'all': PVE runs it as all guests minus "
+                "the excluded ones (its not-backed-up report treats it as selecting nothing)",
+                {**details, "exclude": job.exclude_raw},
+            )
+        )
+    if inc.selection is Selection.POOL and exclude_set and not _conflicts(job):
+        out.append(
+            Anomaly(
+                Severity.INFO,
+                "jobs",
+                f"job {job.id}: 'exclude' is ignored because the job selects pool '{job.pool}'",
+                {**details, "pool": job.pool, "exclude": job.exclude_raw},
+            )
+        )
+    if inc.unresolved is not None:
+        component = "pools" if inc.selection is Selection.POOL and job.pool else "jobs"
+        out.append(
+            Anomaly(
+                Severity.WARNING,
+                component,
+                f"job {job.id}: cannot resolve its guests: {inc.unresolved}",
+                {**details, "reason": inc.unresolved, "possible": list(inc.possible)},
+            )
+        )
+    if inc.missing:
+        out.append(
+            Anomaly(
+                Severity.WARNING,
+                "jobs",
+                f"job {job.id} lists VMIDs that do not exist: {_fmt_ids(inc.missing)}; "
+                "it will fail on every node it runs on",
+                {**details, "vmids": list(inc.missing)},
+            )
+        )
+    if inc.skipped_other_node and inc.selection is not Selection.ALL:
+        out.append(
+            Anomaly(
+                Severity.INFO,
+                "jobs",
+                f"job {job.id} only runs on node {job.node}, so it skips the guests it names "
+                f"that live on other nodes: {_fmt_ids(inc.skipped_other_node)}",
+                {**details, "node": job.node, "vmids": list(inc.skipped_other_node)},
+            )
+        )
+    return out
+
+
+def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser) -> list[Anomaly]:
+    out: list[Anomaly] = []
+    details: dict[str, Any] = {"job": job.id}
+    severity = Severity.WARNING if job.enabled else Severity.INFO
+    explicit = analyser.storages.get(job.storage) if job.storage else None
+    if job.storage and explicit is None:
+        out.append(
+            Anomaly(
+                severity,
+                "jobs",
+                f"job {job.id} references unknown storage '{job.storage}' "
+                "(not configured, or not visible to this API token)",
+                {**details, "storage": job.storage},
+            )
+        )
+    if not job.enabled:
+        return out
+    if explicit is not None and not explicit.enabled:
+        out.append(
+            Anomaly(
+                Severity.WARNING,
+                "storages",
+                f"enabled job {job.id} writes to disabled storage '{explicit.id}'",
+                {**details, "storage": explicit.id},
+            )
+        )
+    # Per node where the job has guests: problems of the effective storage there.
+    problems: dict[tuple[str, str], list[str]] = {}
+    for node in sorted(inc.per_node):
+        target = analyser.target(job, node)
+        if target.kind != "storage" or target.storage is None:
+            continue  # a directory is not a problem of the job; refused: see below
+        storage_id, from_default = target.storage, target.source != "job"
+        v = analyser.verdict(storage_id, node)
+        if v.kind in ("ok", "non_pbs"):
+            continue
+        if not from_default and v.kind in ("unknown", "disabled"):
+            continue  # reported once above
+        problems.setdefault((storage_id, v.kind), []).append(node)
+    for (storage_id, kind), nodes in sorted(problems.items()):
+        guests = [v for n in nodes for v in inc.per_node.get(n, ())]
+        where = ", ".join(nodes)
+        if kind == "unavailable":
+            msg = (
+                f"job {job.id} writes to PBS storage '{storage_id}', which is not available "
+                f"on node {where} where it includes guests {_fmt_ids(sorted(guests))}"
+            )
+        elif kind == "unknown":
+            msg = f"job {job.id} uses unknown default storage '{storage_id}' on node {where}"
+        elif kind == "disabled":
+            msg = (
+                f"enabled job {job.id} writes to disabled storage '{storage_id}' "
+                f"(default of node {where})"
+            )
+        else:
+            msg = (
+                f"job {job.id} writes to PBS storage '{storage_id}', which does not allow "
+                f"backup content (node {where})"
+            )
+        out.append(
+            Anomaly(
+                Severity.WARNING,
+                "storages",
+                msg,
+                {**details, "storage": storage_id, "nodes": nodes, "vmids": sorted(guests)},
+            )
+        )
+    if job.node is not None and analyser.node_names and job.node not in analyser.node_names:
+        out.append(
+            Anomaly(
+                Severity.WARNING,
+                "jobs",
+                f"job {job.id} is restricted to node '{job.node}', which is not a cluster node: "
+                "it never runs",
+                {**details, "node": job.node},
+            )
+        )
+    return out
+
+
+def _refused_anomaly(job: BackupJob) -> list[Anomaly]:
+    """pve-manager ``PVE::VZDump::new`` dies on a job with both ``storage`` and
+    ``dumpdir``: every run fails before backing anything up."""
+    if not job.enabled or job.dumpdir is None or job.storage is None:
+        return []
+    return [
+        Anomaly(
+            Severity.WARNING,
+            "jobs",
+            f"job {job.id} sets both 'storage' and 'dumpdir': PVE refuses to run it "
+            "(cannot use options 'storage' and 'dumpdir' at the same time)",
+            {"job": job.id, "storage": job.storage, "dumpdir": job.dumpdir},
+        )
+    ]
+
+
+def _permission_anomaly(
+    inventory: Inventory, missing: dict[int, list[str]], hidden: dict[int, list[str]]
+) -> Anomaly | None:
+    if "guests" in inventory.unreadable:
+        return None  # the endpoint error itself is the anomaly, not a guessed privilege
+    no_guests = bool(inventory.jobs) and not inventory.guests
+    if not inventory.jobs and not inventory.guests and "guests" not in inventory.unreadable:
+        return Anomaly(
+            Severity.WARNING,
+            "permissions",
+            "no guest and no backup job visible: an empty cluster, or VM.Audit is missing "
+            "for this API token",
+            {"visible_guests": 0, "jobs": 0},
+        )
+    if not (no_guests or missing or hidden):
+        return None
+    parts: list[str] = []
+    if no_guests:
+        parts.append("there are backup jobs but no guest is visible in /cluster/resources")
+    if hidden:
+        parts.append(
+            f"pools list members that /cluster/resources does not show: {_fmt_ids(sorted(hidden))}"
+        )
+    if missing:
+        parts.append(
+            "jobs list VMIDs that /cluster/resources does not show "
+            f"(deleted guests, or hidden): {_fmt_ids(sorted(missing))}"
+        )
+    return Anomaly(
+        # no guest visible at all: coverage cannot be known (UNKNOWN, never OK)
+        Severity.CRITICAL if no_guests else Severity.WARNING,
+        "permissions",
+        "; ".join(parts) + ": VM.Audit is probably missing for this API token",
+        {
+            "visible_guests": len(inventory.guests),
+            "hidden_pool_members": {str(k): v for k, v in sorted(hidden.items())},
+            "missing_vmids": {str(k): v for k, v in sorted(missing.items())},
+        },
+    )
+
+
+def _cross_check(
+    inventory: Inventory, guests: Sequence[GuestCoverage], pve_blind_jobs: set[str]
+) -> list[Anomaly]:
+    if inventory.not_backed_up is None:
+        return []
+    listed = set(inventory.not_backed_up)
+    wrong: list[int] = []
+    unexplained: list[int] = []
+    for gc in guests:
+        vmid = gc.guest.vmid
+        if gc.coverage is Coverage.COVERED and vmid in listed:
+            # A job PVE's report cannot see (exclude without all) explains it.
+            if not all(j in pve_blind_jobs for j in gc.jobs):
+                wrong.append(vmid)
+        elif gc.coverage is Coverage.NOT_COVERED and vmid not in listed:
+            unexplained.append(vmid)
+    out: list[Anomaly] = []
+    if wrong:
+        out.append(
+            Anomaly(
+                Severity.WARNING,
+                "coverage",
+                "PVE's not-backed-up list names guests we consider covered: "
+                f"{_fmt_ids(wrong)}; the coverage analysis may be wrong",
+                {"vmids": wrong},
+            )
+        )
+    if unexplained:
+        out.append(
+            Anomaly(
+                Severity.INFO,
+                "coverage",
+                "PVE counts guests as included in a backup job although we found none: "
+                f"{_fmt_ids(unexplained)}",
+                {"vmids": unexplained},
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Main entry
+# --------------------------------------------------------------------------------------
+
+
+def analyse_coverage(
+    inventory: Inventory, ignore_rules: Sequence[IgnoreRule], now: int
+) -> CoverageResult:
+    """Coverage of every guest, per-job resolution and the anomalies found on the way."""
+    analyser = _Analyser(inventory)
+    index = analyser.index
+    sure: dict[int, list[BackupJob]] = {}
+    maybe: dict[int, list[tuple[BackupJob, str]]] = {}
+    node_skips: dict[int, list[BackupJob]] = {}
+    missing_refs: dict[int, list[str]] = {}
+    hidden_refs: dict[int, list[str]] = {}
+    pve_blind: set[str] = set()
+    anomalies: list[Anomaly] = []
+    job_results: list[JobCoverage] = []
+
+    for job in inventory.jobs:
+        inc = _included(job, index)
+        included = inc.vmids
+        for vmid in included:
+            sure.setdefault(vmid, []).append(job)
+        if inc.unresolved is not None:
+            for vmid in inc.possible:
+                maybe.setdefault(vmid, []).append((job, inc.unresolved))
+        if inc.selection is not Selection.ALL:
+            for vmid in inc.skipped_other_node:
+                node_skips.setdefault(vmid, []).append(job)
+        for vmid in inc.missing:
+            missing_refs.setdefault(vmid, []).append(job.id)
+        for vmid in inc.hidden_members:
+            hidden_refs.setdefault(vmid, []).append(job.id)
+        if inc.selection is Selection.ALL and not job.all_flag and job.exclude_raw is not None:
+            pve_blind.add(job.id)  # PVE's not-backed-up report sees no guests in it
+
+        anomalies.extend(_selection_anomalies(job, inc))
+        anomalies.extend(_storage_anomalies(job, inc, analyser))
+        anomalies.extend(_refused_anomaly(job))
+        job_results.append(
+            JobCoverage(
+                job=job,
+                storage_type=analyser.storage_type(job),
+                selection=inc.selection,
+                included=included,
+                missing_vmids=inc.missing,
+                unresolved=inc.unresolved,
+                effective_storage={
+                    node: effective_storage(job, node, inventory)
+                    for node in analyser.job_nodes(job, inc)
+                },
+                possible=inc.possible,
+            )
+        )
+
+    guest_results: list[GuestCoverage] = []
+    for vmid in index.sorted_vmids:
+        guest = index.guests[vmid]
+        jobs: list[str] = []
+        pbs_jobs: list[str] = []
+        reasons: list[str] = []
+        enabled_any = False
+        could_cover = False
+        for job in sure.get(vmid, ()):
+            jobs.append(job.id)
+            if not job.enabled:
+                reasons.append(f"job {job.id} is disabled")
+                continue
+            enabled_any = True
+            usable, text = analyser.job_on_node(job, guest.node)
+            if usable:
+                pbs_jobs.append(job.id)
+            elif analyser.target(job, guest.node).source == "fallback":
+                # its storage is the node's vzdump default, which could not be read
+                could_cover = True
+                reasons.append(
+                    f"job {job.id} has no storage and the vzdump default of node "
+                    f"{guest.node} is unknown"
+                )
+            elif text is not None:
+                reasons.append(text)
+        possible_jobs: list[str] = []
+        maybe_reasons: list[str] = []
+        for job, why in maybe.get(vmid, ()):
+            possible_jobs.append(job.id)
+            maybe_reasons.append(f"job {job.id} might include it: {why}")
+            if job.enabled and analyser.job_on_node(job, guest.node)[0]:
+                could_cover = True
+        for job in node_skips.get(vmid, ()):
+            reasons.append(
+                f"job {job.id} is restricted to node {job.node} (guest is on {guest.node})"
+            )
+        if not pbs_jobs:
+            reasons.extend(maybe_reasons)
+        if "jobs" in inventory.unreadable:
+            coverage = Coverage.INDETERMINATE  # nothing is known without the jobs
+            reasons.insert(0, "the backup jobs could not be read")
+        elif "storages" in inventory.unreadable and enabled_any:
+            coverage = Coverage.INDETERMINATE  # whether its jobs write to PBS is unknown
+            reasons.insert(0, "the storages could not be read")
+        elif pbs_jobs:
+            coverage = Coverage.COVERED
+        elif could_cover:
+            coverage = Coverage.INDETERMINATE
+        elif enabled_any:
+            coverage = Coverage.NON_PBS_ONLY
+        elif jobs:
+            coverage = Coverage.DISABLED_ONLY
+        else:
+            coverage = Coverage.NOT_COVERED
+            reasons.insert(0, "no backup job includes it")
+        guest_results.append(
+            GuestCoverage(
+                guest=guest,
+                coverage=coverage,
+                jobs=tuple(jobs),
+                pbs_jobs=tuple(pbs_jobs),
+                reasons=tuple(reasons),
+                ignored=match_ignore(guest, ignore_rules, now),
+                possible_jobs=tuple(possible_jobs),
+            )
+        )
+
+    permission = _permission_anomaly(inventory, missing_refs, hidden_refs)
+    if permission is not None:
+        anomalies.append(permission)
+    anomalies.extend(_cross_check(inventory, guest_results, pve_blind))
+    anomalies.extend(expired_rule_anomalies(ignore_rules, now, inventory.guests))
+    return CoverageResult(
+        guests=tuple(guest_results), jobs=tuple(job_results), anomalies=tuple(anomalies)
+    )

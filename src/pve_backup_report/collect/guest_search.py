@@ -1,0 +1,185 @@
+"""Where a migrated guest's results are: the other nodes' runs of the same event (pure).
+
+pve-manager ``PVE/VZDump.pm`` ``get_included_guests`` assigns the guests a job selects to
+the nodes they are on **when the job runs**; the ``vzdump`` API worker
+(``PVE/API2/VZDump.pm``) backs up the local ones and logs the others as
+``skip external VMs``. A guest's results are therefore in the logs of the node it was on
+at each run, which after a migration (a node drained for maintenance, HA recovery) is
+not the node it is on now.
+
+The history reader (``collect_tasks``) reads a guest's results on its current node (its
+"home"). This module tells it where else to look, without reading every node's logs:
+
+* **Evidence.** A run of the home node that was predicted to hold the guest
+  (``task_selection``), that really ran (its log has the vzdump command line: not a run
+  that died before any guest), and of which neither it nor another home task of the same
+  event holds the guest, none of those having died before any guest: the guest was
+  elsewhere at that run (or did not exist yet).
+* **Search.** The tasks of the other nodes started within ``TOLERANCE_S`` of that run
+  (the same pvescheduler event) are read; whichever holds the guest holds its result of
+  that event. While a search runs, the reader counts the guest as resolved there, so it
+  reads no older home log for it.
+* **Walk back.** A search that finds the guest lets the reader go on (an older home run
+  it is missing from starts the next search) until the guest has a success. A search
+  that finds the guest on no node stops the cross-node search for that guest: it was in
+  no run of that event (a new guest, or one added to the job since), so older events are
+  not searched either (its home node's history is still read as before).
+
+One search per guest at a time, newest event first. A success found on another node
+also bounds the home node's reading, by time: a home task that ended before that
+success started cannot hold a newer result (the node lock argument of ``collect_tasks``
+does not hold across nodes, so the success's start is used, not its task's end).
+
+* **Absence.** A job due at an event (its schedule, in the node's time zone) for which
+  the guest's home node started no task at all is evidence too: a ``vmid`` or pool job
+  makes no task on a node where it selects no guest (``PVE/API2/VZDump.pm`` ``vzdump``
+  skips nodes without local guests unless ``all`` is set), which is what happens when
+  the guest was moved onto the node after that run. Such events are taken in time order
+  with the home runs, newest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+
+from pve_backup_report.analysis.history import GuestBackupResult, TaskInfo
+from pve_backup_report.collect.task_selection import TOLERANCE_S, Prediction, near
+
+# whether a task's log is known, the VMIDs it holds results for (None: unusable), and
+# whether the run got as far as its command line (not dead before any guest)
+Outcome = Callable[[TaskInfo], tuple[bool, frozenset[int] | None, bool]]
+
+
+class CrossNodeSearch:
+    """Bookkeeping of the searches (see the module docstring); the reader does the I/O."""
+
+    def __init__(self, home: Mapping[int, str]) -> None:
+        self.home = home  # judged guest -> the node it is on now
+        self.elsewhere: dict[int, int] = {}  # guest -> start of its newest success elsewhere
+        self.searching: dict[int, int] = {}  # guest -> start of the home run it was missing from
+        self.found_at: dict[int, int] = {}  # guest -> start of the last run searched with success
+        self.stopped: set[int] = set()  # guests found in no node's run of a searched event
+        self.changed = False  # a search started or ended since the last ``settle``
+        self._by_event: dict[int, set[str]] | None = None  # ``_events``, rebuilt on changes
+
+    def note(self, results: Iterable[GuestBackupResult], task_start: int) -> None:
+        """Results read or taken from the cache: successes away from home count."""
+        for r in results:
+            home = self.home.get(r.vmid)
+            if home is None or home == r.node or not r.is_success:
+                continue
+            start = r.started if r.started is not None else task_start
+            if start > self.elsewhere.get(r.vmid, -1):
+                self.elsewhere[r.vmid] = start
+
+    def resolved(self, wanted: Collection[int]) -> dict[int, int]:
+        """Home guests settled elsewhere (a success, or a search under way), with the time
+        before which a home task cannot hold a newer result."""
+        out: dict[int, int] = {}
+        for v in wanted:
+            times = [t for t in (self.elsewhere.get(v), self.searching.get(v)) if t is not None]
+            if times:
+                out[v] = max(times)
+        return out
+
+    def evidence(
+        self,
+        tasks: Sequence[TaskInfo],
+        i: int,
+        held: frozenset[int],
+        candidates: Collection[int],
+        prediction: Prediction,
+        outcome: Outcome,
+        ran: bool,
+        predict: Callable[[int], Prediction],
+    ) -> set[int]:
+        """Guests of ``candidates`` (home guests still lacking a success) for which the
+        known home task ``tasks[i]`` starts a search; they count as resolved from now."""
+        task = tasks[i]
+        if not ran or prediction is None or task.is_running:
+            return set()
+        missing = {
+            v
+            for v in candidates
+            if v in prediction
+            and v not in held
+            and v not in self.stopped
+            and v not in self.searching
+            and task.starttime < self.found_at.get(v, task.starttime + 1)
+        }
+        if not missing:
+            return set()
+        for j in near(tasks, i):  # another run of the same event may hold them
+            known, others, other_ran = outcome(tasks[j])
+            if not known:
+                may = predict(j)
+                if may is None or may & missing:
+                    return set()  # read it first (it is predicted to hold them too)
+                continue  # another job's run, predicted to hold none of them
+            if not other_ran:
+                # a run of the event died before any guest (its log names none): the
+                # missing guests may be that job's; no evidence they were elsewhere
+                return set()
+            missing -= others or frozenset()
+        return self._start(missing, task.starttime)
+
+    def absent(self, event: int, guests: Collection[int], candidates: Collection[int]) -> set[int]:
+        """Guests of ``candidates`` (home guests still lacking a success) that a job due
+        at ``event`` holds on their home node, where that node started no task for the
+        event: the job ran elsewhere only, so they were elsewhere then (or did not exist
+        yet). They are searched like the guests a home run left out."""
+        missing = {
+            v
+            for v in guests
+            if v in candidates
+            and v not in self.stopped
+            and v not in self.searching
+            and event < self.found_at.get(v, event + 1)
+        }
+        return self._start(missing, event)
+
+    def _start(self, missing: set[int], start: int) -> set[int]:
+        for v in missing:
+            self.searching[v] = start
+            self.changed = True
+            self._by_event = None
+        return missing
+
+    def wants(self, node: str, task: TaskInfo) -> bool:
+        """Whether ``task`` of ``node`` is a run of an event being searched."""
+        return any(
+            abs(task.starttime - t) <= TOLERANCE_S and homes != {node}
+            for t, homes in self._events().items()
+        )
+
+    def oldest_wanted(self, node: str) -> int | None:
+        """The oldest searched run start the node's task list must reach back to."""
+        times = [t for t, homes in self._events().items() if homes != {node}]
+        return min(times) - TOLERANCE_S if times else None
+
+    def _events(self) -> dict[int, set[str]]:
+        """The runs being searched (their start) and the home nodes of their guests; a
+        node's own runs are not searched for its own guests."""
+        if self._by_event is None:
+            self._by_event = {}
+            for v, t in self.searching.items():
+                self._by_event.setdefault(t, set()).add(self.home[v])
+        return self._by_event
+
+    def settle(self, complete: Callable[[int, str], frozenset[int] | None]) -> bool:
+        """End the searches whose runs are all known. ``complete(start, home)`` gives the
+        guests the other nodes' runs near ``start`` hold, None while one is unknown.
+        True when a search started or ended since the last call (the reader plans again)."""
+        for v, t in list(self.searching.items()):
+            holders = complete(t, self.home[v])
+            if holders is None:
+                continue
+            del self.searching[v]
+            self.changed = True
+            self._by_event = None
+            if v in holders:
+                self.found_at[v] = t
+            else:
+                self.stopped.add(v)
+        changed, self.changed = self.changed, False
+        return changed

@@ -1,0 +1,644 @@
+"""Collect the cluster inventory from the PVE API (acquisition; no thresholds, no verdicts).
+
+The independent endpoints are asked in parallel; every endpoint error becomes an
+:class:`~pve_backup_report.model.Anomaly` (``critical`` when coverage cannot be known
+without it) and collection goes on. Only when nothing at all can be read (every host
+unreachable, or the token refused) does :func:`collect_inventory` raise.
+
+The ``normalise_*`` functions turn PVE items into domain objects; they are pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from pve_backup_report.analysis.privileges import privilege_anomalies
+from pve_backup_report.collect.parallel import worker_pool
+from pve_backup_report.collect.pve_client import PveClient
+from pve_backup_report.errors import ApiError, ApiHttpError
+from pve_backup_report.model import (
+    Anomaly,
+    BackupJob,
+    Guest,
+    Inventory,
+    Node,
+    Pool,
+    Severity,
+    Storage,
+    perl_truth,
+    pve_selection,
+)
+
+_TAG_SPLIT = re.compile(r"[;,\s]+")
+
+# endpoint key -> (severity when unreadable, component)
+_CORE = {
+    "resources": (Severity.CRITICAL, "guests"),
+    "jobs": (Severity.CRITICAL, "jobs"),
+    "storage": (Severity.CRITICAL, "storages"),
+    "nodes": (Severity.WARNING, "nodes"),
+    "pools": (Severity.WARNING, "pools"),
+    "version": (Severity.INFO, "api"),
+    "not_backed_up": (Severity.INFO, "coverage"),
+    "status": (Severity.INFO, "api"),
+    "permissions": (Severity.INFO, "permissions"),
+}
+
+
+# --------------------------------------------------------------------------- normalisation
+
+
+def _flag(value: Any, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in ("0", "false", "no", "off")
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _split_list(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return tuple(p for p in re.split(r"[,;\s]+", str(value)) if p)
+
+
+def split_tags(value: Any) -> tuple[str, ...]:
+    """PVE stores tags ``;``-separated; be lenient and split on ``;``, ``,`` and spaces."""
+    if value is None:
+        return ()
+    return tuple(t for t in _TAG_SPLIT.split(str(value)) if t)
+
+
+def normalise_storage(item: Mapping[str, Any]) -> Storage:
+    nodes = _split_list(item.get("nodes"))
+    return Storage(
+        id=str(item["storage"]),
+        type=str(item.get("type") or "unknown"),
+        enabled=not _flag(item.get("disable"), False),
+        nodes=nodes or None,
+        content=_split_list(item.get("content")),
+        server=_opt_str(item.get("server")),
+        datastore=_opt_str(item.get("datastore")),
+        namespace=_opt_str(item.get("namespace")),
+        username=_opt_str(item.get("username")),
+        port=int(item["port"]) if str(item.get("port") or "").isdigit() else None,
+    )
+
+
+def normalise_job(item: Mapping[str, Any]) -> BackupJob:
+    pool = _opt_str(item.get("pool"))
+    vmid = _opt_str(item.get("vmid"))
+    exclude = _opt_str(item.get("exclude"))
+    all_flag = _flag(item.get("all"), False)
+    selection = pve_selection(pool, vmid, all_flag, exclude)
+    next_run = item.get("next-run")
+    return BackupJob(
+        id=str(item["id"]),
+        enabled=job_enabled(item),
+        storage=_opt_str(item.get("storage")),
+        schedule=_opt_str(item.get("schedule")),
+        mode=_opt_str(item.get("mode")),
+        selection=selection,
+        vmid_raw=vmid,
+        exclude_raw=exclude,
+        all_flag=all_flag,
+        pool=pool,
+        node=_opt_str(item.get("node")),
+        comment=_opt_str(item.get("comment")),
+        next_run=_epoch_or_none(next_run),
+        legacy="type" not in item,
+        dumpdir=_dumpdir(item.get("dumpdir")),
+    )
+
+
+def job_enabled(item: Mapping[str, Any]) -> bool:
+    """Whether PVE runs the job: a missing (or ``null``) ``enabled`` means enabled, any
+    Perl-false value (``""``, ``"0"``, ``0``, ``false``) disabled.
+
+    pve-manager ``PVE/Jobs.pm`` ``run_jobs`` skips ``defined($cfg->{enabled}) &&
+    !$cfg->{enabled}``; a commented-out ``vzdump.cron`` line is served as ``""``
+    (pve-guest-common ``parse_vzdump_cron_config``) and cron does not run it.
+    """
+    value = item.get("enabled")
+    return value is None or perl_truth(value)
+
+
+def _dumpdir(value: Any) -> str | None:
+    """The job's ``dumpdir`` as stored; None when unset. An empty value is kept: PVE
+    tests ``defined`` before applying the node defaults (``PVE::VZDump::new``)."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)
+
+
+_MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
+
+
+def _epoch_or_none(value: Any) -> int | None:
+    """An epoch from PVE, or None when it is missing, not finite or out of range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if value != value or not 0 <= value <= _MAX_EPOCH:  # NaN, infinities, far future
+        return None
+    return int(value)
+
+
+def normalise_guest(item: Mapping[str, Any]) -> Guest:
+    return Guest(
+        vmid=int(item["vmid"]),
+        type=str(item["type"]),
+        name=str(item.get("name") or ""),
+        node=str(item["node"]),
+        status=str(item.get("status") or "unknown"),
+        template=_flag(item.get("template"), False),
+        pool=_opt_str(item.get("pool")),
+        tags=split_tags(item.get("tags")),
+    )
+
+
+def _normalise_all(
+    items: Any, fn: Callable[[Mapping[str, Any]], Any], what: str, component: str
+) -> tuple[list[Any], list[Anomaly]]:
+    out: list[Any] = []
+    anomalies: list[Anomaly] = []
+    if not isinstance(items, list):
+        return out, [
+            Anomaly(Severity.CRITICAL, component, f"{what}: unexpected answer (not a list)")
+        ]
+    skipped = 0
+    for item in items:
+        try:
+            out.append(fn(item))
+        except (KeyError, TypeError, ValueError, AttributeError):  # not an object
+            skipped += 1
+    if skipped:
+        anomalies.append(
+            Anomaly(
+                Severity.WARNING,
+                component,
+                f"{what}: {skipped} item(s) without the fields the analysis needs were skipped",
+                {"skipped": skipped},
+            )
+        )
+    return out, anomalies
+
+
+# --------------------------------------------------------------------------- collection
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One endpoint's answer or its error."""
+
+    data: Any = None
+    error: ApiError | None = None
+
+
+def fetch_parallel(
+    client: PveClient, requests: Mapping[str, tuple[str, dict[str, Any] | None]], workers: int
+) -> dict[str, Fetched]:
+    """GET several independent endpoints at once; errors are returned, not raised."""
+
+    def one(path: str, params: dict[str, Any] | None) -> Fetched:
+        try:
+            return Fetched(client.get(path, params))
+        except ApiError as exc:
+            return Fetched(error=exc)
+
+    with worker_pool(max(1, min(workers, len(requests)))) as pool:
+        futures = {k: pool.submit(one, p, q) for k, (p, q) in requests.items()}
+        return {k: f.result() for k, f in futures.items()}
+
+
+def _raise_if_blind(results: Mapping[str, Fetched]) -> None:
+    """Nothing readable at all: unreachable on every host, or the token was refused."""
+    errors = [r.error for r in results.values()]
+    if errors and all(e is not None for e in errors):
+        first = next(
+            (e for e in errors if isinstance(e, ApiHttpError) and e.status == 401), errors[0]
+        )
+        assert first is not None
+        raise first
+    for e in errors:
+        if isinstance(e, ApiHttpError) and e.status == 401:
+            raise e
+
+
+def _endpoint_anomaly(key: str, err: ApiError) -> Anomaly:
+    severity, component = _CORE[key]
+    details: dict[str, Any] = {"endpoint": err.endpoint}
+    if isinstance(err, ApiHttpError):
+        details["status"] = err.status
+        if err.missing_privilege:
+            details["missing_privilege"] = err.missing_privilege
+    what = {
+        "resources": "guests",
+        "jobs": "backup jobs",
+        "storage": "storages",
+        "nodes": "nodes",
+        "pools": "pools",
+        "version": "version",
+        "not_backed_up": "PVE's not-backed-up list (cross-check skipped)",
+        "status": "the cluster name",
+        "permissions": "the token's permissions (privilege checks skipped)",
+    }[key]
+    return Anomaly(
+        severity, component, f"cannot read {what}: {err.message} ({err.endpoint})", details
+    )
+
+
+def collect_inventory(
+    client: PveClient,
+    jobs_endpoint: str = "/cluster/backup",
+    workers: int = 16,
+    need_notes: bool = False,
+    fallback_timezone: str | None = None,
+    known_timezones: Mapping[str, str] | None = None,
+    known_notes: Mapping[int, str] | None = None,
+    need_defaults: bool = False,
+) -> Inventory:
+    """Read storages, jobs, guests, pools, nodes (with time zones) and node defaults.
+
+    With ``need_notes``, guest notes come from ``known_notes`` (the cache) where given and
+    from the guests' configs otherwise. The node defaults are read when a job relies on
+    them, or always with ``need_defaults`` (``--dump-inventory`` shows them).
+    """
+    first = fetch_parallel(
+        client,
+        {
+            "version": ("/version", None),
+            "nodes": ("/nodes", None),
+            "storage": ("/storage", None),
+            "resources": ("/cluster/resources", {"type": "vm"}),
+            "jobs": (jobs_endpoint, None),
+            "pools": ("/pools", None),
+            "not_backed_up": ("/cluster/backup-info/not-backed-up", None),
+            "status": ("/cluster/status", None),
+            "permissions": ("/access/permissions", None),
+        },
+        workers,
+    )
+    _raise_if_blind(first)
+    anomalies: list[Anomaly] = [
+        _endpoint_anomaly(k, r.error) for k, r in first.items() if r.error is not None
+    ]
+
+    storages: list[Storage] = []
+    if first["storage"].error is None:
+        storages, more = _normalise_all(
+            first["storage"].data, normalise_storage, "storages", "storages"
+        )
+        anomalies += more
+    jobs: list[BackupJob] = []
+    if first["jobs"].error is None:
+        raw_jobs = first["jobs"].data
+        if isinstance(raw_jobs, list):
+            raw_jobs = [j for j in raw_jobs if not isinstance(j, dict) or _is_vzdump(j)]
+        jobs, more = _normalise_all(raw_jobs, normalise_job, "backup jobs", "jobs")
+        anomalies += more
+    guests: list[Guest] = []
+    if first["resources"].error is None:
+        raw = first["resources"].data
+        if isinstance(raw, list):
+            raw = [g for g in raw if isinstance(g, dict) and g.get("type") in ("qemu", "lxc")]
+        guests, more = _normalise_all(raw, normalise_guest, "guests", "guests")
+        anomalies += more
+
+    nodes = _nodes(first["nodes"])
+    unreadable = {
+        what
+        for key, what in (
+            ("resources", "guests"),
+            ("jobs", "jobs"),
+            ("storage", "storages"),
+            ("pools", "pools"),
+        )
+        if first[key].error is not None
+    }
+    if first["nodes"].error is None and not nodes:
+        anomalies.append(
+            Anomaly(
+                Severity.WARNING,
+                "nodes",
+                "PVE lists no nodes: task history, node time zones and PBS content cannot be read",
+            )
+        )
+    if first["storage"].error is None and not storages and jobs:
+        # every job writes somewhere (at least the node default 'local'): storages are
+        # hidden, so whether jobs write to PBS cannot be known
+        unreadable.add("storages")
+        anomalies.append(
+            Anomaly(
+                Severity.CRITICAL,
+                "permissions",
+                "no storage is visible although backup jobs write to storages: "
+                "Datastore.Audit is probably missing for this API token",
+                {"jobs": len(jobs), "missing_privilege": "Datastore.Audit on /storage"},
+            )
+        )
+    if first["permissions"].error is None:
+        anomalies += privilege_anomalies(first["permissions"].data, jobs)
+    pools = _pools(client, first["pools"], jobs, guests, anomalies)
+    timezones, read_now, defaults = _node_details(
+        client, nodes, jobs, workers, fallback_timezone, known_timezones or {}, anomalies,
+        need_defaults,
+    )  # fmt: skip
+    nodes = [Node(n.name, n.status, timezones.get(n.name), n.name in read_now) for n in nodes]
+    if need_notes and guests:
+        guests = _with_notes(client, guests, workers, anomalies, known_notes or {})
+
+    not_backed_up: tuple[int, ...] | None = None
+    nbu = first["not_backed_up"]
+    if nbu.error is None and isinstance(nbu.data, list):
+        not_backed_up = tuple(
+            sorted(
+                int(i["vmid"]) for i in nbu.data if isinstance(i, dict) and _is_int(i.get("vmid"))
+            )
+        )
+    version = None
+    if isinstance(first["version"].data, dict):
+        version = _opt_str(first["version"].data.get("version"))
+
+    cluster_name = None
+    if isinstance(first["status"].data, list):
+        cluster_name = next(
+            (
+                _opt_str(i.get("name"))
+                for i in first["status"].data
+                if isinstance(i, dict) and i.get("type") == "cluster"
+            ),
+            None,
+        )
+    return Inventory(
+        nodes=tuple(nodes),
+        storages=tuple(storages),
+        jobs=tuple(jobs),
+        guests=tuple(sorted(guests, key=lambda g: g.vmid)),
+        pools=tuple(pools),
+        node_default_storage={n: d for n, d in defaults.items() if not d.startswith(DUMPDIR)},
+        node_default_dumpdir={
+            n: d[len(DUMPDIR) :] for n, d in defaults.items() if d.startswith(DUMPDIR)
+        },
+        not_backed_up=not_backed_up,
+        anomalies=tuple(anomalies),
+        version=version,
+        cluster_name=cluster_name,
+        unreadable=frozenset(unreadable),
+    )
+
+
+def _is_int(v: Any) -> bool:
+    try:
+        int(v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _is_vzdump(job: Mapping[str, Any]) -> bool:
+    """jobs.cfg may hold other job types; legacy vzdump.cron entries have no ``type``."""
+    return job.get("type") in (None, "vzdump")
+
+
+def _nodes(fetched: Fetched) -> list[Node]:
+    if fetched.error is not None or not isinstance(fetched.data, list):
+        return []
+    out = []
+    for item in fetched.data:
+        if isinstance(item, dict) and item.get("node"):
+            out.append(Node(str(item["node"]), str(item.get("status") or "unknown")))
+    return sorted(out, key=lambda n: n.name)
+
+
+def _pools(
+    client: PveClient,
+    fetched: Fetched,
+    jobs: Iterable[BackupJob],
+    guests: Iterable[Guest],
+    anomalies: list[Anomaly],
+) -> list[Pool]:
+    """Pools with their direct guest members.
+
+    Members come from the ``pool`` field of /cluster/resources (one request for all
+    pools). A pool named by a job but absent from /pools is asked directly, to tell a
+    deleted pool from a missing Pool.Audit.
+    """
+    members: dict[str, list[int]] = {}
+    for g in guests:
+        if g.pool:
+            members.setdefault(g.pool, []).append(g.vmid)
+    listed: dict[str, str | None] = {}
+    if fetched.error is None and isinstance(fetched.data, list):
+        for item in fetched.data:
+            if isinstance(item, dict) and item.get("poolid"):
+                listed[str(item["poolid"])] = _opt_str(item.get("comment"))
+    out = [
+        Pool(pid, comment, tuple(sorted(members.get(pid, [])))) for pid, comment in listed.items()
+    ]
+    wanted = sorted({j.pool for j in jobs if j.pool and j.pool not in listed})
+    for pid in wanted:
+        try:
+            data = client.get(f"/pools/{quote(pid, safe='')}")
+        except ApiHttpError as exc:
+            if exc.status == 403:
+                anomalies.append(
+                    Anomaly(
+                        Severity.WARNING,
+                        "permissions",
+                        f"pool {pid!r} used by a backup job is not readable: "
+                        f"Pool.Audit is probably missing",
+                        {"pool": pid, "missing_privilege": exc.missing_privilege or "Pool.Audit"},
+                    )
+                )
+                out.append(Pool(pid, None, None))
+            # any other answer ("does not exist"): the pool is missing; coverage reports it
+            continue
+        except ApiError as exc:
+            anomalies.append(
+                Anomaly(Severity.WARNING, "pools", f"cannot read pool {pid!r}: {exc.message}")
+            )
+            out.append(Pool(pid, None, None))
+            continue
+        direct: list[int] = []
+        if isinstance(data, dict):
+            for m in data.get("members") or []:
+                if (
+                    isinstance(m, dict)
+                    and m.get("type") in ("qemu", "lxc")
+                    and _is_int(m.get("vmid"))
+                ):
+                    direct.append(int(m["vmid"]))
+        out.append(
+            Pool(
+                pid,
+                _opt_str(data.get("comment")) if isinstance(data, dict) else None,
+                tuple(sorted(direct)),
+            )
+        )
+    return sorted(out, key=lambda p: p.id)
+
+
+def _known_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except Exception:  # ZoneInfoNotFoundError, ValueError, IsADirectoryError, ...
+        return False
+    return True
+
+
+def _node_details(
+    client: PveClient,
+    nodes: list[Node],
+    jobs: list[BackupJob],
+    workers: int,
+    fallback: str | None,
+    known_timezones: Mapping[str, str],
+    anomalies: list[Anomaly],
+    need_defaults: bool = False,
+) -> tuple[dict[str, str], set[str], dict[str, str]]:
+    """Time zone of each node (and which were read now), and the default vzdump storage
+    of each node when a job has none.
+
+    Both are asked in one parallel round; time zones already known (from the task cache)
+    are not asked again.
+    """
+    online = [n.name for n in nodes if n.status == "online"]
+    requests: dict[str, tuple[str, dict[str, Any] | None]] = {
+        f"time:{n}": (f"/nodes/{n}/time", None) for n in online if n not in known_timezones
+    }
+    if need_defaults or any(j.storage is None and j.dumpdir is None for j in jobs):
+        requests.update({f"defaults:{n}": (f"/nodes/{n}/vzdump/defaults", None) for n in online})
+    fetched = fetch_parallel(client, requests, workers) if requests else {}
+
+    timezones: dict[str, str] = {}
+    read_now: set[str] = set()
+    missing: list[str] = []
+    why: str | None = None  # the first reason a time zone could not be had
+    for n in nodes:
+        r = fetched.get(f"time:{n.name}")
+        tz = r.data.get("timezone") if r and r.error is None and isinstance(r.data, dict) else None
+        if r is not None and r.error is not None:
+            why = why or r.error.message
+        if isinstance(tz, str) and tz and not _known_zone(tz):
+            why = why or f"unknown time zone {tz!r} on this host (install tzdata)"
+            tz = None
+        if isinstance(tz, str) and tz:
+            read_now.add(n.name)
+        else:
+            tz = known_timezones.get(n.name)
+        if isinstance(tz, str) and tz:
+            timezones[n.name] = tz
+        else:
+            missing.append(n.name)
+    if missing:
+        # The config's timezone, else the zone the other nodes share (clusters nearly
+        # always run in one zone), else UTC.
+        seen = sorted(set(timezones.values()))
+        used = fallback or (seen[0] if len(seen) == 1 else "UTC")
+        for name in missing:
+            timezones[name] = used
+        known = fallback is not None or len(seen) == 1
+        anomalies.append(
+            Anomaly(
+                Severity.INFO if known else Severity.WARNING,
+                "schedule",
+                f"time zone of node(s) {', '.join(missing)} not readable"
+                + (f" ({why})" if why else "")
+                + f"; schedules evaluated in {used}"
+                + ("" if known else " (set timezone: in the config)"),
+                {"nodes": missing, "timezone": used},
+            )
+        )
+
+    defaults: dict[str, str] = {}
+    for name in online:
+        r = fetched.get(f"defaults:{name}")
+        if r is None:
+            continue
+        if r.error is not None:
+            anomalies.append(
+                Anomaly(
+                    Severity.WARNING,
+                    "jobs",
+                    f"vzdump defaults of node {name} not readable ({r.error.message}); "
+                    "the guests of jobs without a storage are indeterminate there",
+                    {"node": name},
+                )
+            )
+            continue
+        defaults[name] = default_target(r.data)
+    return timezones, read_now, defaults
+
+
+DUMPDIR = "dumpdir:"  # prefix of a node default that is a directory, not a storage
+
+
+def default_target(answer: Any) -> str:
+    """A node's vzdump default from ``GET /nodes/{node}/vzdump/defaults``: the storage
+    id, or ``dumpdir:<path>`` (``dumpdir:`` alone when PVE hides the path).
+
+    pve-manager ``PVE/API2/VZDump.pm`` ``defaults`` answers ``storage: local`` when
+    vzdump.conf sets neither storage nor dumpdir, and drops ``dumpdir`` without
+    ``Sys.Audit`` on the node: an answer without ``storage`` is a directory.
+    """
+    if not isinstance(answer, dict):
+        return "local"  # odd answer: what PVE uses when nothing is configured
+    storage = _opt_str(answer.get("storage"))
+    if storage is not None:
+        return storage
+    return DUMPDIR + (_opt_str(answer.get("dumpdir")) or "")
+
+
+def _with_notes(
+    client: PveClient,
+    guests: list[Guest],
+    workers: int,
+    anomalies: list[Anomaly],
+    known: Mapping[int, str],
+) -> list[Guest]:
+    """Guest descriptions: ``known`` ones as given, the others from their configs, in
+    parallel; unreadable -> anomaly."""
+    from dataclasses import replace
+
+    wanted = {
+        str(g.vmid): (f"/nodes/{g.node}/{g.type}/{g.vmid}/config", None)
+        for g in guests
+        if g.vmid not in known
+    }
+    fetched = fetch_parallel(client, wanted, workers) if wanted else {}
+    out = []
+    failed: list[int] = []
+    for g in guests:
+        if g.vmid in known:
+            out.append(replace(g, notes=known[g.vmid]))
+            continue
+        r = fetched[str(g.vmid)]
+        if r.error is not None or not isinstance(r.data, dict):
+            failed.append(g.vmid)
+            out.append(g)
+            continue
+        desc = r.data.get("description")
+        out.append(replace(g, notes=str(desc) if desc else ""))
+    if failed:
+        anomalies.append(
+            Anomaly(
+                Severity.INFO,
+                "guests",
+                f"notes of {len(failed)} guest(s) not readable",
+                {"vmids": failed[:50]},
+            )
+        )
+    return out

@@ -1,0 +1,297 @@
+"""Which covered guests a vzdump task may hold, predicted without reading its log.
+
+* A single-guest task names its guest in the task id.
+* Otherwise the task start is matched to the scheduled events of the enabled jobs (in
+  the node's time zone, at most ``TOLERANCE_S`` after the event). A matched task holds
+  the guests those jobs include on the node whose results count (none when the jobs write
+  to a non-PBS storage: those results are ignored anyway).
+* Several jobs due at one event make one task each on the node, started by one
+  pvescheduler pass in job-id order (``PVE::Jobs::run_jobs`` sorts the job ids), so the
+  n-th task started (by start time, then ``pstart``) is paired with the n-th job. When a
+  log read is not the run of its paired job (another command line, or none), the event
+  is unpaired: its tasks may hold the guests of any of its jobs.
+* A task matching no event (a manual run), matching a job whose selection is unresolved,
+  or sharing a matched event with more tasks of the node than jobs ran then (a manual run
+  right after a scheduled one: which is which is unknown) may hold any guest.
+
+A run that died before its command line (no guest named: storage activation failed, the
+node's vzdump lock timed out) is attributed to the job it ran with :meth:`TaskPredictor.run_of`,
+by the same rules: the one job due at its start, or the n-th job of a shared event.
+
+The prediction only decides which logs are read first; ``collect_tasks`` checks every log
+it reads against it and falls back to newest-first reading for the node when a log holds
+a covered guest the prediction left out.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pve_backup_report.analysis.coverage import CoverageResult, effective_storage, split_vmid_list
+from pve_backup_report.analysis.history import TaskInfo
+from pve_backup_report.model import BackupJob, Inventory, Selection, pve_selection
+from pve_backup_report.pve.schedule import ScheduleError, next_event, parse_event
+from pve_backup_report.pve.vzdump_command import VzdumpCommand
+
+TOLERANCE_S = 300  # a scheduled task starts within this long after its event
+_MAX_EVENTS = 100_000  # per job schedule in the history window
+
+# A prediction: the guests a task may hold; None means "any guest".
+Prediction = frozenset[int] | None
+
+
+@dataclass(frozen=True)
+class RunPairing:
+    """Which scheduled job a task ran, told from its start alone."""
+
+    job: str | None  # the job it ran; None when no job or not known which
+    due: tuple[str, ...]  # the enabled jobs due at its start on its node (sorted)
+
+    @property
+    def ambiguous(self) -> bool:
+        """Jobs were due, but which one the task ran is not known."""
+        return self.job is None and bool(self.due)
+
+
+class TaskPredictor:
+    """Predicts, per node, the guests each vzdump task holds from the jobs' schedules."""
+
+    def __init__(
+        self, inventory: Inventory, coverage: CoverageResult, since: int, now: int
+    ) -> None:
+        self._inventory = inventory
+        self._since = since
+        self._now = now
+        node_of = {g.vmid: g.node for g in inventory.guests}
+        storages = {s.id: s for s in inventory.storages}
+        # job id -> node -> guests whose results count (None: unresolved selection)
+        self._holds: dict[str, dict[str, frozenset[int]] | None] = {}
+        # job id -> nodes where it backs up a guest (where its runs make tasks)
+        self._runs_on: dict[str, set[str]] = {}
+        # jobs that make a task on every node: pve-manager PVE/API2/VZDump.pm ``vzdump``
+        # only skips a node without local guests when ``all`` is not set, and adds the
+        # listed VMIDs that do not exist to every node's run
+        self._everywhere: set[str] = set()
+        for jc in coverage.jobs:
+            if jc.unresolved is not None:
+                self._holds[jc.job.id] = None
+                continue
+            if jc.selection is Selection.ALL or jc.missing_vmids:
+                self._everywhere.add(jc.job.id)
+            per_node: dict[str, set[int]] = {}
+            for vmid in jc.included:
+                node = node_of.get(vmid)
+                if node is None:
+                    continue
+                self._runs_on.setdefault(jc.job.id, set()).add(node)
+                sid = effective_storage(jc.job, node, inventory)
+                if sid is None:
+                    continue  # plain files to a directory (dumpdir): never a PBS result
+                st = storages.get(sid)
+                if st is None or st.is_pbs:  # unknown storage: its results may count
+                    per_node.setdefault(node, set()).add(vmid)
+            self._holds[jc.job.id] = {n: frozenset(v) for n, v in per_node.items()}
+        self._events: dict[tuple[str, str], list[int]] = {}
+        self._matched: dict[str, tuple[tuple[str, int], ...]] = {}  # by UPID
+        self._by_node: dict[tuple[str, str], list[tuple[str, list[int]]]] = {}
+        self._jobs = {j.id: j for j in inventory.jobs}
+        # UPID -> (job id, the jobs of its event) for a task told apart from its siblings
+        self._paired: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
+        # (node, jobs of an event) whose tasks a log showed not to be paired as predicted
+        self._distrusted: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
+        # ... of which a logged command line was another job's run (not just missing)
+        self._contradicted: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
+
+    def checked(
+        self, task: TaskInfo, command: VzdumpCommand | None, prediction: Prediction
+    ) -> Prediction:
+        """What ``task``'s read log is to be checked against.
+
+        ``prediction`` for a task not paired with a job, or paired and whose log is its
+        job's run (same selection and storage). Otherwise the pairing of its event was
+        wrong (or cannot be checked: no command line, as after a lock timeout): the
+        event is unpaired, each of its tasks may hold the guests of any of its jobs, and
+        those are returned. Another job's command line also tells :meth:`run_of` that the
+        job-id order does not hold at that event.
+        """
+        found = self._paired.get(task.upid)
+        if found is None:
+            return prediction
+        job_id, keys = found
+        job = self._jobs.get(job_id)
+        if job is not None and command is not None and runs_job(command, job):
+            if (task.node, keys) not in self._distrusted:
+                return prediction
+        else:
+            self._distrusted.add((task.node, keys))
+            if command is not None:  # another job's run: the order itself was wrong
+                self._contradicted.add((task.node, keys))
+        return self._held(task.node, keys)
+
+    def guests(self, tasks: Sequence[TaskInfo], i: int, tz: str | None) -> Prediction:
+        """The guests ``tasks[i]`` may hold; ``tasks`` is one node's list, newest first.
+
+        Only the tasks started within ``TOLERANCE_S`` of it are looked at (for a shared
+        event), so a run whose logs are all cached predicts nothing.
+        """
+        task = tasks[i]
+        if task.vmid is not None:
+            return frozenset({task.vmid})
+        keys = self._keys(task, tz)
+        if not keys:
+            return None
+        shared: Counter[tuple[str, int]] = Counter()
+        siblings = []  # the tasks started by the same jobs' event, this one included
+        for j in near(tasks, i):
+            other = self._keys(tasks[j], tz)
+            if other == keys:
+                siblings.append(tasks[j])  # a job with one guest here makes a task named by it
+            if tasks[j].vmid is None:
+                shared.update(other)
+        # more tasks at an event than jobs that ran then: one of them is something else
+        if any(shared[k] > len(keys) for k in keys):
+            return None
+        if (
+            len(keys) > 1
+            and len(siblings) == len(keys)
+            and (task.node, keys) not in self._distrusted
+        ):
+            # pvescheduler starts the jobs due in one pass in job-id order (``sort keys``
+            # in PVE::Jobs::run_jobs), so the n-th task started (pstart orders one second)
+            # is the n-th job's run. ``collect_tasks`` checks that on every log it reads.
+            order = sorted(siblings, key=lambda t: (t.starttime, t.pstart, t.upid))
+            mine = sorted(keys)[order.index(task)]
+            self._paired[task.upid] = (mine[0], keys)
+            keys = (mine,)
+        return self._held(task.node, keys)
+
+    def run_of(self, tasks: Sequence[TaskInfo], i: int, tz: str | None) -> RunPairing:
+        """The scheduled job ``tasks[i]`` ran (``tasks``: one node's list, newest first).
+
+        For a run whose log does not say (it died before ``exec_backup`` logged the
+        command line). The job whose event started it when it is the only task of the
+        node at that event; at an event shared by several jobs, the n-th task started
+        runs the n-th job (pvescheduler's job-id order, as in :meth:`guests`), unless
+        the event's tasks are more or fewer than its jobs (a manual run close by) or a
+        read log showed another job's command line in that place: then it is ambiguous.
+        """
+        keys = self._keys(tasks[i], tz)
+        due = tuple(sorted({job_id for job_id, _event in keys}))
+        if not keys:
+            return RunPairing(None, ())
+        around = [tasks[j] for j in near(tasks, i)]
+        siblings = [t for t in around if self._keys(t, tz) == keys]
+        claims = Counter(k for t in around for k in self._keys(t, tz))
+        if (
+            len(siblings) != len(keys)
+            or any(claims[k] != len(keys) for k in keys)
+            or (tasks[i].node, keys) in self._contradicted
+        ):
+            return RunPairing(None, due)
+        order = sorted(siblings, key=lambda t: (t.starttime, t.pstart, t.upid))
+        return RunPairing(sorted(keys)[order.index(tasks[i])][0], due)
+
+    def due(self, node: str, tz: str | None) -> list[tuple[int, frozenset[int]]]:
+        """The scheduled events of the jobs that hold guests of ``node`` (newest first),
+        each with the guests of the node those jobs due then hold."""
+        by_event: dict[int, set[int]] = {}
+        for job_id, events in self._node_jobs(node, tz or "UTC"):
+            per_node = self._holds.get(job_id)
+            held = per_node.get(node) if per_node is not None else None
+            if not held:
+                continue
+            for t in events:
+                by_event.setdefault(t, set()).update(held)
+        return [(t, frozenset(by_event[t])) for t in sorted(by_event, reverse=True)]
+
+    def _held(self, node: str, keys: tuple[tuple[str, int], ...]) -> Prediction:
+        """The guests on ``node`` the runs of these jobs hold (None: unresolved)."""
+        held: set[int] = set()
+        for job_id, _event in keys:
+            per_node = self._holds.get(job_id)
+            if per_node is None:
+                return None
+            held |= per_node.get(node, frozenset())
+        return frozenset(held)
+
+    def _keys(self, task: TaskInfo, tz: str | None) -> tuple[tuple[str, int], ...]:
+        found = self._matched.get(task.upid)
+        if found is None:
+            found = self._matched[task.upid] = tuple(self._matches(task, tz or "UTC"))
+        return found
+
+    def _matches(self, task: TaskInfo, tz: str) -> list[tuple[str, int]]:
+        """(job id, event) of every enabled job whose scheduled event started ``task``."""
+        found: list[tuple[str, int]] = []
+        start = task.starttime
+        for job_id, events in self._node_jobs(task.node, tz):
+            i = bisect_right(events, start)
+            if i and start <= events[i - 1] + TOLERANCE_S:
+                found.append((job_id, events[i - 1]))
+        return found
+
+    def _node_jobs(self, node: str, tz: str) -> list[tuple[str, list[int]]]:
+        """The enabled scheduled jobs whose runs make tasks on ``node``, with their events."""
+        key = (node, tz)
+        found = self._by_node.get(key)
+        if found is None:
+            found = self._by_node[key] = [
+                (job.id, self._job_events(job.schedule, tz))
+                for job in self._inventory.jobs
+                if job.enabled and job.schedule and job.node in (None, node)
+                # a job with no guest on the node makes no task there (unless ``all``)
+                and (self._holds.get(job.id) is None or job.id in self._everywhere
+                     or node in self._runs_on.get(job.id, ()))
+            ]  # fmt: skip
+        return found
+
+    def _job_events(self, expr: str, tz: str) -> list[int]:
+        key = (expr, tz)
+        found = self._events.get(key)
+        if found is None:
+            found = []
+            try:
+                event = parse_event(expr)
+            except ScheduleError:
+                self._events[key] = found
+                return found
+            t = next_event(event, self._since - TOLERANCE_S - 1, tz)
+            while t is not None and t <= self._now and len(found) < _MAX_EVENTS:
+                found.append(t)
+                t = next_event(event, t, tz)
+            self._events[key] = found
+        return found
+
+
+def runs_job(command: VzdumpCommand, job: BackupJob) -> bool:
+    """Whether a logged vzdump command line is a run of ``job``: same selection (the
+    branch PVE takes, and its pool, VMIDs or excluded VMIDs) and same storage."""
+    branch = pve_selection(command.pool, ",".join(command.vmids) or None, command.all,
+                           command.exclude)  # fmt: skip
+    if branch != job.selection or command.storage != job.storage:
+        return False
+    if branch is Selection.POOL:
+        return command.pool == job.pool
+    if branch is Selection.VMID:
+        return frozenset(command.vmids) == _ids(job.vmid_raw)
+    return _ids(command.exclude) == _ids(job.exclude_raw)
+
+
+def _ids(raw: str | None) -> frozenset[str]:
+    return frozenset(split_vmid_list(raw))
+
+
+def near(tasks: Sequence[TaskInfo], i: int) -> range:
+    """Indexes of the tasks (sorted newest first) started within ``TOLERANCE_S`` of
+    ``tasks[i]``, itself included."""
+    start = tasks[i].starttime
+    lo = i
+    while lo > 0 and tasks[lo - 1].starttime - start <= TOLERANCE_S:
+        lo -= 1
+    hi = i + 1
+    while hi < len(tasks) and start - tasks[hi].starttime <= TOLERANCE_S:
+        hi += 1
+    return range(lo, hi)

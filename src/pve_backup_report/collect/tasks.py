@@ -1,0 +1,753 @@
+"""Collect the latest backup result of every covered guest from vzdump tasks and logs.
+
+Cost grows with what is needed, not with history:
+
+* per node, one ``/nodes/{node}/tasks?typefilter=vzdump&since=…&source=all`` call (all
+  nodes in parallel), paging with ``start`` only while the node still has unresolved
+  guests and PVE's ``total`` says more tasks match;
+* only the logs that can still change a covered guest's latest result or latest
+  success, chosen with the guests each task is predicted to hold from the job schedules
+  (``task_selection``), all nodes' in parallel rounds; a node whose logs contradict the
+  prediction is read newest first instead (see ``_Reader``);
+* logs of finished tasks already parsed by an earlier run come from the task cache;
+* a guest's results on other nodes than its current one (after a migration) from the
+  other nodes' runs of the events its current node's runs show it was away for
+  (``guest_search``).
+
+A run's guests come from the command line its log starts with. A run that died before
+logging it (target storage not activated, the node's vzdump lock not acquired) names no
+guest: it is paired with the job due at its start on its node (``TaskPredictor.run_of``)
+and that job's guests fail with its error; one that pairs with no job (or not surely
+with one) is a warning anomaly and is not cached, so it is read, and reported, again
+while it can hold a guest's latest result.
+
+``/cluster/tasks`` and an unfiltered ``/nodes/{node}/tasks`` are never used for history:
+they keep about 25 and 50 tasks (pve-facts §3).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Callable, Mapping, MutableMapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
+
+from pve_backup_report.analysis.anomalies import condense
+from pve_backup_report.analysis.coverage import (
+    Coverage,
+    CoverageResult,
+    IncludedGuests,
+    SelectionIndex,
+    effective_storage,
+    included_guests,
+    selection_index,
+)
+from pve_backup_report.analysis.history import (
+    GuestBackupResult,
+    GuestHistory,
+    HistoryDataError,
+    TaskInfo,
+    TaskParse,
+    latest_results,
+    parse_task,
+    same_guest_results,
+    task_from_api,
+)
+from pve_backup_report.collect.guest_search import CrossNodeSearch
+from pve_backup_report.collect.inventory import normalise_job
+from pve_backup_report.collect.parallel import worker_pool
+from pve_backup_report.collect.progress import Progress, no_progress
+from pve_backup_report.collect.pve_client import PveClient
+from pve_backup_report.collect.task_selection import (
+    TOLERANCE_S,
+    Prediction,
+    RunPairing,
+    TaskPredictor,
+)
+from pve_backup_report.errors import ApiError
+from pve_backup_report.model import Anomaly, BackupJob, Inventory, Severity, perl_true
+from pve_backup_report.pve.vzdump_command import VzdumpCommand, parse_vzdump_command
+
+_LOG_PAGE = 50000  # task log lines per request
+
+
+@dataclass(frozen=True)
+class CachedTask:
+    """What a finished task taught us; stored in the task cache by UPID."""
+
+    upid: str
+    node: str
+    starttime: int
+    storage: str | None
+    pbs: bool
+    results: tuple[GuestBackupResult, ...]
+
+
+@dataclass(frozen=True)
+class HistoryOptions:
+    history_days: int = 15
+    page_size: int = 1000
+    log_limit: int = 500000
+    workers: int = 16
+    # predict from the job schedules which logs to read (False: newest first)
+    schedule_selection: bool = True
+
+
+@dataclass(frozen=True)
+class HistoryCollection:
+    histories: dict[int, GuestHistory]
+    readable_nodes: frozenset[str]
+    anomalies: tuple[Anomaly, ...]
+    new_tasks: tuple[CachedTask, ...]  # finished tasks parsed this run (for the cache)
+    tasks_listed: int = 0
+    logs_fetched: int = 0
+    logs_cached: int = 0
+    # readable nodes that list no vzdump task at all in the window
+    empty_nodes: frozenset[str] = frozenset()
+
+
+@dataclass
+class _NodeState:
+    name: str
+    tz: str | None
+    wanted: set[int]
+    tasks: list[TaskInfo] = field(default_factory=list)  # newest first
+    total: int | None = None
+    fetched_items: int = 0
+    readable: bool = True
+    done: bool = False
+    # Newest-first reading: every unread task may hold any guest. Set when the schedules
+    # are not used, or when a log held a covered guest its prediction left out.
+    newest_first: bool = False
+    batch: int = 1  # newest-first: logs per round, 1 first, doubling while unresolved
+
+    @property
+    def more_pages(self) -> bool:
+        return self.total is not None and self.fetched_items < self.total
+
+
+class _Reader:
+    """Reads, round after round, the logs that can still change a covered guest's result.
+
+    Per node, each round walks the listed tasks newest first. Known tasks (read this run
+    or cached) count with their results; an unknown task counts as holding its predicted
+    guests (``task_selection``), optimistically as successes. An unknown task is read when
+
+    * it may hold a guest still lacking a success, or
+    * it may hold a guest and did not end before the task of that guest's newest
+      (possible) success ended. Every vzdump run holds the node-wide lock
+      ``/var/run/vzdump.lock`` for all its backups (``PVE::API2::VZDump`` takes it
+      before ``exec_backup``), so of two runs of a node the one that ended first made all
+      its backups first, even when the other started first and waited for the lock.
+
+    A node is resolved when a walk reads nothing; it pages further only while guests
+    lack a success. A log holding a covered guest outside its prediction switches the
+    node to newest-first reading, and a log that is not the run of the job its task was
+    paired with unpairs that event, so a wrong prediction costs requests, not a result.
+
+    A known run that should have held a guest of the node and did not starts a search of
+    the other nodes' runs of that event (``guest_search``): they are read whatever their
+    own guests need, and a success found there resolves the guest here too.
+    """
+
+    def __init__(
+        self,
+        client: PveClient,
+        inventory: Inventory,
+        now: int,
+        options: HistoryOptions,
+        cache: Mapping[str, CachedTask],
+        predictor: TaskPredictor | None,
+        anomalies: list[Anomaly],
+        search: tuple[CrossNodeSearch, TaskPredictor],
+    ) -> None:
+        self.client = client
+        self.inventory = inventory
+        self.now = now
+        self.options = options
+        self.cache = cache
+        self.predictor = predictor
+        self.anomalies = anomalies
+        self.selections = _Selections(inventory)
+        self.known: dict[str, CachedTask | None] = {}  # logs read this run (None: unusable)
+        self.used: set[str] = set()  # tasks whose results are in ``results``
+        self.predicted: dict[str, Prediction] = {}  # of the tasks being read
+        self.results: list[GuestBackupResult] = []
+        self.new_tasks: list[CachedTask] = []
+        self.counters = {"listed": 0, "fetched": 0, "cached": 0}
+        # guests' results on other nodes than their own (migrations, ``guest_search``);
+        # its predictor tells which runs should have held a guest, in every reading mode
+        self.search, self.runs = search
+        self.pairer = self.runs  # pairs the runs that died before any guest with their job
+
+    def outcome(self, task: TaskInfo) -> tuple[bool, CachedTask | None]:
+        """Whether the task's log is known (read or cached), and what it taught."""
+        if task.upid in self.known:
+            return True, self.known[task.upid]
+        found = self.cache.get(task.upid)
+        if found is not None:
+            if task.upid not in self.used:
+                self.counters["cached"] += 1
+                self.used.add(task.upid)
+                if found.pbs:
+                    self.results.extend(found.results)
+                    self.search.note(found.results, found.starttime)
+            return True, found
+        return False, None
+
+    def plan(self, st: _NodeState) -> list[TaskInfo]:
+        """The unknown tasks of the node to read this round (see the class docstring)."""
+        lacking = set(st.wanted)  # guests without a (possible) success yet
+        # per guest: end of the task of its newest success (or the start of a success on
+        # another node, or of a run being searched there: ``guest_search``)
+        success_end: dict[int, int] = self.search.resolved(st.wanted)
+        lacking -= success_end.keys()
+        take: list[TaskInfo] = []
+        later: list[tuple[TaskInfo, Prediction, frozenset[int]]] = []  # unknown, not taken
+        floor: int | None = None  # once no guest lacks a success: the oldest such end
+        absences = self._absences(st)  # events the node made no task for, newest first
+        for i, task in enumerate(st.tasks):
+            while absences and absences[-1][0] > task.starttime:
+                self._absent(absences.pop(), lacking, success_end)
+            end = _end(task, self.now)
+            # as the holder of a success, a finished task without an end time (odd data)
+            # counts as ending when it started: more older tasks are read, not fewer
+            held = end if task.endtime is not None or task.is_running else task.starttime
+            known, got = self.outcome(task)
+            if known:
+                if got is not None and got.pbs:
+                    for r in got.results:
+                        if r.is_success and r.vmid in st.wanted:
+                            lacking.discard(r.vmid)
+                            success_end[r.vmid] = max(success_end.get(r.vmid, held), held)
+                    for v in self._evidence(st, i, got, lacking):
+                        lacking.discard(v)
+                        success_end[v] = max(success_end.get(v, held), held)
+                continue
+            if self.search.wants(st.name, task):
+                take.append(task)  # a run of an event where a migrated guest is searched
+                self.predicted[task.upid] = self._prediction(st, i)
+                continue
+            if not lacking:
+                if floor is None:
+                    floor = min((success_end[v] for v in st.wanted), default=0)
+                if end < floor:
+                    continue  # ran before every guest's newest success (the node lock)
+            prediction = self._prediction(st, i)
+            guests = frozenset(st.wanted) if prediction is None else prediction & st.wanted
+            if guests & lacking:
+                take.append(task)
+                self.predicted[task.upid] = prediction
+                lacking -= guests
+                for v in guests:
+                    success_end[v] = max(success_end.get(v, held), held)
+            elif guests:
+                later.append((task, prediction, guests))
+        if not st.more_pages:  # the list reaches back to the window's start
+            while absences:
+                self._absent(absences.pop(), lacking, success_end)
+        for task, prediction, guests in later:
+            if any(_end(task, self.now) >= success_end[v] for v in guests):
+                take.append(task)
+                self.predicted[task.upid] = prediction
+        if st.newest_first and take:
+            # rounds of ``batch`` logs, as the newest-first reading always did
+            taken = {t.upid for t in take}
+            for task, _prediction, _guests in later:
+                if len(take) >= st.batch:
+                    break
+                if task.upid not in taken:
+                    take.append(task)
+                    self.predicted[task.upid] = None
+            st.batch = min(st.batch * 2, max(1, self.options.workers))
+        if not take and not ((lacking or self._older_wanted(st)) and st.more_pages):
+            st.done = True
+        return take
+
+    def _prediction(self, st: _NodeState, i: int) -> Prediction:
+        if self.predictor is None or st.newest_first:
+            return None
+        return self.predictor.guests(st.tasks, i, st.tz)
+
+    def _evidence(self, st: _NodeState, i: int, got: CachedTask, lacking: set[int]) -> set[int]:
+        """Guests lacking a success that the known task ``st.tasks[i]`` should have held
+        and did not: searched on the other nodes (``guest_search``)."""
+        if not lacking:
+            return set()
+        held = frozenset(r.vmid for r in got.results)
+        if not lacking - held:
+            return set()
+        return self.search.evidence(
+            st.tasks, i, held, lacking, self.runs.guests(st.tasks, i, st.tz),
+            self._held_by, ran=got.storage is not None,
+            predict=lambda j: self.runs.guests(st.tasks, j, st.tz),
+        )  # fmt: skip
+
+    def _absences(self, st: _NodeState) -> list[tuple[int, frozenset[int]]]:
+        """The events in the window of the jobs holding the node's guests at which the
+        node started no task (``guest_search``, "Absence"), oldest first (``pop`` gives
+        the newest). The last ``TOLERANCE_S`` are left out: their task may start yet."""
+        starts = sorted(t.starttime for t in st.tasks)
+        since = self.now - self.options.history_days * 86400
+        out = []
+        for event, guests in self.runs.due(st.name, st.tz):
+            if not since <= event <= self.now - TOLERANCE_S or not guests & st.wanted:
+                continue
+            i = bisect_left(starts, event)
+            if i < len(starts) and starts[i] <= event + TOLERANCE_S:
+                continue  # the node ran at that event
+            out.append((event, guests))
+        out.reverse()
+        return out
+
+    def _absent(
+        self, found: tuple[int, frozenset[int]], lacking: set[int], success_end: dict[int, int]
+    ) -> None:
+        event, guests = found
+        for v in self.search.absent(event, guests, lacking):
+            lacking.discard(v)
+            success_end[v] = max(success_end.get(v, event), event)
+
+    def _held_by(self, task: TaskInfo) -> tuple[bool, frozenset[int] | None, bool]:
+        """Whether the task's log is known, the guests it holds, and whether it ran."""
+        known, got = self.outcome(task)
+        if got is None:
+            return known, None, False
+        return known, frozenset(r.vmid for r in got.results), got.storage is not None
+
+    def _older_wanted(self, st: _NodeState) -> bool:
+        """A searched run may be older than the node's tasks listed so far."""
+        oldest = self.search.oldest_wanted(st.name)
+        return oldest is not None and (not st.tasks or st.tasks[-1].starttime > oldest)
+
+    def settle(self, states: list[_NodeState]) -> bool:
+        """End the searches whose runs are all known; True: plan every node again."""
+        by_name = {s.name: s for s in states if s.readable}
+
+        def holders(start: int, home: str) -> frozenset[int] | None:
+            found: set[int] = set()
+            for st in by_name.values():
+                if st.name == home:
+                    continue
+                if st.more_pages and (not st.tasks or st.tasks[-1].starttime > start):
+                    return None
+                for task in st.tasks:
+                    if abs(task.starttime - start) > TOLERANCE_S:
+                        continue
+                    known, vmids, _ran = self._held_by(task)
+                    if not known:
+                        return None
+                    found |= vmids or frozenset()
+            return frozenset(found)
+
+        if not self.search.settle(holders):
+            return False
+        for st in by_name.values():
+            st.done = False
+        return True
+
+    def read(self, batch: list[tuple[_NodeState, TaskInfo]], pool: ThreadPoolExecutor) -> None:
+        futures: dict[str, Future[list[str] | ApiError]] = {
+            t.upid: pool.submit(_fetch_log, self.client, t, self.options.log_limit)
+            for _, t in batch
+        }
+        for st, task in batch:
+            self.counters["fetched"] += 1
+            got = _parse(
+                task, futures[task.upid].result(), self.inventory, st.tz, self.anomalies,
+                self.selections, partial(self._pairing, st, task),
+            )  # fmt: skip
+            parsed = got.task
+            self.known[task.upid] = parsed
+            # the pairer is the predictor when there is one (else it has paired nothing)
+            prediction = self.pairer.checked(task, got.command, self.predicted.get(task.upid))
+            if parsed is None:
+                continue
+            if not task.is_running and got.keep:
+                self.new_tasks.append(parsed)
+            if not parsed.pbs:
+                continue
+            self.used.add(task.upid)
+            self.results.extend(parsed.results)
+            self.search.note(parsed.results, task.starttime)
+            if prediction is not None and not st.newest_first:
+                held = {r.vmid for r in parsed.results} & st.wanted
+                if not held <= prediction:
+                    st.newest_first = True  # the schedules do not explain this node
+
+    def _pairing(self, st: _NodeState, task: TaskInfo) -> RunPairing:
+        return self.pairer.run_of(st.tasks, st.tasks.index(task), st.tz)
+
+
+def _end(task: TaskInfo, now: int) -> int:
+    """When the task ended; ``now`` while it runs."""
+    return task.endtime if task.endtime is not None else now
+
+
+def wanted_guests(coverage: CoverageResult) -> dict[str, set[int]]:
+    """Guests whose freshness is judged (covered or indeterminate), per node."""
+    out: dict[str, set[int]] = {}
+    for gc in coverage.guests:
+        if gc.coverage in (Coverage.COVERED, Coverage.INDETERMINATE):
+            out.setdefault(gc.guest.node, set()).add(gc.guest.vmid)
+    return out
+
+
+def collect_history(
+    client: PveClient,
+    inventory: Inventory,
+    coverage: CoverageResult,
+    now: int,
+    options: HistoryOptions,
+    cache: Mapping[str, CachedTask] | None = None,
+    progress: Progress = no_progress,
+) -> HistoryCollection:
+    wanted = wanted_guests(coverage)
+    judged = {v for guests in wanted.values() for v in guests}
+    anomalies: list[Anomaly] = []
+    states: list[_NodeState] = []
+    for node in inventory.nodes:
+        st = _NodeState(node.name, node.timezone, set(wanted.get(node.name, set())))
+        st.newest_first = not options.schedule_selection
+        if node.status != "online":
+            st.readable = False
+            st.done = True
+            if st.wanted:
+                anomalies.append(
+                    Anomaly(
+                        Severity.WARNING,
+                        "tasks",
+                        f"node {node.name} is {node.status}: its task history is not readable",
+                        {"node": node.name},
+                    )
+                )
+        states.append(st)
+    since = now - options.history_days * 86400
+    runs = TaskPredictor(inventory, coverage, since, now)
+    predictor = runs if options.schedule_selection else None
+    home = {v: node for node, guests in wanted.items() for v in guests}
+    reader = _Reader(
+        client, inventory, now, options, cache or {}, predictor, anomalies,
+        (CrossNodeSearch(home), runs),
+    )  # fmt: skip
+    counters = reader.counters
+
+    with worker_pool(max(1, options.workers)) as pool:
+        active = [s for s in states if not s.done]
+        _fetch_pages(client, pool, active, since, options, anomalies, counters)
+        while True:
+            batch: list[tuple[_NodeState, TaskInfo]] = []
+            for st in states:
+                if st.done:
+                    continue
+                take = reader.plan(st)
+                while not take and not st.done:  # guests lack a success: an older page
+                    _fetch_pages(client, pool, [st], since, options, anomalies, counters)
+                    take = reader.plan(st)
+                batch += [(st, t) for t in take]
+            if not batch:
+                if reader.settle(states):
+                    continue  # a migrated guest's search started or ended
+                break
+            left = sum(1 for s in states if not s.done)
+            progress(
+                f"task logs: {counters['fetched']} read, {counters['cached']} from cache, "
+                f"{left} node(s) still unresolved"
+            )
+            reader.read(batch, pool)
+            reader.settle(states)
+
+    return HistoryCollection(
+        # only the guests whose freshness is judged: the logs read for them may hold
+        # results of other guests, but not necessarily their latest ones
+        histories=latest_results(
+            same_guest_results(
+                (r for r in reader.results if r.vmid in judged),
+                {g.vmid: g.type for g in inventory.guests},
+            )
+        ),
+        readable_nodes=frozenset(s.name for s in states if s.readable),
+        anomalies=tuple(condense(anomalies)),
+        new_tasks=tuple(reader.new_tasks),
+        tasks_listed=counters["listed"],
+        logs_fetched=counters["fetched"],
+        logs_cached=counters["cached"],
+        empty_nodes=frozenset(s.name for s in states if s.readable and s.total == 0),
+    )
+
+
+def _fetch_pages(
+    client: PveClient,
+    pool: ThreadPoolExecutor,
+    states: list[_NodeState],
+    since: int,
+    options: HistoryOptions,
+    anomalies: list[Anomaly],
+    counters: MutableMapping[str, int],
+) -> None:
+    """Fetch the next task-list page of each node in parallel."""
+
+    def one(st: _NodeState) -> tuple[_NodeState, Any, int | None, ApiError | None]:
+        params = {
+            "typefilter": "vzdump",
+            "since": since,
+            "limit": options.page_size,
+            "source": "all",
+            "start": st.fetched_items,
+        }
+        try:
+            page = client.get_page(f"/nodes/{st.name}/tasks", params)
+        except ApiError as exc:
+            return st, None, None, exc
+        return st, page.data, page.total, None
+
+    for st, data, total, err in pool.map(one, states):
+        if err is not None:
+            st.readable = False
+            st.done = True
+            anomalies.append(
+                Anomaly(
+                    Severity.WARNING,
+                    "tasks",
+                    f"task history of node {st.name} not readable: {err.message}",
+                    {"node": st.name, "endpoint": err.endpoint},
+                )
+            )
+            continue
+        items = data if isinstance(data, list) else []
+        st.fetched_items += len(items)
+        st.total = total if total is not None else st.fetched_items
+        if not items:
+            st.total = st.fetched_items
+        bad = 0
+        for item in items:
+            try:
+                task = task_from_api(item)
+            except HistoryDataError:
+                bad += 1
+                continue
+            if task.type == "vzdump":
+                st.tasks.append(task)
+        counters["listed"] += len(items)
+        if bad:
+            anomalies.append(
+                Anomaly(
+                    Severity.INFO,
+                    "tasks",
+                    f"{bad} malformed task item(s) on node {st.name} ignored",
+                    {"node": st.name},
+                )
+            )
+    for st in states:
+        st.tasks.sort(key=lambda t: (t.starttime, t.upid), reverse=True)
+
+
+def _fetch_log(client: PveClient, task: TaskInfo, cap: int) -> list[str] | ApiError:
+    """The whole log, in pages of ``_LOG_PAGE`` lines, at most ``cap`` lines (0: no cap).
+
+    A positive ``limit`` is understood by every PVE version (``limit=0`` meant "nothing"
+    before 7.3), and one page holds any ordinary log.
+    """
+    path = f"/nodes/{task.node}/tasks/{task.upid}/log"
+    lines: list[str] = []
+    try:
+        while True:
+            want = _LOG_PAGE if not cap else min(_LOG_PAGE, cap - len(lines))
+            page = client.get_page(path, {"start": len(lines), "limit": want})
+            more = _lines(page.data)
+            lines += more
+            if not more or len(lines) >= (page.total or 0) or (cap and len(lines) >= cap):
+                return lines
+    except ApiError as exc:
+        return exc  # parse_task falls back to the task fields; the anomaly says why
+
+
+def _lines(data: Any) -> list[str]:
+    if not isinstance(data, list):
+        return []
+    out = []
+    for item in data:
+        if isinstance(item, dict):
+            t = item.get("t")
+            out.append(t if isinstance(t, str) else "")
+    return out
+
+
+class _Selections:
+    """The guests each distinct vzdump command line selects, resolved once per run.
+
+    Every run of a job logs the same command line; resolving it per task rebuilt the
+    inventory's lookup tables for every log read (quadratic on large clusters).
+    """
+
+    def __init__(self, inventory: Inventory) -> None:
+        self._inventory = inventory
+        self._index: SelectionIndex | None = None
+        self._found: dict[VzdumpCommand, IncludedGuests | None] = {}
+
+    def included(self, command: VzdumpCommand, job_id: str) -> IncludedGuests | None:
+        if command in self._found:
+            return self._found[command]
+        if self._index is None:
+            self._index = selection_index(self._inventory)
+        try:
+            inc: IncludedGuests | None = included_guests(
+                normalise_job(command.as_job_item(job_id)), self._inventory, self._index
+            )
+        except (KeyError, ValueError):
+            inc = None
+        self._found[command] = inc
+        return inc
+
+    def included_job(self, job: BackupJob) -> IncludedGuests | None:
+        """The guests a job selects (for a run whose log names none)."""
+        if self._index is None:
+            self._index = selection_index(self._inventory)
+        try:
+            return included_guests(job, self._inventory, self._index)
+        except (KeyError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Whom a run was to back up on its node (None: not known) and where to."""
+
+    expected: list[int] | None = None
+    storage: str | None = None
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    task: CachedTask | None  # None: the task is unusable
+    command: VzdumpCommand | None  # the logged command line
+    keep: bool = True  # False: not for the cache (a dead run whose guests are unknown)
+
+
+def _command_storage(command: VzdumpCommand, node: str, inventory: Inventory) -> str | None:
+    """The storage a logged run wrote to; None when it wrote plain files to a directory.
+
+    The logged command line holds the job's own options (pve-guest-common
+    ``command_line``); the node's vzdump defaults were added by pve-manager
+    ``PVE::VZDump::new`` only when it had neither ``--storage`` nor ``--dumpdir``
+    (``get_storage_param``: a ``dumpdir`` means no storage).
+    """
+    if command.dumpdir is not None:
+        return None if perl_true(command.dumpdir) or command.storage else "local"
+    if command.storage:
+        return command.storage
+    if node in inventory.node_default_dumpdir:
+        return None
+    return inventory.node_default_storage.get(node) or "local"
+
+
+def _parse(
+    task: TaskInfo,
+    fetched: list[str] | ApiError | None,
+    inventory: Inventory,
+    tz: str | None,
+    anomalies: list[Anomaly],
+    selections: _Selections | None = None,
+    pairing: Callable[[], RunPairing] | None = None,
+) -> _Parsed:
+    """What the log taught, and its vzdump command line.
+
+    The guests a run was to back up come from its command line; a run that died before
+    logging it (pve-manager ``PVE/API2/VZDump.pm`` ``vzdump`` worker: ``PVE::VZDump->new``
+    failed, or ``getlock`` timed out) is paired with the job due at its start on its node
+    (``pairing``), so that ``parse_task`` fails that job's guests with the task's error.
+    """
+    error = fetched if isinstance(fetched, ApiError) else None
+    log = None if isinstance(fetched, ApiError) else fetched
+    command = parse_vzdump_command(log) if log else None
+    selections = selections or _Selections(inventory)
+    target = _Target()
+    dead: RunPairing | None = None
+    if command is not None:
+        target = _command_target(task, command, inventory, selections)
+    elif log and not task.is_running and pairing is not None:
+        dead = pairing()
+        target = _job_target(task, dead, inventory, selections)
+    try:
+        parsed: TaskParse = parse_task(task, log, target.expected, tz)
+    except HistoryDataError as exc:
+        anomalies.append(Anomaly(Severity.INFO, "tasks", f"task {task.upid} not usable: {exc}", {}))
+        return _Parsed(None, command)
+    for a in parsed.anomalies:
+        if error is not None and a.message.startswith(f"task log of {task.upid} unavailable"):
+            a = replace(a, message=a.message.replace("(no log)", f"({error.message})", 1))
+        anomalies.append(a)
+    storage = target.storage
+    if command is None and log:
+        storage = _named_storage(parsed.job_error) or storage
+    st = inventory.storage(storage) if storage else None
+    # Without the command line (log unreadable) the storage is unknown: count the task.
+    # A run paired with a job that writes plain files (dumpdir) is no PBS run either.
+    unknown_target = command is None and (dead is None or dead.job is None)
+    pbs = st.is_pbs if st is not None else storage is None and unknown_target
+    cached = CachedTask(task.upid, task.node, task.starttime, storage, pbs, parsed.results)
+    if (
+        dead is not None
+        and target.expected is None
+        and task.vmid is None
+        and parsed.job_status in ("failed", "unknown")
+    ):
+        anomalies.append(_dead_run_anomaly(task, dead, parsed.job_error))
+        return _Parsed(cached, command, keep=False)  # read again while it matters
+    return _Parsed(cached, command)
+
+
+def _command_target(
+    task: TaskInfo, command: VzdumpCommand, inventory: Inventory, selections: _Selections
+) -> _Target:
+    storage = _command_storage(command, task.node, inventory)
+    inc = selections.included(command, task.upid)
+    if inc is None or inc.unresolved is not None:
+        return _Target(None, storage)
+    return _Target([*inc.per_node.get(task.node, ()), *inc.missing], storage)
+
+
+def _job_target(
+    task: TaskInfo, pairing: RunPairing, inventory: Inventory, selections: _Selections
+) -> _Target:
+    """The guests of the job a dead run is paired with, on its node (as
+    ``PVE::API2::VZDump`` adds them: local guests plus listed VMIDs that do not exist)."""
+    job = next((j for j in inventory.jobs if j.id == pairing.job), None)
+    if job is None:
+        return _Target()
+    storage = effective_storage(job, task.node, inventory)
+    inc = selections.included_job(job)
+    if inc is None or inc.unresolved is not None:
+        return _Target(None, storage)
+    return _Target([*inc.per_node.get(task.node, ()), *inc.missing], storage)
+
+
+_NAMED_STORAGE = re.compile(r"could not (?:activate storage|get storage information for) '([^']+)'")
+
+
+def _named_storage(error: str | None) -> str | None:
+    """The storage ``PVE::VZDump::new`` names when it cannot use it (the run's target)."""
+    m = _NAMED_STORAGE.match(error or "")
+    return m.group(1) if m else None
+
+
+def _dead_run_anomaly(task: TaskInfo, pairing: RunPairing, error: str | None) -> Anomaly:
+    """A run that died before any guest, whose guests are not known."""
+    head = (
+        f"task {task.upid} on node {task.node} died before backing up any guest "
+        f"({error or task.status or 'no error text'})"
+    )
+    if pairing.job is not None:
+        tail = f"; the guests of its job {pairing.job} are not known"
+    elif pairing.due:
+        tail = (
+            f"; jobs {', '.join(pairing.due)} were due at its start and which one it ran is "
+            "not known: their guests' latest results may be older"
+        )
+    else:
+        tail = " and matches no scheduled job: the guests it was to back up are not known"
+    details = {"upid": task.upid, "node": task.node, "error": error, "jobs": list(pairing.due)}
+    return Anomaly(Severity.WARNING, "tasks", head + tail, details)

@@ -1,0 +1,95 @@
+"""The datastore-space part of the check: one used-percentage metric per PBS storage in use.
+
+``storage_<id>_used`` (%) is judged against ``--warn-storage-used``/``--crit-storage-used``
+(Nagios ranges, default 85 and 95); ``storage_<id>_used_bytes`` (B) and, when PBS's API
+gives an estimate, ``storage_<id>_full_in`` (s until PBS's estimated full date) are
+informational.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import nagiosplugin
+
+from pve_backup_report.analysis.assess import Assessment
+from pve_backup_report.analysis.pbs_health import StorageSpace
+from pve_backup_report.output.check_text import CRITICAL, OK, Part, part
+from pve_backup_report.pve.timeutil import iso_utc
+
+CONTEXT = "storage_used"
+PREFIX = "storage_"
+SUFFIX = "_used"
+
+
+def metric_name(storage: str) -> str:
+    return f"{PREFIX}{storage}{SUFFIX}"
+
+
+def storage_metrics(a: Assessment) -> Iterator[nagiosplugin.Metric]:
+    for space in a.storage_space:
+        percent = space.used_percent
+        if percent is None:
+            continue
+        yield nagiosplugin.Metric(
+            metric_name(space.storage), percent, uom="%", min=0, max=100, context=CONTEXT
+        )
+        yield nagiosplugin.Metric(
+            f"{PREFIX}{space.storage}_used_bytes",
+            space.used,
+            uom="B",
+            min=0,
+            max=space.total,
+            context="info",
+        )
+        if space.estimated_full is not None:
+            yield nagiosplugin.Metric(
+                f"{PREFIX}{space.storage}_full_in",
+                max(0, space.estimated_full - a.now),
+                uom="s",
+                min=0,
+                context="info",
+            )
+
+
+class StorageUsedContext(nagiosplugin.ScalarContext):
+    """A percentage judged against Nagios ranges; keeps the ranges as given for texts."""
+
+    def __init__(self, name: str, warning: str | None, critical: str | None) -> None:
+        super().__init__(name, warning, critical)
+        self.limits = (warning, critical)
+
+
+def storage_parts(
+    a: Assessment, states: Mapping[str, int], limits: tuple[str | None, str | None]
+) -> list[Part]:
+    """A status-line part for each storage above its threshold."""
+    out: list[Part] = []
+    for space in a.storage_space:
+        state = states.get(metric_name(space.storage), OK)
+        if state == OK:
+            continue
+        limit = limits[1] if state == CRITICAL else limits[0]
+        head = f"PBS storage {space.storage} {space.used_percent:g}% used"
+        text = f"{head} (limit {limit}%)"
+        full = text
+        if space.estimated_full is not None:
+            full += f", full around {(iso_utc(space.estimated_full) or '')[:10]} (PBS estimate)"
+        out.append(part(state, 55, (full, text, head)))
+    return out
+
+
+def space_line(space: StorageSpace) -> str:
+    if space.used_percent is None:
+        return f"{space.storage}: not active on PVE (space unknown)"
+    line = (
+        f"{space.storage}: {space.used_percent:g}% used "
+        f"({_gib(space.used)} of {_gib(space.total)} GiB, {_gib(space.avail)} GiB free)"
+    )
+    if space.estimated_full is not None:
+        line += f"; PBS estimates it full around {iso_utc(space.estimated_full)}"
+    return line
+
+
+def _gib(n: int) -> str:
+    return f"{n / 1024**3:.1f}"

@@ -1,0 +1,390 @@
+"""The check's texts: status line and long output, fitted into the output budget (pure).
+
+Nagios Core keeps the first 8 KiB of a plugin's output and NRPE cuts it at 64 KiB: what
+is cut first is the perfdata at the end. So the whole output (status line, long output
+and perfdata) is fitted into ``max_output`` bytes:
+
+* perfdata is always complete;
+* the status line keeps every non-OK part (each category with its count, the age, the
+  anomalies, a failed report); under pressure the guest names are dropped first (the
+  least serious parts first), then shortened (``vm 101``), then left out;
+* the long output lists the guests worst first and ends each list that does not fit
+  with ``... and N more (...)``.
+
+Everything here takes the metric states as plain codes (0 OK, 1 WARNING, 2 CRITICAL,
+3 UNKNOWN), so it knows nothing of nagiosplugin and works for any category of
+:data:`~pve_backup_report.analysis.thresholds.CATEGORIES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pve_backup_report.analysis.assess import Assessment, GuestStatus, pending_guests
+from pve_backup_report.analysis.coverage import Coverage
+from pve_backup_report.analysis.thresholds import CATEGORIES
+from pve_backup_report.config import redact
+from pve_backup_report.model import Problem, Severity
+from pve_backup_report.pve.timeutil import human_duration, iso_utc
+
+DEFAULT_MAX_OUTPUT = 8192  # Nagios Core's plugin output limit (bytes)
+STATUS_NAMES_LIMIT = 250  # guest names are added to the status line up to this length
+LINE_LIMIT = 400  # one long-output line at most (PVE error messages can be long)
+NAMES_PER_PART = 4
+AGE_METRIC = "oldest_success_age"
+ANOMALY_METRIC = "anomalies"
+
+OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+_RANK = {UNKNOWN: 4, CRITICAL: 3, WARNING: 2, OK: 0}  # UNKNOWN (coverage unknowable) first
+
+# The long output's order among problems, worst first; problems not listed (categories
+# added later) come next, in CATEGORIES order.
+ATTENTION_ORDER: tuple[Problem, ...] = (
+    Problem.FAILED,
+    Problem.NOT_COVERED,
+    Problem.VERIFY_FAILED,
+    Problem.STALE,
+    Problem.NEVER,
+    Problem.AGE_CRITICAL,
+    Problem.AGE_WARNING,
+    Problem.INDETERMINATE,
+    Problem.DISABLED_ONLY,
+    Problem.NON_PBS_ONLY,
+)
+_ATTENTION = {p: i for i, p in enumerate(ATTENTION_ORDER)}
+_METRIC_OF = {c.problem: c.metric for c in CATEGORIES}
+
+
+def clean(text: str) -> str:
+    """No ``|`` (perfdata separator), no line breaks inside one output line, and no
+    secret even when PVE data (notes, task messages) happens to echo it."""
+    return " ".join(redact(text).replace("|", "/").split())
+
+
+def size(text: str) -> int:
+    """Bytes of ``text`` as printed (UTF-8)."""
+    return len(text.encode("utf-8"))
+
+
+def rank(code: int) -> int:
+    return _RANK.get(code, 0)
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` shortened to about ``limit`` characters, ending with ``...`` when cut."""
+    return text if len(text) <= limit else text[: max(0, limit - 3)].rstrip() + "..."
+
+
+# --------------------------------------------------------------------------- guest order
+
+
+def guest_state(g: GuestStatus, states: Mapping[str, int]) -> int:
+    """The worst state among the metrics that count this guest."""
+    worst = OK
+    for p in g.problems:
+        if p in _METRIC_OF:
+            code = states.get(_METRIC_OF[p], OK)
+        elif p is Problem.AGE_CRITICAL:
+            code = states.get(AGE_METRIC, OK)
+        elif p is Problem.AGE_WARNING:
+            code = min(states.get(AGE_METRIC, OK), WARNING)
+        else:
+            code = OK
+        worst = code if rank(code) > rank(worst) else worst
+    return worst
+
+
+def _problem_index(p: Problem) -> int:
+    if p in _ATTENTION:
+        return _ATTENTION[p]
+    keys = [c.problem for c in CATEGORIES]
+    return len(_ATTENTION) + (keys.index(p) if p in keys else len(keys))
+
+
+def attention_order(guests: Sequence[GuestStatus], states: Mapping[str, int]) -> list[GuestStatus]:
+    """Worst first: the state they cause, the worst problem, the oldest success, VMID."""
+
+    def key(g: GuestStatus) -> tuple[int, int, int, int]:
+        first = min((_problem_index(p) for p in g.problems), default=len(_ATTENTION))
+        return (-rank(guest_state(g, states)), first, -(g.age_s or 0), g.guest.vmid)
+
+    return sorted(guests, key=key)
+
+
+# --------------------------------------------------------------------------- status line
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of the status line: renderings from the richest to the shortest.
+
+    The last variant is always shown (a part never disappears).
+    """
+
+    state: int
+    order: int
+    variants: tuple[str, ...]
+
+
+def part(state: int, order: int, variants: Sequence[str]) -> Part:
+    """A cleaned part, without repeated variants."""
+    return Part(state, order, tuple(dict.fromkeys(clean(v) for v in variants)))
+
+
+def short_label(g: GuestStatus) -> str:
+    return f"{g.guest.kind} {g.guest.vmid}"
+
+
+def named(head: str, guests: Sequence[GuestStatus]) -> tuple[str, ...]:
+    """``head (names)`` from 4 full labels down to ``head`` alone."""
+    if not guests:  # a range such as 2: alerts on a count of 0
+        return (head,)
+    first = guests[:NAMES_PER_PART]
+    rest = len(guests) - len(first)
+    full = [g.guest.label for g in first] + ([f"+{rest}"] if rest else [])
+    short = [short_label(g) for g in first]
+    variants = [f"{head} ({', '.join(full)})"]
+    variants.append(f"{head} ({', '.join(short)}{', ...' if rest else ''})")
+    if len(short) > 2:
+        variants.append(f"{head} ({', '.join(short[:2])}, ...)")
+    variants.append(head)
+    return tuple(variants)
+
+
+def category_parts(
+    a: Assessment, states: Mapping[str, int], *, tolerated: bool = False
+) -> list[Part]:
+    """A part per category that is not OK (or, ``tolerated``, OK but with guests)."""
+    alerting = attention_order([g for g in a.guests if g.ignored is None], states)
+    parts = []
+    for order, c in enumerate(CATEGORIES):
+        state = states.get(c.metric, OK)
+        guests = [g for g in alerting if c.problem in g.problems]
+        if (state == OK) is not tolerated or (tolerated and not guests):
+            continue
+        label = c.singular if len(guests) == 1 else c.plural
+        parts.append(part(state, order, named(f"{len(guests)} {label}", guests)))
+    return parts
+
+
+def age_part(a: Assessment, states: Mapping[str, int], ages: Mapping[int, int]) -> list[Part]:
+    """``N backups older than <limit> (...)`` when the maximum age is not OK."""
+    state = states.get(AGE_METRIC, OK)
+    if state == OK:
+        return []
+    limit = a.options.max_age_s[1 if state == CRITICAL else 0]
+    old = sorted(
+        (g for g in a.guests if g.ignored is None and ages.get(g.guest.vmid, 0) > limit),
+        key=lambda g: (-ages[g.guest.vmid], g.guest.vmid),
+    )
+    label = "backup" if len(old) == 1 else "backups"
+    head = f"{len(old)} {label} older than {human_duration(limit)}"
+    return [part(state, 50, named(head, old))]
+
+
+def anomaly_part(a: Assessment, states: Mapping[str, int]) -> list[Part]:
+    """The worst anomaly's message (permission anomalies first), and how many more."""
+    state = states.get(ANOMALY_METRIC, OK)
+    if state == OK or not a.anomalies:
+        return []
+    worst = sorted(
+        (x for x in a.anomalies if x.severity is a.worst_anomaly),
+        key=lambda x: x.component != "permissions",  # the root cause first
+    )
+    more = f" (+{len(worst) - 1} more)" if len(worst) > 1 else ""
+    msg = worst[0].message
+    return [part(state, 60, [cut(msg, n) + more for n in (1000, 120, 60)])]
+
+
+def note_parts(notes: Sequence[tuple[int, str]]) -> list[Part]:
+    """Results without a metric (a report that could not be written)."""
+    return [part(code, 70, (text, cut(text, 100))) for code, text in notes]
+
+
+def fit_parts(parts: Sequence[Part], limit: int) -> str:
+    """Join the parts; while longer than ``limit`` shorten the last part that still can."""
+    levels = [0] * len(parts)
+
+    def joined() -> str:
+        return ", ".join(p.variants[lvl] for p, lvl in zip(parts, levels, strict=True))
+
+    text = joined()
+    while size(text) > limit:
+        i = next(
+            (i for i in reversed(range(len(parts))) if levels[i] < len(parts[i].variants) - 1),
+            None,
+        )
+        if i is None:
+            break
+        levels[i] += 1
+        text = joined()
+    return text
+
+
+def ordered(parts: Sequence[Part]) -> list[Part]:
+    """Worst state first, then in their order (categories, age, anomalies, notes)."""
+    return sorted(parts, key=lambda p: (-rank(p.state), p.order))
+
+
+def coverage_summary(a: Assessment) -> str:
+    total = len(a.guests)
+    covered = sum(1 for g in a.guests if g.coverage is Coverage.COVERED)
+    return f"{covered} of {total} guests covered by active PBS backup jobs"
+
+
+def ok_text(a: Assessment, states: Mapping[str, int], limit: int) -> str:
+    """The OK line: "all backups fresh" only when no guest has a problem."""
+    text = coverage_summary(a)
+    ignored = sum(1 for g in a.guests if g.ignored is not None)
+    tail = f", {ignored} ignored" if ignored else ""
+    pending = len(pending_guests(a))
+    if pending:
+        tail += f", {pending} awaiting {'its' if pending == 1 else 'their'} first backup"
+    tolerated = category_parts(a, states, tolerated=True)
+    if not tolerated:
+        return f"{text}, all backups fresh{tail}"
+    head = f"{text}{tail}; within thresholds: "
+    return head + fit_parts(tolerated, max(0, limit - size(head)))
+
+
+# --------------------------------------------------------------------------- long output
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    lines: tuple[str, ...]
+    more: str  # with {n}: the line that ends a list cut by the budget
+
+
+def guest_line(g: GuestStatus, a: Assessment) -> str:
+    problems = ", ".join(p.value for p in g.problems)
+    jobs = ", ".join(g.jobs) or "none"
+    parts = [f"{g.guest.label} (node {g.guest.node}): {problems}", f"jobs: {jobs}"]
+    parts += [text for text in (backup_text(g, a), *g.reasons) if text]
+    return cut(clean("; ".join(parts)), LINE_LIMIT)
+
+
+def backup_text(g: GuestStatus, a: Assessment) -> str:
+    """Latest attempt, latest success (when it is another one, and where it is known
+    from) and its age: never an age without the success it belongs to."""
+    lb, ls = g.last_backup, g.last_success
+    if g.freshness is None and lb is None:
+        return ""  # not judged (not covered ...): its history is not read
+    if lb is not None:
+        # a guest a dead run never started failed when the run ended
+        when = lb.started if lb.started is not None else lb.ended
+        latest = f"latest backup: {lb.status} at {iso_utc(when) or '?'}"
+        if lb.message and lb.status != "ok":
+            latest += f" ({lb.message})"
+    else:
+        latest = "latest backup: none in the task history"
+    if g.freshness is None:
+        return latest
+    if ls is None:
+        if Problem.NEVER in g.problems:
+            return f"{latest}; no success in the last {a.options.history_days} days"
+        return f"{latest}; no success known"
+    if ls != lb:
+        origin = ""
+        if not ls.upid:  # known only from the PBS storage, not from a task
+            storage = f" on {g.snapshot.storage}" if g.snapshot is not None else ""
+            origin = f" (PBS snapshot{storage}, no task in the history)"
+        latest += f"; latest success: {iso_utc(ls.started) or '?'}{origin}"
+    return f"{latest}; age: {human_duration(g.age_s)}"
+
+
+def sections(
+    a: Assessment, states: Mapping[str, int]
+) -> tuple[list[Section], list[tuple[int, int]]]:
+    """The long output's lists, and the order in which the budget fills them:
+    (section index, how many of its lines) - warning and critical anomalies first,
+    then the guests, the info anomalies, the pending and the ignored guests."""
+    guests = attention_order([g for g in a.guests if g.alerting], states)
+    # worst first; among equals the permission ones, often the root cause of the others
+    anomalies = sorted(a.anomalies, key=lambda x: (-x.severity.rank, x.component != "permissions"))
+    ignored = [g for g in a.guests if g.ignored is not None]
+    pending = pending_guests(a)
+    serious = sum(1 for x in anomalies if x.severity is not Severity.INFO)
+    out = [
+        Section(
+            f"Guests needing attention ({len(guests)}):",
+            tuple(guest_line(g, a) for g in guests),
+            "... and {n} more (see --report or --dump-coverage)",
+        ),
+        Section(
+            f"Anomalies ({len(anomalies)}):",
+            tuple(
+                cut(clean(f"[{x.severity.value}] {x.component}: {x.message}"), LINE_LIMIT)
+                for x in anomalies
+            ),
+            "... and {n} more (see --dump-coverage)",
+        ),
+        Section(
+            f"Pending guests, not a problem yet ({len(pending)}):",
+            tuple(
+                cut(clean(f"{g.guest.label} (node {g.guest.node}): {pending_text(g)}"), LINE_LIMIT)
+                for g in pending
+            ),
+            "... and {n} more (see --dump-coverage)",
+        ),
+        Section(
+            f"Ignored guests ({len(ignored)}):",
+            tuple(
+                cut(clean(f"{g.guest.label}: {g.ignored.reason}"), LINE_LIMIT)
+                for g in ignored
+                if g.ignored is not None
+            ),
+            "... and {n} more (see --dump-coverage)",
+        ),
+    ]
+    phases = [(1, serious), (0, len(guests)), (1, len(anomalies)), (2, len(pending))]
+    return out, [*phases, (3, len(ignored))]
+
+
+def pending_text(g: GuestStatus) -> str:
+    """``pending: created <time> (<task>), first backup expected at <time>``."""
+    text = "pending"
+    c = g.created
+    if c is not None:
+        text += f": created {iso_utc(c.started)} ({c.task_type} on {c.node}"
+        text += f" from {c.source})" if c.source is not None else ")"
+    else:
+        text += ": no scheduled run yet"
+    when = iso_utc(g.first_run) if g.first_run is not None else None
+    return f"{text}, first backup expected at {when or 'an unknown time'}"
+
+
+def fit_sections(
+    secs: Sequence[Section], phases: Sequence[tuple[int, int]], room: int | None
+) -> list[str]:
+    """The sections' lines within ``room`` bytes (None: no limit), filled phase by phase;
+    a list stops at its first line that does not fit and ends with its ``more`` line."""
+    taken = [len(s.lines) if room is None else 0 for s in secs]
+    if room is not None:
+        left = room - sum(
+            line_size(s.title) + line_size(s.more.format(n=len(s.lines))) for s in secs if s.lines
+        )
+        closed = [False] * len(secs)
+        for idx, upto in phases:
+            lines = secs[idx].lines
+            while not closed[idx] and taken[idx] < min(upto, len(lines)):
+                need = line_size(lines[taken[idx]])
+                if need > left:
+                    closed[idx] = True
+                    break
+                left -= need
+                taken[idx] += 1
+    out: list[str] = []
+    for s, n in zip(secs, taken, strict=True):
+        if s.lines:
+            out += [s.title, *s.lines[:n]]
+            if n < len(s.lines):
+                out.append(s.more.format(n=len(s.lines) - n))
+    return out
+
+
+def line_size(line: str) -> int:
+    """Bytes of one output line, its line break included."""
+    return size(line) + 1
