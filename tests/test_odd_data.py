@@ -394,7 +394,7 @@ def test_huge_task_log_read_in_full() -> None:
 
 
 def test_huge_task_log_with_default_settings() -> None:
-    a, _ = assess_huge_log()
+    a = assess_huge_log()
     _assert_huge_log_parsed(a)
 
 
