@@ -20,6 +20,7 @@ demo: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests icinga $(wildcard bench)
 	$(BIN)/ruff format --check src tests icinga $(wildcard bench)
+	$(BIN)/lint-imports
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy

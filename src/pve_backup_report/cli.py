@@ -119,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
         "check timeout is 60).",
     )
 
+    _connection_options(p)
+    _mode_options(p)
+    _output_options(p)
+    _analysis_options(p)
+    _threshold_options(p)
+    return p
+
+
+def _connection_options(p: argparse.ArgumentParser) -> None:
+    """Options: the PVE connection."""
     g = p.add_argument_group("connection (each also settable in the environment or config file)")
     g.add_argument(
         "-H",
@@ -167,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
         "to see what the plugin shows. Needs the 'demo' extra (trustme).",
     )
 
+
+def _mode_options(p: argparse.ArgumentParser) -> None:
+    """Options: the diagnostic modes, one at a time."""
     m = p.add_argument_group("modes (default: the monitoring check)")
     mx = m.add_mutually_exclusive_group()
     mx.add_argument(
@@ -195,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="Describe a Proxmox calendar event and list its next and previous runs.",
     )
 
+
+def _output_options(p: argparse.ArgumentParser) -> None:
+    """Options: what is printed and written."""
     o = p.add_argument_group("output")
     o.add_argument(
         "--report",
@@ -238,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="How many next runs --explain-schedule lists. Default: 5.",
     )
 
+
+def _analysis_options(p: argparse.ArgumentParser) -> None:
+    """Options: how the cluster is judged."""
     a = p.add_argument_group("analysis")
     a.add_argument(
         "--history-days",
@@ -274,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
         "tasks-<hash of hosts and token id>.json of the user running the check.",
     )
 
+
+def _threshold_options(p: argparse.ArgumentParser) -> None:
+    """Options: one WARNING and CRITICAL range per category, and for storage space."""
     t = p.add_argument_group(
         "thresholds (Nagios ranges on guest counts; a count outside the range alerts; '' disables)"
     )
@@ -302,7 +324,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RANGE",
         help="CRITICAL range for the used percentage of each PBS storage. Default: 95.",
     )
-    return p
 
 
 def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -21,9 +21,10 @@ from pve_backup_report.collect.pbs_api_check import (
 )
 from pve_backup_report.collect.progress import clear as clear_progress
 from pve_backup_report.collect.progress import terminal_progress
-from pve_backup_report.collect.pve_client import PveClient, tls_notice
+from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.config import Settings, redact
 from pve_backup_report.errors import ApiError
+from pve_backup_report.output.check_text import pbs_tls_notice, tls_notice
 from pve_backup_report.pipeline import RunOptions, run_assessment
 
 EXIT_UNKNOWN = 3
@@ -61,7 +62,7 @@ def _check_pbs_apis(
 ) -> list[tuple[PbsCheckResult, str | None]]:
     from pve_backup_report.collect.inventory import normalise_storage
     from pve_backup_report.collect.pbs import serves
-    from pve_backup_report.collect.pbs_client import PbsClient, pbs_tls_notice
+    from pve_backup_report.collect.pbs_client import PbsClient
 
     try:
         items = client.get("/storage")
@@ -78,7 +79,12 @@ def _check_pbs_apis(
         wanted = [st.datastore for st in storages if st.datastore and serves(server, st, servers)]
         pbs_client = PbsClient(server, settings)
         try:
-            out.append((run_pbs_api_check(pbs_client, wanted), pbs_tls_notice(pbs_client)))
+            out.append(
+                (
+                    run_pbs_api_check(pbs_client, wanted),
+                    pbs_tls_notice(pbs_client.server.label, pbs_client.tls_mode),
+                )
+            )
         finally:
             pbs_client.close()
     return out

@@ -9,9 +9,9 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from pve_backup_report.analysis.anomalies import hidden_history_anomaly
 from pve_backup_report.analysis.assess import (
@@ -22,7 +22,7 @@ from pve_backup_report.analysis.assess import (
     pbs_storages_in_use,
     pending_candidates,
 )
-from pve_backup_report.analysis.coverage import analyse_coverage
+from pve_backup_report.analysis.coverage import CoverageResult, analyse_coverage
 from pve_backup_report.analysis.history import GuestHistory
 from pve_backup_report.analysis.pbs_content import PbsContent
 from pve_backup_report.analysis.pbs_health import StorageSpace
@@ -35,7 +35,7 @@ from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.collect.task_cache import TaskCache, default_cache_path
 from pve_backup_report.collect.tasks import HistoryCollection, HistoryOptions, collect_history
 from pve_backup_report.config import Settings
-from pve_backup_report.model import Anomaly, Severity
+from pve_backup_report.model import Anomaly, Inventory, Severity
 
 log = logging.getLogger("nagiosplugin.pve_backup_report")
 
@@ -85,6 +85,42 @@ def _run_assessment(
 ) -> Assessment:
     t0 = time.monotonic()
     cache = _load_cache(settings, options) if options.need_history else None
+    inventory = _inventory(settings, options, client, cache, progress)
+    coverage = analyse_coverage(inventory, settings.ignore, options.now)
+    # said in the output, never on stderr (Icinga 2 would show stderr as the status)
+    extra = [Anomaly(Severity.WARNING, "config", w) for w in settings.secret_warnings]
+    got = _Collected()
+    if options.need_history:
+        got = _history_and_sources(settings, options, client, cache, progress, inventory, coverage)
+    extra += got.anomalies
+    analysis = AnalysisOptions(settings.grace_s, settings.max_age_s, settings.history_days)
+    result = assess(
+        inventory, coverage, got.histories, got.readable, got.content, options.now, analysis, extra
+    )
+    history = got.history
+    if history is not None:
+        result = _with_creations(
+            result, client, settings, progress, (got.histories, got.readable, got.content, extra)
+        )
+        hidden = hidden_history_anomaly(
+            result.guests, history.empty_nodes, options.now, settings.history_days * 86400
+        )
+        if hidden is not None:
+            result = replace(result, anomalies=(*result.anomalies, hidden))
+    if got.spaces:
+        result = replace(result, storage_space=got.spaces)
+    return result.with_stats(_stats(client, t0, history))
+
+
+def _inventory(
+    settings: Settings,
+    options: RunOptions,
+    client: PveClient,
+    cache: TaskCache | None,
+    progress: Progress,
+) -> Inventory:
+    """The inventory, with the time zones and notes the cache still knows; what was read
+    now goes back into the cache."""
     progress(
         "inventory: nodes, storages, jobs, guests, pools"
         + (", notes" if options.need_notes else "")
@@ -100,22 +136,7 @@ def _run_assessment(
         known_notes=known_notes,
     )
     if cache is not None:
-        read_at = int(time.time())
-        cache.timezones.update(
-            {
-                n.name: (n.timezone, read_at)
-                for n in inventory.nodes
-                if n.timezone_fetched and n.timezone
-            }
-        )
-        if known_notes is not None:  # notes read now (not those that failed) for a while
-            cache.notes.update(
-                {
-                    g.vmid: (g.notes, read_at)
-                    for g in inventory.guests
-                    if g.notes is not None and g.vmid not in known_notes
-                }
-            )
+        _remember(cache, inventory, known_notes)
     log.info(
         "inventory: %d nodes, %d storages, %d jobs, %d guests, %d pools",
         len(inventory.nodes),
@@ -124,60 +145,89 @@ def _run_assessment(
         len(inventory.guests),
         len(inventory.pools),
     )
-    coverage = analyse_coverage(inventory, settings.ignore, options.now)
-    # said in the output, never on stderr (Icinga 2 would show stderr as the status)
-    extra = [Anomaly(Severity.WARNING, "config", w) for w in settings.secret_warnings]
-    histories: dict[int, GuestHistory] = {}
+    return inventory
+
+
+def _remember(
+    cache: TaskCache, inventory: Inventory, known_notes: Mapping[int, str] | None
+) -> None:
+    read_at = int(time.time())
+    fetched = {n.name: n.timezone for n in inventory.nodes if n.timezone_fetched}
+    cache.timezones.update({name: (tz, read_at) for name, tz in fetched.items() if tz})
+    if known_notes is not None:  # notes read now (not those that failed) for a while
+        cache.notes.update(
+            {
+                g.vmid: (g.notes, read_at)
+                for g in inventory.guests
+                if g.notes is not None and g.vmid not in known_notes
+            }
+        )
+
+
+@dataclass
+class _Collected:
+    """What the history and the backup sources gave (nothing without ``need_history``)."""
+
+    history: HistoryCollection | None = None
+    histories: dict[int, GuestHistory] = field(default_factory=dict)
     readable: frozenset[str] = frozenset()
     content: PbsContent | None = None
     spaces: tuple[StorageSpace, ...] = ()
-    history: HistoryCollection | None = None
-    if options.need_history:
-        progress("task history and PBS content")
-        with worker_pool(1) as side:
-            sources_future = side.submit(
-                collect_backup_sources,
-                client,
-                settings,
-                inventory,
-                pbs_storages_in_use(inventory, coverage),
-                options.now,
-            )
-            history = collect_history(
-                client,
-                inventory,
-                coverage,
-                options.now,
-                HistoryOptions(
-                    settings.history_days,
-                    settings.task_history_limit,
-                    settings.task_log_limit,
-                    settings.max_workers,
-                ),
-                cache.tasks if cache is not None else None,
-                progress,
-            )
-            sources = sources_future.result()
-            content = sources.content
-            extra += sources.anomalies
-            spaces = sources.spaces
-        histories, readable = history.histories, history.readable_nodes
-        extra += history.anomalies
-        if cache is not None:
-            cache.save(history.new_tasks, options.now - settings.history_days * 86400)
-            extra += cache.anomalies
-        log.info(
-            "history: %d tasks listed, %d logs read, %d from cache",
-            history.tasks_listed,
-            history.logs_fetched,
-            history.logs_cached,
+    anomalies: list[Anomaly] = field(default_factory=list)
+
+
+def _history_and_sources(
+    settings: Settings,
+    options: RunOptions,
+    client: PveClient,
+    cache: TaskCache | None,
+    progress: Progress,
+    inventory: Inventory,
+    coverage: CoverageResult,
+) -> _Collected:
+    """The task history, and meanwhile (one side thread) the PBS snapshots and space."""
+    progress("task history and PBS content")
+    with worker_pool(1) as side:
+        sources_future = side.submit(
+            collect_backup_sources,
+            client,
+            settings,
+            inventory,
+            pbs_storages_in_use(inventory, coverage),
+            options.now,
         )
-    analysis = AnalysisOptions(settings.grace_s, settings.max_age_s, settings.history_days)
-    result = assess(inventory, coverage, histories, readable, content, options.now, analysis, extra)
-    if history is not None:
-        result = _with_creations(
-            result, client, settings, progress, (histories, readable, content, extra)
+        history = collect_history(
+            client,
+            inventory,
+            coverage,
+            options.now,
+            HistoryOptions(
+                settings.history_days,
+                settings.task_history_limit,
+                settings.task_log_limit,
+                settings.max_workers,
+            ),
+            cache.tasks if cache is not None else None,
+            progress,
         )
+        sources = sources_future.result()
+    anomalies = [*sources.anomalies, *history.anomalies]
+    if cache is not None:
+        cache.save(history.new_tasks, options.now - settings.history_days * 86400)
+        anomalies += cache.anomalies
+    log.info(
+        "history: %d tasks listed, %d logs read, %d from cache",
+        history.tasks_listed,
+        history.logs_fetched,
+        history.logs_cached,
+    )
+    return _Collected(
+        history, history.histories, history.readable_nodes, sources.content, sources.spaces,
+        anomalies,
+    )  # fmt: skip
+
+
+def _stats(client: PveClient, t0: float, history: HistoryCollection | None) -> CollectStats:
     stats = CollectStats(
         requests=client.stats.requests,
         bytes=client.stats.bytes,
@@ -191,15 +241,7 @@ def _run_assessment(
     for path, count in sorted(stats.endpoints.items()):
         log.info("GET %s: %d request(s)", path, count)
     log.info("%d requests, %d bytes, %.2f s", stats.requests, stats.bytes, stats.collect_time_s)
-    if history is not None:
-        hidden = hidden_history_anomaly(
-            result.guests, history.empty_nodes, options.now, settings.history_days * 86400
-        )
-        if hidden is not None:
-            result = replace(result, anomalies=(*result.anomalies, hidden))
-    if spaces:
-        result = replace(result, storage_space=spaces)
-    return result.with_stats(stats)
+    return stats
 
 
 def _with_creations(

@@ -73,14 +73,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if (args.cert is None) != (args.key is None):
-        print("error: --cert and --key go together", file=sys.stderr)
-        return 2
-    if args.generate is not None and args.scenario is not None:
-        print("error: give --scenario or --generate, not both", file=sys.stderr)
-        return 2
-    if (args.output is not None or args.ground_truth is not None) and args.generate is None:
-        print("error: --output and --ground-truth go with --generate", file=sys.stderr)
+    wrong = _conflict(args)
+    if wrong is not None:
+        print(f"error: {wrong}", file=sys.stderr)
         return 2
     try:
         if args.generate is not None:
@@ -94,16 +89,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     host, port = args.listen
     sim = Simulator(
-        scenario,
-        tls=args.tls,
-        cert=args.cert,
-        key=args.key,
-        host=host,
-        port=port,
-        latency_ms=args.latency_ms,
-        verbose=args.verbose,
-        cache_answers=args.cache_answers,
-    )
+        scenario, tls=args.tls, cert=args.cert, key=args.key, host=host, port=port,
+        latency_ms=args.latency_ms, verbose=args.verbose, cache_answers=args.cache_answers,
+    )  # fmt: skip
+    return _serve(sim)
+
+
+def _conflict(args: argparse.Namespace) -> str | None:
+    """What is wrong with the combination of options, if anything."""
+    if (args.cert is None) != (args.key is None):
+        return "--cert and --key go together"
+    if args.generate is not None and args.scenario is not None:
+        return "give --scenario or --generate, not both"
+    if (args.output is not None or args.ground_truth is not None) and args.generate is None:
+        return "--output and --ground-truth go with --generate"
+    return None
+
+
+def _serve(sim: Simulator) -> int:
+    """Serve until SIGTERM or SIGINT; the URLs on stdout, the rest on stderr."""
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

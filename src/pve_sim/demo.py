@@ -209,7 +209,6 @@ def _verification(vmid: int, ctime: int) -> dict[str, str]:
 
 
 def _backup_tasks(clock: _Clock) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    guests = {g.vmid: g for g in GUESTS}
     vmlist = {g.vmid: g.node for g in GUESTS}
     members = {str(p["poolid"]): list(p["members"]) for p in POOLS}
     tasks: list[dict[str, Any]] = []
@@ -218,7 +217,6 @@ def _backup_tasks(clock: _Clock) -> tuple[list[dict[str, Any]], list[dict[str, A
         if not job.get("enabled", 1):
             continue
         selected = included_guests(job, vmlist, members)
-        target = _target(str(job["storage"]))
         for node_index, node in enumerate(NODES):
             if job.get("node") and job["node"] != node:
                 continue
@@ -227,60 +225,56 @@ def _backup_tasks(clock: _Clock) -> tuple[list[dict[str, Any]], list[dict[str, A
                 continue
             external = [v for n, vs in selected.items() if n not in (node, "") for v in vs]
             for start in _runs(days, hour, minute):
-                start += 1 + node_index
-                date = dt.datetime.fromtimestamp(start, zone(TZ)).date().isoformat()
-                runs = [
-                    GuestRun(
-                        g.vmid,
-                        g.type,
-                        g.name,
-                        status=g.status,
-                        disk_gib=g.disk_gib,
-                        error=FAILURES.get((str(job["id"]), date, g.vmid)),
-                        error_stage="transfer" if g.vmid == 107 else "start",
-                        warnings=g.warnings,
-                        template=bool(g.template),
-                    )
-                    for g in (guests[v] for v in local)
-                ]
-                run = vzdump_run(
-                    node=node,
-                    timezone=TZ,
-                    start=start,
-                    command=vzdump_command(job),
-                    guests=runs,
-                    target=target,
-                    mode=str(job.get("mode", "snapshot")),
-                    external=external,
-                    notes=bool(job.get("notes-template")),
-                )
-                tasks.append(
-                    task_entry(
-                        node,
-                        "vzdump",
-                        start,
-                        end=run.endtime,
-                        log=run.log,
-                        task_id=str(local[0]) if len(local) == 1 else "",
-                        pid=clock.pid(node, start),
-                        pstart=clock.pstart(node, start),
-                    )
-                )
-                for snap in run.snapshots:
-                    entry: dict[str, Any] = {
-                        "storage": target.storage,
-                        "vmid": snap.vmid,
-                        "type": snap.type,
-                        "ctime": epoch_to_iso_z(snap.ctime),
-                        "size": snap.size,
-                    }
-                    if target.type == "pbs":
-                        entry["verification"] = _verification(snap.vmid, snap.ctime)
-                    if job.get("notes-template"):
-                        entry["notes"] = guests[snap.vmid].name
-                    backups.append(entry)
+                task, snaps = _node_run(job, node, start + 1 + node_index, local, external, clock)
+                tasks.append(task)
+                backups += snaps
     _mark_special_backups(backups)
     return tasks, backups
+
+
+def _node_run(
+    job: dict[str, Any],
+    node: str,
+    start: int,
+    local: list[int],
+    external: list[int],
+    clock: _Clock,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One node's task of one run of ``job``, and the snapshots it made."""
+    guests = {g.vmid: g for g in GUESTS}
+    target = _target(str(job["storage"]))
+    date = dt.datetime.fromtimestamp(start, zone(TZ)).date().isoformat()
+    runs = [
+        GuestRun(
+            g.vmid, g.type, g.name, status=g.status, disk_gib=g.disk_gib,
+            error=FAILURES.get((str(job["id"]), date, g.vmid)),
+            error_stage="transfer" if g.vmid == 107 else "start",
+            warnings=g.warnings, template=bool(g.template),
+        )
+        for g in (guests[v] for v in local)
+    ]  # fmt: skip
+    run = vzdump_run(
+        node=node, timezone=TZ, start=start, command=vzdump_command(job), guests=runs,
+        target=target, mode=str(job.get("mode", "snapshot")), external=external,
+        notes=bool(job.get("notes-template")),
+    )  # fmt: skip
+    task = task_entry(
+        node, "vzdump", start, end=run.endtime, log=run.log,
+        task_id=str(local[0]) if len(local) == 1 else "",
+        pid=clock.pid(node, start), pstart=clock.pstart(node, start),
+    )  # fmt: skip
+    snaps = []
+    for snap in run.snapshots:
+        entry: dict[str, Any] = {
+            "storage": target.storage, "vmid": snap.vmid, "type": snap.type,
+            "ctime": epoch_to_iso_z(snap.ctime), "size": snap.size,
+        }  # fmt: skip
+        if target.type == "pbs":
+            entry["verification"] = _verification(snap.vmid, snap.ctime)
+        if job.get("notes-template"):
+            entry["notes"] = guests[snap.vmid].name
+        snaps.append(entry)
+    return task, snaps
 
 
 def _mark_special_backups(backups: list[dict[str, Any]]) -> None:

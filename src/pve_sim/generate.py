@@ -291,154 +291,182 @@ def _jobs(
 
     ``new`` guests are created today on the first node: only its ``all`` job takes them.
     """
-    pbs = [s["storage"] for s in storages if s["type"] == "pbs"]
-    primary_pbs = [s for s in pbs if s != "pbs-offsite"]
-    weekly_pbs = "pbs-offsite" if "pbs-offsite" in pbs else pbs[-1]
-    small = count < 6
-    n_disabled = 0 if small else max(1, count // 20)
-    n_nonpbs = 0 if small else max(1, count // 20)
-    n_frequent = 0 if small else max(1, count // 20)
-    n_weekly = 0 if count < 3 else max(1, count // 15)
-    n_primary = count - n_disabled - n_nonpbs - n_frequent - n_weekly
-    node_of = {int(g["vmid"]): str(g["node"]) for g in guests}
-    role_of = {int(g["vmid"]): str(g["name"]).split("-")[0] for g in guests}
+    mix = _JobMix(count, nodes, guests, storages, rng, new)
+    special = mix.set_aside(pools)
+    mix.primary(pools, special)
+    mix.frequent(special)
+    mix.weekly(special)
+    mix.retired()
+    mix.to_files()
+    candidates = sorted(v for v in mix.node_of if v not in special | new)
+    mix.fill(candidates)
+    if not mix.small:
+        mix.jobs[:0] = _legacy_jobs(candidates, mix.legacy_off, mix.primary_pbs[0], mix.legacy_rng)
+    return mix.jobs
 
-    # Guests that must stay out of the primary jobs.
-    pooled = {v for p in pools for v in p["members"]}
-    free = [int(g["vmid"]) for g in guests if int(g["vmid"]) not in pooled | new]
-    rng.shuffle(free)
-    n_uncovered = max(1, len(guests) // 300) if len(guests) >= 4 else 0
-    uncovered = _take(free, n_uncovered, rng)
-    disabled_only = [_take(free, rng.randint(2, 4), rng) for _ in range(n_disabled)]
-    nonpbs_only = [_take(free, rng.randint(2, 5), rng) for _ in range(n_nonpbs)]
-    weekly_only = _take(free, rng.randint(3, 10), rng) if n_weekly else []
-    legacy_rng = seeded("legacy", len(guests), count)
-    legacy_off = [] if small else _take(free, legacy_rng.randint(2, 3), legacy_rng)
-    special = set(uncovered) | set(weekly_only) | set(legacy_off)
-    special |= {v for group in (*disabled_only, *nonpbs_only) for v in group}
 
-    jobs: list[dict[str, Any]] = []
+class _JobMix:
+    """The jobs of :func:`_jobs`, built kind by kind (the random draws keep their order,
+    so a seed gives the same cluster as before)."""
 
-    def add(kind: str, **fields: Any) -> dict[str, Any]:
+    def __init__(
+        self,
+        count: int,
+        nodes: Sequence[str],
+        guests: Sequence[dict[str, Any]],
+        storages: Sequence[dict[str, Any]],
+        rng: random.Random,
+        new: frozenset[int],
+    ) -> None:
+        pbs = [s["storage"] for s in storages if s["type"] == "pbs"]
+        self.primary_pbs = [s for s in pbs if s != "pbs-offsite"]
+        self.weekly_pbs = "pbs-offsite" if "pbs-offsite" in pbs else pbs[-1]
+        self.count, self.nodes, self.guests, self.rng, self.new = count, nodes, guests, rng, new
+        self.small = count < 6
+        self.n_disabled = 0 if self.small else max(1, count // 20)
+        self.n_nonpbs = 0 if self.small else max(1, count // 20)
+        self.n_frequent = 0 if self.small else max(1, count // 20)
+        self.n_weekly = 0 if count < 3 else max(1, count // 15)
+        self.n_primary = count - self.n_disabled - self.n_nonpbs - self.n_frequent - self.n_weekly
+        self.node_of = {int(g["vmid"]): str(g["node"]) for g in guests}
+        self.role_of = {int(g["vmid"]): str(g["name"]).split("-")[0] for g in guests}
+        self.jobs: list[dict[str, Any]] = []
+        self.legacy_rng = seeded("legacy", len(guests), count)
+        self.legacy_off: list[int] = []
+        self.disabled_only: list[list[int]] = []
+        self.nonpbs_only: list[list[int]] = []
+        self.weekly_only: list[int] = []
+
+    def add(self, kind: str, **fields: Any) -> dict[str, Any]:
+        rng = self.rng
         job: dict[str, Any] = {"id": _job_id(rng), "type": "vzdump", "enabled": 1, **fields}
         job.setdefault("mode", "snapshot")
         if rng.random() < 0.5 and not job.get("dumpdir"):
             job["notes-template"] = seeded("notes", job["id"]).choice(_NOTES)
         job.setdefault("comment", kind)
-        jobs.append(job)
+        self.jobs.append(job)
         return job
 
-    # Primary daily jobs: node-wide "all" jobs, pool jobs, then VMID lists.
-    n_all = 0 if n_primary < 2 else (1 if len(nodes) <= 4 else max(1, len(nodes) // 8))
-    covered: set[int] = set(special)
-    all_nodes = nodes[:n_all] if len(nodes) > 4 else []
-    if n_all and not all_nodes:  # a small cluster: one cluster-wide all + exclude job
-        add(
-            "all guests",
-            schedule="21:00",
-            storage=primary_pbs[0],
-            all=1,
-            exclude=_vmid_list(sorted(special)),
-        )
-        covered |= set(node_of)
-    for node in all_nodes:
-        excluded = sorted(v for v in special if node_of[v] == node)
-        fields: dict[str, Any] = {"schedule": rng.choice(_DAILY), "node": node, "all": 1}
-        if excluded:
-            fields["exclude"] = _vmid_list(excluded)
-        add(f"all guests of {node}", storage=rng.choice(primary_pbs), **fields)
-        covered |= {v for v, n in node_of.items() if n == node}
-    left = n_primary - n_all
-    pool_jobs = min(len(pools), max(0, left // 2)) if not small else 0
-    if n_all and not all_nodes:
-        pool_jobs = min(len(pools), left)  # everything is in the all job: pools on top
-    for p in pools[:pool_jobs]:
-        add(
-            f"pool {p['poolid']}",
-            schedule=rng.choice(_DAILY),
-            storage=rng.choice(primary_pbs),
-            pool=p["poolid"],
-        )
-        covered |= set(p["members"])
-    rest = sorted(v for v in node_of if v not in covered | new)
-    n_lists = max(0, left - pool_jobs)
-    if rest and n_lists == 0 and not jobs:
-        n_lists = 1
-    rng.shuffle(rest)
-    for k in range(n_lists):
-        chunk = sorted(rest[k::n_lists])
-        if not chunk:
-            continue
-        add(
-            "VMID list",
-            schedule=rng.choice(_DAILY),
-            storage=rng.choice(primary_pbs),
-            vmid=_vmid_list(chunk),
-        )
+    def set_aside(self, pools: Sequence[dict[str, Any]]) -> set[int]:
+        """Guests that must stay out of the primary jobs."""
+        rng = self.rng
+        pooled = {v for p in pools for v in p["members"]}
+        free = [int(g["vmid"]) for g in self.guests if int(g["vmid"]) not in pooled | self.new]
+        rng.shuffle(free)
+        n_uncovered = max(1, len(self.guests) // 300) if len(self.guests) >= 4 else 0
+        uncovered = _take(free, n_uncovered, rng)
+        self.disabled_only = [_take(free, rng.randint(2, 4), rng) for _ in range(self.n_disabled)]
+        self.nonpbs_only = [_take(free, rng.randint(2, 5), rng) for _ in range(self.n_nonpbs)]
+        self.weekly_only = _take(free, rng.randint(3, 10), rng) if self.n_weekly else []
+        if not self.small:
+            self.legacy_off = _take(free, self.legacy_rng.randint(2, 3), self.legacy_rng)
+        special = set(uncovered) | set(self.weekly_only) | set(self.legacy_off)
+        return special | {v for group in (*self.disabled_only, *self.nonpbs_only) for v in group}
 
-    # Frequent jobs: a few databases of one node, also in their daily job.
-    for k in range(n_frequent):
-        node = nodes[(k * 7 + 1) % len(nodes)]
-        local = sorted(v for v, n in node_of.items() if n == node and v not in special | new)
-        dbs = [v for v in local if role_of[v] == "db"] or local
-        picked = dbs[: rng.randint(2, 6)]
-        if picked:
-            add(
-                f"frequent {node}",
-                schedule=_FREQUENT[k % len(_FREQUENT)],
-                node=node,
-                storage=primary_pbs[-1],
+    def primary(self, pools: Sequence[dict[str, Any]], special: set[int]) -> None:
+        """Primary daily jobs: node-wide "all" jobs, pool jobs, then VMID lists."""
+        rng, nodes, node_of = self.rng, self.nodes, self.node_of
+        n_all = 0 if self.n_primary < 2 else (1 if len(nodes) <= 4 else max(1, len(nodes) // 8))
+        covered: set[int] = set(special)
+        all_nodes = nodes[:n_all] if len(nodes) > 4 else []
+        if n_all and not all_nodes:  # a small cluster: one cluster-wide all + exclude job
+            self.add(
+                "all guests", schedule="21:00", storage=self.primary_pbs[0], all=1,
+                exclude=_vmid_list(sorted(special)),
+            )  # fmt: skip
+            covered |= set(node_of)
+        for node in all_nodes:
+            excluded = sorted(v for v in special if node_of[v] == node)
+            fields: dict[str, Any] = {"schedule": rng.choice(_DAILY), "node": node, "all": 1}
+            if excluded:
+                fields["exclude"] = _vmid_list(excluded)
+            self.add(f"all guests of {node}", storage=rng.choice(self.primary_pbs), **fields)
+            covered |= {v for v, n in node_of.items() if n == node}
+        left = self.n_primary - n_all
+        pool_jobs = min(len(pools), max(0, left // 2)) if not self.small else 0
+        if n_all and not all_nodes:
+            pool_jobs = min(len(pools), left)  # everything is in the all job: pools on top
+        for p in pools[:pool_jobs]:
+            self.add(
+                f"pool {p['poolid']}", schedule=rng.choice(_DAILY),
+                storage=rng.choice(self.primary_pbs), pool=p["poolid"],
+            )  # fmt: skip
+            covered |= set(p["members"])
+        self._lists(sorted(v for v in node_of if v not in covered | self.new), left - pool_jobs)
+
+    def _lists(self, rest: list[int], n_lists: int) -> None:
+        rng = self.rng
+        n_lists = max(0, n_lists)
+        if rest and n_lists == 0 and not self.jobs:
+            n_lists = 1
+        rng.shuffle(rest)
+        for k in range(n_lists):
+            chunk = sorted(rest[k::n_lists])
+            if chunk:
+                self.add(
+                    "VMID list", schedule=rng.choice(_DAILY),
+                    storage=rng.choice(self.primary_pbs), vmid=_vmid_list(chunk),
+                )  # fmt: skip
+
+    def frequent(self, special: set[int]) -> None:
+        """Frequent jobs: a few databases of one node, also in their daily job."""
+        for k in range(self.n_frequent):
+            node = self.nodes[(k * 7 + 1) % len(self.nodes)]
+            local = sorted(
+                v for v, n in self.node_of.items() if n == node and v not in special | self.new
+            )
+            dbs = [v for v in local if self.role_of[v] == "db"] or local
+            picked = dbs[: self.rng.randint(2, 6)]
+            if picked:
+                self.add(
+                    f"frequent {node}", schedule=_FREQUENT[k % len(_FREQUENT)], node=node,
+                    storage=self.primary_pbs[-1], vmid=_vmid_list(picked),
+                )  # fmt: skip
+
+    def weekly(self, special: set[int]) -> None:
+        """Weekly jobs: the first also holds the weekly-only guests."""
+        out = special | self.new
+        for k in range(self.n_weekly):
+            extra = sorted(
+                self.rng.sample(
+                    sorted(v for v in self.node_of if v not in out),
+                    min(len(self.node_of) - len(out), self.rng.randint(10, 50)),
+                )
+            )
+            chosen = sorted({*extra, *(self.weekly_only if k == 0 else [])})
+            if chosen:
+                self.add(
+                    "weekly offsite", schedule=_WEEKLY[k % len(_WEEKLY)],
+                    storage=self.weekly_pbs, mode="stop", vmid=_vmid_list(chosen),
+                )  # fmt: skip
+
+    def retired(self) -> None:
+        for k, group in enumerate(self.disabled_only):
+            self.add(
+                "retired", schedule=("sat 01:00", "21:00")[k % 2], storage=self.primary_pbs[0],
+                vmid=_vmid_list(group), enabled=0,
+            )  # fmt: skip
+
+    def to_files(self) -> None:
+        for k, group in enumerate(self.nonpbs_only):
+            # The first writes plain files to a directory (``dumpdir``, no storage): never
+            # PBS, whatever the node's vzdump default storage is (mgr ``PVE::VZDump::new``).
+            target = (
+                {"dumpdir": _DUMPDIR} if k == 0 else {"storage": ("local", "nfs-backup")[k % 2]}
+            )
+            self.add(
+                "to file storage", schedule=("22:30", "sun 04:00")[k % 2], **target,
+                compress="zstd", vmid=_vmid_list(group),
+            )  # fmt: skip
+
+    def fill(self, candidates: list[int]) -> None:
+        """Slots left (small clusters, empty chunks): a second daily copy of some guests."""
+        while len(self.jobs) < self.count and candidates:
+            picked = self.rng.sample(candidates, min(len(candidates), self.rng.randint(5, 40)))
+            self.add(
+                "second copy", schedule=self.rng.choice(_DAILY), storage=self.primary_pbs[-1],
                 vmid=_vmid_list(picked),
-            )
-    # Weekly jobs: the first also holds the weekly-only guests.
-    for k in range(n_weekly):
-        extra = sorted(
-            rng.sample(
-                sorted(v for v in node_of if v not in special | new),
-                min(len(node_of) - len(special | new), rng.randint(10, 50)),
-            )
-        )
-        chosen = sorted({*extra, *(weekly_only if k == 0 else [])})
-        if chosen:
-            add(
-                "weekly offsite",
-                schedule=_WEEKLY[k % len(_WEEKLY)],
-                storage=weekly_pbs,
-                mode="stop",
-                vmid=_vmid_list(chosen),
-            )
-    for k, group in enumerate(disabled_only):
-        add(
-            "retired",
-            schedule=("sat 01:00", "21:00")[k % 2],
-            storage=primary_pbs[0],
-            vmid=_vmid_list(group),
-            enabled=0,
-        )
-    for k, group in enumerate(nonpbs_only):
-        # The first writes plain files to a directory (``dumpdir``, no storage): never
-        # PBS, whatever the node's vzdump default storage is (mgr ``PVE::VZDump::new``).
-        target = {"dumpdir": _DUMPDIR} if k == 0 else {"storage": ("local", "nfs-backup")[k % 2]}
-        add(
-            "to file storage",
-            schedule=("22:30", "sun 04:00")[k % 2],
-            **target,
-            compress="zstd",
-            vmid=_vmid_list(group),
-        )
-    # Slots left (small clusters, empty chunks): a second daily copy of some guests.
-    candidates = sorted(v for v in node_of if v not in special | new)
-    while len(jobs) < count and candidates:
-        picked = rng.sample(candidates, min(len(candidates), rng.randint(5, 40)))
-        add(
-            "second copy",
-            schedule=rng.choice(_DAILY),
-            storage=primary_pbs[-1],
-            vmid=_vmid_list(picked),
-        )
-    if not small:
-        jobs[:0] = _legacy_jobs(candidates, legacy_off, primary_pbs[0], legacy_rng)
-    return jobs
+            )  # fmt: skip
 
 
 def _legacy_jobs(

@@ -345,6 +345,28 @@ def _parse_task(
     renderer: RecipeRenderer,
 ) -> TaskSpec:
     f = Fields(raw, where, _TASK_KEYS)
+    task = _task_identity(f, index, node_names)
+    node, task_type, starttime = task["node"], task["type"], task["starttime"]
+    recipe = _parse_recipe(f, task_type, renderer)
+    log = _task_log(f, base_dir)
+    status: str | None = f.text("status", None)
+    default_end = starttime + 1
+    if recipe is not None and (status is None or not f.has("endtime")):
+        run = renderer.run(node, starttime, recipe)  # what the recipe gives, once
+        status = status or run.status
+        default_end = run.endtime
+    if status is None:
+        status = read_status(log) if log is not None else "OK"
+    endtime = _task_end(f, status, starttime, default_end)
+    if log is None:
+        line = None if status == "running" or recipe is not None else end_line(status)
+        log = (line,) if line else ()
+    return TaskSpec(status=status, endtime=endtime, log=log, log_recipe=recipe, **task)
+
+
+def _task_identity(f: Fields, index: int, node_names: set[str]) -> dict[str, Any]:
+    """Node, type, start, id, user, pid and pstart: given, or from the ``upid`` (which
+    they must not contradict)."""
     parsed: Upid | None = None
     if f.has("upid"):
         try:
@@ -360,49 +382,36 @@ def _parse_task(
             return value
         return from_upid if parsed is not None else default
 
+    def required(key: str, from_upid: Any, reader: Any) -> Any:
+        value = pick(key, from_upid, None, reader)
+        if value is None:
+            raise f.error(key, "required key is missing")
+        return value
+
     p = parsed
-    node = pick("node", p and p.node, None, f.nonempty_text)
-    if node is None:
-        raise f.error("node", "required key is missing")
+    node = required("node", p and p.node, f.nonempty_text)
     if node not in node_names:
         raise f.error("node", f"unknown node {node!r}")
-    task_type = pick("type", p and p.type, None, f.nonempty_text)
-    if task_type is None:
-        raise f.error("type", "required key is missing")
-    starttime = pick("starttime", p and p.starttime, None, f.time)
-    if starttime is None:
-        raise f.error("starttime", "required key is missing")
-    task: dict[str, Any] = {
+    return {
         "node": node,
-        "type": task_type,
-        "starttime": starttime,
+        "type": required("type", p and p.type, f.nonempty_text),
+        "starttime": required("starttime", p and p.starttime, f.time),
         "id": pick("id", p and p.id, "", f.text),
         "user": pick("user", p and p.user, "root@pam", f.nonempty_text),
         "pid": pick("pid", p and p.pid, 1000 + index * 211 % 3_000_000, f.integer),
         "pstart": pick("pstart", p and p.pstart, 10_000_000 + index * 1_009, f.integer),
     }
-    recipe = _parse_recipe(f, task_type, renderer)
-    log = _task_log(f, base_dir)
-    status: str | None = f.text("status", None)
-    default_end = starttime + 1
-    if recipe is not None and (status is None or not f.has("endtime")):
-        run = renderer.run(node, starttime, recipe)  # what the recipe gives, once
-        status = status or run.status
-        default_end = run.endtime
-    if status is None:
-        status = read_status(log) if log is not None else "OK"
+
+
+def _task_end(f: Fields, status: str, starttime: int, default_end: int) -> int | None:
     if status == "running":
         if f.has("endtime"):
             raise f.error("endtime", "a running task has no endtime")
-        endtime = None
-    else:
-        endtime = f.time("endtime", default_end)
-        if endtime < starttime:
-            raise f.error("endtime", "is before starttime")
-    if log is None:
-        line = None if status == "running" or recipe is not None else end_line(status)
-        log = (line,) if line else ()
-    return TaskSpec(status=status, endtime=endtime, log=log, log_recipe=recipe, **task)
+        return None
+    endtime: int = f.time("endtime", default_end)
+    if endtime < starttime:
+        raise f.error("endtime", "is before starttime")
+    return endtime
 
 
 def _parse_recipe(f: Fields, task_type: str, renderer: RecipeRenderer) -> LogRecipe | None:

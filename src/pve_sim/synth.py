@@ -205,29 +205,10 @@ def _qemu_body(w: _Writer, g: GuestRun, target: BackupTarget, mode: str, start: 
     """Lines of a qemu guest after ``Backup started at``; returns the seconds it took."""
     stopped = g.status != "running" or g.template
     effective_mode = "stop" if stopped else mode
-    disk = f"'scsi0' 'local-lvm:{'base' if g.template else 'vm'}-{g.vmid}-disk-0' {g.disk_gib}G"
-    if stopped:
-        w.info(f"status = {g.status if not g.template else 'stopped'}")
-        w.info(f"backup mode: {effective_mode}")
-        w.info("ionice priority: 7")
-        w.info(f"VM Name: {g.name}")
-        w.info(f"include disk {disk}")
-    else:
-        w.info(f"status = {g.status}")
-        w.info(f"VM Name: {g.name}")
-        w.info(f"include disk {disk}")
-        w.info(f"backup mode: {effective_mode}")
-        w.info("ionice priority: 7")
-    for text in g.warnings:
-        w.warn(text)
+    _qemu_head(w, g, stopped, effective_mode)
     if effective_mode == "stop" and not stopped:
         w.info("stopping virtual guest")
-    if target.type == "pbs":
-        w.info(f"creating Proxmox Backup Server archive 'vm/{g.vmid}/{epoch_to_iso_z(start)}'")
-    else:
-        stamp = local_datetime(start, w.tz).strftime("%Y_%m_%d-%H_%M_%S")
-        name = f"vzdump-qemu-{g.vmid}-{stamp}.vma.zst"
-        w.info(f"creating vzdump archive '{target.dump_path}/{name}'")
+    _archive_line(w, g, target, start)
     if stopped or effective_mode == "stop":
         w.info("starting kvm to execute backup task")
     elif mode == "snapshot":
@@ -249,31 +230,73 @@ def _qemu_body(w: _Writer, g: GuestRun, target: BackupTarget, mode: str, start: 
         w.error(g.error)
         w.info("aborting backup job")
         return seconds + w.rng.randint(1, 5)
-    seconds = w.rng.randint(6, 40)
     if target.type == "pbs" and not stopped:
-        dirty = total * w.rng.uniform(0.005, 0.08)
-        w.info(f"scsi0: dirty-bitmap status: OK ({_size(dirty)} of {_size(total)} dirty)")
-        amount = f"{_size(dirty)} dirty of {_size(total)} total"
-        w.info(f"using fast incremental mode (dirty-bitmap), {amount}")
-        _progress(w, dirty, seconds)
-        reused = total - dirty
-        share = int(100 * reused / total)
-        w.info(f"backup was done incrementally, reused {reused / GIB:.2f} GiB ({share}%)")
-        w.info(f"transferred {_size(dirty, 2)} in {seconds} seconds ({_size(dirty / seconds)}/s)")
+        seconds = _qemu_incremental(w, total)
     else:
-        seconds = w.rng.randint(60, 240)
-        _progress(w, total, seconds)
-        sparse = total * w.rng.uniform(0.3, 0.7)
-        share = int(100 * sparse / total)
-        w.info(f"backup is sparse: {sparse / GIB:.2f} GiB ({share}%) total zero data")
-        w.info(
-            f"transferred {total / GIB:.2f} GiB in {seconds} seconds ({_size(total / seconds)}/s)"
-        )
-        if target.type != "pbs":
-            w.info(f"archive file size: {(total - sparse) / GIB * 0.6:.2f}GB")
+        seconds = _qemu_full(w, total, target)
     if stopped and not g.template:
         w.info("stopping kvm after backup task")
     return seconds + w.rng.randint(2, 8)
+
+
+def _qemu_head(w: _Writer, g: GuestRun, stopped: bool, effective_mode: str) -> None:
+    disk = f"'scsi0' 'local-lvm:{'base' if g.template else 'vm'}-{g.vmid}-disk-0' {g.disk_gib}G"
+    if stopped:
+        w.info(f"status = {g.status if not g.template else 'stopped'}")
+        w.info(f"backup mode: {effective_mode}")
+        w.info("ionice priority: 7")
+        w.info(f"VM Name: {g.name}")
+        w.info(f"include disk {disk}")
+    else:
+        w.info(f"status = {g.status}")
+        w.info(f"VM Name: {g.name}")
+        w.info(f"include disk {disk}")
+        w.info(f"backup mode: {effective_mode}")
+        w.info("ionice priority: 7")
+    for text in g.warnings:
+        w.warn(text)
+
+
+def _archive_line(w: _Writer, g: GuestRun, target: BackupTarget, start: int) -> str:
+    """The ``creating ... archive`` line; returns the PBS archive name (``vm/100/<time>``)."""
+    kind = "vm" if g.type == "qemu" else "ct"
+    archive = f"{kind}/{g.vmid}/{epoch_to_iso_z(start)}"
+    if target.type == "pbs":
+        w.info(f"creating Proxmox Backup Server archive '{archive}'")
+    else:
+        stamp = local_datetime(start, w.tz).strftime("%Y_%m_%d-%H_%M_%S")
+        ext = "vma.zst" if g.type == "qemu" else "tar.zst"
+        name = f"vzdump-{g.type}-{g.vmid}-{stamp}.{ext}"
+        w.info(f"creating vzdump archive '{target.dump_path}/{name}'")
+    return archive
+
+
+def _qemu_incremental(w: _Writer, total: int) -> int:
+    """A running VM to PBS: only the dirty blocks travel (dirty bitmap)."""
+    seconds = w.rng.randint(6, 40)
+    dirty = total * w.rng.uniform(0.005, 0.08)
+    w.info(f"scsi0: dirty-bitmap status: OK ({_size(dirty)} of {_size(total)} dirty)")
+    amount = f"{_size(dirty)} dirty of {_size(total)} total"
+    w.info(f"using fast incremental mode (dirty-bitmap), {amount}")
+    _progress(w, dirty, seconds)
+    reused = total - dirty
+    share = int(100 * reused / total)
+    w.info(f"backup was done incrementally, reused {reused / GIB:.2f} GiB ({share}%)")
+    w.info(f"transferred {_size(dirty, 2)} in {seconds} seconds ({_size(dirty / seconds)}/s)")
+    return seconds
+
+
+def _qemu_full(w: _Writer, total: int, target: BackupTarget) -> int:
+    w.rng.randint(6, 40)  # drawn as for an incremental run, so seeds give the same logs
+    seconds = w.rng.randint(60, 240)
+    _progress(w, total, seconds)
+    sparse = total * w.rng.uniform(0.3, 0.7)
+    share = int(100 * sparse / total)
+    w.info(f"backup is sparse: {sparse / GIB:.2f} GiB ({share}%) total zero data")
+    w.info(f"transferred {total / GIB:.2f} GiB in {seconds} seconds ({_size(total / seconds)}/s)")
+    if target.type != "pbs":
+        w.info(f"archive file size: {(total - sparse) / GIB * 0.6:.2f}GB")
+    return seconds
 
 
 def _lxc_body(w: _Writer, g: GuestRun, target: BackupTarget, mode: str, start: int) -> int:
@@ -289,49 +312,14 @@ def _lxc_body(w: _Writer, g: GuestRun, target: BackupTarget, mode: str, start: i
         w.info("stopping virtual guest")
     if mode == "snapshot" and g.status == "running":
         w.info("create storage snapshot 'vzdump'")
-    archive = f"ct/{g.vmid}/{epoch_to_iso_z(start)}"
-    if target.type == "pbs":
-        w.info(f"creating Proxmox Backup Server archive '{archive}'")
-    else:
-        stamp = local_datetime(start, w.tz).strftime("%Y_%m_%d-%H_%M_%S")
-        name = f"vzdump-lxc-{g.vmid}-{stamp}.tar.zst"
-        w.info(f"creating vzdump archive '{target.dump_path}/{name}'")
+    archive = _archive_line(w, g, target, start)
     if g.error is not None:
         if mode == "snapshot" and g.status == "running":
             w.info("cleanup temporary 'vzdump' snapshot")
         return w.rng.randint(5, 60)
     seconds = w.rng.randint(8, 70)
     if target.type == "pbs":
-        repo = f"{target.username}@{target.server}:{target.datastore}"
-        ns = f" --ns {target.namespace}" if target.namespace else ""
-        tmp = f"/var/tmp/vzdumptmp{w.rng.randint(10000, 99999)}_{g.vmid}"
-        w.info(
-            f"run: /usr/bin/proxmox-backup-client backup --crypt-mode=none "
-            f"pct.conf:{tmp}/etc/vzdump/pct.conf "
-            f"root.pxar:/mnt/vzsnap0 --include-dev /mnt/vzsnap0/./ --skip-lost-and-found "
-            f"--exclude=/tmp/?* --exclude=/var/tmp/?* --exclude=/var/run/?*.pid "
-            f"--backup-type ct --backup-id {g.vmid} --backup-time {start} --repository {repo}{ns}"
-        )
-        prefix = f"[{target.namespace}]:" if target.namespace else ""
-        w.info(f"Starting backup: {prefix}{archive}")
-        w.info(f"Client name: {w.node}")
-        w.info(f"Starting backup protocol: {_ctime(start, w.tz)}")
-        w.info(f"Downloading previous manifest ({_ctime(start - 86400, w.tz)})")
-        total = g.disk_gib * GIB * w.rng.uniform(0.2, 0.6)
-        delta = total * w.rng.uniform(0.01, 0.06)
-        dest = f"{target.username}@{target.server}:8007:{target.datastore}"
-        w.info(f"Upload directory '/mnt/vzsnap0' to '{dest}' as root.pxar.didx")
-        packed = _size(delta * 0.35)
-        w.info(
-            f"root.pxar: had to backup {_size(delta)} of {_size(total)}"
-            f" (compressed {packed}) in {seconds - 2:.2f}s"
-        )
-        w.info(f"root.pxar: average backup speed: {_size(delta / max(1, seconds - 2))}/s")
-        reused = f"{_size(total - delta)} ({100 * (1 - delta / total):.1f}%)"
-        w.info(f"root.pxar: backup was done incrementally, reused {reused}")
-        w.info(f"Uploaded backup catalog ({w.rng.randint(100, 900)}.00 KiB)")
-        w.info(f"Duration: {seconds - 1:.2f}s")
-        w.info(f"End Time: {_ctime(start + seconds, w.tz)}")
+        _lxc_to_pbs(w, g, target, start, seconds, archive)
     else:
         written = g.disk_gib * GIB * w.rng.uniform(0.2, 0.6)
         speed = written / seconds / 1024**2
@@ -342,6 +330,42 @@ def _lxc_body(w: _Writer, g: GuestRun, target: BackupTarget, mode: str, start: i
     if stop_running:
         w.info("restarting vm")
     return seconds + 1
+
+
+def _lxc_to_pbs(
+    w: _Writer, g: GuestRun, target: BackupTarget, start: int, seconds: int, archive: str
+) -> None:
+    """What ``proxmox-backup-client backup`` prints for a container's root.pxar."""
+    repo = f"{target.username}@{target.server}:{target.datastore}"
+    ns = f" --ns {target.namespace}" if target.namespace else ""
+    tmp = f"/var/tmp/vzdumptmp{w.rng.randint(10000, 99999)}_{g.vmid}"
+    w.info(
+        f"run: /usr/bin/proxmox-backup-client backup --crypt-mode=none "
+        f"pct.conf:{tmp}/etc/vzdump/pct.conf "
+        f"root.pxar:/mnt/vzsnap0 --include-dev /mnt/vzsnap0/./ --skip-lost-and-found "
+        f"--exclude=/tmp/?* --exclude=/var/tmp/?* --exclude=/var/run/?*.pid "
+        f"--backup-type ct --backup-id {g.vmid} --backup-time {start} --repository {repo}{ns}"
+    )
+    prefix = f"[{target.namespace}]:" if target.namespace else ""
+    w.info(f"Starting backup: {prefix}{archive}")
+    w.info(f"Client name: {w.node}")
+    w.info(f"Starting backup protocol: {_ctime(start, w.tz)}")
+    w.info(f"Downloading previous manifest ({_ctime(start - 86400, w.tz)})")
+    total = g.disk_gib * GIB * w.rng.uniform(0.2, 0.6)
+    delta = total * w.rng.uniform(0.01, 0.06)
+    dest = f"{target.username}@{target.server}:8007:{target.datastore}"
+    w.info(f"Upload directory '/mnt/vzsnap0' to '{dest}' as root.pxar.didx")
+    packed = _size(delta * 0.35)
+    w.info(
+        f"root.pxar: had to backup {_size(delta)} of {_size(total)}"
+        f" (compressed {packed}) in {seconds - 2:.2f}s"
+    )
+    w.info(f"root.pxar: average backup speed: {_size(delta / max(1, seconds - 2))}/s")
+    reused = f"{_size(total - delta)} ({100 * (1 - delta / total):.1f}%)"
+    w.info(f"root.pxar: backup was done incrementally, reused {reused}")
+    w.info(f"Uploaded backup catalog ({w.rng.randint(100, 900)}.00 KiB)")
+    w.info(f"Duration: {seconds - 1:.2f}s")
+    w.info(f"End Time: {_ctime(start + seconds, w.tz)}")
 
 
 def vzdump_run(
@@ -372,15 +396,8 @@ def vzdump_run(
     lock_lines: tuple[str, ...] = ()
     if lock_wait > 0:
         lock_lines = (f"INFO: {LOCK_WAITING}", "INFO: got global lock")
-        if job_error is not None and job_error.startswith(LOCK_TIMEOUT_PREFIX):
-            # getlock gave up after ``lockwait``: it logs the error and calls exit(-1),
-            # so no TASK line is written (``unexpected status``).
-            end = start + lock_wait + 1
-            lines = (f"INFO: {LOCK_WAITING}", f"ERROR: {job_error}")
-            return VzdumpRun(start, end, UNEXPECTED_STATUS, lines)
     if job_error is not None:
-        end = start + lock_wait + rng.randint(1, 30)
-        return VzdumpRun(start, end, job_error, (*lock_lines, f"TASK ERROR: {job_error}"))
+        return _dead_run(start, job_error, lock_wait, rng)
     w = _Writer(node, timezone, rng, start + 1 + max(0, lock_wait))
     w.lines.extend(lock_lines)
     w.info(f"starting new backup job: {command}")
@@ -400,20 +417,50 @@ def vzdump_run(
             done = tuple(snapshots), tuple(failed), tuple(starts)
             return VzdumpRun(start, t0, "running", tuple(w.lines), *done, partial=partial)
         starts.append((g.vmid, t0))
-        seconds = body(w, g, target, mode, t0)
-        end = t0 + seconds
-        if g.error is not None:
-            w.error(f"Backup of VM {g.vmid} failed - {g.error}")
-            w.info(f"Failed at {_clock(end, timezone)}")
+        snapshot = _guest_end(w, g, body(w, g, target, mode, t0), notes)
+        if snapshot is None:
             failed.append(g.vmid)
         else:
-            if notes:
-                w.info("adding notes to backup")
-            w.info(f"Finished Backup of VM {g.vmid} ({_duration(seconds)})")
-            w.info(f"Backup finished at {_clock(end, timezone)}")
-            size = g.disk_gib * GIB if g.type == "qemu" else int(g.disk_gib * GIB * 0.4)
-            snapshots.append(Snapshot(g.vmid, g.type, t0, size + rng.randint(0, 4096)))
-        w.now = end
+            snapshots.append(snapshot)
+    status = _job_end(w, failed)
+    return VzdumpRun(
+        start, w.now + 1, status, tuple(w.lines), tuple(snapshots), tuple(failed), tuple(starts)
+    )
+
+
+def _dead_run(start: int, job_error: str, lock_wait: int, rng: random.Random) -> VzdumpRun:
+    """A run that dies before any guest (``job_error``), as PVE logs it."""
+    if lock_wait > 0 and job_error.startswith(LOCK_TIMEOUT_PREFIX):
+        # getlock gave up after ``lockwait``: it logs the error and calls exit(-1),
+        # so no TASK line is written (``unexpected status``).
+        end = start + lock_wait + 1
+        lines: tuple[str, ...] = (f"INFO: {LOCK_WAITING}", f"ERROR: {job_error}")
+        return VzdumpRun(start, end, UNEXPECTED_STATUS, lines)
+    lock_lines = (f"INFO: {LOCK_WAITING}", "INFO: got global lock") if lock_wait > 0 else ()
+    end = start + lock_wait + rng.randint(1, 30)
+    return VzdumpRun(start, end, job_error, (*lock_lines, f"TASK ERROR: {job_error}"))
+
+
+def _guest_end(w: _Writer, g: GuestRun, seconds: int, notes: bool) -> Snapshot | None:
+    """The lines after a guest's body; its snapshot, None when it failed."""
+    end = w.now + seconds
+    snapshot = None
+    if g.error is not None:
+        w.error(f"Backup of VM {g.vmid} failed - {g.error}")
+        w.info(f"Failed at {_clock(end, w.tz)}")
+    else:
+        if notes:
+            w.info("adding notes to backup")
+        w.info(f"Finished Backup of VM {g.vmid} ({_duration(seconds)})")
+        w.info(f"Backup finished at {_clock(end, w.tz)}")
+        size = g.disk_gib * GIB if g.type == "qemu" else int(g.disk_gib * GIB * 0.4)
+        snapshot = Snapshot(g.vmid, g.type, w.now, size + w.rng.randint(0, 4096))
+    w.now = end
+    return snapshot
+
+
+def _job_end(w: _Writer, failed: Sequence[int]) -> str:
+    """The job's closing lines; its task status."""
     if failed:
         w.info("Backup job finished with errors")
         w.lines.append("")
@@ -424,9 +471,7 @@ def vzdump_run(
     line = end_line(status)
     if line:
         w.lines.append(line)
-    return VzdumpRun(
-        start, w.now + 1, status, tuple(w.lines), tuple(snapshots), tuple(failed), tuple(starts)
-    )
+    return status
 
 
 def _partial_body(w: _Writer, g: GuestRun, target: BackupTarget, mode: str, body: Any) -> None:

@@ -58,15 +58,6 @@ class PbsClient(PveClient):
         )
 
 
-def pbs_tls_notice(client: PbsClient) -> str | None:
-    if client.tls_mode == "not verified":
-        return (
-            f"TLS certificate verification of PBS {client.server.label} is DISABLED "
-            "(PBS_VERIFY_TLS=false)"
-        )
-    return None
-
-
 def missing_role(status: int, store: str, what: str) -> str | None:
     """The PBS role a 403 points at, for ``--check-api`` and anomalies."""
     if status != 403:

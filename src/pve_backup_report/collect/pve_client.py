@@ -41,21 +41,6 @@ from pve_backup_report.errors import (
 log = logging.getLogger("nagiosplugin.pve_backup_report.api")
 
 
-def tls_notice(tls_mode: str, origin: str | None = None) -> str | None:
-    """The line every output shows when the connection is not verified TLS.
-
-    ``origin`` names the setting behind it (``--insecure``, ``PVE_VERIFY_TLS
-    (environment)``, ``host (config file ...)``, ...).
-    """
-    if tls_mode == "not verified":
-        by = f"by {origin}" if origin else "(PVE_VERIFY_TLS=false)"
-        return f"TLS certificate verification is DISABLED {by}"
-    if tls_mode == "plain http":
-        where = f" in {origin}" if origin else ""
-        return f"plain HTTP: the token and the answers travel unencrypted (http:// host{where})"
-    return None
-
-
 @dataclass
 class RequestStats:
     """Mutable counters (guarded by a lock in the client)."""

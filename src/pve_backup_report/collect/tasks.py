@@ -406,25 +406,8 @@ def collect_history(
     progress: Progress = no_progress,
 ) -> HistoryCollection:
     wanted = wanted_guests(coverage)
-    judged = {v for guests in wanted.values() for v in guests}
     anomalies: list[Anomaly] = []
-    states: list[_NodeState] = []
-    for node in inventory.nodes:
-        st = _NodeState(node.name, node.timezone, set(wanted.get(node.name, set())))
-        st.newest_first = not options.schedule_selection
-        if node.status != "online":
-            st.readable = False
-            st.done = True
-            if st.wanted:
-                anomalies.append(
-                    Anomaly(
-                        Severity.WARNING,
-                        "tasks",
-                        f"node {node.name} is {node.status}: its task history is not readable",
-                        {"node": node.name},
-                    )
-                )
-        states.append(st)
+    states = _node_states(inventory, wanted, options, anomalies)
     since = now - options.history_days * 86400
     runs = TaskPredictor(inventory, coverage, since, now)
     predictor = runs if options.schedule_selection else None
@@ -433,33 +416,10 @@ def collect_history(
         client, inventory, now, options, cache or {}, predictor, anomalies,
         (CrossNodeSearch(home), runs),
     )  # fmt: skip
-    counters = reader.counters
-
     with worker_pool(max(1, options.workers)) as pool:
-        active = [s for s in states if not s.done]
-        _fetch_pages(client, pool, active, since, options, anomalies, counters)
-        while True:
-            batch: list[tuple[_NodeState, TaskInfo]] = []
-            for st in states:
-                if st.done:
-                    continue
-                take = reader.plan(st)
-                while not take and not st.done:  # guests lack a success: an older page
-                    _fetch_pages(client, pool, [st], since, options, anomalies, counters)
-                    take = reader.plan(st)
-                batch += [(st, t) for t in take]
-            if not batch:
-                if reader.settle(states):
-                    continue  # a migrated guest's search started or ended
-                break
-            left = sum(1 for s in states if not s.done)
-            progress(
-                f"task logs: {counters['fetched']} read, {counters['cached']} from cache, "
-                f"{left} node(s) still unresolved"
-            )
-            reader.read(batch, pool)
-            reader.settle(states)
-
+        _read_rounds(reader, states, pool, since, progress)
+    judged = {v for guests in wanted.values() for v in guests}
+    counters = reader.counters
     return HistoryCollection(
         # only the guests whose freshness is judged: the logs read for them may hold
         # results of other guests, but not necessarily their latest ones
@@ -477,6 +437,70 @@ def collect_history(
         logs_cached=counters["cached"],
         empty_nodes=frozenset(s.name for s in states if s.readable and s.total == 0),
     )
+
+
+def _node_states(
+    inventory: Inventory,
+    wanted: Mapping[str, set[int]],
+    options: HistoryOptions,
+    anomalies: list[Anomaly],
+) -> list[_NodeState]:
+    """One reading state per node; a node not online is not read (an anomaly when it
+    holds judged guests)."""
+    states: list[_NodeState] = []
+    for node in inventory.nodes:
+        st = _NodeState(node.name, node.timezone, set(wanted.get(node.name, set())))
+        st.newest_first = not options.schedule_selection
+        if node.status != "online":
+            st.readable = False
+            st.done = True
+            if st.wanted:
+                anomalies.append(
+                    Anomaly(
+                        Severity.WARNING,
+                        "tasks",
+                        f"node {node.name} is {node.status}: its task history is not readable",
+                        {"node": node.name},
+                    )
+                )
+        states.append(st)
+    return states
+
+
+def _read_rounds(
+    reader: _Reader,
+    states: list[_NodeState],
+    pool: ThreadPoolExecutor,
+    since: int,
+    progress: Progress,
+) -> None:
+    """Rounds of planning and reading until no node has a log left to read."""
+    client, options, anomalies, counters = (
+        reader.client, reader.options, reader.anomalies, reader.counters
+    )  # fmt: skip
+    _fetch_pages(client, pool, [s for s in states if not s.done], since, options, anomalies,
+                 counters)  # fmt: skip
+    while True:
+        batch: list[tuple[_NodeState, TaskInfo]] = []
+        for st in states:
+            if st.done:
+                continue
+            take = reader.plan(st)
+            while not take and not st.done:  # guests lack a success: an older page
+                _fetch_pages(client, pool, [st], since, options, anomalies, counters)
+                take = reader.plan(st)
+            batch += [(st, t) for t in take]
+        if not batch:
+            if reader.settle(states):
+                continue  # a migrated guest's search started or ended
+            return
+        left = sum(1 for s in states if not s.done)
+        progress(
+            f"task logs: {counters['fetched']} read, {counters['cached']} from cache, "
+            f"{left} node(s) still unresolved"
+        )
+        reader.read(batch, pool)
+        reader.settle(states)
 
 
 def _fetch_pages(
@@ -522,27 +546,27 @@ def _fetch_pages(
         st.total = total if total is not None else st.fetched_items
         if not items:
             st.total = st.fetched_items
-        bad = 0
-        for item in items:
-            try:
-                task = task_from_api(item)
-            except HistoryDataError:
-                bad += 1
-                continue
-            if task.type == "vzdump":
-                st.tasks.append(task)
         counters["listed"] += len(items)
-        if bad:
-            anomalies.append(
-                Anomaly(
-                    Severity.INFO,
-                    "tasks",
-                    f"{bad} malformed task item(s) on node {st.name} ignored",
-                    {"node": st.name},
-                )
-            )
+        anomalies += _add_tasks(st, items)
     for st in states:
         st.tasks.sort(key=lambda t: (t.starttime, t.upid), reverse=True)
+
+
+def _add_tasks(st: _NodeState, items: list[Any]) -> list[Anomaly]:
+    """The page's vzdump tasks join the node's list; malformed items are counted."""
+    bad = 0
+    for item in items:
+        try:
+            task = task_from_api(item)
+        except HistoryDataError:
+            bad += 1
+            continue
+        if task.type == "vzdump":
+            st.tasks.append(task)
+    if not bad:
+        return []
+    text = f"{bad} malformed task item(s) on node {st.name} ignored"
+    return [Anomaly(Severity.INFO, "tasks", text, {"node": st.name})]
 
 
 def _fetch_log(client: PveClient, task: TaskInfo, cap: int) -> list[str] | ApiError:

@@ -18,7 +18,6 @@ import nagiosplugin
 from pve_backup_report.analysis.assess import Assessment, GuestStatus, pending_guests
 from pve_backup_report.analysis.coverage import Coverage
 from pve_backup_report.analysis.thresholds import CATEGORIES
-from pve_backup_report.collect.pve_client import tls_notice
 from pve_backup_report.model import Problem, Severity
 from pve_backup_report.output.check_storage import CONTEXT as STORAGE_CONTEXT
 from pve_backup_report.output.check_storage import (
@@ -43,6 +42,7 @@ from pve_backup_report.output.check_text import (
     ordered,
     sections,
     size,
+    tls_notice,
 )
 
 

@@ -388,3 +388,25 @@ def fit_sections(
 def line_size(line: str) -> int:
     """Bytes of one output line, its line break included."""
     return size(line) + 1
+
+
+def tls_notice(tls_mode: str, origin: str | None = None) -> str | None:
+    """The line every output shows when the connection is not verified TLS.
+
+    ``origin`` names the setting behind it (``--insecure``, ``PVE_VERIFY_TLS
+    (environment)``, ``host (config file ...)``, ...).
+    """
+    if tls_mode == "not verified":
+        by = f"by {origin}" if origin else "(PVE_VERIFY_TLS=false)"
+        return f"TLS certificate verification is DISABLED {by}"
+    if tls_mode == "plain http":
+        where = f" in {origin}" if origin else ""
+        return f"plain HTTP: the token and the answers travel unencrypted (http:// host{where})"
+    return None
+
+
+def pbs_tls_notice(label: str, tls_mode: str) -> str | None:
+    """The line ``--check-api`` shows for a PBS server whose certificate is not verified."""
+    if tls_mode == "not verified":
+        return f"TLS certificate verification of PBS {label} is DISABLED (PBS_VERIFY_TLS=false)"
+    return None

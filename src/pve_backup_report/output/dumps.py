@@ -12,7 +12,7 @@ from typing import Any
 
 from pve_backup_report import __version__
 from pve_backup_report.analysis.assess import Assessment, GuestStatus
-from pve_backup_report.model import NOT_SPECIFIED, Inventory, Node, Pool, Storage
+from pve_backup_report.model import NOT_SPECIFIED, BackupJob, Guest, Inventory, Node, Pool, Storage
 from pve_backup_report.pve.timeutil import human_duration, iso_utc
 
 SCHEMA_VERSION = 1
@@ -122,87 +122,82 @@ def _node_default(inv: Inventory, node: str) -> str:
 
 
 def inventory_text(inv: Inventory) -> str:
-    lines = [f"PVE {inv.version or NOT_SPECIFIED}", "", "Nodes:"]
-    lines += _table(
-        ["node", "status", "timezone", "vzdump default storage"],
-        [[n.name, n.status, _spec(n.timezone), _node_default(inv, n.name)] for n in inv.nodes],
-    )
-    lines += ["", "PBS storages:"]
-    lines += _table(
-        ["id", "server", "datastore", "namespace", "username", "enabled", "nodes", "backup"],
-        [
-            [
-                s.id,
-                _spec(s.server),
-                _spec(s.datastore),
-                _spec(s.namespace),
-                _spec(s.username),
-                "yes" if s.enabled else "no",
-                ",".join(s.nodes) if s.nodes else "all",
-                "yes" if s.has_backup_content else "no",
-            ]
-            for s in inv.storages
-            if s.is_pbs
-        ],
-    )
-    lines += ["", "Other storages:"]
-    lines += _table(
-        ["id", "type", "enabled", "nodes"],
-        [
-            [s.id, s.type, "yes" if s.enabled else "no", ",".join(s.nodes) if s.nodes else "all"]
-            for s in inv.storages
-            if not s.is_pbs
-        ],
-    )
-    lines += ["", "Backup jobs:"]
-    lines += _table(
-        ["id", "enabled", "storage", "schedule", "selection", "exclude", "node", "mode"],
-        [
-            [
-                j.id + (" (legacy)" if j.legacy else ""),
-                "yes" if j.enabled else "no",
-                j.storage or (f"dumpdir {j.dumpdir}" if j.dumpdir else "(node default)"),
-                _spec(j.schedule),
-                j.selection.value
-                + (f" {j.pool}" if j.pool else f" {j.vmid_raw}" if j.vmid_raw else ""),
-                j.exclude_raw or "-",
-                j.node or "any",
-                j.mode or "snapshot",
-            ]
-            for j in inv.jobs
-        ],
-    )
-    lines += ["", "Guests:"]
-    lines += _table(
-        ["vmid", "type", "name", "node", "status", "template", "pool", "tags"],
-        [
-            [
-                str(g.vmid),
-                g.type,
-                _oneline(g.name, 30),
-                g.node,
-                g.status,
-                "yes" if g.template else "no",
-                g.pool or "-",
-                ";".join(g.tags) or "-",
-            ]
-            for g in inv.guests
-        ],
-    )
-    lines += ["", "Pools:"]
-    lines += _table(
-        ["pool", "comment", "members"],
-        [
-            [
-                p.id,
-                _oneline(p.comment, 40) or "-",
-                "unreadable" if p.members is None else ",".join(map(str, p.members)) or "-",
-            ]
-            for p in inv.pools
-        ],
-    )
+    lines = [f"PVE {inv.version or NOT_SPECIFIED}"]
+    for title, headers, rows in (
+        ("Nodes", ["node", "status", "timezone", "vzdump default storage"], _node_rows(inv)),
+        ("PBS storages", ["id", "server", "datastore", "namespace", "username", "enabled",
+                          "nodes", "backup"], _pbs_rows(inv)),
+        ("Other storages", ["id", "type", "enabled", "nodes"], _other_storage_rows(inv)),
+        ("Backup jobs", ["id", "enabled", "storage", "schedule", "selection", "exclude", "node",
+                         "mode"], [_job_row(j) for j in inv.jobs]),
+        ("Guests", ["vmid", "type", "name", "node", "status", "template", "pool", "tags"],
+         [_guest_row(g) for g in inv.guests]),
+        ("Pools", ["pool", "comment", "members"], _pool_rows(inv)),
+    ):  # fmt: skip
+        lines += ["", f"{title}:", *_table(headers, rows)]
     lines += _anomaly_lines(inv.anomalies)
     return "\n".join(lines)
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _node_rows(inv: Inventory) -> list[list[str]]:
+    return [[n.name, n.status, _spec(n.timezone), _node_default(inv, n.name)] for n in inv.nodes]
+
+
+def _pbs_rows(inv: Inventory) -> list[list[str]]:
+    return [
+        [
+            s.id, _spec(s.server), _spec(s.datastore), _spec(s.namespace), _spec(s.username),
+            _yes(s.enabled), ",".join(s.nodes) if s.nodes else "all", _yes(s.has_backup_content),
+        ]
+        for s in inv.storages
+        if s.is_pbs
+    ]  # fmt: skip
+
+
+def _other_storage_rows(inv: Inventory) -> list[list[str]]:
+    return [
+        [s.id, s.type, _yes(s.enabled), ",".join(s.nodes) if s.nodes else "all"]
+        for s in inv.storages
+        if not s.is_pbs
+    ]
+
+
+def _job_row(j: BackupJob) -> list[str]:
+    selection = j.selection.value + (
+        f" {j.pool}" if j.pool else f" {j.vmid_raw}" if j.vmid_raw else ""
+    )
+    return [
+        j.id + (" (legacy)" if j.legacy else ""),
+        _yes(j.enabled),
+        j.storage or (f"dumpdir {j.dumpdir}" if j.dumpdir else "(node default)"),
+        _spec(j.schedule),
+        selection,
+        j.exclude_raw or "-",
+        j.node or "any",
+        j.mode or "snapshot",
+    ]
+
+
+def _guest_row(g: Guest) -> list[str]:
+    return [
+        str(g.vmid), g.type, _oneline(g.name, 30), g.node, g.status, _yes(g.template),
+        g.pool or "-", ";".join(g.tags) or "-",
+    ]  # fmt: skip
+
+
+def _pool_rows(inv: Inventory) -> list[list[str]]:
+    return [
+        [
+            p.id,
+            _oneline(p.comment, 40) or "-",
+            "unreadable" if p.members is None else ",".join(map(str, p.members)) or "-",
+        ]
+        for p in inv.pools
+    ]
 
 
 def _anomaly_lines(anomalies: Any) -> list[str]:
