@@ -125,7 +125,8 @@ def test_every_coverage_value() -> None:
         job("weekly", vmid="102", enabled=False),
         job("lost", pool="gone", node="pve2"),
     )
-    result = analyse(inv(guests, jobs))
+    # pool 'gone' is hidden from the token (403): its members are unknown
+    result = analyse(inv(guests, jobs, pools=(Pool("gone", None, None),)))
     assert {gc.guest.vmid: gc.coverage for gc in result.guests} == {
         100: Coverage.COVERED,
         101: Coverage.NON_PBS_ONLY,
@@ -219,18 +220,21 @@ def test_job_restricted_to_unknown_node() -> None:
 
 
 def test_missing_pool() -> None:
+    """pve-manager ``PVE/API2Tools.pm`` ``get_resource_pool_guest_members`` dies with
+    ``pool 'gone' does not exist`` before ``fork_worker`` (``PVE/API2/VZDump.pm``
+    ``vzdump``): the job backs up nothing, no guest is covered or indeterminate by it,
+    and a WARNING names the job and why (finding X1). The collector keeps a pool hidden
+    by a 403 (``collect.py`` ``_pools``), so an absent pool is a deleted one."""
     guests = (g(100), g(101, pool="prod"))
     jobs = (job("pool-job", pool="gone"),)
     result = analyse(inv(guests, jobs, pools=(Pool("prod", None, (101,)),)))
-    assert cov(result, 100).coverage is Coverage.INDETERMINATE
-    assert cov(result, 100).reasons == (
-        "job pool-job might include it: pool 'gone' does not exist "
-        "(or is not visible to this API token)",
-    )
+    assert cov(result, 100).coverage is Coverage.NOT_COVERED
+    assert cov(result, 100).possible_jobs == ()
     assert cov(result, 101).coverage is Coverage.NOT_COVERED
     (jc,) = result.jobs
-    assert jc.unresolved is not None and jc.included == () and jc.possible == (100,)
-    (a,) = find(result, "pools", "pool 'gone' does not exist")
+    assert jc.unresolved is None and jc.included == () and jc.possible == ()
+    assert jc.refused == "pool 'gone' does not exist"
+    (a,) = find(result, "jobs", "job pool-job: PVE refuses to run it (pool 'gone' does not")
     assert a.severity is Severity.WARNING
 
 
@@ -257,7 +261,8 @@ def test_pool_job_covers_members_and_ignores_exclude() -> None:
 
 
 def test_disabled_unresolved_job_does_not_make_indeterminate() -> None:
-    result = analyse(inv((g(100),), (job("old", pool="gone", enabled=False),)))
+    hidden = (Pool("gone", None, None),)
+    result = analyse(inv((g(100),), (job("old", pool="gone", enabled=False),), pools=hidden))
     gc = cov(result, 100)
     assert gc.coverage is Coverage.NOT_COVERED
     assert gc.possible_jobs == ("old",)
@@ -271,7 +276,7 @@ def test_unresolved_non_pbs_job_does_not_make_indeterminate() -> None:
 
 def test_unresolved_pbs_job_beats_non_pbs_sure_job() -> None:
     jobs = (job("local", vmid="100", storage="local"), job("maybe", pool="gone"))
-    result = analyse(inv((g(100),), jobs))
+    result = analyse(inv((g(100),), jobs, pools=(Pool("gone", None, None),)))
     gc = cov(result, 100)
     assert gc.coverage is Coverage.INDETERMINATE
     assert gc.jobs == ("local",)
@@ -280,7 +285,7 @@ def test_unresolved_pbs_job_beats_non_pbs_sure_job() -> None:
 
 def test_covered_guest_has_no_might_include_noise() -> None:
     jobs = (job("all", all=True), job("maybe", pool="gone"))
-    gc = cov(analyse(inv((g(100),), jobs)), 100)
+    gc = cov(analyse(inv((g(100),), jobs, pools=(Pool("gone", None, None),))), 100)
     assert gc.coverage is Coverage.COVERED
     assert gc.reasons == ()
     assert gc.possible_jobs == ("maybe",)
@@ -400,18 +405,37 @@ def test_nonexistent_vmids() -> None:
 
 
 def test_strange_vmid_job() -> None:
+    """pve-manager ``PVE/VZDump.pm`` ``check_vmids`` dies (``strange VM ID``) in
+    ``get_included_guests``, before ``fork_worker``: VM 100, named by the job, is not
+    covered by it (finding X1), and the reason says why."""
     result = analyse(inv((g(100), g(101)), (job("bad", vmid="100,abc"),)))
-    assert cov(result, 100).coverage is Coverage.INDETERMINATE
+    assert cov(result, 100).coverage is Coverage.NOT_COVERED
+    assert cov(result, 100).reasons == (
+        "no backup job includes it",
+        "job bad names it, but PVE refuses to run that job: strange VM ID 'abc' in 'vmid'",
+    )
     assert cov(result, 101).coverage is Coverage.NOT_COVERED
     (a,) = find(result, "jobs", "strange VM ID 'abc'")
     assert a.severity is Severity.WARNING
 
 
 def test_conflicting_selection_job() -> None:
+    """pve-manager ``PVE/VZDump.pm`` ``verify_vzdump_parameters`` (called first by
+    ``PVE/API2/VZDump.pm`` ``vzdump``) raises ``option conflicts with option 'vmid'`` for
+    a hand-edited ``vmid`` + ``all`` job; ``PVE/Jobs.pm`` ``run_jobs`` only logs it. PVE
+    never backs VM 100 up: ``not_covered``, not ``indeterminate`` (finding X1). Another
+    job covering it still covers it."""
     result = analyse(inv((g(100),), (job("c", vmid="100", all=True),)))
-    assert result.jobs[0].unresolved is not None
-    assert cov(result, 100).coverage is Coverage.INDETERMINATE
-    assert find(result, "jobs", "unsupported selection")
+    (jc,) = result.jobs
+    assert jc.unresolved is None and jc.refused == "option 'all' conflicts with option 'vmid'"
+    assert cov(result, 100).coverage is Coverage.NOT_COVERED
+    (a,) = find(result, "jobs", "job c: PVE refuses to run it (option 'all' conflicts")
+    assert a.severity is Severity.WARNING
+    jobs = (job("c", vmid="100", all=True), job("ok", vmid="100"))
+    assert cov(analyse(inv((g(100),), jobs)), 100).coverage is Coverage.COVERED
+    disabled = analyse(inv((g(100),), (job("c", vmid="100", all=True, enabled=False),)))
+    (a,) = find(disabled, "jobs", "PVE refuses to run it")
+    assert a.severity is Severity.INFO
 
 
 def test_exclude_without_all() -> None:

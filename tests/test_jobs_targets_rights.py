@@ -216,6 +216,68 @@ def test_storage_and_dumpdir_together_never_run() -> None:
     )
 
 
+# -- finding X1: jobs PVE refuses to run -------------------------------------------------------
+
+
+def refused_jobs(privileges: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """VM 105 is named only by jobs PVE refuses: a hand-edited ``vmid`` + ``all`` job and a
+    job whose pool was deleted; VM 300 (in a local job) also by a job of pool ``secret``."""
+    data = basic(pools=[{"poolid": "secret", "members": [300]}])
+    if privileges is not None:
+        data["token"]["privileges"] = privileges
+    common = {"type": "vzdump", "enabled": 1, "schedule": "21:00", "storage": "pbs-main"}
+    data["jobs"] += [{"id": "hand-edited", "vmid": "105", "all": 1, **common},
+                     {"id": "gone-pool", "pool": "gone", **common},
+                     {"id": "secret-pool", "pool": "secret", **common}]  # fmt: skip
+    return data
+
+
+def test_a_job_pve_refuses_protects_nothing() -> None:
+    """pve-manager ``PVE/API2/VZDump.pm`` ``vzdump`` calls ``verify_vzdump_parameters``
+    (``option conflicts with option 'vmid'``) and ``get_included_guests`` (pve-manager
+    ``PVE/API2Tools.pm`` ``get_resource_pool_guest_members``: ``pool 'gone' does not
+    exist``) before ``fork_worker``; ``PVE/Jobs.pm`` ``run_jobs`` only logs the error.
+    Such a job backs up nothing on every run: VM 105 is not covered (not indeterminate),
+    and a WARNING names each job and PVE's reason (finding X1)."""
+    result = coverage_json(refused_jobs())
+    guests = guests_of(result)
+    assert guests[105]["coverage"] == "not_covered"
+    assert guests[105]["reasons"] == [
+        "no backup job includes it",
+        "job hand-edited names it, but PVE refuses to run that job: option 'all' conflicts "
+        "with option 'vmid'",
+    ]
+    assert guests[300]["coverage"] == "covered" and guests[300]["pbs_jobs"] == ["secret-pool"]
+    jobs = {j["id"]: j for j in result["jobs"]}
+    assert jobs["gone-pool"]["refused"] == "pool 'gone' does not exist"
+    assert jobs["gone-pool"]["unresolved"] is None and jobs["gone-pool"]["included"] == []
+    warnings = [a["message"] for a in result["anomalies"] if a["severity"] == "warning"]
+    for job_id in ("hand-edited", "gone-pool"):
+        assert any(m.startswith(f"job {job_id}: PVE refuses to run it (") for m in warnings)
+
+
+def test_a_refused_job_in_the_reports(tmp_path: Path) -> None:
+    with Simulator(Scenario.from_dict(refused_jobs()), tls=False) as s:
+        run(s, "--now", NOW, "--report", str(tmp_path / "en.md"))
+        run(s, "--now", NOW, "--lang", "fr", "--report", str(tmp_path / "fr.md"))
+    en, fr = (tmp_path / "en.md").read_text(), (tmp_path / "fr.md").read_text()
+    assert "PVE refuses to run it (pool 'gone' does not exist): it backs up nothing" in en
+    assert "PVE refuse de l'exécuter (pool 'gone' does not exist) : elle ne sauvegarde rien" in fr
+
+
+def test_a_pool_the_token_cannot_see_stays_unknown() -> None:
+    """pve-manager ``PVE/API2/Pool.pm`` ``read_pool`` checks ``Pool.Audit`` on
+    ``/pool/{poolid}`` before looking the pool up: without it, a deleted pool and a hidden
+    one both answer 403. Then the job's guests are truly unknown: ``indeterminate``."""
+    data = refused_jobs({"/": ["Sys.Audit", "VM.Audit", "Datastore.Audit"],
+                         "/storage/pbs-main": ["Datastore.Allocate"]})  # fmt: skip
+    guests = guests_of(coverage_json(data))
+    assert guests[105]["coverage"] == "indeterminate"
+    assert [r.split(":")[0] for r in guests[105]["reasons"][1:]] == [
+        "job gone-pool might include it", "job secret-pool might include it"]  # fmt: skip
+    assert guests[300]["coverage"] == "indeterminate"
+
+
 # -- item 8: a token that sees only some guests -----------------------------------------------
 
 

@@ -255,27 +255,35 @@ def test_templates_are_included() -> None:
     assert result.to_pve() == {"node1": [100, 101]}
 
 
-def test_strange_vmid_is_unresolved() -> None:
+def test_strange_vmid_is_refused() -> None:
+    """pve-manager ``PVE/VZDump.pm`` ``check_vmids`` dies (``strange VM ID``) inside
+    ``get_included_guests``, which ``PVE/API2/VZDump.pm`` ``vzdump`` calls before
+    ``fork_worker``: the job is refused on every run (finding X1)."""
     result = included_guests(make_job(vmid="100,abc,201"), make_inventory())
-    assert result.unresolved is not None
-    assert "strange VM ID 'abc'" in result.unresolved
-    assert result.per_node == {}
-    assert result.possible == (100, 201)
-    with pytest.raises(ValueError, match="unresolved"):
+    assert result.unresolved is None and result.refused is not None
+    assert "strange VM ID 'abc'" in result.refused
+    assert result.per_node == {} and result.possible == ()
+    assert result.named == (100, 201)
+    with pytest.raises(ValueError, match="refuses"):
         result.to_pve()
 
 
-def test_strange_exclude_is_unresolved() -> None:
+def test_strange_exclude_is_refused() -> None:
+    """pve-manager ``PVE/VZDump.pm`` ``get_included_guests``: the ``all`` branch runs
+    ``check_vmids`` on ``exclude`` and dies before any task (finding X1)."""
     result = included_guests(make_job(all=True, exclude="100,x", node="node2"), make_inventory())
-    assert result.unresolved is not None
-    assert "'exclude'" in result.unresolved
-    assert result.possible == (200, 201, 212, 213)
+    assert result.refused is not None and result.unresolved is None
+    assert "'exclude'" in result.refused
+    assert result.named == (200, 201, 212, 213)
 
 
-def test_missing_pool_is_unresolved() -> None:
+def test_missing_pool_is_refused() -> None:
+    """pve-manager ``PVE/API2Tools.pm`` ``get_resource_pool_guest_members`` dies with
+    ``pool '<id>' does not exist`` (called by ``get_included_guests`` before
+    ``fork_worker``): the job never runs (finding X1)."""
     result = included_guests(make_job(pool="gone"), make_inventory())
-    assert result.unresolved is not None
-    assert "pool 'gone' does not exist" in result.unresolved
+    assert result.refused == "pool 'gone' does not exist"
+    assert result.unresolved is None and result.vmids == ()
 
 
 def test_unreadable_pool_is_unresolved() -> None:
@@ -304,19 +312,21 @@ def test_unresolved_pool_candidates_skip_guests_in_other_pools() -> None:
         ({"vmid": "100", "pool": "testpool"}, "'pool'"),
     ],
 )
-def test_vmid_conflicts_are_unresolved(param: dict[str, Any], word: str) -> None:
+def test_vmid_conflicts_are_refused(param: dict[str, Any], word: str) -> None:
+    """pve-manager ``PVE/VZDump.pm`` ``verify_vzdump_parameters`` raises ``option
+    conflicts with option 'vmid'`` (called first by ``PVE/API2/VZDump.pm`` ``vzdump``)."""
     result = included_guests(make_job(**param), make_inventory())
-    assert result.unresolved is not None
-    assert "unsupported selection" in result.unresolved
-    assert word in result.unresolved
+    assert result.unresolved is None and result.refused is not None
+    assert f"option {word} conflicts with option 'vmid'" in result.refused
+    assert result.vmids == ()
 
 
 def test_no_selection() -> None:
     result = included_guests(make_job(), make_inventory())
     assert result.selection is Selection.NONE
-    assert result.unresolved is not None
-    assert "vmid property is missing" in result.unresolved
-    assert result.possible == ()
+    assert result.refused is not None
+    assert "vmid property is missing" in result.refused
+    assert result.named == ()
 
 
 def test_selection_all_without_raw_flag_trusts_collector() -> None:
@@ -327,7 +337,7 @@ def test_selection_all_without_raw_flag_trusts_collector() -> None:
 def test_vmid_zero_string_falls_through_like_perl() -> None:
     # Perl treats "0" as false, so the vmid branch is not taken; nothing else is set.
     result = included_guests(make_job(vmid="0", selection=Selection.VMID), make_inventory())
-    assert result.unresolved is not None
+    assert result.refused is not None
 
 
 def test_result_is_frozen() -> None:

@@ -429,7 +429,9 @@ def _pools(
 
     Members come from the ``pool`` field of /cluster/resources (one request for all
     pools). A pool named by a job but absent from /pools is asked directly, to tell a
-    deleted pool from a missing Pool.Audit.
+    deleted pool (pve-manager ``PVE/API2/Pool.pm`` ``read_pool``: ``pool '<id>' does not
+    exist``; left out, so coverage knows PVE refuses the job) from a missing Pool.Audit
+    (403) or an unreadable answer (kept with unknown members).
     """
     members: dict[str, list[int]] = {}
     for g in guests:
@@ -459,7 +461,13 @@ def _pools(
                     )
                 )
                 out.append(Pool(pid, None, None))
-            # any other answer ("does not exist"): the pool is missing; coverage reports it
+            elif "does not exist" in exc.pve_message:
+                pass  # deleted: a job naming it is refused by PVE (coverage reports it)
+            else:
+                anomalies.append(
+                    Anomaly(Severity.WARNING, "pools", f"cannot read pool {pid!r}: {exc.message}")
+                )
+                out.append(Pool(pid, None, None))
             continue
         except ApiError as exc:
             anomalies.append(

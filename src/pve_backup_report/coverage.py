@@ -11,9 +11,12 @@ and the checks of the real vzdump run (``verify_vzdump_parameters``):
 * the ``node`` restriction drops existing guests on other nodes, never unknown IDs;
 * templates are included; the running state does not matter.
 
-When PVE would reject the job (strange VM ID, ``vmid`` together with ``all``/``exclude``/
-``pool``, no selection at all) or when we cannot know its members (missing or unreadable
-pool) the selection is *unresolved*: the job surely includes nothing we can name, but it
+When PVE refuses to run the job (pve-manager ``PVE/API2/VZDump.pm`` ``vzdump`` dies in
+``verify_vzdump_parameters`` or ``get_included_guests`` before ``fork_worker``: strange VM
+ID, ``vmid`` together with ``all``/``exclude``/``pool``, no selection at all, a pool that
+does not exist) the job is *refused*: it backs up nothing on every run, and the guests it
+names are not covered by it. When we cannot know a pool's members (the pool is hidden
+from the token, or its members could not be read) the selection is *unresolved*: the job
 might include some guests. Such a guest is ``indeterminate`` when the unresolved job could
 make it covered (enabled, usable PBS storage on its node) and nothing else covers it.
 
@@ -146,6 +149,8 @@ class IncludedGuests:
     ``missing`` are empty and ``possible`` holds the existing guests it might include.
     ``skipped_other_node``: existing guests the selection names but the ``node``
     restriction drops. ``hidden_members``: pool members not visible in the inventory.
+    ``refused``: why PVE refuses to run the job (every run dies before any task); then
+    the job includes nothing and ``named`` holds the existing guests it names.
     """
 
     selection: Selection
@@ -153,6 +158,8 @@ class IncludedGuests:
     missing: tuple[int, ...] = ()
     unresolved: str | None = None
     possible: tuple[int, ...] = ()
+    refused: str | None = None
+    named: tuple[int, ...] = ()
     skipped_other_node: tuple[int, ...] = ()
     hidden_members: tuple[int, ...] = ()
 
@@ -165,6 +172,8 @@ class IncludedGuests:
         """The result in PVE's shape: ``{node: [vmids], '': [unknown vmids]}``."""
         if self.unresolved is not None:
             raise ValueError(f"selection unresolved: {self.unresolved}")
+        if self.refused is not None:
+            raise ValueError(f"PVE refuses the job: {self.refused}")
         result = {node: list(ids) for node, ids in self.per_node.items() if ids}
         if self.missing:
             result[""] = list(self.missing)
@@ -212,17 +221,33 @@ def _place(
     )
 
 
+def _existing(vmids: Iterable[int], node: str | None, index: _Index) -> tuple[int, ...]:
+    """The existing guests among ``vmids`` that the ``node`` restriction keeps."""
+    return tuple(
+        sorted(
+            {
+                v
+                for v in vmids
+                if v in index.guests and (node is None or index.guests[v].node == node)
+            }
+        )
+    )
+
+
 def _unresolved(
     selection: Selection, reason: str, possible: Iterable[int], node: str | None, index: _Index
 ) -> IncludedGuests:
-    chosen = sorted(
-        {
-            v
-            for v in possible
-            if v in index.guests and (node is None or index.guests[v].node == node)
-        }
+    return IncludedGuests(
+        selection=selection, unresolved=reason, possible=_existing(possible, node, index)
     )
-    return IncludedGuests(selection=selection, unresolved=reason, possible=tuple(chosen))
+
+
+def _refused(
+    selection: Selection, reason: str, named: Iterable[int], node: str | None, index: _Index
+) -> IncludedGuests:
+    """pve-manager ``PVE/API2/VZDump.pm`` ``vzdump`` dies before ``fork_worker`` (and
+    ``PVE/Jobs.pm`` ``run_jobs`` only logs it): no task, no guest backed up, every run."""
+    return IncludedGuests(selection=selection, refused=reason, named=_existing(named, node, index))
 
 
 def _pool_candidates(pool_id: str, index: _Index) -> list[int]:
@@ -258,13 +283,9 @@ def _resolve_branch(job: BackupJob, branch: Selection, index: _Index) -> Include
         pool_id = job.pool or ""
         pool = index.pools.get(pool_id)
         if pool is None:
-            return _unresolved(
-                branch,
-                f"pool '{pool_id}' does not exist (or is not visible to this API token)",
-                _pool_candidates(pool_id, index),
-                node,
-                index,
-            )
+            # the collector asks /pools/{id} for a pool /pools does not list: absent means
+            # PVE said it does not exist (a hidden pool is kept, with members unknown)
+            return _refused(branch, f"pool '{pool_id}' does not exist", (), node, index)
         if pool.members is None:
             return _unresolved(
                 branch,
@@ -290,29 +311,26 @@ def _resolve_branch(job: BackupJob, branch: Selection, index: _Index) -> Include
             vmids = check_vmids(items)
         except StrangeVmidError as exc:
             valid = [int(i) for i in items if _NUMERIC.fullmatch(i)]
-            return _unresolved(branch, f"PVE rejects the job: {exc} in 'vmid'", valid, node, index)
+            return _refused(branch, f"{exc} in 'vmid'", valid, node, index)
         return _place(branch, vmids, node, index)
     if branch is Selection.ALL:
         try:
             exclude = set(check_vmids(split_vmid_list(job.exclude_raw)))
         except StrangeVmidError as exc:
             excluded = {int(i) for i in split_vmid_list(job.exclude_raw) if _NUMERIC.fullmatch(i)}
-            return _unresolved(
+            return _refused(
                 branch,
-                f"PVE rejects the job: {exc} in 'exclude'",
+                f"{exc} in 'exclude'",
                 [v for v in index.sorted_vmids if v not in excluded],
                 node,
                 index,
             )
         return _place(branch, [v for v in index.sorted_vmids if v not in exclude], node, index)
     if job.selection in (Selection.POOL, Selection.VMID):
-        reason = f"unsupported selection: '{job.selection.value}' without a value"
+        reason = f"'{job.selection.value}' without a value: vmid property is missing"
     else:
-        reason = (
-            "unsupported selection: none of pool, vmid, all or exclude is set "
-            "(PVE rejects the job: vmid property is missing)"
-        )
-    return IncludedGuests(selection=Selection.NONE, unresolved=reason)
+        reason = "none of pool, vmid, all or exclude is set: vmid property is missing"
+    return IncludedGuests(selection=Selection.NONE, refused=reason)
 
 
 def _included(job: BackupJob, index: _Index) -> IncludedGuests:
@@ -320,12 +338,13 @@ def _included(job: BackupJob, index: _Index) -> IncludedGuests:
     result = _resolve_branch(job, branch, index)
     conflicts = _conflicts(job)
     if conflicts:
-        names = ", ".join(f"'{c}'" for c in conflicts)
-        possible = result.possible if result.unresolved is not None else result.vmids
-        return _unresolved(
+        # verify_vzdump_parameters: raise_param_exc({all => "option conflicts with option
+        # 'vmid'"}), first of all, exclude, pool
+        named = (*result.vmids, *result.possible, *result.named)
+        return _refused(
             branch,
-            f"unsupported selection: 'vmid' together with {names} (PVE rejects the job)",
-            possible,
+            f"option '{conflicts[0]}' conflicts with option 'vmid'",
+            named,
             job.node,
             index,
         )
@@ -443,6 +462,7 @@ class JobCoverage:
     # to a directory (dumpdir) or PVE refuses to run it
     effective_storage: dict[str, str | None]
     possible: tuple[int, ...] = ()  # existing guests it might include (when unresolved)
+    refused: str | None = None  # why PVE refuses to run it (it backs up nothing)
 
     def to_json(self) -> dict[str, Any]:
         job = self.job
@@ -461,6 +481,7 @@ class JobCoverage:
             "missing_vmids": list(self.missing_vmids),
             "unresolved": self.unresolved,
             "possible": list(self.possible),
+            "refused": self.refused,
         }
 
 
@@ -655,6 +676,16 @@ def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
                 "jobs",
                 f"job {job.id}: 'exclude' is ignored because the job selects pool '{job.pool}'",
                 {**details, "pool": job.pool, "exclude": job.exclude_raw},
+            )
+        )
+    if inc.refused is not None:
+        out.append(
+            Anomaly(
+                Severity.WARNING if job.enabled else Severity.INFO,
+                "jobs",
+                f"job {job.id}: PVE refuses to run it ({inc.refused}): every run fails "
+                "before backing up any guest, and no task is logged",
+                {**details, "reason": inc.refused, "named": list(inc.named)},
             )
         )
     if inc.unresolved is not None:
@@ -880,6 +911,7 @@ def analyse_coverage(
     index = analyser.index
     sure: dict[int, list[BackupJob]] = {}
     maybe: dict[int, list[tuple[BackupJob, str]]] = {}
+    refused: dict[int, list[tuple[BackupJob, str]]] = {}
     node_skips: dict[int, list[BackupJob]] = {}
     missing_refs: dict[int, list[str]] = {}
     hidden_refs: dict[int, list[str]] = {}
@@ -895,6 +927,9 @@ def analyse_coverage(
         if inc.unresolved is not None:
             for vmid in inc.possible:
                 maybe.setdefault(vmid, []).append((job, inc.unresolved))
+        if inc.refused is not None and job.enabled:
+            for vmid in inc.named:
+                refused.setdefault(vmid, []).append((job, inc.refused))
         if inc.selection is not Selection.ALL:
             for vmid in inc.skipped_other_node:
                 node_skips.setdefault(vmid, []).append(job)
@@ -921,6 +956,7 @@ def analyse_coverage(
                     for node in analyser.job_nodes(job, inc)
                 },
                 possible=inc.possible,
+                refused=inc.refused,
             )
         )
 
@@ -957,6 +993,8 @@ def analyse_coverage(
             maybe_reasons.append(f"job {job.id} might include it: {why}")
             if job.enabled and analyser.job_on_node(job, guest.node)[0]:
                 could_cover = True
+        for job, why in refused.get(vmid, ()):
+            reasons.append(f"job {job.id} names it, but PVE refuses to run that job: {why}")
         for job in node_skips.get(vmid, ()):
             reasons.append(
                 f"job {job.id} is restricted to node {job.node} (guest is on {guest.node})"

@@ -120,6 +120,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "invalid_schedule": "invalid: {error}",
         "legacy": "legacy",
         "unresolved": "unresolved: {reason}",
+        "refused": "PVE refuses to run it ({reason}): it backs up nothing",
         "possible": "might include {n}",
         # storages table
         "storages_title": "PBS storages",
@@ -280,6 +281,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "invalid_schedule": "invalide : {error}",
         "legacy": "ancien format",
         "unresolved": "non résolue : {reason}",
+        "refused": "PVE refuse de l'exécuter ({reason}) : elle ne sauvegarde rien",
         "possible": "pourrait inclure {n}",
         "storages_title": "Stockages PBS",
         "storages_none": "Aucun stockage PBS n'est configuré.",
