@@ -328,14 +328,52 @@ def test_pbs_storage_without_backup_content() -> None:
     assert find(result, "storages", "does not allow backup content")
 
 
-def test_unknown_storage() -> None:
-    result = analyse(inv((g(100),), (job("j", all=True, storage="nowhere"),)))
+@pytest.mark.parametrize("audit", [None, False])
+def test_unknown_storage(audit: bool | None) -> None:
+    """pve-storage ``PVE/API2/Storage/Config.pm`` ``index`` leaves out a storage without
+    Datastore.Audit or Datastore.AllocateSpace on ``/storage/<id>``: when the token may
+    lack them there (``audit`` False, or not known), the storage may be a hidden PBS
+    storage, so the guest's coverage is unknown: ``indeterminate`` (finding X2)."""
+    inventory = inv((g(100),), (job("j", all=True, storage="nowhere"),))
+    if audit is not None:
+        inventory = replace(inventory, storage_audit={"nowhere": audit})
+    result = analyse(inventory)
     gc = cov(result, 100)
-    assert gc.coverage is Coverage.NON_PBS_ONLY
-    assert "storage 'nowhere' is unknown" in gc.reasons[0]
-    (a,) = find(result, "jobs", "references unknown storage 'nowhere'")
-    assert a.severity is Severity.WARNING
+    assert gc.coverage is Coverage.INDETERMINATE
+    assert "storage 'nowhere' is not visible to this token" in gc.reasons[0]
+    (a,) = find(result, "permissions" if audit is False else "jobs", "unknown storage 'nowhere'")
+    assert a.severity is Severity.WARNING and "it may be PBS" in a.message
+    assert ("Datastore.Audit is missing on /storage/nowhere" in a.message) is (audit is False)
     assert result.jobs[0].storage_type == "unknown"
+
+
+def test_a_storage_the_token_would_see_does_not_exist() -> None:
+    """With Datastore.Audit on ``/storage/gone`` the token would see it in ``/storage``
+    (pve-storage ``PVE/API2/Storage/Config.pm`` ``index``): it does not exist, and every
+    run dies in pve-manager ``PVE/VZDump.pm`` ``new`` (``could not get storage information
+    for 'gone'``). The guest is not protected by that job: ``not_covered`` when nothing
+    else covers it, with the reason, and a WARNING names the job and the storage (X2)."""
+    jobs = (job("j", all=True, storage="gone"),)
+    result = analyse(replace(inv((g(100),), jobs), storage_audit={"gone": True}))
+    gc = cov(result, 100)
+    assert gc.coverage is Coverage.NOT_COVERED and gc.pbs_jobs == ()
+    assert gc.reasons == (
+        "job j: storage 'gone' does not exist (the token would see it): every run fails "
+        "before backing up any guest",
+    )
+    (a,) = find(result, "jobs", "job j writes to storage 'gone', which does not exist")
+    assert a.severity is Severity.WARNING
+    both = (*jobs, job("k", vmid="100", storage="local"))
+    other = analyse(replace(inv((g(100),), both), storage_audit={"gone": True}))
+    assert cov(other, 100).coverage is Coverage.NON_PBS_ONLY
+    default = analyse(
+        replace(
+            inv((g(100),), (job("d", all=True, storage=None),), defaults={"pve1": "gone"}),
+            storage_audit={"gone": True},
+        )
+    )
+    assert cov(default, 100).coverage is Coverage.NOT_COVERED
+    assert find(default, "storages", "default storage 'gone' on node pve1, which does not exist")
 
 
 def test_unknown_storage_of_disabled_job_is_info() -> None:
@@ -366,7 +404,8 @@ def test_job_without_storage_uses_node_default() -> None:
 
 def test_unknown_default_storage_anomaly() -> None:
     result = analyse(inv((g(100),), (job("d", all=True, storage=None),), defaults={"pve1": "zz"}))
-    assert find(result, "storages", "unknown default storage 'zz' on node pve1")
+    assert find(result, "storages", "default storage 'zz' on node pve1, which is not visible")
+    assert cov(result, 100).coverage is Coverage.INDETERMINATE
 
 
 def test_effective_storage_function() -> None:

@@ -278,6 +278,62 @@ def test_a_pool_the_token_cannot_see_stays_unknown() -> None:
     assert guests[300]["coverage"] == "indeterminate"
 
 
+# -- finding X2: a storage /storage does not list ----------------------------------------------
+
+
+def unlisted_storages(privileges: dict[str, list[str]]) -> dict[str, Any]:
+    """VM 105 is backed up only to ``pbs-b`` (a PBS storage), ct 200 only to ``gone``
+    (configured nowhere)."""
+    data = basic()
+    data["token"]["privileges"] = privileges
+    data["storages"].append({"storage": "pbs-b", "type": "pbs", "server": "192.0.2.11",
+                             "datastore": "b", "username": "backup@pbs!pve",
+                             "content": "backup"})  # fmt: skip
+    common = {"type": "vzdump", "enabled": 1, "schedule": "21:00"}
+    data["jobs"] += [{"id": "to-b", "vmid": "105", "storage": "pbs-b", **common},
+                     {"id": "to-gone", "vmid": "200", "storage": "gone", **common}]  # fmt: skip
+    return data
+
+
+def test_a_storage_the_token_sees_everywhere_but_not_listed_does_not_exist() -> None:
+    """pve-storage ``PVE/API2/Storage/Config.pm`` ``index`` lists every storage on which
+    the token has Datastore.Audit or Datastore.AllocateSpace; ``GET /access/permissions``
+    with ``path=/storage/gone`` (pve-access-control ``PVE/API2/AccessControl.pm``
+    ``permissions``) shows it has them there: ``gone`` does not exist, and every run of
+    ``to-gone`` dies in pve-manager ``PVE/VZDump.pm`` ``new``. ct 200 is not protected
+    (``not_covered``) and a WARNING names the job and the storage (finding X2)."""
+    result = coverage_json(unlisted_storages(FULL))
+    guests = guests_of(result)
+    assert guests[105]["coverage"] == "covered"
+    assert guests[200]["coverage"] == "not_covered"
+    assert guests[200]["reasons"][-1].startswith("job to-gone: storage 'gone' does not exist")
+    assert any(
+        a["severity"] == "warning"
+        and a["message"].startswith("job to-gone writes to storage 'gone', which does not exist")
+        for a in result["anomalies"]
+    )
+
+
+def test_a_storage_the_token_may_not_see_is_indeterminate() -> None:
+    """Without Datastore.Audit on ``/storage/pbs-b`` PVE leaves it out of ``/storage``
+    (pve-storage ``PVE/API2/Storage/Config.pm`` ``index``): it may be PBS, so VM 105 is
+    ``indeterminate``; ``gone`` cannot be told from a hidden storage either."""
+    rights = {
+        "/": ["Sys.Audit", "VM.Audit", "Pool.Audit"],
+        "/storage/pbs-main": ["Datastore.Allocate"],
+        "/storage/local": ["Datastore.Audit"],
+    }
+    result = coverage_json(unlisted_storages(rights))  # fmt: skip
+    guests = guests_of(result)
+    assert guests[105]["coverage"] == "indeterminate"
+    assert guests[200]["coverage"] == "indeterminate"
+    assert any(
+        a["component"] == "permissions"
+        and "unknown storage 'pbs-b' (Datastore.Audit is missing on /storage/pbs-b)" in a["message"]
+        for a in result["anomalies"]
+    )
+
+
 # -- item 8: a token that sees only some guests -----------------------------------------------
 
 

@@ -177,7 +177,7 @@ def _merge_latest(
     if success is None or success.upid or success.started is None:
         return from_tasks  # no PBS-only success: the task history decides
     if from_tasks is None or from_tasks.started is None:
-        return success
+        return from_tasks  # no task result: shown as such, the success says PBS
     if success.started > from_tasks.started + START_TOLERANCE_S:
         return success
     return from_tasks

@@ -524,11 +524,30 @@ class _Verdict:
     kind: str  # ok / non_pbs / unknown / disabled / unavailable / no_backup_content
 
 
-def _storage_verdict(storage: Storage | None, storage_id: str, node: str) -> _Verdict:
-    if storage is None:
+def _storage_verdict(
+    storage: Storage | None, storage_id: str, node: str, audit: bool | None = None
+) -> _Verdict:
+    """Whether a run on ``node`` can write to this storage, and why not.
+
+    A storage ``/storage`` does not list (``storage`` None): with Datastore.Audit or
+    Datastore.AllocateSpace on it (``audit``, pve-storage ``PVE/API2/Storage/Config.pm``
+    ``index`` filters on them) the token would see it, so it does not exist and every
+    run dies (pve-manager ``PVE/VZDump.pm`` ``new``: ``could not get storage information
+    for '<id>'``): ``missing``. Otherwise it may be a PBS storage hidden from the token:
+    ``unknown``.
+    """
+    if storage is None and audit:
         return _Verdict(
             False,
-            f"storage '{storage_id}' is unknown (not configured, or not visible to this token)",
+            f"storage '{storage_id}' does not exist (the token would see it): every run "
+            "fails before backing up any guest",
+            "missing",
+        )
+    if storage is None:
+        why = "Datastore.Audit missing on it" if audit is False else "not configured, or hidden"
+        return _Verdict(
+            False,
+            f"storage '{storage_id}' is not visible to this token ({why}): it may be PBS",
             "unknown",
         )
     if not storage.is_pbs:
@@ -591,7 +610,12 @@ class _Analyser:
         key = (storage_id, node)
         cached = self._verdicts.get(key)
         if cached is None:
-            cached = _storage_verdict(self.storages.get(storage_id), storage_id, node)
+            cached = _storage_verdict(
+                self.storages.get(storage_id),
+                storage_id,
+                node,
+                self.inventory.storage_audit.get(storage_id),
+            )
             self._verdicts[key] = cached
         return cached
 
@@ -621,6 +645,19 @@ class _Analyser:
         cached = (v.usable, text)
         self._job_reason[key] = cached
         return cached
+
+    def may_cover(self, job: BackupJob, node: str) -> bool:
+        """An enabled job writes, or may write (storage hidden from the token), to a
+        usable PBS storage on ``node``."""
+        return self.job_on_node(job, node)[0] or self.kind_on_node(job, node) == "unknown"
+
+    def kind_on_node(self, job: BackupJob, node: str) -> str:
+        """The storage verdict's kind for an enabled job on ``node`` (``dumpdir`` or
+        ``refused`` when it writes no storage)."""
+        target = self.target(job, node)
+        if target.kind != "storage" or target.storage is None:
+            return target.kind
+        return self.verdict(target.storage, node).kind
 
     def job_nodes(self, job: BackupJob, inc: IncludedGuests) -> list[str]:
         nodes = set(self.node_names) | set(inc.per_node)
@@ -727,15 +764,7 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
     severity = Severity.WARNING if job.enabled else Severity.INFO
     explicit = analyser.storages.get(job.storage) if job.storage else None
     if job.storage and explicit is None:
-        out.append(
-            Anomaly(
-                severity,
-                "jobs",
-                f"job {job.id} references unknown storage '{job.storage}' "
-                "(not configured, or not visible to this API token)",
-                {**details, "storage": job.storage},
-            )
-        )
+        out.append(_unknown_storage_anomaly(job, job.storage, severity, analyser))
     if not job.enabled:
         return out
     if explicit is not None and not explicit.enabled:
@@ -757,7 +786,7 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
         v = analyser.verdict(storage_id, node)
         if v.kind in ("ok", "non_pbs"):
             continue
-        if not from_default and v.kind in ("unknown", "disabled"):
+        if not from_default and v.kind in ("unknown", "missing", "disabled"):
             continue  # reported once above
         problems.setdefault((storage_id, v.kind), []).append(node)
     for (storage_id, kind), nodes in sorted(problems.items()):
@@ -769,7 +798,16 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
                 f"on node {where} where it includes guests {_fmt_ids(sorted(guests))}"
             )
         elif kind == "unknown":
-            msg = f"job {job.id} uses unknown default storage '{storage_id}' on node {where}"
+            msg = (
+                f"job {job.id} uses default storage '{storage_id}' on node {where}, which "
+                "is not visible to this API token (it may be PBS)"
+            )
+        elif kind == "missing":
+            msg = (
+                f"job {job.id} uses default storage '{storage_id}' on node {where}, which "
+                "does not exist: every run there fails before backing up any guest "
+                f"(could not get storage information for '{storage_id}')"
+            )
         elif kind == "disabled":
             msg = (
                 f"enabled job {job.id} writes to disabled storage '{storage_id}' "
@@ -799,6 +837,38 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
             )
         )
     return out
+
+
+def _unknown_storage_anomaly(
+    job: BackupJob, storage_id: str, severity: Severity, analyser: _Analyser
+) -> Anomaly:
+    """A storage the job names that ``/storage`` does not list: deleted (the token would
+    see it), or hidden by a missing Datastore.Audit (pve-storage
+    ``PVE/API2/Storage/Config.pm`` ``index``)."""
+    audit = analyser.inventory.storage_audit.get(storage_id)
+    details: dict[str, Any] = {"job": job.id, "storage": storage_id}
+    if audit:
+        return Anomaly(
+            severity,
+            "jobs",
+            f"job {job.id} writes to storage '{storage_id}', which does not exist (this "
+            "API token would see it): every run fails before backing up any guest "
+            f"(could not get storage information for '{storage_id}')",
+            {**details, "exists": False},
+        )
+    why = (
+        f"Datastore.Audit is missing on /storage/{storage_id}"
+        if audit is False
+        else "not configured, or not visible to this API token"
+    )
+    return Anomaly(
+        severity,
+        "permissions" if audit is False else "jobs",
+        f"job {job.id} references unknown storage '{storage_id}' ({why}): it may be PBS",
+        {**details, "missing_privilege": f"Datastore.Audit on /storage/{storage_id}"}
+        if audit is False
+        else details,
+    )
 
 
 def _refused_anomaly(job: BackupJob) -> list[Anomaly]:
@@ -903,6 +973,50 @@ def _cross_check(
 # --------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _SureJobs:
+    """What the jobs that surely include a guest make of it on its node."""
+
+    jobs: tuple[str, ...]
+    pbs_jobs: tuple[str, ...]
+    reasons: tuple[str, ...]
+    enabled_any: bool  # an enabled job runs for it (to PBS or not)
+    could_cover: bool  # an enabled job may write to PBS (target unknown or hidden)
+    dead_any: bool  # an enabled job's every run dies (its storage does not exist)
+
+
+def _sure_jobs(guest: Guest, sure: Iterable[BackupJob], analyser: _Analyser) -> _SureJobs:
+    jobs: list[str] = []
+    pbs_jobs: list[str] = []
+    reasons: list[str] = []
+    enabled_any = could_cover = dead_any = False
+    for job in sure:
+        jobs.append(job.id)
+        if not job.enabled:
+            reasons.append(f"job {job.id} is disabled")
+            continue
+        usable, text = analyser.job_on_node(job, guest.node)
+        kind = analyser.kind_on_node(job, guest.node)
+        enabled_any = enabled_any or kind != "missing"
+        if usable:
+            pbs_jobs.append(job.id)
+        elif analyser.target(job, guest.node).source == "fallback":
+            # its storage is the node's vzdump default, which could not be read
+            could_cover = True
+            reasons.append(
+                f"job {job.id} has no storage and the vzdump default of node "
+                f"{guest.node} is unknown"
+            )
+        else:
+            could_cover = could_cover or kind == "unknown"
+            dead_any = dead_any or kind == "missing"
+            if text is not None:
+                reasons.append(text)
+    return _SureJobs(
+        tuple(jobs), tuple(pbs_jobs), tuple(reasons), enabled_any, could_cover, dead_any
+    )
+
+
 def analyse_coverage(
     inventory: Inventory, ignore_rules: Sequence[IgnoreRule], now: int
 ) -> CoverageResult:
@@ -963,35 +1077,16 @@ def analyse_coverage(
     guest_results: list[GuestCoverage] = []
     for vmid in index.sorted_vmids:
         guest = index.guests[vmid]
-        jobs: list[str] = []
-        pbs_jobs: list[str] = []
-        reasons: list[str] = []
-        enabled_any = False
-        could_cover = False
-        for job in sure.get(vmid, ()):
-            jobs.append(job.id)
-            if not job.enabled:
-                reasons.append(f"job {job.id} is disabled")
-                continue
-            enabled_any = True
-            usable, text = analyser.job_on_node(job, guest.node)
-            if usable:
-                pbs_jobs.append(job.id)
-            elif analyser.target(job, guest.node).source == "fallback":
-                # its storage is the node's vzdump default, which could not be read
-                could_cover = True
-                reasons.append(
-                    f"job {job.id} has no storage and the vzdump default of node "
-                    f"{guest.node} is unknown"
-                )
-            elif text is not None:
-                reasons.append(text)
+        verdict = _sure_jobs(guest, sure.get(vmid, ()), analyser)
+        jobs, pbs_jobs = verdict.jobs, verdict.pbs_jobs
+        reasons = list(verdict.reasons)
+        could_cover = verdict.could_cover
         possible_jobs: list[str] = []
         maybe_reasons: list[str] = []
         for job, why in maybe.get(vmid, ()):
             possible_jobs.append(job.id)
             maybe_reasons.append(f"job {job.id} might include it: {why}")
-            if job.enabled and analyser.job_on_node(job, guest.node)[0]:
+            if job.enabled and analyser.may_cover(job, guest.node):
                 could_cover = True
         for job, why in refused.get(vmid, ()):
             reasons.append(f"job {job.id} names it, but PVE refuses to run that job: {why}")
@@ -1004,15 +1099,17 @@ def analyse_coverage(
         if "jobs" in inventory.unreadable:
             coverage = Coverage.INDETERMINATE  # nothing is known without the jobs
             reasons.insert(0, "the backup jobs could not be read")
-        elif "storages" in inventory.unreadable and enabled_any:
+        elif "storages" in inventory.unreadable and verdict.enabled_any:
             coverage = Coverage.INDETERMINATE  # whether its jobs write to PBS is unknown
             reasons.insert(0, "the storages could not be read")
         elif pbs_jobs:
             coverage = Coverage.COVERED
         elif could_cover:
             coverage = Coverage.INDETERMINATE
-        elif enabled_any:
+        elif verdict.enabled_any:
             coverage = Coverage.NON_PBS_ONLY
+        elif verdict.dead_any:
+            coverage = Coverage.NOT_COVERED  # its enabled jobs' runs all die
         elif jobs:
             coverage = Coverage.DISABLED_ONLY
         else:
@@ -1022,8 +1119,8 @@ def analyse_coverage(
             GuestCoverage(
                 guest=guest,
                 coverage=coverage,
-                jobs=tuple(jobs),
-                pbs_jobs=tuple(pbs_jobs),
+                jobs=jobs,
+                pbs_jobs=pbs_jobs,
                 reasons=tuple(reasons),
                 ignored=match_ignore(guest, ignore_rules, now),
                 possible_jobs=tuple(possible_jobs),
