@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from pve_backup_report.collect import normalise_job
 from pve_backup_report.coverage import (
     IncludedGuests,
     StrangeVmidError,
@@ -345,3 +346,22 @@ def test_result_is_frozen() -> None:
     assert isinstance(result, IncludedGuests)
     with pytest.raises(AttributeError):
         result.missing = (1,)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [({"vmid": "100"}, (100,)), ({"all": 1}, tuple(sorted(VMLIST))), ({}, None)],
+)
+def test_an_empty_exclude_is_no_exclude(extra: dict[str, Any], expected: Any) -> None:
+    """pve-common ``PVE/SectionConfig.pm`` ``parse_config``: a jobs.cfg line ``exclude``
+    without a value fails ``check_value`` (``got undefined value``) and the key is dropped,
+    so the run never sees it: no ``all`` is implied (pve-manager ``PVE/VZDump.pm``
+    ``verify_vzdump_parameters`` tests ``defined($param->{exclude})``), and ``vmid``
+    does not conflict. An empty ``exclude`` is read as none at all."""
+    job = normalise_job({"id": "j", "type": "vzdump", "exclude": "", **extra})
+    assert job.exclude_raw is None
+    result = included_guests(job, make_inventory())
+    if expected is None:  # nothing else selected: vmid property is missing
+        assert result.refused is not None and "vmid property is missing" in result.refused
+    else:
+        assert result.refused is None and result.vmids == expected
