@@ -302,8 +302,12 @@ def test_a_storage_the_token_sees_everywhere_but_not_listed_does_not_exist() -> 
     ``permissions``) shows it has them there: ``gone`` does not exist, and every run of
     ``to-gone`` dies in pve-manager ``PVE/VZDump.pm`` ``new``. ct 200 is not protected
     (``not_covered``) and a WARNING names the job and the storage (finding X2)."""
-    result = coverage_json(unlisted_storages(FULL))
+    data = unlisted_storages(FULL)
+    result = coverage_json(data)
     guests = guests_of(result)
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        proc = run(s, "--now", NOW, "--dump-inventory", "--format", "json")
+    assert json.loads(proc.stdout)["storage_audit"] == {"gone": True}
     assert guests[105]["coverage"] == "covered"
     assert guests[200]["coverage"] == "not_covered"
     assert guests[200]["reasons"][-1].startswith("job to-gone: storage 'gone' does not exist")
