@@ -256,6 +256,25 @@ def test_a_job_pve_refuses_protects_nothing() -> None:
         assert any(m.startswith(f"job {job_id}: PVE refuses to run it (") for m in warnings)
 
 
+@pytest.mark.parametrize("fault", [None, {"path": "/pools/gone", "status": 500,
+                                           "message": "proxy loop detected"}])  # fmt: skip
+def test_only_pves_does_not_exist_makes_a_pool_job_refused(fault: dict[str, Any] | None) -> None:
+    """pve-manager ``PVE/API2/Pool.pm`` ``read_pool`` dies ``pool 'gone' does not exist``
+    for a deleted pool (HTTP 500). With ``/pools`` unreadable the collector asks each pool
+    directly: PVE's answer makes the job refused; any other error leaves its members
+    unknown (``indeterminate``), with a warning."""
+    data = refused_jobs()
+    data["faults"] = [{"path": "/pools", "status": 500, "message": "temporary failure"}]
+    if fault is not None:
+        data["faults"].insert(0, fault)
+    result = coverage_json(data)
+    guests = guests_of(result)
+    assert guests[300]["coverage"] == "covered"  # pool 'secret' read directly
+    assert guests[105]["coverage"] == ("not_covered" if fault is None else "indeterminate")
+    messages = [a["message"] for a in result["anomalies"]]
+    assert any("cannot read pool 'gone'" in m for m in messages) is (fault is not None)
+
+
 def test_a_refused_job_in_the_reports(tmp_path: Path) -> None:
     with Simulator(Scenario.from_dict(refused_jobs()), tls=False) as s:
         run(s, "--now", NOW, "--report", str(tmp_path / "en.md"))
