@@ -521,7 +521,7 @@ class CoverageResult:
 class _Verdict:
     usable: bool
     problem: str | None  # None when usable; "non-pbs" problems are not anomalies
-    kind: str  # ok / non_pbs / unknown / disabled / unavailable / no_backup_content
+    kind: str  # ok / non_pbs / unknown / missing / disabled / unavailable / no_backup_content
 
 
 def _storage_verdict(
