@@ -15,6 +15,7 @@ from pve_backup_report.analysis.assess import (
     schedule_anomalies,
 )
 from pve_backup_report.analysis.coverage import analyse_coverage
+from pve_backup_report.analysis.freshness import Freshness
 from pve_backup_report.analysis.history import GuestBackupResult, GuestHistory
 from pve_backup_report.analysis.pbs_content import PbsContent, parse_content
 from pve_backup_report.model import BackupJob, Guest, Inventory, Node, Problem, Selection, Storage
@@ -131,6 +132,49 @@ def test_a_newer_pbs_snapshot_is_the_latest_success() -> None:
     assert status.last_success.started == NOW - DAY
     assert status.last_success.archive == status.snapshot.archive
     assert status.age_s == DAY
+
+
+def _failure(vmid: int, started: int) -> GuestBackupResult:
+    return GuestBackupResult(
+        vmid, "failed", started, started + 60, 60, "pve1", f"UPID:{started}", "broken pipe"
+    )
+
+
+def test_a_finished_snapshot_newer_than_the_latest_failure_is_the_latest_result() -> None:
+    """pve-storage ``PVE/Storage/PBSPlugin.pm`` ``list_volumes``: a finished snapshot of
+    the guest's own group (``vm/100``), ``ctime`` its backup's start. Newer than the
+    latest failed task (its own task outside the window, unreadable, or on a node whose
+    history was not read), it proves a later backup: the latest result is that success,
+    and freshness is not ``failed`` (finding X5). A snapshot older than the failure, or of
+    the failed attempt itself, leaves the failure the latest result."""
+    failed = _failure(100, NOW - 2 * DAY)
+    success = _success(100, NOW - 3 * DAY)
+    history = {100: GuestHistory(failed, success)}
+    status = _guest(_assess(history, [_pbs_item(100, NOW - DAY)]))
+    assert status.last_backup is not None and status.last_backup.status == "ok"
+    assert status.last_backup.started == NOW - DAY
+    assert status.freshness is not Freshness.FAILED
+    assert Problem.FAILED not in status.problems
+    for ctime in (NOW - 3 * DAY, NOW - 2 * DAY + 30):
+        status = _guest(_assess(history, [_pbs_item(100, ctime)]))
+        assert status.last_backup == failed and status.freshness is Freshness.FAILED
+
+
+def test_an_other_type_or_unfinished_snapshot_does_not_hide_a_failure() -> None:
+    """pve-storage ``PBSPlugin.pm`` ``list_volumes``: ``ct/100`` is another group than
+    ``vm/100`` (``subtype``), and a snapshot still being written has no size (proxmox-backup
+    ``src/api2/admin/datastore.rs`` ``list_snapshots_blocking``: no manifest yet), which
+    ``list_volumes`` serves as ``size: 1``. Neither
+    is a success of VM 100, so its latest failure stays its latest result."""
+    failed = _failure(100, NOW - 2 * DAY)
+    history = {100: GuestHistory(failed, None)}
+    vm_item = _pbs_item(100, NOW - DAY)
+    other_type = {**vm_item, "subtype": "lxc", "format": "pbs-ct",
+                  "volid": vm_item["volid"].replace("/vm/", "/ct/")}  # fmt: skip
+    unfinished = {**_pbs_item(100, NOW - DAY), "size": 1}  # ``$item->{size} // 1``
+    for item in (other_type, unfinished):
+        status = _guest(_assess(history, [item]))
+        assert status.last_backup == failed and status.freshness is Freshness.FAILED
 
 
 def test_only_the_newest_snapshot_verification_counts() -> None:

@@ -261,6 +261,22 @@ def test_the_storage_a_dead_run_names_decides_whether_it_counts() -> None:
         assert [(r.vmid, r.status) for r in got.task.results] == [(100, "failed")]
 
 
+def test_a_dead_run_after_a_failed_notification_names_the_task_error() -> None:
+    """pve-manager ``PVE/VZDump.pm`` ``new``: a failed ``send_notification`` is logged as
+    ``ERROR: ...`` before the run dies with ``could not activate storage '<id>': ...``,
+    the ``TASK ERROR`` text (finding X4). That text is the guests' reason, and the storage
+    it names is the run's target (here not PBS: the failure does not count)."""
+    nas = "could not activate storage 'nas': storage 'nas' is not online"
+    log = ["ERROR: could not notify via target `mail-to-root`: failed to run 'sendmail'",
+           f"TASK ERROR: {nas}"]  # fmt: skip
+    anomalies: list[Anomaly] = []
+    got = _parse(_dead_task("100", nas), log, _dead_inventory(), "UTC", anomalies,
+                 pairing=lambda: RunPairing(None, ()))  # fmt: skip
+    assert got.task is not None and anomalies == []
+    assert (got.task.storage, got.task.pbs) == ("nas", False)
+    assert [(r.vmid, r.status, r.message) for r in got.task.results] == [(100, "failed", nas)]
+
+
 def test_a_cli_started_lock_timeout_keeps_the_lock_error() -> None:
     """A run started on a shell or by a legacy ``vzdump.cron`` job is synchronous: after
     the worker's ``exit(-1)`` the parent ends the log with ``TASK ERROR: got unexpected

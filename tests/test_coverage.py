@@ -124,7 +124,8 @@ def test_every_coverage_value() -> None:
         job("weekly", vmid="102", enabled=False),
         job("lost", pool="gone", node="pve2"),
     )
-    result = analyse(inv(guests, jobs))
+    # pool 'gone' is hidden from the token (403): its members are unknown
+    result = analyse(inv(guests, jobs, pools=(Pool("gone", None, None),)))
     assert {gc.guest.vmid: gc.coverage for gc in result.guests} == {
         100: Coverage.COVERED,
         101: Coverage.NON_PBS_ONLY,
@@ -218,18 +219,21 @@ def test_job_restricted_to_unknown_node() -> None:
 
 
 def test_missing_pool() -> None:
+    """pve-manager ``PVE/API2Tools.pm`` ``get_resource_pool_guest_members`` dies with
+    ``pool 'gone' does not exist`` before ``fork_worker`` (``PVE/API2/VZDump.pm``
+    ``vzdump``): the job backs up nothing, no guest is covered or indeterminate by it,
+    and a WARNING names the job and why (finding X1). The collector keeps a pool hidden
+    by a 403 (``collect/inventory.py`` ``_pools``), so an absent pool is a deleted one."""
     guests = (g(100), g(101, pool="prod"))
     jobs = (job("pool-job", pool="gone"),)
     result = analyse(inv(guests, jobs, pools=(Pool("prod", None, (101,)),)))
-    assert cov(result, 100).coverage is Coverage.INDETERMINATE
-    assert cov(result, 100).reasons == (
-        "job pool-job might include it: pool 'gone' does not exist "
-        "(or is not visible to this API token)",
-    )
+    assert cov(result, 100).coverage is Coverage.NOT_COVERED
+    assert cov(result, 100).possible_jobs == ()
     assert cov(result, 101).coverage is Coverage.NOT_COVERED
     (jc,) = result.jobs
-    assert jc.unresolved is not None and jc.included == () and jc.possible == (100,)
-    (a,) = find(result, "pools", "pool 'gone' does not exist")
+    assert jc.unresolved is None and jc.included == () and jc.possible == ()
+    assert jc.refused == "pool 'gone' does not exist"
+    (a,) = find(result, "jobs", "job pool-job: PVE refuses to run it (pool 'gone' does not")
     assert a.severity is Severity.WARNING
 
 
@@ -256,7 +260,8 @@ def test_pool_job_covers_members_and_ignores_exclude() -> None:
 
 
 def test_disabled_unresolved_job_does_not_make_indeterminate() -> None:
-    result = analyse(inv((g(100),), (job("old", pool="gone", enabled=False),)))
+    hidden = (Pool("gone", None, None),)
+    result = analyse(inv((g(100),), (job("old", pool="gone", enabled=False),), pools=hidden))
     gc = cov(result, 100)
     assert gc.coverage is Coverage.NOT_COVERED
     assert gc.possible_jobs == ("old",)
@@ -270,7 +275,7 @@ def test_unresolved_non_pbs_job_does_not_make_indeterminate() -> None:
 
 def test_unresolved_pbs_job_beats_non_pbs_sure_job() -> None:
     jobs = (job("local", vmid="100", storage="local"), job("maybe", pool="gone"))
-    result = analyse(inv((g(100),), jobs))
+    result = analyse(inv((g(100),), jobs, pools=(Pool("gone", None, None),)))
     gc = cov(result, 100)
     assert gc.coverage is Coverage.INDETERMINATE
     assert gc.jobs == ("local",)
@@ -279,7 +284,7 @@ def test_unresolved_pbs_job_beats_non_pbs_sure_job() -> None:
 
 def test_covered_guest_has_no_might_include_noise() -> None:
     jobs = (job("all", all=True), job("maybe", pool="gone"))
-    gc = cov(analyse(inv((g(100),), jobs)), 100)
+    gc = cov(analyse(inv((g(100),), jobs, pools=(Pool("gone", None, None),))), 100)
     assert gc.coverage is Coverage.COVERED
     assert gc.reasons == ()
     assert gc.possible_jobs == ("maybe",)
@@ -322,14 +327,52 @@ def test_pbs_storage_without_backup_content() -> None:
     assert find(result, "storages", "does not allow backup content")
 
 
-def test_unknown_storage() -> None:
-    result = analyse(inv((g(100),), (job("j", all=True, storage="nowhere"),)))
+@pytest.mark.parametrize("audit", [None, False])
+def test_unknown_storage(audit: bool | None) -> None:
+    """pve-storage ``PVE/API2/Storage/Config.pm`` ``index`` leaves out a storage without
+    Datastore.Audit or Datastore.AllocateSpace on ``/storage/<id>``: when the token may
+    lack them there (``audit`` False, or not known), the storage may be a hidden PBS
+    storage, so the guest's coverage is unknown: ``indeterminate`` (finding X2)."""
+    inventory = inv((g(100),), (job("j", all=True, storage="nowhere"),))
+    if audit is not None:
+        inventory = replace(inventory, storage_audit={"nowhere": audit})
+    result = analyse(inventory)
     gc = cov(result, 100)
-    assert gc.coverage is Coverage.NON_PBS_ONLY
-    assert "storage 'nowhere' is unknown" in gc.reasons[0]
-    (a,) = find(result, "jobs", "references unknown storage 'nowhere'")
-    assert a.severity is Severity.WARNING
+    assert gc.coverage is Coverage.INDETERMINATE
+    assert "storage 'nowhere' is not visible to this token" in gc.reasons[0]
+    (a,) = find(result, "permissions" if audit is False else "jobs", "unknown storage 'nowhere'")
+    assert a.severity is Severity.WARNING and "it may be PBS" in a.message
+    assert ("Datastore.Audit is missing on /storage/nowhere" in a.message) is (audit is False)
     assert result.jobs[0].storage_type == "unknown"
+
+
+def test_a_storage_the_token_would_see_does_not_exist() -> None:
+    """With Datastore.Audit on ``/storage/gone`` the token would see it in ``/storage``
+    (pve-storage ``PVE/API2/Storage/Config.pm`` ``index``): it does not exist, and every
+    run dies in pve-manager ``PVE/VZDump.pm`` ``new`` (``could not get storage information
+    for 'gone'``). The guest is not protected by that job: ``not_covered`` when nothing
+    else covers it, with the reason, and a WARNING names the job and the storage (X2)."""
+    jobs = (job("j", all=True, storage="gone"),)
+    result = analyse(replace(inv((g(100),), jobs), storage_audit={"gone": True}))
+    gc = cov(result, 100)
+    assert gc.coverage is Coverage.NOT_COVERED and gc.pbs_jobs == ()
+    assert gc.reasons == (
+        "job j: storage 'gone' does not exist (the token would see it): every run fails "
+        "before backing up any guest",
+    )
+    (a,) = find(result, "jobs", "job j writes to storage 'gone', which does not exist")
+    assert a.severity is Severity.WARNING
+    both = (*jobs, job("k", vmid="100", storage="local"))
+    other = analyse(replace(inv((g(100),), both), storage_audit={"gone": True}))
+    assert cov(other, 100).coverage is Coverage.NON_PBS_ONLY
+    default = analyse(
+        replace(
+            inv((g(100),), (job("d", all=True, storage=None),), defaults={"pve1": "gone"}),
+            storage_audit={"gone": True},
+        )
+    )
+    assert cov(default, 100).coverage is Coverage.NOT_COVERED
+    assert find(default, "storages", "default storage 'gone' on node pve1, which does not exist")
 
 
 def test_unknown_storage_of_disabled_job_is_info() -> None:
@@ -360,7 +403,8 @@ def test_job_without_storage_uses_node_default() -> None:
 
 def test_unknown_default_storage_anomaly() -> None:
     result = analyse(inv((g(100),), (job("d", all=True, storage=None),), defaults={"pve1": "zz"}))
-    assert find(result, "storages", "unknown default storage 'zz' on node pve1")
+    assert find(result, "storages", "default storage 'zz' on node pve1, which is not visible")
+    assert cov(result, 100).coverage is Coverage.INDETERMINATE
 
 
 def test_effective_storage_function() -> None:
@@ -399,18 +443,37 @@ def test_nonexistent_vmids() -> None:
 
 
 def test_strange_vmid_job() -> None:
+    """pve-manager ``PVE/VZDump.pm`` ``check_vmids`` dies (``strange VM ID``) in
+    ``get_included_guests``, before ``fork_worker``: VM 100, named by the job, is not
+    covered by it (finding X1), and the reason says why."""
     result = analyse(inv((g(100), g(101)), (job("bad", vmid="100,abc"),)))
-    assert cov(result, 100).coverage is Coverage.INDETERMINATE
+    assert cov(result, 100).coverage is Coverage.NOT_COVERED
+    assert cov(result, 100).reasons == (
+        "no backup job includes it",
+        "job bad names it, but PVE refuses to run that job: strange VM ID 'abc' in 'vmid'",
+    )
     assert cov(result, 101).coverage is Coverage.NOT_COVERED
     (a,) = find(result, "jobs", "strange VM ID 'abc'")
     assert a.severity is Severity.WARNING
 
 
 def test_conflicting_selection_job() -> None:
+    """pve-manager ``PVE/VZDump.pm`` ``verify_vzdump_parameters`` (called first by
+    ``PVE/API2/VZDump.pm`` ``vzdump``) raises ``option conflicts with option 'vmid'`` for
+    a hand-edited ``vmid`` + ``all`` job; ``PVE/Jobs.pm`` ``run_jobs`` only logs it. PVE
+    never backs VM 100 up: ``not_covered``, not ``indeterminate`` (finding X1). Another
+    job covering it still covers it."""
     result = analyse(inv((g(100),), (job("c", vmid="100", all=True),)))
-    assert result.jobs[0].unresolved is not None
-    assert cov(result, 100).coverage is Coverage.INDETERMINATE
-    assert find(result, "jobs", "unsupported selection")
+    (jc,) = result.jobs
+    assert jc.unresolved is None and jc.refused == "option 'all' conflicts with option 'vmid'"
+    assert cov(result, 100).coverage is Coverage.NOT_COVERED
+    (a,) = find(result, "jobs", "job c: PVE refuses to run it (option 'all' conflicts")
+    assert a.severity is Severity.WARNING
+    jobs = (job("c", vmid="100", all=True), job("ok", vmid="100"))
+    assert cov(analyse(inv((g(100),), jobs)), 100).coverage is Coverage.COVERED
+    disabled = analyse(inv((g(100),), (job("c", vmid="100", all=True, enabled=False),)))
+    (a,) = find(disabled, "jobs", "PVE refuses to run it")
+    assert a.severity is Severity.INFO
 
 
 def test_exclude_without_all() -> None:

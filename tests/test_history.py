@@ -396,6 +396,43 @@ def test_storage_activation_failure_single_guest_task_needs_no_expected_list() -
     assert (r.started, r.ended) == (1704067200, 1704067203)
 
 
+def test_a_dead_runs_reason_is_the_task_error_not_an_earlier_error_line() -> None:
+    """pve-manager ``PVE/VZDump.pm`` ``new``: when activating the storage fails it first
+    calls ``send_notification`` and, when that fails too, logs ``ERROR: <notification
+    error>`` (``debugmsg('err', $@)``), then dies with the storage error, which the worker
+    writes as ``TASK ERROR:`` (pve-common ``PVE/RESTEnvironment.pm`` ``fork_worker``).
+    The reason PVE gives is the ``TASK ERROR`` text (finding X4)."""
+    err = (
+        "could not activate storage 'pbs1': pbs1: error fetching datastores - "
+        "500 Can't connect to 192.0.2.10:8007 (Connection timed out)"
+    )
+    log = [
+        "ERROR: could not notify via target `mail-to-root`: failed to run 'sendmail'",
+        f"TASK ERROR: {err}",
+    ]
+    task = make_task(end=1704067263, status=err)
+    parse = parse_task(task, log, expected_vmids=[100, 101])
+    assert {(r.vmid, r.status, r.message) for r in parse.results} == {
+        (100, "failed", err),
+        (101, "failed", err),
+    }
+    assert parse.job_error == err
+
+
+@pytest.mark.parametrize("status", ["0", "unexpected status", ""])
+def test_a_perl_false_or_unexpected_task_status_is_never_ok(status: str) -> None:
+    """pve-common ``PVE/Tools.pm`` ``upid_normalize_status_type``: ``!$status`` (``""``,
+    ``"0"``) and ``unexpected status`` are ``unknown``, never ``ok``: a guest whose section
+    never ended fails, a single-guest task without a log fails."""
+    assert task_status_kind(status) == "unknown"
+    log = [*HEADER, "INFO: Starting Backup of VM 100 (qemu)"]
+    (r,) = parse_task(make_task(end=1704070800, status=status), log).results
+    assert r.status == "failed"
+    task = make_task(end=1704070800, status=status, task_id="100")
+    (r,) = parse_task(task, None).results
+    assert r.status == "failed"
+
+
 def test_running_task() -> None:
     log = [
         *HEADER,

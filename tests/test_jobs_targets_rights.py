@@ -221,6 +221,147 @@ def test_storage_and_dumpdir_together_never_run() -> None:
     )
 
 
+# -- finding X1: jobs PVE refuses to run -------------------------------------------------------
+
+
+def refused_jobs(privileges: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """VM 105 is named only by jobs PVE refuses: a hand-edited ``vmid`` + ``all`` job and a
+    job whose pool was deleted; VM 300 (in a local job) also by a job of pool ``secret``."""
+    data = basic(pools=[{"poolid": "secret", "members": [300]}])
+    if privileges is not None:
+        data["token"]["privileges"] = privileges
+    common = {"type": "vzdump", "enabled": 1, "schedule": "21:00", "storage": "pbs-main"}
+    data["jobs"] += [{"id": "hand-edited", "vmid": "105", "all": 1, **common},
+                     {"id": "gone-pool", "pool": "gone", **common},
+                     {"id": "secret-pool", "pool": "secret", **common}]  # fmt: skip
+    return data
+
+
+def test_a_job_pve_refuses_protects_nothing() -> None:
+    """pve-manager ``PVE/API2/VZDump.pm`` ``vzdump`` calls ``verify_vzdump_parameters``
+    (``option conflicts with option 'vmid'``) and ``get_included_guests`` (pve-manager
+    ``PVE/API2Tools.pm`` ``get_resource_pool_guest_members``: ``pool 'gone' does not
+    exist``) before ``fork_worker``; ``PVE/Jobs.pm`` ``run_jobs`` only logs the error.
+    Such a job backs up nothing on every run: VM 105 is not covered (not indeterminate),
+    and a WARNING names each job and PVE's reason (finding X1)."""
+    result = coverage_json(refused_jobs())
+    guests = guests_of(result)
+    assert guests[105]["coverage"] == "not_covered"
+    assert guests[105]["reasons"] == [
+        "no backup job includes it",
+        "job hand-edited names it, but PVE refuses to run that job: option 'all' conflicts "
+        "with option 'vmid'",
+    ]
+    assert guests[300]["coverage"] == "covered" and guests[300]["pbs_jobs"] == ["secret-pool"]
+    jobs = {j["id"]: j for j in result["jobs"]}
+    assert jobs["gone-pool"]["refused"] == "pool 'gone' does not exist"
+    assert jobs["gone-pool"]["unresolved"] is None and jobs["gone-pool"]["included"] == []
+    warnings = [a["message"] for a in result["anomalies"] if a["severity"] == "warning"]
+    for job_id in ("hand-edited", "gone-pool"):
+        assert any(m.startswith(f"job {job_id}: PVE refuses to run it (") for m in warnings)
+
+
+@pytest.mark.parametrize("fault", [None, {"path": "/pools/gone", "status": 500,
+                                           "message": "proxy loop detected"}])  # fmt: skip
+def test_only_pves_does_not_exist_makes_a_pool_job_refused(fault: dict[str, Any] | None) -> None:
+    """pve-manager ``PVE/API2/Pool.pm`` ``read_pool`` dies ``pool 'gone' does not exist``
+    for a deleted pool (HTTP 500). With ``/pools`` unreadable the collector asks each pool
+    directly: PVE's answer makes the job refused; any other error leaves its members
+    unknown (``indeterminate``), with a warning."""
+    data = refused_jobs()
+    data["faults"] = [{"path": "/pools", "status": 500, "message": "temporary failure"}]
+    if fault is not None:
+        data["faults"].insert(0, fault)
+    result = coverage_json(data)
+    guests = guests_of(result)
+    assert guests[300]["coverage"] == "covered"  # pool 'secret' read directly
+    assert guests[105]["coverage"] == ("not_covered" if fault is None else "indeterminate")
+    messages = [a["message"] for a in result["anomalies"]]
+    assert any("cannot read pool 'gone'" in m for m in messages) is (fault is not None)
+
+
+def test_a_refused_job_in_the_reports(tmp_path: Path) -> None:
+    with Simulator(Scenario.from_dict(refused_jobs()), tls=False) as s:
+        run(s, "--now", NOW, "--report", str(tmp_path / "en.md"))
+        run(s, "--now", NOW, "--lang", "fr", "--report", str(tmp_path / "fr.md"))
+    en, fr = (tmp_path / "en.md").read_text(), (tmp_path / "fr.md").read_text()
+    assert "PVE refuses to run it (pool 'gone' does not exist): it backs up nothing" in en
+    assert "PVE refuse de l'exécuter (pool 'gone' does not exist) : elle ne sauvegarde rien" in fr
+
+
+def test_a_pool_the_token_cannot_see_stays_unknown() -> None:
+    """pve-manager ``PVE/API2/Pool.pm`` ``read_pool`` checks ``Pool.Audit`` on
+    ``/pool/{poolid}`` before looking the pool up: without it, a deleted pool and a hidden
+    one both answer 403. Then the job's guests are truly unknown: ``indeterminate``."""
+    data = refused_jobs({"/": ["Sys.Audit", "VM.Audit", "Datastore.Audit"],
+                         "/storage/pbs-main": ["Datastore.Allocate"]})  # fmt: skip
+    guests = guests_of(coverage_json(data))
+    assert guests[105]["coverage"] == "indeterminate"
+    assert [r.split(":")[0] for r in guests[105]["reasons"][1:]] == [
+        "job gone-pool might include it", "job secret-pool might include it"]  # fmt: skip
+    assert guests[300]["coverage"] == "indeterminate"
+
+
+# -- finding X2: a storage /storage does not list ----------------------------------------------
+
+
+def unlisted_storages(privileges: dict[str, list[str]]) -> dict[str, Any]:
+    """VM 105 is backed up only to ``pbs-b`` (a PBS storage), ct 200 only to ``gone``
+    (configured nowhere)."""
+    data = basic()
+    data["token"]["privileges"] = privileges
+    data["storages"].append({"storage": "pbs-b", "type": "pbs", "server": "192.0.2.11",
+                             "datastore": "b", "username": "backup@pbs!pve",
+                             "content": "backup"})  # fmt: skip
+    common = {"type": "vzdump", "enabled": 1, "schedule": "21:00"}
+    data["jobs"] += [{"id": "to-b", "vmid": "105", "storage": "pbs-b", **common},
+                     {"id": "to-gone", "vmid": "200", "storage": "gone", **common}]  # fmt: skip
+    return data
+
+
+def test_a_storage_the_token_sees_everywhere_but_not_listed_does_not_exist() -> None:
+    """pve-storage ``PVE/API2/Storage/Config.pm`` ``index`` lists every storage on which
+    the token has Datastore.Audit or Datastore.AllocateSpace; ``GET /access/permissions``
+    with ``path=/storage/gone`` (pve-access-control ``PVE/API2/AccessControl.pm``
+    ``permissions``) shows it has them there: ``gone`` does not exist, and every run of
+    ``to-gone`` dies in pve-manager ``PVE/VZDump.pm`` ``new``. ct 200 is not protected
+    (``not_covered``) and a WARNING names the job and the storage (finding X2)."""
+    data = unlisted_storages(FULL)
+    result = coverage_json(data)
+    guests = guests_of(result)
+    with Simulator(Scenario.from_dict(data), tls=False) as s:
+        proc = run(s, "--now", NOW, "--dump-inventory", "--format", "json")
+    assert json.loads(proc.stdout)["storage_audit"] == {"gone": True}
+    assert guests[105]["coverage"] == "covered"
+    assert guests[200]["coverage"] == "not_covered"
+    assert guests[200]["reasons"][-1].startswith("job to-gone: storage 'gone' does not exist")
+    assert any(
+        a["severity"] == "warning"
+        and a["message"].startswith("job to-gone writes to storage 'gone', which does not exist")
+        for a in result["anomalies"]
+    )
+
+
+def test_a_storage_the_token_may_not_see_is_indeterminate() -> None:
+    """Without Datastore.Audit on ``/storage/pbs-b`` PVE leaves it out of ``/storage``
+    (pve-storage ``PVE/API2/Storage/Config.pm`` ``index``): it may be PBS, so VM 105 is
+    ``indeterminate``; ``gone`` cannot be told from a hidden storage either."""
+    rights = {
+        "/": ["Sys.Audit", "VM.Audit", "Pool.Audit"],
+        "/storage/pbs-main": ["Datastore.Allocate"],
+        "/storage/local": ["Datastore.Audit"],
+    }
+    result = coverage_json(unlisted_storages(rights))  # fmt: skip
+    guests = guests_of(result)
+    assert guests[105]["coverage"] == "indeterminate"
+    assert guests[200]["coverage"] == "indeterminate"
+    assert any(
+        a["component"] == "permissions"
+        and "unknown storage 'pbs-b' (Datastore.Audit is missing on /storage/pbs-b)" in a["message"]
+        for a in result["anomalies"]
+    )
+
+
 # -- item 8: a token that sees only some guests -----------------------------------------------
 
 

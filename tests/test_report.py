@@ -13,7 +13,6 @@ import pytest
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from pve_backup_report.output import report as report_mod
 from pve_backup_report.analysis.assess import AnalysisOptions, Assessment, CollectStats, assess
 from pve_backup_report.analysis.coverage import Coverage, analyse_coverage
 from pve_backup_report.analysis.history import GuestBackupResult, GuestHistory
@@ -31,6 +30,7 @@ from pve_backup_report.model import (
     Storage,
     pve_selection,
 )
+from pve_backup_report.output import report as report_mod
 from pve_backup_report.output.check import CheckOptions, build_check
 from pve_backup_report.output.report import (
     STATS_MARKER,

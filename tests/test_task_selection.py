@@ -12,14 +12,14 @@ import pytest
 import requests
 
 from pve_backup_report import pipeline
-from pve_backup_report.analysis.coverage import CoverageResult
+from pve_backup_report.analysis.coverage import CoverageResult, analyse_coverage
 from pve_backup_report.analysis.history import TaskInfo
 from pve_backup_report.collect.inventory import normalise_job
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.collect.task_selection import RunPairing, TaskPredictor, runs_job
 from pve_backup_report.collect.tasks import HistoryCollection, HistoryOptions, collect_history
 from pve_backup_report.config import Secret, Settings
-from pve_backup_report.model import Inventory
+from pve_backup_report.model import Guest, Inventory, Node, Storage
 from pve_backup_report.pipeline import RunOptions, run_assessment
 from pve_backup_report.pve.timeutil import iso_utc, parse_timestamp
 from pve_backup_report.pve.vzdump_command import parse_vzdump_command
@@ -305,6 +305,30 @@ def test_a_run_is_paired_with_the_job_due_at_its_start() -> None:
     for i in range(2):
         assert predictor.run_of(two, i, "UTC") == RunPairing(None, ("daily",))
         assert predictor.run_of(two, i, "UTC").ambiguous
+
+
+def test_a_job_pve_refuses_makes_no_task_to_pair_with() -> None:
+    """pve-manager ``PVE/API2/VZDump.pm`` ``vzdump`` dies in ``get_included_guests``
+    (``check_vmids`` on ``exclude``: ``strange VM ID 'x'``) before ``fork_worker``: an
+    ``all`` job that never makes a task on any node, so a run at its event belongs to the
+    other job due then, not to an ambiguous pair."""
+    common = {"type": "vzdump", "enabled": 1, "schedule": "21:00", "storage": "pbs"}
+    jobs = tuple(normalise_job(j) for j in (
+        {"id": "aaa-refused", "all": 1, "exclude": "101,x", **common},
+        {"id": "daily", "vmid": "100", **common},
+    ))  # fmt: skip
+    inventory = Inventory(
+        nodes=(Node("pve1", "online", "UTC"),),
+        storages=(Storage("pbs", "pbs", True, None, ("backup",)),),
+        jobs=jobs,
+        guests=(Guest(100, "qemu", "web", "pve1", "running", False),),
+        pools=(),
+    )
+    coverage = analyse_coverage(inventory, (), NOW)
+    assert coverage.jobs[0].refused is not None
+    predictor = TaskPredictor(inventory, coverage, NOW - 15 * DAY, NOW)
+    daily = NOW - DAY + 9 * 3600 + 30  # Thu 21:00:30
+    assert predictor.run_of([_info(daily)], 0, "UTC") == RunPairing("daily", ("daily",))
 
 
 def test_at_a_shared_event_runs_are_paired_in_job_id_order_until_a_log_says_otherwise() -> None:

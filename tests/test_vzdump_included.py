@@ -14,6 +14,7 @@ from pve_backup_report.analysis.coverage import (
     included_guests,
     split_vmid_list,
 )
+from pve_backup_report.collect.inventory import normalise_job
 from pve_backup_report.model import (
     BackupJob,
     Guest,
@@ -255,27 +256,35 @@ def test_templates_are_included() -> None:
     assert result.to_pve() == {"node1": [100, 101]}
 
 
-def test_strange_vmid_is_unresolved() -> None:
+def test_strange_vmid_is_refused() -> None:
+    """pve-manager ``PVE/VZDump.pm`` ``check_vmids`` dies (``strange VM ID``) inside
+    ``get_included_guests``, which ``PVE/API2/VZDump.pm`` ``vzdump`` calls before
+    ``fork_worker``: the job is refused on every run (finding X1)."""
     result = included_guests(make_job(vmid="100,abc,201"), make_inventory())
-    assert result.unresolved is not None
-    assert "strange VM ID 'abc'" in result.unresolved
-    assert result.per_node == {}
-    assert result.possible == (100, 201)
-    with pytest.raises(ValueError, match="unresolved"):
+    assert result.unresolved is None and result.refused is not None
+    assert "strange VM ID 'abc'" in result.refused
+    assert result.per_node == {} and result.possible == ()
+    assert result.named == (100, 201)
+    with pytest.raises(ValueError, match="refuses"):
         result.to_pve()
 
 
-def test_strange_exclude_is_unresolved() -> None:
+def test_strange_exclude_is_refused() -> None:
+    """pve-manager ``PVE/VZDump.pm`` ``get_included_guests``: the ``all`` branch runs
+    ``check_vmids`` on ``exclude`` and dies before any task (finding X1)."""
     result = included_guests(make_job(all=True, exclude="100,x", node="node2"), make_inventory())
-    assert result.unresolved is not None
-    assert "'exclude'" in result.unresolved
-    assert result.possible == (200, 201, 212, 213)
+    assert result.refused is not None and result.unresolved is None
+    assert "'exclude'" in result.refused
+    assert result.named == (200, 201, 212, 213)
 
 
-def test_missing_pool_is_unresolved() -> None:
+def test_missing_pool_is_refused() -> None:
+    """pve-manager ``PVE/API2Tools.pm`` ``get_resource_pool_guest_members`` dies with
+    ``pool '<id>' does not exist`` (called by ``get_included_guests`` before
+    ``fork_worker``): the job never runs (finding X1)."""
     result = included_guests(make_job(pool="gone"), make_inventory())
-    assert result.unresolved is not None
-    assert "pool 'gone' does not exist" in result.unresolved
+    assert result.refused == "pool 'gone' does not exist"
+    assert result.unresolved is None and result.vmids == ()
 
 
 def test_unreadable_pool_is_unresolved() -> None:
@@ -304,19 +313,21 @@ def test_unresolved_pool_candidates_skip_guests_in_other_pools() -> None:
         ({"vmid": "100", "pool": "testpool"}, "'pool'"),
     ],
 )
-def test_vmid_conflicts_are_unresolved(param: dict[str, Any], word: str) -> None:
+def test_vmid_conflicts_are_refused(param: dict[str, Any], word: str) -> None:
+    """pve-manager ``PVE/VZDump.pm`` ``verify_vzdump_parameters`` raises ``option
+    conflicts with option 'vmid'`` (called first by ``PVE/API2/VZDump.pm`` ``vzdump``)."""
     result = included_guests(make_job(**param), make_inventory())
-    assert result.unresolved is not None
-    assert "unsupported selection" in result.unresolved
-    assert word in result.unresolved
+    assert result.unresolved is None and result.refused is not None
+    assert f"option {word} conflicts with option 'vmid'" in result.refused
+    assert result.vmids == ()
 
 
 def test_no_selection() -> None:
     result = included_guests(make_job(), make_inventory())
     assert result.selection is Selection.NONE
-    assert result.unresolved is not None
-    assert "vmid property is missing" in result.unresolved
-    assert result.possible == ()
+    assert result.refused is not None
+    assert "vmid property is missing" in result.refused
+    assert result.named == ()
 
 
 def test_selection_all_without_raw_flag_trusts_collector() -> None:
@@ -327,7 +338,7 @@ def test_selection_all_without_raw_flag_trusts_collector() -> None:
 def test_vmid_zero_string_falls_through_like_perl() -> None:
     # Perl treats "0" as false, so the vmid branch is not taken; nothing else is set.
     result = included_guests(make_job(vmid="0", selection=Selection.VMID), make_inventory())
-    assert result.unresolved is not None
+    assert result.refused is not None
 
 
 def test_result_is_frozen() -> None:
@@ -335,3 +346,22 @@ def test_result_is_frozen() -> None:
     assert isinstance(result, IncludedGuests)
     with pytest.raises(AttributeError):
         result.missing = (1,)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [({"vmid": "100"}, (100,)), ({"all": 1}, tuple(sorted(VMLIST))), ({}, None)],
+)
+def test_an_empty_exclude_is_no_exclude(extra: dict[str, Any], expected: Any) -> None:
+    """pve-common ``PVE/SectionConfig.pm`` ``parse_config``: a jobs.cfg line ``exclude``
+    without a value fails ``check_value`` (``got undefined value``) and the key is dropped,
+    so the run never sees it: no ``all`` is implied (pve-manager ``PVE/VZDump.pm``
+    ``verify_vzdump_parameters`` tests ``defined($param->{exclude})``), and ``vmid``
+    does not conflict. An empty ``exclude`` is read as none at all."""
+    job = normalise_job({"id": "j", "type": "vzdump", "exclude": "", **extra})
+    assert job.exclude_raw is None
+    result = included_guests(job, make_inventory())
+    if expected is None:  # nothing else selected: vmid property is missing
+        assert result.refused is not None and "vmid property is missing" in result.refused
+    else:
+        assert result.refused is None and result.vmids == expected

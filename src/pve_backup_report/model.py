@@ -220,6 +220,11 @@ class Inventory:
     cluster_name: str | None = None
     # what could not be read at all: any of "guests", "jobs", "storages", "pools"
     unreadable: frozenset[str] = frozenset()
+    # storages the jobs or node defaults name that /storage does not list: True when the
+    # token has Datastore.Audit or Datastore.AllocateSpace on /storage/<id> (so /storage
+    # would list it: it does not exist), False when it lacks both (it may be hidden);
+    # absent when not known
+    storage_audit: dict[str, bool] = field(default_factory=dict)
 
     def storage(self, storage_id: str) -> Storage | None:
         for s in self.storages:

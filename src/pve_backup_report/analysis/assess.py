@@ -18,7 +18,13 @@ from pve_backup_report.analysis.coverage import (
     effective_storage,
 )
 from pve_backup_report.analysis.creation import Candidate, GuestCreation
-from pve_backup_report.analysis.freshness import Freshness, expected_run, first_run, judge
+from pve_backup_report.analysis.freshness import (
+    START_TOLERANCE_S,
+    Freshness,
+    expected_run,
+    first_run,
+    judge,
+)
 from pve_backup_report.analysis.history import GuestBackupResult, GuestHistory
 from pve_backup_report.analysis.ignore import IgnoreMatch
 from pve_backup_report.analysis.pbs_content import PbsContent, Snapshot
@@ -162,6 +168,21 @@ def _merge_success(
     )
 
 
+def _merge_latest(
+    from_tasks: GuestBackupResult | None, success: GuestBackupResult | None
+) -> GuestBackupResult | None:
+    """The latest result: a success PBS proves (a finished snapshot of the guest's type,
+    see :func:`_merge_success`) that started after the latest task result is the latest
+    result too, so an older failure does not make the guest ``failed`` (finding X5)."""
+    if success is None or success.upid or success.started is None:
+        return from_tasks  # no PBS-only success: the task history decides
+    if from_tasks is None or from_tasks.started is None:
+        return from_tasks  # no task result: shown as such, the success says PBS
+    if success.started > from_tasks.started + START_TOLERANCE_S:
+        return success
+    return from_tasks
+
+
 def _problems(
     gc: GuestCoverage,
     freshness: Freshness | None,
@@ -220,6 +241,7 @@ def assess(
                 g.vmid, g.type, pbs_storages or _storages_of(gc.jobs, jobs, g.node, inventory)
             )
         last_success = _merge_success(hist.last_success, snapshot)
+        last_backup = _merge_latest(hist.last_backup, last_success)
         freshness = expected = age = age_floor = first = None
         created = _creation_of(g, creations)
         if gc.coverage in (Coverage.COVERED, Coverage.INDETERMINATE):
@@ -236,7 +258,7 @@ def assess(
                 now=now,
                 expected=expected,
                 history_readable=g.node in readable_nodes,
-                last_backup=hist.last_backup,
+                last_backup=last_backup,
                 last_success=last_success,
                 created=None if created is None else created.started,
             )
@@ -263,7 +285,7 @@ def assess(
                 pbs_jobs=gc.pbs_jobs,
                 reasons=gc.reasons,
                 ignored=gc.ignored,
-                last_backup=hist.last_backup,
+                last_backup=last_backup,
                 last_success=last_success,
                 snapshot=snapshot,
                 freshness=freshness,

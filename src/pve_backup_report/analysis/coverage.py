@@ -11,9 +11,12 @@ and the checks of the real vzdump run (``verify_vzdump_parameters``):
 * the ``node`` restriction drops existing guests on other nodes, never unknown IDs;
 * templates are included; the running state does not matter.
 
-When PVE would reject the job (strange VM ID, ``vmid`` together with ``all``/``exclude``/
-``pool``, no selection at all) or when we cannot know its members (missing or unreadable
-pool) the selection is *unresolved*: the job surely includes nothing we can name, but it
+When PVE refuses to run the job (pve-manager ``PVE/API2/VZDump.pm`` ``vzdump`` dies in
+``verify_vzdump_parameters`` or ``get_included_guests`` before ``fork_worker``: strange VM
+ID, ``vmid`` together with ``all``/``exclude``/``pool``, no selection at all, a pool that
+does not exist) the job is *refused*: it backs up nothing on every run, and the guests it
+names are not covered by it. When we cannot know a pool's members (the pool is hidden
+from the token, or its members could not be read) the selection is *unresolved*: the job
 might include some guests. Such a guest is ``indeterminate`` when the unresolved job could
 make it covered (enabled, usable PBS storage on its node) and nothing else covers it.
 
@@ -151,6 +154,8 @@ class IncludedGuests:
     ``missing`` are empty and ``possible`` holds the existing guests it might include.
     ``skipped_other_node``: existing guests the selection names but the ``node``
     restriction drops. ``hidden_members``: pool members not visible in the inventory.
+    ``refused``: why PVE refuses to run the job (every run dies before any task); then
+    the job includes nothing and ``named`` holds the existing guests it names.
     """
 
     selection: Selection
@@ -158,6 +163,8 @@ class IncludedGuests:
     missing: tuple[int, ...] = ()
     unresolved: str | None = None
     possible: tuple[int, ...] = ()
+    refused: str | None = None
+    named: tuple[int, ...] = ()
     skipped_other_node: tuple[int, ...] = ()
     hidden_members: tuple[int, ...] = ()
 
@@ -170,6 +177,8 @@ class IncludedGuests:
         """The result in PVE's shape: ``{node: [vmids], '': [unknown vmids]}``."""
         if self.unresolved is not None:
             raise ValueError(f"selection unresolved: {self.unresolved}")
+        if self.refused is not None:
+            raise ValueError(f"PVE refuses the job: {self.refused}")
         result = {node: list(ids) for node, ids in self.per_node.items() if ids}
         if self.missing:
             result[""] = list(self.missing)
@@ -217,17 +226,33 @@ def _place(
     )
 
 
+def _existing(vmids: Iterable[int], node: str | None, index: _Index) -> tuple[int, ...]:
+    """The existing guests among ``vmids`` that the ``node`` restriction keeps."""
+    return tuple(
+        sorted(
+            {
+                v
+                for v in vmids
+                if v in index.guests and (node is None or index.guests[v].node == node)
+            }
+        )
+    )
+
+
 def _unresolved(
     selection: Selection, reason: str, possible: Iterable[int], node: str | None, index: _Index
 ) -> IncludedGuests:
-    chosen = sorted(
-        {
-            v
-            for v in possible
-            if v in index.guests and (node is None or index.guests[v].node == node)
-        }
+    return IncludedGuests(
+        selection=selection, unresolved=reason, possible=_existing(possible, node, index)
     )
-    return IncludedGuests(selection=selection, unresolved=reason, possible=tuple(chosen))
+
+
+def _refused(
+    selection: Selection, reason: str, named: Iterable[int], node: str | None, index: _Index
+) -> IncludedGuests:
+    """pve-manager ``PVE/API2/VZDump.pm`` ``vzdump`` dies before ``fork_worker`` (and
+    ``PVE/Jobs.pm`` ``run_jobs`` only logs it): no task, no guest backed up, every run."""
+    return IncludedGuests(selection=selection, refused=reason, named=_existing(named, node, index))
 
 
 def _pool_candidates(pool_id: str, index: _Index) -> list[int]:
@@ -263,13 +288,9 @@ def _resolve_branch(job: BackupJob, branch: Selection, index: _Index) -> Include
         pool_id = job.pool or ""
         pool = index.pools.get(pool_id)
         if pool is None:
-            return _unresolved(
-                branch,
-                f"pool '{pool_id}' does not exist (or is not visible to this API token)",
-                _pool_candidates(pool_id, index),
-                node,
-                index,
-            )
+            # the collector asks /pools/{id} for a pool /pools does not list: absent means
+            # PVE said it does not exist (a hidden pool is kept, with members unknown)
+            return _refused(branch, f"pool '{pool_id}' does not exist", (), node, index)
         if pool.members is None:
             return _unresolved(
                 branch,
@@ -295,29 +316,26 @@ def _resolve_branch(job: BackupJob, branch: Selection, index: _Index) -> Include
             vmids = check_vmids(items)
         except StrangeVmidError as exc:
             valid = [int(i) for i in items if _NUMERIC.fullmatch(i)]
-            return _unresolved(branch, f"PVE rejects the job: {exc} in 'vmid'", valid, node, index)
+            return _refused(branch, f"{exc} in 'vmid'", valid, node, index)
         return _place(branch, vmids, node, index)
     if branch is Selection.ALL:
         try:
             exclude = set(check_vmids(split_vmid_list(job.exclude_raw)))
         except StrangeVmidError as exc:
             excluded = {int(i) for i in split_vmid_list(job.exclude_raw) if _NUMERIC.fullmatch(i)}
-            return _unresolved(
+            return _refused(
                 branch,
-                f"PVE rejects the job: {exc} in 'exclude'",
+                f"{exc} in 'exclude'",
                 [v for v in index.sorted_vmids if v not in excluded],
                 node,
                 index,
             )
         return _place(branch, [v for v in index.sorted_vmids if v not in exclude], node, index)
     if job.selection in (Selection.POOL, Selection.VMID):
-        reason = f"unsupported selection: '{job.selection.value}' without a value"
+        reason = f"'{job.selection.value}' without a value: vmid property is missing"
     else:
-        reason = (
-            "unsupported selection: none of pool, vmid, all or exclude is set "
-            "(PVE rejects the job: vmid property is missing)"
-        )
-    return IncludedGuests(selection=Selection.NONE, unresolved=reason)
+        reason = "none of pool, vmid, all or exclude is set: vmid property is missing"
+    return IncludedGuests(selection=Selection.NONE, refused=reason)
 
 
 def _included(job: BackupJob, index: _Index) -> IncludedGuests:
@@ -325,12 +343,13 @@ def _included(job: BackupJob, index: _Index) -> IncludedGuests:
     result = _resolve_branch(job, branch, index)
     conflicts = _conflicts(job)
     if conflicts:
-        names = ", ".join(f"'{c}'" for c in conflicts)
-        possible = result.possible if result.unresolved is not None else result.vmids
-        return _unresolved(
+        # verify_vzdump_parameters: raise_param_exc({all => "option conflicts with option
+        # 'vmid'"}), first of all, exclude, pool
+        named = (*result.vmids, *result.possible, *result.named)
+        return _refused(
             branch,
-            f"unsupported selection: 'vmid' together with {names} (PVE rejects the job)",
-            possible,
+            f"option '{conflicts[0]}' conflicts with option 'vmid'",
+            named,
             job.node,
             index,
         )
@@ -448,6 +467,7 @@ class JobCoverage:
     # to a directory (dumpdir) or PVE refuses to run it
     effective_storage: dict[str, str | None]
     possible: tuple[int, ...] = ()  # existing guests it might include (when unresolved)
+    refused: str | None = None  # why PVE refuses to run it (it backs up nothing)
 
     def to_json(self) -> dict[str, Any]:
         job = self.job
@@ -466,6 +486,7 @@ class JobCoverage:
             "missing_vmids": list(self.missing_vmids),
             "unresolved": self.unresolved,
             "possible": list(self.possible),
+            "refused": self.refused,
         }
 
 
@@ -505,14 +526,33 @@ class CoverageResult:
 class _Verdict:
     usable: bool
     problem: str | None  # None when usable; "non-pbs" problems are not anomalies
-    kind: str  # ok / non_pbs / unknown / disabled / unavailable / no_backup_content
+    kind: str  # ok / non_pbs / unknown / missing / disabled / unavailable / no_backup_content
 
 
-def _storage_verdict(storage: Storage | None, storage_id: str, node: str) -> _Verdict:
-    if storage is None:
+def _storage_verdict(
+    storage: Storage | None, storage_id: str, node: str, audit: bool | None = None
+) -> _Verdict:
+    """Whether a run on ``node`` can write to this storage, and why not.
+
+    A storage ``/storage`` does not list (``storage`` None): with Datastore.Audit or
+    Datastore.AllocateSpace on it (``audit``, pve-storage ``PVE/API2/Storage/Config.pm``
+    ``index`` filters on them) the token would see it, so it does not exist and every
+    run dies (pve-manager ``PVE/VZDump.pm`` ``new``: ``could not get storage information
+    for '<id>'``): ``missing``. Otherwise it may be a PBS storage hidden from the token:
+    ``unknown``.
+    """
+    if storage is None and audit:
         return _Verdict(
             False,
-            f"storage '{storage_id}' is unknown (not configured, or not visible to this token)",
+            f"storage '{storage_id}' does not exist (the token would see it): every run "
+            "fails before backing up any guest",
+            "missing",
+        )
+    if storage is None:
+        why = "Datastore.Audit missing on it" if audit is False else "not configured, or hidden"
+        return _Verdict(
+            False,
+            f"storage '{storage_id}' is not visible to this token ({why}): it may be PBS",
             "unknown",
         )
     if not storage.is_pbs:
@@ -575,7 +615,12 @@ class _Analyser:
         key = (storage_id, node)
         cached = self._verdicts.get(key)
         if cached is None:
-            cached = _storage_verdict(self.storages.get(storage_id), storage_id, node)
+            cached = _storage_verdict(
+                self.storages.get(storage_id),
+                storage_id,
+                node,
+                self.inventory.storage_audit.get(storage_id),
+            )
             self._verdicts[key] = cached
         return cached
 
@@ -605,6 +650,19 @@ class _Analyser:
         cached = (v.usable, text)
         self._job_reason[key] = cached
         return cached
+
+    def may_cover(self, job: BackupJob, node: str) -> bool:
+        """An enabled job writes, or may write (storage hidden from the token), to a
+        usable PBS storage on ``node``."""
+        return self.job_on_node(job, node)[0] or self.kind_on_node(job, node) == "unknown"
+
+    def kind_on_node(self, job: BackupJob, node: str) -> str:
+        """The storage verdict's kind for an enabled job on ``node`` (``dumpdir`` or
+        ``refused`` when it writes no storage)."""
+        target = self.target(job, node)
+        if target.kind != "storage" or target.storage is None:
+            return target.kind
+        return self.verdict(target.storage, node).kind
 
     def job_nodes(self, job: BackupJob, inc: IncludedGuests) -> list[str]:
         nodes = set(self.node_names) | set(inc.per_node)
@@ -662,6 +720,16 @@ def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
                 {**details, "pool": job.pool, "exclude": job.exclude_raw},
             )
         )
+    if inc.refused is not None:
+        out.append(
+            Anomaly(
+                Severity.WARNING if job.enabled else Severity.INFO,
+                "jobs",
+                f"job {job.id}: PVE refuses to run it ({inc.refused}): every run fails "
+                "before backing up any guest, and no task is logged",
+                {**details, "reason": inc.refused, "named": list(inc.named)},
+            )
+        )
     if inc.unresolved is not None:
         component = "pools" if inc.selection is Selection.POOL and job.pool else "jobs"
         out.append(
@@ -701,15 +769,7 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
     severity = Severity.WARNING if job.enabled else Severity.INFO
     explicit = analyser.storages.get(job.storage) if job.storage else None
     if job.storage and explicit is None:
-        out.append(
-            Anomaly(
-                severity,
-                "jobs",
-                f"job {job.id} references unknown storage '{job.storage}' "
-                "(not configured, or not visible to this API token)",
-                {**details, "storage": job.storage},
-            )
-        )
+        out.append(_unknown_storage_anomaly(job, job.storage, severity, analyser))
     if not job.enabled:
         return out
     if explicit is not None and not explicit.enabled:
@@ -731,7 +791,7 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
         v = analyser.verdict(storage_id, node)
         if v.kind in ("ok", "non_pbs"):
             continue
-        if not from_default and v.kind in ("unknown", "disabled"):
+        if not from_default and v.kind in ("unknown", "missing", "disabled"):
             continue  # reported once above
         problems.setdefault((storage_id, v.kind), []).append(node)
     for (storage_id, kind), nodes in sorted(problems.items()):
@@ -743,7 +803,16 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
                 f"on node {where} where it includes guests {_fmt_ids(sorted(guests))}"
             )
         elif kind == "unknown":
-            msg = f"job {job.id} uses unknown default storage '{storage_id}' on node {where}"
+            msg = (
+                f"job {job.id} uses default storage '{storage_id}' on node {where}, which "
+                "is not visible to this API token (it may be PBS)"
+            )
+        elif kind == "missing":
+            msg = (
+                f"job {job.id} uses default storage '{storage_id}' on node {where}, which "
+                "does not exist: every run there fails before backing up any guest "
+                f"(could not get storage information for '{storage_id}')"
+            )
         elif kind == "disabled":
             msg = (
                 f"enabled job {job.id} writes to disabled storage '{storage_id}' "
@@ -773,6 +842,38 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
             )
         )
     return out
+
+
+def _unknown_storage_anomaly(
+    job: BackupJob, storage_id: str, severity: Severity, analyser: _Analyser
+) -> Anomaly:
+    """A storage the job names that ``/storage`` does not list: deleted (the token would
+    see it), or hidden by a missing Datastore.Audit (pve-storage
+    ``PVE/API2/Storage/Config.pm`` ``index``)."""
+    audit = analyser.inventory.storage_audit.get(storage_id)
+    details: dict[str, Any] = {"job": job.id, "storage": storage_id}
+    if audit:
+        return Anomaly(
+            severity,
+            "jobs",
+            f"job {job.id} writes to storage '{storage_id}', which does not exist (this "
+            "API token would see it): every run fails before backing up any guest "
+            f"(could not get storage information for '{storage_id}')",
+            {**details, "exists": False},
+        )
+    why = (
+        f"Datastore.Audit is missing on /storage/{storage_id}"
+        if audit is False
+        else "not configured, or not visible to this API token"
+    )
+    return Anomaly(
+        severity,
+        "permissions" if audit is False else "jobs",
+        f"job {job.id} references unknown storage '{storage_id}' ({why}): it may be PBS",
+        {**details, "missing_privilege": f"Datastore.Audit on /storage/{storage_id}"}
+        if audit is False
+        else details,
+    )
 
 
 def _refused_anomaly(job: BackupJob) -> list[Anomaly]:
@@ -877,6 +978,50 @@ def _cross_check(
 # --------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _SureJobs:
+    """What the jobs that surely include a guest make of it on its node."""
+
+    jobs: tuple[str, ...]
+    pbs_jobs: tuple[str, ...]
+    reasons: tuple[str, ...]
+    enabled_any: bool  # an enabled job runs for it (to PBS or not)
+    could_cover: bool  # an enabled job may write to PBS (target unknown or hidden)
+    dead_any: bool  # an enabled job's every run dies (its storage does not exist)
+
+
+def _sure_jobs(guest: Guest, sure: Iterable[BackupJob], analyser: _Analyser) -> _SureJobs:
+    jobs: list[str] = []
+    pbs_jobs: list[str] = []
+    reasons: list[str] = []
+    enabled_any = could_cover = dead_any = False
+    for job in sure:
+        jobs.append(job.id)
+        if not job.enabled:
+            reasons.append(f"job {job.id} is disabled")
+            continue
+        usable, text = analyser.job_on_node(job, guest.node)
+        kind = analyser.kind_on_node(job, guest.node)
+        enabled_any = enabled_any or kind != "missing"
+        if usable:
+            pbs_jobs.append(job.id)
+        elif analyser.target(job, guest.node).source == "fallback":
+            # its storage is the node's vzdump default, which could not be read
+            could_cover = True
+            reasons.append(
+                f"job {job.id} has no storage and the vzdump default of node "
+                f"{guest.node} is unknown"
+            )
+        else:
+            could_cover = could_cover or kind == "unknown"
+            dead_any = dead_any or kind == "missing"
+            if text is not None:
+                reasons.append(text)
+    return _SureJobs(
+        tuple(jobs), tuple(pbs_jobs), tuple(reasons), enabled_any, could_cover, dead_any
+    )
+
+
 def analyse_coverage(
     inventory: Inventory, ignore_rules: Sequence[IgnoreRule], now: int
 ) -> CoverageResult:
@@ -885,6 +1030,7 @@ def analyse_coverage(
     index = analyser.index
     sure: dict[int, list[BackupJob]] = {}
     maybe: dict[int, list[tuple[BackupJob, str]]] = {}
+    refused: dict[int, list[tuple[BackupJob, str]]] = {}
     node_skips: dict[int, list[BackupJob]] = {}
     missing_refs: dict[int, list[str]] = {}
     hidden_refs: dict[int, list[str]] = {}
@@ -900,6 +1046,9 @@ def analyse_coverage(
         if inc.unresolved is not None:
             for vmid in inc.possible:
                 maybe.setdefault(vmid, []).append((job, inc.unresolved))
+        if inc.refused is not None and job.enabled:
+            for vmid in inc.named:
+                refused.setdefault(vmid, []).append((job, inc.refused))
         if inc.selection is not Selection.ALL:
             for vmid in inc.skipped_other_node:
                 node_skips.setdefault(vmid, []).append(job)
@@ -926,42 +1075,26 @@ def analyse_coverage(
                     for node in analyser.job_nodes(job, inc)
                 },
                 possible=inc.possible,
+                refused=inc.refused,
             )
         )
 
     guest_results: list[GuestCoverage] = []
     for vmid in index.sorted_vmids:
         guest = index.guests[vmid]
-        jobs: list[str] = []
-        pbs_jobs: list[str] = []
-        reasons: list[str] = []
-        enabled_any = False
-        could_cover = False
-        for job in sure.get(vmid, ()):
-            jobs.append(job.id)
-            if not job.enabled:
-                reasons.append(f"job {job.id} is disabled")
-                continue
-            enabled_any = True
-            usable, text = analyser.job_on_node(job, guest.node)
-            if usable:
-                pbs_jobs.append(job.id)
-            elif analyser.target(job, guest.node).source == "fallback":
-                # its storage is the node's vzdump default, which could not be read
-                could_cover = True
-                reasons.append(
-                    f"job {job.id} has no storage and the vzdump default of node "
-                    f"{guest.node} is unknown"
-                )
-            elif text is not None:
-                reasons.append(text)
+        verdict = _sure_jobs(guest, sure.get(vmid, ()), analyser)
+        jobs, pbs_jobs = verdict.jobs, verdict.pbs_jobs
+        reasons = list(verdict.reasons)
+        could_cover = verdict.could_cover
         possible_jobs: list[str] = []
         maybe_reasons: list[str] = []
         for job, why in maybe.get(vmid, ()):
             possible_jobs.append(job.id)
             maybe_reasons.append(f"job {job.id} might include it: {why}")
-            if job.enabled and analyser.job_on_node(job, guest.node)[0]:
+            if job.enabled and analyser.may_cover(job, guest.node):
                 could_cover = True
+        for job, why in refused.get(vmid, ()):
+            reasons.append(f"job {job.id} names it, but PVE refuses to run that job: {why}")
         for job in node_skips.get(vmid, ()):
             reasons.append(
                 f"job {job.id} is restricted to node {job.node} (guest is on {guest.node})"
@@ -971,15 +1104,17 @@ def analyse_coverage(
         if "jobs" in inventory.unreadable:
             coverage = Coverage.INDETERMINATE  # nothing is known without the jobs
             reasons.insert(0, "the backup jobs could not be read")
-        elif "storages" in inventory.unreadable and enabled_any:
+        elif "storages" in inventory.unreadable and verdict.enabled_any:
             coverage = Coverage.INDETERMINATE  # whether its jobs write to PBS is unknown
             reasons.insert(0, "the storages could not be read")
         elif pbs_jobs:
             coverage = Coverage.COVERED
         elif could_cover:
             coverage = Coverage.INDETERMINATE
-        elif enabled_any:
+        elif verdict.enabled_any:
             coverage = Coverage.NON_PBS_ONLY
+        elif verdict.dead_any:
+            coverage = Coverage.NOT_COVERED  # its enabled jobs' runs all die
         elif jobs:
             coverage = Coverage.DISABLED_ONLY
         else:
@@ -989,8 +1124,8 @@ def analyse_coverage(
             GuestCoverage(
                 guest=guest,
                 coverage=coverage,
-                jobs=tuple(jobs),
-                pbs_jobs=tuple(pbs_jobs),
+                jobs=jobs,
+                pbs_jobs=pbs_jobs,
                 reasons=tuple(reasons),
                 ignored=match_ignore(guest, ignore_rules, now),
                 possible_jobs=tuple(possible_jobs),

@@ -63,6 +63,7 @@ _MAX_VMID_DIGITS = 9  # PVE VMIDs are 100..999999999
 _MAX_MESSAGE = 2000  # cap for messages built from several log lines
 _JOB_ERRORS = "job errors"
 _UNEXPECTED = "unexpected status"
+_CONTROL_MESSAGE = "got unexpected control message"
 
 
 class HistoryDataError(ValueError):
@@ -238,10 +239,11 @@ _WARNINGS_RE = re.compile(r"WARNINGS: [0-9]+")
 def task_status_kind(status: str | None) -> str:
     """Classify a task status like ``PVE::Tools::normalize_status_type`` (plus ``running``).
 
-    ``OK`` → ``ok``; ``WARNINGS: n`` → ``warning``; empty/None/``unexpected status`` →
-    ``unknown``; ``RUNNING`` → ``running``; anything else (an error text) → ``error``.
+    ``OK`` → ``ok``; ``WARNINGS: n`` → ``warning``; empty/None/``0`` (Perl-false)/
+    ``unexpected status`` → ``unknown``; ``RUNNING`` → ``running``; anything else (an
+    error text) → ``error``.
     """
-    if not status or status == _UNEXPECTED:
+    if not status or status == "0" or status == _UNEXPECTED:  # Perl: ``!$status``
         return "unknown"
     if status == "OK":
         return "ok"
@@ -644,7 +646,7 @@ def _build(
     if kind == "running" and not running:  # "TASK ERROR: running" is just an error text
         kind = "error"
 
-    job_error = st.job_failed_msg or st.pre_guest_error
+    job_error = st.job_failed_msg or _early_error(st, final_status, kind)
     if job_error is None and kind == "error":
         job_error = final_status
     if job_error is None and not running and kind == "unknown" and st.job_end == "errors":
@@ -769,6 +771,21 @@ def _build(
         skipped_external=skipped,
         log_available=True,
     )
+
+
+def _early_error(st: _LogState, final_status: str | None, kind: str) -> str | None:
+    """Why a run died before its first guest: the ``TASK ERROR`` text, which is what PVE
+    gives (pve-manager ``PVE/VZDump.pm`` ``new`` logs ``ERROR: <notification error>``
+    when ``send_notification`` fails, then dies with the storage error). Without a
+    ``TASK ERROR`` line (an API-started lock timeout ``exit``s) or when it is the
+    ``got unexpected control message`` a CLI-started parent writes (pve-common
+    ``PVE/RESTEnvironment.pm``), the first ``ERROR:`` line before any guest is the reason.
+    """
+    if st.guests or kind != "error" or st.task_line_status is None or final_status is None:
+        return st.pre_guest_error
+    if final_status.startswith(_CONTROL_MESSAGE):
+        return st.pre_guest_error or final_status
+    return final_status
 
 
 def _guest_verdict(

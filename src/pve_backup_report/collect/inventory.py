@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from pve_backup_report.analysis.privileges import privilege_anomalies
+from pve_backup_report.analysis.privileges import DATASTORE_AUDIT, privilege_anomalies
 from pve_backup_report.collect.parallel import worker_pool
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.errors import ApiError, ApiHttpError
@@ -358,6 +358,9 @@ def collect_inventory(
     if need_notes and guests:
         guests = _with_notes(client, guests, workers, anomalies, known_notes or {})
 
+    storage_audit = (
+        _storage_audit(client, storages, jobs, defaults) if first["storage"].error is None else {}
+    )
     not_backed_up: tuple[int, ...] | None = None
     nbu = first["not_backed_up"]
     if nbu.error is None and isinstance(nbu.data, list):
@@ -395,7 +398,41 @@ def collect_inventory(
         version=version,
         cluster_name=cluster_name,
         unreadable=frozenset(unreadable),
+        storage_audit=storage_audit,
     )
+
+
+def _storage_audit(
+    client: PveClient,
+    storages: Iterable[Storage],
+    jobs: Iterable[BackupJob],
+    defaults: Mapping[str, str],
+) -> dict[str, bool]:
+    """For each storage a job or a node default names that ``/storage`` does not list:
+    does the token have what ``/storage`` filters on there?
+
+    pve-storage ``PVE/API2/Storage/Config.pm`` ``index`` lists a storage when
+    ``check_any(/storage/<id>, [Datastore.Audit, Datastore.AllocateSpace])`` passes. One
+    ``GET /access/permissions?path=/storage/<id>`` (pve-access-control
+    ``PVE/API2/AccessControl.pm`` ``permissions``: ``permissions($user, $path)``, the
+    same computation) answers exactly that, also for a storage hidden by a ``NoAccess``
+    ACL, which the full answer leaves out. Unanswered: not known (left out).
+    """
+    listed = {s.id for s in storages}
+    named = {j.storage for j in jobs if j.storage} | {
+        d for d in defaults.values() if not d.startswith(DUMPDIR)
+    }
+    out: dict[str, bool] = {}
+    for sid in sorted(named - listed):
+        path = f"/storage/{sid}"
+        try:
+            data = client.get("/access/permissions", {"path": path})
+        except ApiError:
+            continue
+        entry = data.get(path) if isinstance(data, Mapping) else None
+        privileges = DATASTORE_AUDIT.privileges
+        out[sid] = isinstance(entry, Mapping) and any(p in entry for p in privileges)
+    return out
 
 
 def _is_int(v: Any) -> bool:
@@ -432,7 +469,9 @@ def _pools(
 
     Members come from the ``pool`` field of /cluster/resources (one request for all
     pools). A pool named by a job but absent from /pools is asked directly, to tell a
-    deleted pool from a missing Pool.Audit.
+    deleted pool (pve-manager ``PVE/API2/Pool.pm`` ``read_pool``: ``pool '<id>' does not
+    exist``; left out, so coverage knows PVE refuses the job) from a missing Pool.Audit
+    (403) or an unreadable answer (kept with unknown members).
     """
     members: dict[str, list[int]] = {}
     for g in guests:
@@ -462,7 +501,13 @@ def _pools(
                     )
                 )
                 out.append(Pool(pid, None, None))
-            # any other answer ("does not exist"): the pool is missing; coverage reports it
+            elif "does not exist" in exc.pve_message:
+                pass  # deleted: a job naming it is refused by PVE (coverage reports it)
+            else:
+                anomalies.append(
+                    Anomaly(Severity.WARNING, "pools", f"cannot read pool {pid!r}: {exc.message}")
+                )
+                out.append(Pool(pid, None, None))
             continue
         except ApiError as exc:
             anomalies.append(

@@ -76,6 +76,10 @@ class TaskPredictor:
         # listed VMIDs that do not exist to every node's run
         self._everywhere: set[str] = set()
         for jc in coverage.jobs:
+            if jc.refused is not None:
+                # PVE refuses it before fork_worker (PVE/API2/VZDump.pm vzdump): no task
+                self._holds[jc.job.id] = {}
+                continue
             if jc.unresolved is not None:
                 self._holds[jc.job.id] = None
                 continue

@@ -57,6 +57,7 @@ def inventory_json(inv: Inventory) -> dict[str, Any]:
         "pools": [pool_json(p) for p in inv.pools],
         "node_default_storage": dict(inv.node_default_storage),
         "node_default_dumpdir": dict(inv.node_default_dumpdir),
+        "storage_audit": dict(inv.storage_audit),
         "anomalies": [a.to_json() for a in inv.anomalies],
     }
 

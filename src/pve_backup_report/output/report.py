@@ -514,6 +514,8 @@ def _selection(job: BackupJob, jc: JobCoverage | None, tr: _Tr) -> str:
         text += f" {md(job.vmid_raw, CELL_LIMIT)}"
     if jc is not None and jc.unresolved is not None:
         text += "; " + tr("unresolved", reason=md(jc.unresolved, CELL_LIMIT))
+    if jc is not None and jc.refused is not None:
+        text += "; " + tr("refused", reason=md(jc.refused, CELL_LIMIT))
     return text
 
 

@@ -120,6 +120,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "invalid_schedule": "invalid: {error}",
         "legacy": "legacy",
         "unresolved": "unresolved: {reason}",
+        "refused": "PVE refuses to run it ({reason}): it backs up nothing",
         "possible": "might include {n}",
         # storages table
         "storages_title": "PBS storages",
@@ -280,6 +281,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "invalid_schedule": "invalide : {error}",
         "legacy": "ancien format",
         "unresolved": "non résolue : {reason}",
+        "refused": "PVE refuse de l'exécuter ({reason}) : elle ne sauvegarde rien",
         "possible": "pourrait inclure {n}",
         "storages_title": "Stockages PBS",
         "storages_none": "Aucun stockage PBS n'est configuré.",
@@ -422,12 +424,15 @@ ADVICE: dict[str, dict[str, str]] = {
         "not_covered": (
             "Add the guest to a backup job that writes to a PBS storage (by VMID, by pool, "
             "or with *all*), or, if it needs no backup, add an `ignore:` rule with a "
-            "`reason` (and an `until` date if temporary) to the configuration."
+            "`reason` (and an `until` date if temporary) to the configuration. When a "
+            "reason names a job PVE refuses to run or a storage that does not exist, fix "
+            "that job in Datacenter → Backup."
         ),
         "indeterminate": (
-            "A job that might include the guest cannot be resolved (unreadable or missing "
-            "pool, invalid VMID list): fix the job's selection in Datacenter → Backup, or "
-            "grant `Pool.Audit` on the pool to the monitoring token. See the anomalies."
+            "A job that might include the guest cannot be resolved (pool hidden from the "
+            "token or unreadable), or writes to a storage the token may not see: grant "
+            "`Pool.Audit` on the pool or `Datastore.Audit` on the storage to the "
+            "monitoring token. See the anomalies."
         ),
         "disabled_only": (
             "Every job that includes the guest is disabled: enable the job "
@@ -475,13 +480,15 @@ ADVICE: dict[str, dict[str, str]] = {
             "Ajouter l'invité à une tâche de sauvegarde qui écrit vers un stockage PBS "
             "(par VMID, par pool ou avec *tous*), ou, s'il n'a pas besoin de sauvegarde, "
             "ajouter une règle `ignore:` avec une `reason` (et une date `until` si c'est "
-            "temporaire) dans la configuration."
+            "temporaire) dans la configuration. Quand une raison nomme une tâche que PVE "
+            "refuse d'exécuter ou un stockage qui n'existe pas, corriger cette tâche dans "
+            "Centre de données → Sauvegarde."
         ),
         "indeterminate": (
-            "Une tâche qui pourrait inclure l'invité ne peut pas être résolue (pool illisible "
-            "ou absent, liste de VMID invalide) : corriger la sélection de la tâche dans "
-            "Centre de données → Sauvegarde, ou accorder `Pool.Audit` sur le pool au jeton "
-            "de supervision. Voir les anomalies."
+            "Une tâche qui pourrait inclure l'invité ne peut pas être résolue (pool caché au "
+            "jeton ou illisible), ou écrit sur un stockage que le jeton ne voit peut-être "
+            "pas : accorder `Pool.Audit` sur le pool ou `Datastore.Audit` sur le stockage "
+            "au jeton de supervision. Voir les anomalies."
         ),
         "disabled_only": (
             "Toutes les tâches qui incluent l'invité sont désactivées : activer la tâche "
