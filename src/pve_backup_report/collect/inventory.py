@@ -274,26 +274,65 @@ def collect_inventory(
     from the guests' configs otherwise. The node defaults are read when a job relies on
     them, or always with ``need_defaults`` (``--dump-inventory`` shows them).
     """
-    first = fetch_parallel(
-        client,
-        {
-            "version": ("/version", None),
-            "nodes": ("/nodes", None),
-            "storage": ("/storage", None),
-            "resources": ("/cluster/resources", {"type": "vm"}),
-            "jobs": (jobs_endpoint, None),
-            "pools": ("/pools", None),
-            "not_backed_up": ("/cluster/backup-info/not-backed-up", None),
-            "status": ("/cluster/status", None),
-            "permissions": ("/access/permissions", None),
-        },
-        workers,
-    )
+    first = fetch_parallel(client, _first_round(jobs_endpoint), workers)
     _raise_if_blind(first)
     anomalies: list[Anomaly] = [
         _endpoint_anomaly(k, r.error) for k, r in first.items() if r.error is not None
     ]
+    storages, jobs, guests = _normalised(first, anomalies)
+    nodes = _nodes(first["nodes"])
+    unreadable = _blind_spots(first, nodes, storages, jobs, anomalies)
+    if first["permissions"].error is None:
+        anomalies += privilege_anomalies(first["permissions"].data, jobs)
+    pools = _pools(client, first["pools"], jobs, guests, anomalies)
+    timezones, read_now, defaults = _node_details(
+        client, nodes, jobs, workers, fallback_timezone, known_timezones or {}, anomalies,
+        need_defaults,
+    )  # fmt: skip
+    nodes = [Node(n.name, n.status, timezones.get(n.name), n.name in read_now) for n in nodes]
+    if need_notes and guests:
+        guests = _with_notes(client, guests, workers, anomalies, known_notes or {})
+    storage_audit = (
+        _storage_audit(client, storages, jobs, defaults) if first["storage"].error is None else {}
+    )
+    return Inventory(
+        nodes=tuple(nodes),
+        storages=tuple(storages),
+        jobs=tuple(jobs),
+        guests=tuple(sorted(guests, key=lambda g: g.vmid)),
+        pools=tuple(pools),
+        node_default_storage={n: d for n, d in defaults.items() if not d.startswith(DUMPDIR)},
+        node_default_dumpdir={
+            n: d[len(DUMPDIR) :] for n, d in defaults.items() if d.startswith(DUMPDIR)
+        },
+        not_backed_up=_not_backed_up(first["not_backed_up"]),
+        anomalies=tuple(anomalies),
+        version=_version(first["version"]),
+        cluster_name=_cluster_name(first["status"]),
+        unreadable=frozenset(unreadable),
+        storage_audit=storage_audit,
+    )
 
+
+def _first_round(jobs_endpoint: str) -> dict[str, tuple[str, dict[str, Any] | None]]:
+    """The independent requests of the first round, asked at once."""
+    return {
+        "version": ("/version", None),
+        "nodes": ("/nodes", None),
+        "storage": ("/storage", None),
+        "resources": ("/cluster/resources", {"type": "vm"}),
+        "jobs": (jobs_endpoint, None),
+        "pools": ("/pools", None),
+        "not_backed_up": ("/cluster/backup-info/not-backed-up", None),
+        "status": ("/cluster/status", None),
+        "permissions": ("/access/permissions", None),
+    }
+
+
+def _normalised(
+    first: Mapping[str, Fetched], anomalies: list[Anomaly]
+) -> tuple[list[Storage], list[BackupJob], list[Guest]]:
+    """Storages, vzdump jobs and guests from the first round (malformed items: anomalies)."""
     storages: list[Storage] = []
     if first["storage"].error is None:
         storages, more = _normalise_all(
@@ -314,8 +353,18 @@ def collect_inventory(
             raw = [g for g in raw if isinstance(g, dict) and g.get("type") in ("qemu", "lxc")]
         guests, more = _normalise_all(raw, normalise_guest, "guests", "guests")
         anomalies += more
+    return storages, jobs, guests
 
-    nodes = _nodes(first["nodes"])
+
+def _blind_spots(
+    first: Mapping[str, Fetched],
+    nodes: list[Node],
+    storages: list[Storage],
+    jobs: list[BackupJob],
+    anomalies: list[Anomaly],
+) -> set[str]:
+    """What the token could not read (guests, jobs, storages, pools), with the anomalies
+    of a cluster that shows no node or hides every storage."""
     unreadable = {
         what
         for key, what in (
@@ -347,58 +396,31 @@ def collect_inventory(
                 {"jobs": len(jobs), "missing_privilege": "Datastore.Audit on /storage"},
             )
         )
-    if first["permissions"].error is None:
-        anomalies += privilege_anomalies(first["permissions"].data, jobs)
-    pools = _pools(client, first["pools"], jobs, guests, anomalies)
-    timezones, read_now, defaults = _node_details(
-        client, nodes, jobs, workers, fallback_timezone, known_timezones or {}, anomalies,
-        need_defaults,
-    )  # fmt: skip
-    nodes = [Node(n.name, n.status, timezones.get(n.name), n.name in read_now) for n in nodes]
-    if need_notes and guests:
-        guests = _with_notes(client, guests, workers, anomalies, known_notes or {})
+    return unreadable
 
-    storage_audit = (
-        _storage_audit(client, storages, jobs, defaults) if first["storage"].error is None else {}
+
+def _not_backed_up(nbu: Fetched) -> tuple[int, ...] | None:
+    if nbu.error is not None or not isinstance(nbu.data, list):
+        return None
+    return tuple(
+        sorted(int(i["vmid"]) for i in nbu.data if isinstance(i, dict) and _is_int(i.get("vmid")))
     )
-    not_backed_up: tuple[int, ...] | None = None
-    nbu = first["not_backed_up"]
-    if nbu.error is None and isinstance(nbu.data, list):
-        not_backed_up = tuple(
-            sorted(
-                int(i["vmid"]) for i in nbu.data if isinstance(i, dict) and _is_int(i.get("vmid"))
-            )
-        )
-    version = None
-    if isinstance(first["version"].data, dict):
-        version = _opt_str(first["version"].data.get("version"))
 
-    cluster_name = None
-    if isinstance(first["status"].data, list):
-        cluster_name = next(
-            (
-                _opt_str(i.get("name"))
-                for i in first["status"].data
-                if isinstance(i, dict) and i.get("type") == "cluster"
-            ),
-            None,
-        )
-    return Inventory(
-        nodes=tuple(nodes),
-        storages=tuple(storages),
-        jobs=tuple(jobs),
-        guests=tuple(sorted(guests, key=lambda g: g.vmid)),
-        pools=tuple(pools),
-        node_default_storage={n: d for n, d in defaults.items() if not d.startswith(DUMPDIR)},
-        node_default_dumpdir={
-            n: d[len(DUMPDIR) :] for n, d in defaults.items() if d.startswith(DUMPDIR)
-        },
-        not_backed_up=not_backed_up,
-        anomalies=tuple(anomalies),
-        version=version,
-        cluster_name=cluster_name,
-        unreadable=frozenset(unreadable),
-        storage_audit=storage_audit,
+
+def _version(answer: Fetched) -> str | None:
+    return _opt_str(answer.data.get("version")) if isinstance(answer.data, dict) else None
+
+
+def _cluster_name(answer: Fetched) -> str | None:
+    if not isinstance(answer.data, list):
+        return None
+    return next(
+        (
+            _opt_str(i.get("name"))
+            for i in answer.data
+            if isinstance(i, dict) and i.get("type") == "cluster"
+        ),
+        None,
     )
 
 
@@ -567,7 +589,19 @@ def _node_details(
     if need_defaults or any(j.storage is None and j.dumpdir is None for j in jobs):
         requests.update({f"defaults:{n}": (f"/nodes/{n}/vzdump/defaults", None) for n in online})
     fetched = fetch_parallel(client, requests, workers) if requests else {}
+    timezones, read_now = _timezones(nodes, fetched, known_timezones, fallback, anomalies)
+    return timezones, read_now, _defaults(online, fetched, anomalies)
 
+
+def _timezones(
+    nodes: list[Node],
+    fetched: Mapping[str, Fetched],
+    known_timezones: Mapping[str, str],
+    fallback: str | None,
+    anomalies: list[Anomaly],
+) -> tuple[dict[str, str], set[str]]:
+    """Each node's zone: read now, else known from the cache, else a fallback (named in
+    an anomaly); and the nodes whose zone was read now."""
     timezones: dict[str, str] = {}
     read_now: set[str] = set()
     missing: list[str] = []
@@ -589,25 +623,35 @@ def _node_details(
         else:
             missing.append(n.name)
     if missing:
-        # The config's timezone, else the zone the other nodes share (clusters nearly
-        # always run in one zone), else UTC.
-        seen = sorted(set(timezones.values()))
-        used = fallback or (seen[0] if len(seen) == 1 else "UTC")
-        for name in missing:
-            timezones[name] = used
-        known = fallback is not None or len(seen) == 1
-        anomalies.append(
-            Anomaly(
-                Severity.INFO if known else Severity.WARNING,
-                "schedule",
-                f"time zone of node(s) {', '.join(missing)} not readable"
-                + (f" ({why})" if why else "")
-                + f"; schedules evaluated in {used}"
-                + ("" if known else " (set timezone: in the config)"),
-                {"nodes": missing, "timezone": used},
-            )
-        )
+        anomalies.append(_fallback_zone(timezones, missing, fallback, why))
+    return timezones, read_now
 
+
+def _fallback_zone(
+    timezones: dict[str, str], missing: list[str], fallback: str | None, why: str | None
+) -> Anomaly:
+    """The config's timezone, else the zone the other nodes share (clusters nearly always
+    run in one zone), else UTC, for the nodes whose zone is not known."""
+    seen = sorted(set(timezones.values()))
+    used = fallback or (seen[0] if len(seen) == 1 else "UTC")
+    for name in missing:
+        timezones[name] = used
+    known = fallback is not None or len(seen) == 1
+    return Anomaly(
+        Severity.INFO if known else Severity.WARNING,
+        "schedule",
+        f"time zone of node(s) {', '.join(missing)} not readable"
+        + (f" ({why})" if why else "")
+        + f"; schedules evaluated in {used}"
+        + ("" if known else " (set timezone: in the config)"),
+        {"nodes": missing, "timezone": used},
+    )
+
+
+def _defaults(
+    online: list[str], fetched: Mapping[str, Fetched], anomalies: list[Anomaly]
+) -> dict[str, str]:
+    """Each online node's vzdump default target, where it was asked."""
     defaults: dict[str, str] = {}
     for name in online:
         r = fetched.get(f"defaults:{name}")
@@ -625,7 +669,7 @@ def _node_details(
             )
             continue
         defaults[name] = default_target(r.data)
-    return timezones, read_now, defaults
+    return defaults
 
 
 DUMPDIR = "dumpdir:"  # prefix of a node default that is a directory, not a storage
