@@ -552,7 +552,7 @@ def test_jobs_table(report_en: str) -> None:
     daily = jobs["daily"]
     assert daily["Enabled"] == "yes"
     assert daily["Storage (type)"] == "pbs1 (pbs)"
-    assert daily["Schedule"] == "21:00"
+    assert daily["Schedule"] == "`21:00`"  # the expression as code; readable text next to it
     assert daily["Readable schedule"] != "-" and "21:00" in daily["Readable schedule"]
     assert daily["Selection"] == "all"
     assert daily["Exclusions"] == "103,104,105,108"
@@ -656,7 +656,7 @@ def test_french_report(report_fr: str) -> None:
     assert web["Couverture"] == "`covered` (couvert par une tâche PBS active)"
     assert web["Fraîcheur"] == "à jour"
     assert web["État"] == "démarré"
-    assert web["Âge"] == "15h 55m"
+    assert web["Âge"] == "15 h 55 min"
     assert web["Dernier début"] == "2026-11-19T20:05:00Z"  # dates stay ISO
     header, rows, _ = next(t for t in _tables(tokens) if "Planification lisible" in t[0])
     daily = dict(zip(header, next(r for r in rows if r[0] == "daily"), strict=True))

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .ignore import IgnoreMatch, IgnoreRule, expired_rule_anomalies, match_ignore
+from .messages import Msg
 from .model import (
     Anomaly,
     BackupJob,
@@ -213,7 +214,7 @@ def _place(
 
 
 def _unresolved(
-    selection: Selection, reason: str, possible: Iterable[int], node: str | None, index: _Index
+    selection: Selection, reason: Msg, possible: Iterable[int], node: str | None, index: _Index
 ) -> IncludedGuests:
     chosen = sorted(
         {
@@ -260,7 +261,7 @@ def _resolve_branch(job: BackupJob, branch: Selection, index: _Index) -> Include
         if pool is None:
             return _unresolved(
                 branch,
-                f"pool '{pool_id}' does not exist (or is not visible to this API token)",
+                Msg("pool_missing", pool=pool_id),
                 _pool_candidates(pool_id, index),
                 node,
                 index,
@@ -268,7 +269,7 @@ def _resolve_branch(job: BackupJob, branch: Selection, index: _Index) -> Include
         if pool.members is None:
             return _unresolved(
                 branch,
-                f"members of pool '{pool_id}' could not be read",
+                Msg("pool_unreadable", pool=pool_id),
                 _pool_candidates(pool_id, index),
                 node,
                 index,
@@ -290,7 +291,8 @@ def _resolve_branch(job: BackupJob, branch: Selection, index: _Index) -> Include
             vmids = check_vmids(items)
         except StrangeVmidError as exc:
             valid = [int(i) for i in items if _NUMERIC.fullmatch(i)]
-            return _unresolved(branch, f"PVE rejects the job: {exc} in 'vmid'", valid, node, index)
+            reason = Msg("strange_vmid", item=exc.item, option="vmid")
+            return _unresolved(branch, reason, valid, node, index)
         return _place(branch, vmids, node, index)
     if branch is Selection.ALL:
         try:
@@ -299,19 +301,16 @@ def _resolve_branch(job: BackupJob, branch: Selection, index: _Index) -> Include
             excluded = {int(i) for i in split_vmid_list(job.exclude_raw) if _NUMERIC.fullmatch(i)}
             return _unresolved(
                 branch,
-                f"PVE rejects the job: {exc} in 'exclude'",
+                Msg("strange_vmid", item=exc.item, option="exclude"),
                 [v for v in index.sorted_vmids if v not in excluded],
                 node,
                 index,
             )
         return _place(branch, [v for v in index.sorted_vmids if v not in exclude], node, index)
     if job.selection in (Selection.POOL, Selection.VMID):
-        reason = f"unsupported selection: '{job.selection.value}' without a value"
+        reason = Msg("selection_no_value", selection=job.selection.value)
     else:
-        reason = (
-            "unsupported selection: none of pool, vmid, all or exclude is set "
-            "(PVE rejects the job: vmid property is missing)"
-        )
+        reason = Msg("selection_nothing")
     return IncludedGuests(selection=Selection.NONE, unresolved=reason)
 
 
@@ -320,11 +319,10 @@ def _included(job: BackupJob, index: _Index) -> IncludedGuests:
     result = _resolve_branch(job, branch, index)
     conflicts = _conflicts(job)
     if conflicts:
-        names = ", ".join(f"'{c}'" for c in conflicts)
         possible = result.possible if result.unresolved is not None else result.vmids
         return _unresolved(
             branch,
-            f"unsupported selection: 'vmid' together with {names} (PVE rejects the job)",
+            Msg("selection_conflict", options=[f"'{c}'" for c in conflicts]),
             possible,
             job.node,
             index,
@@ -412,7 +410,7 @@ class GuestCoverage:
     coverage: Coverage
     jobs: tuple[str, ...]  # every job that surely includes the guest, enabled or not
     pbs_jobs: tuple[str, ...]  # enabled jobs writing to a usable PBS storage on its node
-    reasons: tuple[str, ...]
+    reasons: tuple[str, ...]  # messages.Msg: English text with a code for the report
     ignored: IgnoreMatch | None = None
     possible_jobs: tuple[str, ...] = ()  # unresolved jobs that might include the guest
 
@@ -499,52 +497,39 @@ class CoverageResult:
 @dataclass(frozen=True)
 class _Verdict:
     usable: bool
-    problem: str | None  # None when usable; "non-pbs" problems are not anomalies
+    problem: Msg | None  # None when usable; "non-pbs" problems are not anomalies
     kind: str  # ok / non_pbs / unknown / disabled / unavailable / no_backup_content
 
 
 def _storage_verdict(storage: Storage | None, storage_id: str, node: str) -> _Verdict:
     if storage is None:
-        return _Verdict(
-            False,
-            f"storage '{storage_id}' is unknown (not configured, or not visible to this token)",
-            "unknown",
-        )
+        return _Verdict(False, Msg("storage_unknown", storage=storage_id), "unknown")
     if not storage.is_pbs:
-        return _Verdict(
-            False, f"writes to non-PBS storage '{storage_id}' ({storage.type})", "non_pbs"
-        )
+        problem = Msg("storage_non_pbs", storage=storage_id, type=storage.type)
+        return _Verdict(False, problem, "non_pbs")
     if not storage.enabled:
-        return _Verdict(False, f"PBS storage '{storage_id}' is disabled", "disabled")
+        return _Verdict(False, Msg("storage_disabled", storage=storage_id), "disabled")
     if not storage.available_on(node):
-        return _Verdict(
-            False, f"PBS storage '{storage_id}' is not available on node {node}", "unavailable"
-        )
+        problem = Msg("storage_unavailable", storage=storage_id, node=node)
+        return _Verdict(False, problem, "unavailable")
     # An empty content list means the collector did not see one: PBS defaults to backup.
     if storage.content and not storage.has_backup_content:
-        return _Verdict(
-            False,
-            f"PBS storage '{storage_id}' does not allow backup content",
-            "no_backup_content",
-        )
+        problem = Msg("storage_no_backup", storage=storage_id)
+        return _Verdict(False, problem, "no_backup_content")
     return _Verdict(True, None, "ok")
 
 
-def _not_storage_text(job: BackupJob, target: BackupTarget, node: str) -> str:
+def _not_storage_text(job: BackupJob, target: BackupTarget, node: str) -> Msg:
     """Why a job writing to a directory, or refused by PVE, does not cover a guest."""
     if target.kind == "refused":
-        return (
-            f"job {job.id} sets both 'storage' and 'dumpdir': PVE refuses to run it "
-            "(cannot use options 'storage' and 'dumpdir' at the same time)"
-        )
-    where = f"directory '{target.dumpdir}'" if target.dumpdir else "a directory"
+        return Msg("job_refused", job=job.id)
     if target.source == "job":
-        return f"job {job.id} writes plain files to {where} (dumpdir), not to PBS"
-    hidden = "" if target.dumpdir else "; PVE shows the path only with Sys.Audit on the node"
-    return (
-        f"job {job.id} writes plain files to {where} (dumpdir, the vzdump default of "
-        f"node {node}{hidden}), not to PBS"
-    )
+        if target.dumpdir:
+            return Msg("job_dumpdir", job=job.id, path=target.dumpdir)
+        return Msg("job_dumpdir_any", job=job.id)
+    if target.dumpdir:
+        return Msg("node_dumpdir", job=job.id, path=target.dumpdir, node=node)
+    return Msg("node_dumpdir_hidden", job=job.id, node=node)
 
 
 class _Analyser:
@@ -556,7 +541,7 @@ class _Analyser:
         self.storages = {s.id: s for s in inventory.storages}
         self.node_names = [n.name for n in inventory.nodes]
         self._verdicts: dict[tuple[str, str], _Verdict] = {}
-        self._job_reason: dict[tuple[str, str], tuple[bool, str | None]] = {}
+        self._job_reason: dict[tuple[str, str], tuple[bool, Msg | None]] = {}
         self._targets: dict[tuple[str, str], BackupTarget] = {}
 
     def target(self, job: BackupJob, node: str) -> BackupTarget:
@@ -574,7 +559,7 @@ class _Analyser:
             self._verdicts[key] = cached
         return cached
 
-    def job_on_node(self, job: BackupJob, node: str) -> tuple[bool, str | None]:
+    def job_on_node(self, job: BackupJob, node: str) -> tuple[bool, Msg | None]:
         """(usable PBS target, reason text when not) for an enabled job on ``node``."""
         key = (job.id, node)
         cached = self._job_reason.get(key)
@@ -586,17 +571,15 @@ class _Analyser:
             self._job_reason[key] = cached
             return cached
         v = self.verdict(target.storage, node)
-        text: str | None = None
+        text: Msg | None = None
         if not v.usable:
             suffix = {
-                "job": "",
-                "node_default": f", the default of node {node}",
-                "fallback": f", the fallback on node {node} (no vzdump default known)",
+                "job": Msg("empty"),
+                "node_default": Msg("suffix_node_default", node=node),
+                "fallback": Msg("suffix_fallback", node=node),
             }[target.source]
-            if v.kind == "non_pbs":
-                text = f"job {job.id} {v.problem}{suffix}"
-            else:
-                text = f"job {job.id}: {v.problem}{suffix}"
+            code = "job_storage" if v.kind == "non_pbs" else "job_storage_colon"
+            text = Msg(code, job=job.id, problem=v.problem, suffix=suffix)
         cached = (v.usable, text)
         self._job_reason[key] = cached
         return cached
@@ -621,14 +604,6 @@ class _Analyser:
 # --------------------------------------------------------------------------------------
 
 
-def _fmt_ids(ids: Iterable[int], limit: int = 20) -> str:
-    values = list(ids)
-    text = ", ".join(str(v) for v in values[:limit])
-    if len(values) > limit:
-        text += f", … ({len(values)} in total)"
-    return text
-
-
 def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
     out: list[Anomaly] = []
     details: dict[str, Any] = {"job": job.id}
@@ -643,8 +618,7 @@ def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
             Anomaly(
                 Severity.INFO,
                 "jobs",
-                f"job {job.id} has 'exclude' but not 'all': PVE runs it as all guests minus "
-                "the excluded ones (its not-backed-up report treats it as selecting nothing)",
+                Msg("exclude_without_all", job=job.id),
                 {**details, "exclude": job.exclude_raw},
             )
         )
@@ -653,7 +627,7 @@ def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
             Anomaly(
                 Severity.INFO,
                 "jobs",
-                f"job {job.id}: 'exclude' is ignored because the job selects pool '{job.pool}'",
+                Msg("exclude_with_pool", job=job.id, pool=job.pool),
                 {**details, "pool": job.pool, "exclude": job.exclude_raw},
             )
         )
@@ -663,7 +637,7 @@ def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
             Anomaly(
                 Severity.WARNING,
                 component,
-                f"job {job.id}: cannot resolve its guests: {inc.unresolved}",
+                Msg("job_unresolved", job=job.id, reason=inc.unresolved),
                 {**details, "reason": inc.unresolved, "possible": list(inc.possible)},
             )
         )
@@ -672,8 +646,7 @@ def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
             Anomaly(
                 Severity.WARNING,
                 "jobs",
-                f"job {job.id} lists VMIDs that do not exist: {_fmt_ids(inc.missing)}; "
-                "it will fail on every node it runs on",
+                Msg("job_missing_vmids", job=job.id, vmids=list(inc.missing)),
                 {**details, "vmids": list(inc.missing)},
             )
         )
@@ -682,8 +655,9 @@ def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
             Anomaly(
                 Severity.INFO,
                 "jobs",
-                f"job {job.id} only runs on node {job.node}, so it skips the guests it names "
-                f"that live on other nodes: {_fmt_ids(inc.skipped_other_node)}",
+                Msg(
+                    "job_node_skips", job=job.id, node=job.node, vmids=list(inc.skipped_other_node)
+                ),
                 {**details, "node": job.node, "vmids": list(inc.skipped_other_node)},
             )
         )
@@ -700,8 +674,7 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
             Anomaly(
                 severity,
                 "jobs",
-                f"job {job.id} references unknown storage '{job.storage}' "
-                "(not configured, or not visible to this API token)",
+                Msg("job_unknown_storage", job=job.id, storage=job.storage),
                 {**details, "storage": job.storage},
             )
         )
@@ -712,7 +685,7 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
             Anomaly(
                 Severity.WARNING,
                 "storages",
-                f"enabled job {job.id} writes to disabled storage '{explicit.id}'",
+                Msg("job_disabled_storage", job=job.id, storage=explicit.id),
                 {**details, "storage": explicit.id},
             )
         )
@@ -731,24 +704,13 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
         problems.setdefault((storage_id, v.kind), []).append(node)
     for (storage_id, kind), nodes in sorted(problems.items()):
         guests = [v for n in nodes for v in inc.per_node.get(n, ())]
-        where = ", ".join(nodes)
-        if kind == "unavailable":
-            msg = (
-                f"job {job.id} writes to PBS storage '{storage_id}', which is not available "
-                f"on node {where} where it includes guests {_fmt_ids(sorted(guests))}"
-            )
-        elif kind == "unknown":
-            msg = f"job {job.id} uses unknown default storage '{storage_id}' on node {where}"
-        elif kind == "disabled":
-            msg = (
-                f"enabled job {job.id} writes to disabled storage '{storage_id}' "
-                f"(default of node {where})"
-            )
-        else:
-            msg = (
-                f"job {job.id} writes to PBS storage '{storage_id}', which does not allow "
-                f"backup content (node {where})"
-            )
+        code = {
+            "unavailable": "job_storage_unavailable",
+            "unknown": "job_default_storage_unknown",
+            "disabled": "job_default_storage_disabled",
+        }.get(kind, "job_storage_no_backup")
+        extra = {"vmids": sorted(guests)} if kind == "unavailable" else {}
+        msg = Msg(code, job=job.id, storage=storage_id, nodes=nodes, **extra)
         out.append(
             Anomaly(
                 Severity.WARNING,
@@ -762,8 +724,7 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
             Anomaly(
                 Severity.WARNING,
                 "jobs",
-                f"job {job.id} is restricted to node '{job.node}', which is not a cluster node: "
-                "it never runs",
+                Msg("job_node_missing", job=job.id, node=job.node),
                 {**details, "node": job.node},
             )
         )
@@ -779,8 +740,7 @@ def _refused_anomaly(job: BackupJob) -> list[Anomaly]:
         Anomaly(
             Severity.WARNING,
             "jobs",
-            f"job {job.id} sets both 'storage' and 'dumpdir': PVE refuses to run it "
-            "(cannot use options 'storage' and 'dumpdir' at the same time)",
+            Msg("job_refused", job=job.id),
             {"job": job.id, "storage": job.storage, "dumpdir": job.dumpdir},
         )
     ]
@@ -796,29 +756,23 @@ def _permission_anomaly(
         return Anomaly(
             Severity.WARNING,
             "permissions",
-            "no guest and no backup job visible: an empty cluster, or VM.Audit is missing "
-            "for this API token",
+            Msg("nothing_visible"),
             {"visible_guests": 0, "jobs": 0},
         )
     if not (no_guests or missing or hidden):
         return None
-    parts: list[str] = []
+    parts: list[Msg] = []
     if no_guests:
-        parts.append("there are backup jobs but no guest is visible in /cluster/resources")
+        parts.append(Msg("jobs_but_no_guest"))
     if hidden:
-        parts.append(
-            f"pools list members that /cluster/resources does not show: {_fmt_ids(sorted(hidden))}"
-        )
+        parts.append(Msg("pool_members_hidden", vmids=sorted(hidden)))
     if missing:
-        parts.append(
-            "jobs list VMIDs that /cluster/resources does not show "
-            f"(deleted guests, or hidden): {_fmt_ids(sorted(missing))}"
-        )
+        parts.append(Msg("job_vmids_hidden", vmids=sorted(missing)))
     return Anomaly(
         # no guest visible at all: coverage cannot be known (UNKNOWN, never OK)
         Severity.CRITICAL if no_guests else Severity.WARNING,
         "permissions",
-        "; ".join(parts) + ": VM.Audit is probably missing for this API token",
+        Msg("vm_audit_missing", parts=parts),
         {
             "visible_guests": len(inventory.guests),
             "hidden_pool_members": {str(k): v for k, v in sorted(hidden.items())},
@@ -849,8 +803,7 @@ def _cross_check(
             Anomaly(
                 Severity.WARNING,
                 "coverage",
-                "PVE's not-backed-up list names guests we consider covered: "
-                f"{_fmt_ids(wrong)}; the coverage analysis may be wrong",
+                Msg("pve_lists_covered", vmids=wrong),
                 {"vmids": wrong},
             )
         )
@@ -859,8 +812,7 @@ def _cross_check(
             Anomaly(
                 Severity.INFO,
                 "coverage",
-                "PVE counts guests as included in a backup job although we found none: "
-                f"{_fmt_ids(unexplained)}",
+                Msg("pve_counts_included", vmids=unexplained),
                 {"vmids": unexplained},
             )
         )
@@ -879,7 +831,7 @@ def analyse_coverage(
     analyser = _Analyser(inventory)
     index = analyser.index
     sure: dict[int, list[BackupJob]] = {}
-    maybe: dict[int, list[tuple[BackupJob, str]]] = {}
+    maybe: dict[int, list[tuple[BackupJob, Msg]]] = {}
     node_skips: dict[int, list[BackupJob]] = {}
     missing_refs: dict[int, list[str]] = {}
     hidden_refs: dict[int, list[str]] = {}
@@ -929,13 +881,13 @@ def analyse_coverage(
         guest = index.guests[vmid]
         jobs: list[str] = []
         pbs_jobs: list[str] = []
-        reasons: list[str] = []
+        reasons: list[Msg] = []
         enabled_any = False
         could_cover = False
         for job in sure.get(vmid, ()):
             jobs.append(job.id)
             if not job.enabled:
-                reasons.append(f"job {job.id} is disabled")
+                reasons.append(Msg("job_disabled", job=job.id))
                 continue
             enabled_any = True
             usable, text = analyser.job_on_node(job, guest.node)
@@ -944,31 +896,28 @@ def analyse_coverage(
             elif analyser.target(job, guest.node).source == "fallback":
                 # its storage is the node's vzdump default, which could not be read
                 could_cover = True
-                reasons.append(
-                    f"job {job.id} has no storage and the vzdump default of node "
-                    f"{guest.node} is unknown"
-                )
+                reasons.append(Msg("job_default_unknown", job=job.id, node=guest.node))
             elif text is not None:
                 reasons.append(text)
         possible_jobs: list[str] = []
-        maybe_reasons: list[str] = []
+        maybe_reasons: list[Msg] = []
         for job, why in maybe.get(vmid, ()):
             possible_jobs.append(job.id)
-            maybe_reasons.append(f"job {job.id} might include it: {why}")
+            maybe_reasons.append(Msg("job_might_include", job=job.id, why=why))
             if job.enabled and analyser.job_on_node(job, guest.node)[0]:
                 could_cover = True
         for job in node_skips.get(vmid, ()):
             reasons.append(
-                f"job {job.id} is restricted to node {job.node} (guest is on {guest.node})"
+                Msg("job_node_restricted", job=job.id, job_node=job.node, node=guest.node)
             )
         if not pbs_jobs:
             reasons.extend(maybe_reasons)
         if "jobs" in inventory.unreadable:
             coverage = Coverage.INDETERMINATE  # nothing is known without the jobs
-            reasons.insert(0, "the backup jobs could not be read")
+            reasons.insert(0, Msg("jobs_unreadable"))
         elif "storages" in inventory.unreadable and enabled_any:
             coverage = Coverage.INDETERMINATE  # whether its jobs write to PBS is unknown
-            reasons.insert(0, "the storages could not be read")
+            reasons.insert(0, Msg("storages_unreadable"))
         elif pbs_jobs:
             coverage = Coverage.COVERED
         elif could_cover:
@@ -979,7 +928,7 @@ def analyse_coverage(
             coverage = Coverage.DISABLED_ONLY
         else:
             coverage = Coverage.NOT_COVERED
-            reasons.insert(0, "no backup job includes it")
+            reasons.insert(0, Msg("no_job"))
         guest_results.append(
             GuestCoverage(
                 guest=guest,

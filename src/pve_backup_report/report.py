@@ -26,6 +26,7 @@ from pve_backup_report.check import AfterHook
 from pve_backup_report.config import redact
 from pve_backup_report.coverage import Coverage, JobCoverage, effective_storage
 from pve_backup_report.history import GuestBackupResult
+from pve_backup_report.messages import Msg, decimal, render
 from pve_backup_report.model import Anomaly, BackupJob, Inventory, Problem, Severity, Storage
 from pve_backup_report.report_i18n import (
     ADVICE,
@@ -174,10 +175,11 @@ class _Tr:
         return self.values["severity"][sev.value]
 
     def duration(self, seconds: int | None) -> str:
-        text = human_duration(seconds)
-        if self.lang == "fr":
-            text = text.replace("d", "j")
-        return text
+        return human_duration(seconds, self.lang)
+
+    def msg(self, text: str, limit: int | None = None) -> str:
+        """A message in this language (a :class:`Msg`), escaped; other text is data."""
+        return md(render(text, self.lang), limit)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -234,10 +236,12 @@ def _guest_label(g: GuestStatus) -> str:
     return md(g.guest.label)
 
 
-def _details(details: Mapping[str, Any]) -> str:
+def _details(details: Mapping[str, Any], tr: _Tr) -> str:
     parts: list[str] = []
     for key, value in details.items():
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, str):
+            text = render(value, tr.lang)
+        elif isinstance(value, (list, tuple)):
             text = ",".join(str(v) for v in value)
         elif isinstance(value, Mapping):
             text = ",".join(f"{k}:{v}" for k, v in value.items())
@@ -247,6 +251,26 @@ def _details(details: Mapping[str, Any]) -> str:
             text = str(value)
         parts.append(f"{key}={text}")
     return md("; ".join(parts), CELL_LIMIT)
+
+
+def _code_data(text: str, limit: int = CELL_LIMIT) -> str:
+    """Text from the data (a PVE log line) as a code span, safe in a table cell."""
+    text = _LINE_BREAKS.sub(" ", text).replace("\t", " ")
+    text = _CONTROLS.sub("", text).strip()
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    text = text.replace("|", "\\|")  # a table cell ends at a bare pipe, even in code
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _result_text(text: str, tr: _Tr) -> str:
+    """A backup result's message: ours in the report's language, PVE's as a code span."""
+    if isinstance(text, Msg):
+        return tr.msg(text, CELL_LIMIT)
+    return f"{tr('pve_error')} {_code_data(text)}"
 
 
 def _anomaly_hint(anomaly: Anomaly, tr: _Tr) -> str:
@@ -356,7 +380,7 @@ def _guest_problem_line(g: GuestStatus, problem: Problem, a: Assessment, tr: _Tr
     ):
         if problem is not Problem.NOT_COVERED:
             facts.append(f"{tr('jobs')}{tr('colon')} {jobs_text}")
-        facts += [md(r, CELL_LIMIT) for r in g.reasons]
+        facts += [tr.msg(r, CELL_LIMIT) for r in g.reasons]
     elif problem is Problem.FAILED:
         lb = g.last_backup
         if lb is not None:
@@ -367,7 +391,7 @@ def _guest_problem_line(g: GuestStatus, problem: Problem, a: Assessment, tr: _Tr
             if lb.upid:
                 facts.append(f"{tr('task')} {_upid(lb.upid)}")
             if lb.message:
-                facts.append(md(lb.message, CELL_LIMIT))
+                facts.append(_result_text(lb.message, tr))
         if success is not None:
             facts.append(f"{tr('latest_success')} {iso_utc(success)}")
     elif problem is Problem.STALE:
@@ -424,7 +448,7 @@ def _attention(a: Assessment, tr: _Tr) -> list[str]:
         for x in sorted(serious, key=lambda x: (-x.severity.rank, x.component)):
             lines.append(
                 f"- **{tr.severity(x.severity)}**, {_component(x.component)}{tr('colon')} "
-                f"{md(x.message, CELL_LIMIT * 2)} — **{tr('todo')}** {_anomaly_hint(x, tr)}"
+                f"{tr.msg(x.message, CELL_LIMIT * 2)} — **{tr('todo')}** {_anomaly_hint(x, tr)}"
             )
     ignored = sum(1 for g in a.guests if g.ignored is not None)
     if ignored:
@@ -513,7 +537,7 @@ def _selection(job: BackupJob, jc: JobCoverage | None, tr: _Tr) -> str:
     elif job.vmid_raw:
         text += f" {md(job.vmid_raw, CELL_LIMIT)}"
     if jc is not None and jc.unresolved is not None:
-        text += "; " + tr("unresolved", reason=md(jc.unresolved, CELL_LIMIT))
+        text += "; " + tr("unresolved", reason=tr.msg(jc.unresolved, CELL_LIMIT))
     return text
 
 
@@ -524,7 +548,7 @@ def _storage_cell(job: BackupJob, jc: JobCoverage | None, tr: _Tr) -> str:
     if job.dumpdir:
         return tr("dumpdir", path=md(job.dumpdir))
     if job.storage:
-        return f"{md(job.storage)} ({md(kind)})"
+        return f"{md(job.storage)} ({tr.value('storage_type', kind)})"
     values = jc.effective_storage.values() if jc is not None else ()
     effective = sorted({v for v in values if v is not None})
     if any(v is None for v in values):
@@ -569,13 +593,13 @@ def _jobs(a: Assessment, tr: _Tr) -> list[str]:
                 md(job.id) + (f" ({tr('legacy')})" if job.legacy else ""),
                 tr.yes_no(job.enabled),
                 _storage_cell(job, jc, tr),
-                md(job.schedule) if job.schedule else EMPTY,
+                _code_data(job.schedule) if job.schedule else EMPTY,
                 _readable_schedule(job.schedule, tr),
                 iso_utc(job.next_run) or EMPTY,
                 _selection(job, jc, tr),
                 md(job.exclude_raw, CELL_LIMIT) if job.exclude_raw else EMPTY,
                 md(job.node) if job.node else tr("any_node"),
-                md(job.mode or "snapshot"),
+                tr.value("mode", job.mode or "snapshot"),
                 _included(jc, tr),
                 md(comment, CELL_LIMIT) if comment else EMPTY,
             ]
@@ -620,8 +644,8 @@ def _anomalies(a: Assessment, tr: _Tr) -> list[str]:
         [
             tr.severity(x.severity),
             _component(x.component),
-            md(x.message, CELL_LIMIT * 2),
-            _details(x.details) if x.details else EMPTY,
+            tr.msg(x.message, CELL_LIMIT * 2),
+            _details(x.details, tr) if x.details else EMPTY,
         ]
         for x in order
     ]
@@ -691,10 +715,10 @@ def _stats(a: Assessment, tr: _Tr) -> list[str]:
     rows = [
         [tr("stats_requests"), str(s.requests)],
         [tr("stats_bytes"), str(s.bytes)],
-        [tr("stats_time"), f"{s.collect_time_s:.2f} s"],
+        [tr("stats_time"), f"{decimal(s.collect_time_s, tr.lang, 2)} s"],
         [tr("stats_tasks"), str(s.tasks_listed)],
         [tr("stats_logs"), f"{s.logs_fetched} / {s.logs_cached}"],
-        [tr("stats_tls"), md(s.tls_mode)],
+        [tr("stats_tls"), tr.value("tls", s.tls_mode)],
     ]
     return [STATS_MARKER, f"## {tr('stats_title')}", "",
             *_table([tr("what"), tr("value")], rows)]  # fmt: skip

@@ -69,6 +69,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "snapshot": "snapshot",
         "on_storage": "on",
         "grant": "Grant {privilege}",
+        "pve_error": "error",
         # guests table
         "guests": "Guests",
         "guests_none": "No guest is visible.",
@@ -229,6 +230,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "snapshot": "instantané",
         "on_storage": "sur",
         "grant": "Accorder {privilege}",
+        "pve_error": "erreur",
         "guests": "Invités",
         "guests_none": "Aucun invité n'est visible.",
         "col_vmid": "VMID",
@@ -368,6 +370,14 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "status": {"running": "running", "stopped": "stopped", "paused": "paused"},
         "state": {"OK": "", "WARNING": "", "CRITICAL": "", "UNKNOWN": ""},
         "selection": {"pool": "pool", "vmid": "VMIDs", "all": "all", "none": "none"},
+        "mode": {"snapshot": "snapshot", "suspend": "suspend", "stop": "stop"},
+        "storage_type": {"unknown": "unknown", "default": "default", "dumpdir": "dumpdir"},
+        "tls": {
+            "verified": "verified",
+            "not verified": "not verified",
+            "pinned": "pinned",
+            "plain http": "plain http",
+        },
     },
     "fr": {
         "coverage": {
@@ -413,6 +423,14 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
             "UNKNOWN": "inconnu",
         },
         "selection": {"pool": "pool", "vmid": "VMID", "all": "tous", "none": "aucune"},
+        "mode": {"snapshot": "instantané", "suspend": "suspension", "stop": "arrêt"},
+        "storage_type": {"unknown": "inconnu", "default": "défaut", "dumpdir": "dumpdir"},
+        "tls": {
+            "verified": "vérifié",
+            "not verified": "non vérifié",
+            "pinned": "épinglé",
+            "plain http": "HTTP en clair",
+        },
     },
 }
 
@@ -613,5 +631,254 @@ COMPONENT_HINTS: dict[str, dict[str, str]] = {
         "cache": "Vérifier le chemin et les droits du fichier cache des tâches, ou le supprimer.",
         "report": "Vérifier le chemin et les droits du rapport.",
         "other": "Lire le message et vérifier le composant nommé.",
+    },
+}
+
+# --------------------------------------------------------------------------- messages
+# The wording of every ``messages.Msg`` code (coverage reasons, anomalies, results we
+# build). Arguments are formatted by ``messages.render`` (lists, durations, times,
+# decimals); the English texts are also what the check and the JSON show.
+
+LIST_TOTAL: dict[str, str] = {"en": "({n} in total)", "fr": "({n} au total)"}
+UNKNOWN_TIME: dict[str, str] = {"en": "?", "fr": "?"}
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        # joining pieces
+        "empty": "",
+        "suffix_node_default": ", the default of node {node}",
+        "suffix_fallback": ", the fallback on node {node} (no vzdump default known)",
+        # a job's selection (coverage.py)
+        "pool_missing": "pool '{pool}' does not exist (or is not visible to this API token)",
+        "pool_unreadable": "members of pool '{pool}' could not be read",
+        "strange_vmid": "PVE rejects the job: strange VM ID '{item}' in '{option}'",
+        "selection_no_value": "unsupported selection: '{selection}' without a value",
+        "selection_nothing": (
+            "unsupported selection: none of pool, vmid, all or exclude is set "
+            "(PVE rejects the job: vmid property is missing)"
+        ),
+        "selection_conflict": (
+            "unsupported selection: 'vmid' together with {options} (PVE rejects the job)"
+        ),
+        # a job's storage on a node (coverage.py)
+        "storage_unknown": (
+            "storage '{storage}' is unknown (not configured, or not visible to this token)"
+        ),
+        "storage_non_pbs": "writes to non-PBS storage '{storage}' ({type})",
+        "storage_disabled": "PBS storage '{storage}' is disabled",
+        "storage_unavailable": "PBS storage '{storage}' is not available on node {node}",
+        "storage_no_backup": "PBS storage '{storage}' does not allow backup content",
+        "job_storage": "job {job} {problem}{suffix}",
+        "job_storage_colon": "job {job}: {problem}{suffix}",
+        "job_refused": (
+            "job {job} sets both 'storage' and 'dumpdir': PVE refuses to run it "
+            "(cannot use options 'storage' and 'dumpdir' at the same time)"
+        ),
+        "job_dumpdir": "job {job} writes plain files to directory '{path}' (dumpdir), not to PBS",
+        "job_dumpdir_any": "job {job} writes plain files to a directory (dumpdir), not to PBS",
+        "node_dumpdir": (
+            "job {job} writes plain files to directory '{path}' (dumpdir, the vzdump default "
+            "of node {node}), not to PBS"
+        ),
+        "node_dumpdir_hidden": (
+            "job {job} writes plain files to a directory (dumpdir, the vzdump default of "
+            "node {node}; PVE shows the path only with Sys.Audit on the node), not to PBS"
+        ),
+        # why a guest has its coverage (coverage.py)
+        "job_disabled": "job {job} is disabled",
+        "job_default_unknown": (
+            "job {job} has no storage and the vzdump default of node {node} is unknown"
+        ),
+        "job_might_include": "job {job} might include it: {why}",
+        "job_node_restricted": "job {job} is restricted to node {job_node} (guest is on {node})",
+        "jobs_unreadable": "the backup jobs could not be read",
+        "storages_unreadable": "the storages could not be read",
+        "no_job": "no backup job includes it",
+        # anomalies of the coverage analysis (coverage.py)
+        "exclude_without_all": (
+            "job {job} has 'exclude' but not 'all': PVE runs it as all guests minus the "
+            "excluded ones (its not-backed-up report treats it as selecting nothing)"
+        ),
+        "exclude_with_pool": (
+            "job {job}: 'exclude' is ignored because the job selects pool '{pool}'"
+        ),
+        "job_unresolved": "job {job}: cannot resolve its guests: {reason}",
+        "job_missing_vmids": (
+            "job {job} lists VMIDs that do not exist: {vmids}; it will fail on every node "
+            "it runs on"
+        ),
+        "job_node_skips": (
+            "job {job} only runs on node {node}, so it skips the guests it names that live "
+            "on other nodes: {vmids}"
+        ),
+        "job_unknown_storage": (
+            "job {job} references unknown storage '{storage}' (not configured, or not "
+            "visible to this API token)"
+        ),
+        "job_disabled_storage": "enabled job {job} writes to disabled storage '{storage}'",
+        "job_storage_unavailable": (
+            "job {job} writes to PBS storage '{storage}', which is not available on node "
+            "{nodes} where it includes guests {vmids}"
+        ),
+        "job_default_storage_unknown": (
+            "job {job} uses unknown default storage '{storage}' on node {nodes}"
+        ),
+        "job_default_storage_disabled": (
+            "enabled job {job} writes to disabled storage '{storage}' (default of node {nodes})"
+        ),
+        "job_storage_no_backup": (
+            "job {job} writes to PBS storage '{storage}', which does not allow backup "
+            "content (node {nodes})"
+        ),
+        "job_node_missing": (
+            "job {job} is restricted to node '{node}', which is not a cluster node: it never runs"
+        ),
+        "nothing_visible": (
+            "no guest and no backup job visible: an empty cluster, or VM.Audit is missing "
+            "for this API token"
+        ),
+        "vm_audit_missing": "{parts}: VM.Audit is probably missing for this API token",
+        "jobs_but_no_guest": "there are backup jobs but no guest is visible in /cluster/resources",
+        "pool_members_hidden": (
+            "pools list members that /cluster/resources does not show: {vmids}"
+        ),
+        "job_vmids_hidden": (
+            "jobs list VMIDs that /cluster/resources does not show (deleted guests, or "
+            "hidden): {vmids}"
+        ),
+        "pve_lists_covered": (
+            "PVE's not-backed-up list names guests we consider covered: {vmids}; the "
+            "coverage analysis may be wrong"
+        ),
+        "pve_counts_included": (
+            "PVE counts guests as included in a backup job although we found none: {vmids}"
+        ),
+        # condensed anomalies (anomalies.py)
+        "tasks_like_this": "{pattern} ({count} tasks like this)",
+    },
+    "fr": {
+        "empty": "",
+        "suffix_node_default": ", le défaut du nœud {node}",
+        "suffix_fallback": ", le repli sur le nœud {node} (défaut vzdump inconnu)",
+        "pool_missing": "le pool '{pool}' n'existe pas (ou ce jeton d'API ne le voit pas)",
+        "pool_unreadable": "les membres du pool '{pool}' sont illisibles",
+        "strange_vmid": "PVE refuse la tâche : VMID invalide '{item}' dans '{option}'",
+        "selection_no_value": "sélection non prise en charge : '{selection}' sans valeur",
+        "selection_nothing": (
+            "sélection non prise en charge : ni pool, ni vmid, ni all, ni exclude "
+            "(PVE refuse la tâche : la propriété vmid manque)"
+        ),
+        "selection_conflict": (
+            "sélection non prise en charge : 'vmid' avec {options} (PVE refuse la tâche)"
+        ),
+        "storage_unknown": (
+            "le stockage '{storage}' est inconnu (non configuré, ou invisible pour ce jeton)"
+        ),
+        "storage_non_pbs": "écrit vers le stockage non-PBS '{storage}' ({type})",
+        "storage_disabled": "le stockage PBS '{storage}' est désactivé",
+        "storage_unavailable": (
+            "le stockage PBS '{storage}' n'est pas disponible sur le nœud {node}"
+        ),
+        "storage_no_backup": "le stockage PBS '{storage}' n'accepte pas le contenu de sauvegarde",
+        "job_storage": "la tâche {job} {problem}{suffix}",
+        "job_storage_colon": "tâche {job} : {problem}{suffix}",
+        "job_refused": (
+            "la tâche {job} définit à la fois 'storage' et 'dumpdir' : PVE refuse de la "
+            "lancer (options 'storage' et 'dumpdir' incompatibles)"
+        ),
+        "job_dumpdir": (
+            "la tâche {job} écrit des fichiers simples dans le répertoire '{path}' (dumpdir), "
+            "pas vers PBS"
+        ),
+        "job_dumpdir_any": (
+            "la tâche {job} écrit des fichiers simples dans un répertoire (dumpdir), pas vers PBS"
+        ),
+        "node_dumpdir": (
+            "la tâche {job} écrit des fichiers simples dans le répertoire '{path}' (dumpdir, "
+            "le défaut vzdump du nœud {node}), pas vers PBS"
+        ),
+        "node_dumpdir_hidden": (
+            "la tâche {job} écrit des fichiers simples dans un répertoire (dumpdir, le défaut "
+            "vzdump du nœud {node} ; PVE ne montre le chemin qu'avec Sys.Audit sur le nœud), "
+            "pas vers PBS"
+        ),
+        "job_disabled": "la tâche {job} est désactivée",
+        "job_default_unknown": (
+            "la tâche {job} n'a pas de stockage et le défaut vzdump du nœud {node} est inconnu"
+        ),
+        "job_might_include": "la tâche {job} pourrait l'inclure : {why}",
+        "job_node_restricted": (
+            "la tâche {job} est limitée au nœud {job_node} (l'invité est sur {node})"
+        ),
+        "jobs_unreadable": "les tâches de sauvegarde sont illisibles",
+        "storages_unreadable": "les stockages sont illisibles",
+        "no_job": "aucune tâche de sauvegarde ne l'inclut",
+        "exclude_without_all": (
+            "la tâche {job} a 'exclude' sans 'all' : PVE l'exécute sur tous les invités "
+            "sauf les exclus (son rapport des invités sans sauvegarde la croit vide)"
+        ),
+        "exclude_with_pool": (
+            "tâche {job} : 'exclude' est ignoré car la tâche sélectionne le pool '{pool}'"
+        ),
+        "job_unresolved": "tâche {job} : impossible de déterminer ses invités : {reason}",
+        "job_missing_vmids": (
+            "la tâche {job} liste des VMID qui n'existent pas : {vmids} ; elle échouera sur "
+            "chaque nœud où elle tourne"
+        ),
+        "job_node_skips": (
+            "la tâche {job} ne tourne que sur le nœud {node}, elle saute donc les invités "
+            "qu'elle nomme et qui sont sur d'autres nœuds : {vmids}"
+        ),
+        "job_unknown_storage": (
+            "la tâche {job} désigne un stockage inconnu '{storage}' (non configuré, ou "
+            "invisible pour ce jeton d'API)"
+        ),
+        "job_disabled_storage": (
+            "la tâche active {job} écrit vers le stockage désactivé '{storage}'"
+        ),
+        "job_storage_unavailable": (
+            "la tâche {job} écrit vers le stockage PBS '{storage}', indisponible sur le nœud "
+            "{nodes} où elle inclut les invités {vmids}"
+        ),
+        "job_default_storage_unknown": (
+            "la tâche {job} utilise un stockage par défaut inconnu '{storage}' sur le nœud {nodes}"
+        ),
+        "job_default_storage_disabled": (
+            "la tâche active {job} écrit vers le stockage désactivé '{storage}' (défaut du "
+            "nœud {nodes})"
+        ),
+        "job_storage_no_backup": (
+            "la tâche {job} écrit vers le stockage PBS '{storage}', qui n'accepte pas le "
+            "contenu de sauvegarde (nœud {nodes})"
+        ),
+        "job_node_missing": (
+            "la tâche {job} est limitée au nœud '{node}', qui n'est pas un nœud du cluster : "
+            "elle ne tourne jamais"
+        ),
+        "nothing_visible": (
+            "aucun invité ni aucune tâche de sauvegarde visible : un cluster vide, ou il "
+            "manque VM.Audit à ce jeton d'API"
+        ),
+        "vm_audit_missing": "{parts} : il manque probablement VM.Audit à ce jeton d'API",
+        "jobs_but_no_guest": (
+            "il y a des tâches de sauvegarde mais aucun invité n'est visible dans "
+            "/cluster/resources"
+        ),
+        "pool_members_hidden": (
+            "des pools listent des membres que /cluster/resources ne montre pas : {vmids}"
+        ),
+        "job_vmids_hidden": (
+            "des tâches listent des VMID que /cluster/resources ne montre pas (invités "
+            "supprimés, ou cachés) : {vmids}"
+        ),
+        "pve_lists_covered": (
+            "la liste des invités sans sauvegarde de PVE nomme des invités que nous jugeons "
+            "couverts : {vmids} ; l'analyse de couverture peut être fausse"
+        ),
+        "pve_counts_included": (
+            "PVE compte des invités comme inclus dans une tâche de sauvegarde alors que nous "
+            "n'en avons trouvé aucune : {vmids}"
+        ),
+        "tasks_like_this": "{pattern} ({count} tâches semblables)",
     },
 }
