@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import re
@@ -318,8 +319,8 @@ def _check_tables(text: str) -> int:
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_every_table_row_has_the_header_column_count(assessment: Assessment, lang: str) -> None:
     text = render_report(assessment, "WARNING", lang)
-    # summary, guests, jobs, PBS storages, anomalies, ignored guests, statistics
-    assert _check_tables(text) == 7
+    # action, summary, guests, jobs, PBS storages, anomalies, ignored guests, statistics
+    assert _check_tables(text) == 8
 
 
 def test_header(report_en: str, assessment: Assessment) -> None:
@@ -327,7 +328,7 @@ def test_header(report_en: str, assessment: Assessment) -> None:
     assert head.startswith("# Proxmox VE backup report: lab-cluster\n")
     assert "**PVE version:** 9.1.1" in head
     assert "**Generated at:** 2026-11-20T12:00:00Z" in head
-    assert "**Overall state:** **CRITICAL**" in head
+    assert "**Overall state:** **`CRITICAL`**" in head
     assert "**Plugin version:** " in head
     assert "--now" not in head  # not given
     other = render_report(assessment, "OK", cluster="prod|east", generated_at=NOW + 7)
@@ -391,7 +392,7 @@ def test_guest_order_severity_then_vmid(assessment: Assessment, report_en: str) 
     assert order[len(crit) + len(warn)] == 108
     assert order[-2:] == [100, 109]
     assert by_vmid[108].ignored is not None
-    guests = report_en.split("## Guests", 1)[1].split("\n## ", 1)[0]
+    guests = report_en.split("## Guests\n", 1)[1].split("\n## ", 1)[0]
     vmids = [int(m) for m in re.findall(r"^\| (\d+) \|", guests, re.M)]
     assert vmids == order
     lab = next(line for line in guests.splitlines() if line.startswith("| 108 |"))
@@ -643,7 +644,7 @@ def test_french_report(report_fr: str) -> None:
         assert expected in headings
     for english in ("Summary", "Needs attention", "Guests", "Backup jobs", "Ignored guests"):
         assert english not in headings
-    assert "**État global :** **CRITICAL** (critique)" in report_fr
+    assert "**État global :** **`CRITICAL`** (critique)" in report_fr
     assert "**Heure d'évaluation (`--now`) :** 2026-11-20T12:00:00Z" in report_fr
     assert ADVICE["fr"]["failed"] in report_fr
     assert "Accorder Pool.Audit." in report_fr
@@ -665,7 +666,7 @@ def test_french_report(report_fr: str) -> None:
     assert "21:00" in daily["Planification lisible"]
     broken = dict(zip(header, next(r for r in rows if r[0] == "broken"), strict=True))
     assert broken["Planification lisible"].startswith("invalide : ")
-    assert _check_tables(report_fr) == 7
+    assert _check_tables(report_fr) == 8
 
 
 def test_languages_have_the_same_keys() -> None:
@@ -760,7 +761,7 @@ def test_report_hook_writes_with_the_final_state(tmp_path: Path, assessment: Ass
     hook = report_hook(str(target), "fr", True, clock=lambda: float(NOW + 60))
     assert hook(assessment, nagiosplugin.Warn) is None
     text = target.read_text(encoding="utf-8")
-    assert "**État global :** **WARNING** (avertissement)" in text
+    assert "**État global :** **`WARNING`** (avertissement)" in text
     assert "**Généré le :** 2026-11-20T12:01:00Z" in text
     assert "**Heure d'évaluation (`--now`) :** 2026-11-20T12:00:00Z" in text
 
@@ -791,3 +792,41 @@ def test_unwritable_report_makes_the_check_warning_not_lost(
     assert check.state == nagiosplugin.Critical  # from the guests, not lowered
     texts = [str(r) for r in check.results]
     assert any(t.startswith("report not written: cannot write") for t in texts)
+
+
+# --------------------------------------------------------------------------- action table
+
+
+@pytest.mark.parametrize(("lang", "title"), [("en", "VMID"), ("fr", "VMID")])
+def test_action_table_comes_first_worst_first_in_8_columns(
+    assessment: Assessment, lang: str, title: str
+) -> None:
+    """Issue 14: the report leads with a short table of the guests needing action (at most
+    8 columns: the 21-column guests table hides Result, Age and Freshness off-screen),
+    critical-type problems first, failed before not covered, ignored guests left out."""
+    text = render_report(assessment, "CRITICAL", lang)
+    tokens = _parser().parse(text)
+    header, rows, _ = next(_tables(tokens))  # the first table of the report
+    assert header[0] == title and len(header) <= 8
+    first_section = text.split("\n## ", 2)[1]
+    assert first_section.startswith(TEXTS[lang]["action_title"])
+    vmids = [int(r[0]) for r in rows]
+    alerting = [g for g in assessment.guests if g.alerting]
+    assert sorted(vmids) == sorted(g.guest.vmid for g in alerting)
+    by_vmid = {g.guest.vmid: g for g in assessment.guests}
+    ranks = [report_mod._severity_rank(by_vmid[v]) for v in vmids]
+    assert ranks == sorted(ranks)  # critical-type problems first
+    failed = [v for v in vmids if Problem.FAILED in by_vmid[v].problems]
+    not_covered = [v for v in vmids if by_vmid[v].problems == (Problem.NOT_COVERED,)]
+    if failed and not_covered:
+        assert vmids.index(failed[-1]) < vmids.index(not_covered[0])
+    assert all(by_vmid[v].ignored is None for v in vmids)
+
+
+def test_action_table_when_nothing_needs_action(assessment: Assessment) -> None:
+    calm = dataclasses.replace(
+        assessment, guests=tuple(g for g in assessment.guests if not g.alerting)
+    )
+    text = render_report(calm, "OK", "fr")
+    section = text.split("## " + TEXTS["fr"]["action_title"], 1)[1].split("\n## ", 1)[0]
+    assert TEXTS["fr"]["action_none"] in section

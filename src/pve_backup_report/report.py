@@ -23,6 +23,7 @@ from pve_backup_report import __version__
 from pve_backup_report.assess import Assessment, GuestStatus, pending_guests
 from pve_backup_report.atomic import atomic_write_text
 from pve_backup_report.check import AfterHook
+from pve_backup_report.check_text import ATTENTION_ORDER
 from pve_backup_report.config import redact
 from pve_backup_report.coverage import Coverage, JobCoverage, effective_storage
 from pve_backup_report.history import GuestBackupResult
@@ -68,6 +69,8 @@ WARNING_PROBLEMS: tuple[Problem, ...] = (
     Problem.AGE_WARNING,
 )
 _PROBLEM_ORDER: tuple[Problem, ...] = CRITICAL_PROBLEMS + WARNING_PROBLEMS
+# Worst first among a guest's problems, as in the check's long output.
+_ATTENTION_INDEX: dict[Problem, int] = {p: i for i, p in enumerate(ATTENTION_ORDER)}
 
 NOTE_LIMIT = 80  # characters of the note's first line
 CELL_LIMIT = 200  # characters of a free-text cell (messages, comments)
@@ -294,7 +297,8 @@ def _header(
 ) -> list[str]:
     name = cluster or a.inventory.cluster_name or tr("default_cluster")
     state_label = tr.values["state"].get(state, "")
-    state_text = f"**{md(state)}**" + (f" ({state_label})" if state_label else "")
+    code = _code(state) if state in tr.values["state"] else md(state)  # a Nagios state
+    state_text = f"**{code}**" + (f" ({state_label})" if state_label else "")
     warn_s, crit_s = a.options.max_age_s
     c = tr("colon")
     generated = a.now if generated_at is None else generated_at
@@ -454,6 +458,69 @@ def _attention(a: Assessment, tr: _Tr) -> list[str]:
     if ignored:
         lines += ["", tr("attention_ignored", n=ignored)]
     return lines
+
+
+def _worst_first(guests: Iterable[GuestStatus]) -> list[GuestStatus]:
+    """Critical-type problems first, then the worst problem (the check's long-output
+    order), the oldest latest success, the VMID."""
+
+    def key(g: GuestStatus) -> tuple[int, int, int, int]:
+        first = min((_ATTENTION_INDEX.get(p, len(_ATTENTION_INDEX)) for p in g.problems),
+                    default=len(_ATTENTION_INDEX))  # fmt: skip
+        age = g.age_s if g.age_s is not None else 10**12  # no success known: oldest
+        return (_severity_rank(g), first, -age, g.guest.vmid)
+
+    return sorted(guests, key=key)
+
+
+def _why(g: GuestStatus, problem: Problem, a: Assessment, tr: _Tr) -> str:
+    """The one fact behind the guest's worst problem, for the action table."""
+    if problem in (Problem.FAILED,) and g.last_backup is not None:
+        lb = g.last_backup
+        if lb.message:
+            return _result_text(lb.message, tr)
+        when = lb.started if lb.started is not None else lb.ended
+        return f"{tr('failed_at')} {iso_utc(when) or '?'}"
+    if problem is Problem.VERIFY_FAILED and g.snapshot is not None:
+        snap = g.snapshot
+        return f"{tr('snapshot')} {md(snap.archive or iso_utc(snap.ctime))}"
+    if problem in (Problem.STALE, Problem.NEVER):
+        return f"{tr('expected_run')} {iso_utc(g.expected_run) or tr('none')}"
+    if problem in (Problem.AGE_WARNING, Problem.AGE_CRITICAL):
+        warn_s, crit_s = a.options.max_age_s
+        limit = crit_s if problem is Problem.AGE_CRITICAL else warn_s
+        return f"{tr('limit')} {tr.duration(limit)}"
+    return tr("sep").join(tr.msg(r, CELL_LIMIT) for r in g.reasons) or EMPTY
+
+
+def _action_table(a: Assessment, tr: _Tr) -> list[str]:
+    """The guests that need action, worst first, in at most 8 columns."""
+    lines = [f"## {tr('action_title')}", ""]
+    guests = _worst_first(g for g in a.guests if g.alerting)
+    if not guests:
+        return [*lines, tr("action_none")]
+    headers = [tr(k) for k in ("col_vmid", "col_name", "col_node", "col_problems",
+                               "col_latest_success", "col_age", "col_why")]  # fmt: skip
+    rows: list[list[str]] = []
+    for g in guests:
+        problems = _sorted_attention(g.problems)
+        success = g.last_success.started if g.last_success is not None else None
+        rows.append(
+            [
+                str(g.guest.vmid),
+                md(g.guest.name, NOTE_LIMIT),
+                md(g.guest.node),
+                ", ".join(tr.value("problem_short", p.value) for p in problems),
+                iso_utc(success) or tr("none"),
+                tr.duration(g.age_s) if g.age_s is not None else EMPTY,
+                _why(g, problems[0], a, tr),
+            ]
+        )
+    return [*lines, tr("action_intro"), "", *_table(headers, rows)]
+
+
+def _sorted_attention(problems: Iterable[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: _ATTENTION_INDEX.get(p, len(_ATTENTION_INDEX)))
 
 
 def _guest_type(kind: str, template: bool, tr: _Tr) -> str:
@@ -748,6 +815,7 @@ def render_report(
     a = assessment
     sections: list[list[str]] = [
         _header(a, state, tr, now_given, cluster, generated_at),
+        _action_table(a, tr),
         _summary(a, tr),
         _pie(a, tr),
         _attention(a, tr),

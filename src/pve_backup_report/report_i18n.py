@@ -70,6 +70,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "on_storage": "on",
         "grant": "Grant {privilege}",
         "pve_error": "error",
+        # guests needing action (first table)
+        "action_title": "Guests needing action",
+        "action_intro": (
+            "Worst first; the sections below give the details and what to do. Ignored "
+            "guests are not listed."
+        ),
+        "action_none": "No guest needs action.",
+        "col_latest_success": "Latest success",
+        "col_why": "Why",
         # guests table
         "guests": "Guests",
         "guests_none": "No guest is visible.",
@@ -231,6 +240,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "on_storage": "sur",
         "grant": "Accorder {privilege}",
         "pve_error": "erreur",
+        "action_title": "Invités demandant une action",
+        "action_intro": (
+            "Les plus graves d'abord ; les sections suivantes donnent les détails et que "
+            "faire. Les invités ignorés n'y figurent pas."
+        ),
+        "action_none": "Aucun invité ne demande d'action.",
+        "col_latest_success": "Dernière réussite",
+        "col_why": "Pourquoi",
         "guests": "Invités",
         "guests_none": "Aucun invité n'est visible.",
         "col_vmid": "VMID",
@@ -351,6 +368,18 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
             "age_warning": "Latest success older than the warning age",
             "age_critical": "Latest success older than the critical age",
         },
+        "problem_short": {
+            "not_covered": "not covered",
+            "indeterminate": "coverage unknown",
+            "disabled_only": "disabled jobs only",
+            "non_pbs_only": "non-PBS only",
+            "failed": "failed",
+            "stale": "stale",
+            "never": "never backed up",
+            "verify_failed": "verification failed",
+            "age_warning": "old (warning)",
+            "age_critical": "old (critical)",
+        },
         "freshness": {
             "fresh": "fresh",
             "stale": "stale",
@@ -398,6 +427,18 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
             "verify_failed": "Vérification en échec",
             "age_warning": "Dernière réussite plus ancienne que l'âge d'avertissement",
             "age_critical": "Dernière réussite plus ancienne que l'âge critique",
+        },
+        "problem_short": {
+            "not_covered": "non couvert",
+            "indeterminate": "couverture inconnue",
+            "disabled_only": "tâches désactivées",
+            "non_pbs_only": "hors PBS",
+            "failed": "échec",
+            "stale": "en retard",
+            "never": "jamais sauvegardé",
+            "verify_failed": "vérification en échec",
+            "age_warning": "ancienne (avertissement)",
+            "age_critical": "ancienne (critique)",
         },
         "freshness": {
             "fresh": "à jour",
