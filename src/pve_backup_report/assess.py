@@ -21,6 +21,7 @@ from pve_backup_report.creation import Candidate, GuestCreation
 from pve_backup_report.freshness import Freshness, expected_run, first_run, judge
 from pve_backup_report.history import GuestBackupResult, GuestHistory
 from pve_backup_report.ignore import IgnoreMatch
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, BackupJob, Guest, Inventory, Problem, Severity
 from pve_backup_report.pbs_content import PbsContent, Snapshot
 from pve_backup_report.pbs_health import StorageSpace
@@ -343,10 +344,7 @@ def _content_anomalies(
             Anomaly(
                 Severity.WARNING,
                 "permissions",
-                f"PBS storage(s) {', '.join(empty)} list no backups although tasks show "
-                "successful ones: the token probably lacks Datastore.Allocate on the storage "
-                "(or Datastore.AllocateSpace plus VM.Backup); read-only roles such as "
-                "PVEAuditor see an empty list",
+                Msg("pbs_lists_nothing", storages=list(empty)),
                 {"storages": empty, "missing_privilege": "Datastore.Allocate on /storage/<id>"},
             )
         )
@@ -355,8 +353,7 @@ def _content_anomalies(
             Anomaly(
                 Severity.WARNING,
                 "pbs_content",
-                f"{len(ok_without_snapshot)} guest(s) whose latest task says OK have no such "
-                "snapshot on the PBS storage (pruned, deleted, or another namespace?)",
+                Msg("ok_without_snapshot", count=len(ok_without_snapshot)),
                 {"vmids": list(ok_without_snapshot[:50])},
             )
         )
@@ -374,7 +371,7 @@ def schedule_anomalies(inventory: Inventory) -> list[Anomaly]:
                     Anomaly(
                         Severity.INFO,
                         "schedule",
-                        f"job {job.id} has no schedule: it only runs when started by hand",
+                        Msg("no_schedule", job=job.id),
                         {"job": job.id},
                     )
                 )
@@ -386,7 +383,9 @@ def schedule_anomalies(inventory: Inventory) -> list[Anomaly]:
                 Anomaly(
                     Severity.WARNING,
                     "schedule",
-                    f"job {job.id}: schedule {job.schedule!r} not understood ({exc})",
+                    Msg(
+                        "schedule_not_understood", job=job.id, schedule=job.schedule, error=str(exc)
+                    ),
                     {"job": job.id, "schedule": job.schedule},
                 )
             )
@@ -401,8 +400,7 @@ def schedule_anomalies(inventory: Inventory) -> list[Anomaly]:
                 Anomaly(
                     Severity.WARNING,
                     "schedule",
-                    f"job {job.id}: PVE's next-run does not match schedule {job.schedule!r} in "
-                    f"time zone {', '.join(candidates)} (time zone problem or parser gap)",
+                    Msg("next_run_mismatch", job=job.id, schedule=job.schedule, zones=candidates),
                     {"job": job.id, "next_run": job.next_run, "timezones": candidates},
                 )
             )

@@ -35,6 +35,7 @@ from pve_backup_report.creation import (
 )
 from pve_backup_report.errors import ApiError
 from pve_backup_report.history import HistoryDataError, TaskInfo, task_from_api
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, Inventory, Severity
 from pve_backup_report.parallel import worker_pool
 from pve_backup_report.pve_client import PveClient
@@ -111,8 +112,7 @@ def _unreadable(node: str, err: ApiError) -> Anomaly:
     return Anomaly(
         Severity.INFO,
         "tasks",
-        f"task list of node {node} not readable ({err.message}): a guest created there "
-        "since the last run is reported as never backed up",
+        Msg("creation_tasks_unreadable", node=node, error=err.message),
         {"node": node, "endpoint": err.endpoint},
     )
 

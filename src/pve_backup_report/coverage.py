@@ -152,7 +152,7 @@ class IncludedGuests:
     selection: Selection
     per_node: dict[str, tuple[int, ...]] = field(default_factory=dict)
     missing: tuple[int, ...] = ()
-    unresolved: str | None = None
+    unresolved: Msg | None = None
     possible: tuple[int, ...] = ()
     skipped_other_node: tuple[int, ...] = ()
     hidden_members: tuple[int, ...] = ()

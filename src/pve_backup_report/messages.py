@@ -14,22 +14,26 @@ formatted by the language, by type and by name:
 - a name ending in ``_s`` is a duration in seconds (``5d 15h`` / ``5 j 15 h``);
 - a name ending in ``_at`` is an epoch time (ISO 8601 UTC, ``?`` when unknown);
 - a float gets the language's decimal separator;
-- ``pattern`` is a message whose UPIDs are masked (condensed anomalies).
+- ``pattern`` is a message whose UPIDs are masked (condensed anomalies);
+- ``error`` is a text PVE, PBS or the HTTP layer wrote (never translated): the report
+  shows it as code (:func:`pieces`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from string import Formatter
 from typing import Any
 
 from pve_backup_report.report_i18n import LIST_TOTAL, MESSAGES, UNKNOWN_TIME
 from pve_backup_report.timeutil import human_duration, iso_utc
 
-__all__ = ["ID_LIMIT", "Msg", "decimal", "render"]
+__all__ = ["ERROR_ARGS", "ID_LIMIT", "Msg", "decimal", "pieces", "render"]
 
 ID_LIMIT = 20  # VMIDs listed in a message before "… (N in total)"
 
+ERROR_ARGS = frozenset({"error"})  # texts written by PVE/PBS/HTTP, shown as code
 _UPID = re.compile(r"UPID:[^\s'\"]+:")
 _TASK_WORD = {"en": "<task>", "fr": "<tâche>"}
 
@@ -60,6 +64,11 @@ class Msg(str):
         return dict(self.args)
 
 
+def _mask(text: str, lang: str) -> str:
+    """UPIDs replaced by a placeholder (a message standing for many tasks)."""
+    return _UPID.sub(_TASK_WORD[lang], text)
+
+
 def decimal(value: float, lang: str, digits: int = 1) -> str:
     """``1.5`` in English, ``1,5`` in French."""
     text = f"{value:.{digits}f}"
@@ -76,7 +85,7 @@ def _ids(values: list[Any], lang: str) -> str:
 def _arg(name: str, value: Any, lang: str) -> str:
     if isinstance(value, Msg):
         text = render(value, lang)
-        return _UPID.sub(_TASK_WORD[lang], text) if name == "pattern" else text
+        return _mask(text, lang) if name == "pattern" else text
     if name.endswith("_s") and isinstance(value, int):
         return human_duration(value, lang)
     if name.endswith("_at"):
@@ -105,3 +114,33 @@ def render(text: str, lang: str) -> str:
     if isinstance(text, Msg):
         return render_code(text.code, text.params, lang)
     return text
+
+
+def pieces(text: str, lang: str) -> list[tuple[str, bool]]:
+    """``text`` in ``lang`` as (piece, is_foreign) pairs, in order.
+
+    A foreign piece is an ``error`` argument: words PVE, PBS or the HTTP layer wrote,
+    which a report shows apart (as code) from its own language. Text that is not a
+    :class:`Msg` is data: one piece, not foreign.
+    """
+    if not isinstance(text, Msg):
+        return [(text, False)]
+    args = text.params
+    out: list[tuple[str, bool]] = []
+    for literal, field, _spec, _conv in Formatter().parse(MESSAGES[lang][text.code]):
+        if literal:
+            out.append((literal, False))
+        if field is None:
+            continue
+        value = args[field]
+        if isinstance(value, Msg) and field == "pattern":
+            out += [
+                (t if foreign else _mask(t, lang), foreign) for t, foreign in pieces(value, lang)
+            ]
+        elif isinstance(value, Msg):
+            out += pieces(value, lang)
+        elif field in ERROR_ARGS and value:
+            out.append((str(value), True))
+        else:
+            out.append((_arg(field, value, lang), False))
+    return out

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pve_backup_report.errors import ApiError
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, Inventory, Severity, Storage
 from pve_backup_report.parallel import worker_pool
 from pve_backup_report.pve_client import PveClient
@@ -191,7 +192,7 @@ def collect_pbs_content(
                 Anomaly(
                     Severity.INFO,
                     "pbs_content",
-                    f"no online node can read PBS storage {sid}; content cross-check skipped",
+                    Msg("pbs_content_no_node", storage=sid),
                     {"storage": sid},
                 )
             )
@@ -219,7 +220,7 @@ def collect_pbs_content(
                         Anomaly(
                             Severity.WARNING,
                             "pbs_content",
-                            f"content of PBS storage {sid} not readable: {err.message}",
+                            Msg("pbs_content_unreadable", storage=sid, error=err.message),
                             details,
                         )
                     )

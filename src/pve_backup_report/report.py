@@ -27,7 +27,7 @@ from pve_backup_report.check_text import ATTENTION_ORDER
 from pve_backup_report.config import redact
 from pve_backup_report.coverage import Coverage, JobCoverage, effective_storage
 from pve_backup_report.history import GuestBackupResult
-from pve_backup_report.messages import Msg, decimal, render
+from pve_backup_report.messages import Msg, decimal, pieces, render
 from pve_backup_report.model import Anomaly, BackupJob, Inventory, Problem, Severity, Storage
 from pve_backup_report.report_i18n import (
     ADVICE,
@@ -100,6 +100,14 @@ def md(value: object, limit: int | None = None) -> str:
         text = text[: limit - 1].rstrip() + "…"
     text = html.escape(text, quote=False)
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _escape_piece(text: str, limit: int | None) -> str:
+    """Like :func:`md` for a piece of a longer line: inner spaces at the ends are kept."""
+    text = _CONTROLS.sub("", _LINE_BREAKS.sub(" ", text).replace("\t", " "))
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def _code(word: str) -> str:
@@ -181,8 +189,15 @@ class _Tr:
         return human_duration(seconds, self.lang)
 
     def msg(self, text: str, limit: int | None = None) -> str:
-        """A message in this language (a :class:`Msg`), escaped; other text is data."""
-        return md(render(text, self.lang), limit)
+        """A message in this language (a :class:`Msg`), escaped, with the words PVE or
+        PBS wrote as code; other text is data. ``limit`` shortens each piece."""
+        out: list[str] = []
+        for piece, foreign in pieces(text, self.lang):
+            if foreign:
+                out.append(_code_data(piece, limit or CELL_LIMIT))
+            else:
+                out.append(_escape_piece(piece, limit))
+        return "".join(out).strip()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -253,7 +268,7 @@ def _details(details: Mapping[str, Any], tr: _Tr) -> str:
         else:
             text = str(value)
         parts.append(f"{key}={text}")
-    return md("; ".join(parts), CELL_LIMIT)
+    return _code_data("; ".join(parts))  # keys and values as the JSON has them
 
 
 def _code_data(text: str, limit: int = CELL_LIMIT) -> str:

@@ -796,6 +796,195 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         # condensed anomalies (anomalies.py)
         "tasks_like_this": "{pattern} ({count} tasks like this)",
+        # collection (collect.py, collect_tasks.py, collect_creation.py)
+        "what_resources": "guests",
+        "what_jobs": "backup jobs",
+        "what_storage": "storages",
+        "what_nodes": "nodes",
+        "what_pools": "pools",
+        "what_version": "version",
+        "what_not_backed_up": "PVE's not-backed-up list (cross-check skipped)",
+        "what_status": "the cluster name",
+        "what_permissions": "the token's permissions (privilege checks skipped)",
+        "answer_not_list": "{what}: unexpected answer (not a list)",
+        "items_skipped": (
+            "{what}: {count} item(s) without the fields the analysis needs were skipped"
+        ),
+        "cannot_read": "cannot read {what}: {error} ({endpoint})",
+        "no_nodes": (
+            "PVE lists no nodes: task history, node time zones and PBS content cannot be read"
+        ),
+        "no_storage_visible": (
+            "no storage is visible although backup jobs write to storages: "
+            "Datastore.Audit is probably missing for this API token"
+        ),
+        "pool_needs_audit": (
+            "pool '{pool}' used by a backup job is not readable: Pool.Audit is probably missing"
+        ),
+        "pool_read_error": "cannot read pool '{pool}': {error}",
+        "paren_error": " ({error})",
+        "tz_not_installed": " (unknown time zone '{zone}' on this host (install tzdata))",
+        "tz_fallback": (
+            "time zone of node(s) {nodes} not readable{why}; schedules evaluated in {zone}"
+        ),
+        "tz_fallback_guess": (
+            "time zone of node(s) {nodes} not readable{why}; schedules evaluated in {zone} "
+            "(set timezone: in the config)"
+        ),
+        "vzdump_defaults_unreadable": (
+            "vzdump defaults of node {node} not readable ({error}); the guests of jobs "
+            "without a storage are indeterminate there"
+        ),
+        "notes_unreadable": "notes of {count} guest(s) not readable",
+        "creation_tasks_unreadable": (
+            "task list of node {node} not readable ({error}): a guest created there since "
+            "the last run is reported as never backed up"
+        ),
+        "node_not_online": "node {node} is {status}: its task history is not readable",
+        "task_history_unreadable": "task history of node {node} not readable: {error}",
+        "malformed_tasks": "{count} malformed task item(s) on node {node} ignored",
+        "task_not_usable": "task {upid} not usable: {error}",
+        "no_error_text": "no error text",
+        "dead_run_job": (
+            "task {upid} on node {node} died before backing up any guest ({error}); the "
+            "guests of its job {job} are not known"
+        ),
+        "dead_run_due": (
+            "task {upid} on node {node} died before backing up any guest ({error}); jobs "
+            "{jobs} were due at its start and which one it ran is not known: their guests' "
+            "latest results may be older"
+        ),
+        "dead_run_unmatched": (
+            "task {upid} on node {node} died before backing up any guest ({error}) and "
+            "matches no scheduled job: the guests it was to back up are not known"
+        ),
+        # task logs (history.py)
+        "log_incomplete": (
+            "task log of {upid} is incomplete (no TASK line, task status '{error}'); guests "
+            "missing from the log are not reported"
+        ),
+        "job_errors_no_guest": ("task {upid} reports job errors but its log names no failed guest"),
+        "tz_node_unknown": "node time zone unknown",
+        "tz_unknown": "unknown time zone '{zone}'",
+        "log_times_utc": "{problem}: local times in the log of {upid} were read as UTC",
+        "log_unavailable": "task log of {upid} unavailable ({error}); {outcome}",
+        "no_log": "no log",
+        "empty_log": "empty log",
+        "no_content": "no content",
+        "outcome_status": "result taken from the task status",
+        "outcome_expected": "results of the expected guests taken from the task status",
+        "outcome_unknown": "per-guest results unknown (task status '{error}')",
+        "outcome_none": "no guest results (multi-guest task, guests not known)",
+        "backup_failed": "backup failed",
+        "more_issues": "{first} (+{count} more)",
+        "log_cut": "log incomplete; result taken from the task status",
+        "did_not_finish": "backup did not finish (task ended: {error})",
+        "ended_with": "task ended with {error}",
+        "ended": "task ended: {error}",
+        "ended_with_unknown_guest": "task ended with {error} (guest unknown)",
+        # assessment (assess.py, anomalies.py)
+        "pbs_lists_nothing": (
+            "PBS storage(s) {storages} list no backups although tasks show successful ones: "
+            "the token probably lacks Datastore.Allocate on the storage (or "
+            "Datastore.AllocateSpace plus VM.Backup); read-only roles such as PVEAuditor "
+            "see an empty list"
+        ),
+        "ok_without_snapshot": (
+            "{count} guest(s) whose latest task says OK have no such snapshot on the PBS "
+            "storage (pruned, deleted, or another namespace?)"
+        ),
+        "no_schedule": "job {job} has no schedule: it only runs when started by hand",
+        "schedule_not_understood": "job {job}: schedule '{schedule}' not understood ({error})",
+        "next_run_mismatch": (
+            "job {job}: PVE's next-run does not match schedule '{schedule}' in time zone "
+            "{zones} (time zone problem or parser gap)"
+        ),
+        "history_hidden": (
+            "node(s) {nodes} list no vzdump task although PBS holds backups made since: the "
+            "token probably lacks Sys.Audit on /nodes/<node> (task lists are filtered, not "
+            "refused), so failures cannot be seen"
+        ),
+        # configuration (ignore.py), cache (task_cache.py)
+        "rule_expired": "ignore rule {rule} expired on {until} and no longer applies",
+        "cache_unreadable": "task cache {path} unreadable ({error}); rebuilt from the API",
+        "cache_unwritable": (
+            "task cache {path} not writable ({error}); every run reads the logs again"
+        ),
+        # PBS (pbs_collect.py, pbs_content.py, pbs_health.py, storage_space.py)
+        "pbs_api_unusable": "PBS API of {server} not usable ({error})",
+        "pbs_no_datastore": (
+            "no configured PBS server has datastore {datastore} of storage {storage}"
+        ),
+        "pbs_read_from_pve": "{text}: snapshots of {storage} read from PVE instead",
+        "pbs_no_audit": (
+            "PBS token {token} lacks the DatastoreAudit role on {path} ({server}): PBS lists "
+            "only the backup groups it owns, so storage {storage} may look emptier than it is"
+        ),
+        "pbs_what_snapshots": "snapshots not readable",
+        "pbs_what_verify_jobs": "verify jobs",
+        "pbs_what_gc": "garbage collection status of {store}",
+        "pbs_needs_role": " (the token needs DatastoreAudit on {path})",
+        "pbs_denied": (
+            "PBS {server}: {what} for storage {storage}: {error}{hint}; read from PVE instead"
+        ),
+        "pbs_info_unreadable": "PBS {server}: {what} not readable: {error}{hint}",
+        "pbs_needs_audit": " (needs DatastoreAudit)",
+        "pbs_verify_job": "PBS verify job {job} of datastore {datastore} ({server})",
+        "pbs_gc": "PBS garbage collection of datastore {datastore} ({server})",
+        "pbs_job_failed": "{what} failed at {end_at}: {error}",
+        "pbs_job_late": (
+            "{what} has not run within its schedule '{schedule}': due since {due_at}, latest "
+            "run {last_at}"
+        ),
+        "pbs_job_late_never": (
+            "{what} has not run within its schedule '{schedule}': due since {due_at}, latest "
+            "run never"
+        ),
+        "pbs_not_verified": (
+            "{count} snapshot(s) on PBS storage {storage} not verified for more than {max_s} "
+            "({never} never verified; oldest {oldest})"
+        ),
+        "pbs_inactive": (
+            "PBS storage {storage} is not active on PVE (PVE cannot reach its server or "
+            "datastore: backups to it fail)"
+        ),
+        "pbs_content_no_node": (
+            "no online node can read PBS storage {storage}; content cross-check skipped"
+        ),
+        "pbs_content_unreadable": "content of PBS storage {storage} not readable: {error}",
+        "space_unreadable": "space of PBS storage {storage} not readable: {error}",
+        "space_no_fields": "answer without total/used/avail",
+        # privileges (privileges.py)
+        "perm_lacks": "the API token lacks {label} (/access/permissions): {without}",
+        "perm_partly": (
+            "the API token has {names} only on some paths below {path} (a pool ACL?), not on "
+            "{path} with propagate (/access/permissions): {without}"
+        ),
+        "perm_label": "{names} on {path}",
+        "perm_label_propagated": "{names} on {path} (propagated)",
+        "perm_or": "{first} or {second}",
+        "without_sys_audit_root": (
+            "403 on the backup jobs (pve-manager PVE/API2/Backup.pm index), so coverage "
+            "cannot be known"
+        ),
+        "without_sys_audit_nodes": (
+            "task lists come back EMPTY (scheduled backups run as root@pam and are filtered "
+            "out, pve-manager PVE/API2/Tasks.pm), so history looks like 'never backed up' "
+            "and failures cannot be seen"
+        ),
+        "without_vm_audit": (
+            "guests silently disappear from /cluster/resources (pve-manager "
+            "PVE/API2/Cluster.pm resources), so they are neither checked nor reported as "
+            "not covered"
+        ),
+        "without_datastore_audit": (
+            "storages silently disappear from /storage, so jobs look like they write to an "
+            "unknown storage"
+        ),
+        "without_pool_audit": (
+            "pools silently disappear from /pools and the pool field from guests, so pool "
+            "jobs cannot be resolved"
+        ),
     },
     "fr": {
         "empty": "",
@@ -921,5 +1110,208 @@ MESSAGES: dict[str, dict[str, str]] = {
             "n'en avons trouvé aucune : {vmids}"
         ),
         "tasks_like_this": "{pattern} ({count} tâches semblables)",
+        "what_resources": "les invités",
+        "what_jobs": "les tâches de sauvegarde",
+        "what_storage": "les stockages",
+        "what_nodes": "les nœuds",
+        "what_pools": "les pools",
+        "what_version": "la version",
+        "what_not_backed_up": (
+            "la liste des invités sans sauvegarde de PVE (contrôle croisé sauté)"
+        ),
+        "what_status": "le nom du cluster",
+        "what_permissions": "les permissions du jeton (contrôle des privilèges sauté)",
+        "answer_not_list": "{what} : réponse inattendue (pas une liste)",
+        "items_skipped": (
+            "{what} : {count} élément(s) sans les champs nécessaires à l'analyse, écarté(s)"
+        ),
+        "cannot_read": "impossible de lire {what} : {error} ({endpoint})",
+        "no_nodes": (
+            "PVE ne liste aucun nœud : historique des tâches, fuseaux horaires des nœuds et "
+            "contenu PBS illisibles"
+        ),
+        "no_storage_visible": (
+            "aucun stockage n'est visible alors que des tâches de sauvegarde écrivent vers "
+            "des stockages : il manque probablement Datastore.Audit à ce jeton d'API"
+        ),
+        "pool_needs_audit": (
+            "le pool '{pool}', utilisé par une tâche de sauvegarde, est illisible : il manque "
+            "probablement Pool.Audit"
+        ),
+        "pool_read_error": "impossible de lire le pool '{pool}' : {error}",
+        "paren_error": " ({error})",
+        "tz_not_installed": (
+            " (fuseau horaire '{zone}' inconnu sur cette machine : installer tzdata)"
+        ),
+        "tz_fallback": (
+            "fuseau horaire du ou des nœuds {nodes} illisible{why} ; planifications évaluées "
+            "en {zone}"
+        ),
+        "tz_fallback_guess": (
+            "fuseau horaire du ou des nœuds {nodes} illisible{why} ; planifications évaluées "
+            "en {zone} (régler timezone: dans la configuration)"
+        ),
+        "vzdump_defaults_unreadable": (
+            "réglages vzdump par défaut du nœud {node} illisibles ({error}) ; les invités "
+            "des tâches sans stockage y sont indéterminés"
+        ),
+        "notes_unreadable": "notes de {count} invité(s) illisibles",
+        "creation_tasks_unreadable": (
+            "liste des tâches du nœud {node} illisible ({error}) : un invité créé là depuis "
+            "la dernière exécution est signalé comme jamais sauvegardé"
+        ),
+        "node_not_online": "nœud {node} ({status}) : son historique des tâches est illisible",
+        "task_history_unreadable": "historique des tâches du nœud {node} illisible : {error}",
+        "malformed_tasks": "{count} élément(s) de tâche mal formé(s) sur le nœud {node} écarté(s)",
+        "task_not_usable": "tâche {upid} inutilisable : {error}",
+        "no_error_text": "aucun texte d'erreur",
+        "dead_run_job": (
+            "la tâche {upid} sur le nœud {node} s'est arrêtée avant de sauvegarder le moindre "
+            "invité ({error}) ; les invités de sa tâche de sauvegarde {job} sont inconnus"
+        ),
+        "dead_run_due": (
+            "la tâche {upid} sur le nœud {node} s'est arrêtée avant de sauvegarder le moindre "
+            "invité ({error}) ; les tâches de sauvegarde {jobs} étaient dues à son départ et "
+            "on ignore laquelle elle exécutait : les derniers résultats de leurs invités "
+            "peuvent être plus anciens"
+        ),
+        "dead_run_unmatched": (
+            "la tâche {upid} sur le nœud {node} s'est arrêtée avant de sauvegarder le moindre "
+            "invité ({error}) et ne correspond à aucune tâche planifiée : les invités "
+            "qu'elle devait sauvegarder sont inconnus"
+        ),
+        "log_incomplete": (
+            "le journal de {upid} est incomplet (pas de ligne de fin de tâche, statut "
+            "{error}) ; les invités absents du journal ne sont pas signalés"
+        ),
+        "job_errors_no_guest": (
+            "la tâche {upid} signale des erreurs mais son journal ne nomme aucun invité en échec"
+        ),
+        "tz_node_unknown": "fuseau horaire du nœud inconnu",
+        "tz_unknown": "fuseau horaire '{zone}' inconnu",
+        "log_times_utc": "{problem} : heures locales du journal de {upid} lues comme UTC",
+        "log_unavailable": "journal de {upid} indisponible ({error}) ; {outcome}",
+        "no_log": "pas de journal",
+        "empty_log": "journal vide",
+        "no_content": "aucun contenu",
+        "outcome_status": "résultat tiré du statut de la tâche",
+        "outcome_expected": "résultats des invités attendus tirés du statut de la tâche",
+        "outcome_unknown": "résultats par invité inconnus (statut {error})",
+        "outcome_none": "aucun résultat par invité (tâche multi-invités, invités inconnus)",
+        "backup_failed": "échec de la sauvegarde",
+        "more_issues": "{first} (+{count} autres)",
+        "log_cut": "journal incomplet ; résultat tiré du statut de la tâche",
+        "did_not_finish": "sauvegarde inachevée (fin de la tâche : {error})",
+        "ended_with": "tâche terminée avec {error}",
+        "ended": "fin de la tâche : {error}",
+        "ended_with_unknown_guest": "tâche terminée avec {error} (invité inconnu)",
+        "pbs_lists_nothing": (
+            "le ou les stockages PBS {storages} ne listent aucune sauvegarde alors que des "
+            "tâches ont réussi : il manque probablement Datastore.Allocate sur le stockage "
+            "au jeton (ou Datastore.AllocateSpace plus VM.Backup) ; les rôles en lecture "
+            "seule comme PVEAuditor voient une liste vide"
+        ),
+        "ok_without_snapshot": (
+            "{count} invité(s) dont la dernière tâche dit OK n'ont pas cet instantané sur le "
+            "stockage PBS (élagué, supprimé, ou autre espace de noms ?)"
+        ),
+        "no_schedule": (
+            "la tâche {job} n'a pas de planification : elle ne tourne que lancée à la main"
+        ),
+        "schedule_not_understood": (
+            "tâche {job} : planification '{schedule}' non comprise ({error})"
+        ),
+        "next_run_mismatch": (
+            "tâche {job} : la prochaine exécution selon PVE ne correspond pas à la "
+            "planification '{schedule}' dans le fuseau {zones} (problème de fuseau ou lacune "
+            "de l'analyseur)"
+        ),
+        "history_hidden": (
+            "le ou les nœuds {nodes} ne listent aucune tâche vzdump alors que PBS contient "
+            "des sauvegardes faites depuis : il manque probablement Sys.Audit sur "
+            "/nodes/<node> au jeton (les listes de tâches sont filtrées, pas refusées), les "
+            "échecs sont donc invisibles"
+        ),
+        "rule_expired": "la règle ignore {rule} a expiré le {until} et ne s'applique plus",
+        "cache_unreadable": (
+            "cache des tâches {path} illisible ({error}) ; reconstruit depuis l'API"
+        ),
+        "cache_unwritable": (
+            "cache des tâches {path} non inscriptible ({error}) ; chaque exécution relit les "
+            "journaux"
+        ),
+        "pbs_api_unusable": "API PBS de {server} inutilisable ({error})",
+        "pbs_no_datastore": (
+            "aucun serveur PBS configuré n'a le datastore {datastore} du stockage {storage}"
+        ),
+        "pbs_read_from_pve": "{text} : instantanés de {storage} lus depuis PVE à la place",
+        "pbs_no_audit": (
+            "il manque au jeton PBS {token} le rôle DatastoreAudit sur {path} ({server}) : "
+            "PBS ne liste que les groupes de sauvegarde qui lui appartiennent, le stockage "
+            "{storage} peut donc sembler plus vide qu'il n'est"
+        ),
+        "pbs_what_snapshots": "instantanés illisibles",
+        "pbs_what_verify_jobs": "tâches de vérification",
+        "pbs_what_gc": "état du ramasse-miettes de {store}",
+        "pbs_needs_role": " (le jeton a besoin de DatastoreAudit sur {path})",
+        "pbs_denied": (
+            "PBS {server} : {what} du stockage {storage} : {error}{hint} ; lu depuis PVE à la place"
+        ),
+        "pbs_info_unreadable": "PBS {server} : {what} illisible : {error}{hint}",
+        "pbs_needs_audit": " (DatastoreAudit nécessaire)",
+        "pbs_verify_job": "tâche de vérification PBS {job} du datastore {datastore} ({server})",
+        "pbs_gc": "ramasse-miettes PBS du datastore {datastore} ({server})",
+        "pbs_job_failed": "{what} : échec le {end_at} : {error}",
+        "pbs_job_late": (
+            "{what} n'a pas tourné selon sa planification '{schedule}' : due depuis {due_at}, "
+            "dernière exécution {last_at}"
+        ),
+        "pbs_job_late_never": (
+            "{what} n'a pas tourné selon sa planification '{schedule}' : due depuis {due_at}, "
+            "jamais exécutée"
+        ),
+        "pbs_not_verified": (
+            "{count} instantané(s) du stockage PBS {storage} non vérifié(s) depuis plus de "
+            "{max_s} ({never} jamais vérifié(s) ; le plus ancien : {oldest})"
+        ),
+        "pbs_inactive": (
+            "le stockage PBS {storage} n'est pas actif sur PVE (PVE ne joint pas son serveur "
+            "ou son datastore : les sauvegardes vers lui échouent)"
+        ),
+        "pbs_content_no_node": (
+            "aucun nœud en ligne ne peut lire le stockage PBS {storage} ; contrôle du contenu sauté"
+        ),
+        "pbs_content_unreadable": "contenu du stockage PBS {storage} illisible : {error}",
+        "space_unreadable": "espace du stockage PBS {storage} illisible : {error}",
+        "space_no_fields": "réponse sans total/used/avail",
+        "perm_lacks": ("il manque {label} au jeton d'API (/access/permissions) : {without}"),
+        "perm_partly": (
+            "le jeton d'API n'a {names} que sur certains chemins sous {path} (une ACL de "
+            "pool ?), pas sur {path} avec propagation (/access/permissions) : {without}"
+        ),
+        "perm_label": "{names} sur {path}",
+        "perm_label_propagated": "{names} sur {path} (propagé)",
+        "perm_or": "{first} ou {second}",
+        "without_sys_audit_root": (
+            "403 sur les tâches de sauvegarde (pve-manager PVE/API2/Backup.pm index), la "
+            "couverture ne peut donc pas être connue"
+        ),
+        "without_sys_audit_nodes": (
+            "les listes de tâches reviennent VIDES (les sauvegardes planifiées tournent en "
+            "root@pam et sont filtrées, pve-manager PVE/API2/Tasks.pm), l'historique semble "
+            "donc « jamais sauvegardé » et les échecs sont invisibles"
+        ),
+        "without_vm_audit": (
+            "les invités disparaissent sans bruit de /cluster/resources (pve-manager "
+            "PVE/API2/Cluster.pm resources) : ni vérifiés, ni signalés comme non couverts"
+        ),
+        "without_datastore_audit": (
+            "les stockages disparaissent sans bruit de /storage, les tâches semblent donc "
+            "écrire vers un stockage inconnu"
+        ),
+        "without_pool_audit": (
+            "les pools disparaissent sans bruit de /pools et le champ pool des invités, les "
+            "tâches par pool ne peuvent donc pas être résolues"
+        ),
     },
 }
