@@ -157,7 +157,7 @@ def _merge_success(
         duration_s=None,
         node="",
         upid="",
-        message=f"from PBS storage {snapshot.storage} (no task in the history window)",
+        message=Msg("from_pbs_storage", storage=snapshot.storage),
         archive=snapshot.archive,
         guest_type=snapshot.guest_type,
     )

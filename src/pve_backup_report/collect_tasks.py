@@ -674,8 +674,10 @@ def _parse(
         anomalies.append(Anomaly(Severity.INFO, "tasks", message, {}))
         return _Parsed(None, command)
     for a in parsed.anomalies:
-        if error is not None and a.message.startswith(f"task log of {task.upid} unavailable"):
-            a = replace(a, message=a.message.replace("(no log)", f"({error.message})", 1))
+        m = a.message
+        # the log could not be read at all: say why instead of "no log"
+        if error is not None and isinstance(m, Msg) and m.params.get("error") == "no log":
+            a = replace(a, message=Msg(m.code, **{**m.params, "error": error.message}))
         anomalies.append(a)
     storage = target.storage
     if command is None and log:

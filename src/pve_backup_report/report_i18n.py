@@ -882,6 +882,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ended_with": "task ended with {error}",
         "ended": "task ended: {error}",
         "ended_with_unknown_guest": "task ended with {error} (guest unknown)",
+        "from_pbs_storage": "from PBS storage {storage} (no task in the history window)",
         # assessment (assess.py, anomalies.py)
         "pbs_lists_nothing": (
             "PBS storage(s) {storages} list no backups although tasks show successful ones: "
@@ -1205,6 +1206,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ended_with": "tâche terminée avec {error}",
         "ended": "fin de la tâche : {error}",
         "ended_with_unknown_guest": "tâche terminée avec {error} (invité inconnu)",
+        "from_pbs_storage": (
+            "d'après le stockage PBS {storage} (aucune tâche dans la fenêtre d'historique)"
+        ),
         "pbs_lists_nothing": (
             "le ou les stockages PBS {storages} ne listent aucune sauvegarde alors que des "
             "tâches ont réussi : il manque probablement Datastore.Allocate sur le stockage "
