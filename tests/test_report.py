@@ -501,7 +501,7 @@ def test_needs_attention_advice(report_en: str) -> None:
     stale = attention.split("(`stale`)", 1)[1].split("###", 1)[0]
     assert "expected run 2026-11-19T20:00:00Z" in stale
     assert "latest success 2026-11-17T20:00:00Z" in stale
-    assert "Grant Pool.Audit. " + COMPONENT_HINTS["en"]["permissions"] in attention
+    assert "Grant `Pool.Audit`. " + COMPONENT_HINTS["en"]["permissions"] in attention
     assert "1 ignored guest(s) are not listed here" in attention
     assert "vm 108" not in attention  # the ignored guest is not in the list
 
@@ -647,7 +647,7 @@ def test_french_report(report_fr: str) -> None:
     assert "**État global :** **`CRITICAL`** (critique)" in report_fr
     assert "**Heure d'évaluation (`--now`) :** 2026-11-20T12:00:00Z" in report_fr
     assert ADVICE["fr"]["failed"] in report_fr
-    assert "Accorder Pool.Audit." in report_fr
+    assert "Accorder `Pool.Audit`." in report_fr
     tokens = _parser().parse(report_fr)
     header, rows, _ = next(t for t in _tables(tokens) if "Serveur" in t[0])
     assert rows[1] == ["pbs-bare", "pbs2", "non spécifié", "non spécifié", "non spécifié",
@@ -830,3 +830,16 @@ def test_action_table_when_nothing_needs_action(assessment: Assessment) -> None:
     text = render_report(calm, "OK", "fr")
     section = text.split("## " + TEXTS["fr"]["action_title"], 1)[1].split("\n## ", 1)[0]
     assert TEXTS["fr"]["action_none"] in section
+
+
+def test_grant_hint_names_privilege_and_path_as_code() -> None:
+    """The privilege and path of a 403 (``errors.ApiHttpError.missing_privilege``: "X on
+    /path") are code; the joining words are the report's language."""
+    tr = report_mod._Tr("fr")
+    assert report_mod._grant("Sys.Audit on /nodes/<node>", tr) == (
+        "Accorder `Sys.Audit` sur `/nodes/<node>`"
+    )
+    assert report_mod._grant("Datastore.Audit or Datastore.AllocateSpace on /storage", tr) == (
+        "Accorder `Datastore.Audit` ou `Datastore.AllocateSpace` sur `/storage`"
+    )
+    assert report_mod._grant("Pool.Audit", tr) == "Accorder `Pool.Audit`"

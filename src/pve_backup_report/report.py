@@ -295,8 +295,25 @@ def _anomaly_hint(anomaly: Anomaly, tr: _Tr) -> str:
     hint = tr.hints.get(anomaly.component, tr.hints["other"])
     privilege = anomaly.details.get("missing_privilege")
     if privilege:
-        hint = f"{tr('grant', privilege=md(privilege))}. {hint}"
+        hint = f"{_grant(str(privilege), tr)}. {hint}"
     return hint
+
+
+_PRIVILEGE_ON = re.compile(r"(?P<priv>\S+(?: or \S+)*) on (?P<path>/\S*)(?P<rest>.*)")
+
+
+def _grant(privilege: str, tr: _Tr) -> str:
+    """``Grant `Sys.Audit` on `/nodes/<node>``` (privilege names and paths as code)."""
+    m = _PRIVILEGE_ON.fullmatch(privilege.strip())
+    if m is None:
+        return tr("grant", privilege=_code_data(privilege))
+    names = tr("or").join(_code_data(p) for p in m["priv"].split(" or "))
+    path = _code_data(m["path"])
+    rest = m["rest"].strip()
+    if rest == "(propagated)":
+        return tr("grant_on_propagated", privilege=names, path=path)
+    text = tr("grant_on", privilege=names, path=path)
+    return f"{text} {md(rest)}" if rest else text
 
 
 # --------------------------------------------------------------------------- sections

@@ -69,6 +69,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "snapshot": "snapshot",
         "on_storage": "on",
         "grant": "Grant {privilege}",
+        "grant_on": "Grant {privilege} on {path}",
+        "grant_on_propagated": "Grant {privilege} on {path} (propagated)",
+        "or": " or ",
         "pve_error": "error",
         # guests needing action (first table)
         "action_title": "Guests needing action",
@@ -239,6 +242,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "snapshot": "instantané",
         "on_storage": "sur",
         "grant": "Accorder {privilege}",
+        "grant_on": "Accorder {privilege} sur {path}",
+        "grant_on_propagated": "Accorder {privilege} sur {path} (avec propagation)",
+        "or": " ou ",
         "pve_error": "erreur",
         "action_title": "Invités demandant une action",
         "action_intro": (
