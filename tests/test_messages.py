@@ -86,3 +86,15 @@ def test_the_task_cache_keeps_a_result_message_translatable() -> None:
 def test_durations(seconds: int, en: str, fr: str) -> None:
     assert human_duration(seconds) == en
     assert human_duration(seconds, "fr") == fr
+
+
+def test_a_message_made_again_is_shared_but_never_confused() -> None:
+    """10,000 guests share a few reasons: the same message is made once. An argument that
+    is data and one that is a message with the same English text stay apart."""
+    a = Msg("job_node_restricted", job="j", job_node="pve1", node="pve2")
+    assert Msg("job_node_restricted", job="j", job_node="pve1", node="pve2") is a
+    data = Msg("job_might_include", job="j", why="no log")
+    ours = Msg("job_might_include", job="j", why=Msg("no_log"))
+    assert data == ours and data is not ours
+    assert render(data, "fr").endswith(": no log")
+    assert render(ours, "fr").endswith(": pas de journal")

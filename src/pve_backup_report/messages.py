@@ -48,9 +48,15 @@ class Msg(str):
     args: tuple[tuple[str, Any], ...]
 
     def __new__(cls, code: str, **args: Any) -> Msg:
+        key = _key(code, args)
+        cached = _MADE.get(key) if key is not None else None
+        if cached is not None:
+            return cached
         obj = super().__new__(cls, render_code(code, args, "en"))
         object.__setattr__(obj, "code", code)
         object.__setattr__(obj, "args", tuple(args.items()))
+        if key is not None and len(_MADE) < _MADE_LIMIT:
+            _MADE[key] = obj
         return obj
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -62,6 +68,24 @@ class Msg(str):
     @property
     def params(self) -> dict[str, Any]:
         return dict(self.args)
+
+
+# The same message is built for many guests (a job restricted to another node, a
+# disabled job): an immutable message with hashable arguments is made once.
+_MADE: dict[tuple[Any, ...], Msg] = {}
+_MADE_LIMIT = 50_000
+
+
+def _key(code: str, args: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    parts: list[Any] = [code]
+    for name, value in args.items():
+        if isinstance(value, Msg):
+            parts += [name, value.code, value]
+        elif isinstance(value, (str, int, float, type(None))):
+            parts += [name, type(value), value]
+        else:
+            return None  # lists: built each time
+    return tuple(parts)
 
 
 def _mask(text: str, lang: str) -> str:
@@ -83,6 +107,11 @@ def _ids(values: list[Any], lang: str) -> str:
 
 
 def _arg(name: str, value: Any, lang: str) -> str:
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is int and not name.endswith(("_s", "_at")):
+        return str(value)
     if isinstance(value, Msg):
         text = render(value, lang)
         return _mask(text, lang) if name == "pattern" else text
