@@ -33,6 +33,7 @@ from pve_backup_report.model import (
     pve_selection,
 )
 from pve_backup_report.pbs_content import PbsContent, Snapshot, StorageContent
+from pve_backup_report.pbs_health import StorageSpace
 from pve_backup_report.report import (
     STATS_MARKER,
     md,
@@ -579,11 +580,14 @@ def test_job_with_many_guests_shows_the_count_only() -> None:
 def test_storages_table(report_en: str) -> None:
     tokens = _parser().parse(report_en)
     header, rows, _ = next(t for t in _tables(tokens) if "Server" in t[0])
-    assert header == ["ID", "Server", "Datastore", "Namespace", "Username", "Enabled", "Nodes"]
-    assert rows == [
-        ["pbs1", "pbs.example.org", "ds1", "prod", "backup@pbs", "yes", "all"],
-        ["pbs-bare", "pbs2", "not specified", "not specified", "not specified", "yes", "pve2"],
-    ]
+    assert header == [
+        "ID", "Server", "Datastore", "Namespace", "Username", "Enabled", "Nodes", "Space used",
+    ]  # fmt: skip
+    assert rows == [  # no space read in this assessment
+        ["pbs1", "pbs.example.org", "ds1", "prod", "backup@pbs", "yes", "all", "-"],
+        ["pbs-bare", "pbs2", "not specified", "not specified", "not specified", "yes", "pve2",
+         "-"],
+    ]  # fmt: skip
 
 
 def test_ignored_section(report_en: str) -> None:
@@ -651,7 +655,7 @@ def test_french_report(report_fr: str) -> None:
     tokens = _parser().parse(report_fr)
     header, rows, _ = next(t for t in _tables(tokens) if "Serveur" in t[0])
     assert rows[1] == ["pbs-bare", "pbs2", "non spécifié", "non spécifié", "non spécifié",
-                       "oui", "pve2"]  # fmt: skip
+                       "oui", "pve2", "-"]  # fmt: skip
     header, rows, _ = next(t for t in _tables(tokens) if "Fraîcheur" in t[0])
     web = dict(zip(header, next(r for r in rows if r[0] == "100"), strict=True))
     assert web["Couverture"] == "`covered` (couvert par une tâche PBS active)"
@@ -843,3 +847,19 @@ def test_grant_hint_names_privilege_and_path_as_code() -> None:
         "Accorder `Datastore.Audit` ou `Datastore.AllocateSpace` sur `/storage`"
     )
     assert report_mod._grant("Pool.Audit", tr) == "Accorder `Pool.Audit`"
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [("en", "1.5 TiB of 8.0 TiB (18.8%)"), ("fr", "1,5 Tio sur 8,0 Tio (18,8 %)")],
+)
+def test_pbs_storage_space_with_the_language_decimal_sign(lang: str, expected: str) -> None:
+    """Space as PVE's storage status gives it (pve-storage ``PVE/API2/Storage/Status.pm``
+    ``read_status``: bytes), binary units, a decimal comma in French."""
+    tib = 1024**4
+    space = StorageSpace("pbs1", total=8 * tib, used=tib * 3 // 2, avail=tib * 13 // 2, active=True)
+    tr = report_mod._Tr(lang)
+    assert report_mod._space(space, tr) == expected
+    assert report_mod._size(512, tr) == ("512 B" if lang == "en" else "512 o")
+    inactive = StorageSpace("pbs1", 0, 0, 0, active=False)
+    assert report_mod._space(inactive, tr) == TEXTS[lang]["space_inactive"]

@@ -29,6 +29,7 @@ from pve_backup_report.coverage import Coverage, JobCoverage, effective_storage
 from pve_backup_report.history import GuestBackupResult
 from pve_backup_report.messages import Msg, decimal, pieces, render
 from pve_backup_report.model import Anomaly, BackupJob, Inventory, Problem, Severity, Storage
+from pve_backup_report.pbs_health import StorageSpace
 from pve_backup_report.report_i18n import (
     ADVICE,
     COMPONENT_HINTS,
@@ -715,9 +716,10 @@ def _storages(a: Assessment, tr: _Tr) -> list[str]:
         tr(k)
         for k in (
             "col_id", "col_server", "col_datastore", "col_namespace", "col_username",
-            "col_storage_enabled", "col_nodes",
+            "col_storage_enabled", "col_nodes", "col_space",
         )
     ]  # fmt: skip
+    spaces = {sp.storage: sp for sp in a.storage_space}
     rows = [
         [
             md(s.id),
@@ -727,10 +729,45 @@ def _storages(a: Assessment, tr: _Tr) -> list[str]:
             tr.spec(s.username),
             tr.yes_no(s.enabled),
             md(", ".join(s.nodes)) if s.nodes is not None else tr("all_nodes"),
+            _space(spaces.get(s.id), tr),
         ]
         for s in pbs
     ]
     return lines + _table(headers, rows)
+
+
+_SIZE_UNITS = {
+    "en": ("B", "KiB", "MiB", "GiB", "TiB", "PiB"),
+    "fr": ("o", "Kio", "Mio", "Gio", "Tio", "Pio"),
+}
+
+
+def _size(n: int, tr: _Tr) -> str:
+    """``1.5 TiB`` / ``1,5 Tio`` (binary units, one decimal from KiB up)."""
+    units = _SIZE_UNITS[tr.lang]
+    value, unit = float(n), 0
+    while value >= 1024 and unit < len(units) - 1:
+        value, unit = value / 1024, unit + 1
+    number = str(n) if unit == 0 else decimal(value, tr.lang)
+    return f"{number} {units[unit]}"
+
+
+def _space(space: StorageSpace | None, tr: _Tr) -> str:
+    """Used space of a PBS storage in use, as PVE reports it (``storage_space.py``)."""
+    if space is None:
+        return EMPTY
+    percent = space.used_percent
+    if percent is None:
+        return tr("space_inactive")
+    text = tr(
+        "space_text",
+        used=_size(space.used, tr),
+        total=_size(space.total, tr),
+        percent=decimal(percent, tr.lang),
+    )
+    if space.estimated_full is not None:
+        text += tr("sep") + tr("space_full", date=iso_utc(space.estimated_full))
+    return text
 
 
 def _anomalies(a: Assessment, tr: _Tr) -> list[str]:
