@@ -1,8 +1,10 @@
 """English and French texts of the Markdown report (``report.py``).
 
-Only fixed wording lives here; data (names, notes, messages) is never translated. Every
-language has exactly the same keys (a test checks it). Value words that are codes in the
-JSON model (coverage values, problems) keep their code in the report and get a label.
+Only fixed wording lives here; data (names, notes, PVE's own messages) is never
+translated. Every language has exactly the same keys (a test checks it). Value words that
+are codes in the JSON model (coverage values, problems) keep their code in the report and
+get a label. ``MESSAGES`` holds the wording of the coded messages the analysis builds
+(``messages.Msg``): the English one is also what the check and the JSON show.
 """
 
 from __future__ import annotations
