@@ -923,6 +923,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         # configuration (ignore.py), cache (task_cache.py)
         "rule_expired": "ignore rule {rule} expired on {until} and no longer applies",
+        "secret_file_open": (
+            "token secret file {path} is accessible to every local user (mode {mode}): "
+            "chmod o-rwx it (0600, or 0640 with the monitoring user's group)"
+        ),
         "cache_unreadable": "task cache {path} unreadable ({error}); rebuilt from the API",
         "cache_unwritable": (
             "task cache {path} not writable ({error}); every run reads the logs again"
@@ -1253,6 +1257,11 @@ MESSAGES: dict[str, dict[str, str]] = {
             "échecs sont donc invisibles"
         ),
         "rule_expired": "la règle ignore {rule} a expiré le {until} et ne s'applique plus",
+        "secret_file_open": (
+            "le fichier secret du jeton {path} est accessible à tout utilisateur local (mode "
+            "{mode}) : lui retirer les droits des autres, chmod o-rwx (0600, ou 0640 avec le "
+            "groupe de l'utilisateur de supervision)"
+        ),
         "cache_unreadable": (
             "cache des tâches {path} illisible ({error}) ; reconstruit depuis l'API"
         ),
