@@ -19,6 +19,7 @@ import pytest
 
 from pve_backup_report.assess import Assessment
 from pve_backup_report.config import Secret, Settings
+from pve_backup_report.messages import Msg
 from pve_backup_report.pipeline import RunOptions, run_assessment
 from pve_backup_report.pve_client import PveClient
 from pve_backup_report.report import NOTE_LIMIT, md, render_report
@@ -159,6 +160,9 @@ def _scenarios() -> Iterator[Any]:
 def test_french_report_has_no_english_word(make: Any) -> None:
     scenario, now = make()
     a = _assess(scenario, now)
+    # everything the plugin wrote is a coded message the report can translate
+    assert all(isinstance(x.message, Msg) for x in a.anomalies)
+    assert all(isinstance(r, Msg) for g in a.guests for r in g.reasons)
     text = render_report(a, "CRITICAL", "fr", now_given=True)
     left = english_words(text, a)
     lines: dict[str, list[str]] = {}
