@@ -863,3 +863,13 @@ def test_pbs_storage_space_with_the_language_decimal_sign(lang: str, expected: s
     assert report_mod._size(512, tr) == ("512 B" if lang == "en" else "512 o")
     inactive = StorageSpace("pbs1", 0, 0, 0, active=False)
     assert report_mod._space(inactive, tr) == TEXTS[lang]["space_inactive"]
+
+
+def test_pve_text_as_code_stays_in_its_cell() -> None:
+    """PVE's error texts are data shown as code: backticks, pipes and line breaks in them
+    can neither end the code span nor split the table cell."""
+    cell = report_mod._code_data("a `b` | c\nd ``e``")
+    assert cell == "``` a `b` \\| c d ``e`` ```"
+    table = "\n".join(report_mod._table(["H"], [[cell]]))
+    _, rows, _ = next(_tables(_parser().parse(table)))
+    assert len(rows) == 1 and len(rows[0]) == 1
