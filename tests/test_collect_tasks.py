@@ -15,7 +15,7 @@ from pve_backup_report.collect.tasks import _parse
 from pve_backup_report.config import Secret, Settings
 from pve_backup_report.model import Anomaly, Guest, Inventory, Node, Severity, Storage
 from pve_backup_report.pipeline import RunOptions, run_assessment
-from pve_backup_report.pve.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.timeutil import iso_utc, parse_timestamp
 from pve_sim import Scenario, Simulator
 
 NOW = parse_timestamp("2026-11-20T12:00:00Z")

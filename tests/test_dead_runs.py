@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pve_backup_report.pve.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.timeutil import iso_utc, parse_timestamp
 from pve_sim import Scenario, Simulator
 
 NOW = "2026-11-20T12:00:00Z"
@@ -171,7 +171,7 @@ def test_unreachable_pbs_and_lock_timeout_fail_the_jobs_guests(tmp_path: Path) -
     bullets = [x for x in report.read_text().splitlines() if x.startswith("- **")]
     for label, text in (("vm 100 web1", PBS_DOWN), ("ct 102 dns", LOCK_TIMEOUT)):
         bullet = next(x for x in bullets if x.startswith(f"- **{label}**"))
-        assert f"; {text}; latest success 2026-11-19T00:00:0" in bullet
+        assert f"; error `{text}`; latest success 2026-11-19T00:00:0" in bullet
 
 
 def test_a_dead_run_inside_the_grace_is_not_ok(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pve_backup_report.analysis.history import GuestBackupResult
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.config import Secret, Settings
 from pve_backup_report.pipeline import RunOptions, run_assessment
-from pve_backup_report.pve.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.timeutil import iso_utc, parse_timestamp
 from pve_sim import Scenario, Simulator
 
 T = parse_timestamp

@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from conftest import SimGet, SimulatorFactory
-from pve_backup_report.pve.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.timeutil import iso_utc, parse_timestamp
 from pve_sim import Scenario
 from test_check_cli import run
 

@@ -286,7 +286,7 @@ def test_a_refused_job_in_the_reports(tmp_path: Path) -> None:
         run(s, "--now", NOW, "--lang", "fr", "--report", str(tmp_path / "fr.md"))
     en, fr = (tmp_path / "en.md").read_text(), (tmp_path / "fr.md").read_text()
     assert "PVE refuses to run it (pool 'gone' does not exist): it backs up nothing" in en
-    assert "PVE refuse de l'exécuter (pool 'gone' does not exist) : elle ne sauvegarde rien" in fr
+    assert "PVE refuse de l'exécuter (le pool 'gone' n'existe pas) : elle ne sauvegarde rien" in fr
 
 
 def test_a_pool_the_token_cannot_see_stays_unknown() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import SimGet, SimulatorFactory
-from pve_backup_report.pve.timeutil import parse_timestamp
+from pve_backup_report.timeutil import parse_timestamp
 from pve_sim import Scenario, Simulator
 from test_check_cli import run
 

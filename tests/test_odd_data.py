@@ -28,7 +28,7 @@ from pve_backup_report.config import Secret, Settings
 from pve_backup_report.output.check import CheckOptions, build_check
 from pve_backup_report.output.report import report_hook
 from pve_backup_report.pipeline import RunOptions, run_assessment
-from pve_backup_report.pve.timeutil import parse_timestamp
+from pve_backup_report.timeutil import parse_timestamp
 from pve_sim import Scenario, Simulator, load_scenario
 
 HERE = Path(__file__).parent

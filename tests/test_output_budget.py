@@ -18,7 +18,7 @@ import pytest
 
 from pve_backup_report.analysis.thresholds import CATEGORIES
 from pve_backup_report.output.check_text import DEFAULT_MAX_OUTPUT
-from pve_backup_report.pve.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.timeutil import iso_utc, parse_timestamp
 from pve_sim import Scenario, Simulator
 from pve_sim.generate import generate_scenario
 

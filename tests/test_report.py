@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import re
@@ -18,6 +19,7 @@ from pve_backup_report.analysis.coverage import Coverage, analyse_coverage
 from pve_backup_report.analysis.history import GuestBackupResult, GuestHistory
 from pve_backup_report.analysis.ignore import parse_ignore_rules
 from pve_backup_report.analysis.pbs_content import PbsContent, Snapshot, StorageContent
+from pve_backup_report.analysis.pbs_health import StorageSpace
 from pve_backup_report.model import (
     Anomaly,
     BackupJob,
@@ -41,7 +43,7 @@ from pve_backup_report.output.report import (
     write_report,
 )
 from pve_backup_report.output.report_i18n import ADVICE, COMPONENT_HINTS, TEXTS, VALUE_LABELS
-from pve_backup_report.pve.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.timeutil import iso_utc, parse_timestamp
 
 NOW = parse_timestamp("2026-11-20T12:00:00Z")
 # "21:00" in Europe/Paris (UTC+1 in November): the run expected before NOW - grace.
@@ -318,8 +320,8 @@ def _check_tables(text: str) -> int:
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_every_table_row_has_the_header_column_count(assessment: Assessment, lang: str) -> None:
     text = render_report(assessment, "WARNING", lang)
-    # summary, guests, jobs, PBS storages, anomalies, ignored guests, statistics
-    assert _check_tables(text) == 7
+    # action, summary, guests, jobs, PBS storages, anomalies, ignored guests, statistics
+    assert _check_tables(text) == 8
 
 
 def test_header(report_en: str, assessment: Assessment) -> None:
@@ -327,7 +329,7 @@ def test_header(report_en: str, assessment: Assessment) -> None:
     assert head.startswith("# Proxmox VE backup report: lab-cluster\n")
     assert "**PVE version:** 9.1.1" in head
     assert "**Generated at:** 2026-11-20T12:00:00Z" in head
-    assert "**Overall state:** **CRITICAL**" in head
+    assert "**Overall state:** **`CRITICAL`**" in head
     assert "**Plugin version:** " in head
     assert "--now" not in head  # not given
     other = render_report(assessment, "OK", cluster="prod|east", generated_at=NOW + 7)
@@ -391,7 +393,7 @@ def test_guest_order_severity_then_vmid(assessment: Assessment, report_en: str) 
     assert order[len(crit) + len(warn)] == 108
     assert order[-2:] == [100, 109]
     assert by_vmid[108].ignored is not None
-    guests = report_en.split("## Guests", 1)[1].split("\n## ", 1)[0]
+    guests = report_en.split("## Guests\n", 1)[1].split("\n## ", 1)[0]
     vmids = [int(m) for m in re.findall(r"^\| (\d+) \|", guests, re.M)]
     assert vmids == order
     lab = next(line for line in guests.splitlines() if line.startswith("| 108 |"))
@@ -500,7 +502,7 @@ def test_needs_attention_advice(report_en: str) -> None:
     stale = attention.split("(`stale`)", 1)[1].split("###", 1)[0]
     assert "expected run 2026-11-19T20:00:00Z" in stale
     assert "latest success 2026-11-17T20:00:00Z" in stale
-    assert "Grant Pool.Audit. " + COMPONENT_HINTS["en"]["permissions"] in attention
+    assert "Grant `Pool.Audit`. " + COMPONENT_HINTS["en"]["permissions"] in attention
     assert "1 ignored guest(s) are not listed here" in attention
     assert "vm 108" not in attention  # the ignored guest is not in the list
 
@@ -552,7 +554,7 @@ def test_jobs_table(report_en: str) -> None:
     daily = jobs["daily"]
     assert daily["Enabled"] == "yes"
     assert daily["Storage (type)"] == "pbs1 (pbs)"
-    assert daily["Schedule"] == "21:00"
+    assert daily["Schedule"] == "`21:00`"  # the expression as code; readable text next to it
     assert daily["Readable schedule"] != "-" and "21:00" in daily["Readable schedule"]
     assert daily["Selection"] == "all"
     assert daily["Exclusions"] == "103,104,105,108"
@@ -578,11 +580,14 @@ def test_job_with_many_guests_shows_the_count_only() -> None:
 def test_storages_table(report_en: str) -> None:
     tokens = _parser().parse(report_en)
     header, rows, _ = next(t for t in _tables(tokens) if "Server" in t[0])
-    assert header == ["ID", "Server", "Datastore", "Namespace", "Username", "Enabled", "Nodes"]
-    assert rows == [
-        ["pbs1", "pbs.example.org", "ds1", "prod", "backup@pbs", "yes", "all"],
-        ["pbs-bare", "pbs2", "not specified", "not specified", "not specified", "yes", "pve2"],
-    ]
+    assert header == [
+        "ID", "Server", "Datastore", "Namespace", "Username", "Enabled", "Nodes", "Space used",
+    ]  # fmt: skip
+    assert rows == [  # no space read in this assessment
+        ["pbs1", "pbs.example.org", "ds1", "prod", "backup@pbs", "yes", "all", "-"],
+        ["pbs-bare", "pbs2", "not specified", "not specified", "not specified", "yes", "pve2",
+         "-"],
+    ]  # fmt: skip
 
 
 def test_ignored_section(report_en: str) -> None:
@@ -643,20 +648,20 @@ def test_french_report(report_fr: str) -> None:
         assert expected in headings
     for english in ("Summary", "Needs attention", "Guests", "Backup jobs", "Ignored guests"):
         assert english not in headings
-    assert "**État global :** **CRITICAL** (critique)" in report_fr
+    assert "**État global :** **`CRITICAL`** (critique)" in report_fr
     assert "**Heure d'évaluation (`--now`) :** 2026-11-20T12:00:00Z" in report_fr
     assert ADVICE["fr"]["failed"] in report_fr
-    assert "Accorder Pool.Audit." in report_fr
+    assert "Accorder `Pool.Audit`." in report_fr
     tokens = _parser().parse(report_fr)
     header, rows, _ = next(t for t in _tables(tokens) if "Serveur" in t[0])
     assert rows[1] == ["pbs-bare", "pbs2", "non spécifié", "non spécifié", "non spécifié",
-                       "oui", "pve2"]  # fmt: skip
+                       "oui", "pve2", "-"]  # fmt: skip
     header, rows, _ = next(t for t in _tables(tokens) if "Fraîcheur" in t[0])
     web = dict(zip(header, next(r for r in rows if r[0] == "100"), strict=True))
     assert web["Couverture"] == "`covered` (couvert par une tâche PBS active)"
     assert web["Fraîcheur"] == "à jour"
     assert web["État"] == "démarré"
-    assert web["Âge"] == "15h 55m"
+    assert web["Âge"] == "15 h 55 min"
     assert web["Dernier début"] == "2026-11-19T20:05:00Z"  # dates stay ISO
     header, rows, _ = next(t for t in _tables(tokens) if "Planification lisible" in t[0])
     daily = dict(zip(header, next(r for r in rows if r[0] == "daily"), strict=True))
@@ -665,7 +670,7 @@ def test_french_report(report_fr: str) -> None:
     assert "21:00" in daily["Planification lisible"]
     broken = dict(zip(header, next(r for r in rows if r[0] == "broken"), strict=True))
     assert broken["Planification lisible"].startswith("invalide : ")
-    assert _check_tables(report_fr) == 7
+    assert _check_tables(report_fr) == 8
 
 
 def test_languages_have_the_same_keys() -> None:
@@ -760,7 +765,7 @@ def test_report_hook_writes_with_the_final_state(tmp_path: Path, assessment: Ass
     hook = report_hook(str(target), "fr", True, clock=lambda: float(NOW + 60))
     assert hook(assessment, nagiosplugin.Warn) is None
     text = target.read_text(encoding="utf-8")
-    assert "**État global :** **WARNING** (avertissement)" in text
+    assert "**État global :** **`WARNING`** (avertissement)" in text
     assert "**Généré le :** 2026-11-20T12:01:00Z" in text
     assert "**Heure d'évaluation (`--now`) :** 2026-11-20T12:00:00Z" in text
 
@@ -791,3 +796,80 @@ def test_unwritable_report_makes_the_check_warning_not_lost(
     assert check.state == nagiosplugin.Critical  # from the guests, not lowered
     texts = [str(r) for r in check.results]
     assert any(t.startswith("report not written: cannot write") for t in texts)
+
+
+# --------------------------------------------------------------------------- action table
+
+
+@pytest.mark.parametrize(("lang", "title"), [("en", "VMID"), ("fr", "VMID")])
+def test_action_table_comes_first_worst_first_in_8_columns(
+    assessment: Assessment, lang: str, title: str
+) -> None:
+    """Issue 14: the report leads with a short table of the guests needing action (at most
+    8 columns: the 21-column guests table hides Result, Age and Freshness off-screen),
+    critical-type problems first, failed before not covered, ignored guests left out."""
+    text = render_report(assessment, "CRITICAL", lang)
+    tokens = _parser().parse(text)
+    header, rows, _ = next(_tables(tokens))  # the first table of the report
+    assert header[0] == title and len(header) <= 8
+    first_section = text.split("\n## ", 2)[1]
+    assert first_section.startswith(TEXTS[lang]["action_title"])
+    vmids = [int(r[0]) for r in rows]
+    alerting = [g for g in assessment.guests if g.alerting]
+    assert sorted(vmids) == sorted(g.guest.vmid for g in alerting)
+    by_vmid = {g.guest.vmid: g for g in assessment.guests}
+    ranks = [report_mod._severity_rank(by_vmid[v]) for v in vmids]
+    assert ranks == sorted(ranks)  # critical-type problems first
+    failed = [v for v in vmids if Problem.FAILED in by_vmid[v].problems]
+    not_covered = [v for v in vmids if by_vmid[v].problems == (Problem.NOT_COVERED,)]
+    if failed and not_covered:
+        assert vmids.index(failed[-1]) < vmids.index(not_covered[0])
+    assert all(by_vmid[v].ignored is None for v in vmids)
+
+
+def test_action_table_when_nothing_needs_action(assessment: Assessment) -> None:
+    calm = dataclasses.replace(
+        assessment, guests=tuple(g for g in assessment.guests if not g.alerting)
+    )
+    text = render_report(calm, "OK", "fr")
+    section = text.split("## " + TEXTS["fr"]["action_title"], 1)[1].split("\n## ", 1)[0]
+    assert TEXTS["fr"]["action_none"] in section
+
+
+def test_grant_hint_names_privilege_and_path_as_code() -> None:
+    """The privilege and path of a 403 (``errors.ApiHttpError.missing_privilege``: "X on
+    /path") are code; the joining words are the report's language."""
+    tr = report_mod._Tr("fr")
+    assert report_mod._grant("Sys.Audit on /nodes/<node>", tr) == (
+        "Accorder `Sys.Audit` sur `/nodes/<node>`"
+    )
+    assert report_mod._grant("Datastore.Audit or Datastore.AllocateSpace on /storage", tr) == (
+        "Accorder `Datastore.Audit` ou `Datastore.AllocateSpace` sur `/storage`"
+    )
+    assert report_mod._grant("Pool.Audit", tr) == "Accorder `Pool.Audit`"
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [("en", "1.5 TiB of 8.0 TiB (18.8%)"), ("fr", "1,5 Tio sur 8,0 Tio (18,8 %)")],
+)
+def test_pbs_storage_space_with_the_language_decimal_sign(lang: str, expected: str) -> None:
+    """Space as PVE's storage status gives it (pve-storage ``PVE/API2/Storage/Status.pm``
+    ``read_status``: bytes), binary units, a decimal comma in French."""
+    tib = 1024**4
+    space = StorageSpace("pbs1", total=8 * tib, used=tib * 3 // 2, avail=tib * 13 // 2, active=True)
+    tr = report_mod._Tr(lang)
+    assert report_mod._space(space, tr) == expected
+    assert report_mod._size(512, tr) == ("512 B" if lang == "en" else "512 o")
+    inactive = StorageSpace("pbs1", 0, 0, 0, active=False)
+    assert report_mod._space(inactive, tr) == TEXTS[lang]["space_inactive"]
+
+
+def test_pve_text_as_code_stays_in_its_cell() -> None:
+    """PVE's error texts are data shown as code: backticks, pipes and line breaks in them
+    can neither end the code span nor split the table cell."""
+    cell = report_mod._code_data("a `b` | c\nd ``e``")
+    assert cell == "``` a `b` \\| c d ``e`` ```"
+    table = "\n".join(report_mod._table(["H"], [[cell]]))
+    _, rows, _ = next(_tables(_parser().parse(table)))
+    assert len(rows) == 1 and len(rows[0]) == 1

@@ -14,7 +14,7 @@ from pve_backup_report.collect.tasks import CachedTask
 from pve_backup_report.config import Secret, Settings
 from pve_backup_report.output.dumps import assessment_json
 from pve_backup_report.pipeline import RunOptions, run_assessment
-from pve_backup_report.pve.timeutil import parse_timestamp
+from pve_backup_report.timeutil import parse_timestamp
 from pve_sim import Scenario, Simulator
 
 HERE = Path(__file__).parent

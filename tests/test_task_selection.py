@@ -21,8 +21,8 @@ from pve_backup_report.collect.tasks import HistoryCollection, HistoryOptions, c
 from pve_backup_report.config import Secret, Settings
 from pve_backup_report.model import Guest, Inventory, Node, Storage
 from pve_backup_report.pipeline import RunOptions, run_assessment
-from pve_backup_report.pve.timeutil import iso_utc, parse_timestamp
 from pve_backup_report.pve.vzdump_command import parse_vzdump_command
+from pve_backup_report.timeutil import iso_utc, parse_timestamp
 from pve_sim import Scenario, Simulator
 
 NOW = parse_timestamp("2026-11-20T12:00:00Z")  # a Friday

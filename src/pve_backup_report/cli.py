@@ -39,7 +39,7 @@ from pve_backup_report.config import (
     require_connection,
 )
 from pve_backup_report.errors import ConfigError, PveBackupError
-from pve_backup_report.pve.timeutil import parse_timestamp
+from pve_backup_report.timeutil import parse_timestamp
 
 PROG = "check_pve_backup"
 DESCRIPTION = (

@@ -114,7 +114,7 @@ def explain_schedule_mode(
     if fmt == "json":
         print(json.dumps(data, sort_keys=True))
         return 0
-    from pve_backup_report.pve.timeutil import iso_utc
+    from pve_backup_report.timeutil import iso_utc
 
     lines = [f"{data['expr']}: {data['description']}", f"time zone: {tz}", "next runs:"]
     lines += [f"  {iso_utc(t)}" for t in data["next"]] or ["  never"]

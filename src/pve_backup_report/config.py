@@ -22,6 +22,7 @@ import yaml
 
 from pve_backup_report.analysis.thresholds import resolve_thresholds
 from pve_backup_report.errors import ConfigError
+from pve_backup_report.messages import Msg
 
 DEFAULT_PORT = 8006
 API_PATH = "/api2/json"
@@ -400,11 +401,8 @@ def read_secret_file(path: str) -> tuple[Secret, tuple[str, ...]]:
         raise ConfigError("token secret file: not a valid path") from None
     warnings: tuple[str, ...] = ()
     if st.st_mode & stat.S_IRWXO:  # group read (0640 root:nagios) is the documented setup
-        warnings = (
-            f"token secret file {path} is accessible to every local user "
-            f"(mode {stat.S_IMODE(st.st_mode):04o}): chmod o-rwx it (0600, or 0640 with the "
-            "monitoring user's group)",
-        )
+        mode = f"{stat.S_IMODE(st.st_mode):04o}"
+        warnings = (Msg("secret_file_open", path=path, mode=mode),)
     secret = text.strip()
     if not secret or "\n" in secret:
         raise ConfigError(f"token secret file {path} must hold only the secret, on one line")

@@ -49,6 +49,9 @@ class Anomaly:
     ``component`` is one of: ``api``, ``nodes``, ``storages``, ``jobs``, ``guests``,
     ``pools``, ``tasks``, ``pbs_content``, ``pbs``, ``permissions``, ``schedule``, ``coverage``,
     ``config``, ``cache``, ``report``.
+
+    ``message`` is English; when the plugin wrote it, it is a ``messages.Msg`` that also
+    keeps its code and arguments, so the report can show it in its own language.
     """
 
     severity: Severity

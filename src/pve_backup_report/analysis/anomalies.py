@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from pve_backup_report.analysis.assess import GuestStatus
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, Severity
 
 _UPID = re.compile(r"UPID:[^\s'\"]+:")
@@ -30,7 +31,9 @@ def condense(anomalies: Iterable[Anomaly]) -> list[Anomaly]:
             out.append(first)
             continue
         upids = [m for a in members for m in _UPID.findall(a.message)]
-        message = f"{masked} ({len(members)} tasks like this)"
+        message: str = f"{masked} ({len(members)} tasks like this)"
+        if isinstance(first.message, Msg):
+            message = Msg("tasks_like_this", pattern=first.message, count=len(members))
         details = {**first.details, "count": len(members), "upids": upids[:SAMPLE]}
         details.pop("upid", None)
         out.append(replace(first, message=message, details=details))
@@ -60,8 +63,6 @@ def hidden_history_anomaly(
     return Anomaly(
         Severity.WARNING,
         "permissions",
-        f"node(s) {', '.join(nodes)} list no vzdump task although PBS holds backups made "
-        "since: the token probably lacks Sys.Audit on /nodes/<node> (task lists are "
-        "filtered, not refused), so failures cannot be seen",
+        Msg("history_hidden", nodes=nodes),
         {"nodes": nodes, "missing_privilege": "Sys.Audit on /nodes/<node>"},
     )

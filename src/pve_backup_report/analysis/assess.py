@@ -29,6 +29,7 @@ from pve_backup_report.analysis.history import GuestBackupResult, GuestHistory
 from pve_backup_report.analysis.ignore import IgnoreMatch
 from pve_backup_report.analysis.pbs_content import PbsContent, Snapshot
 from pve_backup_report.analysis.pbs_health import StorageSpace
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, BackupJob, Guest, Inventory, Problem, Severity
 from pve_backup_report.pve.schedule import ScheduleError, next_event, parse_event
 
@@ -162,7 +163,7 @@ def _merge_success(
         duration_s=None,
         node="",
         upid="",
-        message=f"from PBS storage {snapshot.storage} (no task in the history window)",
+        message=Msg("from_pbs_storage", storage=snapshot.storage),
         archive=snapshot.archive,
         guest_type=snapshot.guest_type,
     )
@@ -365,10 +366,7 @@ def _content_anomalies(
             Anomaly(
                 Severity.WARNING,
                 "permissions",
-                f"PBS storage(s) {', '.join(empty)} list no backups although tasks show "
-                "successful ones: the token probably lacks Datastore.Allocate on the storage "
-                "(or Datastore.AllocateSpace plus VM.Backup); read-only roles such as "
-                "PVEAuditor see an empty list",
+                Msg("pbs_lists_nothing", storages=list(empty)),
                 {"storages": empty, "missing_privilege": "Datastore.Allocate on /storage/<id>"},
             )
         )
@@ -377,8 +375,7 @@ def _content_anomalies(
             Anomaly(
                 Severity.WARNING,
                 "pbs_content",
-                f"{len(ok_without_snapshot)} guest(s) whose latest task says OK have no such "
-                "snapshot on the PBS storage (pruned, deleted, or another namespace?)",
+                Msg("ok_without_snapshot", count=len(ok_without_snapshot)),
                 {"vmids": list(ok_without_snapshot[:50])},
             )
         )
@@ -396,7 +393,7 @@ def schedule_anomalies(inventory: Inventory) -> list[Anomaly]:
                     Anomaly(
                         Severity.INFO,
                         "schedule",
-                        f"job {job.id} has no schedule: it only runs when started by hand",
+                        Msg("no_schedule", job=job.id),
                         {"job": job.id},
                     )
                 )
@@ -408,7 +405,9 @@ def schedule_anomalies(inventory: Inventory) -> list[Anomaly]:
                 Anomaly(
                     Severity.WARNING,
                     "schedule",
-                    f"job {job.id}: schedule {job.schedule!r} not understood ({exc})",
+                    Msg(
+                        "schedule_not_understood", job=job.id, schedule=job.schedule, error=str(exc)
+                    ),
                     {"job": job.id, "schedule": job.schedule},
                 )
             )
@@ -423,8 +422,7 @@ def schedule_anomalies(inventory: Inventory) -> list[Anomaly]:
                 Anomaly(
                     Severity.WARNING,
                     "schedule",
-                    f"job {job.id}: PVE's next-run does not match schedule {job.schedule!r} in "
-                    f"time zone {', '.join(candidates)} (time zone problem or parser gap)",
+                    Msg("next_run_mismatch", job=job.id, schedule=job.schedule, zones=candidates),
                     {"job": job.id, "next_run": job.next_run, "timezones": candidates},
                 )
             )

@@ -37,6 +37,7 @@ from pve_backup_report.analysis.ignore import (
     expired_rule_anomalies,
     match_ignore,
 )
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import (
     Anomaly,
     BackupJob,
@@ -161,9 +162,9 @@ class IncludedGuests:
     selection: Selection
     per_node: dict[str, tuple[int, ...]] = field(default_factory=dict)
     missing: tuple[int, ...] = ()
-    unresolved: str | None = None
+    unresolved: Msg | None = None
     possible: tuple[int, ...] = ()
-    refused: str | None = None
+    refused: Msg | None = None
     named: tuple[int, ...] = ()
     skipped_other_node: tuple[int, ...] = ()
     hidden_members: tuple[int, ...] = ()
@@ -240,7 +241,7 @@ def _existing(vmids: Iterable[int], node: str | None, index: _Index) -> tuple[in
 
 
 def _unresolved(
-    selection: Selection, reason: str, possible: Iterable[int], node: str | None, index: _Index
+    selection: Selection, reason: Msg, possible: Iterable[int], node: str | None, index: _Index
 ) -> IncludedGuests:
     return IncludedGuests(
         selection=selection, unresolved=reason, possible=_existing(possible, node, index)
@@ -248,7 +249,7 @@ def _unresolved(
 
 
 def _refused(
-    selection: Selection, reason: str, named: Iterable[int], node: str | None, index: _Index
+    selection: Selection, reason: Msg, named: Iterable[int], node: str | None, index: _Index
 ) -> IncludedGuests:
     """pve-manager ``PVE/API2/VZDump.pm`` ``vzdump`` dies before ``fork_worker`` (and
     ``PVE/Jobs.pm`` ``run_jobs`` only logs it): no task, no guest backed up, every run."""
@@ -290,11 +291,11 @@ def _resolve_branch(job: BackupJob, branch: Selection, index: _Index) -> Include
         if pool is None:
             # the collector asks /pools/{id} for a pool /pools does not list: absent means
             # PVE said it does not exist (a hidden pool is kept, with members unknown)
-            return _refused(branch, f"pool '{pool_id}' does not exist", (), node, index)
+            return _refused(branch, Msg("refused_pool_missing", pool=pool_id), (), node, index)
         if pool.members is None:
             return _unresolved(
                 branch,
-                f"members of pool '{pool_id}' could not be read",
+                Msg("pool_unreadable", pool=pool_id),
                 _pool_candidates(pool_id, index),
                 node,
                 index,
@@ -316,7 +317,8 @@ def _resolve_branch(job: BackupJob, branch: Selection, index: _Index) -> Include
             vmids = check_vmids(items)
         except StrangeVmidError as exc:
             valid = [int(i) for i in items if _NUMERIC.fullmatch(i)]
-            return _refused(branch, f"{exc} in 'vmid'", valid, node, index)
+            reason = Msg("refused_strange_vmid", item=exc.item, option="vmid")
+            return _refused(branch, reason, valid, node, index)
         return _place(branch, vmids, node, index)
     if branch is Selection.ALL:
         try:
@@ -325,16 +327,16 @@ def _resolve_branch(job: BackupJob, branch: Selection, index: _Index) -> Include
             excluded = {int(i) for i in split_vmid_list(job.exclude_raw) if _NUMERIC.fullmatch(i)}
             return _refused(
                 branch,
-                f"{exc} in 'exclude'",
+                Msg("refused_strange_vmid", item=exc.item, option="exclude"),
                 [v for v in index.sorted_vmids if v not in excluded],
                 node,
                 index,
             )
         return _place(branch, [v for v in index.sorted_vmids if v not in exclude], node, index)
     if job.selection in (Selection.POOL, Selection.VMID):
-        reason = f"'{job.selection.value}' without a value: vmid property is missing"
+        reason = Msg("refused_no_value", selection=job.selection.value)
     else:
-        reason = "none of pool, vmid, all or exclude is set: vmid property is missing"
+        reason = Msg("refused_nothing")
     return IncludedGuests(selection=Selection.NONE, refused=reason)
 
 
@@ -348,7 +350,7 @@ def _included(job: BackupJob, index: _Index) -> IncludedGuests:
         named = (*result.vmids, *result.possible, *result.named)
         return _refused(
             branch,
-            f"option '{conflicts[0]}' conflicts with option 'vmid'",
+            Msg("refused_conflict", option=conflicts[0]),
             named,
             job.node,
             index,
@@ -436,7 +438,7 @@ class GuestCoverage:
     coverage: Coverage
     jobs: tuple[str, ...]  # every job that surely includes the guest, enabled or not
     pbs_jobs: tuple[str, ...]  # enabled jobs writing to a usable PBS storage on its node
-    reasons: tuple[str, ...]
+    reasons: tuple[str, ...]  # messages.Msg: English text with a code for the report
     ignored: IgnoreMatch | None = None
     possible_jobs: tuple[str, ...] = ()  # unresolved jobs that might include the guest
 
@@ -462,12 +464,12 @@ class JobCoverage:
     selection: Selection  # the branch PVE takes
     included: tuple[int, ...]  # sorted VMIDs of existing guests it surely includes
     missing_vmids: tuple[int, ...]
-    unresolved: str | None
+    unresolved: Msg | None
     # node -> storage id, for every node it may run on; None where it writes plain files
     # to a directory (dumpdir) or PVE refuses to run it
     effective_storage: dict[str, str | None]
     possible: tuple[int, ...] = ()  # existing guests it might include (when unresolved)
-    refused: str | None = None  # why PVE refuses to run it (it backs up nothing)
+    refused: Msg | None = None  # why PVE refuses to run it (it backs up nothing)
 
     def to_json(self) -> dict[str, Any]:
         job = self.job
@@ -542,54 +544,36 @@ def _storage_verdict(
     ``unknown``.
     """
     if storage is None and audit:
-        return _Verdict(
-            False,
-            f"storage '{storage_id}' does not exist (the token would see it): every run "
-            "fails before backing up any guest",
-            "missing",
-        )
+        return _Verdict(False, Msg("storage_missing", storage=storage_id), "missing")
     if storage is None:
-        why = "Datastore.Audit missing on it" if audit is False else "not configured, or hidden"
-        return _Verdict(
-            False,
-            f"storage '{storage_id}' is not visible to this token ({why}): it may be PBS",
-            "unknown",
-        )
+        code = "storage_hidden_no_audit" if audit is False else "storage_hidden_maybe"
+        return _Verdict(False, Msg(code, storage=storage_id), "unknown")
     if not storage.is_pbs:
-        return _Verdict(
-            False, f"writes to non-PBS storage '{storage_id}' ({storage.type})", "non_pbs"
-        )
+        problem = Msg("storage_non_pbs", storage=storage_id, type=storage.type)
+        return _Verdict(False, problem, "non_pbs")
     if not storage.enabled:
-        return _Verdict(False, f"PBS storage '{storage_id}' is disabled", "disabled")
+        return _Verdict(False, Msg("storage_disabled", storage=storage_id), "disabled")
     if not storage.available_on(node):
-        return _Verdict(
-            False, f"PBS storage '{storage_id}' is not available on node {node}", "unavailable"
-        )
+        problem = Msg("storage_unavailable", storage=storage_id, node=node)
+        return _Verdict(False, problem, "unavailable")
     # An empty content list means the collector did not see one: PBS defaults to backup.
     if storage.content and not storage.has_backup_content:
-        return _Verdict(
-            False,
-            f"PBS storage '{storage_id}' does not allow backup content",
-            "no_backup_content",
-        )
+        problem = Msg("storage_no_backup", storage=storage_id)
+        return _Verdict(False, problem, "no_backup_content")
     return _Verdict(True, None, "ok")
 
 
-def _not_storage_text(job: BackupJob, target: BackupTarget, node: str) -> str:
+def _not_storage_text(job: BackupJob, target: BackupTarget, node: str) -> Msg:
     """Why a job writing to a directory, or refused by PVE, does not cover a guest."""
     if target.kind == "refused":
-        return (
-            f"job {job.id} sets both 'storage' and 'dumpdir': PVE refuses to run it "
-            "(cannot use options 'storage' and 'dumpdir' at the same time)"
-        )
-    where = f"directory '{target.dumpdir}'" if target.dumpdir else "a directory"
+        return Msg("job_refused", job=job.id)
     if target.source == "job":
-        return f"job {job.id} writes plain files to {where} (dumpdir), not to PBS"
-    hidden = "" if target.dumpdir else "; PVE shows the path only with Sys.Audit on the node"
-    return (
-        f"job {job.id} writes plain files to {where} (dumpdir, the vzdump default of "
-        f"node {node}{hidden}), not to PBS"
-    )
+        if target.dumpdir:
+            return Msg("job_dumpdir", job=job.id, path=target.dumpdir)
+        return Msg("job_dumpdir_any", job=job.id)
+    if target.dumpdir:
+        return Msg("node_dumpdir", job=job.id, path=target.dumpdir, node=node)
+    return Msg("node_dumpdir_hidden", job=job.id, node=node)
 
 
 class _Analyser:
@@ -601,7 +585,7 @@ class _Analyser:
         self.storages = {s.id: s for s in inventory.storages}
         self.node_names = [n.name for n in inventory.nodes]
         self._verdicts: dict[tuple[str, str], _Verdict] = {}
-        self._job_reason: dict[tuple[str, str], tuple[bool, str | None]] = {}
+        self._job_reason: dict[tuple[str, str], tuple[bool, Msg | None]] = {}
         self._targets: dict[tuple[str, str], BackupTarget] = {}
 
     def target(self, job: BackupJob, node: str) -> BackupTarget:
@@ -624,7 +608,7 @@ class _Analyser:
             self._verdicts[key] = cached
         return cached
 
-    def job_on_node(self, job: BackupJob, node: str) -> tuple[bool, str | None]:
+    def job_on_node(self, job: BackupJob, node: str) -> tuple[bool, Msg | None]:
         """(usable PBS target, reason text when not) for an enabled job on ``node``."""
         key = (job.id, node)
         cached = self._job_reason.get(key)
@@ -636,17 +620,15 @@ class _Analyser:
             self._job_reason[key] = cached
             return cached
         v = self.verdict(target.storage, node)
-        text: str | None = None
+        text: Msg | None = None
         if not v.usable:
             suffix = {
-                "job": "",
-                "node_default": f", the default of node {node}",
-                "fallback": f", the fallback on node {node} (no vzdump default known)",
+                "job": Msg("empty"),
+                "node_default": Msg("suffix_node_default", node=node),
+                "fallback": Msg("suffix_fallback", node=node),
             }[target.source]
-            if v.kind == "non_pbs":
-                text = f"job {job.id} {v.problem}{suffix}"
-            else:
-                text = f"job {job.id}: {v.problem}{suffix}"
+            code = "job_storage" if v.kind == "non_pbs" else "job_storage_colon"
+            text = Msg(code, job=job.id, problem=v.problem, suffix=suffix)
         cached = (v.usable, text)
         self._job_reason[key] = cached
         return cached
@@ -684,14 +666,6 @@ class _Analyser:
 # --------------------------------------------------------------------------------------
 
 
-def _fmt_ids(ids: Iterable[int], limit: int = 20) -> str:
-    values = list(ids)
-    text = ", ".join(str(v) for v in values[:limit])
-    if len(values) > limit:
-        text += f", … ({len(values)} in total)"
-    return text
-
-
 def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
     out: list[Anomaly] = []
     details: dict[str, Any] = {"job": job.id}
@@ -706,8 +680,7 @@ def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
             Anomaly(
                 Severity.INFO,
                 "jobs",
-                f"job {job.id} has 'exclude' but not 'all': PVE runs it as all guests minus "
-                "the excluded ones (its not-backed-up report treats it as selecting nothing)",
+                Msg("exclude_without_all", job=job.id),
                 {**details, "exclude": job.exclude_raw},
             )
         )
@@ -716,7 +689,7 @@ def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
             Anomaly(
                 Severity.INFO,
                 "jobs",
-                f"job {job.id}: 'exclude' is ignored because the job selects pool '{job.pool}'",
+                Msg("exclude_with_pool", job=job.id, pool=job.pool),
                 {**details, "pool": job.pool, "exclude": job.exclude_raw},
             )
         )
@@ -725,8 +698,7 @@ def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
             Anomaly(
                 Severity.WARNING if job.enabled else Severity.INFO,
                 "jobs",
-                f"job {job.id}: PVE refuses to run it ({inc.refused}): every run fails "
-                "before backing up any guest, and no task is logged",
+                Msg("job_refused_by_pve", job=job.id, reason=inc.refused),
                 {**details, "reason": inc.refused, "named": list(inc.named)},
             )
         )
@@ -736,7 +708,7 @@ def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
             Anomaly(
                 Severity.WARNING,
                 component,
-                f"job {job.id}: cannot resolve its guests: {inc.unresolved}",
+                Msg("job_unresolved", job=job.id, reason=inc.unresolved),
                 {**details, "reason": inc.unresolved, "possible": list(inc.possible)},
             )
         )
@@ -745,8 +717,7 @@ def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
             Anomaly(
                 Severity.WARNING,
                 "jobs",
-                f"job {job.id} lists VMIDs that do not exist: {_fmt_ids(inc.missing)}; "
-                "it will fail on every node it runs on",
+                Msg("job_missing_vmids", job=job.id, vmids=list(inc.missing)),
                 {**details, "vmids": list(inc.missing)},
             )
         )
@@ -755,8 +726,9 @@ def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
             Anomaly(
                 Severity.INFO,
                 "jobs",
-                f"job {job.id} only runs on node {job.node}, so it skips the guests it names "
-                f"that live on other nodes: {_fmt_ids(inc.skipped_other_node)}",
+                Msg(
+                    "job_node_skips", job=job.id, node=job.node, vmids=list(inc.skipped_other_node)
+                ),
                 {**details, "node": job.node, "vmids": list(inc.skipped_other_node)},
             )
         )
@@ -777,7 +749,7 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
             Anomaly(
                 Severity.WARNING,
                 "storages",
-                f"enabled job {job.id} writes to disabled storage '{explicit.id}'",
+                Msg("job_disabled_storage", job=job.id, storage=explicit.id),
                 {**details, "storage": explicit.id},
             )
         )
@@ -796,33 +768,14 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
         problems.setdefault((storage_id, v.kind), []).append(node)
     for (storage_id, kind), nodes in sorted(problems.items()):
         guests = [v for n in nodes for v in inc.per_node.get(n, ())]
-        where = ", ".join(nodes)
-        if kind == "unavailable":
-            msg = (
-                f"job {job.id} writes to PBS storage '{storage_id}', which is not available "
-                f"on node {where} where it includes guests {_fmt_ids(sorted(guests))}"
-            )
-        elif kind == "unknown":
-            msg = (
-                f"job {job.id} uses default storage '{storage_id}' on node {where}, which "
-                "is not visible to this API token (it may be PBS)"
-            )
-        elif kind == "missing":
-            msg = (
-                f"job {job.id} uses default storage '{storage_id}' on node {where}, which "
-                "does not exist: every run there fails before backing up any guest "
-                f"(could not get storage information for '{storage_id}')"
-            )
-        elif kind == "disabled":
-            msg = (
-                f"enabled job {job.id} writes to disabled storage '{storage_id}' "
-                f"(default of node {where})"
-            )
-        else:
-            msg = (
-                f"job {job.id} writes to PBS storage '{storage_id}', which does not allow "
-                f"backup content (node {where})"
-            )
+        code = {
+            "unavailable": "job_storage_unavailable",
+            "unknown": "job_default_storage_unknown",
+            "missing": "job_default_storage_missing",
+            "disabled": "job_default_storage_disabled",
+        }.get(kind, "job_storage_no_backup")
+        extra = {"vmids": sorted(guests)} if kind == "unavailable" else {}
+        msg = Msg(code, job=job.id, storage=storage_id, nodes=nodes, **extra)
         out.append(
             Anomaly(
                 Severity.WARNING,
@@ -836,8 +789,7 @@ def _storage_anomalies(job: BackupJob, inc: IncludedGuests, analyser: _Analyser)
             Anomaly(
                 Severity.WARNING,
                 "jobs",
-                f"job {job.id} is restricted to node '{job.node}', which is not a cluster node: "
-                "it never runs",
+                Msg("job_node_missing", job=job.id, node=job.node),
                 {**details, "node": job.node},
             )
         )
@@ -856,20 +808,14 @@ def _unknown_storage_anomaly(
         return Anomaly(
             severity,
             "jobs",
-            f"job {job.id} writes to storage '{storage_id}', which does not exist (this "
-            "API token would see it): every run fails before backing up any guest "
-            f"(could not get storage information for '{storage_id}')",
+            Msg("job_storage_missing", job=job.id, storage=storage_id),
             {**details, "exists": False},
         )
-    why = (
-        f"Datastore.Audit is missing on /storage/{storage_id}"
-        if audit is False
-        else "not configured, or not visible to this API token"
-    )
+    code = "job_storage_hidden_no_audit" if audit is False else "job_unknown_storage"
     return Anomaly(
         severity,
         "permissions" if audit is False else "jobs",
-        f"job {job.id} references unknown storage '{storage_id}' ({why}): it may be PBS",
+        Msg(code, job=job.id, storage=storage_id),
         {**details, "missing_privilege": f"Datastore.Audit on /storage/{storage_id}"}
         if audit is False
         else details,
@@ -885,8 +831,7 @@ def _refused_anomaly(job: BackupJob) -> list[Anomaly]:
         Anomaly(
             Severity.WARNING,
             "jobs",
-            f"job {job.id} sets both 'storage' and 'dumpdir': PVE refuses to run it "
-            "(cannot use options 'storage' and 'dumpdir' at the same time)",
+            Msg("job_refused", job=job.id),
             {"job": job.id, "storage": job.storage, "dumpdir": job.dumpdir},
         )
     ]
@@ -902,29 +847,23 @@ def _permission_anomaly(
         return Anomaly(
             Severity.WARNING,
             "permissions",
-            "no guest and no backup job visible: an empty cluster, or VM.Audit is missing "
-            "for this API token",
+            Msg("nothing_visible"),
             {"visible_guests": 0, "jobs": 0},
         )
     if not (no_guests or missing or hidden):
         return None
-    parts: list[str] = []
+    parts: list[Msg] = []
     if no_guests:
-        parts.append("there are backup jobs but no guest is visible in /cluster/resources")
+        parts.append(Msg("jobs_but_no_guest"))
     if hidden:
-        parts.append(
-            f"pools list members that /cluster/resources does not show: {_fmt_ids(sorted(hidden))}"
-        )
+        parts.append(Msg("pool_members_hidden", vmids=sorted(hidden)))
     if missing:
-        parts.append(
-            "jobs list VMIDs that /cluster/resources does not show "
-            f"(deleted guests, or hidden): {_fmt_ids(sorted(missing))}"
-        )
+        parts.append(Msg("job_vmids_hidden", vmids=sorted(missing)))
     return Anomaly(
         # no guest visible at all: coverage cannot be known (UNKNOWN, never OK)
         Severity.CRITICAL if no_guests else Severity.WARNING,
         "permissions",
-        "; ".join(parts) + ": VM.Audit is probably missing for this API token",
+        Msg("vm_audit_missing", parts=parts),
         {
             "visible_guests": len(inventory.guests),
             "hidden_pool_members": {str(k): v for k, v in sorted(hidden.items())},
@@ -955,8 +894,7 @@ def _cross_check(
             Anomaly(
                 Severity.WARNING,
                 "coverage",
-                "PVE's not-backed-up list names guests we consider covered: "
-                f"{_fmt_ids(wrong)}; the coverage analysis may be wrong",
+                Msg("pve_lists_covered", vmids=wrong),
                 {"vmids": wrong},
             )
         )
@@ -965,8 +903,7 @@ def _cross_check(
             Anomaly(
                 Severity.INFO,
                 "coverage",
-                "PVE counts guests as included in a backup job although we found none: "
-                f"{_fmt_ids(unexplained)}",
+                Msg("pve_counts_included", vmids=unexplained),
                 {"vmids": unexplained},
             )
         )
@@ -984,7 +921,7 @@ class _SureJobs:
 
     jobs: tuple[str, ...]
     pbs_jobs: tuple[str, ...]
-    reasons: tuple[str, ...]
+    reasons: tuple[Msg, ...]
     enabled_any: bool  # an enabled job runs for it (to PBS or not)
     could_cover: bool  # an enabled job may write to PBS (target unknown or hidden)
     dead_any: bool  # an enabled job's every run dies (its storage does not exist)
@@ -993,12 +930,12 @@ class _SureJobs:
 def _sure_jobs(guest: Guest, sure: Iterable[BackupJob], analyser: _Analyser) -> _SureJobs:
     jobs: list[str] = []
     pbs_jobs: list[str] = []
-    reasons: list[str] = []
+    reasons: list[Msg] = []
     enabled_any = could_cover = dead_any = False
     for job in sure:
         jobs.append(job.id)
         if not job.enabled:
-            reasons.append(f"job {job.id} is disabled")
+            reasons.append(Msg("job_disabled", job=job.id))
             continue
         usable, text = analyser.job_on_node(job, guest.node)
         kind = analyser.kind_on_node(job, guest.node)
@@ -1008,10 +945,7 @@ def _sure_jobs(guest: Guest, sure: Iterable[BackupJob], analyser: _Analyser) -> 
         elif analyser.target(job, guest.node).source == "fallback":
             # its storage is the node's vzdump default, which could not be read
             could_cover = True
-            reasons.append(
-                f"job {job.id} has no storage and the vzdump default of node "
-                f"{guest.node} is unknown"
-            )
+            reasons.append(Msg("job_default_unknown", job=job.id, node=guest.node))
         else:
             could_cover = could_cover or kind == "unknown"
             dead_any = dead_any or kind == "missing"
@@ -1030,7 +964,7 @@ def analyse_coverage(
     index = analyser.index
     sure: dict[int, list[BackupJob]] = {}
     maybe: dict[int, list[tuple[BackupJob, str]]] = {}
-    refused: dict[int, list[tuple[BackupJob, str]]] = {}
+    refused: dict[int, list[tuple[BackupJob, Msg]]] = {}
     node_skips: dict[int, list[BackupJob]] = {}
     missing_refs: dict[int, list[str]] = {}
     hidden_refs: dict[int, list[str]] = {}
@@ -1087,26 +1021,26 @@ def analyse_coverage(
         reasons = list(verdict.reasons)
         could_cover = verdict.could_cover
         possible_jobs: list[str] = []
-        maybe_reasons: list[str] = []
+        maybe_reasons: list[Msg] = []
         for job, why in maybe.get(vmid, ()):
             possible_jobs.append(job.id)
-            maybe_reasons.append(f"job {job.id} might include it: {why}")
+            maybe_reasons.append(Msg("job_might_include", job=job.id, why=why))
             if job.enabled and analyser.may_cover(job, guest.node):
                 could_cover = True
         for job, why in refused.get(vmid, ()):
-            reasons.append(f"job {job.id} names it, but PVE refuses to run that job: {why}")
+            reasons.append(Msg("job_names_it_refused", job=job.id, why=why))
         for job in node_skips.get(vmid, ()):
             reasons.append(
-                f"job {job.id} is restricted to node {job.node} (guest is on {guest.node})"
+                Msg("job_node_restricted", job=job.id, job_node=job.node, node=guest.node)
             )
         if not pbs_jobs:
             reasons.extend(maybe_reasons)
         if "jobs" in inventory.unreadable:
             coverage = Coverage.INDETERMINATE  # nothing is known without the jobs
-            reasons.insert(0, "the backup jobs could not be read")
+            reasons.insert(0, Msg("jobs_unreadable"))
         elif "storages" in inventory.unreadable and verdict.enabled_any:
             coverage = Coverage.INDETERMINATE  # whether its jobs write to PBS is unknown
-            reasons.insert(0, "the storages could not be read")
+            reasons.insert(0, Msg("storages_unreadable"))
         elif pbs_jobs:
             coverage = Coverage.COVERED
         elif could_cover:
@@ -1119,7 +1053,7 @@ def analyse_coverage(
             coverage = Coverage.DISABLED_ONLY
         else:
             coverage = Coverage.NOT_COVERED
-            reasons.insert(0, "no backup job includes it")
+            reasons.insert(0, Msg("no_job"))
         guest_results.append(
             GuestCoverage(
                 guest=guest,

@@ -40,6 +40,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, Severity
 from pve_backup_report.pve.upid import UpidError, parse_upid
 
@@ -404,11 +405,11 @@ def _local_epoch(text: str, zone: tzinfo) -> int | None:
 def _resolve_zone(tz: str | None) -> tuple[tzinfo, str | None]:
     """The zone to read log times in, and a problem text when it is not the node's."""
     if tz is None or not tz.strip():
-        return timezone.utc, "node time zone unknown"
+        return timezone.utc, Msg("tz_node_unknown")
     try:
         return ZoneInfo(tz.strip()), None
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        return timezone.utc, f"unknown time zone {tz.strip()[:60]!r}"
+        return timezone.utc, Msg("tz_unknown", zone=tz.strip()[:60])
 
 
 class _LogState:
@@ -572,13 +573,13 @@ def _clip(text: str) -> str:
 
 def _unavailable_reason(log: Sequence[str] | None) -> str | None:
     if log is None:
-        return "no log"
+        return Msg("no_log")
     if len(log) == 0:
-        return "empty log"
+        return Msg("empty_log")
     if len(log) == 1 and isinstance(log[0], str):
         text = log[0].strip()
         if text == "no content":
-            return "no content"
+            return Msg("no_content")
         if text.startswith("unable to open file"):
             return _clip(text)
     return None
@@ -614,13 +615,13 @@ def parse_task(
     _check_inputs(task, expected_vmids, tz)
     reason = _unavailable_reason(log)
     if reason is not None or log is None:
-        return _fallback(task, reason or "no log", expected_vmids)
+        return _fallback(task, reason or Msg("no_log"), expected_vmids)
 
     zone, zone_problem = _resolve_zone(tz)
     state = _LogState(zone)
     state.feed(log)
     if state.nonblank == 0:
-        return _fallback(task, "empty log", expected_vmids)
+        return _fallback(task, Msg("empty_log"), expected_vmids)
     return _build(task, state, expected_vmids, zone_problem)
 
 
@@ -657,8 +658,7 @@ def _build(
             Anomaly(
                 Severity.WARNING,
                 "tasks",
-                f"task log of {task.upid} is incomplete (no TASK line, task status "
-                f"{status_text!r}); guests missing from the log are not reported",
+                Msg("log_incomplete", upid=task.upid, error=status_text),
                 dict(details, status=status_text),
             )
         )
@@ -748,7 +748,7 @@ def _build(
             Anomaly(
                 Severity.WARNING,
                 "tasks",
-                f"task {task.upid} reports job errors but its log names no failed guest",
+                Msg("job_errors_no_guest", upid=task.upid),
                 dict(details),
             )
         )
@@ -757,7 +757,7 @@ def _build(
             Anomaly(
                 Severity.INFO if zone_problem.startswith("node") else Severity.WARNING,
                 "tasks",
-                f"{zone_problem}: local times in the log of {task.upid} were read as UTC",
+                Msg("log_times_utc", problem=zone_problem, upid=task.upid),
                 dict(details),
             )
         )
@@ -797,21 +797,23 @@ def _guest_verdict(
     status_text: str,
 ) -> tuple[str, str | None]:
     if g.state == "failed":
-        return "failed", _clip(" ".join(g.fail_parts)) if g.fail_parts else "backup failed"
+        return "failed", _clip(" ".join(g.fail_parts)) if g.fail_parts else Msg("backup_failed")
     if g.state == "finished":
         if g.issue_count == 0 or g.first_issue is None:
             return "ok", None
-        extra = f" (+{g.issue_count - 1} more)" if g.issue_count > 1 else ""
-        return "warning", _clip(g.first_issue) + extra
+        first = _clip(g.first_issue)
+        if g.issue_count > 1:
+            return "warning", Msg("more_issues", first=first, count=g.issue_count - 1)
+        return "warning", first
     # section never ended
     if running and is_current:
         return "running", None
     if not running and kind in ("ok", "warning"):
         # PVE ends a task OK/WARNINGS only when every guest succeeded: the log is cut off.
-        return kind, "log incomplete; result taken from the task status"
+        return kind, Msg("log_cut")
     if job_error is not None:
         return "failed", _clip(job_error)
-    return "failed", f"backup did not finish (task ended: {status_text})"
+    return "failed", Msg("did_not_finish", error=status_text)
 
 
 def _fallback(task: TaskInfo, reason: str, expected: Collection[int] | None) -> TaskParse:
@@ -845,25 +847,25 @@ def _fallback(task: TaskInfo, reason: str, expected: Collection[int] | None) -> 
         if kind in ("ok", "running"):
             results.append(make(single, kind, None, True))
         elif kind == "warning":
-            results.append(make(single, "warning", f"task ended with {status_text}", True))
+            results.append(make(single, "warning", Msg("ended_with", error=status_text), True))
         elif kind == "error":
             results.append(make(single, "failed", status_text, True))
         else:
-            results.append(make(single, "failed", f"task ended: {status_text}", True))
-        outcome = "result taken from the task status"
+            results.append(make(single, "failed", Msg("ended", error=status_text), True))
+        outcome = Msg("outcome_status")
     elif expected and kind in ("ok", "warning"):
-        msg = None if kind == "ok" else f"task ended with {status_text} (guest unknown)"
+        msg = None if kind == "ok" else Msg("ended_with_unknown_guest", error=status_text)
         results.extend(make(vmid, kind, msg, False) for vmid in sorted(set(expected)))
-        outcome = "results of the expected guests taken from the task status"
+        outcome = Msg("outcome_expected")
     elif expected:
-        outcome = f"per-guest results unknown (task status {status_text!r})"
+        outcome = Msg("outcome_unknown", error=status_text)
     else:
-        outcome = "no guest results (multi-guest task, guests not known)"
+        outcome = Msg("outcome_none")
 
     anomaly = Anomaly(
         Severity.WARNING,
         "tasks",
-        f"task log of {task.upid} unavailable ({reason}); {outcome}",
+        Msg("log_unavailable", upid=task.upid, error=reason, outcome=outcome),
         {"upid": task.upid, "node": task.node, "reason": reason, "status": status_text},
     )
     return TaskParse(

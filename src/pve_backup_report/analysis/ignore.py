@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, Guest, Severity
 
 __all__ = [
@@ -279,9 +280,7 @@ def expired_rule_anomalies(
             Anomaly(
                 severity=Severity.INFO,
                 component="config",
-                message=(
-                    f"ignore rule {rule.label} expired on {rule.until_text} and no longer applies"
-                ),
+                message=Msg("rule_expired", rule=rule.label, until=rule.until_text),
                 details={
                     "rule": rule.matcher,
                     "index": rule.index,

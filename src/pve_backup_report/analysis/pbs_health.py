@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, Severity
-from pve_backup_report.pve.timeutil import human_duration, iso_utc
 
 
 @dataclass(frozen=True)
@@ -94,15 +94,18 @@ def pbs_upid_start(upid: object) -> int | None:
 def job_anomalies(runs: Iterable[JobRun], now: int, grace_s: int) -> list[Anomaly]:
     out: list[Anomaly] = []
     for run in runs:
-        name = f"verify job {run.id}" if run.kind == "verify" else "garbage collection"
-        what = f"PBS {name} of datastore {run.datastore} ({run.server})"
+        where = {"datastore": run.datastore, "server": run.server}
+        if run.kind == "verify":
+            what = Msg("pbs_verify_job", job=run.id, **where)
+        else:
+            what = Msg("pbs_gc", **where)
         details = {"job": run.id, "datastore": run.datastore, "server": run.server}
         if task_failed(run.last_state):
             out.append(
                 Anomaly(
                     Severity.WARNING,
                     "pbs",
-                    f"{what} failed at {iso_utc(run.last_end) or '?'}: {run.last_state}",
+                    Msg("pbs_job_failed", what=what, end_at=run.last_end, error=run.last_state),
                     {**details, "state": run.last_state},
                 )
             )
@@ -111,9 +114,13 @@ def job_anomalies(runs: Iterable[JobRun], now: int, grace_s: int) -> list[Anomal
                 Anomaly(
                     Severity.WARNING,
                     "pbs",
-                    f"{what} has not run within its schedule {run.schedule!r}: due since "
-                    f"{iso_utc(run.next_run)}, latest run "
-                    f"{iso_utc(run.last_end) or 'never'}",
+                    Msg(
+                        "pbs_job_late" if run.last_end is not None else "pbs_job_late_never",
+                        what=what,
+                        schedule=run.schedule,
+                        due_at=run.next_run,
+                        last_at=run.last_end,
+                    ),
                     {**details, "next_run": run.next_run, "last_run": run.last_end},
                 )
             )
@@ -139,9 +146,14 @@ def outdated_verifications(
             Anomaly(
                 Severity.WARNING,
                 "pbs",
-                f"{len(old)} snapshot(s) on PBS storage {storage} not verified for more than "
-                f"{human_duration(max_age_s)} ({never} never verified; oldest "
-                f"{old[0].archive})",
+                Msg(
+                    "pbs_not_verified",
+                    count=len(old),
+                    storage=storage,
+                    max_s=max_age_s,
+                    never=never,
+                    oldest=old[0].archive,
+                ),
                 {"storage": storage, "archives": [s.archive for s in old[:50]]},
             )
         )
@@ -154,8 +166,7 @@ def space_anomalies(spaces: Iterable[StorageSpace]) -> list[Anomaly]:
         Anomaly(
             Severity.WARNING,
             "storages",
-            f"PBS storage {s.storage} is not active on PVE (PVE cannot reach its server or "
-            "datastore: backups to it fail)",
+            Msg("pbs_inactive", storage=s.storage),
             {"storage": s.storage},
         )
         for s in spaces

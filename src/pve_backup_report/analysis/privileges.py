@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, BackupJob, Severity, perl_truth
 
 Grant = Literal["yes", "partly", "no", "unknown"]
@@ -143,6 +144,23 @@ def check_needs(jobs: Iterable[BackupJob]) -> tuple[Need, ...]:
     return tuple(needs)
 
 
+# The code of each need's ``without_it`` text, for the report's languages.
+_WITHOUT = {
+    ("Sys.Audit", "/"): "without_sys_audit_root",
+    ("Sys.Audit", "/nodes"): "without_sys_audit_nodes",
+    ("VM.Audit", "/vms"): "without_vm_audit",
+    ("Datastore.Audit", "/storage"): "without_datastore_audit",
+    ("Pool.Audit", "/pool"): "without_pool_audit",
+}
+
+
+def _names(need: Need) -> Msg | str:
+    """``A`` or ``A or B`` (a need met by either privilege)."""
+    if not need.any_of:
+        return need.privilege
+    return Msg("perm_or", first=need.privilege, second=" or ".join(need.any_of))
+
+
 def privilege_anomalies(perms: Any, jobs: Iterable[BackupJob]) -> list[Anomaly]:
     """One WARNING per privilege the token lacks (or has only on some paths) that makes
     PVE hide data with HTTP 200 instead of refusing."""
@@ -151,19 +169,19 @@ def privilege_anomalies(perms: Any, jobs: Iterable[BackupJob]) -> list[Anomaly]:
         grant = granted(perms, need)
         if grant not in ("no", "partly"):
             continue
+        names = _names(need)
+        without = Msg(_WITHOUT[(need.privilege, need.path)])
         if grant == "partly":
-            names = " or ".join(need.privileges)
-            what = (
-                f"has {names} only on some paths below {need.path} (a pool ACL?), "
-                f"not on {need.path} with propagate"
-            )
+            message = Msg("perm_partly", names=names, path=need.path, without=without)
         else:
-            what = f"lacks {need.label}"
+            code = "perm_label_propagated" if need.below else "perm_label"
+            label = Msg(code, names=names, path=need.path)
+            message = Msg("perm_lacks", label=label, without=without)
         out.append(
             Anomaly(
                 Severity.WARNING,
                 "permissions",
-                f"the API token {what} (/access/permissions): {need.without_it}",
+                message,
                 {"missing_privilege": need.label, "granted": grant},
             )
         )

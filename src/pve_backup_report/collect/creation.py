@@ -37,6 +37,7 @@ from pve_backup_report.analysis.history import HistoryDataError, TaskInfo, task_
 from pve_backup_report.collect.parallel import worker_pool
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.errors import ApiError
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, Inventory, Severity
 
 _CLONE_LOG_LINES = 100  # the "creating a clone" line is among the first ones
@@ -111,8 +112,7 @@ def _unreadable(node: str, err: ApiError) -> Anomaly:
     return Anomaly(
         Severity.INFO,
         "tasks",
-        f"task list of node {node} not readable ({err.message}): a guest created there "
-        "since the last run is reported as never backed up",
+        Msg("creation_tasks_unreadable", node=node, error=err.message),
         {"node": node, "endpoint": err.endpoint},
     )
 

@@ -20,6 +20,7 @@ from pve_backup_report.analysis.privileges import DATASTORE_AUDIT, privilege_ano
 from pve_backup_report.collect.parallel import worker_pool
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.errors import ApiError, ApiHttpError
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import (
     Anomaly,
     BackupJob,
@@ -168,14 +169,12 @@ def normalise_guest(item: Mapping[str, Any]) -> Guest:
 
 
 def _normalise_all(
-    items: Any, fn: Callable[[Mapping[str, Any]], Any], what: str, component: str
+    items: Any, fn: Callable[[Mapping[str, Any]], Any], what: Msg, component: str
 ) -> tuple[list[Any], list[Anomaly]]:
     out: list[Any] = []
     anomalies: list[Anomaly] = []
     if not isinstance(items, list):
-        return out, [
-            Anomaly(Severity.CRITICAL, component, f"{what}: unexpected answer (not a list)")
-        ]
+        return out, [Anomaly(Severity.CRITICAL, component, Msg("answer_not_list", what=what))]
     skipped = 0
     for item in items:
         try:
@@ -187,7 +186,7 @@ def _normalise_all(
             Anomaly(
                 Severity.WARNING,
                 component,
-                f"{what}: {skipped} item(s) without the fields the analysis needs were skipped",
+                Msg("items_skipped", what=what, count=skipped),
                 {"skipped": skipped},
             )
         )
@@ -242,20 +241,9 @@ def _endpoint_anomaly(key: str, err: ApiError) -> Anomaly:
         details["status"] = err.status
         if err.missing_privilege:
             details["missing_privilege"] = err.missing_privilege
-    what = {
-        "resources": "guests",
-        "jobs": "backup jobs",
-        "storage": "storages",
-        "nodes": "nodes",
-        "pools": "pools",
-        "version": "version",
-        "not_backed_up": "PVE's not-backed-up list (cross-check skipped)",
-        "status": "the cluster name",
-        "permissions": "the token's permissions (privilege checks skipped)",
-    }[key]
-    return Anomaly(
-        severity, component, f"cannot read {what}: {err.message} ({err.endpoint})", details
-    )
+    what = Msg(f"what_{key}")  # the names of the /cluster, /nodes... reads in _CORE
+    message = Msg("cannot_read", what=what, error=err.message, endpoint=err.endpoint)
+    return Anomaly(severity, component, message, details)
 
 
 def collect_inventory(
@@ -336,7 +324,7 @@ def _normalised(
     storages: list[Storage] = []
     if first["storage"].error is None:
         storages, more = _normalise_all(
-            first["storage"].data, normalise_storage, "storages", "storages"
+            first["storage"].data, normalise_storage, Msg("what_storage"), "storages"
         )
         anomalies += more
     jobs: list[BackupJob] = []
@@ -344,14 +332,14 @@ def _normalised(
         raw_jobs = first["jobs"].data
         if isinstance(raw_jobs, list):
             raw_jobs = [j for j in raw_jobs if not isinstance(j, dict) or _is_vzdump(j)]
-        jobs, more = _normalise_all(raw_jobs, normalise_job, "backup jobs", "jobs")
+        jobs, more = _normalise_all(raw_jobs, normalise_job, Msg("what_jobs"), "jobs")
         anomalies += more
     guests: list[Guest] = []
     if first["resources"].error is None:
         raw = first["resources"].data
         if isinstance(raw, list):
             raw = [g for g in raw if isinstance(g, dict) and g.get("type") in ("qemu", "lxc")]
-        guests, more = _normalise_all(raw, normalise_guest, "guests", "guests")
+        guests, more = _normalise_all(raw, normalise_guest, Msg("what_resources"), "guests")
         anomalies += more
     return storages, jobs, guests
 
@@ -380,7 +368,7 @@ def _blind_spots(
             Anomaly(
                 Severity.WARNING,
                 "nodes",
-                "PVE lists no nodes: task history, node time zones and PBS content cannot be read",
+                Msg("no_nodes"),
             )
         )
     if first["storage"].error is None and not storages and jobs:
@@ -391,8 +379,7 @@ def _blind_spots(
             Anomaly(
                 Severity.CRITICAL,
                 "permissions",
-                "no storage is visible although backup jobs write to storages: "
-                "Datastore.Audit is probably missing for this API token",
+                Msg("no_storage_visible"),
                 {"jobs": len(jobs), "missing_privilege": "Datastore.Audit on /storage"},
             )
         )
@@ -517,8 +504,7 @@ def _pools(
                     Anomaly(
                         Severity.WARNING,
                         "permissions",
-                        f"pool {pid!r} used by a backup job is not readable: "
-                        f"Pool.Audit is probably missing",
+                        Msg("pool_needs_audit", pool=pid),
                         {"pool": pid, "missing_privilege": exc.missing_privilege or "Pool.Audit"},
                     )
                 )
@@ -527,13 +513,19 @@ def _pools(
                 pass  # deleted: a job naming it is refused by PVE (coverage reports it)
             else:
                 anomalies.append(
-                    Anomaly(Severity.WARNING, "pools", f"cannot read pool {pid!r}: {exc.message}")
+                    Anomaly(
+                        Severity.WARNING,
+                        "pools",
+                        Msg("pool_read_error", pool=pid, error=exc.message),
+                    )
                 )
                 out.append(Pool(pid, None, None))
             continue
         except ApiError as exc:
             anomalies.append(
-                Anomaly(Severity.WARNING, "pools", f"cannot read pool {pid!r}: {exc.message}")
+                Anomaly(
+                    Severity.WARNING, "pools", Msg("pool_read_error", pool=pid, error=exc.message)
+                )
             )
             out.append(Pool(pid, None, None))
             continue
@@ -605,14 +597,14 @@ def _timezones(
     timezones: dict[str, str] = {}
     read_now: set[str] = set()
     missing: list[str] = []
-    why: str | None = None  # the first reason a time zone could not be had
+    why: Msg | None = None  # the first reason a time zone could not be had
     for n in nodes:
         r = fetched.get(f"time:{n.name}")
         tz = r.data.get("timezone") if r and r.error is None and isinstance(r.data, dict) else None
         if r is not None and r.error is not None:
-            why = why or r.error.message
+            why = why or Msg("paren_error", error=r.error.message)
         if isinstance(tz, str) and tz and not _known_zone(tz):
-            why = why or f"unknown time zone {tz!r} on this host (install tzdata)"
+            why = why or Msg("tz_not_installed", zone=tz)
             tz = None
         if isinstance(tz, str) and tz:
             read_now.add(n.name)
@@ -628,7 +620,7 @@ def _timezones(
 
 
 def _fallback_zone(
-    timezones: dict[str, str], missing: list[str], fallback: str | None, why: str | None
+    timezones: dict[str, str], missing: list[str], fallback: str | None, why: Msg | None
 ) -> Anomaly:
     """The config's timezone, else the zone the other nodes share (clusters nearly always
     run in one zone), else UTC, for the nodes whose zone is not known."""
@@ -640,10 +632,12 @@ def _fallback_zone(
     return Anomaly(
         Severity.INFO if known else Severity.WARNING,
         "schedule",
-        f"time zone of node(s) {', '.join(missing)} not readable"
-        + (f" ({why})" if why else "")
-        + f"; schedules evaluated in {used}"
-        + ("" if known else " (set timezone: in the config)"),
+        Msg(
+            "tz_fallback" if known else "tz_fallback_guess",
+            nodes=missing,
+            why=why or Msg("empty"),
+            zone=used,
+        ),
         {"nodes": missing, "timezone": used},
     )
 
@@ -662,8 +656,7 @@ def _defaults(
                 Anomaly(
                     Severity.WARNING,
                     "jobs",
-                    f"vzdump defaults of node {name} not readable ({r.error.message}); "
-                    "the guests of jobs without a storage are indeterminate there",
+                    Msg("vzdump_defaults_unreadable", node=name, error=r.error.message),
                     {"node": name},
                 )
             )
@@ -726,7 +719,7 @@ def _with_notes(
             Anomaly(
                 Severity.INFO,
                 "guests",
-                f"notes of {len(failed)} guest(s) not readable",
+                Msg("notes_unreadable", count=len(failed)),
                 {"vmids": failed[:50]},
             )
         )

@@ -27,9 +27,10 @@ from pve_backup_report.analysis.pbs_health import JobRun, SnapshotVerification, 
 from pve_backup_report.collect.pbs_client import PbsClient, as_list
 from pve_backup_report.config import Settings
 from pve_backup_report.errors import ApiError, ApiHttpError
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, Inventory, Severity, Storage
 from pve_backup_report.pbs_config import PBS_DEFAULT_PORT, PbsServer
-from pve_backup_report.pve.timeutil import iso_utc
+from pve_backup_report.timeutil import iso_utc
 
 log = logging.getLogger("nagiosplugin.pve_backup_report.pbs")
 
@@ -204,16 +205,16 @@ def _unmatched(st: Storage, servers: Sequence[_Server], acc: _Acc) -> None:
     broken = [s for s in servers if s.stores is None]
     if broken and (len(servers) == 1 or any(_same_endpoint(st, s.server) for s in broken)):
         srv = next(s for s in broken if len(servers) == 1 or _same_endpoint(st, s.server))
-        text = f"PBS API of {srv.server.label} not usable ({srv.error})"
+        text = Msg("pbs_api_unusable", server=srv.server.label, error=srv.error)
         severity = Severity.WARNING
     else:
-        text = f"no configured PBS server has datastore {st.datastore} of storage {st.id}"
+        text = Msg("pbs_no_datastore", datastore=st.datastore, storage=st.id)
         severity = Severity.INFO
     acc.anomalies.append(
         Anomaly(
             severity,
             "pbs",
-            f"{text}: snapshots of {st.id} read from PVE instead",
+            Msg("pbs_read_from_pve", text=text, storage=st.id),
             {"storage": st.id, "datastore": st.datastore},
         )
     )
@@ -231,7 +232,7 @@ def _read_storage(st: Storage, srv: _Server, client: PbsClient, acc: _Acc) -> No
         items = as_list(client.get(f"/admin/datastore/{store}/snapshots", params))
     except ApiError as exc:
         acc.failed.append(st.id)
-        acc.anomalies.append(_denied(st, srv, exc, "snapshots not readable"))
+        acc.anomalies.append(_denied(st, srv, exc, Msg("pbs_what_snapshots")))
         return
     _check_audit(st, srv, client, acc)
     pve_items = [p for i in items if (p := to_pve_item(st.id, i)) is not None]
@@ -267,24 +268,35 @@ def _check_audit(st: Storage, srv: _Server, client: PbsClient, acc: _Acc) -> Non
         Anomaly(
             Severity.WARNING,
             "permissions",
-            f"PBS token {srv.server.token_id} lacks the DatastoreAudit role on {path} "
-            f"({srv.server.label}): PBS lists only the backup groups it owns, so storage "
-            f"{st.id} may look emptier than it is",
+            Msg(
+                "pbs_no_audit",
+                token=srv.server.token_id,
+                path=path,
+                server=srv.server.label,
+                storage=st.id,
+            ),
             {"storage": st.id, "missing_privilege": f"DatastoreAudit on {path}"},
         )
     )
 
 
-def _denied(st: Storage, srv: _Server, exc: ApiError, what: str) -> Anomaly:
+def _denied(st: Storage, srv: _Server, exc: ApiError, what: Msg) -> Anomaly:
     role = None
+    hint = Msg("empty")
     if isinstance(exc, ApiHttpError) and exc.status == 403:
         role = f"DatastoreAudit on {_acl_path(st)}"
-    hint = f" (the token needs {role})" if role else ""
+        hint = Msg("pbs_needs_role", path=_acl_path(st))
     return Anomaly(
         Severity.WARNING,
         "pbs",
-        f"PBS {srv.server.label}: {what} for storage {st.id}: {exc.message}{hint}; "
-        "read from PVE instead",
+        Msg(
+            "pbs_denied",
+            server=srv.server.label,
+            what=what,
+            storage=st.id,
+            error=exc.message,
+            hint=hint,
+        ),
         {"storage": st.id, "endpoint": exc.endpoint, "missing_privilege": role},
     )
 
@@ -297,14 +309,14 @@ def _read_jobs(srv: _Server, client: PbsClient, stores: Sequence[str], acc: _Acc
         try:
             gc = client.get(f"/admin/datastore/{store}/gc")
         except ApiError as exc:
-            acc.anomalies.append(_info(srv, f"garbage collection status of {store}", exc))
+            acc.anomalies.append(_info(srv, Msg("pbs_what_gc", store=store), exc))
             continue
         if isinstance(gc, Mapping):
             acc.runs.append(_run("gc", "gc", store, srv, gc))
     try:
         jobs = as_list(client.get("/admin/verify"))
     except ApiError as exc:
-        acc.anomalies.append(_info(srv, "verify jobs", exc))
+        acc.anomalies.append(_info(srv, Msg("pbs_what_verify_jobs"), exc))
         return
     for job in jobs:
         if job.get("store") in stores:
@@ -330,11 +342,14 @@ def _run(kind: str, job_id: str, store: str, srv: _Server, data: Mapping[str, An
     )
 
 
-def _info(srv: _Server, what: str, exc: ApiError) -> Anomaly:
-    role = " (needs DatastoreAudit)" if isinstance(exc, ApiHttpError) and exc.status == 403 else ""
+def _info(srv: _Server, what: Msg, exc: ApiError) -> Anomaly:
+    denied = isinstance(exc, ApiHttpError) and exc.status == 403
+    hint = Msg("pbs_needs_audit" if denied else "empty")
     return Anomaly(
         Severity.INFO,
         "pbs",
-        f"PBS {srv.server.label}: {what} not readable: {exc.message}{role}",
+        Msg(
+            "pbs_info_unreadable", server=srv.server.label, what=what, error=exc.message, hint=hint
+        ),
         {"endpoint": exc.endpoint},
     )

@@ -11,6 +11,7 @@ from pve_backup_report.analysis.pbs_content import PbsContent, StorageContent, p
 from pve_backup_report.collect.parallel import worker_pool
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.errors import ApiError
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, Inventory, Severity, Storage
 
 
@@ -37,7 +38,7 @@ def collect_pbs_content(
                 Anomaly(
                     Severity.INFO,
                     "pbs_content",
-                    f"no online node can read PBS storage {sid}; content cross-check skipped",
+                    Msg("pbs_content_no_node", storage=sid),
                     {"storage": sid},
                 )
             )
@@ -65,7 +66,7 @@ def collect_pbs_content(
                         Anomaly(
                             Severity.WARNING,
                             "pbs_content",
-                            f"content of PBS storage {sid} not readable: {err.message}",
+                            Msg("pbs_content_unreadable", storage=sid, error=err.message),
                             details,
                         )
                     )

@@ -17,6 +17,7 @@ from pve_backup_report.analysis.pbs_health import StorageSpace
 from pve_backup_report.collect.parallel import worker_pool
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.errors import ApiError, ApiHttpError
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, Inventory, Severity
 
 
@@ -66,12 +67,12 @@ def collect_storage_space(
                 spaces.append(space)
                 continue
             missing = err.missing_privilege if isinstance(err, ApiHttpError) else None
-            reason = err.message if err is not None else "answer without total/used/avail"
+            reason = err.message if err is not None else Msg("space_no_fields")
             anomalies.append(
                 Anomaly(
                     Severity.INFO,
                     "storages",
-                    f"space of PBS storage {sid} not readable: {reason}",
+                    Msg("space_unreadable", storage=sid, error=reason),
                     {"storage": sid, "missing_privilege": missing},
                 )
             )

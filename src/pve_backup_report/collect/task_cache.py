@@ -27,6 +27,7 @@ from typing import Any
 from pve_backup_report.analysis.history import GuestBackupResult
 from pve_backup_report.atomic import atomic_write_text
 from pve_backup_report.collect.tasks import CachedTask
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, Severity
 
 FORMAT_VERSION = 1
@@ -43,6 +44,24 @@ def default_cache_path(hosts: Iterable[str], token_id: str | None) -> str:
     return os.path.join(base, "check_pve_backup", f"tasks-{key[:16]}.json")
 
 
+def _encode_message(message: str | None) -> Any:
+    """A result's message; one of ours keeps its code so the report can translate it."""
+    if isinstance(message, Msg) and all(
+        isinstance(v, (str, int)) and not isinstance(v, Msg) for _, v in message.args
+    ):
+        return {"text": str(message), "code": message.code, "args": message.params}
+    return message
+
+
+def _decode_message(raw: Any) -> str | None:
+    if isinstance(raw, dict):
+        try:
+            return Msg(str(raw["code"]), **dict(raw["args"]))
+        except (KeyError, TypeError, ValueError, IndexError):  # a code this version lacks
+            return str(raw.get("text", ""))
+    return None if raw is None else str(raw)
+
+
 def _encode(t: CachedTask) -> dict[str, Any]:
     return {
         "node": t.node,
@@ -50,7 +69,16 @@ def _encode(t: CachedTask) -> dict[str, Any]:
         "storage": t.storage,
         "pbs": t.pbs,
         "results": [
-            [r.vmid, r.status, r.started, r.ended, r.duration_s, r.message, r.archive, r.guest_type]
+            [
+                r.vmid,
+                r.status,
+                r.started,
+                r.ended,
+                r.duration_s,
+                _encode_message(r.message),
+                r.archive,
+                r.guest_type,
+            ]
             for r in t.results
         ],
     }
@@ -67,7 +95,7 @@ def _decode(upid: str, d: dict[str, Any]) -> CachedTask:
             duration_s=r[4],
             node=node,
             upid=upid,
-            message=r[5],
+            message=_decode_message(r[5]),
             archive=r[6],
             guest_type=r[7],
         )
@@ -136,7 +164,7 @@ class TaskCache:
                 Anomaly(
                     Severity.INFO,
                     "cache",
-                    f"task cache {path} unreadable ({type(exc).__name__}); rebuilt from the API",
+                    Msg("cache_unreadable", path=path, error=type(exc).__name__),
                     {"path": path},
                 )
             )
@@ -187,8 +215,7 @@ class TaskCache:
                 Anomaly(
                     Severity.INFO,
                     "cache",
-                    f"task cache {self.path} not writable ({exc.strerror}); "
-                    "every run reads the logs again",
+                    Msg("cache_unwritable", path=self.path, error=exc.strerror),
                     {"path": self.path},
                 )
             )

@@ -68,6 +68,7 @@ from pve_backup_report.collect.task_selection import (
     TaskPredictor,
 )
 from pve_backup_report.errors import ApiError
+from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, BackupJob, Inventory, Severity, perl_true
 from pve_backup_report.pve.vzdump_command import VzdumpCommand, parse_vzdump_command
 
@@ -459,7 +460,7 @@ def _node_states(
                     Anomaly(
                         Severity.WARNING,
                         "tasks",
-                        f"node {node.name} is {node.status}: its task history is not readable",
+                        Msg("node_not_online", node=node.name, status=node.status),
                         {"node": node.name},
                     )
                 )
@@ -536,7 +537,7 @@ def _fetch_pages(
                 Anomaly(
                     Severity.WARNING,
                     "tasks",
-                    f"task history of node {st.name} not readable: {err.message}",
+                    Msg("task_history_unreadable", node=st.name, error=err.message),
                     {"node": st.name, "endpoint": err.endpoint},
                 )
             )
@@ -565,7 +566,7 @@ def _add_tasks(st: _NodeState, items: list[Any]) -> list[Anomaly]:
             st.tasks.append(task)
     if not bad:
         return []
-    text = f"{bad} malformed task item(s) on node {st.name} ignored"
+    text = Msg("malformed_tasks", count=bad, node=st.name)
     return [Anomaly(Severity.INFO, "tasks", text, {"node": st.name})]
 
 
@@ -698,11 +699,14 @@ def _parse(
     try:
         parsed: TaskParse = parse_task(task, log, target.expected, tz)
     except HistoryDataError as exc:
-        anomalies.append(Anomaly(Severity.INFO, "tasks", f"task {task.upid} not usable: {exc}", {}))
+        message = Msg("task_not_usable", upid=task.upid, error=str(exc))
+        anomalies.append(Anomaly(Severity.INFO, "tasks", message, {}))
         return _Parsed(None, command)
     for a in parsed.anomalies:
-        if error is not None and a.message.startswith(f"task log of {task.upid} unavailable"):
-            a = replace(a, message=a.message.replace("(no log)", f"({error.message})", 1))
+        m = a.message
+        # the log could not be read at all: say why instead of "no log"
+        if error is not None and isinstance(m, Msg) and m.params.get("error") == "no log":
+            a = replace(a, message=Msg(m.code, **{**m.params, "error": error.message}))
         anomalies.append(a)
     storage = target.storage
     if command is None and log:
@@ -760,18 +764,13 @@ def _named_storage(error: str | None) -> str | None:
 
 def _dead_run_anomaly(task: TaskInfo, pairing: RunPairing, error: str | None) -> Anomaly:
     """A run that died before any guest, whose guests are not known."""
-    head = (
-        f"task {task.upid} on node {task.node} died before backing up any guest "
-        f"({error or task.status or 'no error text'})"
-    )
+    said = error or task.status or Msg("no_error_text")
+    common = {"upid": task.upid, "node": task.node, "error": said}
     if pairing.job is not None:
-        tail = f"; the guests of its job {pairing.job} are not known"
+        message = Msg("dead_run_job", **common, job=pairing.job)
     elif pairing.due:
-        tail = (
-            f"; jobs {', '.join(pairing.due)} were due at its start and which one it ran is "
-            "not known: their guests' latest results may be older"
-        )
+        message = Msg("dead_run_due", **common, jobs=list(pairing.due))
     else:
-        tail = " and matches no scheduled job: the guests it was to back up are not known"
+        message = Msg("dead_run_unmatched", **common)
     details = {"upid": task.upid, "node": task.node, "error": error, "jobs": list(pairing.due)}
-    return Anomaly(Severity.WARNING, "tasks", head + tail, details)
+    return Anomaly(Severity.WARNING, "tasks", message, details)

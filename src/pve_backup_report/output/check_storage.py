@@ -15,7 +15,7 @@ import nagiosplugin
 from pve_backup_report.analysis.assess import Assessment
 from pve_backup_report.analysis.pbs_health import StorageSpace
 from pve_backup_report.output.check_text import CRITICAL, OK, Part, part
-from pve_backup_report.pve.timeutil import iso_utc
+from pve_backup_report.timeutil import iso_utc
 
 CONTEXT = "storage_used"
 PREFIX = "storage_"

@@ -26,7 +26,7 @@ from pve_backup_report.analysis.coverage import Coverage
 from pve_backup_report.analysis.thresholds import CATEGORIES
 from pve_backup_report.config import redact
 from pve_backup_report.model import Problem, Severity
-from pve_backup_report.pve.timeutil import human_duration, iso_utc
+from pve_backup_report.timeutil import human_duration, iso_utc
 
 DEFAULT_MAX_OUTPUT = 8192  # Nagios Core's plugin output limit (bytes)
 STATUS_NAMES_LIMIT = 250  # guest names are added to the status line up to this length

@@ -13,7 +13,7 @@ from typing import Any
 from pve_backup_report import __version__
 from pve_backup_report.analysis.assess import Assessment, GuestStatus
 from pve_backup_report.model import NOT_SPECIFIED, BackupJob, Guest, Inventory, Node, Pool, Storage
-from pve_backup_report.pve.timeutil import human_duration, iso_utc
+from pve_backup_report.timeutil import human_duration, iso_utc
 
 SCHEMA_VERSION = 1
 

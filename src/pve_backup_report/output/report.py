@@ -23,10 +23,13 @@ from pve_backup_report import __version__
 from pve_backup_report.analysis.assess import Assessment, GuestStatus, pending_guests
 from pve_backup_report.analysis.coverage import Coverage, JobCoverage, effective_storage
 from pve_backup_report.analysis.history import GuestBackupResult
+from pve_backup_report.analysis.pbs_health import StorageSpace
 from pve_backup_report.atomic import atomic_write_text
 from pve_backup_report.config import redact
+from pve_backup_report.messages import Msg, decimal, pieces, render
 from pve_backup_report.model import Anomaly, BackupJob, Inventory, Problem, Severity, Storage
 from pve_backup_report.output.check import AfterHook
+from pve_backup_report.output.check_text import ATTENTION_ORDER
 from pve_backup_report.output.report_i18n import (
     ADVICE,
     COMPONENT_HINTS,
@@ -35,7 +38,7 @@ from pve_backup_report.output.report_i18n import (
     VALUE_LABELS,
 )
 from pve_backup_report.pve.schedule_text import ScheduleError, describe
-from pve_backup_report.pve.timeutil import human_duration, iso_utc
+from pve_backup_report.timeutil import human_duration, iso_utc
 
 __all__ = [
     "CRITICAL_PROBLEMS",
@@ -67,6 +70,8 @@ WARNING_PROBLEMS: tuple[Problem, ...] = (
     Problem.AGE_WARNING,
 )
 _PROBLEM_ORDER: tuple[Problem, ...] = CRITICAL_PROBLEMS + WARNING_PROBLEMS
+# Worst first among a guest's problems, as in the check's long output.
+_ATTENTION_INDEX: dict[Problem, int] = {p: i for i, p in enumerate(ATTENTION_ORDER)}
 
 NOTE_LIMIT = 80  # characters of the note's first line
 CELL_LIMIT = 200  # characters of a free-text cell (messages, comments)
@@ -96,6 +101,14 @@ def md(value: object, limit: int | None = None) -> str:
         text = text[: limit - 1].rstrip() + "…"
     text = html.escape(text, quote=False)
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _escape_piece(text: str, limit: int | None) -> str:
+    """Like :func:`md` for a piece of a longer line: inner spaces at the ends are kept."""
+    text = _CONTROLS.sub("", _LINE_BREAKS.sub(" ", text).replace("\t", " "))
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def _code(word: str) -> str:
@@ -174,10 +187,18 @@ class _Tr:
         return self.values["severity"][sev.value]
 
     def duration(self, seconds: int | None) -> str:
-        text = human_duration(seconds)
-        if self.lang == "fr":
-            text = text.replace("d", "j")
-        return text
+        return human_duration(seconds, self.lang)
+
+    def msg(self, text: str, limit: int | None = None) -> str:
+        """A message in this language (a :class:`Msg`), escaped, with the words PVE or
+        PBS wrote as code; other text is data. ``limit`` shortens each piece."""
+        out: list[str] = []
+        for piece, foreign in pieces(text, self.lang):
+            if foreign:
+                out.append(_code_data(piece, limit or CELL_LIMIT))
+            else:
+                out.append(_escape_piece(piece, limit))
+        return "".join(out).strip()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -234,10 +255,12 @@ def _guest_label(g: GuestStatus) -> str:
     return md(g.guest.label)
 
 
-def _details(details: Mapping[str, Any]) -> str:
+def _details(details: Mapping[str, Any], tr: _Tr) -> str:
     parts: list[str] = []
     for key, value in details.items():
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, str):
+            text = render(value, tr.lang)
+        elif isinstance(value, (list, tuple)):
             text = ",".join(str(v) for v in value)
         elif isinstance(value, Mapping):
             text = ",".join(f"{k}:{v}" for k, v in value.items())
@@ -246,15 +269,52 @@ def _details(details: Mapping[str, Any]) -> str:
         else:
             text = str(value)
         parts.append(f"{key}={text}")
-    return md("; ".join(parts), CELL_LIMIT)
+    return _code_data("; ".join(parts))  # keys and values as the JSON has them
+
+
+def _code_data(text: str, limit: int = CELL_LIMIT) -> str:
+    """Text from the data (a PVE log line) as a code span, safe in a table cell."""
+    text = _LINE_BREAKS.sub(" ", text).replace("\t", " ")
+    text = _CONTROLS.sub("", text).strip()
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    text = text.replace("|", "\\|")  # a table cell ends at a bare pipe, even in code
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _result_text(text: str, tr: _Tr) -> str:
+    """A backup result's message: ours in the report's language, PVE's as a code span."""
+    if isinstance(text, Msg):
+        return tr.msg(text, CELL_LIMIT)
+    return f"{tr('pve_error')} {_code_data(text)}"
 
 
 def _anomaly_hint(anomaly: Anomaly, tr: _Tr) -> str:
     hint = tr.hints.get(anomaly.component, tr.hints["other"])
     privilege = anomaly.details.get("missing_privilege")
     if privilege:
-        hint = f"{tr('grant', privilege=md(privilege))}. {hint}"
+        hint = f"{_grant(str(privilege), tr)}. {hint}"
     return hint
+
+
+_PRIVILEGE_ON = re.compile(r"(?P<priv>\S+(?: or \S+)*) on (?P<path>/\S*)(?P<rest>.*)")
+
+
+def _grant(privilege: str, tr: _Tr) -> str:
+    """``Grant `Sys.Audit` on `/nodes/<node>``` (privilege names and paths as code)."""
+    m = _PRIVILEGE_ON.fullmatch(privilege.strip())
+    if m is None:
+        return tr("grant", privilege=_code_data(privilege))
+    names = tr("or").join(_code_data(p) for p in m["priv"].split(" or "))
+    path = _code_data(m["path"])
+    rest = m["rest"].strip()
+    if rest == "(propagated)":
+        return tr("grant_on_propagated", privilege=names, path=path)
+    text = tr("grant_on", privilege=names, path=path)
+    return f"{text} {md(rest)}" if rest else text
 
 
 # --------------------------------------------------------------------------- sections
@@ -270,7 +330,8 @@ def _header(
 ) -> list[str]:
     name = cluster or a.inventory.cluster_name or tr("default_cluster")
     state_label = tr.values["state"].get(state, "")
-    state_text = f"**{md(state)}**" + (f" ({state_label})" if state_label else "")
+    code = _code(state) if state in tr.values["state"] else md(state)  # a Nagios state
+    state_text = f"**{code}**" + (f" ({state_label})" if state_label else "")
     warn_s, crit_s = a.options.max_age_s
     c = tr("colon")
     generated = a.now if generated_at is None else generated_at
@@ -356,7 +417,7 @@ def _guest_problem_line(g: GuestStatus, problem: Problem, a: Assessment, tr: _Tr
     ):
         if problem is not Problem.NOT_COVERED:
             facts.append(f"{tr('jobs')}{tr('colon')} {jobs_text}")
-        facts += [md(r, CELL_LIMIT) for r in g.reasons]
+        facts += [tr.msg(r, CELL_LIMIT) for r in g.reasons]
     elif problem is Problem.FAILED:
         lb = g.last_backup
         if lb is not None:
@@ -367,7 +428,7 @@ def _guest_problem_line(g: GuestStatus, problem: Problem, a: Assessment, tr: _Tr
             if lb.upid:
                 facts.append(f"{tr('task')} {_upid(lb.upid)}")
             if lb.message:
-                facts.append(md(lb.message, CELL_LIMIT))
+                facts.append(_result_text(lb.message, tr))
         if success is not None:
             facts.append(f"{tr('latest_success')} {iso_utc(success)}")
     elif problem is Problem.STALE:
@@ -424,12 +485,75 @@ def _attention(a: Assessment, tr: _Tr) -> list[str]:
         for x in sorted(serious, key=lambda x: (-x.severity.rank, x.component)):
             lines.append(
                 f"- **{tr.severity(x.severity)}**, {_component(x.component)}{tr('colon')} "
-                f"{md(x.message, CELL_LIMIT * 2)} — **{tr('todo')}** {_anomaly_hint(x, tr)}"
+                f"{tr.msg(x.message, CELL_LIMIT * 2)} — **{tr('todo')}** {_anomaly_hint(x, tr)}"
             )
     ignored = sum(1 for g in a.guests if g.ignored is not None)
     if ignored:
         lines += ["", tr("attention_ignored", n=ignored)]
     return lines
+
+
+def _worst_first(guests: Iterable[GuestStatus]) -> list[GuestStatus]:
+    """Critical-type problems first, then the worst problem (the check's long-output
+    order), the oldest latest success, the VMID."""
+
+    def key(g: GuestStatus) -> tuple[int, int, int, int]:
+        first = min((_ATTENTION_INDEX.get(p, len(_ATTENTION_INDEX)) for p in g.problems),
+                    default=len(_ATTENTION_INDEX))  # fmt: skip
+        age = g.age_s if g.age_s is not None else 10**12  # no success known: oldest
+        return (_severity_rank(g), first, -age, g.guest.vmid)
+
+    return sorted(guests, key=key)
+
+
+def _why(g: GuestStatus, problem: Problem, a: Assessment, tr: _Tr) -> str:
+    """The one fact behind the guest's worst problem, for the action table."""
+    if problem in (Problem.FAILED,) and g.last_backup is not None:
+        lb = g.last_backup
+        if lb.message:
+            return _result_text(lb.message, tr)
+        when = lb.started if lb.started is not None else lb.ended
+        return f"{tr('failed_at')} {iso_utc(when) or '?'}"
+    if problem is Problem.VERIFY_FAILED and g.snapshot is not None:
+        snap = g.snapshot
+        return f"{tr('snapshot')} {md(snap.archive or iso_utc(snap.ctime))}"
+    if problem in (Problem.STALE, Problem.NEVER):
+        return f"{tr('expected_run')} {iso_utc(g.expected_run) or tr('none')}"
+    if problem in (Problem.AGE_WARNING, Problem.AGE_CRITICAL):
+        warn_s, crit_s = a.options.max_age_s
+        limit = crit_s if problem is Problem.AGE_CRITICAL else warn_s
+        return f"{tr('limit')} {tr.duration(limit)}"
+    return tr("sep").join(tr.msg(r, CELL_LIMIT) for r in g.reasons) or EMPTY
+
+
+def _action_table(a: Assessment, tr: _Tr) -> list[str]:
+    """The guests that need action, worst first, in at most 8 columns."""
+    lines = [f"## {tr('action_title')}", ""]
+    guests = _worst_first(g for g in a.guests if g.alerting)
+    if not guests:
+        return [*lines, tr("action_none")]
+    headers = [tr(k) for k in ("col_vmid", "col_name", "col_node", "col_problems",
+                               "col_latest_success", "col_age", "col_why")]  # fmt: skip
+    rows: list[list[str]] = []
+    for g in guests:
+        problems = _sorted_attention(g.problems)
+        success = g.last_success.started if g.last_success is not None else None
+        rows.append(
+            [
+                str(g.guest.vmid),
+                md(g.guest.name, NOTE_LIMIT),
+                md(g.guest.node),
+                ", ".join(tr.value("problem_short", p.value) for p in problems),
+                iso_utc(success) or tr("none"),
+                tr.duration(g.age_s) if g.age_s is not None else EMPTY,
+                _why(g, problems[0], a, tr),
+            ]
+        )
+    return [*lines, tr("action_intro"), "", *_table(headers, rows)]
+
+
+def _sorted_attention(problems: Iterable[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: _ATTENTION_INDEX.get(p, len(_ATTENTION_INDEX)))
 
 
 def _guest_type(kind: str, template: bool, tr: _Tr) -> str:
@@ -513,9 +637,9 @@ def _selection(job: BackupJob, jc: JobCoverage | None, tr: _Tr) -> str:
     elif job.vmid_raw:
         text += f" {md(job.vmid_raw, CELL_LIMIT)}"
     if jc is not None and jc.unresolved is not None:
-        text += "; " + tr("unresolved", reason=md(jc.unresolved, CELL_LIMIT))
+        text += "; " + tr("unresolved", reason=tr.msg(jc.unresolved, CELL_LIMIT))
     if jc is not None and jc.refused is not None:
-        text += "; " + tr("refused", reason=md(jc.refused, CELL_LIMIT))
+        text += "; " + tr("refused", reason=tr.msg(jc.refused, CELL_LIMIT))
     return text
 
 
@@ -526,7 +650,7 @@ def _storage_cell(job: BackupJob, jc: JobCoverage | None, tr: _Tr) -> str:
     if job.dumpdir:
         return tr("dumpdir", path=md(job.dumpdir))
     if job.storage:
-        return f"{md(job.storage)} ({md(kind)})"
+        return f"{md(job.storage)} ({tr.value('storage_type', kind)})"
     values = jc.effective_storage.values() if jc is not None else ()
     effective = sorted({v for v in values if v is not None})
     if any(v is None for v in values):
@@ -571,13 +695,13 @@ def _jobs(a: Assessment, tr: _Tr) -> list[str]:
                 md(job.id) + (f" ({tr('legacy')})" if job.legacy else ""),
                 tr.yes_no(job.enabled),
                 _storage_cell(job, jc, tr),
-                md(job.schedule) if job.schedule else EMPTY,
+                _code_data(job.schedule) if job.schedule else EMPTY,
                 _readable_schedule(job.schedule, tr),
                 iso_utc(job.next_run) or EMPTY,
                 _selection(job, jc, tr),
                 md(job.exclude_raw, CELL_LIMIT) if job.exclude_raw else EMPTY,
                 md(job.node) if job.node else tr("any_node"),
-                md(job.mode or "snapshot"),
+                tr.value("mode", job.mode or "snapshot"),
                 _included(jc, tr),
                 md(comment, CELL_LIMIT) if comment else EMPTY,
             ]
@@ -594,9 +718,10 @@ def _storages(a: Assessment, tr: _Tr) -> list[str]:
         tr(k)
         for k in (
             "col_id", "col_server", "col_datastore", "col_namespace", "col_username",
-            "col_storage_enabled", "col_nodes",
+            "col_storage_enabled", "col_nodes", "col_space",
         )
     ]  # fmt: skip
+    spaces = {sp.storage: sp for sp in a.storage_space}
     rows = [
         [
             md(s.id),
@@ -606,10 +731,45 @@ def _storages(a: Assessment, tr: _Tr) -> list[str]:
             tr.spec(s.username),
             tr.yes_no(s.enabled),
             md(", ".join(s.nodes)) if s.nodes is not None else tr("all_nodes"),
+            _space(spaces.get(s.id), tr),
         ]
         for s in pbs
     ]
     return lines + _table(headers, rows)
+
+
+_SIZE_UNITS = {
+    "en": ("B", "KiB", "MiB", "GiB", "TiB", "PiB"),
+    "fr": ("o", "Kio", "Mio", "Gio", "Tio", "Pio"),
+}
+
+
+def _size(n: int, tr: _Tr) -> str:
+    """``1.5 TiB`` / ``1,5 Tio`` (binary units, one decimal from KiB up)."""
+    units = _SIZE_UNITS[tr.lang]
+    value, unit = float(n), 0
+    while value >= 1024 and unit < len(units) - 1:
+        value, unit = value / 1024, unit + 1
+    number = str(n) if unit == 0 else decimal(value, tr.lang)
+    return f"{number} {units[unit]}"
+
+
+def _space(space: StorageSpace | None, tr: _Tr) -> str:
+    """Used space of a PBS storage in use, as PVE reports it (``collect/storage_space.py``)."""
+    if space is None:
+        return EMPTY
+    percent = space.used_percent
+    if percent is None:
+        return tr("space_inactive")
+    text = tr(
+        "space_text",
+        used=_size(space.used, tr),
+        total=_size(space.total, tr),
+        percent=decimal(percent, tr.lang),
+    )
+    if space.estimated_full is not None:
+        text += tr("sep") + tr("space_full", date=iso_utc(space.estimated_full))
+    return text
 
 
 def _anomalies(a: Assessment, tr: _Tr) -> list[str]:
@@ -622,8 +782,8 @@ def _anomalies(a: Assessment, tr: _Tr) -> list[str]:
         [
             tr.severity(x.severity),
             _component(x.component),
-            md(x.message, CELL_LIMIT * 2),
-            _details(x.details) if x.details else EMPTY,
+            tr.msg(x.message, CELL_LIMIT * 2),
+            _details(x.details, tr) if x.details else EMPTY,
         ]
         for x in order
     ]
@@ -693,10 +853,10 @@ def _stats(a: Assessment, tr: _Tr) -> list[str]:
     rows = [
         [tr("stats_requests"), str(s.requests)],
         [tr("stats_bytes"), str(s.bytes)],
-        [tr("stats_time"), f"{s.collect_time_s:.2f} s"],
+        [tr("stats_time"), f"{decimal(s.collect_time_s, tr.lang, 2)} s"],
         [tr("stats_tasks"), str(s.tasks_listed)],
         [tr("stats_logs"), f"{s.logs_fetched} / {s.logs_cached}"],
-        [tr("stats_tls"), md(s.tls_mode)],
+        [tr("stats_tls"), tr.value("tls", s.tls_mode)],
     ]
     return [STATS_MARKER, f"## {tr('stats_title')}", "",
             *_table([tr("what"), tr("value")], rows)]  # fmt: skip
@@ -726,6 +886,7 @@ def render_report(
     a = assessment
     sections: list[list[str]] = [
         _header(a, state, tr, now_given, cluster, generated_at),
+        _action_table(a, tr),
         _summary(a, tr),
         _pie(a, tr),
         _attention(a, tr),

@@ -1,8 +1,10 @@
 """English and French texts of the Markdown report (``output/report.py``).
 
-Only fixed wording lives here; data (names, notes, messages) is never translated. Every
-language has exactly the same keys (a test checks it). Value words that are codes in the
-JSON model (coverage values, problems) keep their code in the report and get a label.
+Only fixed wording lives here; data (names, notes, PVE's own messages) is never
+translated. Every language has exactly the same keys (a test checks it). Value words that
+are codes in the JSON model (coverage values, problems) keep their code in the report and
+get a label. ``MESSAGES`` holds the wording of the coded messages the analysis builds
+(``messages.Msg``): the English one is also what the check and the JSON show.
 """
 
 from __future__ import annotations
@@ -69,6 +71,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "snapshot": "snapshot",
         "on_storage": "on",
         "grant": "Grant {privilege}",
+        "grant_on": "Grant {privilege} on {path}",
+        "grant_on_propagated": "Grant {privilege} on {path} (propagated)",
+        "or": " or ",
+        "pve_error": "error",
+        # guests needing action (first table)
+        "action_title": "Guests needing action",
+        "action_intro": (
+            "Worst first; the sections below give the details and what to do. Ignored "
+            "guests are not listed."
+        ),
+        "action_none": "No guest needs action.",
+        "col_latest_success": "Latest success",
+        "col_why": "Why",
         # guests table
         "guests": "Guests",
         "guests_none": "No guest is visible.",
@@ -130,6 +145,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_storage_enabled": "Enabled",
         "col_nodes": "Nodes",
         "all_nodes": "all",
+        "col_space": "Space used",
+        "space_text": "{used} of {total} ({percent}%)",
+        "space_inactive": "not active (PVE cannot reach it)",
+        "space_full": "full around {date} (PBS estimate)",
         # anomalies table
         "anomalies_title": "Anomalies",
         "anomalies_none": "No anomaly.",
@@ -230,6 +249,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "snapshot": "instantané",
         "on_storage": "sur",
         "grant": "Accorder {privilege}",
+        "grant_on": "Accorder {privilege} sur {path}",
+        "grant_on_propagated": "Accorder {privilege} sur {path} (avec propagation)",
+        "or": " ou ",
+        "pve_error": "erreur",
+        "action_title": "Invités demandant une action",
+        "action_intro": (
+            "Les plus graves d'abord ; les sections suivantes donnent les détails et que "
+            "faire. Les invités ignorés n'y figurent pas."
+        ),
+        "action_none": "Aucun invité ne demande d'action.",
+        "col_latest_success": "Dernière réussite",
+        "col_why": "Pourquoi",
         "guests": "Invités",
         "guests_none": "Aucun invité n'est visible.",
         "col_vmid": "VMID",
@@ -290,6 +321,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_storage_enabled": "Activé",
         "col_nodes": "Nœuds",
         "all_nodes": "tous",
+        "col_space": "Espace utilisé",
+        "space_text": "{used} sur {total} ({percent} %)",
+        "space_inactive": "inactif (PVE ne le joint pas)",
+        "space_full": "plein vers le {date} (estimation de PBS)",
         "anomalies_title": "Anomalies",
         "anomalies_none": "Aucune anomalie.",
         "col_severity": "Gravité",
@@ -351,6 +386,18 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
             "age_warning": "Latest success older than the warning age",
             "age_critical": "Latest success older than the critical age",
         },
+        "problem_short": {
+            "not_covered": "not covered",
+            "indeterminate": "coverage unknown",
+            "disabled_only": "disabled jobs only",
+            "non_pbs_only": "non-PBS only",
+            "failed": "failed",
+            "stale": "stale",
+            "never": "never backed up",
+            "verify_failed": "verification failed",
+            "age_warning": "old (warning)",
+            "age_critical": "old (critical)",
+        },
         "freshness": {
             "fresh": "fresh",
             "stale": "stale",
@@ -370,6 +417,14 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "status": {"running": "running", "stopped": "stopped", "paused": "paused"},
         "state": {"OK": "", "WARNING": "", "CRITICAL": "", "UNKNOWN": ""},
         "selection": {"pool": "pool", "vmid": "VMIDs", "all": "all", "none": "none"},
+        "mode": {"snapshot": "snapshot", "suspend": "suspend", "stop": "stop"},
+        "storage_type": {"unknown": "unknown", "default": "default", "dumpdir": "dumpdir"},
+        "tls": {
+            "verified": "verified",
+            "not verified": "not verified",
+            "pinned": "pinned",
+            "plain http": "plain http",
+        },
     },
     "fr": {
         "coverage": {
@@ -390,6 +445,18 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
             "verify_failed": "Vérification en échec",
             "age_warning": "Dernière réussite plus ancienne que l'âge d'avertissement",
             "age_critical": "Dernière réussite plus ancienne que l'âge critique",
+        },
+        "problem_short": {
+            "not_covered": "non couvert",
+            "indeterminate": "couverture inconnue",
+            "disabled_only": "tâches désactivées",
+            "non_pbs_only": "hors PBS",
+            "failed": "échec",
+            "stale": "en retard",
+            "never": "jamais sauvegardé",
+            "verify_failed": "vérification en échec",
+            "age_warning": "ancienne (avertissement)",
+            "age_critical": "ancienne (critique)",
         },
         "freshness": {
             "fresh": "à jour",
@@ -415,6 +482,14 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
             "UNKNOWN": "inconnu",
         },
         "selection": {"pool": "pool", "vmid": "VMID", "all": "tous", "none": "aucune"},
+        "mode": {"snapshot": "instantané", "suspend": "suspension", "stop": "arrêt"},
+        "storage_type": {"unknown": "inconnu", "default": "défaut", "dumpdir": "dumpdir"},
+        "tls": {
+            "verified": "vérifié",
+            "not verified": "non vérifié",
+            "pinned": "épinglé",
+            "plain http": "HTTP en clair",
+        },
     },
 }
 
@@ -622,3 +697,15 @@ COMPONENT_HINTS: dict[str, dict[str, str]] = {
         "other": "Lire le message et vérifier le composant nommé.",
     },
 }
+
+# --------------------------------------------------------------------------- messages
+# The wording of every ``messages.Msg`` code (coverage reasons, anomalies, results we
+# build). Arguments are formatted by ``messages.render`` (lists, durations, times,
+# decimals); the English texts are also what the check and the JSON show.
+
+# The coded messages' wording lives next to the messages (lowest layer); the report
+# reads it from here like its own texts.
+from pve_backup_report.message_texts import LIST_TOTAL, MESSAGES, UNKNOWN_TIME  # noqa: E402
+
+__all__ = ["ADVICE", "COMPONENT_HINTS", "LANGS", "LIST_TOTAL", "MESSAGES", "TEXTS",
+           "UNKNOWN_TIME", "VALUE_LABELS"]  # fmt: skip

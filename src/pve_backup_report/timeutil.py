@@ -38,18 +38,25 @@ def iso_utc(epoch: int | None) -> str | None:
         return f"@{epoch}"
 
 
-def human_duration(seconds: int | None) -> str:
-    """``3d 4h``, ``5h 12m``, ``42m``, ``17s``; ``-`` for None."""
+_UNITS = {"en": ("d", "h", "m", "s", ""), "fr": ("j", "h", "min", "s", " ")}
+
+
+def human_duration(seconds: int | None, lang: str = "en") -> str:
+    """``3d 4h``, ``5h 12m``, ``42m``, ``17s``; ``-`` for None.
+
+    In French: ``3 j 4 h``, ``5 h 12 min``, ``42 min``, ``17 s``.
+    """
     if seconds is None:
         return "-"
+    day, hour, minute, second, gap = _UNITS[lang]
     s = max(0, int(seconds))
     d, rem = divmod(s, 86400)
     h, rem = divmod(rem, 3600)
     m, sec = divmod(rem, 60)
     if d:
-        return f"{d}d {h}h" if h else f"{d}d"
+        return f"{d}{gap}{day} {h}{gap}{hour}" if h else f"{d}{gap}{day}"
     if h:
-        return f"{h}h {m}m" if m else f"{h}h"
+        return f"{h}{gap}{hour} {m}{gap}{minute}" if m else f"{h}{gap}{hour}"
     if m:
-        return f"{m}m"
-    return f"{sec}s"
+        return f"{m}{gap}{minute}"
+    return f"{sec}{gap}{second}"
