@@ -631,10 +631,44 @@ def _build(
     expected: Collection[int] | None,
     zone_problem: str | None,
 ) -> TaskParse:
-    anomalies: list[Anomaly] = []
-    details: dict[str, Any] = {"upid": task.upid, "node": task.node}
+    out = _outcome(task, st)
+    built = _section_results(task, st, out)
+    any_failed = any(r.status == "failed" for r in built)
+    if out.running:
+        job_status = "running"
+    elif out.kind in ("ok", "warning"):
+        job_status = out.kind
+    elif out.kind == "error" or out.job_error is not None or any_failed:
+        job_status = "failed"
+    else:
+        job_status = "unknown"
+    if job_status in ("failed", "unknown"):
+        missing = _missing_guests(task, st, out, expected, {r.vmid for r in built})
+        built += missing
+        any_failed = any_failed or bool(missing)
+    return TaskParse(
+        task=task,
+        results=tuple(built),
+        job_status=job_status,
+        job_error=None if out.job_error is None else _clip(out.job_error),
+        anomalies=tuple(_task_anomalies(task, st, out, any_failed, zone_problem)),
+        skipped_external=tuple(st.skipped()),
+        log_available=True,
+    )
 
-    # How did the task end?
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How a task ended, read from its log and its listing."""
+
+    running: bool
+    final_status: str | None  # the TASK line's status, else the listing's
+    status_text: str  # ``final_status`` or "unexpected status"
+    kind: str  # task_status_kind, "running" only while it really runs
+    job_error: str | None  # why the whole job failed, if it did
+
+
+def _outcome(task: TaskInfo, st: _LogState) -> _Outcome:
     running = st.task_line_status is None and task.is_running
     if st.task_line_status is not None:
         final_status: str | None = st.task_line_status
@@ -642,42 +676,29 @@ def _build(
         final_status = task.status
     else:
         final_status = None
-    status_text = final_status or _UNEXPECTED
     kind = "running" if running else task_status_kind(final_status)
     if kind == "running" and not running:  # "TASK ERROR: running" is just an error text
         kind = "error"
-
     job_error = st.job_failed_msg or _early_error(st, final_status, kind)
     if job_error is None and kind == "error":
         job_error = final_status
     if job_error is None and not running and kind == "unknown" and st.job_end == "errors":
         job_error = _JOB_ERRORS
+    return _Outcome(running, final_status, final_status or _UNEXPECTED, kind, job_error)
 
-    if not running and st.task_line_status is None and kind in ("ok", "warning", "error"):
-        anomalies.append(
-            Anomaly(
-                Severity.WARNING,
-                "tasks",
-                Msg("log_incomplete", upid=task.upid, error=status_text),
-                dict(details, status=status_text),
-            )
-        )
 
-    # One result per guest section (unfinished sections included).
-    single_vmid = task.vmid
-    current = st.open
+def _section_results(task: TaskInfo, st: _LogState, out: _Outcome) -> list[GuestBackupResult]:
+    """One result per guest section (unfinished sections included)."""
     built: list[GuestBackupResult] = []
-    any_failed = False
-    seen: set[int] = set()
     for g in st.guests:
-        seen.add(g.vmid)
-        status, message = _guest_verdict(g, g is current, running, kind, job_error, status_text)
-        any_failed = any_failed or status == "failed"
+        status, message = _guest_verdict(
+            g, g is st.open, out.running, out.kind, out.job_error, out.status_text
+        )
         started, ended, duration = g.started, g.ended, g.duration
         if status == "running":
             ended = None
             duration = None
-        if g.vmid == single_vmid:
+        if g.vmid == task.vmid:
             if started is None:
                 started = task.starttime
             if ended is None and status != "running":
@@ -698,52 +719,58 @@ def _build(
                 guest_type=g.guest_type,
             )
         )
+    return built
 
-    if running:
-        job_status = "running"
-    elif kind == "ok":
-        job_status = "ok"
-    elif kind == "warning":
-        job_status = "warning"
-    elif kind == "error" or job_error is not None or any_failed:
-        job_status = "failed"
-    else:
-        job_status = "unknown"
 
-    # Job-level death: expected guests without any line are failed with the job's error.
-    skipped_set = st.skipped()
-    skipped = tuple(skipped_set)
+def _missing_guests(
+    task: TaskInfo,
+    st: _LogState,
+    out: _Outcome,
+    expected: Collection[int] | None,
+    seen: set[int],
+) -> list[GuestBackupResult]:
+    """Job-level death: the expected guests without any line failed with the job's error."""
     wanted = set(expected or ())
-    if single_vmid is not None:
-        wanted.add(single_vmid)  # a single-guest task names its guest in the task id
-    if (
-        wanted
-        and not running
-        and st.job_end is None
-        and job_status in ("failed", "unknown")
-        and final_status != _JOB_ERRORS
-    ):
-        skip = skipped_set
-        message = job_error or f"not backed up (task ended: {status_text})"
-        for vmid in sorted(wanted):
-            if vmid in seen or vmid in skip:
-                continue
-            built.append(
-                GuestBackupResult(
-                    vmid=vmid,
-                    status="failed",
-                    started=task.starttime if vmid == single_vmid else None,
-                    ended=task.endtime,
-                    duration_s=None,
-                    node=task.node,
-                    upid=task.upid,
-                    message=_clip(message),
-                    archive=None,
-                )
-            )
-            any_failed = True
+    if task.vmid is not None:
+        wanted.add(task.vmid)  # a single-guest task names its guest in the task id
+    if not wanted or out.running or st.job_end is not None or out.final_status == _JOB_ERRORS:
+        return []
+    skip = st.skipped()
+    message = out.job_error or Msg("not_backed_up_ended", error=out.status_text)
+    return [
+        GuestBackupResult(
+            vmid=vmid,
+            status="failed",
+            started=task.starttime if vmid == task.vmid else None,
+            ended=task.endtime,
+            duration_s=None,
+            node=task.node,
+            upid=task.upid,
+            message=_clip(message),
+            archive=None,
+        )
+        for vmid in sorted(wanted)
+        if vmid not in seen and vmid not in skip
+    ]
 
-    if not running and (final_status == _JOB_ERRORS or st.job_end == "errors") and not any_failed:
+
+def _task_anomalies(
+    task: TaskInfo, st: _LogState, out: _Outcome, any_failed: bool, zone_problem: str | None
+) -> list[Anomaly]:
+    details: dict[str, Any] = {"upid": task.upid, "node": task.node}
+    anomalies: list[Anomaly] = []
+    ended = out.kind in ("ok", "warning", "error")
+    if not out.running and st.task_line_status is None and ended:
+        anomalies.append(
+            Anomaly(
+                Severity.WARNING,
+                "tasks",
+                Msg("log_incomplete", upid=task.upid, error=out.status_text),
+                dict(details, status=out.status_text),
+            )
+        )
+    job_errors = out.final_status == _JOB_ERRORS or st.job_end == "errors"
+    if not out.running and job_errors and not any_failed:
         anomalies.append(
             Anomaly(
                 Severity.WARNING,
@@ -761,16 +788,7 @@ def _build(
                 dict(details),
             )
         )
-
-    return TaskParse(
-        task=task,
-        results=tuple(built),
-        job_status=job_status,
-        job_error=None if job_error is None else _clip(job_error),
-        anomalies=tuple(anomalies),
-        skipped_external=skipped,
-        log_available=True,
-    )
+    return anomalies
 
 
 def _early_error(st: _LogState, final_status: str | None, kind: str) -> str | None:
