@@ -842,8 +842,30 @@ def _fallback(task: TaskInfo, reason: str, expected: Collection[int] | None) -> 
         kind, "unknown"
     )
     job_error = task.status if kind == "error" else None
-    results: list[GuestBackupResult] = []
-    single = task.vmid
+    results, outcome = _record_results(task, kind, status_text, expected)
+    anomaly = Anomaly(
+        Severity.WARNING,
+        "tasks",
+        Msg("log_unavailable", upid=task.upid, error=reason, outcome=outcome),
+        {"upid": task.upid, "node": task.node, "reason": reason, "status": status_text},
+    )
+    return TaskParse(
+        task=task,
+        results=tuple(results),
+        job_status=job_status,
+        job_error=None if job_error is None else _clip(job_error),
+        anomalies=(anomaly,),
+        skipped_external=(),
+        log_available=False,
+    )
+
+
+def _record_results(
+    task: TaskInfo, kind: str, status_text: str, expected: Collection[int] | None
+) -> tuple[list[GuestBackupResult], Msg]:
+    """What the task record tells per guest without a log, and how (for the anomaly): a
+    single-guest task names its guest; a task that ended well covers the guests expected
+    in it; otherwise nothing is known per guest."""
 
     def make(vmid: int, status: str, message: str | None, duration: bool) -> GuestBackupResult:
         ended = None if status == "running" else task.endtime
@@ -861,40 +883,23 @@ def _fallback(task: TaskInfo, reason: str, expected: Collection[int] | None) -> 
             message=None if message is None else _clip(message),
         )
 
+    single = task.vmid
     if single is not None:
         if kind in ("ok", "running"):
-            results.append(make(single, kind, None, True))
+            one = make(single, kind, None, True)
         elif kind == "warning":
-            results.append(make(single, "warning", Msg("ended_with", error=status_text), True))
+            one = make(single, "warning", Msg("ended_with", error=status_text), True)
         elif kind == "error":
-            results.append(make(single, "failed", status_text, True))
+            one = make(single, "failed", status_text, True)
         else:
-            results.append(make(single, "failed", Msg("ended", error=status_text), True))
-        outcome = Msg("outcome_status")
-    elif expected and kind in ("ok", "warning"):
+            one = make(single, "failed", Msg("ended", error=status_text), True)
+        return [one], Msg("outcome_status")
+    if expected and kind in ("ok", "warning"):
         msg = None if kind == "ok" else Msg("ended_with_unknown_guest", error=status_text)
-        results.extend(make(vmid, kind, msg, False) for vmid in sorted(set(expected)))
-        outcome = Msg("outcome_expected")
-    elif expected:
-        outcome = Msg("outcome_unknown", error=status_text)
-    else:
-        outcome = Msg("outcome_none")
-
-    anomaly = Anomaly(
-        Severity.WARNING,
-        "tasks",
-        Msg("log_unavailable", upid=task.upid, error=reason, outcome=outcome),
-        {"upid": task.upid, "node": task.node, "reason": reason, "status": status_text},
-    )
-    return TaskParse(
-        task=task,
-        results=tuple(results),
-        job_status=job_status,
-        job_error=None if job_error is None else _clip(job_error),
-        anomalies=(anomaly,),
-        skipped_external=(),
-        log_available=False,
-    )
+        return [make(v, kind, msg, False) for v in sorted(set(expected))], Msg("outcome_expected")
+    if expected:
+        return [], Msg("outcome_unknown", error=status_text)
+    return [], Msg("outcome_none")
 
 
 # --------------------------------------------------------------------------- latest results
