@@ -961,116 +961,127 @@ def analyse_coverage(
 ) -> CoverageResult:
     """Coverage of every guest, per-job resolution and the anomalies found on the way."""
     analyser = _Analyser(inventory)
-    index = analyser.index
-    sure: dict[int, list[BackupJob]] = {}
-    maybe: dict[int, list[tuple[BackupJob, str]]] = {}
-    refused: dict[int, list[tuple[BackupJob, Msg]]] = {}
-    node_skips: dict[int, list[BackupJob]] = {}
-    missing_refs: dict[int, list[str]] = {}
-    hidden_refs: dict[int, list[str]] = {}
-    pve_blind: set[str] = set()
+    refs = _Refs()
     anomalies: list[Anomaly] = []
-    job_results: list[JobCoverage] = []
-
-    for job in inventory.jobs:
-        inc = _included(job, index)
-        included = inc.vmids
-        for vmid in included:
-            sure.setdefault(vmid, []).append(job)
-        if inc.unresolved is not None:
-            for vmid in inc.possible:
-                maybe.setdefault(vmid, []).append((job, inc.unresolved))
-        if inc.refused is not None and job.enabled:
-            for vmid in inc.named:
-                refused.setdefault(vmid, []).append((job, inc.refused))
-        if inc.selection is not Selection.ALL:
-            for vmid in inc.skipped_other_node:
-                node_skips.setdefault(vmid, []).append(job)
-        for vmid in inc.missing:
-            missing_refs.setdefault(vmid, []).append(job.id)
-        for vmid in inc.hidden_members:
-            hidden_refs.setdefault(vmid, []).append(job.id)
-        if inc.selection is Selection.ALL and not job.all_flag and job.exclude_raw is not None:
-            pve_blind.add(job.id)  # PVE's not-backed-up report sees no guests in it
-
-        anomalies.extend(_selection_anomalies(job, inc))
-        anomalies.extend(_storage_anomalies(job, inc, analyser))
-        anomalies.extend(_refused_anomaly(job))
-        job_results.append(
-            JobCoverage(
-                job=job,
-                storage_type=analyser.storage_type(job),
-                selection=inc.selection,
-                included=included,
-                missing_vmids=inc.missing,
-                unresolved=inc.unresolved,
-                effective_storage={
-                    node: effective_storage(job, node, inventory)
-                    for node in analyser.job_nodes(job, inc)
-                },
-                possible=inc.possible,
-                refused=inc.refused,
-            )
-        )
-
-    guest_results: list[GuestCoverage] = []
-    for vmid in index.sorted_vmids:
-        guest = index.guests[vmid]
-        verdict = _sure_jobs(guest, sure.get(vmid, ()), analyser)
-        jobs, pbs_jobs = verdict.jobs, verdict.pbs_jobs
-        reasons = list(verdict.reasons)
-        could_cover = verdict.could_cover
-        possible_jobs: list[str] = []
-        maybe_reasons: list[Msg] = []
-        for job, why in maybe.get(vmid, ()):
-            possible_jobs.append(job.id)
-            maybe_reasons.append(Msg("job_might_include", job=job.id, why=why))
-            if job.enabled and analyser.may_cover(job, guest.node):
-                could_cover = True
-        for job, why in refused.get(vmid, ()):
-            reasons.append(Msg("job_names_it_refused", job=job.id, why=why))
-        for job in node_skips.get(vmid, ()):
-            reasons.append(
-                Msg("job_node_restricted", job=job.id, job_node=job.node, node=guest.node)
-            )
-        if not pbs_jobs:
-            reasons.extend(maybe_reasons)
-        if "jobs" in inventory.unreadable:
-            coverage = Coverage.INDETERMINATE  # nothing is known without the jobs
-            reasons.insert(0, Msg("jobs_unreadable"))
-        elif "storages" in inventory.unreadable and verdict.enabled_any:
-            coverage = Coverage.INDETERMINATE  # whether its jobs write to PBS is unknown
-            reasons.insert(0, Msg("storages_unreadable"))
-        elif pbs_jobs:
-            coverage = Coverage.COVERED
-        elif could_cover:
-            coverage = Coverage.INDETERMINATE
-        elif verdict.enabled_any:
-            coverage = Coverage.NON_PBS_ONLY
-        elif verdict.dead_any:
-            coverage = Coverage.NOT_COVERED  # its enabled jobs' runs all die
-        elif jobs:
-            coverage = Coverage.DISABLED_ONLY
-        else:
-            coverage = Coverage.NOT_COVERED
-            reasons.insert(0, Msg("no_job"))
-        guest_results.append(
-            GuestCoverage(
-                guest=guest,
-                coverage=coverage,
-                jobs=jobs,
-                pbs_jobs=pbs_jobs,
-                reasons=tuple(reasons),
-                ignored=match_ignore(guest, ignore_rules, now),
-                possible_jobs=tuple(possible_jobs),
-            )
-        )
-
-    permission = _permission_anomaly(inventory, missing_refs, hidden_refs)
+    job_results = [_job_pass(job, analyser, refs, anomalies) for job in inventory.jobs]
+    guest_results = [
+        _guest_coverage(analyser.index.guests[vmid], analyser, refs, ignore_rules, now)
+        for vmid in analyser.index.sorted_vmids
+    ]
+    permission = _permission_anomaly(inventory, refs.missing, refs.hidden)
     if permission is not None:
         anomalies.append(permission)
-    anomalies.extend(_cross_check(inventory, guest_results, pve_blind))
+    anomalies.extend(_cross_check(inventory, guest_results, refs.pve_blind))
     anomalies.extend(expired_rule_anomalies(ignore_rules, now, inventory.guests))
     return CoverageResult(
         guests=tuple(guest_results), jobs=tuple(job_results), anomalies=tuple(anomalies)
     )
+
+
+@dataclass
+class _Refs:
+    """What the jobs say about each guest (by VMID), gathered job by job."""
+
+    sure: dict[int, list[BackupJob]] = field(default_factory=dict)  # includes it
+    maybe: dict[int, list[tuple[BackupJob, Msg]]] = field(default_factory=dict)  # unresolved
+    refused: dict[int, list[tuple[BackupJob, Msg]]] = field(default_factory=dict)
+    node_skips: dict[int, list[BackupJob]] = field(default_factory=dict)  # other node only
+    missing: dict[int, list[str]] = field(default_factory=dict)  # named, not in the vmlist
+    hidden: dict[int, list[str]] = field(default_factory=dict)  # pool members not shown
+    pve_blind: set[str] = field(default_factory=set)  # jobs PVE's not-backed-up misreads
+
+
+def _job_pass(
+    job: BackupJob, analyser: _Analyser, refs: _Refs, anomalies: list[Anomaly]
+) -> JobCoverage:
+    """One job: the guests it names go into ``refs``, its anomalies into ``anomalies``."""
+    inc = _included(job, analyser.index)
+    for vmid in inc.vmids:
+        refs.sure.setdefault(vmid, []).append(job)
+    if inc.unresolved is not None:
+        for vmid in inc.possible:
+            refs.maybe.setdefault(vmid, []).append((job, inc.unresolved))
+    if inc.refused is not None and job.enabled:
+        for vmid in inc.named:
+            refs.refused.setdefault(vmid, []).append((job, inc.refused))
+    if inc.selection is not Selection.ALL:
+        for vmid in inc.skipped_other_node:
+            refs.node_skips.setdefault(vmid, []).append(job)
+    for vmid in inc.missing:
+        refs.missing.setdefault(vmid, []).append(job.id)
+    for vmid in inc.hidden_members:
+        refs.hidden.setdefault(vmid, []).append(job.id)
+    if inc.selection is Selection.ALL and not job.all_flag and job.exclude_raw is not None:
+        refs.pve_blind.add(job.id)  # PVE's not-backed-up report sees no guests in it
+    anomalies.extend(_selection_anomalies(job, inc))
+    anomalies.extend(_storage_anomalies(job, inc, analyser))
+    anomalies.extend(_refused_anomaly(job))
+    return JobCoverage(
+        job=job,
+        storage_type=analyser.storage_type(job),
+        selection=inc.selection,
+        included=inc.vmids,
+        missing_vmids=inc.missing,
+        unresolved=inc.unresolved,
+        effective_storage={
+            node: effective_storage(job, node, analyser.inventory)
+            for node in analyser.job_nodes(job, inc)
+        },
+        possible=inc.possible,
+        refused=inc.refused,
+    )
+
+
+def _guest_coverage(
+    guest: Guest, analyser: _Analyser, refs: _Refs, rules: Sequence[IgnoreRule], now: int
+) -> GuestCoverage:
+    verdict = _sure_jobs(guest, refs.sure.get(guest.vmid, ()), analyser)
+    reasons = list(verdict.reasons)
+    could_cover = verdict.could_cover
+    possible_jobs: list[str] = []
+    maybe_reasons: list[Msg] = []
+    for job, why in refs.maybe.get(guest.vmid, ()):
+        possible_jobs.append(job.id)
+        maybe_reasons.append(Msg("job_might_include", job=job.id, why=why))
+        if job.enabled and analyser.may_cover(job, guest.node):
+            could_cover = True
+    for job, why in refs.refused.get(guest.vmid, ()):
+        reasons.append(Msg("job_names_it_refused", job=job.id, why=why))
+    for job in refs.node_skips.get(guest.vmid, ()):
+        reasons.append(Msg("job_node_restricted", job=job.id, job_node=job.node, node=guest.node))
+    if not verdict.pbs_jobs:
+        reasons.extend(maybe_reasons)
+    coverage, first = _coverage_of(verdict, could_cover, analyser.inventory.unreadable)
+    if first is not None:
+        reasons.insert(0, first)
+    return GuestCoverage(
+        guest=guest,
+        coverage=coverage,
+        jobs=verdict.jobs,
+        pbs_jobs=verdict.pbs_jobs,
+        reasons=tuple(reasons),
+        ignored=match_ignore(guest, rules, now),
+        possible_jobs=tuple(possible_jobs),
+    )
+
+
+def _coverage_of(
+    verdict: _SureJobs, could_cover: bool, unreadable: frozenset[str]
+) -> tuple[Coverage, Msg | None]:
+    """The coverage value, and the reason that leads the guest's reasons, if any."""
+    if "jobs" in unreadable:
+        return Coverage.INDETERMINATE, Msg("jobs_unreadable")  # nothing known without jobs
+    if "storages" in unreadable and verdict.enabled_any:
+        # whether its jobs write to PBS is unknown
+        return Coverage.INDETERMINATE, Msg("storages_unreadable")
+    if verdict.pbs_jobs:
+        return Coverage.COVERED, None
+    if could_cover:
+        return Coverage.INDETERMINATE, None
+    if verdict.enabled_any:
+        return Coverage.NON_PBS_ONLY, None
+    if verdict.dead_any:
+        return Coverage.NOT_COVERED, None  # its enabled jobs' runs all die
+    if verdict.jobs:
+        return Coverage.DISABLED_ONLY, None
+    return Coverage.NOT_COVERED, Msg("no_job")
