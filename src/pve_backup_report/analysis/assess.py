@@ -7,7 +7,7 @@ can never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -222,83 +222,135 @@ def assess(
 ) -> Assessment:
     """One verdict per guest. ``creations`` (``collect_creation``) are the creation tasks
     of the guests :func:`pending_candidates` named; the others are judged without."""
-    jobs = {j.id: j for j in inventory.jobs}
     anomalies: list[Anomaly] = [*inventory.anomalies, *coverage.anomalies, *extra_anomalies]
     if content is not None:
         anomalies += content.anomalies
     anomalies += schedule_anomalies(inventory)
-    window = options.history_days * 86400
+    judging = _Judging(inventory, content, readable_nodes, now, options)
     statuses: list[GuestStatus] = []
     ok_without_snapshot: list[int] = []
-    expected_runs: dict[tuple[tuple[str | None, ...], str], int | None] = {}
-    previous_events: dict[tuple[str, str], int | None] = {}
     for gc in coverage.guests:
-        g = gc.guest
-        hist = histories.get(g.vmid, GuestHistory(None, None))
-        pbs_storages = _storages_of(gc.pbs_jobs, jobs, g.node, inventory)
+        hist = histories.get(gc.guest.vmid, GuestHistory(None, None))
+        status, unlisted = judging.status(gc, hist, _creation_of(gc.guest, creations))
+        statuses.append(status)
+        if unlisted:
+            ok_without_snapshot.append(gc.guest.vmid)
+    anomalies += _content_anomalies(statuses, histories, content, ok_without_snapshot)
+    return Assessment(now, inventory, coverage, tuple(statuses), tuple(anomalies), options)
+
+
+@dataclass(frozen=True)
+class _Timing:
+    """A judged guest's freshness and the times it rests on (all None when not judged)."""
+
+    freshness: Freshness | None = None
+    expected: int | None = None
+    age: int | None = None
+    age_floor: int | None = None
+    first: int | None = None
+
+
+class _Judging:
+    """Judges guest after guest; guests share a few job combinations, so each expected
+    run is computed once."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        content: PbsContent | None,
+        readable_nodes: frozenset[str],
+        now: int,
+        options: AnalysisOptions,
+    ) -> None:
+        self.inventory, self.content, self.readable = inventory, content, readable_nodes
+        self.now, self.options = now, options
+        self.jobs = {j.id: j for j in inventory.jobs}
+        self.expected_runs: dict[tuple[tuple[str | None, ...], str], int | None] = {}
+        self.previous_events: dict[tuple[str, str], int | None] = {}
+
+    def status(
+        self, gc: GuestCoverage, hist: GuestHistory, created: GuestCreation | None
+    ) -> tuple[GuestStatus, bool]:
+        """The guest's status, and whether its latest success's archive is missing from
+        its PBS storages' content."""
+        g, inventory = gc.guest, self.inventory
+        pbs_storages = _storages_of(gc.pbs_jobs, self.jobs, g.node, inventory)
         snapshot = None
-        if content is not None:
-            snapshot = content.newest(
-                g.vmid, g.type, pbs_storages or _storages_of(gc.jobs, jobs, g.node, inventory)
+        if self.content is not None:
+            snapshot = self.content.newest(
+                g.vmid, g.type, pbs_storages or _storages_of(gc.jobs, self.jobs, g.node, inventory)
             )
         last_success = _merge_success(hist.last_success, snapshot)
         last_backup = _merge_latest(hist.last_backup, last_success)
-        freshness = expected = age = age_floor = first = None
-        created = _creation_of(g, creations)
-        if gc.coverage in (Coverage.COVERED, Coverage.INDETERMINATE):
-            tz = _node_tz(inventory, g.node)
-            schedules = tuple(jobs[j].schedule for j in gc.pbs_jobs if j in jobs)
-            # Guests share a few job combinations: compute each expected run once.
-            key = (schedules, tz)
-            if key not in expected_runs:
-                expected_runs[key] = expected_run(
-                    schedules, tz, now, options.grace_s, previous_events
-                )
-            expected = expected_runs[key]
-            verdict = judge(
-                now=now,
-                expected=expected,
-                history_readable=g.node in readable_nodes,
-                last_backup=last_backup,
-                last_success=last_success,
-                created=None if created is None else created.started,
-            )
-            freshness, age = verdict.freshness, verdict.age_s
-            if freshness is Freshness.PENDING:
-                after = created.started if created is not None else now - options.grace_s
-                first = first_run(schedules, tz, after)
-            if freshness is Freshness.NEVER and g.node in readable_nodes:
-                age_floor = window  # nothing in the whole history window
-            if (
-                content is not None
-                and hist.last_success is not None
-                and hist.last_success.archive
-                and pbs_storages
-                and any(content.storages.get(s) and content.storages[s].count for s in pbs_storages)
-                and not content.has_archive(hist.last_success.archive)
-            ):
-                ok_without_snapshot.append(g.vmid)
-        statuses.append(
-            GuestStatus(
-                guest=g,
-                coverage=gc.coverage,
-                jobs=gc.jobs,
-                pbs_jobs=gc.pbs_jobs,
-                reasons=gc.reasons,
-                ignored=gc.ignored,
-                last_backup=last_backup,
-                last_success=last_success,
-                snapshot=snapshot,
-                freshness=freshness,
-                expected_run=expected,
-                age_s=age,
-                problems=_problems(gc, freshness, age, age_floor, snapshot, options),
-                created=created,
-                first_run=first,
-            )
+        judged = gc.coverage in (Coverage.COVERED, Coverage.INDETERMINATE)
+        t = self._timing(gc, last_backup, last_success, created) if judged else _Timing()
+        unlisted = judged and _archive_missing(hist, pbs_storages, self.content)
+        status = GuestStatus(
+            guest=g,
+            coverage=gc.coverage,
+            jobs=gc.jobs,
+            pbs_jobs=gc.pbs_jobs,
+            reasons=gc.reasons,
+            ignored=gc.ignored,
+            last_backup=last_backup,
+            last_success=last_success,
+            snapshot=snapshot,
+            freshness=t.freshness,
+            expected_run=t.expected,
+            age_s=t.age,
+            problems=_problems(gc, t.freshness, t.age, t.age_floor, snapshot, self.options),
+            created=created,
+            first_run=t.first,
         )
-    anomalies += _content_anomalies(statuses, histories, content, ok_without_snapshot)
-    return Assessment(now, inventory, coverage, tuple(statuses), tuple(anomalies), options)
+        return status, unlisted
+
+    def _timing(
+        self,
+        gc: GuestCoverage,
+        last_backup: GuestBackupResult | None,
+        last_success: GuestBackupResult | None,
+        created: GuestCreation | None,
+    ) -> _Timing:
+        g, options = gc.guest, self.options
+        tz = _node_tz(self.inventory, g.node)
+        schedules = tuple(self.jobs[j].schedule for j in gc.pbs_jobs if j in self.jobs)
+        key = (schedules, tz)
+        if key not in self.expected_runs:
+            self.expected_runs[key] = expected_run(
+                schedules, tz, self.now, options.grace_s, self.previous_events
+            )
+        expected = self.expected_runs[key]
+        readable = g.node in self.readable
+        verdict = judge(
+            now=self.now,
+            expected=expected,
+            history_readable=readable,
+            last_backup=last_backup,
+            last_success=last_success,
+            created=None if created is None else created.started,
+        )
+        first = age_floor = None
+        if verdict.freshness is Freshness.PENDING:
+            after = created.started if created is not None else self.now - options.grace_s
+            first = first_run(schedules, tz, after)
+        if verdict.freshness is Freshness.NEVER and readable:
+            age_floor = options.history_days * 86400  # nothing in the whole history window
+        return _Timing(verdict.freshness, expected, verdict.age_s, age_floor, first)
+
+
+def _archive_missing(
+    hist: GuestHistory, pbs_storages: Collection[str], content: PbsContent | None
+) -> bool:
+    """A logged success whose archive its PBS storages (which list snapshots) do not hold."""
+    ok = hist.last_success
+    return bool(
+        content is not None
+        and ok is not None
+        and ok.archive
+        and pbs_storages
+        and any(content.storages.get(s) and content.storages[s].count for s in pbs_storages)
+        and not content.has_archive(ok.archive)
+    )
 
 
 def _creation_of(g: Guest, creations: Mapping[int, GuestCreation] | None) -> GuestCreation | None:
