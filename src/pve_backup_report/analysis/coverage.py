@@ -667,6 +667,15 @@ class _Analyser:
 
 
 def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
+    return [
+        *_exclude_anomalies(job, inc),
+        *_resolution_anomalies(job, inc),
+        *_placement_anomalies(job, inc),
+    ]
+
+
+def _exclude_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
+    """An ``exclude`` PVE reads otherwise than the job's form suggests."""
     out: list[Anomaly] = []
     details: dict[str, Any] = {"job": job.id}
     exclude_set = perl_true(job.exclude_raw)
@@ -693,6 +702,13 @@ def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
                 {**details, "pool": job.pool, "exclude": job.exclude_raw},
             )
         )
+    return out
+
+
+def _resolution_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
+    """A job PVE refuses to run, or whose guests cannot be known."""
+    out: list[Anomaly] = []
+    details: dict[str, Any] = {"job": job.id}
     if inc.refused is not None:
         out.append(
             Anomaly(
@@ -712,6 +728,13 @@ def _selection_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
                 {**details, "reason": inc.unresolved, "possible": list(inc.possible)},
             )
         )
+    return out
+
+
+def _placement_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
+    """VMIDs the job names that do not exist, or that its node restriction skips."""
+    out: list[Anomaly] = []
+    details: dict[str, Any] = {"job": job.id}
     if inc.missing:
         out.append(
             Anomaly(

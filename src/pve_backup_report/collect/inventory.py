@@ -496,56 +496,45 @@ def _pools(
     ]
     wanted = sorted({j.pool for j in jobs if j.pool and j.pool not in listed})
     for pid in wanted:
-        try:
-            data = client.get(f"/pools/{quote(pid, safe='')}")
-        except ApiHttpError as exc:
-            if exc.status == 403:
-                anomalies.append(
-                    Anomaly(
-                        Severity.WARNING,
-                        "permissions",
-                        Msg("pool_needs_audit", pool=pid),
-                        {"pool": pid, "missing_privilege": exc.missing_privilege or "Pool.Audit"},
-                    )
-                )
-                out.append(Pool(pid, None, None))
-            elif "does not exist" in exc.pve_message:
-                pass  # deleted: a job naming it is refused by PVE (coverage reports it)
-            else:
-                anomalies.append(
-                    Anomaly(
-                        Severity.WARNING,
-                        "pools",
-                        Msg("pool_read_error", pool=pid, error=exc.message),
-                    )
-                )
-                out.append(Pool(pid, None, None))
-            continue
-        except ApiError as exc:
+        pool = _unlisted_pool(client, pid, anomalies)
+        if pool is not None:
+            out.append(pool)
+    return sorted(out, key=lambda p: p.id)
+
+
+def _unlisted_pool(client: PveClient, pid: str, anomalies: list[Anomaly]) -> Pool | None:
+    """A pool a job names that /pools does not list, asked directly: None when PVE says
+    it does not exist; members unknown when it is hidden (403) or unreadable."""
+    try:
+        data = client.get(f"/pools/{quote(pid, safe='')}")
+    except ApiHttpError as exc:
+        if exc.status == 403:
             anomalies.append(
                 Anomaly(
-                    Severity.WARNING, "pools", Msg("pool_read_error", pool=pid, error=exc.message)
+                    Severity.WARNING,
+                    "permissions",
+                    Msg("pool_needs_audit", pool=pid),
+                    {"pool": pid, "missing_privilege": exc.missing_privilege or "Pool.Audit"},
                 )
             )
-            out.append(Pool(pid, None, None))
-            continue
-        direct: list[int] = []
-        if isinstance(data, dict):
-            for m in data.get("members") or []:
-                if (
-                    isinstance(m, dict)
-                    and m.get("type") in ("qemu", "lxc")
-                    and _is_int(m.get("vmid"))
-                ):
-                    direct.append(int(m["vmid"]))
-        out.append(
-            Pool(
-                pid,
-                _opt_str(data.get("comment")) if isinstance(data, dict) else None,
-                tuple(sorted(direct)),
-            )
-        )
-    return sorted(out, key=lambda p: p.id)
+            return Pool(pid, None, None)
+        if "does not exist" in exc.pve_message:
+            return None  # deleted: a job naming it is refused by PVE (coverage reports it)
+        message = Msg("pool_read_error", pool=pid, error=exc.message)
+        anomalies.append(Anomaly(Severity.WARNING, "pools", message))
+        return Pool(pid, None, None)
+    except ApiError as exc:
+        message = Msg("pool_read_error", pool=pid, error=exc.message)
+        anomalies.append(Anomaly(Severity.WARNING, "pools", message))
+        return Pool(pid, None, None)
+    if not isinstance(data, dict):
+        return Pool(pid, None, ())
+    direct = [
+        int(m["vmid"])
+        for m in data.get("members") or []
+        if isinstance(m, dict) and m.get("type") in ("qemu", "lxc") and _is_int(m.get("vmid"))
+    ]
+    return Pool(pid, _opt_str(data.get("comment")), tuple(sorted(direct)))
 
 
 def _known_zone(name: str) -> bool:
