@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -130,6 +130,25 @@ class _NodeState:
         return self.total is not None and self.fetched_items < self.total
 
 
+@dataclass
+class _Walk:
+    """One planning walk over a node's tasks, newest first (``_Reader.plan``)."""
+
+    lacking: set[int]  # guests without a (possible) success yet
+    # per guest: end of the task of its newest success (or the start of a success on
+    # another node, or of a run being searched there: ``guest_search``)
+    success_end: dict[int, int]
+    take: list[TaskInfo] = field(default_factory=list)
+    later: list[tuple[TaskInfo, Prediction, frozenset[int]]] = field(default_factory=list)
+    floor: int | None = None  # once no guest lacks a success: the oldest such end
+
+    def resolve(self, guests: Iterable[int], held: int) -> None:
+        """These guests have a (possible) success in a task that ended at ``held``."""
+        for v in guests:
+            self.lacking.discard(v)
+            self.success_end[v] = max(self.success_end.get(v, held), held)
+
+
 class _Reader:
     """Reads, round after round, the logs that can still change a covered guest's result.
 
@@ -201,72 +220,69 @@ class _Reader:
 
     def plan(self, st: _NodeState) -> list[TaskInfo]:
         """The unknown tasks of the node to read this round (see the class docstring)."""
-        lacking = set(st.wanted)  # guests without a (possible) success yet
-        # per guest: end of the task of its newest success (or the start of a success on
-        # another node, or of a run being searched there: ``guest_search``)
-        success_end: dict[int, int] = self.search.resolved(st.wanted)
-        lacking -= success_end.keys()
-        take: list[TaskInfo] = []
-        later: list[tuple[TaskInfo, Prediction, frozenset[int]]] = []  # unknown, not taken
-        floor: int | None = None  # once no guest lacks a success: the oldest such end
+        w = _Walk(set(st.wanted), self.search.resolved(st.wanted))
+        w.lacking -= w.success_end.keys()
         absences = self._absences(st)  # events the node made no task for, newest first
         for i, task in enumerate(st.tasks):
             while absences and absences[-1][0] > task.starttime:
-                self._absent(absences.pop(), lacking, success_end)
-            end = _end(task, self.now)
-            # as the holder of a success, a finished task without an end time (odd data)
-            # counts as ending when it started: more older tasks are read, not fewer
-            held = end if task.endtime is not None or task.is_running else task.starttime
-            known, got = self.outcome(task)
-            if known:
-                if got is not None and got.pbs:
-                    for r in got.results:
-                        if r.is_success and r.vmid in st.wanted:
-                            lacking.discard(r.vmid)
-                            success_end[r.vmid] = max(success_end.get(r.vmid, held), held)
-                    for v in self._evidence(st, i, got, lacking):
-                        lacking.discard(v)
-                        success_end[v] = max(success_end.get(v, held), held)
-                continue
-            if self.search.wants(st.name, task):
-                take.append(task)  # a run of an event where a migrated guest is searched
-                self.predicted[task.upid] = self._prediction(st, i)
-                continue
-            if not lacking:
-                if floor is None:
-                    floor = min((success_end[v] for v in st.wanted), default=0)
-                if end < floor:
-                    continue  # ran before every guest's newest success (the node lock)
-            prediction = self._prediction(st, i)
-            guests = frozenset(st.wanted) if prediction is None else prediction & st.wanted
-            if guests & lacking:
-                take.append(task)
-                self.predicted[task.upid] = prediction
-                lacking -= guests
-                for v in guests:
-                    success_end[v] = max(success_end.get(v, held), held)
-            elif guests:
-                later.append((task, prediction, guests))
+                self._absent(absences.pop(), w.lacking, w.success_end)
+            self._visit(st, i, w)
         if not st.more_pages:  # the list reaches back to the window's start
             while absences:
-                self._absent(absences.pop(), lacking, success_end)
-        for task, prediction, guests in later:
-            if any(_end(task, self.now) >= success_end[v] for v in guests):
-                take.append(task)
+                self._absent(absences.pop(), w.lacking, w.success_end)
+        for task, prediction, guests in w.later:
+            if any(_end(task, self.now) >= w.success_end[v] for v in guests):
+                w.take.append(task)
                 self.predicted[task.upid] = prediction
-        if st.newest_first and take:
-            # rounds of ``batch`` logs, as the newest-first reading always did
-            taken = {t.upid for t in take}
-            for task, _prediction, _guests in later:
-                if len(take) >= st.batch:
-                    break
-                if task.upid not in taken:
-                    take.append(task)
-                    self.predicted[task.upid] = None
-            st.batch = min(st.batch * 2, max(1, self.options.workers))
-        if not take and not ((lacking or self._older_wanted(st)) and st.more_pages):
+        if st.newest_first and w.take:
+            self._widen(st, w)
+        if not w.take and not ((w.lacking or self._older_wanted(st)) and st.more_pages):
             st.done = True
-        return take
+        return w.take
+
+    def _visit(self, st: _NodeState, i: int, w: _Walk) -> None:
+        """One task of the walk: a known one counts with its results, an unknown one is
+        taken when it may hold a guest still lacking a success (else kept for later)."""
+        task = st.tasks[i]
+        end = _end(task, self.now)
+        # as the holder of a success, a finished task without an end time (odd data)
+        # counts as ending when it started: more older tasks are read, not fewer
+        held = end if task.endtime is not None or task.is_running else task.starttime
+        known, got = self.outcome(task)
+        if known:
+            if got is not None and got.pbs:
+                found = {r.vmid for r in got.results if r.is_success and r.vmid in st.wanted}
+                w.resolve(found, held)
+                w.resolve(self._evidence(st, i, got, w.lacking), held)
+            return
+        if self.search.wants(st.name, task):
+            w.take.append(task)  # a run of an event where a migrated guest is searched
+            self.predicted[task.upid] = self._prediction(st, i)
+            return
+        if not w.lacking:
+            if w.floor is None:
+                w.floor = min((w.success_end[v] for v in st.wanted), default=0)
+            if end < w.floor:
+                return  # ran before every guest's newest success (the node lock)
+        prediction = self._prediction(st, i)
+        guests = frozenset(st.wanted) if prediction is None else prediction & st.wanted
+        if guests & w.lacking:
+            w.take.append(task)
+            self.predicted[task.upid] = prediction
+            w.resolve(guests, held)
+        elif guests:
+            w.later.append((task, prediction, guests))
+
+    def _widen(self, st: _NodeState, w: _Walk) -> None:
+        """Newest-first reading: rounds of ``batch`` logs, as it always did."""
+        taken = {t.upid for t in w.take}
+        for task, _prediction, _guests in w.later:
+            if len(w.take) >= st.batch:
+                break
+            if task.upid not in taken:
+                w.take.append(task)
+                self.predicted[task.upid] = None
+        st.batch = min(st.batch * 2, max(1, self.options.workers))
 
     def _prediction(self, st: _NodeState, i: int) -> Prediction:
         if self.predictor is None or st.newest_first:
