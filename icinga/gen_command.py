@@ -148,29 +148,11 @@ def monitoring_options(parser: argparse.ArgumentParser | None = None) -> list[Op
         choices = tuple(str(c) for c in action.choices) if action.choices else None
         if choices and "one of" not in desc.lower():
             desc = f"{desc} One of: {', '.join(choices)}.".strip()
-        var = VAR_PREFIX + action.dest
-        if isinstance(action, argparse._CountAction):
-            if action.dest != "verbose":
-                raise ValueError(f"counting option {key}: only -v/--verbose is supported")
-            kind = "verbose"
-        elif isinstance(action, argparse._StoreTrueAction):
-            kind = "flag"
-        elif isinstance(action, (argparse._AppendAction, argparse._ExtendAction)):
-            kind = "repeat"
-        elif isinstance(action, argparse._StoreAction):
-            if action.nargs not in (None, 1, "?"):
-                raise ValueError(f"option {key}: nargs={action.nargs!r} is not supported")
-            kind = "value"
-        else:
-            raise ValueError(
-                f"option {key}: {type(action).__name__} is not supported by gen_command.py; "
-                "teach it how to map this action to an Icinga argument"
-            )
         options.append(
             Option(
                 key=key,
-                var=var,
-                kind=kind,
+                var=VAR_PREFIX + action.dest,
+                kind=_kind(action, key),
                 description=desc,
                 group=group_of.get(id(action), ""),
                 metavar=action.metavar if isinstance(action.metavar, str) else None,
@@ -180,6 +162,26 @@ def monitoring_options(parser: argparse.ArgumentParser | None = None) -> list[Op
     if SECRET_VAR in {o.var for o in options}:
         raise ValueError(f"an option maps to {SECRET_VAR}, which is reserved for the env secret")
     return options
+
+
+def _kind(action: argparse.Action, key: str) -> str:
+    """How an option becomes an Icinga argument: verbose, flag, repeat or value."""
+    if isinstance(action, argparse._CountAction):
+        if action.dest != "verbose":
+            raise ValueError(f"counting option {key}: only -v/--verbose is supported")
+        return "verbose"
+    if isinstance(action, argparse._StoreTrueAction):
+        return "flag"
+    if isinstance(action, (argparse._AppendAction, argparse._ExtendAction)):
+        return "repeat"
+    if isinstance(action, argparse._StoreAction):
+        if action.nargs not in (None, 1, "?"):
+            raise ValueError(f"option {key}: nargs={action.nargs!r} is not supported")
+        return "value"
+    raise ValueError(
+        f"option {key}: {type(action).__name__} is not supported by gen_command.py; "
+        "teach it how to map this action to an Icinga argument"
+    )
 
 
 # --------------------------------------------------------------------------- Icinga DSL

@@ -61,20 +61,26 @@ def schema_errors(value: Any, schema: dict[str, Any], where: str = "") -> list[s
         for i, item in enumerate(value):
             errors += schema_errors(item, schema.get("items", {}), f"{where}[{i}]")
     elif kind == "object" or (kind is None and "properties" in schema):
-        if not isinstance(value, dict):
-            return [f"{where}: expected object"]
-        props = schema.get("properties", {})
-        for name, prop in props.items():
-            if "[n]" not in name and not prop.get("optional") and name not in value:
-                errors.append(f"{where}.{name}: required key missing")
-        for key, item in value.items():
-            prop = props.get(key) or next(
-                (p for n, p in props.items() if "[n]" in n and re.fullmatch(
-                    re.escape(n).replace(r"\[n\]", r"\d+"), key)),
-                None,
-            )  # fmt: skip
-            if prop is not None:
-                errors += schema_errors(item, prop, f"{where}.{key}")
+        errors += _object_errors(value, schema.get("properties", {}), where)
+    return errors
+
+
+def _object_errors(value: Any, props: dict[str, Any], where: str) -> list[str]:
+    if not isinstance(value, dict):
+        return [f"{where}: expected object"]
+    errors = [
+        f"{where}.{name}: required key missing"
+        for name, prop in props.items()
+        if "[n]" not in name and not prop.get("optional") and name not in value
+    ]
+    for key, item in value.items():
+        prop = props.get(key) or next(
+            (p for n, p in props.items() if "[n]" in n and re.fullmatch(
+                re.escape(n).replace(r"\[n\]", r"\d+"), key)),
+            None,
+        )  # fmt: skip
+        if prop is not None:
+            errors += schema_errors(item, prop, f"{where}.{key}")
     return errors
 
 

@@ -442,6 +442,19 @@ def _parse_recipe(f: Fields, task_type: str, renderer: RecipeRenderer) -> LogRec
         external = tuple(
             vmid(v, f"{r.loc('external')}[{i}]") for i, v in enumerate(r.sequence("external"))
         )
+    failures = _parse_failures(r, vmid)
+    warnings = _parse_warnings(r, vmid)
+    lock_wait: int = r.integer("lock_wait", 0, minimum=0)
+    former = _parse_former(r, vmid)
+    stuck = vmid(r.data["stuck"], r.loc("stuck")) if r.has("stuck") else None
+    return LogRecipe(
+        job, vmids, failures, warnings, r.text("job_error", None), lock_wait, external, former,
+        stuck,
+    )  # fmt: skip
+
+
+def _parse_failures(r: Fields, vmid: Any) -> dict[int, tuple[str, str]]:
+    """``failures``: [{vmid, error, stage}] -> vmid -> (error, stage)."""
     failures: dict[int, tuple[str, str]] = {}
     for i, item in enumerate(r.sequence("failures", [])):
         fi = Fields(item, f"{r.loc('failures')}[{i}]", ("vmid", "error", "stage"))
@@ -449,6 +462,11 @@ def _parse_recipe(f: Fields, task_type: str, renderer: RecipeRenderer) -> LogRec
             fi.nonempty_text("error"),
             fi.choice("stage", ("start", "transfer"), "start"),
         )
+    return failures
+
+
+def _parse_warnings(r: Fields, vmid: Any) -> dict[int, tuple[str, ...]]:
+    """``warnings``: vmid -> a text or a list of texts."""
     warnings: dict[int, tuple[str, ...]] = {}
     raw_warnings = r.data.get("warnings") or {}
     if not isinstance(raw_warnings, Mapping):
@@ -460,13 +478,7 @@ def _parse_recipe(f: Fields, task_type: str, renderer: RecipeRenderer) -> LogRec
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             raise ScenarioError(f"{where}: expected a list of texts")
         warnings[vmid(key, where)] = tuple(texts)
-    lock_wait: int = r.integer("lock_wait", 0, minimum=0)
-    former = _parse_former(r, vmid)
-    stuck = vmid(r.data["stuck"], r.loc("stuck")) if r.has("stuck") else None
-    return LogRecipe(
-        job, vmids, failures, warnings, r.text("job_error", None), lock_wait, external, former,
-        stuck,
-    )  # fmt: skip
+    return warnings
 
 
 def _parse_former(r: Fields, vmid: Any) -> dict[int, tuple[str, str]]:

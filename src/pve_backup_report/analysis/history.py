@@ -479,36 +479,9 @@ class _LogState:
         self.nonblank += nonblank
 
     def _info(self, text: str) -> None:
-        if text.startswith(_INFO_STARTING):
-            m = _STARTING_RE.fullmatch(text, len(_INFO_STARTING))
-            if m is not None:
-                self.pending_end = None
-                self.open = self._new_guest(int(m.group(1)), m.group(2) or None, "open")
-        elif text.startswith(_INFO_FINISHED):
-            m = _FINISHED_RE.fullmatch(text, len(_INFO_FINISHED))
-            if m is not None:
-                vmid = int(m.group(1))
-                g = self._guest_for(vmid) or self._new_guest(vmid, None, "open")
-                g.state = "finished"
-                hours, minutes, seconds = (int(x) for x in m.group(2, 3, 4))
-                g.duration = hours * 3600 + minutes * 60 + seconds
-                if g is self.open:
-                    self.open = None
-                self.pending_end = g
-        elif text.startswith(_INFO_STARTED_AT):
-            if self.open is not None and self.open.started is None:
-                self.open.started = self._time(text[len(_INFO_STARTED_AT) :])
-        elif text.startswith(_INFO_FINISHED_AT):
-            done = self.pending_end
-            if done is not None and done.state == "finished" and done.ended is None:
-                done.ended = self._time(text[len(_INFO_FINISHED_AT) :])
-            self.pending_end = None
-        elif text.startswith(_INFO_FAILED_AT):
-            done = self.pending_end
-            if done is not None and done.state == "failed" and done.ended is None:
-                done.ended = self._time(text[len(_INFO_FAILED_AT) :])
-            self.pending_end = None
-        elif text.startswith(_INFO_PBS_ARCHIVE):
+        if self._guest_line(text):
+            return
+        if text.startswith(_INFO_PBS_ARCHIVE):
             m = _ARCHIVE_RE.match(text, len(_INFO_PBS_ARCHIVE))
             if m is not None and self.open is not None and self.open.archive is None:
                 self.open.archive = m.group(1)
@@ -518,6 +491,40 @@ class _LogState:
             self.job_end = "ok"
         elif text.startswith(_INFO_JOB_ERRORS):
             self.job_end = "errors"
+
+    def _guest_line(self, text: str) -> bool:
+        """A guest section's start or end line (and its times); False for other lines."""
+        if text.startswith(_INFO_STARTING):
+            m = _STARTING_RE.fullmatch(text, len(_INFO_STARTING))
+            if m is not None:
+                self.pending_end = None
+                self.open = self._new_guest(int(m.group(1)), m.group(2) or None, "open")
+        elif text.startswith(_INFO_FINISHED):
+            m = _FINISHED_RE.fullmatch(text, len(_INFO_FINISHED))
+            if m is not None:
+                self._finished(int(m.group(1)), *(int(x) for x in m.group(2, 3, 4)))
+        elif text.startswith(_INFO_STARTED_AT):
+            if self.open is not None and self.open.started is None:
+                self.open.started = self._time(text[len(_INFO_STARTED_AT) :])
+        elif text.startswith((_INFO_FINISHED_AT, _INFO_FAILED_AT)):
+            finished = text.startswith(_INFO_FINISHED_AT)
+            done = self.pending_end
+            state = "finished" if finished else "failed"
+            if done is not None and done.state == state and done.ended is None:
+                prefix = _INFO_FINISHED_AT if finished else _INFO_FAILED_AT
+                done.ended = self._time(text[len(prefix) :])
+            self.pending_end = None
+        else:
+            return False
+        return True
+
+    def _finished(self, vmid: int, hours: int, minutes: int, seconds: int) -> None:
+        g = self._guest_for(vmid) or self._new_guest(vmid, None, "open")
+        g.state = "finished"
+        g.duration = hours * 3600 + minutes * 60 + seconds
+        if g is self.open:
+            self.open = None
+        self.pending_end = g
 
     def skipped(self) -> dict[int, None]:
         """The guests of other nodes the job skipped, in log order (``dict`` as an

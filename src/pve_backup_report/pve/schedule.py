@@ -615,7 +615,7 @@ class _Tm:
         return _mktime(self.zone, fields, self.guess, self.forward)[0]
 
 
-def _compute_next(
+def _compute_next(  # noqa: C901, PLR0915 - mirrors proxmox-time compute_next_event
     ev: CalendarEvent, last: int, zone: ZoneInfo | None, forward: bool = False
 ) -> int | None:
     """``CalendarEvent::compute_next_event``: the first event strictly after ``last``."""

@@ -6,7 +6,7 @@ this module only puts them into words. Pure: no clock reads, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pve_backup_report.pve.schedule import (
@@ -264,29 +264,7 @@ def _time_phrase(ev: CalendarEvent, lang: str) -> tuple[str, bool]:
             fmt = "{:02d}:{:02d}" if sec_zero else "{:02d}:{:02d}:" + f"{seconds[0]:02d}"
             times = [fmt.format(h, m) for h in hours for m in minutes]
             return str(txt["at"]).format(t=_join(times, txt["and"])), False
-    # frequency within the hour
-    hour_prog = _progression(hours, 23) if hours is not None else None
-    if minutes is None:
-        phrase = str(txt["every_second"] if seconds is None else txt["every_minute"])
-        sec_done = seconds is None
-    else:
-        sec_done = False
-        prog = _progression(minutes, 59)
-        if prog is not None:
-            phrase = str(txt["every_n_minutes"]).format(n=prog[1])
-            if prog[0]:
-                phrase += str(txt["from_minute"]).format(m=f"{prog[0]:02d}")
-        else:
-            if hours is not None and hour_prog is not None:
-                phrase = str(txt["every_n_hours"]).format(n=hour_prog[1])
-                if hour_prog[0]:
-                    phrase += str(txt["from_hour"]).format(h=f"{hour_prog[0]:02d}")
-                hours = None
-            else:
-                phrase = str(txt["every_hour"])
-            if minutes != [0] or not sec_zero:
-                key = "at_minute" if len(minutes) == 1 else "at_minutes"
-                phrase += str(txt[key]).format(m=_join([f"{m:02d}" for m in minutes], txt["and"]))
+    phrase, hours, sec_done = _frequency(hours, minutes, seconds, sec_zero, txt)
     if not sec_done and not sec_zero:
         if seconds is None:
             phrase += ", " + str(txt["every_second"])
@@ -297,6 +275,38 @@ def _time_phrase(ev: CalendarEvent, lang: str) -> tuple[str, bool]:
         key = "during_hour" if len(hours) == 1 else "during_hours"
         phrase += str(txt[key]).format(h=_ranges(hours))
     return phrase, True
+
+
+def _frequency(
+    hours: list[int] | None,
+    minutes: list[int] | None,
+    seconds: list[int] | None,
+    sec_zero: bool,
+    txt: Mapping[str, Any],
+) -> tuple[str, list[int] | None, bool]:
+    """The frequency within the hour ("every 15 minutes", "every 2 hours at minute 30");
+    also the hours still to name (None once said) and whether the seconds are said."""
+    hour_prog = _progression(hours, 23) if hours is not None else None
+    if minutes is None:
+        phrase = str(txt["every_second"] if seconds is None else txt["every_minute"])
+        return phrase, hours, seconds is None
+    prog = _progression(minutes, 59)
+    if prog is not None:
+        phrase = str(txt["every_n_minutes"]).format(n=prog[1])
+        if prog[0]:
+            phrase += str(txt["from_minute"]).format(m=f"{prog[0]:02d}")
+        return phrase, hours, False
+    if hours is not None and hour_prog is not None:
+        phrase = str(txt["every_n_hours"]).format(n=hour_prog[1])
+        if hour_prog[0]:
+            phrase += str(txt["from_hour"]).format(h=f"{hour_prog[0]:02d}")
+        hours = None
+    else:
+        phrase = str(txt["every_hour"])
+    if minutes != [0] or not sec_zero:
+        key = "at_minute" if len(minutes) == 1 else "at_minutes"
+        phrase += str(txt[key]).format(m=_join([f"{m:02d}" for m in minutes], txt["and"]))
+    return phrase, hours, False
 
 
 def describe(ev_or_expr: CalendarEvent | str, lang: str = "en") -> str:
