@@ -9,8 +9,8 @@ and run ``check_pve_backup`` as a child process with a fresh task cache:
 
 * ``cold``: empty cache;
 * ``warm``: the same check again (nothing new);
-* ``report``: the warm check with ``--report`` (after one untimed ``--report`` run that fills
-  the notes cache; its numbers are printed as ``report-first`` in the text table).
+* ``report-first``: the first ``--report`` run, which fills the notes cache (not repeated);
+* ``report``: the warm check with ``--report`` after it.
 
 Measured per run: wall time, CPU time (user + sys of the child, from ``os.wait4``), peak RSS
 of the child, API requests (the ``api_requests`` perfdata), bytes sent by the simulator
@@ -20,7 +20,11 @@ deepest needed task, when cold the logs that hold each covered guest's latest re
 latest success and those of the runs of its jobs since that success (only a log tells
 which guests a run failed), one content call and one status call (space) per PBS storage
 in use, and for the report
-the notes not cached). Timings are never asserted anywhere; this script only reports them.
+the notes not cached), and ``floor_s``, the latency floor: the dependent round trips
+times the latency plus the remaining minimum requests times the latency over
+``--max-workers`` (the table shows ``wall / floor``). CPU is also given per guest and, cold,
+per log the run had to read. Timings are never asserted anywhere; this script only
+reports them.
 
 A size is ``S``, ``M``, ``L`` or ``nodes=N,guests=N,jobs=N[,days=N][,seed=N]``.
 """
@@ -71,8 +75,9 @@ INVENTORY = 9  # /version /nodes /storage /cluster/resources /cluster/backup /po
 # /cluster/backup-info/not-backed-up /cluster/status /access/permissions
 KEYS = (
     "size", "mode", "nodes", "guests", "wall_s", "cpu_s", "peak_rss_mb", "requests",
-    "min_requests", "bytes", "truth_match",
+    "min_requests", "bytes", "truth_match", "floor_s", "cpu_per_guest_ms", "cpu_per_log_ms",
 )  # fmt: skip
+MAX_WORKERS = 16  # the plugin's default --max-workers
 
 
 @dataclass
@@ -91,6 +96,9 @@ class Row:
     exit_code: int
     status: str
     truth_match: float | None = None  # % of guests whose problems are the ground truth
+    floor_s: float = 0.0  # the latency floor (see ``floor``)
+    cpu_per_guest_ms: float = 0.0  # CPU per guest of the cluster
+    cpu_per_log_ms: float | None = None  # cold: CPU per log the run had to read
 
     def as_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in (*KEYS, "days", "exit_code")}
@@ -109,6 +117,7 @@ class Minimum:
     content: int
     notes: int
     creations: int = 0  # a covered guest without any result: one task list per node
+    deepest_pages: int = 1  # the most task-list pages one node needs (read one after another)
 
     def cold(self) -> int:
         return (
@@ -118,6 +127,21 @@ class Minimum:
 
     def warm(self) -> int:
         return self.inventory + self.defaults + self.pages + self.content + self.creations
+
+    def rounds(self, mode: str) -> int:
+        """Round trips that depend on each other: the inventory, the node details (time
+        zones, defaults), the task-list pages one after another, the logs, the notes."""
+        details = 1 if mode == "cold" or self.defaults else 0
+        logs = 1 if mode == "cold" and self.logs else 0
+        notes = 1 if mode == "report-first" else 0
+        return 1 + details + self.deepest_pages + logs + notes
+
+
+def floor(least: Minimum, mode: str, min_requests: int, latency_ms: int, workers: int) -> float:
+    """The latency floor of a run: its dependent round trips one after another, the rest
+    of its minimum requests ``workers`` at a time."""
+    rounds = least.rounds(mode)
+    return latency_ms / 1000 * (rounds + max(0, min_requests - rounds) / max(1, workers))
 
 
 def minimum(scenario: Scenario, history_days: int, truth: Sequence[GuestTruth]) -> Minimum:
@@ -168,7 +192,7 @@ def minimum(scenario: Scenario, history_days: int, truth: Sequence[GuestTruth]) 
         could_hold = (*guests, *local, *(recipe.vmids or ()))
         if any(v in covered and task.starttime > success.get(v, 0) for v in could_hold):
             needed.add((task.starttime, task.upid))
-    pages = 0
+    pages = deepest_pages = 0
     for node in online:
         listed = sorted(
             ((t.starttime, t.upid) for t in scenario.tasks_on(node) if t.type == "vzdump"
@@ -177,6 +201,7 @@ def minimum(scenario: Scenario, history_days: int, truth: Sequence[GuestTruth]) 
         )  # fmt: skip
         deepest = max((i for i, key in enumerate(listed) if key in needed), default=0)
         pages += deepest // PAGE_SIZE + 1
+        deepest_pages = max(deepest_pages, deepest // PAGE_SIZE + 1)
     return Minimum(
         inventory=INVENTORY,
         timezones=len(online),
@@ -190,6 +215,7 @@ def minimum(scenario: Scenario, history_days: int, truth: Sequence[GuestTruth]) 
         notes=len(scenario.guests),
         # when was a guest without any result created? (the generator makes no clones)
         creations=len(online) if covered - {t.vmid for t in truth if t.latest} else 0,
+        deepest_pages=deepest_pages or 1,
     )
 
 
@@ -296,6 +322,7 @@ def bench_size(
     verbose: bool,
     repeat: int = 1,
     plugin_src: Path | None = None,
+    workers: int = MAX_WORKERS,
 ) -> list[Row]:
     generated = generate_cluster(spec)
     truth = ground_truth(generated)
@@ -325,6 +352,7 @@ def bench_size(
                 "--now", str(scenario.now),
                 "--cache-file", str(cache_file),
                 "--history-days", str(history_days),
+                "--max-workers", str(workers),
                 "-t", "300",
             ]  # fmt: skip
             report = ["--report", str(work / "report.md")]
@@ -364,6 +392,13 @@ def bench_size(
                     bytes=sent,
                     exit_code=m.exit_code,
                     status=m.stdout.split("|", 1)[0].strip()[:90],
+                    floor_s=round(floor(least, mode, min_requests, latency_ms, workers), 3),
+                    cpu_per_guest_ms=round(1000 * m.cpu_s / max(1, spec.guests), 4),
+                    cpu_per_log_ms=(
+                        round(1000 * m.cpu_s / least.logs, 3)
+                        if mode == "cold" and least.logs
+                        else None
+                    ),
                 )
                 rows.append(row)
                 if verbose:
@@ -393,15 +428,18 @@ def truth_match(
 
 def table(rows: Sequence[Row]) -> str:
     head = (
-        "| size | days | mode | nodes | guests | wall s | CPU s | peak RSS MB "
-        "| requests | min requests | bytes | truth match % |"
+        "| size | days | mode | nodes | guests | wall s | floor s | wall / floor | CPU s "
+        "| CPU ms / guest | CPU ms / log | peak RSS MB | requests | min requests | bytes "
+        "| truth match % |"
     )
-    lines = [head, "|" + " --- |" * 12]
+    lines = [head, "|" + " --- |" * 16]
     for r in rows:
+        per_log = f"{r.cpu_per_log_ms:.2f}" if r.cpu_per_log_ms is not None else "-"
         lines.append(
             f"| {r.size} | {r.days} | {r.mode} | {r.nodes} | {r.guests:,} "
-            f"| {r.wall_s:.2f} "
-            f"| {r.cpu_s:.2f} | {r.peak_rss_mb:.0f} | {r.requests:,} | {r.min_requests:,} "
+            f"| {r.wall_s:.2f} | {r.floor_s:.2f} | {r.wall_s / max(r.floor_s, 1e-9):.1f} "
+            f"| {r.cpu_s:.2f} | {r.cpu_per_guest_ms:.3f} | {per_log} "
+            f"| {r.peak_rss_mb:.0f} | {r.requests:,} | {r.min_requests:,} "
             f"| {r.bytes:,} | {r.truth_match if r.truth_match is not None else '-'} |"
         )
     return "\n".join(lines)
@@ -443,6 +481,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run the check from this source tree (the directory holding "
         "pve_backup_report), e.g. an older version for a before/after comparison",
     )
+    parser.add_argument(
+        "--max-workers",
+        type=int,
+        default=MAX_WORKERS,
+        help=f"the check's --max-workers, also used for the latency floor (default {MAX_WORKERS})",
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
     args = parser.parse_args(argv)
@@ -456,9 +500,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.verbose,
             max(1, args.repeat),
             args.plugin_src.resolve() if args.plugin_src else None,
+            max(1, args.max_workers),
         )
     if args.json:
-        print(json.dumps([r.as_json() for r in rows if r.mode != "report-first"], indent=1))
+        print(json.dumps([r.as_json() for r in rows], indent=1))
     else:
         print(f"latency {args.latency_ms} ms per request, {os.cpu_count()} CPUs")
         print(table(rows))

@@ -34,9 +34,9 @@ def test_bench_smoke() -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
-    assert [r["mode"] for r in rows] == ["cold", "warm", "report"]
+    assert [r["mode"] for r in rows] == ["cold", "warm", "report-first", "report"]
     keys = {"size", "mode", "nodes", "guests", "wall_s", "cpu_s", "peak_rss_mb", "requests",
-            "min_requests", "bytes"}  # fmt: skip
+            "min_requests", "bytes", "floor_s", "cpu_per_guest_ms", "cpu_per_log_ms"}  # fmt: skip
     for row in rows:
         assert keys <= set(row)
         assert (row["nodes"], row["guests"]) == (2, 12)
@@ -44,7 +44,10 @@ def test_bench_smoke() -> None:
         assert row["wall_s"] > 0 and row["cpu_s"] > 0 and row["peak_rss_mb"] > 0
         assert row["bytes"] > 0
         assert row["requests"] >= row["min_requests"] > 0
-    cold, warm, report = rows
+    cold, warm, first, report = rows
+    assert first["requests"] >= warm["requests"]  # the notes, once
+    assert all(r["floor_s"] == 0 for r in rows)  # no latency, no floor
+    assert cold["cpu_per_log_ms"] is not None and warm["cpu_per_log_ms"] is None
     assert warm["requests"] == warm["min_requests"] < cold["requests"]
     assert report["requests"] == warm["requests"]  # the notes come from the cache
 
