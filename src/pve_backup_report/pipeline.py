@@ -36,6 +36,7 @@ from pve_backup_report.collect.task_cache import TaskCache, default_cache_path
 from pve_backup_report.collect.tasks import HistoryCollection, HistoryOptions, collect_history
 from pve_backup_report.config import Settings
 from pve_backup_report.model import Anomaly, Inventory, Severity
+from pve_backup_report.timeutil import window_s
 
 log = logging.getLogger("nagiosplugin.pve_backup_report")
 
@@ -103,7 +104,7 @@ def _run_assessment(
             result, client, settings, progress, (got.histories, got.readable, got.content, extra)
         )
         hidden = hidden_history_anomaly(
-            result.guests, history.empty_nodes, options.now, settings.history_days * 86400
+            result.guests, history.empty_nodes, options.now, window_s(settings.history_days)
         )
         if hidden is not None:
             result = replace(result, anomalies=(*result.anomalies, hidden))
@@ -213,7 +214,7 @@ def _history_and_sources(
         sources = sources_future.result()
     anomalies = [*sources.anomalies, *history.anomalies]
     if cache is not None:
-        cache.save(history.new_tasks, options.now - settings.history_days * 86400)
+        cache.save(history.new_tasks, options.now - window_s(settings.history_days))
         anomalies += cache.anomalies
     log.info(
         "history: %d tasks listed, %d logs read, %d from cache",

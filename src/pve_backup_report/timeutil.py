@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+DAY_S = 86400
+
+
+def window_s(history_days: int) -> int:
+    """The history window in seconds: every rule that looks back uses this one."""
+    return history_days * DAY_S
+
 
 def parse_timestamp(value: object) -> int:
     """Epoch seconds (int or digits) or ISO 8601 (``Z`` or offset; naive means UTC)."""

@@ -32,6 +32,7 @@ from pve_backup_report.analysis.pbs_health import StorageSpace
 from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, BackupJob, Guest, Inventory, Problem, Severity
 from pve_backup_report.pve.schedule import ScheduleError, next_event, parse_event
+from pve_backup_report.timeutil import window_s
 
 _COVERAGE_PROBLEM = {
     Coverage.NOT_COVERED: Problem.NOT_COVERED,
@@ -51,6 +52,10 @@ class AnalysisOptions:
     grace_s: int = 3 * 3600
     max_age_s: tuple[int, int] = (8 * 86400, 15 * 86400)
     history_days: int = 15
+
+    @property
+    def window_s(self) -> int:
+        return window_s(self.history_days)
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,13 @@ class Assessment:
 
     def with_stats(self, stats: CollectStats) -> Assessment:
         return replace(self, stats=stats)
+
+    def judged_age(self, g: GuestStatus) -> int | None:
+        """The age a guest is judged by: its latest success's, or the whole history
+        window for a guest never backed up in it (the one place for that rule)."""
+        if g.age_s is not None:
+            return g.age_s
+        return self.options.window_s if Problem.NEVER in g.problems else None
 
     @property
     def worst_anomaly(self) -> Severity | None:
@@ -334,7 +346,7 @@ class _Judging:
             after = created.started if created is not None else self.now - options.grace_s
             first = first_run(schedules, tz, after)
         if verdict.freshness is Freshness.NEVER and readable:
-            age_floor = options.history_days * 86400  # nothing in the whole history window
+            age_floor = options.window_s  # nothing in the whole history window
         return _Timing(verdict.freshness, expected, verdict.age_s, age_floor, first)
 
 

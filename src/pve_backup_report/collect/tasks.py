@@ -71,6 +71,7 @@ from pve_backup_report.errors import ApiError
 from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, BackupJob, Inventory, Severity, perl_true
 from pve_backup_report.pve.vzdump_command import VzdumpCommand, parse_vzdump_command
+from pve_backup_report.timeutil import window_s
 
 _LOG_PAGE = 50000  # task log lines per request
 
@@ -308,7 +309,7 @@ class _Reader:
         node started no task (``guest_search``, "Absence"), oldest first (``pop`` gives
         the newest). The last ``TOLERANCE_S`` are left out: their task may start yet."""
         starts = sorted(t.starttime for t in st.tasks)
-        since = self.now - self.options.history_days * 86400
+        since = self.now - window_s(self.options.history_days)
         out = []
         for event, guests in self.runs.due(st.name, st.tz):
             if not since <= event <= self.now - TOLERANCE_S or not guests & st.wanted:
@@ -425,7 +426,7 @@ def collect_history(
     wanted = wanted_guests(coverage)
     anomalies: list[Anomaly] = []
     states = _node_states(inventory, wanted, options, anomalies)
-    since = now - options.history_days * 86400
+    since = now - window_s(options.history_days)
     runs = TaskPredictor(inventory, coverage, since, now)
     predictor = runs if options.schedule_selection else None
     home = {v: node for node, guests in wanted.items() for v in guests}

@@ -18,7 +18,7 @@ import nagiosplugin
 from pve_backup_report.analysis.assess import Assessment, GuestStatus, pending_guests
 from pve_backup_report.analysis.coverage import Coverage
 from pve_backup_report.analysis.thresholds import CATEGORIES
-from pve_backup_report.model import Problem, Severity
+from pve_backup_report.model import Severity
 from pve_backup_report.output.check_storage import CONTEXT as STORAGE_CONTEXT
 from pve_backup_report.output.check_storage import (
     StorageUsedContext,
@@ -109,11 +109,7 @@ def oldest_success_age(a: Assessment) -> int | None:
 
 
 def _judged_age(g: GuestStatus, a: Assessment) -> int | None:
-    if g.age_s is not None:
-        return g.age_s
-    if Problem.NEVER in g.problems:
-        return a.options.history_days * 86400
-    return None
+    return a.judged_age(g)
 
 
 # --------------------------------------------------------------------------- evaluation

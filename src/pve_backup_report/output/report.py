@@ -453,7 +453,7 @@ def _guest_problem_line(g: GuestStatus, problem: Problem, a: Assessment, tr: _Tr
     else:  # AGE_WARNING / AGE_CRITICAL
         warn_s, crit_s = a.options.max_age_s
         limit = crit_s if problem is Problem.AGE_CRITICAL else warn_s
-        age = g.age_s if g.age_s is not None else a.options.history_days * 86400
+        age = a.judged_age(g) or a.options.window_s
         facts += [
             f"{tr('latest_success')} {iso_utc(success) or tr('none')}",
             f"{tr('age')} {tr.duration(age)}" + ("" if g.age_s is not None else "+"),
