@@ -9,7 +9,9 @@ and consumed by the pure analysis modules (``analysis/coverage.py``, ``analysis/
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 NOT_SPECIFIED = "not specified"
@@ -228,6 +230,11 @@ class Inventory:
     # would list it: it does not exist), False when it lacks both (it may be hidden);
     # absent when not known
     storage_audit: dict[str, bool] = field(default_factory=dict)
+
+    @cached_property
+    def jobs_by_id(self) -> Mapping[str, BackupJob]:
+        """The jobs by id (the one lookup every layer uses)."""
+        return {j.id: j for j in self.jobs}
 
     def storage(self, storage_id: str) -> Storage | None:
         for s in self.storages:

@@ -276,7 +276,7 @@ class _Judging:
     ) -> None:
         self.inventory, self.content, self.readable = inventory, content, readable_nodes
         self.now, self.options = now, options
-        self.jobs = {j.id: j for j in inventory.jobs}
+        self.jobs = inventory.jobs_by_id
         self.expected_runs: dict[tuple[tuple[str | None, ...], str], int | None] = {}
         self.previous_events: dict[tuple[str, str], int | None] = {}
 
@@ -390,7 +390,7 @@ def _node_tz(inventory: Inventory, node: str) -> str:
 
 
 def _storages_of(
-    job_ids: Iterable[str], jobs: dict[str, BackupJob], node: str, inventory: Inventory
+    job_ids: Iterable[str], jobs: Mapping[str, BackupJob], node: str, inventory: Inventory
 ) -> set[str]:
     out = set()
     for jid in job_ids:
@@ -403,7 +403,7 @@ def _storages_of(
 
 def pbs_storages_in_use(inventory: Inventory, coverage: CoverageResult) -> set[str]:
     """The storages any job including a guest writes to (only PBS ones are read)."""
-    jobs = {j.id: j for j in inventory.jobs}
+    jobs = inventory.jobs_by_id
     out: set[str] = set()
     for gc in coverage.guests:
         out |= _storages_of(gc.jobs, jobs, gc.guest.node, inventory)

@@ -101,7 +101,7 @@ class TaskPredictor:
         self._events: dict[tuple[str, str], list[int]] = {}
         self._matched: dict[str, tuple[tuple[str, int], ...]] = {}  # by UPID
         self._by_node: dict[tuple[str, str], list[tuple[str, list[int]]]] = {}
-        self._jobs = {j.id: j for j in inventory.jobs}
+        self._jobs = inventory.jobs_by_id
         # UPID -> (job id, the jobs of its event) for a task told apart from its siblings
         self._paired: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
         # (node, jobs of an event) whose tasks a log showed not to be paired as predicted

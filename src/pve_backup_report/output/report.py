@@ -234,7 +234,7 @@ def _sorted_problems(problems: Iterable[Problem]) -> list[Problem]:
 
 def _pbs_storages(g: GuestStatus, inv: Inventory) -> list[Storage | str]:
     """The storages the guest's PBS jobs write to on its node (Storage, or an unknown id)."""
-    jobs = {j.id: j for j in inv.jobs}
+    jobs = inv.jobs_by_id
     seen: list[str] = []
     for jid in g.pbs_jobs:
         job = jobs.get(jid)
