@@ -37,12 +37,23 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, Severity
 from pve_backup_report.pve.upid import UpidError, parse_upid
+
+# a guest's result in one task, and a whole task's outcome
+ResultStatus = Literal["ok", "warning", "failed", "running"]
+JobStatus = Literal["ok", "warning", "failed", "running", "unknown"]
+GuestType = Literal["qemu", "lxc"]
+RESULT_STATUSES: tuple[ResultStatus, ...] = ("ok", "warning", "failed", "running")
+_GUEST_TYPES: dict[str, GuestType] = {"qemu": "qemu", "lxc": "lxc"}
+# a task record's status kind (task_status_kind) -> the job's status
+_RECORD_STATUS: dict[str, JobStatus] = {
+    "ok": "ok", "warning": "warning", "error": "failed", "running": "running",
+}  # fmt: skip
 
 __all__ = [
     "GuestBackupResult",
@@ -263,7 +274,7 @@ class GuestBackupResult:
     """The outcome of one guest's backup in one vzdump task."""
 
     vmid: int
-    status: str  # ok / warning / failed / running
+    status: ResultStatus
     started: int | None  # epoch
     ended: int | None  # epoch
     duration_s: int | None
@@ -271,7 +282,7 @@ class GuestBackupResult:
     upid: str
     message: str | None  # failure reason or warnings summary
     archive: str | None = None  # PBS snapshot, e.g. "vm/100/2024-01-01T01:00:05Z"
-    guest_type: str | None = None  # qemu / lxc (from the Starting line)
+    guest_type: GuestType | None = None  # from the Starting line
 
     @property
     def is_success(self) -> bool:
@@ -296,7 +307,7 @@ class TaskParse:
 
     task: TaskInfo
     results: tuple[GuestBackupResult, ...]
-    job_status: str  # ok / warning / failed / running / unknown
+    job_status: JobStatus
     job_error: str | None
     anomalies: tuple[Anomaly, ...]
     skipped_external: tuple[int, ...]
@@ -367,7 +378,7 @@ class _Guest:
         "vmid",
     )
 
-    def __init__(self, vmid: int, guest_type: str | None, state: str) -> None:
+    def __init__(self, vmid: int, guest_type: GuestType | None, state: str) -> None:
         self.vmid = vmid
         self.guest_type = guest_type
         self.state = state  # open / finished / failed
@@ -438,7 +449,7 @@ class _LogState:
             return g
         return None
 
-    def _new_guest(self, vmid: int, guest_type: str | None, state: str) -> _Guest:
+    def _new_guest(self, vmid: int, guest_type: GuestType | None, state: str) -> _Guest:
         g = _Guest(vmid, guest_type, state)
         self.guests.append(g)
         self.latest[vmid] = g
@@ -498,7 +509,8 @@ class _LogState:
             m = _STARTING_RE.fullmatch(text, len(_INFO_STARTING))
             if m is not None:
                 self.pending_end = None
-                self.open = self._new_guest(int(m.group(1)), m.group(2) or None, "open")
+                kind = _GUEST_TYPES.get(m.group(2))
+                self.open = self._new_guest(int(m.group(1)), kind, "open")
         elif text.startswith(_INFO_FINISHED):
             m = _FINISHED_RE.fullmatch(text, len(_INFO_FINISHED))
             if m is not None:
@@ -641,10 +653,11 @@ def _build(
     out = _outcome(task, st)
     built = _section_results(task, st, out)
     any_failed = any(r.status == "failed" for r in built)
+    job_status: JobStatus
     if out.running:
         job_status = "running"
     elif out.kind in ("ok", "warning"):
-        job_status = out.kind
+        job_status = "ok" if out.kind == "ok" else "warning"
     elif out.kind == "error" or out.job_error is not None or any_failed:
         job_status = "failed"
     else:
@@ -820,7 +833,7 @@ def _guest_verdict(
     kind: str,
     job_error: str | None,
     status_text: str,
-) -> tuple[str, str | None]:
+) -> tuple[ResultStatus, str | None]:
     if g.state == "failed":
         return "failed", _clip(" ".join(g.fail_parts)) if g.fail_parts else Msg("backup_failed")
     if g.state == "finished":
@@ -835,7 +848,7 @@ def _guest_verdict(
         return "running", None
     if not running and kind in ("ok", "warning"):
         # PVE ends a task OK/WARNINGS only when every guest succeeded: the log is cut off.
-        return kind, Msg("log_cut")
+        return ("ok" if kind == "ok" else "warning"), Msg("log_cut")
     if job_error is not None:
         return "failed", _clip(job_error)
     return "failed", Msg("did_not_finish", error=status_text)
@@ -845,9 +858,7 @@ def _fallback(task: TaskInfo, reason: str, expected: Collection[int] | None) -> 
     """Results from the task record alone (log missing, empty or unreadable)."""
     kind = "running" if task.is_running else task_status_kind(task.status)
     status_text = "RUNNING" if kind == "running" else (task.status or _UNEXPECTED)
-    job_status = {"ok": "ok", "warning": "warning", "error": "failed", "running": "running"}.get(
-        kind, "unknown"
-    )
+    job_status = _RECORD_STATUS.get(kind, "unknown")
     job_error = task.status if kind == "error" else None
     results, outcome = _record_results(task, kind, status_text, expected)
     anomaly = Anomaly(
@@ -874,7 +885,9 @@ def _record_results(
     single-guest task names its guest; a task that ended well covers the guests expected
     in it; otherwise nothing is known per guest."""
 
-    def make(vmid: int, status: str, message: str | None, duration: bool) -> GuestBackupResult:
+    def make(
+        vmid: int, status: ResultStatus, message: str | None, duration: bool
+    ) -> GuestBackupResult:
         ended = None if status == "running" else task.endtime
         dur = None
         if duration and ended is not None and ended >= task.starttime:
@@ -892,8 +905,10 @@ def _record_results(
 
     single = task.vmid
     if single is not None:
-        if kind in ("ok", "running"):
-            one = make(single, kind, None, True)
+        if kind == "ok":
+            one = make(single, "ok", None, True)
+        elif kind == "running":
+            one = make(single, "running", None, True)
         elif kind == "warning":
             one = make(single, "warning", Msg("ended_with", error=status_text), True)
         elif kind == "error":
@@ -903,7 +918,8 @@ def _record_results(
         return [one], Msg("outcome_status")
     if expected and kind in ("ok", "warning"):
         msg = None if kind == "ok" else Msg("ended_with_unknown_guest", error=status_text)
-        return [make(v, kind, msg, False) for v in sorted(set(expected))], Msg("outcome_expected")
+        status: ResultStatus = "ok" if kind == "ok" else "warning"
+        return [make(v, status, msg, False) for v in sorted(set(expected))], Msg("outcome_expected")
     if expected:
         return [], Msg("outcome_unknown", error=status_text)
     return [], Msg("outcome_none")

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pve_backup_report.analysis.history import GuestBackupResult
+from pve_backup_report.analysis.history import RESULT_STATUSES, GuestBackupResult, ResultStatus
 from pve_backup_report.atomic import atomic_write_text
 from pve_backup_report.collect.tasks import CachedTask
 from pve_backup_report.messages import Msg
@@ -84,12 +84,20 @@ def _encode(t: CachedTask) -> dict[str, Any]:
     }
 
 
+def _status(value: object) -> ResultStatus:
+    """A cached result's status; anything else makes the entry unreadable (re-read)."""
+    for known in RESULT_STATUSES:
+        if value == known:
+            return known
+    raise ValueError(f"unknown status {value!r}")
+
+
 def _decode(upid: str, d: dict[str, Any]) -> CachedTask:
     node = str(d["node"])
     results = tuple(
         GuestBackupResult(
             vmid=int(r[0]),
-            status=str(r[1]),
+            status=_status(r[1]),
             started=r[2],
             ended=r[3],
             duration_s=r[4],
@@ -97,7 +105,7 @@ def _decode(upid: str, d: dict[str, Any]) -> CachedTask:
             upid=upid,
             message=_decode_message(r[5]),
             archive=r[6],
-            guest_type=r[7],
+            guest_type="qemu" if r[7] == "qemu" else "lxc" if r[7] == "lxc" else None,
         )
         for r in d["results"]
     )
