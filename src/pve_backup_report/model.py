@@ -12,7 +12,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 NOT_SPECIFIED = "not specified"
 
@@ -44,6 +44,13 @@ class Problem(str, enum.Enum):
     AGE_CRITICAL = "age_critical"  # ... older than the critical --max-age
 
 
+# what an anomaly is about (the report groups and explains by it)
+Component = Literal[
+    "api", "nodes", "storages", "jobs", "guests", "pools", "tasks", "pbs_content", "pbs",
+    "permissions", "schedule", "coverage", "config", "cache", "report",
+]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Anomaly:
     """Something odd seen while collecting or analysing; never contains secrets.
@@ -57,7 +64,7 @@ class Anomaly:
     """
 
     severity: Severity
-    component: str
+    component: Component
     message: str
     details: dict[str, Any] = field(default_factory=dict)
 

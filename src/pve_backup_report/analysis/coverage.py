@@ -41,6 +41,7 @@ from pve_backup_report.messages import Msg
 from pve_backup_report.model import (
     Anomaly,
     BackupJob,
+    Component,
     Guest,
     Inventory,
     Pool,
@@ -719,7 +720,7 @@ def _resolution_anomalies(job: BackupJob, inc: IncludedGuests) -> list[Anomaly]:
             )
         )
     if inc.unresolved is not None:
-        component = "pools" if inc.selection is Selection.POOL and job.pool else "jobs"
+        component: Component = "pools" if inc.selection is Selection.POOL and job.pool else "jobs"
         out.append(
             Anomaly(
                 Severity.WARNING,

@@ -24,6 +24,7 @@ from pve_backup_report.messages import Msg
 from pve_backup_report.model import (
     Anomaly,
     BackupJob,
+    Component,
     Guest,
     Inventory,
     Node,
@@ -37,7 +38,7 @@ from pve_backup_report.model import (
 _TAG_SPLIT = re.compile(r"[;,\s]+")
 
 # endpoint key -> (severity when unreadable, component)
-_CORE = {
+_CORE: dict[str, tuple[Severity, Component]] = {
     "resources": (Severity.CRITICAL, "guests"),
     "jobs": (Severity.CRITICAL, "jobs"),
     "storage": (Severity.CRITICAL, "storages"),
@@ -169,7 +170,7 @@ def normalise_guest(item: Mapping[str, Any]) -> Guest:
 
 
 def _normalise_all(
-    items: Any, fn: Callable[[Mapping[str, Any]], Any], what: Msg, component: str
+    items: Any, fn: Callable[[Mapping[str, Any]], Any], what: Msg, component: Component
 ) -> tuple[list[Any], list[Anomaly]]:
     out: list[Any] = []
     anomalies: list[Anomaly] = []
