@@ -2,7 +2,8 @@
 
 A fenced block right after a marker comment ``<!-- sample: KIND -->`` must equal the
 output of ``check_pve_backup --demo`` (KIND ``status``: the whole output without ``-v``;
-``verbose``: with ``-v``; ``perfdata``: the part after ``|`` without ``-v``).
+``verbose``: with ``-v``; ``perfdata``: the part after ``|`` without ``-v``), or for KIND
+``help`` the output of ``check_pve_backup --help`` in an 80-column terminal.
 ``collect_time`` is compared without its value (it is measured). A sample line ending in
 `` ...`` stands for any line that starts with what precedes it.
 
@@ -28,20 +29,22 @@ DOCS = (
     "docs/states-and-perfdata.md",
     "docs/fr/states-and-perfdata.md",
 )
-MARKER = re.compile(r"<!-- sample: (status|verbose|perfdata) -->\n```text\n(.*?)\n```", re.S)
+MARKER = re.compile(r"<!-- sample: (status|verbose|perfdata|help) -->\n```text\n(.*?)\n```", re.S)
 MEASURED = re.compile(r"collect_time=[0-9.]+s")
 
 
 @cache
 def demo_output(kind: str) -> str:
-    args = ["--demo", "-v"] if kind == "verbose" else ["--demo"]
+    args = {"verbose": ["--demo", "-v"], "help": ["--help"]}.get(kind, ["--demo"])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PVE_", "PBS_"))}
     env["XDG_CACHE_HOME"] = "/nonexistent-cache"
+    env["COLUMNS"] = "80"  # argparse wraps --help to the terminal
     proc = subprocess.run(
         [sys.executable, "-m", "pve_backup_report", *args],
         capture_output=True, text=True, timeout=120, env=env, cwd=ROOT,
     )  # fmt: skip
-    assert proc.returncode == 2, proc.stdout + proc.stderr  # the demo cluster is CRITICAL
+    # the demo cluster is CRITICAL; --help exits UNKNOWN, as every non-check run
+    assert proc.returncode == (3 if kind == "help" else 2), proc.stdout + proc.stderr
     assert proc.stderr == ""
     out = proc.stdout.rstrip("\n")
     return out.split(" | ", 1)[1] if kind == "perfdata" else out

@@ -32,6 +32,7 @@ from pve_backup_report.analysis.thresholds import CATEGORIES
 from pve_backup_report.config import (
     Secret,
     Settings,
+    env_names,
     load_settings,
     parse_duration,
     parse_max_age,
@@ -51,10 +52,7 @@ DESCRIPTION = (
 EPILOG = (
     "Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for bad arguments, bad "
     "configuration, an unreachable API, --help and --version). "
-    "Environment: PVE_HOST, PVE_API_TOKEN_ID, PVE_API_TOKEN_SECRET, PVE_API_TOKEN_SECRET_FILE, "
-    "PVE_VERIFY_TLS, PVE_CA_BUNDLE, PVE_TLS_FINGERPRINT, PVE_TIMEOUT, PVE_BACKUP_JOBS_ENDPOINT, "
-    "PVE_TASK_HISTORY_LIMIT, PVE_TASK_LOG_LIMIT, PVE_HISTORY_DAYS, PVE_MAX_WORKERS, PVE_GRACE, "
-    "PVE_MAX_AGE, PVE_TIMEZONE, PVE_PBS_CONTENT, PVE_CACHE_FILE, PVE_LANG, PVE_MAX_OUTPUT. "
+    f"Environment: {', '.join(env_names())}. "
     "Docs: README.md and docs/."
 )
 

@@ -301,6 +301,16 @@ class Spec:
     parse: Callable[[object], Any]
 
 
+def env_names() -> tuple[str, ...]:
+    """Every environment variable of a setting, from :data:`SPECS` (connection first, as
+    a person sets them), then the PBS server's; ``--help`` lists them."""
+    from pve_backup_report.pbs_config import PBS_ENV_NAMES
+
+    first = ("PVE_HOST", "PVE_API_TOKEN_ID", "PVE_API_TOKEN_SECRET")
+    rest = tuple(s.env for s in SPECS if s.env is not None and s.env not in first)
+    return (*first, *rest, *PBS_ENV_NAMES)
+
+
 SPECS: tuple[Spec, ...] = (
     # the secret first, so that it is known to redact() before any other value fails
     Spec("token_secret", "PVE_API_TOKEN_SECRET", "api_token_secret", lambda v: Secret(_str(v))),

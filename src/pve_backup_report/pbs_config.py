@@ -43,6 +43,11 @@ _ENV = {
     "fingerprint": "PBS_FINGERPRINT",
 }
 _YAML_KEYS = (*_ENV, "datastores")
+# the environment variables, in the order a person sets them (for --help)
+PBS_ENV_NAMES = (
+    "PBS_HOST", "PBS_API_TOKEN_ID", "PBS_API_TOKEN_SECRET", "PBS_API_TOKEN_SECRET_FILE",
+    "PBS_VERIFY_TLS", "PBS_CA_BUNDLE", "PBS_FINGERPRINT",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
