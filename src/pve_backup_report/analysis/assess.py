@@ -60,6 +60,16 @@ class AnalysisOptions:
 
 @dataclass(frozen=True)
 class GuestStatus:
+    """One guest's verdict: its coverage and jobs, its latest result and success (from
+    every node's task logs, or a newer PBS snapshot), its freshness and problems.
+
+    Example::
+
+        g.coverage is Coverage.COVERED and g.freshness is Freshness.STALE
+        g.last_backup.status == "failed" and g.last_success.node == "pve2"
+        g.problems == (Problem.FAILED,)
+    """
+
     guest: Guest
     coverage: Coverage
     jobs: tuple[str, ...]
@@ -129,6 +139,16 @@ class CollectStats:
 
 @dataclass(frozen=True)
 class Assessment:
+    """Everything one run found: the inventory, the coverage, one :class:`GuestStatus` per
+    guest and the anomalies. The check, the report and the dumps read only this.
+
+    Example::
+
+        a = run_assessment(settings, RunOptions(now=now), client)
+        failed = [g for g in a.guests if Problem.FAILED in g.problems]
+        a.count(Problem.STALE), a.judged_age(failed[0]), a.worst_anomaly
+    """
+
     now: int
     inventory: Inventory
     coverage: CoverageResult
@@ -232,8 +252,16 @@ def assess(
     extra_anomalies: Sequence[Anomaly] = (),
     creations: Mapping[int, GuestCreation] | None = None,
 ) -> Assessment:
-    """One verdict per guest. ``creations`` (``collect_creation``) are the creation tasks
-    of the guests :func:`pending_candidates` named; the others are judged without."""
+    """One verdict per guest. ``creations`` (``collect/creation.py``) are the creation
+    tasks of the guests :func:`pending_candidates` named; the others are judged without.
+
+    Example (pure: everything comes in as arguments)::
+
+        coverage = analyse_coverage(inventory, settings.ignore, now)
+        history = collect_history(client, inventory, coverage, now, options)
+        a = assess(inventory, coverage, history.histories, history.readable_nodes,
+                   content=None, now=now, options=AnalysisOptions(history_days=15))
+    """
     anomalies: list[Anomaly] = [*inventory.anomalies, *coverage.anomalies, *extra_anomalies]
     if content is not None:
         anomalies += content.anomalies

@@ -495,6 +495,16 @@ class JobCoverage:
 
 @dataclass(frozen=True)
 class CoverageResult:
+    """Per guest its coverage (covered, not covered, indeterminate, ...), per job what it
+    selects and where it writes, and the anomalies of the jobs.
+
+    Example::
+
+        result = analyse_coverage(inventory, ignore_rules=(), now=now)
+        result.counts()["not_covered"]
+        [g.guest.vmid for g in result.guests if g.coverage is Coverage.INDETERMINATE]
+    """
+
     guests: tuple[GuestCoverage, ...]
     jobs: tuple[JobCoverage, ...]
     anomalies: tuple[Anomaly, ...]

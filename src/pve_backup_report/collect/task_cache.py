@@ -123,6 +123,16 @@ def _notes_ttl(vmid: int) -> int:
 
 @dataclass
 class TaskCache:
+    """What finished vzdump tasks taught, kept between runs (one JSON file, written
+    atomically under a lock), with the time zones and notes read recently.
+
+    Example::
+
+        cache = TaskCache.load(default_cache_path(settings))
+        history = collect_history(client, inventory, coverage, now, options, cache.tasks)
+        cache.save(history.new_tasks, now - window_s(options.history_days))
+    """
+
     path: str
     tasks: dict[str, CachedTask]
     anomalies: list[Anomaly]

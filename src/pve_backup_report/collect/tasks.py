@@ -423,6 +423,14 @@ def collect_history(
     cache: Mapping[str, CachedTask] | None = None,
     progress: Progress = no_progress,
 ) -> HistoryCollection:
+    """The latest result and latest success of every judged guest, reading only the
+    task logs that can still change them (cached ones are not read again).
+
+    Example::
+
+        history = collect_history(client, inventory, coverage, now, HistoryOptions(15))
+        history.histories[100].last_success, history.logs_fetched, history.anomalies
+    """
     wanted = wanted_guests(coverage)
     anomalies: list[Anomaly] = []
     states = _node_states(inventory, wanted, options, anomalies)
