@@ -44,6 +44,9 @@ class Problem(str, enum.Enum):
     AGE_CRITICAL = "age_critical"  # ... older than the critical --max-age
 
 
+# how the connection to the API is protected (the output says so when it is not verified)
+TlsMode = Literal["verified", "pinned", "not verified", "plain http"]
+
 # what an anomaly is about (the report groups and explains by it)
 Component = Literal[
     "api", "nodes", "storages", "jobs", "guests", "pools", "tasks", "pbs_content", "pbs",

@@ -30,7 +30,7 @@ from pve_backup_report.analysis.ignore import IgnoreMatch
 from pve_backup_report.analysis.pbs_content import PbsContent, Snapshot
 from pve_backup_report.analysis.pbs_health import StorageSpace
 from pve_backup_report.messages import Msg
-from pve_backup_report.model import Anomaly, BackupJob, Guest, Inventory, Problem, Severity
+from pve_backup_report.model import Anomaly, BackupJob, Guest, Inventory, Problem, Severity, TlsMode
 from pve_backup_report.pve.schedule import ScheduleError, next_event, parse_event
 from pve_backup_report.timeutil import window_s
 
@@ -133,7 +133,7 @@ class CollectStats:
     tasks_listed: int = 0
     logs_fetched: int = 0
     logs_cached: int = 0
-    tls_mode: str = "verified"
+    tls_mode: TlsMode = "verified"
     endpoints: dict[str, int] = field(default_factory=dict)
 
 

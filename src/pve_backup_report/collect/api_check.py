@@ -15,6 +15,7 @@ from typing import Any
 from pve_backup_report.analysis.privileges import API_CHECK_NEEDS, Need, granted
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.errors import ApiError, ApiHttpError
+from pve_backup_report.model import TlsMode
 
 EXIT_OK, EXIT_WARNING, EXIT_UNKNOWN = 0, 1, 3
 
@@ -40,7 +41,7 @@ class PrivilegeCheck:
 
 @dataclass(frozen=True)
 class ApiCheckResult:
-    tls_mode: str
+    tls_mode: TlsMode
     version: str | None
     probes: tuple[EndpointProbe, ...]
     privileges: tuple[PrivilegeCheck, ...]

@@ -14,6 +14,7 @@ from typing import Any
 
 from pve_backup_report.collect.api_check import EndpointProbe, PrivilegeCheck, _probe, probe_table
 from pve_backup_report.collect.pbs_client import PbsClient, as_list
+from pve_backup_report.model import TlsMode
 
 EXIT_OK, EXIT_WARNING, EXIT_UNKNOWN = 0, 1, 3
 ROLE_HINT = (
@@ -27,7 +28,7 @@ ROLE_HINT = (
 class PbsCheckResult:
     server: str
     token_id: str
-    tls_mode: str
+    tls_mode: TlsMode
     version: str | None
     probes: tuple[EndpointProbe, ...]
     privileges: tuple[PrivilegeCheck, ...]

@@ -37,6 +37,7 @@ from pve_backup_report.errors import (
     ApiTimeout,
     ApiTlsError,
 )
+from pve_backup_report.model import TlsMode
 
 log = logging.getLogger("nagiosplugin.pve_backup_report.api")
 
@@ -135,7 +136,7 @@ class PveClient:
     # ------------------------------------------------------------------ public
 
     @property
-    def tls_mode(self) -> str:
+    def tls_mode(self) -> TlsMode:
         """``verified``, ``pinned``, ``not verified`` or ``plain http`` (any host given
         as ``http://``: the token may travel unencrypted), for the output."""
         if any(h.startswith("http://") for h in self._hosts):

@@ -18,7 +18,7 @@ import nagiosplugin
 from pve_backup_report.analysis.assess import Assessment, GuestStatus, pending_guests
 from pve_backup_report.analysis.coverage import Coverage
 from pve_backup_report.analysis.thresholds import CATEGORIES
-from pve_backup_report.model import Severity
+from pve_backup_report.model import Severity, TlsMode
 from pve_backup_report.output.check_storage import CONTEXT as STORAGE_CONTEXT
 from pve_backup_report.output.check_storage import (
     StorageUsedContext,
@@ -50,7 +50,7 @@ from pve_backup_report.output.check_text import (
 class CheckOptions:
     thresholds: Mapping[str, tuple[str | None, str | None]]  # key -> (warning, critical)
     max_age_s: tuple[int, int]
-    tls_mode: str = "verified"
+    tls_mode: TlsMode = "verified"
     tls_origin: str | None = None  # the setting that turned verification off
     max_output: int = DEFAULT_MAX_OUTPUT  # bytes of the whole output; 0: no limit
     storage_used: tuple[str | None, str | None] = ("85", "95")  # Nagios ranges on percent
@@ -295,7 +295,7 @@ def long_output(
     return [*head, *fit_sections(secs, phases, room), *tail]
 
 
-def tls_suffix(tls_mode: str) -> str:
+def tls_suffix(tls_mode: TlsMode) -> str:
     """What the status line says when the connection is not verified TLS."""
     if tls_mode == "not verified":
         return " [TLS NOT VERIFIED]"

@@ -25,7 +25,7 @@ from pve_backup_report.analysis.assess import Assessment, GuestStatus, pending_g
 from pve_backup_report.analysis.coverage import Coverage
 from pve_backup_report.analysis.thresholds import CATEGORIES
 from pve_backup_report.config import redact
-from pve_backup_report.model import Problem, Severity
+from pve_backup_report.model import Problem, Severity, TlsMode
 from pve_backup_report.timeutil import human_duration, iso_utc
 
 DEFAULT_MAX_OUTPUT = 8192  # Nagios Core's plugin output limit (bytes)
@@ -390,7 +390,7 @@ def line_size(line: str) -> int:
     return size(line) + 1
 
 
-def tls_notice(tls_mode: str, origin: str | None = None) -> str | None:
+def tls_notice(tls_mode: TlsMode, origin: str | None = None) -> str | None:
     """The line every output shows when the connection is not verified TLS.
 
     ``origin`` names the setting behind it (``--insecure``, ``PVE_VERIFY_TLS
@@ -405,7 +405,7 @@ def tls_notice(tls_mode: str, origin: str | None = None) -> str | None:
     return None
 
 
-def pbs_tls_notice(label: str, tls_mode: str) -> str | None:
+def pbs_tls_notice(label: str, tls_mode: TlsMode) -> str | None:
     """The line ``--check-api`` shows for a PBS server whose certificate is not verified."""
     if tls_mode == "not verified":
         return f"TLS certificate verification of PBS {label} is DISABLED (PBS_VERIFY_TLS=false)"
