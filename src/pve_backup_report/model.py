@@ -44,6 +44,10 @@ class Problem(str, enum.Enum):
     AGE_CRITICAL = "age_critical"  # ... older than the critical --max-age
 
 
+# pve-manager PVE/API2/Nodes.pm ``index``: a node's status is one of these
+NodeStatus = Literal["online", "offline", "unknown"]
+GuestType = Literal["qemu", "lxc"]
+
 # how the connection to the API is protected (the output says so when it is not verified)
 TlsMode = Literal["verified", "pinned", "not verified", "plain http"]
 
@@ -83,7 +87,7 @@ class Anomaly:
 @dataclass(frozen=True)
 class Node:
     name: str
-    status: str  # online / offline / unknown
+    status: NodeStatus
     timezone: str | None = None  # IANA name from /nodes/{node}/time, None when unknown
     timezone_fetched: bool = False  # read from the API in this run (not cache or fallback)
 
@@ -188,7 +192,7 @@ class BackupJob:
 @dataclass(frozen=True)
 class Guest:
     vmid: int
-    type: str  # qemu / lxc
+    type: GuestType
     name: str
     node: str
     status: str

@@ -41,13 +41,12 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pve_backup_report.messages import Msg
-from pve_backup_report.model import Anomaly, Severity
+from pve_backup_report.model import Anomaly, GuestType, Severity
 from pve_backup_report.pve.upid import UpidError, parse_upid
 
 # a guest's result in one task, and a whole task's outcome
 ResultStatus = Literal["ok", "warning", "failed", "running"]
 JobStatus = Literal["ok", "warning", "failed", "running", "unknown"]
-GuestType = Literal["qemu", "lxc"]
 RESULT_STATUSES: tuple[ResultStatus, ...] = ("ok", "warning", "failed", "running")
 _GUEST_TYPES: dict[str, GuestType] = {"qemu": "qemu", "lxc": "lxc"}
 # a task record's status kind (task_status_kind) -> the job's status

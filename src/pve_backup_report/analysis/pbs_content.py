@@ -24,11 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pve_backup_report.model import Anomaly
+from pve_backup_report.model import Anomaly, GuestType
 
-GuestType = Literal["qemu", "lxc"]
 _GROUP_TYPES: dict[str, GuestType] = {"vm": "qemu", "ct": "lxc"}
 
 

@@ -28,6 +28,7 @@ from pve_backup_report.model import (
     Guest,
     Inventory,
     Node,
+    NodeStatus,
     Pool,
     Severity,
     Storage,
@@ -159,7 +160,7 @@ def _epoch_or_none(value: Any) -> int | None:
 def normalise_guest(item: Mapping[str, Any]) -> Guest:
     return Guest(
         vmid=int(item["vmid"]),
-        type=str(item["type"]),
+        type="qemu" if item["type"] == "qemu" else "lxc",  # only these two are read
         name=str(item.get("name") or ""),
         node=str(item["node"]),
         status=str(item.get("status") or "unknown"),
@@ -464,7 +465,11 @@ def _nodes(fetched: Fetched) -> list[Node]:
     out = []
     for item in fetched.data:
         if isinstance(item, dict) and item.get("node"):
-            out.append(Node(str(item["node"]), str(item.get("status") or "unknown")))
+            status = item.get("status")
+            known: NodeStatus = (
+                "online" if status == "online" else "offline" if status == "offline" else "unknown"
+            )
+            out.append(Node(str(item["node"]), known))
     return sorted(out, key=lambda n: n.name)
 
 
