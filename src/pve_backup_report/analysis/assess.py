@@ -58,7 +58,7 @@ class AnalysisOptions:
         return window_s(self.history_days)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GuestStatus:
     """One guest's verdict: its coverage and jobs, its latest result and success (from
     every node's task logs, or a newer PBS snapshot), its freshness and problems.
@@ -125,7 +125,7 @@ class GuestStatus:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CollectStats:
     requests: int = 0
     bytes: int = 0

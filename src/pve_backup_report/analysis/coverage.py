@@ -433,7 +433,7 @@ def effective_storage(job: BackupJob, node: str, inventory: Inventory) -> str | 
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GuestCoverage:
     guest: Guest
     coverage: Coverage
@@ -458,7 +458,7 @@ class GuestCoverage:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JobCoverage:
     job: BackupJob
     storage_type: str  # type of the configured storage, 'default', 'dumpdir' or 'unknown'
