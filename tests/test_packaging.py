@@ -54,7 +54,7 @@ def _build(outdir: Path) -> tuple[Path, Path]:
 
 def _check_contents(wheel: Path, sdist: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "pve_sim/data/demo.yaml" in names  # what --demo loads
+    assert "pve_sim/demo.py" in names  # what --demo builds its cluster from
     assert "pve_backup_report/py.typed" in names
     assert not any(n.startswith(("tests/", "icinga/")) for n in names)
     prefix = sdist.name.removesuffix(".tar.gz") + "/"
@@ -67,7 +67,7 @@ def _check_contents(wheel: Path, sdist: Path) -> None:
         "docs/configuration.md",
         "config.example.yaml",
         "tests/conftest.py",
-        "src/pve_sim/data/demo.yaml",
+        "src/pve_sim/demo.py",
     ):
         assert needed in members, f"{needed} missing from the sdist"
 

@@ -280,4 +280,4 @@ def test_demo_scenario_loads(demo_scenario: Scenario) -> None:
     assert demo_scenario.now == NOW
     assert [n.node for n in demo_scenario.nodes] == ["pve1", "pve2", "pve3"]
     assert len(demo_scenario.guests) == 25
-    assert demo_scenario.source is not None and demo_scenario.source.endswith("demo.yaml")
+    assert demo_scenario.source == "demo"

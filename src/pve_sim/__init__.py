@@ -11,7 +11,6 @@ The scenario format is documented in ``docs/simulator.md``.
 from __future__ import annotations
 
 from pve_sim.scenario import (
-    DEMO_SCENARIO,
     Scenario,
     ScenarioError,
     load_scenario,
@@ -21,7 +20,6 @@ from pve_sim.stats import RequestRecord, SimulatorStats
 from pve_sim.tls import TlsError
 
 __all__ = [
-    "DEMO_SCENARIO",
     "RequestRecord",
     "Scenario",
     "ScenarioError",

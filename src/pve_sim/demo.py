@@ -1,8 +1,8 @@
-"""The bundled demo cluster, built deterministically with :mod:`synth`.
+"""The demo cluster, built deterministically with :mod:`synth` whenever it is loaded
+(``load_scenario("demo")``, about 0.2 s; nothing generated is committed).
 
-``python -m pve_sim.synth --write-demo`` writes it to
-``simulator/data/demo.yaml`` (committed, so ``--demo`` never generates at runtime).
-The story is told in ``docs/simulator.md``.
+``python -m pve_sim.synth --write-demo PATH`` writes it as YAML. The story is told in
+``docs/simulator.md``.
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_TOKEN_ID",
     "DEFAULT_TOKEN_SECRET",
-    "DEMO_SCENARIO",
     "BackupSpec",
     "FaultSpec",
     "GuestSpec",
@@ -40,7 +39,6 @@ __all__ = [
     "load_scenario",
 ]
 
-DEMO_SCENARIO = Path(__file__).parent / "data" / "demo.yaml"
 DEFAULT_TOKEN_ID = "monitor@pve!check"
 DEFAULT_TOKEN_SECRET = "00000000-0000-0000-0000-000000000000"
 DEFAULT_VERSION: Mapping[str, str] = {
@@ -412,8 +410,13 @@ class RecipeRenderer:
 
 
 def load_scenario(path_or_name: str | Path) -> Scenario:
-    """Load a YAML scenario file; ``"demo"`` is the bundled demo cluster."""
-    path = DEMO_SCENARIO if str(path_or_name) == "demo" else Path(path_or_name)
+    """Load a YAML scenario file; ``"demo"`` is the demo cluster, built when loaded
+    (``demo.build_demo``; ``python -m pve_sim.synth --write-demo PATH`` writes it out)."""
+    if str(path_or_name) == "demo":
+        from pve_sim.demo import build_demo
+
+        return Scenario.from_dict(build_demo(), source="demo")
+    path = Path(path_or_name)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -617,7 +617,7 @@ Do not edit by hand; change simulator/demo.py and regenerate. See docs/simulator
 
 
 def demo_yaml() -> str:
-    """The text of the bundled ``demo.yaml`` (what ``--write-demo`` writes)."""
+    """The demo scenario as YAML (what ``--write-demo`` writes)."""
     from pve_sim.demo import build_demo
 
     return dump_scenario(build_demo(), _DEMO_HEADER)
@@ -627,15 +627,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
     from pathlib import Path
 
-    from pve_sim.scenario import DEMO_SCENARIO
-
     parser = argparse.ArgumentParser(prog="python -m pve_sim.synth")
     parser.add_argument(
         "--write-demo",
-        nargs="?",
-        const=str(DEMO_SCENARIO),
         metavar="PATH",
-        help="(re)write the bundled demo scenario (default: the packaged demo.yaml)",
+        help="write the demo scenario (built from pve_sim.demo) as YAML to PATH",
     )
     args = parser.parse_args(argv)
     if args.write_demo is None:
