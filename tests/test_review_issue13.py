@@ -16,6 +16,7 @@ check runs on Friday 2026-11-20 at 12:00 UTC; the nightly job is due at 21:00.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,6 +123,7 @@ def snapshot(
     return {"storage": storage, "vmid": vmid, "type": kind, "ctime": t, "size": 2**30, **kw}
 
 
+FULL_AUDIT = ["Sys.Audit", "VM.Audit", "Datastore.Audit", "Pool.Audit"]
 ALL_CMD = "vzdump --all 1 --mode snapshot --storage pbs --quiet 1"
 
 
@@ -161,8 +163,7 @@ class Cluster:
         data = {
             "now": NOW,
             "token": {"id": "monitor@pve!check", "secret": "review-secret",
-                      "privileges": {"/": ["Sys.Audit", "VM.Audit", "Datastore.Audit"],
-                                     "/storage": ["Datastore.Allocate"]}},
+                      "privileges": {"/": FULL_AUDIT, "/storage": ["Datastore.Allocate"]}},
             "nodes": [{"node": n, "status": "offline" if n in self.offline else "online",
                        "timezone": "UTC"} for n in self.nodes],
             "storages": [{"storage": "pbs", "type": "pbs", "server": "192.0.2.10",
@@ -510,3 +511,216 @@ def test_job_start_hook_failure_fails_every_guest(simulator_factory: SimulatorFa
     for vmid in (100, 101):
         assert _failed_last_night(guests[vmid], "job-start"), (vmid, guests[vmid])
     assert guests[200]["freshness"] == "fresh"
+
+
+# --- 4. Guest identity: re-created, restored, new -------------------------------------------
+
+
+def _task(node: str, kind: str, vmid: int, when: int, log: str = "TASK OK") -> dict[str, Any]:
+    return {"node": node, "type": kind, "id": str(vmid), "user": "root@pam", "starttime": when,
+            "endtime": when + 30, "log": log}  # fmt: skip
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="same-type VMID reuse is not told apart (documented gap), even with a "
+    "qmcreate task after the latest result",
+)
+def test_vmid_recreated_with_the_same_type_after_last_nights_run(
+    simulator_factory: SimulatorFactory,
+) -> None:
+    """VM 100 was destroyed this morning (``qmdestroy``) and a new VM 100 created
+    (``qmcreate``, qemu-server ``PVE/API2/Qemu.pm`` ``create_vm``: it dies with ``VM 100
+    already exists`` unless the VMID is free, so a ``qmcreate`` of 100 means a new
+    guest). PVE's answer: the new VM has never been backed up; the ``vm/100`` snapshots
+    and last night's result are the old VM's (a restore would bring the old VM back).
+    It is new since the last run, so it is pending (no problem), not fresh.
+
+    The plugin documents same-type reuse as a gap (only ``meta: ctime=`` would date it),
+    but the creation task is a signal it already reads for guests without results: a
+    ``qmcreate``/``vzcreate`` of the VMID (or a clone onto it) newer than the latest
+    result can only be a new guest. A ``qmrestore``/``vzrestore`` cannot be told apart
+    (a forced restore over the same guest keeps its group, see the next tests)."""
+    c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1")})
+    ok_nights(c, range(14, 20), {"pve1": [G(100), G(101)]})
+    c.tasks += [_task("pve1", "qmdestroy", 100, at(20, "09:00")),
+                _task("pve1", "qmcreate", 100, at(20, "09:30"))]  # fmt: skip
+    g = coverage(simulator_factory(c.scenario()))[100]
+    assert g["freshness"] == "pending", g
+    assert g["last_success"] is None and g["problems"] == []
+
+
+def test_vmid_recreated_before_last_nights_run(simulator_factory: SimulatorFactory) -> None:
+    """Same, but the new VM 100 was created yesterday at 10:00 and last night's run backed
+    it up: fresh from last night (the older results are the old VM's, but the latest is
+    its own)."""
+    c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1")})
+    ok_nights(c, range(14, 20), {"pve1": [G(100), G(101)]})
+    c.tasks += [_task("pve1", "qmdestroy", 100, at(19, "09:00")),
+                _task("pve1", "qmcreate", 100, at(19, "10:00"))]  # fmt: skip
+    g = coverage(simulator_factory(c.scenario()))[100]
+    assert g["freshness"] == "fresh" and (success_start(g) or 0) >= at(19), g
+
+
+@pytest.mark.parametrize("pbs", [True, pytest.param(False, id=HISTORY_ONLY)])
+def test_restore_onto_an_existing_vmid_keeps_its_history(
+    simulator_factory: SimulatorFactory, pbs: bool
+) -> None:
+    """VM 100 failed last night (disk I/O error); this morning the admin restored it over
+    itself from the 18th's backup (``qmrestore`` with ``force``, task id 100). It is the
+    same guest and the same ``vm/100`` group: PVE's answer stays latest result failed
+    (19th), latest success the 18th; not pending, not new."""
+    c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1")})
+    ok_nights(c, range(14, 19), {"pve1": [G(100), G(101)]})
+    c.nightly(19, {"pve1": [G(100, error=IO_ERROR), G(101)]})
+    c.tasks.append(_task("pve1", "qmrestore", 100, at(20, "09:00"),
+                         "restore proxmox backup image: ... vm/100/2026-11-18T21:00:02Z\n"
+                         "TASK OK"))  # fmt: skip
+    g = coverage(simulator_factory(c.scenario()), pbs=pbs)[100]
+    assert latest(g)[0] == "failed" and "failed" in g["problems"], g
+    assert at(18) <= (success_start(g) or 0) < at(19)
+
+
+def test_new_guests_in_a_pool_job(simulator_factory: SimulatorFactory) -> None:
+    """Pool job ``prod`` at 21:00; 150 created this morning (``qmcreate``), 151 restored
+    this morning (``vzrestore``), both in the pool. pve-manager ``get_included_guests``
+    (pool members at run time): neither was in any run yet. PVE's answer: both pending;
+    100 (an older member) fresh."""
+    c = Cluster({100: ("qemu", "pve1"), 150: ("qemu", "pve1"), 151: ("lxc", "pve2")},
+                jobs=[{"id": "prod", "type": "vzdump", "enabled": 1, "schedule": "21:00",
+                       "storage": "pbs", "pool": "prod", "mode": "snapshot"}])  # fmt: skip
+    cmd = "vzdump --pool prod --mode snapshot --storage pbs --quiet 1"
+    for day in range(14, 20):
+        c.tasks.append(vzdump("pve1", at(day) + 1, cmd, [G(100)]))
+        c.backups.append(snapshot(100, at(day) + 2))
+    c.tasks += [_task("pve1", "qmcreate", 150, at(20, "09:00")),
+                _task("pve2", "vzrestore", 151, at(20, "09:30"))]  # fmt: skip
+    c.extra["pools"] = [{"poolid": "prod", "members": [100, 150, 151]}]
+    guests = coverage(simulator_factory(c.scenario()))
+    assert guests[100]["freshness"] == "fresh"
+    for vmid in (150, 151):
+        assert guests[vmid]["freshness"] == "pending", (vmid, guests[vmid])
+        assert guests[vmid]["problems"] == []
+
+
+# --- 5. Jobs PVE refuses, rights, quoting, running runs -----------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True, reason="finding X1: a job PVE refuses to run makes its guests indeterminate"
+)
+def test_job_edited_by_hand_with_vmid_and_all(simulator_factory: SimulatorFactory) -> None:
+    """jobs.cfg edited by hand: ``vmid 100`` and ``all 1`` in one job. pve-manager
+    ``PVE/VZDump.pm`` ``verify_vzdump_parameters`` raises ``option conflicts with option
+    'vmid'`` in ``PVE/API2/VZDump.pm`` ``vzdump`` before ``fork_worker``; ``PVE/Jobs.pm``
+    ``run_jobs`` catches it: no task, ever. PVE's answer: nothing is backed up by this
+    job; 100, in no other job, is not protected (CRITICAL), never "maybe covered"."""
+    c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1")},
+                jobs=[{"id": "daily", "type": "vzdump", "enabled": 1, "schedule": "21:00",
+                       "storage": "pbs", "all": 1, "vmid": "100", "mode": "snapshot"}])  # fmt: skip
+    guests = coverage(simulator_factory(c.scenario()))
+    for vmid in (100, 101):
+        assert guests[vmid]["coverage"] == "not_covered", (vmid, guests[vmid])
+
+
+def test_token_with_vm_audit_on_some_guests_only(simulator_factory: SimulatorFactory) -> None:
+    """``VM.Audit`` granted on ``/vms/100`` and ``/vms/101`` only (no pool): pve-manager
+    ``PVE/API2/Cluster.pm`` ``resources`` leaves 102 out with HTTP 200. PVE's answer from
+    a full token: 102 is in no job (not covered). The check must not say OK: an anomaly
+    naming ``VM.Audit`` and at least WARNING."""
+    c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1"), 102: ("qemu", "pve1")},
+                jobs=[{"id": "daily", "type": "vzdump", "enabled": 1, "schedule": "21:00",
+                       "storage": "pbs", "vmid": "100,101", "mode": "snapshot"}])  # fmt: skip
+    cmd = "vzdump 100 101 --mode snapshot --storage pbs --quiet 1"
+    for day in range(14, 20):
+        c.tasks.append(vzdump("pve1", at(day) + 1, cmd, [G(100), G(101)]))
+        c.backups += [snapshot(100, at(day) + 2), snapshot(101, at(day) + 33)]
+    c.extra["token"] = {"id": "monitor@pve!check", "secret": "review-secret",
+                        "privileges": {"/": ["Sys.Audit", "Datastore.Audit"],
+                                       "/storage": ["Datastore.Allocate"],
+                                       "/vms/100": ["VM.Audit"],
+                                       "/vms/101": ["VM.Audit"]}}  # fmt: skip
+    sim = simulator_factory(c.scenario())
+    proc = run(sim, "--now", str(NOW), "--no-cache")
+    assert proc.returncode >= 1, proc.stdout
+    assert "VM.Audit" in proc.stdout, proc.stdout
+
+
+def shell_quote(value: str) -> str:
+    """String::ShellQuote ``shell_quote`` (pve-common ``PVE::Tools::shellquote``), which
+    pve-guest-common ``PVE/VZDump/Common.pm`` ``command_line`` applies to every value."""
+    if value == "":
+        return "''"
+    if not re.search(r"[^\w!%+,\-./:=@^]", value, re.ASCII):
+        return value
+    quoted = "'" + value.replace("'", "'\\''") + "'"
+    quoted = quoted.removeprefix("''")
+    return quoted.removesuffix("''") if quoted != "''" else quoted
+
+
+NOTES = [
+    "{{guestname}} it's kept 2 weeks",
+    '{{guestname}}\\n{{node}} "daily" 100 101',
+    "'{{vmid}}' keep 7",
+]
+
+
+@pytest.mark.parametrize("notes", NOTES)
+def test_quoted_notes_template_in_the_logged_command_line(
+    simulator_factory: SimulatorFactory, notes: str
+) -> None:
+    """A ``vmid`` job with a notes template full of quotes, digits and a ``\\n`` escape
+    (allowed by pve-manager ``PVE/VZDump.pm`` ``$verify_notes_template``). The log's
+    command line quotes it like String::ShellQuote. Last night 101 failed. PVE's answer:
+    100 fresh, 101 failed; the job's runs are its runs (no unresolved run, no other
+    VMIDs)."""
+    c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1"), 102: ("qemu", "pve1")},
+                jobs=[{"id": "daily", "type": "vzdump", "enabled": 1, "schedule": "21:00",
+                       "storage": "pbs", "vmid": "100,101", "mode": "snapshot",
+                       "notes-template": notes}])  # fmt: skip
+    cmd = (f"vzdump 100 101 --notes-template {shell_quote(notes)} --mode snapshot "
+           "--storage pbs --quiet 1")  # fmt: skip
+    for day in range(14, 20):
+        fail = IO_ERROR if day == 19 else None
+        c.tasks.append(vzdump("pve1", at(day) + 1, cmd, [G(100), G(101, error=fail)]))
+        c.backups.append(snapshot(100, at(day) + 2))
+        if not fail:
+            c.backups.append(snapshot(101, at(day) + 33))
+    result = dump(simulator_factory(c.scenario()), pbs=False)
+    guests = {g["vmid"]: g for g in result["guests"]}
+    assert guests[100]["freshness"] == "fresh", guests[100]
+    assert latest(guests[101])[0] == "failed" and (latest(guests[101])[2] or 0) >= at(19)
+    assert guests[102]["coverage"] == "not_covered"
+    assert not [a for a in result["anomalies"] if "tasks" in str(a.get("message"))], result[
+        "anomalies"
+    ]
+
+
+def test_a_run_still_going_16_hours_later(simulator_factory: SimulatorFactory) -> None:
+    """Last night's run (21:00) on pve1 finished 100, hangs in 101's transfer and has not
+    reached 102 (no ``TASK`` line, the task list says ``RUNNING``). PBS lists 101's
+    snapshot of that run without a manifest (proxmox-backup ``src/api2/admin/datastore.rs``
+    ``list_snapshots_blocking``; pve-storage ``PBSPlugin::list_volumes`` shows ``size``
+    1). PVE's answer: 100 fresh; 101 and 102 have no backup of last night (their latest
+    success is the 18th's): a missed run, ``stale``, not fresh."""
+    c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1"), 102: ("lxc", "pve1")})
+    ok_nights(c, range(13, 19), {"pve1": [G(100), G(101), G(102, "lxc")]})
+    start = at(19) + 1
+    log = run_log(ALL_CMD, [G(100)], start).splitlines()[:-2]  # no summary, no TASK line
+    log += [
+        *_section(G(101), start + 32)[:7],
+        "INFO: started backup task 'b6c6e0a4-1d0e-4b7e-9a53-2f0e9c3c1f11'",
+        "INFO:   1% (1.0 GiB of 100.0 GiB) in 3s, read: 341.3 MiB/s, write: 330.7 MiB/s",
+        "INFO:   2% (2.0 GiB of 100.0 GiB) in 47m 12s, read: 370.0 KiB/s, write: 370.0 KiB/s",
+    ]
+    c.tasks.append({"node": "pve1", "type": "vzdump", "user": "root@pam", "id": "",
+                    "starttime": start, "status": "running", "log": "\n".join(log)})  # fmt: skip
+    c.backups += [snapshot(100, start + 1), {"storage": "pbs", "vmid": 101, "type": "qemu",
+                                              "ctime": start + 32, "unfinished": True}]  # fmt: skip
+    for pbs in (True, False):
+        guests = coverage(simulator_factory(c.scenario()), pbs=pbs)
+        assert guests[100]["freshness"] == "fresh", guests[100]
+        for vmid in (101, 102):
+            g = guests[vmid]
+            assert g["freshness"] == "stale" and "stale" in g["problems"], (pbs, vmid, g)
+            assert at(18) <= (success_start(g) or 0) < at(19), (pbs, vmid, g)
