@@ -88,9 +88,9 @@ def test_status_line_names_worst_problems_first(sim: Simulator) -> None:
     assert perf["jobs_enabled"] == "2;;;0" and perf["jobs_disabled"] == "1;;;0"
     assert perf["oldest_success_age"] == "316799s;691200;1296000;0"
     assert perf["anomalies"] == "0;;;0"
-    assert (
-        int(perf["api_requests"].split(";")[0]) <= 17
-    )  # 16 + /access/permissions (analysis/privileges.py)
+    # 16 + /access/permissions (analysis/privileges.py) + the log of pve1's run of the 18th (named
+    # by VMID 100 alone, it left out 101, which lacks a success: collect/tasks.py reads it)
+    assert int(perf["api_requests"].split(";")[0]) <= 18
     for key in ("guests_ignored", "guests_indeterminate", "backups_never", "verify_failed",
                 "collect_time"):  # fmt: skip
         assert key in perf

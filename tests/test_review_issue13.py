@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from conftest import SimulatorFactory
-from pve_backup_report.simulator import Scenario, Simulator
 from pve_backup_report.timeutil import iso_utc, parse_timestamp
+from pve_sim import Scenario, Simulator
 from test_check_cli import run
 
 NOW = parse_timestamp("2026-11-20T12:00:00Z")
@@ -233,14 +233,7 @@ def test_migration_then_failure_on_the_new_node(simulator_factory: SimulatorFact
 HISTORY_ONLY = "PVE_PBS_CONTENT=false: the task history alone"
 
 
-SINGLE_GUEST_RUN = pytest.mark.xfail(
-    strict=True, reason="a single-guest run of the home node is never read as evidence"
-)
-
-
-@pytest.mark.parametrize(
-    "pbs", [True, pytest.param(False, id=HISTORY_ONLY, marks=SINGLE_GUEST_RUN)]
-)
+@pytest.mark.parametrize("pbs", [True, pytest.param(False, id=HISTORY_ONLY)])
 def test_migration_back_and_forth_then_failure(
     simulator_factory: SimulatorFactory, pbs: bool
 ) -> None:
@@ -249,11 +242,11 @@ def test_migration_back_and_forth_then_failure(
     pve1), latest success the 18th on pve2; 101 (never moved) fresh. The history alone
     must say so too (the PBS snapshot may be pruned or unreadable).
 
-    Found: pve1's run of the 18th held 101 alone, so its task id is ``101``
-    (pve-manager ``PVE/API2/VZDump.pm`` ``vzdump``: ``$taskid`` is the VMID when the node
-    has one local guest). The plugin predicts from that id that the run does not hold
-    100, never reads it, never learns that 100 was away that night, and takes the
-    17th's success on pve1 as the latest one."""
+    pve1's run of the 18th held 101 alone, so its task id is ``101`` (pve-manager
+    ``PVE/API2/VZDump.pm`` ``vzdump``: ``$taskid`` is the VMID when the node has one
+    local guest). The plugin used to predict from that id that the run did not hold
+    100, never read it, never learnt that 100 was away that night, and took the 17th's
+    success on pve1 as the latest one."""
     c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1"), 200: ("qemu", "pve2")})
     ok_nights(c, range(12, 18), {"pve1": [G(100), G(101)], "pve2": [G(200)]})
     c.nightly(18, {"pve1": [G(101)], "pve2": [G(100), G(200)]})

@@ -14,7 +14,8 @@ The history reader (``collect_tasks``) reads a guest's results on its current no
   (``task_selection``), that really ran (its log has the vzdump command line: not a run
   that died before any guest), and of which neither it nor another home task of the same
   event holds the guest, none of those having died before any guest: the guest was
-  elsewhere at that run (or did not exist yet).
+  elsewhere at that run (or did not exist yet). A single-guest run (its task id names
+  its only guest) is judged against what its jobs hold on the node, not its id.
 * **Search.** The tasks of the other nodes started within ``TOLERANCE_S`` of that run
   (the same pvescheduler event) are read; whichever holds the guest holds its result of
   that event. While a search runs, the reader counts the guest as resolved there, so it
@@ -122,6 +123,15 @@ class CrossNodeSearch:
                 return set()
             missing -= others or frozenset()
         return self._start(missing, task.starttime)
+
+    def may_start(self, vmid: int, start: int) -> bool:
+        """Whether a run started at ``start`` that left the guest out would start a search
+        (none under way, none that found it nowhere, none already as old)."""
+        return (
+            vmid not in self.stopped
+            and vmid not in self.searching
+            and start < self.found_at.get(vmid, start + 1)
+        )
 
     def absent(self, event: int, guests: Collection[int], candidates: Collection[int]) -> set[int]:
         """Guests of ``candidates`` (home guests still lacking a success) that a job due

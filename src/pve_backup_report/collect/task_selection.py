@@ -172,6 +172,14 @@ class TaskPredictor:
             keys = (mine,)
         return self._held(task.node, keys)
 
+    def scheduled(self, task: TaskInfo, tz: str | None) -> Prediction:
+        """The guests of the task's node that the jobs due at its start hold, whatever
+        its task id says: a single-guest task (id = its VMID) shows that the other guests
+        these jobs hold on the node were not in that run (elsewhere, or in a sibling
+        run of the event). None when no job was due (a manual run)."""
+        keys = self._keys(task, tz)
+        return self._held(task.node, keys) if keys else None
+
     def run_of(self, tasks: Sequence[TaskInfo], i: int, tz: str | None) -> RunPairing:
         """The scheduled job ``tasks[i]`` ran (``tasks``: one node's list, newest first).
 

@@ -271,6 +271,9 @@ class _Reader:
             w.take.append(task)
             self.predicted[task.upid] = prediction
             w.resolve(guests, held)
+        elif self._tells_away(st, task, w.lacking):
+            w.take.append(task)  # read: the guests it leaves out are searched elsewhere
+            self.predicted[task.upid] = prediction
         elif guests:
             w.later.append((task, prediction, guests))
 
@@ -290,16 +293,33 @@ class _Reader:
             return None
         return self.predictor.guests(st.tasks, i, st.tz)
 
+    def _tells_away(self, st: _NodeState, task: TaskInfo, lacking: set[int]) -> bool:
+        """Whether an unknown single-guest task (its id names its only guest, pve-manager
+        ``PVE/API2/VZDump.pm`` ``vzdump``) is a run of jobs that hold guests lacking a
+        success on this node: they were not in it, and its log starts their search."""
+        if task.vmid is None or task.is_running or not lacking:
+            return False
+        expected = self.runs.scheduled(task, st.tz)
+        away = (expected or frozenset()) - {task.vmid}
+        return any(self.search.may_start(v, task.starttime) for v in away & lacking)
+
     def _evidence(self, st: _NodeState, i: int, got: CachedTask, lacking: set[int]) -> set[int]:
         """Guests lacking a success that the known task ``st.tasks[i]`` should have held
-        and did not: searched on the other nodes (``guest_search``)."""
+        and did not: searched on the other nodes (``guest_search``). A single-guest task
+        is judged against what its jobs hold on the node, not against its id."""
         if not lacking:
             return set()
         held = frozenset(r.vmid for r in got.results)
         if not lacking - held:
             return set()
+        task = st.tasks[i]
+        expected = (
+            self.runs.guests(st.tasks, i, st.tz)
+            if task.vmid is None
+            else self.runs.scheduled(task, st.tz)
+        )
         return self.search.evidence(
-            st.tasks, i, held, lacking, self.runs.guests(st.tasks, i, st.tz),
+            st.tasks, i, held, lacking, expected,
             self._held_by, ran=got.storage is not None,
             predict=lambda j: self.runs.guests(st.tasks, j, st.tz),
         )  # fmt: skip
