@@ -749,7 +749,6 @@ def test_lock_timeout_of_the_second_job_at_a_shared_event(
         assert _failed_last_night(guests[vmid], "can't acquire lock"), (vmid, guests[vmid])
 
 
-@pytest.mark.xfail(strict=True, reason="a dead run fails every guest on its node today")
 def test_dead_run_before_a_guest_existed(simulator_factory: SimulatorFactory) -> None:
     """Last night pve1's run died (``could not activate storage``); VM 150 was created on
     pve1 this morning (``qmcreate``, qemu-server ``PVE/API2/Qemu.pm`` ``create_vm``). The

@@ -32,6 +32,7 @@ from pve_backup_report.analysis.pbs_health import StorageSpace
 from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, BackupJob, Guest, Inventory, Problem, Severity, TlsMode
 from pve_backup_report.pve.schedule import ScheduleError, next_event, parse_event
+from pve_backup_report.pve.upid import UpidError, parse_upid
 from pve_backup_report.timeutil import window_s
 
 _COVERAGE_PROBLEM = {
@@ -321,7 +322,10 @@ class _Judging:
                 g.vmid, g.type, pbs_storages or _storages_of(gc.jobs, self.jobs, g.node, inventory)
             )
         last_success = _merge_success(hist.last_success, snapshot)
-        last_backup = _merge_latest(hist.last_backup, last_success)
+        latest = hist.last_backup
+        if created is not None and _before_creation(latest, created):
+            latest = None  # a run that died before the guest existed was not its run
+        last_backup = _merge_latest(latest, last_success)
         judged = gc.coverage in (Coverage.COVERED, Coverage.INDETERMINATE)
         t = self._timing(gc, last_backup, last_success, created) if judged else _Timing()
         unlisted = judged and _archive_missing(hist, pbs_storages, self.content)
@@ -401,15 +405,39 @@ def _creation_of(g: Guest, creations: Mapping[int, GuestCreation] | None) -> Gue
 
 
 def pending_candidates(a: Assessment) -> dict[int, Candidate]:
-    """Guests with no result at all although a run was due, by VMID.
+    """Guests with no result at all although a run was due, by VMID; and guests whose
+    only result is a run that died before any guest (by the start of that run).
 
     Only for these is it worth asking when they were created (``collect_creation``).
     """
-    return {
-        s.guest.vmid: Candidate(s.guest.vmid, s.guest.type, s.expected_run)
-        for s in a.guests
-        if s.freshness is Freshness.NEVER and s.expected_run is not None
-    }
+    out: dict[int, Candidate] = {}
+    for s in a.guests:
+        if s.freshness is Freshness.NEVER and s.expected_run is not None:
+            out[s.guest.vmid] = Candidate(s.guest.vmid, s.guest.type, s.expected_run)
+        elif s.freshness is Freshness.FAILED and s.last_success is None:
+            start = _dead_run_start(s.last_backup)
+            if start is not None:
+                out[s.guest.vmid] = Candidate(s.guest.vmid, s.guest.type, start)
+    return out
+
+
+def _dead_run_start(result: GuestBackupResult | None) -> int | None:
+    """The start of the run a failure comes from, when that run died before any guest
+    and the guest was only assigned to it (``collect_tasks``: the guests of its job on
+    its node today), never named by it (no start of its own)."""
+    if result is None or result.status != "failed" or result.started is not None:
+        return None
+    try:
+        return parse_upid(result.upid).starttime
+    except UpidError:
+        return None
+
+
+def _before_creation(result: GuestBackupResult | None, created: GuestCreation) -> bool:
+    """pve-manager ``PVE/VZDump.pm`` ``get_included_guests`` picks a run's guests when it
+    starts: a dead run that started before the guest was created was not its run."""
+    start = _dead_run_start(result)
+    return start is not None and created.started > start
 
 
 def _node_tz(inventory: Inventory, node: str) -> str:
