@@ -314,6 +314,28 @@ def test_dead_run_fails_its_guests_not_the_ones_that_moved_in(
         assert latest(g)[:2] == ("ok", "pve2") and g["freshness"] == "fresh", (vmid, g)
 
 
+@pytest.mark.xfail(strict=True, reason="a dead run fails every guest on its node today")
+def test_dead_run_does_not_fail_a_guest_backed_up_elsewhere_at_that_event(
+    simulator_factory: SimulatorFactory,
+) -> None:
+    """The same night, but pve1's run started 40 s after the event and pve2's at once, so
+    201's backup on pve2 (21:00:02) started before pve1's dead task (21:00:40). 201 was on
+    pve2 at that event (its log names it, ``exec_backup_task``): pve1's dead run was not
+    its run. PVE's answer: 201 fresh from pve2, not failed; 100 failed."""
+    c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve2"),
+                 200: ("qemu", "pve2"), 201: ("qemu", "pve1")})  # fmt: skip
+    ok_nights(c, range(14, 19), {"pve1": [G(100), G(101)], "pve2": [G(200), G(201)]})
+    c.tasks.append(dead("pve1", at(19) + 40, PBS_DOWN))
+    c.tasks.append(vzdump("pve2", at(19) + 1, ALL_CMD, [G(200), G(201)], [100, 101]))
+    c.backups += [snapshot(200, at(19) + 2), snapshot(201, at(19) + 33)]
+    c.tasks += [migration("pve1", 101, at(20, "08:00"), "pve2"),
+                migration("pve2", 201, at(20, "08:10"), "pve1")]  # fmt: skip
+    guests = coverage(simulator_factory(c.scenario()))
+    assert _failed_last_night(guests[100], "could not activate storage 'pbs'"), guests[100]
+    g = guests[201]
+    assert latest(g)[:2] == ("ok", "pve2") and g["freshness"] == "fresh", g
+
+
 @pytest.mark.xfail(strict=True, reason="a dead run's guests are taken from today's placement")
 def test_dead_run_fails_the_guest_that_moved_away_since(
     simulator_factory: SimulatorFactory,
