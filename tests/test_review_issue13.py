@@ -314,7 +314,6 @@ def test_dead_run_fails_its_guests_not_the_ones_that_moved_in(
         assert latest(g)[:2] == ("ok", "pve2") and g["freshness"] == "fresh", (vmid, g)
 
 
-@pytest.mark.xfail(strict=True, reason="a dead run fails every guest on its node today")
 def test_dead_run_does_not_fail_a_guest_backed_up_elsewhere_at_that_event(
     simulator_factory: SimulatorFactory,
 ) -> None:

@@ -70,6 +70,7 @@ from pve_backup_report.collect.task_selection import (
 from pve_backup_report.errors import ApiError
 from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, BackupJob, Inventory, Severity, perl_true
+from pve_backup_report.pve.upid import UpidError, parse_upid
 from pve_backup_report.pve.vzdump_command import VzdumpCommand, parse_vzdump_command
 from pve_backup_report.timeutil import window_s
 
@@ -420,6 +421,44 @@ class _Reader:
         return self.pairer.run_of(st.tasks, st.tasks.index(task), st.tz)
 
 
+def displaced_dead_runs_dropped(
+    results: Iterable[GuestBackupResult],
+) -> list[GuestBackupResult]:
+    """Drop a dead run's failure given to a guest that another node's run of the same
+    event names (within ``TOLERANCE_S`` of the dead task's start).
+
+    A run that died before any guest names none: its failure goes to the guests its job
+    holds on its node today (a result without a start of its own). pve-manager
+    ``PVE/VZDump.pm`` ``get_included_guests`` placed the guests when the runs started,
+    so a guest whose backup another node's run of that event logged was there, not in
+    the dead run (it moved since).
+    """
+    kept = list(results)
+    named: dict[int, list[tuple[str, int]]] = {}  # vmid -> (node, task start) of named runs
+    for r in kept:
+        if r.started is not None:
+            named.setdefault(r.vmid, []).append((r.node, _task_start(r)))
+    if not named:
+        return kept
+
+    def displaced(r: GuestBackupResult) -> bool:
+        if r.started is not None or r.status != "failed":
+            return False
+        start = _task_start(r)
+        return any(
+            node != r.node and abs(t - start) <= TOLERANCE_S for node, t in named.get(r.vmid, ())
+        )
+
+    return [r for r in kept if not displaced(r)]
+
+
+def _task_start(r: GuestBackupResult) -> int:
+    try:
+        return parse_upid(r.upid).starttime
+    except UpidError:
+        return r.started if r.started is not None else 0
+
+
 def _end(task: TaskInfo, now: int) -> int:
     """When the task ended; ``now`` while it runs."""
     return task.endtime if task.endtime is not None else now
@@ -471,7 +510,7 @@ def collect_history(
         # results of other guests, but not necessarily their latest ones
         histories=latest_results(
             same_guest_results(
-                (r for r in reader.results if r.vmid in judged),
+                displaced_dead_runs_dropped(r for r in reader.results if r.vmid in judged),
                 {g.vmid: g.type for g in inventory.guests},
             )
         ),
