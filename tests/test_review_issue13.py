@@ -335,17 +335,19 @@ def test_dead_run_does_not_fail_a_guest_backed_up_elsewhere_at_that_event(
     assert latest(g)[:2] == ("ok", "pve2") and g["freshness"] == "fresh", g
 
 
-@pytest.mark.xfail(strict=True, reason="a dead run's guests are taken from today's placement")
+@pytest.mark.parametrize("pbs", [True, pytest.param(False, id=HISTORY_ONLY)])
 def test_dead_run_fails_the_guest_that_moved_away_since(
-    simulator_factory: SimulatorFactory,
+    simulator_factory: SimulatorFactory, pbs: bool
 ) -> None:
     """pve-manager ``PVE/VZDump.pm`` ``get_included_guests`` assigns the guests at run
     time: 101 was on pve1 when pve1's run died, so that run was to back it up, and it
     failed with the storage error (PVE: ``failed``, CRITICAL). The migration task this
     morning (``qmigrate`` on pve1, id 101) shows where it was. The plugin gives the dead
-    run to the guests on pve1 today, so 101 (now on pve2) keeps the night before's success
-    and is only ``stale``."""
-    g = coverage(simulator_factory(_dead_run_then_migrations().scenario()))[101]
+    run to the guests on pve1 today, so 101 (now on pve2) kept the night before's success
+    and was only ``stale``. pve2's run logged 101 as external, the search of the other
+    nodes' runs of that event finds it in none, and pve1's run of it died: 101 was
+    there."""
+    g = coverage(simulator_factory(_dead_run_then_migrations().scenario()), pbs=pbs)[101]
     assert _failed_last_night(g, "could not activate storage 'pbs'"), g
 
 
@@ -833,3 +835,20 @@ def test_repeat_missed_run_after_a_reboot_that_dies(simulator_factory: Simulator
     for vmid in (100, 101):
         last = guests[vmid]["last_backup"] or {}
         assert last.get("status") == "failed", (vmid, guests[vmid])
+
+
+def test_node_down_at_the_event_while_another_nodes_run_died(
+    simulator_factory: SimulatorFactory,
+) -> None:
+    """pve2 was down at 21:00 (no task, ``repeat-missed`` unset: not made up,
+    pve-manager ``PVE/Jobs.pm`` ``run_jobs``) and pve1's run died (``could not activate
+    storage``). PVE's answer: 100 (pve1) failed; 200 (pve2, never moved) was in no run:
+    a missed run (``stale``), not pve1's failure."""
+    c = Cluster({100: ("qemu", "pve1"), 200: ("qemu", "pve2")})
+    ok_nights(c, range(14, 19), {"pve1": [G(100)], "pve2": [G(200)]})
+    c.tasks.append(dead("pve1", at(19) + 1, PBS_DOWN, taskid="100"))
+    for pbs in (True, False):
+        guests = coverage(simulator_factory(c.scenario()), pbs=pbs)
+        assert _failed_last_night(guests[100], "could not activate storage"), guests[100]
+        g = guests[200]
+        assert latest(g)[0] == "ok" and g["freshness"] == "stale", (pbs, g)

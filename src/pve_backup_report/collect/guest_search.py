@@ -31,6 +31,11 @@ also bounds the home node's reading, by time: a home task that ended before that
 success started cannot hold a newer result (the node lock argument of ``collect_tasks``
 does not hold across nodes, so the success's start is used, not its task's end).
 
+* **Dead runs.** A search started by a home run that left the guest out and that finds
+  it in no node's run, while another node's run of that event died before any guest
+  (of a job that includes it), tells that the guest was on that node then: it failed
+  with that run (``collect_tasks``). A search started by an absence does not (the home
+  node may have been down).
 * **Absence.** A job due at an event (its schedule, in the node's time zone) for which
   the guest's home node started no task at all is evidence too: a ``vmid`` or pool job
   makes no task on a node where it selects no guest (``PVE/API2/VZDump.pm`` ``vzdump``
@@ -60,6 +65,10 @@ class CrossNodeSearch:
         self.searching: dict[int, int] = {}  # guest -> start of the home run it was missing from
         self.found_at: dict[int, int] = {}  # guest -> start of the last run searched with success
         self.stopped: set[int] = set()  # guests found in no node's run of a searched event
+        # ... and the start of the home run that left it out (not an event the home node
+        # made no run for: that node may have been down)
+        self.stopped_at: dict[int, int] = {}
+        self._absent: set[int] = set()  # guests searched for an event with no home run
         self.changed = False  # a search started or ended since the last ``settle``
         self._by_event: dict[int, set[str]] | None = None  # ``_events``, rebuilt on changes
 
@@ -122,6 +131,7 @@ class CrossNodeSearch:
                 # missing guests may be that job's; no evidence they were elsewhere
                 return set()
             missing -= others or frozenset()
+        self._absent -= missing
         return self._start(missing, task.starttime)
 
     def may_start(self, vmid: int, start: int) -> bool:
@@ -146,6 +156,7 @@ class CrossNodeSearch:
             and v not in self.searching
             and event < self.found_at.get(v, event + 1)
         }
+        self._absent |= missing
         return self._start(missing, event)
 
     def _start(self, missing: set[int], start: int) -> set[int]:
@@ -191,5 +202,7 @@ class CrossNodeSearch:
                 self.found_at[v] = t
             else:
                 self.stopped.add(v)
+                if v not in self._absent:
+                    self.stopped_at[v] = t
         changed, self.changed = self.changed, False
         return changed

@@ -180,6 +180,15 @@ class TaskPredictor:
         keys = self._keys(task, tz)
         return self._held(task.node, keys) if keys else None
 
+    def may_hold(self, task: TaskInfo, tz: str | None, vmid: int) -> bool:
+        """Whether a job due at the task's start includes the guest on some node today
+        (or cannot be resolved)."""
+        for job_id, _event in self._keys(task, tz):
+            per_node = self._holds.get(job_id)
+            if per_node is None or any(vmid in held for held in per_node.values()):
+                return True
+        return False
+
     def run_of(self, tasks: Sequence[TaskInfo], i: int, tz: str | None) -> RunPairing:
         """The scheduled job ``tasks[i]`` ran (``tasks``: one node's list, newest first).
 

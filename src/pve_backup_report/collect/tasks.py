@@ -204,6 +204,7 @@ class _Reader:
         # its predictor tells which runs should have held a guest, in every reading mode
         self.search, self.runs = search
         self.pairer = self.runs  # pairs the runs that died before any guest with their job
+        self._dead_checked: set[int] = set()  # stopped searches checked for a dead run
 
     def outcome(self, task: TaskInfo) -> tuple[bool, CachedTask | None]:
         """Whether the task's log is known (read or cached), and what it taught."""
@@ -384,9 +385,48 @@ class _Reader:
 
         if not self.search.settle(holders):
             return False
+        self._dead_runs_of_stopped(by_name)
         for st in by_name.values():
             st.done = False
         return True
+
+    def _dead_runs_of_stopped(self, by_name: Mapping[str, _NodeState]) -> None:
+        """A guest found in no node's run of a searched event (``guest_search``) while
+        another node's run of that event died before any guest was in that run: it was
+        on that node then (pve-manager ``PVE/VZDump.pm`` ``get_included_guests`` places
+        the guests when the runs start) and has moved since. It failed with the run."""
+        for v, start in self.search.stopped_at.items():
+            if v in self._dead_checked:
+                continue
+            self._dead_checked.add(v)
+            found = self._dead_run_near(by_name, start, self.search.home[v], v)
+            if found is not None:
+                task, message = found
+                self.results.append(
+                    GuestBackupResult(v, "failed", None, task.endtime, None, task.node,
+                                      task.upid, message)
+                )  # fmt: skip
+
+    def _dead_run_near(
+        self, by_name: Mapping[str, _NodeState], start: int, home: str, vmid: int
+    ) -> tuple[TaskInfo, str | None] | None:
+        """The one run of another node near ``start`` that died before any guest (its
+        results are failures it was given, none named by its log) of a job that
+        includes ``vmid``."""
+        found: list[tuple[TaskInfo, str | None]] = []
+        for st in by_name.values():
+            if st.name == home:
+                continue
+            for task in st.tasks:
+                if abs(task.starttime - start) > TOLERANCE_S:
+                    continue
+                _known, got = self.outcome(task)
+                if got is None or not got.results:
+                    continue
+                given = all(r.status == "failed" and r.started is None for r in got.results)
+                if given and self.runs.may_hold(task, st.tz, vmid):
+                    found.append((task, got.results[0].message))
+        return found[0] if len(found) == 1 else None
 
     def read(self, batch: list[tuple[_NodeState, TaskInfo]], pool: ThreadPoolExecutor) -> None:
         futures: dict[str, Future[list[str] | ApiError]] = {
