@@ -678,6 +678,7 @@ NOTES = [
     "{{guestname}} it's kept 2 weeks",
     '{{guestname}}\\n{{node}} "daily" 100 101',
     "'{{vmid}}' keep 7",
+    "{{guestname}} --storage local --all 1 --dumpdir /tmp",
 ]
 
 
@@ -695,7 +696,8 @@ def test_quoted_notes_template_in_the_logged_command_line(
                        "storage": "pbs", "vmid": "100,101", "mode": "snapshot",
                        "notes-template": notes}])  # fmt: skip
     cmd = (f"vzdump 100 101 --notes-template {shell_quote(notes)} --mode snapshot "
-           "--storage pbs --quiet 1")  # fmt: skip
+           f"--exclude-path {shell_quote('/var/cache/my dir/?*')} --storage pbs "
+           "--quiet 1")  # fmt: skip
     for day in range(14, 20):
         fail = IO_ERROR if day == 19 else None
         c.tasks.append(vzdump("pve1", at(day) + 1, cmd, [G(100), G(101, error=fail)]))
@@ -852,3 +854,31 @@ def test_node_down_at_the_event_while_another_nodes_run_died(
         assert _failed_last_night(guests[100], "could not activate storage"), guests[100]
         g = guests[200]
         assert latest(g)[0] == "ok" and g["freshness"] == "stale", (pbs, g)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="an older absence on every node stops the cross-node search first"
+)
+def test_single_guest_dead_run_of_a_guest_that_moved_away(
+    simulator_factory: SimulatorFactory,
+) -> None:
+    """pve1 held only 101 last night: its run's task id is ``101`` (pve-manager
+    ``PVE/API2/VZDump.pm`` ``vzdump``), and it died (``could not activate storage``).
+    101 moved to pve2 this morning. PVE's answer: 101 failed last night (the task names
+    it).
+
+    Found: pve2's runs are single-guest tasks too (id ``200``), so the first reading
+    round leaves 101 "lacking" and, once the node's listing reaches the window's start,
+    searches 101 at the oldest event where no node made any run (the history starts on
+    the 14th): it is found nowhere, the search stops for good, and the newer runs never
+    start one."""
+    c = Cluster({101: ("qemu", "pve2"), 200: ("qemu", "pve2")})
+    ok_nights(c, range(14, 19), {"pve1": [G(101)], "pve2": [G(200)]})
+    c.tasks.append(dead("pve1", at(19) + 1, PBS_DOWN, taskid="101"))
+    c.tasks.append(vzdump("pve2", at(19) + 2, ALL_CMD, [G(200)], [101]))
+    c.backups.append(snapshot(200, at(19) + 3))
+    c.tasks.append(migration("pve1", 101, at(20, "08:00"), "pve2"))
+    for pbs in (True, False):
+        guests = coverage(simulator_factory(c.scenario()), pbs=pbs)
+        assert _failed_last_night(guests[101], "could not activate storage"), (pbs, guests[101])
+        assert guests[200]["freshness"] == "fresh"
