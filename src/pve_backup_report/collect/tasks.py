@@ -273,9 +273,10 @@ class _Reader:
             w.take.append(task)
             self.predicted[task.upid] = prediction
             w.resolve(guests, held)
-        elif self._tells_away(st, task, w.lacking):
+        elif away := self._tells_away(st, task, w.lacking):
             w.take.append(task)  # read: the guests it leaves out are searched elsewhere
             self.predicted[task.upid] = prediction
+            w.resolve(away, held)  # as for a run holding them: nothing older this round
         elif guests:
             w.later.append((task, prediction, guests))
 
@@ -295,15 +296,16 @@ class _Reader:
             return None
         return self.predictor.guests(st.tasks, i, st.tz)
 
-    def _tells_away(self, st: _NodeState, task: TaskInfo, lacking: set[int]) -> bool:
-        """Whether an unknown single-guest task (its id names its only guest, pve-manager
-        ``PVE/API2/VZDump.pm`` ``vzdump``) is a run of jobs that hold guests lacking a
-        success on this node: they were not in it, and its log starts their search."""
+    def _tells_away(self, st: _NodeState, task: TaskInfo, lacking: set[int]) -> set[int]:
+        """The guests lacking a success on this node that the jobs of an unknown
+        single-guest task (its id names its only guest, pve-manager
+        ``PVE/API2/VZDump.pm`` ``vzdump``) hold here: they were not in it, and its log
+        starts their search."""
         if task.vmid is None or task.is_running or not lacking:
-            return False
-        expected = self.runs.scheduled(task, st.tz)
-        away = (expected or frozenset()) - {task.vmid}
-        return any(self.search.may_start(v, task.starttime) for v in away & lacking)
+            return set()
+        expected = self.runs.scheduled(task, st.tz) or frozenset()
+        away = (expected - {task.vmid}) & lacking
+        return {v for v in away if self.search.may_start(v, task.starttime)}
 
     def _evidence(self, st: _NodeState, i: int, got: CachedTask, lacking: set[int]) -> set[int]:
         """Guests lacking a success that the known task ``st.tasks[i]`` should have held
