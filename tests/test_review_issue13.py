@@ -880,3 +880,24 @@ def test_single_guest_dead_run_of_a_guest_that_moved_away(
         guests = coverage(simulator_factory(c.scenario()), pbs=pbs)
         assert _failed_last_night(guests[101], "could not activate storage"), (pbs, guests[101])
         assert guests[200]["freshness"] == "fresh"
+
+
+@pytest.mark.xfail(strict=True, reason="a dead run on a node with no guest today holds no result")
+def test_dead_run_on_a_node_drained_since(simulator_factory: SimulatorFactory) -> None:
+    """pve1's run died last night (``could not activate storage``, one ``TASK ERROR``
+    line); this morning pve1 was drained for maintenance: 100 and 101 moved to pve2,
+    pve1 holds no guest now. pve2's run last night logged them as external. PVE's
+    answer: 100 and 101 failed last night (they were on pve1); 200 fresh."""
+    c = Cluster({100: ("qemu", "pve2"), 101: ("qemu", "pve2"), 200: ("qemu", "pve2")})
+    ok_nights(c, range(14, 19), {"pve1": [G(100), G(101)], "pve2": [G(200)]})
+    c.tasks.append(dead("pve1", at(19) + 1, PBS_DOWN))
+    c.tasks.append(vzdump("pve2", at(19) + 2, ALL_CMD, [G(200)], [100, 101]))
+    c.backups.append(snapshot(200, at(19) + 3))
+    c.tasks += [migration("pve1", 100, at(20, "08:00"), "pve2"),
+                migration("pve1", 101, at(20, "08:02"), "pve2")]  # fmt: skip
+    for pbs in (True, False):
+        guests = coverage(simulator_factory(c.scenario()), pbs=pbs)
+        assert guests[200]["freshness"] == "fresh"
+        for vmid in (100, 101):
+            g = guests[vmid]
+            assert _failed_last_night(g, "could not activate storage"), (pbs, vmid, g)
