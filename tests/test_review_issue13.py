@@ -882,7 +882,6 @@ def test_single_guest_dead_run_of_a_guest_that_moved_away(
         assert guests[200]["freshness"] == "fresh"
 
 
-@pytest.mark.xfail(strict=True, reason="a dead run on a node with no guest today holds no result")
 def test_dead_run_on_a_node_drained_since(simulator_factory: SimulatorFactory) -> None:
     """pve1's run died last night (``could not activate storage``, one ``TASK ERROR``
     line); this morning pve1 was drained for maintenance: 100 and 101 moved to pve2,

@@ -68,6 +68,7 @@ def _encode(t: CachedTask) -> dict[str, Any]:
         "starttime": t.starttime,
         "storage": t.storage,
         "pbs": t.pbs,
+        **({"died": t.died} if t.died is not None else {}),
         "results": [
             [
                 r.vmid,
@@ -109,7 +110,11 @@ def _decode(upid: str, d: dict[str, Any]) -> CachedTask:
         )
         for r in d["results"]
     )
-    return CachedTask(upid, node, int(d["starttime"]), d.get("storage"), bool(d["pbs"]), results)
+    died = d.get("died")
+    return CachedTask(
+        upid, node, int(d["starttime"]), d.get("storage"), bool(d["pbs"]), results,
+        None if died is None else str(died),
+    )  # fmt: skip
 
 
 TIMEZONE_TTL_S = 86400  # node time zones are asked again once a day

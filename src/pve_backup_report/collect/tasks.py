@@ -87,6 +87,8 @@ class CachedTask:
     storage: str | None
     pbs: bool
     results: tuple[GuestBackupResult, ...]
+    # the error of a run that died before logging its command line (no guest named)
+    died: str | None = None
 
 
 @dataclass(frozen=True)
@@ -423,11 +425,11 @@ class _Reader:
                 if abs(task.starttime - start) > TOLERANCE_S:
                     continue
                 _known, got = self.outcome(task)
-                if got is None or not got.results:
+                if got is None or (got.died is None and not got.results):
                     continue
                 given = all(r.status == "failed" and r.started is None for r in got.results)
-                if given and self.runs.may_hold(task, st.tz, vmid):
-                    found.append((task, got.results[0].message))
+                if (got.died is not None or given) and self.runs.may_hold(task, st.tz, vmid):
+                    found.append((task, got.died or got.results[0].message))
         return found[0] if len(found) == 1 else None
 
     def read(self, batch: list[tuple[_NodeState, TaskInfo]], pool: ThreadPoolExecutor) -> None:
@@ -842,7 +844,10 @@ def _parse(
     # A run paired with a job that writes plain files (dumpdir) is no PBS run either.
     unknown_target = command is None and (dead is None or dead.job is None)
     pbs = st.is_pbs if st is not None else storage is None and unknown_target
-    cached = CachedTask(task.upid, task.node, task.starttime, storage, pbs, parsed.results)
+    died = None
+    if command is None and log and parsed.job_status in ("failed", "unknown"):
+        died = parsed.job_error or task.status or "unexpected status"
+    cached = CachedTask(task.upid, task.node, task.starttime, storage, pbs, parsed.results, died)
     if (
         dead is not None
         and target.expected is None
