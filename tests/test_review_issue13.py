@@ -900,3 +900,47 @@ def test_dead_run_on_a_node_drained_since(simulator_factory: SimulatorFactory) -
         for vmid in (100, 101):
             g = guests[vmid]
             assert _failed_last_night(g, "could not activate storage"), (pbs, vmid, g)
+
+
+def test_run_cut_by_a_node_crash(simulator_factory: SimulatorFactory) -> None:
+    """pve1 crashed at 21:05 during 101's transfer and came back at 22:00: the task log
+    stops mid-guest with no ``TASK`` line and is no longer running (pve-common
+    ``PVE/UPID.pm`` ``read_status``: ``unexpected status``); PBS lists 101's snapshot of
+    that run without a manifest. PVE's answer: 100 backed up (fresh); 101 and 102 not
+    backed up last night (failed: the run they were in ended without them), latest
+    success the 18th; the unfinished snapshot is no success."""
+    c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1"), 102: ("lxc", "pve1")})
+    ok_nights(c, range(13, 19), {"pve1": [G(100), G(101), G(102, "lxc")]})
+    start = at(19) + 1
+    log = run_log(ALL_CMD, [G(100)], start).splitlines()[:-2]
+    log += [
+        *_section(G(101), start + 32)[:7],
+        "INFO:   4% (4.0 GiB of 100.0 GiB) in 3m 10s, read: 21.6 MiB/s, write: 21.0 MiB/s",
+    ]
+    c.tasks.append({"node": "pve1", "type": "vzdump", "user": "root@pam", "id": "",
+                    "starttime": start, "endtime": start + 300, "status": "unexpected status",
+                    "log": "\n".join(log)})  # fmt: skip
+    c.backups += [snapshot(100, start + 1), {"storage": "pbs", "vmid": 101, "type": "qemu",
+                                              "ctime": start + 32, "unfinished": True}]  # fmt: skip
+    for pbs in (True, False):
+        guests = coverage(simulator_factory(c.scenario()), pbs=pbs)
+        assert guests[100]["freshness"] == "fresh", (pbs, guests[100])
+        for vmid in (101, 102):
+            g = guests[vmid]
+            assert latest(g)[0] == "failed" and "failed" in g["problems"], (pbs, vmid, g)
+            assert at(18) <= (success_start(g) or 0) < at(19), (pbs, vmid, g)
+
+
+def test_disabled_legacy_and_jobs_cfg_jobs(simulator_factory: SimulatorFactory) -> None:
+    """A commented-out ``vzdump.cron`` line is served with ``enabled: ""`` (pve-guest-common
+    ``PVE/VZDump/Common.pm`` ``parse_vzdump_cron_config``: ``!defined($enabled)``), a
+    jobs.cfg job with ``enabled: 0``; pvescheduler skips the latter (``PVE/Jobs.pm``
+    ``run_jobs``), cron never runs the former. PVE's answer: 300 (only in the legacy job)
+    and 301 (only in the disabled jobs.cfg job) are in no enabled job: disabled only."""
+    legacy = {**LEGACY_SERVED, "enabled": "", "vmid": "300"}
+    off = {"id": "off", "type": "vzdump", "enabled": 0, "schedule": "21:00", "storage": "pbs",
+           "vmid": "301", "mode": "snapshot"}  # fmt: skip
+    c = Cluster({300: ("lxc", "pve1"), 301: ("qemu", "pve1")}, jobs=[legacy, off])
+    guests = coverage(simulator_factory(c.scenario()))
+    for vmid in (300, 301):
+        assert guests[vmid]["coverage"] == "disabled_only", (vmid, guests[vmid])
