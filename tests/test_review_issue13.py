@@ -944,3 +944,39 @@ def test_disabled_legacy_and_jobs_cfg_jobs(simulator_factory: SimulatorFactory) 
     guests = coverage(simulator_factory(c.scenario()))
     for vmid in (300, 301):
         assert guests[vmid]["coverage"] == "disabled_only", (vmid, guests[vmid])
+
+
+def _one_job_per_guest() -> Cluster:
+    """One job per guest (``vm-100`` … ``vm-104``), all at 21:00, all guests on pve1:
+    pvescheduler starts five single-guest tasks per night (task id the VMID, pve-manager
+    ``PVE/API2/VZDump.pm`` ``vzdump``). 101 failed the last three nights."""
+    vmids = (100, 101, 102, 103, 104)
+    jobs = [{"id": f"vm-{v}", "type": "vzdump", "enabled": 1, "schedule": "21:00",
+             "storage": "pbs", "vmid": str(v), "mode": "snapshot"} for v in vmids]  # fmt: skip
+    c = Cluster(dict.fromkeys(vmids, ("qemu", "pve1")), jobs=jobs, nodes=("pve1",))
+    for day in range(10, 20):
+        for k, v in enumerate(vmids):
+            start = at(day) + 1 + 31 * k
+            err = IO_ERROR if v == 101 and day >= 17 else None
+            task = vzdump("pve1", start, f"vzdump {v} --storage pbs --mode snapshot --quiet 1",
+                          [G(v, error=err)])  # fmt: skip
+            task["starttime"] = at(day) + 1  # one pvescheduler pass; the lock serialises them
+            c.tasks.append(task)
+            if not err:
+                c.backups.append(snapshot(v, start + 1))
+    return c
+
+
+def test_one_job_per_guest_reads_only_what_it_needs(simulator_factory: SimulatorFactory) -> None:
+    """PVE's answer: 101 failed (19th), latest success the 16th; the others fresh. A
+    single-guest run is read for another guest lacking a success only when that guest
+    has no run of its own at the event: here every guest has one, so only the runs of
+    101 (back to its success) and the newest of each other guest are read (5 + 3)."""
+    sim = simulator_factory(_one_job_per_guest().scenario())
+    guests = coverage(sim, pbs=False)
+    g = guests[101]
+    assert latest(g)[0] == "failed" and at(16) <= (success_start(g) or 0) < at(17), g
+    for vmid in (100, 102, 103, 104):
+        assert guests[vmid]["freshness"] == "fresh", (vmid, guests[vmid])
+    proc = run(sim, "--now", str(NOW), "--no-cache", "-vv", env={"PVE_PBS_CONTENT": "false"})
+    assert "history: 50 tasks listed, 8 logs read, 0 from cache" in proc.stdout, proc.stdout

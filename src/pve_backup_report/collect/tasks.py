@@ -66,6 +66,7 @@ from pve_backup_report.collect.task_selection import (
     Prediction,
     RunPairing,
     TaskPredictor,
+    near,
 )
 from pve_backup_report.errors import ApiError
 from pve_backup_report.messages import Msg
@@ -275,7 +276,7 @@ class _Reader:
             w.take.append(task)
             self.predicted[task.upid] = prediction
             w.resolve(guests, held)
-        elif away := self._tells_away(st, task, w.lacking):
+        elif away := self._tells_away(st, i, w.lacking):
             w.take.append(task)  # read: the guests it leaves out are searched elsewhere
             self.predicted[task.upid] = prediction
             w.resolve(away, held)  # as for a run holding them: nothing older this round
@@ -298,15 +299,18 @@ class _Reader:
             return None
         return self.predictor.guests(st.tasks, i, st.tz)
 
-    def _tells_away(self, st: _NodeState, task: TaskInfo, lacking: set[int]) -> set[int]:
+    def _tells_away(self, st: _NodeState, i: int, lacking: set[int]) -> set[int]:
         """The guests lacking a success on this node that the jobs of an unknown
         single-guest task (its id names its only guest, pve-manager
         ``PVE/API2/VZDump.pm`` ``vzdump``) hold here: they were not in it, and its log
-        starts their search."""
+        starts their search. Guests named by another single-guest task of the event (one
+        job per guest) had their own run there."""
+        task = st.tasks[i]
         if task.vmid is None or task.is_running or not lacking:
             return set()
         expected = self.runs.scheduled(task, st.tz) or frozenset()
-        away = (expected - {task.vmid}) & lacking
+        named = {st.tasks[j].vmid for j in near(st.tasks, i)}
+        away = (expected - named) & lacking
         return {v for v in away if self.search.may_start(v, task.starttime)}
 
     def _evidence(self, st: _NodeState, i: int, got: CachedTask, lacking: set[int]) -> set[int]:
