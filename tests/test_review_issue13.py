@@ -980,3 +980,24 @@ def test_one_job_per_guest_reads_only_what_it_needs(simulator_factory: Simulator
         assert guests[vmid]["freshness"] == "fresh", (vmid, guests[vmid])
     proc = run(sim, "--now", str(NOW), "--no-cache", "-vv", env={"PVE_PBS_CONTENT": "false"})
     assert "history: 50 tasks listed, 8 logs read, 0 from cache" in proc.stdout, proc.stdout
+
+
+def test_drained_dead_run_answer_survives_the_task_cache(
+    simulator_factory: SimulatorFactory, tmp_path: Any
+) -> None:
+    """The same answer from a warm task cache (the dead run's error is cached with it)."""
+    c = Cluster({100: ("qemu", "pve2"), 101: ("qemu", "pve2"), 200: ("qemu", "pve2")})
+    ok_nights(c, range(14, 19), {"pve1": [G(100), G(101)], "pve2": [G(200)]})
+    c.tasks.append(dead("pve1", at(19) + 1, PBS_DOWN))
+    c.tasks.append(vzdump("pve2", at(19) + 2, ALL_CMD, [G(200)], [100, 101]))
+    c.tasks += [migration("pve1", 100, at(20, "08:00"), "pve2"),
+                migration("pve1", 101, at(20, "08:02"), "pve2")]  # fmt: skip
+    sim = simulator_factory(c.scenario())
+    args = ("--dump-coverage", "--format", "json", "--now", str(NOW),
+            "--cache-file", str(tmp_path / "tasks.json"))  # fmt: skip
+    env = {"PVE_PBS_CONTENT": "false"}
+    for _ in range(2):
+        proc = run(sim, *args, env=env)
+        guests = {g["vmid"]: g for g in json.loads(proc.stdout)["guests"]}
+        for vmid in (100, 101):
+            assert _failed_last_night(guests[vmid], "could not activate storage"), guests[vmid]
