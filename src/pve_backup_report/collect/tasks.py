@@ -418,7 +418,7 @@ class _Reader:
     def _dead_run_near(
         self, by_name: Mapping[str, _NodeState], start: int, home: str, vmid: int
     ) -> tuple[TaskInfo, str | None] | None:
-        """The one run of another node near ``start`` that died before any guest (its
+        """The one PBS run of another node near ``start`` that died before any guest (its
         results are failures it was given, none named by its log) of a job that
         includes ``vmid``."""
         found: list[tuple[TaskInfo, str | None]] = []
@@ -429,8 +429,8 @@ class _Reader:
                 if abs(task.starttime - start) > TOLERANCE_S:
                     continue
                 _known, got = self.outcome(task)
-                if got is None or (got.died is None and not got.results):
-                    continue
+                if got is None or not got.pbs or (got.died is None and not got.results):
+                    continue  # not a PBS run (its results never count), or no dead run
                 given = all(r.status == "failed" and r.started is None for r in got.results)
                 if (got.died is not None or given) and self.runs.may_hold(task, st.tz, vmid):
                     found.append((task, got.died or got.results[0].message))
