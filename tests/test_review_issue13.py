@@ -813,30 +813,35 @@ def test_a_run_stuck_across_the_next_event(simulator_factory: SimulatorFactory) 
         assert at(17) <= (success_start(guests[vmid]) or 0) < at(18), (vmid, guests[vmid])
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a run started long after its event (repeat-missed) pairs with no job"
-)
-def test_repeat_missed_run_after_a_reboot_that_dies(simulator_factory: SimulatorFactory) -> None:
+@pytest.mark.parametrize("repeat", [True, False])
+def test_repeat_missed_run_after_a_reboot_that_dies(
+    simulator_factory: SimulatorFactory, repeat: bool
+) -> None:
     """``repeat-missed 1``: pve1 was down at 21:00 and booted at 02:10; pvescheduler runs
     the missed job at once (pve-manager ``PVE/Jobs.pm`` ``run_jobs``: no
     ``update_last_runtime`` on the first run, ``compute_next_event`` from the last run is
     past). That late run died (``could not activate storage``). PVE's answer: 100 and 101
     failed (the job's run of last night's event, started late).
 
-    The plugin pairs a dead run with a job only within ``TOLERANCE_S`` (300 s) of one of
-    its events (``task_selection.TaskPredictor.run_of``), so this run pairs with no job:
-    a warning anomaly names it and both guests keep the 18th's success (``stale``). A
-    job with ``repeat-missed`` could also pair with a run started after its missed
-    event and before its next one, when no run of that event exists on the node."""
+    The plugin paired a dead run with a job only within ``TOLERANCE_S`` (300 s) of one
+    of its events (``task_selection.TaskPredictor.run_of``), so this run paired with no
+    job. A job with ``repeat-missed`` now also pairs with a run started after its missed
+    event when the node has no other task since. Without ``repeat-missed`` the missed
+    run is never made up: such a run is not the job's (a warning anomaly names it) and
+    the guests are ``stale``."""
     job = {"id": "daily", "type": "vzdump", "enabled": 1, "schedule": "21:00", "storage": "pbs",
-           "all": 1, "mode": "snapshot", "repeat-missed": 1}  # fmt: skip
+           "all": 1, "mode": "snapshot", "repeat-missed": int(repeat)}  # fmt: skip
     c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1")}, jobs=[job], nodes=("pve1",))
     ok_nights(c, range(14, 19), {"pve1": [G(100), G(101)]})
     c.tasks.append(dead("pve1", at(20, "02:10") + 20, PBS_DOWN))
-    guests = coverage(simulator_factory(c.scenario()))
+    result = dump(simulator_factory(c.scenario()))
+    guests = {g["vmid"]: g for g in result["guests"]}
     for vmid in (100, 101):
         last = guests[vmid]["last_backup"] or {}
-        assert last.get("status") == "failed", (vmid, guests[vmid])
+        assert last.get("status") == ("failed" if repeat else "ok"), (vmid, guests[vmid])
+        assert guests[vmid]["freshness"] == ("failed" if repeat else "stale")
+    unpaired = [a for a in result["anomalies"] if a["component"] == "tasks"]
+    assert bool(unpaired) is not repeat, unpaired
 
 
 def test_node_down_at_the_event_while_another_nodes_run_died(

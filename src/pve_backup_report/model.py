@@ -187,6 +187,8 @@ class BackupJob:
     next_run: int | None = None
     legacy: bool = False  # no ``type`` field: vzdump.cron entry
     dumpdir: str | None = None  # plain files to this directory instead of a storage
+    # a missed event (node or pvescheduler down) is run at the scheduler's next pass
+    repeat_missed: bool = False
 
 
 @dataclass(frozen=True)

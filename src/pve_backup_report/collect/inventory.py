@@ -122,6 +122,7 @@ def normalise_job(item: Mapping[str, Any]) -> BackupJob:
         next_run=_epoch_or_none(next_run),
         legacy="type" not in item,
         dumpdir=_dumpdir(item.get("dumpdir")),
+        repeat_missed=_flag(item.get("repeat-missed"), False),
     )
 
 

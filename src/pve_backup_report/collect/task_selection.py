@@ -25,7 +25,7 @@ a covered guest the prediction left out.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -202,7 +202,8 @@ class TaskPredictor:
         keys = self._keys(tasks[i], tz)
         due = tuple(sorted({job_id for job_id, _event in keys}))
         if not keys:
-            return RunPairing(None, ())
+            missed = self._missed(tasks, i, tz)
+            return RunPairing(missed[0] if len(missed) == 1 else None, missed)
         around = [tasks[j] for j in near(tasks, i)]
         siblings = [t for t in around if self._keys(t, tz) == keys]
         claims = Counter(k for t in around for k in self._keys(t, tz))
@@ -214,6 +215,27 @@ class TaskPredictor:
             return RunPairing(None, due)
         order = sorted(siblings, key=lambda t: (t.starttime, t.pstart, t.upid))
         return RunPairing(sorted(keys)[order.index(tasks[i])][0], due)
+
+    def _missed(self, tasks: Sequence[TaskInfo], i: int, tz: str | None) -> tuple[str, ...]:
+        """The jobs with ``repeat-missed`` whose latest event before ``tasks[i]`` passed
+        with no task of the node since: pve-manager ``PVE/Jobs.pm`` ``run_jobs`` runs such
+        a job at the scheduler's first pass after (the node was down at the event, and
+        ``update_last_runtime`` is skipped on the first run), so ``tasks[i]`` may be that
+        late run."""
+        task = tasks[i]
+        others = sorted(t.starttime for t in tasks if t is not task)
+        found = []
+        for job_id, events in self._node_jobs(task.node, tz or "UTC"):
+            job = self._jobs.get(job_id)
+            k = bisect_right(events, task.starttime)
+            if job is None or not job.repeat_missed or not k:
+                continue
+            event = events[k - 1]
+            j = bisect_left(others, event - TOLERANCE_S)
+            if j < len(others) and others[j] <= task.starttime:
+                continue  # another task of the node since the event may be the run
+            found.append(job_id)
+        return tuple(sorted(found))
 
     def due(self, node: str, tz: str | None) -> list[tuple[int, frozenset[int]]]:
         """The scheduled events of the jobs that hold guests of ``node`` (newest first),
