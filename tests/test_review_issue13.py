@@ -622,9 +622,6 @@ def test_new_guests_in_a_pool_job(simulator_factory: SimulatorFactory) -> None:
 # --- 5. Jobs PVE refuses, rights, quoting, running runs -----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="finding X1: a job PVE refuses to run makes its guests indeterminate"
-)
 def test_job_edited_by_hand_with_vmid_and_all(simulator_factory: SimulatorFactory) -> None:
     """jobs.cfg edited by hand: ``vmid 100`` and ``all 1`` in one job. pve-manager
     ``PVE/VZDump.pm`` ``verify_vzdump_parameters`` raises ``option conflicts with option
