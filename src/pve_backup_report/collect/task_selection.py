@@ -101,6 +101,7 @@ class TaskPredictor:
         self._events: dict[tuple[str, str], list[int]] = {}
         self._matched: dict[str, tuple[tuple[str, int], ...]] = {}  # by UPID
         self._by_node: dict[tuple[str, str], list[tuple[str, list[int]]]] = {}
+        self._due: dict[tuple[str, str], list[tuple[int, frozenset[int]]]] = {}
         self._jobs = inventory.jobs_by_id
         # UPID -> (job id, the jobs of its event) for a task told apart from its siblings
         self._paired: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
@@ -240,6 +241,12 @@ class TaskPredictor:
     def due(self, node: str, tz: str | None) -> list[tuple[int, frozenset[int]]]:
         """The scheduled events of the jobs that hold guests of ``node`` (newest first),
         each with the guests of the node those jobs due then hold."""
+        key = (node, tz or "UTC")
+        if key not in self._due:
+            self._due[key] = self._compute_due(node, tz)
+        return self._due[key]
+
+    def _compute_due(self, node: str, tz: str | None) -> list[tuple[int, frozenset[int]]]:
         by_event: dict[int, set[int]] = {}
         for job_id, events in self._node_jobs(node, tz or "UTC"):
             per_node = self._holds.get(job_id)

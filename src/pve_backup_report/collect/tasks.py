@@ -129,6 +129,8 @@ class _NodeState:
     # are not used, or when a log held a covered guest its prediction left out.
     newest_first: bool = False
     batch: int = 1  # newest-first: logs per round, 1 first, doubling while unresolved
+    # ``_Reader._absences`` for a task list of this length (it only changes with a page)
+    absences: tuple[int, list[tuple[int, frozenset[int]]]] | None = None
 
     @property
     def more_pages(self) -> bool:
@@ -338,6 +340,8 @@ class _Reader:
         """The events in the window of the jobs holding the node's guests at which the
         node started no task (``guest_search``, "Absence"), oldest first (``pop`` gives
         the newest). The last ``TOLERANCE_S`` are left out: their task may start yet."""
+        if st.absences is not None and st.absences[0] == len(st.tasks):
+            return list(st.absences[1])
         starts = sorted(t.starttime for t in st.tasks)
         since = self.now - window_s(self.options.history_days)
         out = []
@@ -349,7 +353,8 @@ class _Reader:
                 continue  # the node ran at that event
             out.append((event, guests))
         out.reverse()
-        return out
+        st.absences = (len(st.tasks), out)
+        return list(out)
 
     def _absent(
         self, found: tuple[int, frozenset[int]], lacking: set[int], success_end: dict[int, int]
