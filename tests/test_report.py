@@ -485,13 +485,14 @@ def test_needs_attention_advice(report_en: str) -> None:
     attention = report_en.split("## Needs attention", 1)[1].split("\n## ", 1)[0]
     titles = re.findall(r"^### (.+)$", attention, re.M)
     assert titles == [
+        # critical-type first, then warning-type, each in the check's worst-first order
         "Latest backup failed (`failed`): 1",
         "Failed verification (`verify_failed`): 1",
-        "Only in disabled jobs (`disabled_only`): 2",
-        "Only backed up to non-PBS storage (`non_pbs_only`): 1",
         "Stale backup (missed run) (`stale`): 1",
         "Never backed up (`never`): 1",
         "Latest success older than the warning age (`age_warning`): 1",
+        "Only in disabled jobs (`disabled_only`): 2",
+        "Only backed up to non-PBS storage (`non_pbs_only`): 1",
         "Anomalies: 2",
     ]
     failed = attention.split("(`failed`)", 1)[1].split("###", 1)[0]
@@ -511,8 +512,12 @@ def test_not_covered_section() -> None:
     a = build(ignore=False)
     text = render_report(a, "CRITICAL")
     attention = text.split("## Needs attention", 1)[1].split("\n## ", 1)[0]
-    first = re.findall(r"^### (.+)$", attention, re.M)[0]
-    assert first == "Not covered by any backup job (`not_covered`): 1"
+    titles = re.findall(r"^### (.+)$", attention, re.M)
+    # failed first, then not covered: the check's worst-first order
+    assert titles[:2] == [
+        "Latest backup failed (`failed`): 1",
+        "Not covered by any backup job (`not_covered`): 1",
+    ]
     assert "- **vm 108 lab** — node pve1; no backup job includes it" in attention
     assert ADVICE["en"]["not_covered"] in attention
     assert [g.guest.vmid for g in sorted_guests(a)][:3] == [101, 107, 108]

@@ -48,6 +48,25 @@ CATEGORIES: tuple[Category, ...] = (
 )  # fmt: skip
 CATEGORY_BY_KEY = {c.key: c for c in CATEGORIES}
 
+# The one order among problems, worst first (the check's long output, the report's
+# sections and tables); problems not listed (categories added later) come next.
+WORST_FIRST: tuple[Problem, ...] = (
+    Problem.FAILED,
+    Problem.NOT_COVERED,
+    Problem.VERIFY_FAILED,
+    Problem.STALE,
+    Problem.NEVER,
+    Problem.AGE_CRITICAL,
+    Problem.AGE_WARNING,
+    Problem.INDETERMINATE,
+    Problem.DISABLED_ONLY,
+    Problem.NON_PBS_ONLY,
+)
+# Problems the default thresholds make CRITICAL (``--max-age``'s critical age too).
+CRITICAL_BY_DEFAULT: frozenset[Problem] = frozenset(
+    {c.problem for c in CATEGORIES if c.critical is not None} | {Problem.AGE_CRITICAL}
+)
+
 
 def resolve_thresholds(
     overrides: Mapping[str, str | None],

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from pve_backup_report.analysis.assess import Assessment, GuestStatus, pending_guests
 from pve_backup_report.analysis.coverage import Coverage
-from pve_backup_report.analysis.thresholds import CATEGORIES
+from pve_backup_report.analysis.thresholds import CATEGORIES, WORST_FIRST
 from pve_backup_report.config import redact
 from pve_backup_report.model import Problem, Severity, TlsMode
 from pve_backup_report.timeutil import human_duration, iso_utc
@@ -38,20 +38,9 @@ ANOMALY_METRIC = "anomalies"
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 _RANK = {UNKNOWN: 4, CRITICAL: 3, WARNING: 2, OK: 0}  # UNKNOWN (coverage unknowable) first
 
-# The long output's order among problems, worst first; problems not listed (categories
-# added later) come next, in CATEGORIES order.
-ATTENTION_ORDER: tuple[Problem, ...] = (
-    Problem.FAILED,
-    Problem.NOT_COVERED,
-    Problem.VERIFY_FAILED,
-    Problem.STALE,
-    Problem.NEVER,
-    Problem.AGE_CRITICAL,
-    Problem.AGE_WARNING,
-    Problem.INDETERMINATE,
-    Problem.DISABLED_ONLY,
-    Problem.NON_PBS_ONLY,
-)
+# The long output's order among problems (analysis/thresholds.py); problems not listed
+# come next, in CATEGORIES order.
+ATTENTION_ORDER = WORST_FIRST
 _ATTENTION = {p: i for i, p in enumerate(ATTENTION_ORDER)}
 _METRIC_OF = {c.problem: c.metric for c in CATEGORIES}
 

@@ -24,6 +24,7 @@ from pve_backup_report.analysis.assess import Assessment, GuestStatus, pending_g
 from pve_backup_report.analysis.coverage import Coverage, JobCoverage, effective_storage
 from pve_backup_report.analysis.history import GuestBackupResult
 from pve_backup_report.analysis.pbs_health import StorageSpace
+from pve_backup_report.analysis.thresholds import CRITICAL_BY_DEFAULT, WORST_FIRST
 from pve_backup_report.atomic import atomic_write_text
 from pve_backup_report.config import redact
 from pve_backup_report.messages import Msg, decimal, pieces, render
@@ -54,20 +55,11 @@ __all__ = [
 # this marker (an HTML comment, invisible once rendered), so a comparison can cut them.
 STATS_MARKER = "<!-- collection-statistics -->"
 
-# Problems the default thresholds make CRITICAL, then the WARNING ones (display order).
-CRITICAL_PROBLEMS: tuple[Problem, ...] = (
-    Problem.NOT_COVERED,
-    Problem.FAILED,
-    Problem.VERIFY_FAILED,
-    Problem.AGE_CRITICAL,
-)
-WARNING_PROBLEMS: tuple[Problem, ...] = (
-    Problem.INDETERMINATE,
-    Problem.DISABLED_ONLY,
-    Problem.NON_PBS_ONLY,
-    Problem.STALE,
-    Problem.NEVER,
-    Problem.AGE_WARNING,
+# Problems the default thresholds make CRITICAL first, then the WARNING ones, each part
+# worst first (analysis/thresholds.py: one order, one set of defaults).
+CRITICAL_PROBLEMS: tuple[Problem, ...] = tuple(p for p in WORST_FIRST if p in CRITICAL_BY_DEFAULT)
+WARNING_PROBLEMS: tuple[Problem, ...] = tuple(
+    p for p in WORST_FIRST if p not in CRITICAL_BY_DEFAULT
 )
 _PROBLEM_ORDER: tuple[Problem, ...] = CRITICAL_PROBLEMS + WARNING_PROBLEMS
 # Worst first among a guest's problems, as in the check's long output.
