@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from builders import backup_job
 from pve_backup_report.analysis.assess import (
     AnalysisOptions,
     Assessment,
@@ -18,27 +19,10 @@ from pve_backup_report.analysis.coverage import analyse_coverage
 from pve_backup_report.analysis.freshness import Freshness
 from pve_backup_report.analysis.history import GuestBackupResult, GuestHistory
 from pve_backup_report.analysis.pbs_content import PbsContent, parse_content
-from pve_backup_report.model import BackupJob, Guest, Inventory, Node, Problem, Selection, Storage
+from pve_backup_report.model import BackupJob, Guest, Inventory, Node, Problem, Storage
 from pve_backup_report.pve.schedule import next_event
 
 NOW = 1_790_000_000  # 2026-09-21
-
-
-def _job(schedule: str, next_run: int | None, node: str | None = None) -> BackupJob:
-    return BackupJob(
-        id="nightly",
-        enabled=True,
-        storage="pbs1",
-        schedule=schedule,
-        mode="snapshot",
-        selection=Selection.ALL,
-        vmid_raw=None,
-        exclude_raw=None,
-        all_flag=True,
-        pool=None,
-        node=node,
-        next_run=next_run,
-    )
 
 
 def _inventory(job: BackupJob) -> Inventory:
@@ -60,7 +44,12 @@ def test_next_run_of_a_node_restricted_job_is_in_the_answering_nodes_zone() -> N
     through pve1 (Paris) carries a Paris next-run: that is no anomaly."""
     paris = next_event("02:00", NOW, "Europe/Paris")
     assert paris is not None and paris != next_event("02:00", NOW, "America/New_York")
-    assert _next_run_anomalies(_job("02:00", paris, node="pve2")) == []
+    assert (
+        _next_run_anomalies(
+            backup_job("nightly", all=True, schedule="02:00", next_run=paris, node="pve2")
+        )
+        == []
+    )
 
 
 def test_next_run_matching_no_node_zone_is_an_anomaly() -> None:
@@ -68,7 +57,9 @@ def test_next_run_matching_no_node_zone_is_an_anomaly() -> None:
     zone problem or a gap in our calendar parser."""
     paris = next_event("02:00", NOW, "Europe/Paris")
     assert paris is not None
-    (message,) = _next_run_anomalies(_job("02:00", paris + 600, node="pve2"))
+    (message,) = _next_run_anomalies(
+        backup_job("nightly", all=True, schedule="02:00", next_run=paris + 600, node="pve2")
+    )
     assert "Europe/Paris" in message and "America/New_York" in message
 
 
@@ -101,7 +92,7 @@ def _success(vmid: int, started: int, archive: str | None = None) -> GuestBackup
 
 
 def _assess(histories: dict[int, GuestHistory], items: list[dict[str, Any]]) -> Assessment:
-    job = replace(_job("21:00", None), storage="pbs1")
+    job = replace(backup_job("nightly", all=True, schedule="21:00", next_run=None), storage="pbs1")
     inventory = Inventory(
         nodes=(Node("pve1", "online", timezone="UTC"),),
         storages=(PBS,),

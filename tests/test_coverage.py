@@ -5,6 +5,8 @@ from dataclasses import replace
 
 import pytest
 
+from builders import backup_job as job
+from builders import guest as g
 from pve_backup_report.analysis.coverage import (
     Coverage,
     CoverageResult,
@@ -23,7 +25,6 @@ from pve_backup_report.model import (
     Selection,
     Severity,
     Storage,
-    pve_selection,
 )
 
 NOW = 1_790_000_000  # 2026-09-21
@@ -37,39 +38,6 @@ STORAGES = (
     Storage("pbs-none", "pbs", True, None, ("none",), server="x"),
 )
 NODES = (Node("pve1", "online"), Node("pve2", "online"), Node("pve3", "online"))
-
-
-def g(vmid: int, node: str = "pve1", *, pool: str | None = None, name: str = "") -> Guest:
-    return Guest(vmid, "qemu", name or f"vm{vmid}", node, "running", False, pool=pool)
-
-
-def job(
-    id: str,
-    *,
-    storage: str | None = "pbs1",
-    enabled: bool = True,
-    vmid: str | None = None,
-    all: bool = False,
-    exclude: str | None = None,
-    pool: str | None = None,
-    node: str | None = None,
-    legacy: bool = False,
-) -> BackupJob:
-    selection = pve_selection(pool, vmid, all, exclude)
-    return BackupJob(
-        id=id,
-        enabled=enabled,
-        storage=storage,
-        schedule="21:00",
-        mode="snapshot",
-        selection=selection,
-        vmid_raw=vmid,
-        exclude_raw=exclude,
-        all_flag=all,
-        pool=pool,
-        node=node,
-        legacy=legacy,
-    )
 
 
 def inv(
@@ -114,9 +82,9 @@ def test_every_coverage_value() -> None:
         g(100),
         g(101),
         g(102),
-        g(103, "pve2"),
-        g(104, "pve2"),
-        g(105, "pve2", pool="other"),
+        g(103, node="pve2"),
+        g(104, node="pve2"),
+        g(105, node="pve2", pool="other"),
     )
     jobs = (
         job("pbs", vmid="100"),
@@ -163,7 +131,7 @@ def test_covered_wins_and_collects_all_jobs() -> None:
         job("nightly", all=True),
         job("offsite", all=True, storage="pbs-offsite"),
     )
-    result = analyse(inv((g(100, "pve1"), g(300, "pve3")), jobs))
+    result = analyse(inv((g(100, node="pve1"), g(300, node="pve3")), jobs))
     a = cov(result, 100)
     assert a.coverage is Coverage.COVERED
     assert a.jobs == ("weekly", "local", "nightly", "offsite")
@@ -190,7 +158,7 @@ def test_non_pbs_beats_disabled() -> None:
 
 def test_node_restriction_after_migration() -> None:
     # vm 100 was migrated from pve1 to pve2; the job still runs only on pve1.
-    guests = (g(100, "pve2"), g(101, "pve1"))
+    guests = (g(100, node="pve2"), g(101, node="pve1"))
     result = analyse(inv(guests, (job("pve1-only", vmid="100,101", node="pve1"),)))
     moved = cov(result, 100)
     assert moved.coverage is Coverage.NOT_COVERED
@@ -204,7 +172,7 @@ def test_node_restriction_after_migration() -> None:
 
 
 def test_all_job_with_node_restriction_has_no_per_guest_noise() -> None:
-    result = analyse(inv((g(100, "pve2"),), (job("n1", all=True, node="pve1"),)))
+    result = analyse(inv((g(100, node="pve2"),), (job("n1", all=True, node="pve1"),)))
     assert cov(result, 100).reasons == ("no backup job includes it",)
     assert not find(result, "jobs", "skips")
 
@@ -310,7 +278,7 @@ def test_disabled_storage_of_disabled_job_is_no_anomaly() -> None:
 
 
 def test_node_restricted_pbs_storage() -> None:
-    guests = (g(100, "pve1"), g(300, "pve3"))
+    guests = (g(100, node="pve1"), g(300, node="pve3"))
     result = analyse(inv(guests, (job("offsite", all=True, storage="pbs-offsite"),)))
     assert cov(result, 100).coverage is Coverage.COVERED
     gc = cov(result, 300)
@@ -382,7 +350,7 @@ def test_unknown_storage_of_disabled_job_is_info() -> None:
 
 
 def test_job_without_storage_uses_node_default() -> None:
-    guests = (g(100, "pve1"), g(200, "pve2"), g(300, "pve3"))
+    guests = (g(100, node="pve1"), g(200, node="pve2"), g(300, node="pve3"))
     defaults = {"pve1": "pbs1", "pve2": "local"}
     result = analyse(inv(guests, (job("dflt", all=True, storage=None),), defaults=defaults))
     assert cov(result, 100).coverage is Coverage.COVERED
@@ -583,7 +551,7 @@ def test_ignore_rule_still_valid_on_its_last_day() -> None:
 
 
 def test_json_contract() -> None:
-    guests = (g(101, "pve2"), g(100, "pve1"))
+    guests = (g(101, node="pve2"), g(100, node="pve1"))
     jobs = (job("nightly", all=True), job("legacy", vmid="100,4242", storage="local"))
     result = analyse(inv(guests, jobs), [{"vmid": 101, "reason": "r"}])
     data = result.to_json()
@@ -627,7 +595,7 @@ def test_result_objects_are_frozen() -> None:
 
 def test_deterministic() -> None:
     inventory = inv(
-        (g(100), g(200, "pve2"), g(300, "pve3")),
+        (g(100), g(200, node="pve2"), g(300, node="pve3")),
         (job("a", all=True, storage="pbs-offsite"), job("b", pool="gone"), job("c", vmid="9")),
     )
     assert analyse(inventory).to_json() == analyse(replace(inventory)).to_json()

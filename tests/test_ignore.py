@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 import yaml
 
+from builders import guest
 from pve_backup_report.analysis.ignore import (
     IgnoreMatch,
     IgnoreRule,
@@ -20,15 +21,6 @@ UTC = dt.timezone.utc
 
 def epoch(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> int:
     return int(dt.datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp())
-
-
-def guest(
-    vmid: int = 100,
-    name: str = "web-01",
-    tags: tuple[str, ...] = (),
-    pool: str | None = None,
-) -> Guest:
-    return Guest(vmid, "qemu", name, "pve1", "running", False, pool=pool, tags=tags)
 
 
 def parse_yaml(text: str) -> tuple[IgnoreRule, ...]:
@@ -157,24 +149,24 @@ def test_matching() -> None:
     assert reason(guest(101, name="test-db")) == "by name"
     assert reason(guest(101, name="TEST-db")) == "by name"  # case-insensitive glob
     assert reason(guest(101, name="mytest-db")) is None
-    assert reason(guest(102, tags=("prod", "no-backup"))) == "by tag"
-    assert reason(guest(102, tags=("no-backup-later",))) is None
-    assert reason(guest(103, pool="lab")) == "by pool"
-    assert reason(guest(103, pool="lab/child")) is None  # direct pool only
-    assert reason(guest(104)) is None
+    assert reason(guest(102, tags=("prod", "no-backup"), name="web-01")) == "by tag"
+    assert reason(guest(102, tags=("no-backup-later",), name="web-01")) is None
+    assert reason(guest(103, pool="lab", name="web-01")) == "by pool"
+    assert reason(guest(103, pool="lab/child", name="web-01")) is None  # direct pool only
+    assert reason(guest(104, name="web-01")) is None
 
 
 def test_name_glob_character_class() -> None:
     rules = parse_ignore_rules([{"name": "db-[0-9]?", "reason": "r"}])
-    assert match_ignore(guest(name="db-12"), rules, 0) is not None
-    assert match_ignore(guest(name="db-a2"), rules, 0) is None
+    assert match_ignore(guest(100, name="db-12"), rules, 0) is not None
+    assert match_ignore(guest(100, name="db-a2"), rules, 0) is None
 
 
 def test_expiry_is_inclusive_end_of_day_utc() -> None:
     rules = parse_ignore_rules([{"vmid": 100, "reason": "r", "until": "2026-12-31"}])
     last_second = epoch(2026, 12, 31, 23, 59, 59)
-    assert match_ignore(guest(), rules, last_second) is not None
-    assert match_ignore(guest(), rules, last_second + 1) is None
+    assert match_ignore(guest(100, name="web-01"), rules, last_second) is not None
+    assert match_ignore(guest(100, name="web-01"), rules, last_second + 1) is None
     assert rules[0].expired(last_second + 1)
     assert not rules[0].expired(last_second)
 
@@ -186,7 +178,7 @@ def test_expired_rule_falls_through_to_next() -> None:
             {"name": "web-*", "reason": "current"},
         ]
     )
-    match = match_ignore(guest(), rules, epoch(2026, 1, 1))
+    match = match_ignore(guest(100, name="web-01"), rules, epoch(2026, 1, 1))
     assert match is not None
     assert match.reason == "current"
     assert match.rule.index == 1
@@ -194,7 +186,7 @@ def test_expired_rule_falls_through_to_next() -> None:
 
 def test_match_to_json() -> None:
     rules = parse_ignore_rules([{"tag": "scratch", "reason": "temp", "until": "2026-02-03"}])
-    match = match_ignore(guest(tags=("scratch",)), rules, epoch(2026, 1, 1))
+    match = match_ignore(guest(100, tags=("scratch",), name="web-01"), rules, epoch(2026, 1, 1))
     assert isinstance(match, IgnoreMatch)
     assert match.to_json() == {"reason": "temp", "rule": "tag=scratch", "until": "2026-02-03"}
     assert match.until == "2026-02-03"
@@ -209,7 +201,9 @@ def test_expired_rule_anomalies() -> None:
         ]
     )
     now = epoch(2026, 1, 1)
-    anomalies = expired_rule_anomalies(rules, now, [guest(100), guest(101, name="x")])
+    anomalies = expired_rule_anomalies(
+        rules, now, [guest(100, name="web-01"), guest(101, name="x")]
+    )
     assert len(anomalies) == 1
     (a,) = anomalies
     assert a.severity is Severity.INFO

@@ -14,6 +14,7 @@ import pytest
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from builders import backup_job
 from pve_backup_report.analysis.assess import AnalysisOptions, Assessment, CollectStats, assess
 from pve_backup_report.analysis.coverage import Coverage, analyse_coverage
 from pve_backup_report.analysis.history import GuestBackupResult, GuestHistory
@@ -22,7 +23,6 @@ from pve_backup_report.analysis.pbs_content import PbsContent, Snapshot, Storage
 from pve_backup_report.analysis.pbs_health import StorageSpace
 from pve_backup_report.model import (
     Anomaly,
-    BackupJob,
     Guest,
     Inventory,
     Node,
@@ -30,7 +30,6 @@ from pve_backup_report.model import (
     Problem,
     Severity,
     Storage,
-    pve_selection,
 )
 from pve_backup_report.output import report as report_mod
 from pve_backup_report.output.check import CheckOptions, build_check
@@ -50,35 +49,6 @@ NOW = parse_timestamp("2026-11-20T12:00:00Z")
 LAST_RUN = parse_timestamp("2026-11-19T20:00:00Z")
 HOSTILE_NAME = "evil|name`x`<script>alert(1)</script>\nnext *b* [l](http://x) & $m$"
 HOSTILE_NOTE = "first | line <b>bold</b> `code` \\| end\nsecond line"
-
-
-def _job(
-    jid: str,
-    *,
-    storage: str | None = "pbs1",
-    enabled: bool = True,
-    vmid: str | None = None,
-    exclude: str | None = None,
-    all_flag: bool = False,
-    schedule: str | None = "21:00",
-    comment: str | None = None,
-    node: str | None = None,
-) -> BackupJob:
-    selection = pve_selection(None, vmid, all_flag, None)
-    return BackupJob(
-        id=jid,
-        enabled=enabled,
-        storage=storage,
-        schedule=schedule,
-        mode="snapshot",
-        selection=selection,
-        vmid_raw=vmid,
-        exclude_raw=exclude,
-        all_flag=all_flag,
-        pool=None,
-        node=node,
-        comment=comment,
-    )
 
 
 def _ok(vmid: int, started: int, node: str = "pve1", status: str = "ok") -> GuestBackupResult:
@@ -120,15 +90,15 @@ def build(
         Storage("pbs-bare", "pbs", True, ("pve2",), ("backup",), server="pbs2"),
     )
     jobs = (
-        _job(
+        backup_job(
             "daily",
-            all_flag=True,
+            all=True,
             exclude="103,104,105,108",
             comment="nightly | all\nsecond line",
         ),
-        _job("to-local", storage="local", vmid="103", schedule="sat 02:00"),
-        _job("off", enabled=False, vmid="105"),
-        _job("broken", vmid="104", schedule="bogus 99:99", enabled=False),
+        backup_job("to-local", storage="local", vmid="103", schedule="sat 02:00"),
+        backup_job("off", enabled=False, vmid="105"),
+        backup_job("broken", vmid="104", schedule="bogus 99:99", enabled=False),
     )
     guests = (
         Guest(100, "qemu", "web", "pve1", "running", False, pool="prod", tags=("web", "db")),
@@ -529,7 +499,7 @@ def test_nothing_needs_attention() -> None:
     inv = Inventory(
         (Node("pve1", "online", "UTC"),),
         (Storage("pbs1", "pbs", True, None, ("backup",)),),
-        (_job("j", vmid="1"),),
+        (backup_job("j", vmid="1"),),
         (guest,),
         (),
     )

@@ -399,7 +399,7 @@ A_CMD = "vzdump 100 101 --mode snapshot --storage pbs --quiet 1"
 B_CMD = "vzdump 102 103 --storage pbs2 --mode snapshot --quiet 1"
 
 
-def _shared_night(c: Cluster, day: int, a_dies: bool, b_dies: bool) -> None:
+def _shared_night(c: Cluster, day: int, *, a_dies: bool, b_dies: bool) -> None:
     """pvescheduler (pve-manager ``PVE/Jobs.pm`` ``run_jobs``) starts ``a-main`` then
     ``b-offsite`` in one pass (sorted job ids), one second apart at most; the second waits
     for the node's vzdump lock (``PVE::VZDump::getlock``) unless the first died in
@@ -432,8 +432,8 @@ def test_dead_runs_at_a_shared_event(
     guests failed with its storage error; the other job's guests are fresh."""
     c = Cluster(dict.fromkeys((100, 101, 102, 103), ("qemu", "pve1")), jobs=SHARED_JOBS)
     for day in range(14, 19):
-        _shared_night(c, day, False, False)
-    _shared_night(c, 19, a_dies, b_dies)
+        _shared_night(c, day, a_dies=False, b_dies=False)
+    _shared_night(c, 19, a_dies=a_dies, b_dies=b_dies)
     guests = coverage(simulator_factory(c.scenario()), pbs=pbs)
     for vmids, died, text in (((100, 101), a_dies, "'pbs'"), ((102, 103), b_dies, "'pbs2'")):
         for vmid in vmids:
@@ -754,7 +754,7 @@ def test_lock_timeout_of_the_second_job_at_a_shared_event(
     failed last night with the lock error; 100 and 101 fresh."""
     c = Cluster(dict.fromkeys((100, 101, 102, 103), ("qemu", "pve1")), jobs=SHARED_JOBS)
     for day in range(14, 19):
-        _shared_night(c, day, False, False)
+        _shared_night(c, day, a_dies=False, b_dies=False)
     start = at(19) + 1
     a = vzdump("pve1", start, A_CMD, [G(100), G(101)])
     a["endtime"] = at(20, "00:30")
