@@ -7,6 +7,11 @@ matters to it: ``guest(101, node="pve2", pool="prod")``,
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import yaml
+
 from pve_backup_report.model import BackupJob, Guest, GuestType, pve_selection
 
 
@@ -59,3 +64,20 @@ def backup_job(
         comment=comment,
         next_run=next_run,
     )
+
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+def scenario_file(name: str, **changes: Any) -> dict[str, Any]:
+    """A scenario of ``tests/scenarios/<name>.yaml`` as a dict, with top-level keys
+    replaced by ``changes`` (each call reads a fresh copy)."""
+    data: dict[str, Any] = yaml.safe_load((SCENARIOS / f"{name}.yaml").read_text())
+    data.update(changes)
+    return data
+
+
+def basic(**changes: Any) -> dict[str, Any]:
+    """``basic.yaml``: two nodes, a daily PBS job, a failed and a stale guest, a guest in
+    no job (the canary secret is its token secret)."""
+    return scenario_file("basic", **changes)

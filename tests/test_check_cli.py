@@ -9,23 +9,17 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
+from builders import basic
 from pve_sim import Scenario, Simulator
 
 HERE = Path(__file__).parent
 BASIC = HERE / "scenarios" / "basic.yaml"
 NOW = "2026-11-20T12:00:00Z"
 CANARY = "canary-b4sic-5ecret"
-
-
-def basic(**changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(BASIC.read_text())
-    data.update(changes)
-    return data
 
 
 def run(

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from builders import basic
 from icinga_harness import (
     IcingaResult,
     IcingaRun,
@@ -56,7 +56,7 @@ def _no_thresholds() -> dict[str, str]:
 
 
 def _basic() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(BASIC.read_text())
+    data = basic()
     assert data["token"]["secret"] == CANARY
     return data
 

@@ -14,12 +14,11 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-import yaml
 
+from builders import scenario_file
 from pve_backup_report.analysis.pbs_health import (
     JobRun,
     SnapshotVerification,
@@ -40,12 +39,6 @@ PBS_YAML = HERE / "scenarios" / "pbs.yaml"
 NOW = "2026-11-20T12:00:00Z"
 PVE_CANARY = "canary-pve-5ecret-0001"
 PBS_CANARY = "canary-pbs-5ecret-0002"
-
-
-def scenario(**changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(PBS_YAML.read_text())
-    data.update(changes)
-    return data
 
 
 def run(sim: Simulator, *args: str, pbs_url: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -93,7 +86,7 @@ def _free_port() -> int:
 def test_read_only_tokens_on_a_healthy_cluster_are_ok_without_privilege_warning() -> None:
     """PVEAuditor on PVE + DatastoreAudit on PBS: complete, no write privilege anywhere;
     the snapshots come from PBS, PVE's storage-content call is not made."""
-    with Simulator(Scenario.from_dict(scenario())) as sim:
+    with Simulator(Scenario.from_dict(scenario_file("pbs"))) as sim:
         proc = run(sim, "--now", NOW, "-v")
         pve_paths = sim.stats.per_path
         pbs_paths = sim.pbs.stats.per_path if sim.pbs else {}
@@ -108,7 +101,7 @@ def test_read_only_tokens_on_a_healthy_cluster_are_ok_without_privilege_warning(
 
 
 def test_failed_verification_is_found_through_pbs() -> None:
-    data = scenario()
+    data = scenario_file("pbs")
     data["backups"][0]["verification"] = "failed"
     with Simulator(Scenario.from_dict(data)) as sim:
         proc = run(sim, "--now", NOW)
@@ -117,7 +110,7 @@ def test_failed_verification_is_found_through_pbs() -> None:
 
 
 def test_pbs_down_falls_back_to_pve_with_a_warning_and_right_coverage() -> None:
-    with Simulator(Scenario.from_dict(scenario())) as sim:
+    with Simulator(Scenario.from_dict(scenario_file("pbs"))) as sim:
         proc = run(sim, "--now", NOW, "-v", pbs_url=f"127.0.0.1:{_free_port()}")
     assert proc.returncode == 1, proc.stdout
     first = proc.stdout.splitlines()[0]
@@ -131,7 +124,7 @@ def test_pbs_down_falls_back_to_pve_with_a_warning_and_right_coverage() -> None:
 
 def test_nearly_full_datastore_warns_with_perfdata() -> None:
     """Space from ``.../storage/{id}/status`` (pve-storage ``Status.pm`` ``read_status``)."""
-    data = scenario()
+    data = scenario_file("pbs")
     data["storages"][0]["status"] = {"total": 1000, "used": 910}
     with Simulator(Scenario.from_dict(data)) as sim:
         proc = run(sim, "--now", NOW)
@@ -141,7 +134,7 @@ def test_nearly_full_datastore_warns_with_perfdata() -> None:
 
 
 def test_storage_thresholds_are_nagios_ranges_from_the_command_line() -> None:
-    data = scenario()
+    data = scenario_file("pbs")
     data["storages"][0]["status"] = {"total": 1000, "used": 910}
     with Simulator(Scenario.from_dict(data)) as sim:
         proc = run(sim, "--now", NOW, "--warn-storage-used", "95", "--crit-storage-used", "99")
@@ -149,7 +142,7 @@ def test_storage_thresholds_are_nagios_ranges_from_the_command_line() -> None:
 
 
 def test_failed_gc_and_late_verify_job_are_anomalies() -> None:
-    data = scenario()
+    data = scenario_file("pbs")
     store = data["pbs"]["datastores"]["main"]
     store["gc"]["state"] = "unable to start garbage collection - disk full"
     store["verify"][0]["last_run"] = "2026-11-10T03:00:00Z"
@@ -163,7 +156,7 @@ def test_failed_gc_and_late_verify_job_are_anomalies() -> None:
 
 
 def test_datastore_backup_role_sees_only_owned_groups_and_is_named() -> None:
-    data = scenario()
+    data = scenario_file("pbs")
     data["pbs"]["token"]["privileges"] = {"/datastore/main": ["DatastoreBackup"]}
     with Simulator(Scenario.from_dict(data)) as sim:
         proc = run(sim, "--now", NOW, "-v")
@@ -172,11 +165,11 @@ def test_datastore_backup_role_sees_only_owned_groups_and_is_named() -> None:
 
 
 def test_check_api_names_the_missing_pbs_role() -> None:
-    data = scenario()
+    data = scenario_file("pbs")
     data["pbs"]["token"]["privileges"] = {"/datastore/other": ["DatastoreAudit"]}
     data["pbs"]["datastores"]["other"] = {}
     with Simulator(Scenario.from_dict(data)) as sim:
-        ok = Simulator(Scenario.from_dict(scenario()))
+        ok = Simulator(Scenario.from_dict(scenario_file("pbs")))
         with ok:
             good = run(ok, "--check-api")
         bad = run(sim, "--check-api")
@@ -190,7 +183,7 @@ def test_check_api_names_the_missing_pbs_role() -> None:
 
 
 def test_pbs_secret_never_appears_even_when_pbs_echoes_it() -> None:
-    data = scenario()
+    data = scenario_file("pbs")
     data["pbs"]["faults"] = [
         {"path": "/admin/datastore/*/snapshots", "status": 500, "message": f"x {PBS_CANARY}"}
     ]
@@ -217,7 +210,7 @@ def _get(sim: Simulator, path: str, secret: str | None = None, **params: str) ->
 def test_simulated_pbs_role_filtering_and_error_shapes() -> None:
     """``list_snapshots``: DatastoreAudit lists all groups, DatastoreBackup only owned ones,
     nothing: 403 naming the privileges; errors are the bare message (``error_to_response``)."""
-    data = scenario()
+    data = scenario_file("pbs")
     data["backups"][2]["owner"] = "monitor@pbs!check"
     with Simulator(Scenario.from_dict(data)) as sim:
         audit = _get(sim, "/admin/datastore/main/snapshots", ns="prod").json()["data"]
@@ -241,7 +234,7 @@ def test_simulated_pbs_role_filtering_and_error_shapes() -> None:
 
 def test_pve_and_pbs_views_agree() -> None:
     """PVE's content list is PBS's snapshot list translated (``PBSPlugin::list_volumes``)."""
-    data = scenario()
+    data = scenario_file("pbs")
     data["token"]["privileges"] = {"/": ["PVEAuditor"], "/storage": ["Datastore.Allocate"]}
     with Simulator(Scenario.from_dict(data)) as sim:
         pve = requests.get(
@@ -261,7 +254,7 @@ def test_pve_and_pbs_views_agree() -> None:
 def test_storage_status_route_like_read_status() -> None:
     """pve-storage ``PVE/API2/Storage/Status.pm`` ``read_status`` returns the storage's
     ``PVE::Storage::storage_info`` entry; an unknown storage is ``raise_param_exc``."""
-    data = scenario()
+    data = scenario_file("pbs")
     data["storages"][0]["status"] = {"total": 1000, "used": 400}
     with Simulator(Scenario.from_dict(data)) as sim:
         r = requests.get(
@@ -378,7 +371,7 @@ def test_pbs_health_rules() -> None:
 def test_client_sends_pbs_token_header_and_reads_plain_error(tmp_path: Path) -> None:
     from pve_backup_report.config import Secret, Settings
 
-    with Simulator(Scenario.from_dict(scenario())) as sim:
+    with Simulator(Scenario.from_dict(scenario_file("pbs"))) as sim:
         server = PbsServer(str(sim.pbs_url), "monitor@pbs!check", Secret(PBS_CANARY))
         client = PbsClient(server, Settings())
         try:
