@@ -111,11 +111,7 @@ class CrossNodeSearch:
         missing = {
             v
             for v in candidates
-            if v in prediction
-            and v not in held
-            and v not in self.stopped
-            and v not in self.searching
-            and task.starttime < self.found_at.get(v, task.starttime + 1)
+            if v in prediction and v not in held and self.may_start(v, task.starttime)
         }
         if not missing:
             return set()
@@ -148,14 +144,7 @@ class CrossNodeSearch:
         at ``event`` holds on their home node, where that node started no task for the
         event: the job ran elsewhere only, so they were elsewhere then (or did not exist
         yet). They are searched like the guests a home run left out."""
-        missing = {
-            v
-            for v in guests
-            if v in candidates
-            and v not in self.stopped
-            and v not in self.searching
-            and event < self.found_at.get(v, event + 1)
-        }
+        missing = {v for v in guests if v in candidates and self.may_start(v, event)}
         self._absent |= missing
         return self._start(missing, event)
 

@@ -233,11 +233,11 @@ class _Reader:
         absences = self._absences(st)  # events the node made no task for, newest first
         for i, task in enumerate(st.tasks):
             while absences and absences[-1][0] > task.starttime:
-                self._absent(absences.pop(), w.lacking, w.success_end)
+                self._absent(absences.pop(), w)
             self._visit(st, i, w)
         if not st.more_pages:  # the list reaches back to the window's start
             while absences:
-                self._absent(absences.pop(), w.lacking, w.success_end)
+                self._absent(absences.pop(), w)
         for task, prediction, guests in w.later:
             if any(_end(task, self.now) >= w.success_end[v] for v in guests):
                 w.take.append(task)
@@ -356,13 +356,10 @@ class _Reader:
         st.absences = (len(st.tasks), out)
         return list(out)
 
-    def _absent(
-        self, found: tuple[int, frozenset[int]], lacking: set[int], success_end: dict[int, int]
-    ) -> None:
+    def _absent(self, found: tuple[int, frozenset[int]], w: _Walk) -> None:
+        """The guests an absence starts a search for count as resolved at the event."""
         event, guests = found
-        for v in self.search.absent(event, guests, lacking):
-            lacking.discard(v)
-            success_end[v] = max(success_end.get(v, event), event)
+        w.resolve(self.search.absent(event, guests, w.lacking), event)
 
     def _held_by(self, task: TaskInfo) -> tuple[bool, frozenset[int] | None, bool]:
         """Whether the task's log is known, the guests it holds, and whether it ran."""
