@@ -48,6 +48,13 @@ class Problem(str, enum.Enum):
 NodeStatus = Literal["online", "offline", "unknown"]
 GuestType = Literal["qemu", "lxc"]
 
+
+def guest_type(value: object) -> GuestType | None:
+    """``qemu`` or ``lxc`` as PVE writes them (resources, vzdump log, our cache); None
+    for anything else."""
+    return "qemu" if value == "qemu" else "lxc" if value == "lxc" else None
+
+
 # how the connection to the API is protected (the output says so when it is not verified)
 TlsMode = Literal["verified", "pinned", "not verified", "plain http"]
 

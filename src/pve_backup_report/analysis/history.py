@@ -41,14 +41,13 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pve_backup_report.messages import Msg
-from pve_backup_report.model import Anomaly, GuestType, Severity
+from pve_backup_report.model import Anomaly, GuestType, Severity, guest_type
 from pve_backup_report.pve.upid import UpidError, parse_upid
 
 # a guest's result in one task, and a whole task's outcome
 ResultStatus = Literal["ok", "warning", "failed", "running"]
 JobStatus = Literal["ok", "warning", "failed", "running", "unknown"]
 RESULT_STATUSES: tuple[ResultStatus, ...] = ("ok", "warning", "failed", "running")
-_GUEST_TYPES: dict[str, GuestType] = {"qemu": "qemu", "lxc": "lxc"}
 # a task record's status kind (task_status_kind) -> the job's status
 _RECORD_STATUS: dict[str, JobStatus] = {
     "ok": "ok", "warning": "warning", "error": "failed", "running": "running",
@@ -508,7 +507,7 @@ class _LogState:
             m = _STARTING_RE.fullmatch(text, len(_INFO_STARTING))
             if m is not None:
                 self.pending_end = None
-                kind = _GUEST_TYPES.get(m.group(2))
+                kind = guest_type(m.group(2))
                 self.open = self._new_guest(int(m.group(1)), kind, "open")
         elif text.startswith(_INFO_FINISHED):
             m = _FINISHED_RE.fullmatch(text, len(_INFO_FINISHED))

@@ -28,7 +28,7 @@ from pve_backup_report.analysis.history import RESULT_STATUSES, GuestBackupResul
 from pve_backup_report.atomic import atomic_write_text
 from pve_backup_report.collect.tasks import CachedTask
 from pve_backup_report.messages import Msg
-from pve_backup_report.model import Anomaly, Severity
+from pve_backup_report.model import Anomaly, Severity, guest_type
 
 FORMAT_VERSION = 1
 
@@ -106,7 +106,7 @@ def _decode(upid: str, d: dict[str, Any]) -> CachedTask:
             upid=upid,
             message=_decode_message(r[5]),
             archive=r[6],
-            guest_type="qemu" if r[7] == "qemu" else "lxc" if r[7] == "lxc" else None,
+            guest_type=guest_type(r[7]),
         )
         for r in d["results"]
     )
