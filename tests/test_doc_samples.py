@@ -89,16 +89,12 @@ def update() -> None:
             olds = old.splitlines()
             if len(olds) == len(real):
                 real = [
-                    o if o.endswith(" ...") and r.startswith(_cut(o)) else r
+                    o if o.endswith(" ...") and r.startswith(o[:-4]) else r
                     for o, r in zip(olds, real, strict=True)
                 ]
             return f"<!-- sample: {kind} -->\n```text\n" + "\n".join(real) + "\n```"
 
         path.write_text(MARKER.sub(fill, path.read_text()))
-
-
-def _cut(line: str) -> str:
-    return line[:-4]
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ collection say what happened with a code, this table says it in words.
 
 from __future__ import annotations
 
+# The wording of every ``messages.Msg`` code (coverage reasons, anomalies, results we
+# build). Arguments are formatted by ``messages.render`` (lists, durations, times,
+# decimals); the English texts are also what the check and the JSON show.
 LIST_TOTAL: dict[str, str] = {"en": "({n} in total)", "fr": "({n} au total)"}
 UNKNOWN_TIME: dict[str, str] = {"en": "?", "fr": "?"}
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import nagiosplugin
 
-from pve_backup_report.analysis.assess import Assessment, GuestStatus, pending_guests
+from pve_backup_report.analysis.assess import Assessment, pending_guests
 from pve_backup_report.analysis.coverage import Coverage
 from pve_backup_report.analysis.thresholds import CATEGORIES
 from pve_backup_report.model import Severity, TlsMode
@@ -103,13 +103,9 @@ def oldest_success_age(a: Assessment) -> int | None:
     A guest never backed up in the whole history window counts with the window's length.
     None when no such age is known (no judged guest, or none with a known success).
     """
-    ages = [_judged_age(g, a) for g in a.guests if g.freshness is not None and g.ignored is None]
+    ages = [a.judged_age(g) for g in a.guests if g.freshness is not None and g.ignored is None]
     known = [x for x in ages if x is not None]
     return max(known) if known else None
-
-
-def _judged_age(g: GuestStatus, a: Assessment) -> int | None:
-    return a.judged_age(g)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -262,7 +258,7 @@ def problem_parts(
     notes: Sequence[tuple[int, str]],
     storage_limits: tuple[str | None, str | None] = (None, None),
 ) -> list[Part]:
-    ages = {g.guest.vmid: age for g in a.guests if (age := _judged_age(g, a)) is not None}
+    ages = {g.guest.vmid: age for g in a.guests if (age := a.judged_age(g)) is not None}
     return [
         *category_parts(a, states),
         *age_part(a, states, ages),

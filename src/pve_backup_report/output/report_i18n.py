@@ -9,6 +9,10 @@ get a label. ``MESSAGES`` holds the wording of the coded messages the analysis b
 
 from __future__ import annotations
 
+# The coded messages' wording lives next to the messages (lowest layer); the report
+# reads it from here like its own texts.
+from pve_backup_report.message_texts import LIST_TOTAL, MESSAGES, UNKNOWN_TIME
+
 LANGS: tuple[str, ...] = ("en", "fr")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -697,15 +701,6 @@ COMPONENT_HINTS: dict[str, dict[str, str]] = {
         "other": "Lire le message et vérifier le composant nommé.",
     },
 }
-
-# --------------------------------------------------------------------------- messages
-# The wording of every ``messages.Msg`` code (coverage reasons, anomalies, results we
-# build). Arguments are formatted by ``messages.render`` (lists, durations, times,
-# decimals); the English texts are also what the check and the JSON show.
-
-# The coded messages' wording lives next to the messages (lowest layer); the report
-# reads it from here like its own texts.
-from pve_backup_report.message_texts import LIST_TOTAL, MESSAGES, UNKNOWN_TIME  # noqa: E402
 
 __all__ = ["ADVICE", "COMPONENT_HINTS", "LANGS", "LIST_TOTAL", "MESSAGES", "TEXTS",
            "UNKNOWN_TIME", "VALUE_LABELS"]  # fmt: skip
