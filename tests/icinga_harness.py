@@ -463,10 +463,13 @@ class IcingaSandbox:
 
     @staticmethod
     def _stop(proc: subprocess.Popen[bytes]) -> None:
-        """SIGTERM to the daemon's own process group, SIGKILL if it lingers."""
+        """SIGTERM to the daemon's main process only, as Icinga's systemd unit does
+        (``KillMode=mixed``): it shuts its worker down itself and writes its state file
+        on the way out (a SIGTERM to the whole group could stop the worker first). SIGKILL
+        to the group if anything lingers."""
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.kill(proc.pid, signal.SIGTERM)
             # Icinga writes its state file (which tests read) while shutting down; on a
             # loaded two-core machine that can take a while, and SIGKILL would lose it
             with contextlib.suppress(subprocess.TimeoutExpired):
