@@ -1003,3 +1003,64 @@ def test_drained_dead_run_answer_survives_the_task_cache(
         guests = {g["vmid"]: g for g in json.loads(proc.stdout)["guests"]}
         for vmid in (100, 101):
             assert _failed_last_night(guests[vmid], "could not activate storage"), guests[vmid]
+
+
+def _solo_run_died_beside_a_job_missing_a_new_guest() -> Cluster:
+    """Pool job ``prod`` (100, 101 on pve1, 200 on pve2, 300 on pve3) and ``solo`` (VMID
+    247, on pve1 until this morning) are both due at 21:00. pve1 makes two tasks per
+    night: ``prod``'s run (task id empty: two local guests) and ``solo``'s (task id
+    ``247``, its one local guest; pve-manager ``PVE/API2/VZDump.pm`` ``vzdump``); pve2
+    and pve3 make ``prod``'s (ids ``200``, ``300``). Last night ``solo``'s run died; this
+    morning 247 moved to pve2 and 105 was created on pve1 in pool ``prod``."""
+    prod = "vzdump --pool prod --mode snapshot --storage pbs --quiet 1"
+    solo = "vzdump 247 --mode snapshot --storage pbs --quiet 1"
+    jobs = [{"id": "prod", "type": "vzdump", "enabled": 1, "schedule": "21:00",
+             "storage": "pbs", "pool": "prod", "mode": "snapshot"},
+            {"id": "solo", "type": "vzdump", "enabled": 1, "schedule": "21:00",
+             "storage": "pbs", "vmid": "247", "mode": "snapshot"}]  # fmt: skip
+    c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1"), 105: ("qemu", "pve1"),
+                 200: ("qemu", "pve2"), 247: ("lxc", "pve2"), 300: ("qemu", "pve3")},
+                jobs=jobs, nodes=("pve1", "pve2", "pve3"))  # fmt: skip
+    c.tasks.append(dead("pve1", at(19) + 1, PBS_DOWN, taskid="247"))  # the lower pid
+    for day in range(14, 20):
+        c.tasks += [vzdump("pve1", at(day) + 1, prod, [G(100), G(101)], [200, 300]),
+                    vzdump("pve2", at(day) + 1, prod, [G(200)], [100, 101, 300]),
+                    vzdump("pve3", at(day) + 1, prod, [G(300)], [100, 101, 200])]  # fmt: skip
+        c.backups += [snapshot(100, at(day) + 2), snapshot(101, at(day) + 33),
+                      snapshot(200, at(day) + 2), snapshot(300, at(day) + 2)]  # fmt: skip
+        if day < 19:
+            c.tasks.append(vzdump("pve1", at(day) + 2, solo, [G(247, "lxc")]))
+            c.backups.append(snapshot(247, at(day) + 3, "lxc"))
+    c.tasks += [migration("pve1", 247, at(20, "08:00"), "pve2", "lxc"),
+                _task("pve1", "qmcreate", 105, at(20, "09:00"))]  # fmt: skip
+    c.extra["pools"] = [{"poolid": "prod", "members": [100, 101, 105, 200, 300]}]
+    return c
+
+
+def test_a_dead_single_guest_run_beside_a_run_missing_a_guest(
+    simulator_factory: SimulatorFactory, tmp_path: Any
+) -> None:
+    """PVE's answer: 105 pending (created this morning, in no run yet), 247 failed last
+    night (on pve1), 100, 101, 200 and 300 fresh.
+
+    Last night ``prod``'s run on pve1 left 105 out, which starts the search of the
+    other nodes' runs of that event (``guest_search``, "Evidence"; found nowhere: 105
+    is new). ``solo``'s run beside it died before logging its command line, but its
+    task id names its one local guest (pve-manager ``PVE/API2/VZDump.pm`` ``vzdump``:
+    ``$taskid = $local_vmids->[0]``), so it cannot have held 105
+    (``tests/test_guest_search.py``). A warm run gives the same answer and reads no log.
+    """
+    sim = simulator_factory(_solo_run_died_beside_a_job_missing_a_new_guest().scenario())
+    args = ("--now", str(NOW), "--cache-file", str(tmp_path / "tasks.json"))
+    env = {"PVE_PBS_CONTENT": "false"}
+    for warm in (False, True):
+        proc = run(sim, *args, "--dump-coverage", "--format", "json", env=env)
+        guests = {g["vmid"]: g for g in json.loads(proc.stdout)["guests"]}
+        assert guests[105]["freshness"] == "pending", (warm, guests[105])
+        assert _failed_last_night(guests[247], "could not activate storage"), guests[247]
+        for vmid in (100, 101, 200, 300):
+            assert guests[vmid]["freshness"] == "fresh", (warm, vmid, guests[vmid])
+    proc = run(sim, *args, "-vv", env=env)
+    assert re.search(r"history: \d+ tasks listed, 0 logs read, \d+ from cache", proc.stdout), (
+        proc.stdout
+    )

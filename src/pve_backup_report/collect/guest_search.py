@@ -123,6 +123,11 @@ class CrossNodeSearch:
                     return set()  # read it first (it is predicted to hold them too)
                 continue  # another job's run, predicted to hold none of them
             if not other_ran:
+                if tasks[j].vmid is not None:
+                    # a single-guest run (pve-manager ``PVE/API2/VZDump.pm`` ``vzdump``
+                    # names the task by its one local guest) that died: that guest was here
+                    missing.discard(tasks[j].vmid)
+                    continue
                 # a run of the event died before any guest (its log names none): the
                 # missing guests may be that job's; no evidence they were elsewhere
                 return set()
