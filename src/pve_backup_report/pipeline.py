@@ -273,7 +273,7 @@ def _with_creations(
     histories, readable, content, extra = inputs
     return assess(
         first.inventory, first.coverage, histories, readable, content, first.now,
-        first.options, [*extra, *made.anomalies], made.creations,
+        first.options, [*extra, *made.anomalies], made.creations, first,
     )  # fmt: skip
 
 

@@ -158,6 +158,8 @@ class Assessment:
     options: AnalysisOptions
     stats: CollectStats = field(default_factory=CollectStats)
     storage_space: tuple[StorageSpace, ...] = ()  # PBS storages in use (analysis/pbs_health.py)
+    # judged guests whose logged latest success PBS does not list (``ok_without_snapshot``)
+    archive_missing: tuple[int, ...] = ()
 
     def count(self, problem: Problem) -> int:
         """Guests with this problem, ignored guests excluded."""
@@ -252,9 +254,12 @@ def assess(
     options: AnalysisOptions,
     extra_anomalies: Sequence[Anomaly] = (),
     creations: Mapping[int, GuestCreation] | None = None,
+    previous: Assessment | None = None,
 ) -> Assessment:
     """One verdict per guest. ``creations`` (``collect/creation.py``) are the creation
     tasks of the guests :func:`pending_candidates` named; the others are judged without.
+    ``previous``, the assessment of the same inputs without ``creations``, keeps the
+    statuses of the guests that have none (only the others are judged again).
 
     Example (pure: everything comes in as arguments)::
 
@@ -268,16 +273,36 @@ def assess(
         anomalies += content.anomalies
     anomalies += schedule_anomalies(inventory)
     judging = _Judging(inventory, content, readable_nodes, now, options)
+    statuses, missing = _statuses(judging, coverage, histories, creations, previous)
+    anomalies += _content_anomalies(statuses, histories, content, missing)
+    return Assessment(
+        now, inventory, coverage, tuple(statuses), tuple(anomalies), options,
+        archive_missing=tuple(missing),
+    )  # fmt: skip
+
+
+def _statuses(
+    judging: _Judging,
+    coverage: CoverageResult,
+    histories: Mapping[int, GuestHistory],
+    creations: Mapping[int, GuestCreation] | None,
+    previous: Assessment | None,
+) -> tuple[list[GuestStatus], list[int]]:
+    """Every guest's status (``previous``'s when it has no creation), and the guests
+    whose logged success PBS does not list (which no creation changes)."""
     statuses: list[GuestStatus] = []
-    ok_without_snapshot: list[int] = []
-    for gc in coverage.guests:
+    missing: list[int] = [] if previous is None else list(previous.archive_missing)
+    for i, gc in enumerate(coverage.guests):
+        created = _creation_of(gc.guest, creations)
+        if previous is not None and created is None:
+            statuses.append(previous.guests[i])
+            continue
         hist = histories.get(gc.guest.vmid, GuestHistory(None, None))
-        status, unlisted = judging.status(gc, hist, _creation_of(gc.guest, creations))
+        status, unlisted = judging.status(gc, hist, created)
         statuses.append(status)
-        if unlisted:
-            ok_without_snapshot.append(gc.guest.vmid)
-    anomalies += _content_anomalies(statuses, histories, content, ok_without_snapshot)
-    return Assessment(now, inventory, coverage, tuple(statuses), tuple(anomalies), options)
+        if unlisted and previous is None:
+            missing.append(gc.guest.vmid)
+    return statuses, missing
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
+from functools import cached_property
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -96,12 +97,12 @@ class TaskInfo:
     id: str
     user: str
 
-    @property
+    @cached_property
     def vmid(self) -> int | None:
         """The guest id when the task id is a VMID (a single-guest vzdump run)."""
         return _vmid_or_none(self.id)
 
-    @property
+    @cached_property
     def pstart(self) -> int:
         """The worker's start in clock ticks since boot (from the UPID): orders the tasks
         started in one second."""

@@ -109,6 +109,7 @@ class TaskPredictor:
         self._distrusted: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
         # ... of which a logged command line was another job's run (not just missing)
         self._contradicted: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
+        self._guesses: dict[tuple[str, int, int], Prediction] = {}  # see guests()
 
     def checked(
         self, task: TaskInfo, command: VzdumpCommand | None, prediction: Prediction
@@ -140,8 +141,15 @@ class TaskPredictor:
         """The guests ``tasks[i]`` may hold; ``tasks`` is one node's list, newest first.
 
         Only the tasks started within ``TOLERANCE_S`` of it are looked at (for a shared
-        event), so a run whose logs are all cached predicts nothing.
+        event), so a run whose logs are all cached predicts nothing. Remembered until the
+        node's list grows (an older page) or a log shows a pairing wrong.
         """
+        key = (tasks[i].upid, len(tasks), len(self._distrusted))
+        if key not in self._guesses:
+            self._guesses[key] = self._guess(tasks, i, tz)
+        return self._guesses[key]
+
+    def _guess(self, tasks: Sequence[TaskInfo], i: int, tz: str | None) -> Prediction:
         task = tasks[i]
         if task.vmid is not None:
             return frozenset({task.vmid})

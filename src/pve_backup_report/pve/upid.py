@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _UPID_RE = re.compile(
     r"^UPID:([a-zA-Z0-9](?:[a-zA-Z0-9\-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):"
@@ -40,11 +41,18 @@ class Upid:
 
 def parse_upid(text: str) -> Upid:
     """Decode a UPID; raises :class:`UpidError` when it does not match PVE's regex."""
-    m = _UPID_RE.match(text) if isinstance(text, str) else None
+    if not isinstance(text, str):
+        raise UpidError("invalid UPID")
+    return _parse(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse(text: str) -> Upid:
+    """Cached: a run meets each task's UPID several times (task list, log, cache, the
+    pairing of a run with its job), and a :class:`Upid` is immutable."""
+    m = _UPID_RE.match(text)
     if m is None:
-        raise UpidError(
-            f"invalid UPID: {text[:120]!r}" if isinstance(text, str) else "invalid UPID"
-        )
+        raise UpidError(f"invalid UPID: {text[:120]!r}")
     node, pid, pstart, start, typ, tid, user = m.groups()
     return Upid(node, int(pid, 16), int(pstart, 16), int(start, 16), typ, tid, user)
 
