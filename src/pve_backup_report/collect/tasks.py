@@ -28,7 +28,7 @@ they keep about 25 and 50 tasks (pve-facts §3).
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -132,9 +132,19 @@ class _NodeState:
     # ``_Reader._absences`` for a task list of this length (it only changes with a page)
     absences: tuple[int, list[tuple[int, frozenset[int]]]] | None = None
 
+    # ``around``: the negated start times of ``tasks`` (ascending), for its length
+    starts: list[int] = field(default_factory=list)
+
     @property
     def more_pages(self) -> bool:
         return self.total is not None and self.fetched_items < self.total
+
+    def around(self, start: int) -> list[TaskInfo]:
+        """The tasks started within ``TOLERANCE_S`` of ``start`` (the same event)."""
+        if len(self.starts) != len(self.tasks):  # the list only grows (a page), sorted
+            self.starts = [-t.starttime for t in self.tasks]
+        lo = bisect_left(self.starts, -(start + TOLERANCE_S))
+        return self.tasks[lo : bisect_right(self.starts, -(start - TOLERANCE_S))]
 
 
 @dataclass
@@ -384,9 +394,7 @@ class _Reader:
                     continue
                 if st.more_pages and (not st.tasks or st.tasks[-1].starttime > start):
                     return None
-                for task in st.tasks:
-                    if abs(task.starttime - start) > TOLERANCE_S:
-                        continue
+                for task in st.around(start):
                     known, vmids, _ran = self._held_by(task)
                     if not known:
                         return None
@@ -427,9 +435,7 @@ class _Reader:
         for st in by_name.values():
             if st.name == home:
                 continue
-            for task in st.tasks:
-                if abs(task.starttime - start) > TOLERANCE_S:
-                    continue
+            for task in st.around(start):
                 _known, got = self.outcome(task)
                 if got is None or not got.pbs or (got.died is None and not got.results):
                     continue  # not a PBS run (its results never count), or no dead run
