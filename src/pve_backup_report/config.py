@@ -740,14 +740,20 @@ def load_settings(
 def require_connection(settings: Settings) -> None:
     """Raise ConfigError unless host, token id and secret are all set."""
     if not settings.hosts:
-        raise ConfigError("no PVE host: set --host, PVE_HOST or host: in the config file")
+        raise ConfigError(f"no PVE host: set {_set_by('hosts')} in the config file")
     if not settings.token_id:
         raise ConfigError(
-            "no API token id (user@realm!tokenname): set --token-id, PVE_API_TOKEN_ID or "
-            "api_token_id: in the config file"
+            f"no API token id (user@realm!tokenname): set {_set_by('token_id')} in the config file"
         )
     if not settings.token_secret:
         raise ConfigError(
-            "no API token secret: set PVE_API_TOKEN_SECRET or a secret file "
-            "(--token-secret-file, PVE_API_TOKEN_SECRET_FILE or api_token_secret_file:)"
+            f"no API token secret: set {SPEC_BY_NAME['token_secret'].env} or a secret file "
+            f"({_set_by('token_secret_file')})"
         )
+
+
+def _set_by(name: str) -> str:
+    """Where setting ``name`` is set, for messages: ``--host, PVE_HOST or host:``."""
+    spec = SPEC_BY_NAME[name]
+    names = [n for n in (spec.flag.name if spec.flag else None, spec.env) if n]
+    return f"{', '.join(names)} or {spec.yaml}:"
