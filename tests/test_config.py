@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import pytest
 
 from pve_backup_report.config import (
+    SPECS,
     Secret,
     Sources,
+    Spec,
     load_settings,
     merge,
     parse_duration,
@@ -172,6 +175,25 @@ def test_threshold_errors_name_the_config_file(tmp_path: Path) -> None:
         merge(Sources(yaml={"thresholds": {"warn_foo": "0"}}, yaml_path="c.yaml"))
     with pytest.raises(ConfigError, match=r"^thresholds.crit_stale \(config file c.yaml\): inv"):
         merge(Sources(yaml={"thresholds": {"crit_stale": "x"}}, yaml_path="c.yaml"))
+    # the threshold flags do not hide a malformed thresholds: mapping (it was an internal
+    # error, a ValueError, while the flags' values passed for the whole setting)
+    with pytest.raises(ConfigError, match=r"^thresholds \(config file c.yaml\): must be a map"):
+        merge(
+            Sources(
+                cli={"thresholds": {"warn_stale": "1"}},
+                yaml={"thresholds": "x"},
+                yaml_path="c.yaml",
+            )
+        )
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.default is not None], ids=lambda s: s.name)
+def test_a_default_given_explicitly_changes_nothing(spec: Spec) -> None:
+    """Each default in SPECS is what a user could write (--help shows some), and it is
+    what Settings holds when nothing is set."""
+    assert spec.default is not None
+    given = merge(Sources(yaml={spec.yaml: spec.default}, yaml_path="c.yaml"))
+    assert dataclasses.replace(given, origins={}) == merge(Sources())
 
 
 def test_origins_name_where_each_value_came_from(tmp_path: Path) -> None:

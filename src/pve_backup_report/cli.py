@@ -8,7 +8,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -30,12 +30,12 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
 from pve_backup_report import __version__
 from pve_backup_report.analysis.thresholds import CATEGORIES
 from pve_backup_report.config import (
+    SPEC_BY_NAME,
+    SPECS,
     Secret,
     Settings,
     env_names,
     load_settings,
-    parse_duration,
-    parse_max_age,
     redact,
     require_connection,
 )
@@ -75,25 +75,38 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_UNKNOWN)
 
 
-def _time_arg(text: str) -> int:
-    try:
-        return parse_timestamp(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _arg_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """argparse's ``type`` for a parser whose ValueError says what is wrong; int and
+    float stay as they are (argparse's own message: "invalid int value: 'x'")."""
+    if parse in (int, float):
+        return parse
+
+    def checked(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return checked
 
 
-def _duration_arg(text: str) -> int:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _max_age_arg(text: str) -> tuple[int, int]:
-    try:
-        return parse_max_age(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _setting_options(group: argparse._ActionsContainer, *names: str) -> None:
+    """Add these settings' options, in this order (the --help layout is chosen here; each
+    option is what its Spec declares: flag, metavar, help with its default, type)."""
+    for name in names:
+        spec = SPEC_BY_NAME[name]
+        flag = spec.flag
+        if flag is None:
+            raise ValueError(f"setting {name} has no flag")
+        option = (flag.short, flag.name) if flag.short else (flag.name,)
+        kwargs: dict[str, Any] = {"help": flag.help.format(default=spec.default)}
+        if flag.sets is not None:  # a switch
+            kwargs["action"] = "store_true"
+        else:
+            kwargs.update(metavar=flag.metavar, choices=flag.choices)
+        if flag.type is not None:
+            kwargs["type"] = _arg_type(flag.type)
+        group.add_argument(*option, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,15 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="More output: -v lists every problem guest, -vv adds collection details "
         "(endpoints, timings), -vvv debug. The secret is never shown.",
     )
-    p.add_argument(
-        "-t",
-        "--timeout",
-        type=int,
-        default=None,
-        metavar="SECONDS",
-        help="Bound the whole run; UNKNOWN when exceeded. Default: 50 (Icinga's default "
-        "check timeout is 60).",
-    )
+    _setting_options(p, "check_timeout")
 
     _connection_options(p)
     _mode_options(p)
@@ -128,39 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _connection_options(p: argparse.ArgumentParser) -> None:
     """Options: the PVE connection."""
     g = p.add_argument_group("connection (each also settable in the environment or config file)")
-    g.add_argument(
-        "-H",
-        "--host",
-        metavar="HOSTS",
-        help="PVE host(s) or URL(s), comma-separated; the next one is used when "
-        "one is down (PVE_HOST). Default port 8006.",
-    )
-    g.add_argument("--token-id", metavar="USER@REALM!NAME", help="API token id (PVE_API_TOKEN_ID).")
-    g.add_argument(
-        "--token-secret-file",
-        metavar="FILE",
-        help="File holding only the token secret (PVE_API_TOKEN_SECRET_FILE). "
-        "There is deliberately no option for the secret itself.",
-    )
-    g.add_argument(
-        "--ca-bundle", metavar="PEM", help="CA bundle to verify PVE's certificate (PVE_CA_BUNDLE)."
-    )
-    g.add_argument(
-        "--tls-fingerprint",
-        metavar="AA:BB:...",
-        help="Pin PVE's certificate by its SHA-256 fingerprint (PVE_TLS_FINGERPRINT).",
-    )
-    g.add_argument(
-        "--insecure",
-        action="store_true",
-        help="Do not verify TLS certificates (PVE_VERIFY_TLS=false). Shown in the output.",
-    )
-    g.add_argument(
-        "--request-timeout",
-        type=float,
-        metavar="SECONDS",
-        help="Timeout of each API request (PVE_TIMEOUT). Default: 10, kept below --timeout.",
-    )
+    _setting_options(
+        g, "hosts", "token_id", "token_secret_file", "ca_bundle", "tls_fingerprint", "verify_tls",
+        "request_timeout",
+    )  # fmt: skip
     g.add_argument("--config", metavar="FILE", help="YAML config file (see config.example.yaml).")
     g.add_argument(
         "--env-file", metavar="FILE", help="A .env file to read. Default: ./.env when present."
@@ -223,18 +199,10 @@ def _output_options(p: argparse.ArgumentParser) -> None:
         default="text",
         help="Output format of the diagnostic commands. Default: text.",
     )
-    o.add_argument("--lang", choices=("en", "fr"), help="Language of descriptions and the report.")
-    o.add_argument(
-        "--max-output",
-        type=int,
-        metavar="BYTES",
-        help="Fit the whole check output (status line, long output, perfdata) into this "
-        "many bytes: the guest lists are cut, perfdata stays complete (PVE_MAX_OUTPUT). "
-        "Default: 8192, Nagios Core's limit; raise it for Icinga 2, 0 for no limit.",
-    )
+    _setting_options(o, "lang", "max_output")
     o.add_argument(
         "--now",
-        type=_time_arg,
+        type=_arg_type(parse_timestamp),
         metavar="TIME",
         help="Evaluate as of this time (epoch or ISO 8601), for reproducible runs.",
     )
@@ -256,39 +224,8 @@ def _output_options(p: argparse.ArgumentParser) -> None:
 def _analysis_options(p: argparse.ArgumentParser) -> None:
     """Options: how the cluster is judged."""
     a = p.add_argument_group("analysis")
-    a.add_argument(
-        "--history-days",
-        type=int,
-        metavar="DAYS",
-        help="How far back to read vzdump tasks. Default: 15.",
-    )
-    a.add_argument(
-        "--max-workers", type=int, metavar="N", help="Parallel API requests. Default: 16."
-    )
-    a.add_argument(
-        "--grace",
-        type=_duration_arg,
-        metavar="DURATION",
-        help="How long after a scheduled run its backup may still be missing "
-        "(big jobs reach their last guest late). Default: 3h.",
-    )
-    a.add_argument(
-        "--max-age",
-        type=_max_age_arg,
-        metavar="WARN,CRIT",
-        help="Latest success older than this is WARNING/CRITICAL whatever the "
-        "schedules say, e.g. 26h,50h. Default: 8d,15d.",
-    )
-    a.add_argument(
-        "--no-cache",
-        action="store_true",
-        help="Do not use the task-result cache (every needed log is read again).",
-    )
-    a.add_argument(
-        "--cache-file",
-        metavar="FILE",
-        help="Task-result cache file. Default: ~/.cache/check_pve_backup/"
-        "tasks-<hash of hosts and token id>.json of the user running the check.",
+    _setting_options(
+        a, "history_days", "max_workers", "grace_s", "max_age_s", "use_cache", "cache_file"
     )
 
 
@@ -311,47 +248,20 @@ def _threshold_options(p: argparse.ArgumentParser) -> None:
             dest=f"crit_{c.key}",
             help=f"CRITICAL range for {c.plural}. Default: {c.critical or 'none'}.",
         )
-    t.add_argument(
-        "--warn-storage-used",
-        metavar="RANGE",
-        help="WARNING range for the used percentage of each PBS storage in use "
-        "(PVE's storage status). Default: 85.",
-    )
-    t.add_argument(
-        "--crit-storage-used",
-        metavar="RANGE",
-        help="CRITICAL range for the used percentage of each PBS storage. Default: 95.",
-    )
+    _setting_options(t, "warn_storage_used", "crit_storage_used")
 
 
 def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "hosts": args.host,
-        "token_id": args.token_id,
-        "token_secret_file": args.token_secret_file,
-        "ca_bundle": args.ca_bundle,
-        "tls_fingerprint": args.tls_fingerprint,
-        "verify_tls": False if args.insecure else None,
-        "request_timeout": args.request_timeout,
-        "check_timeout": args.timeout,
-        "lang": args.lang,
-        "max_output": args.max_output,
-        "history_days": args.history_days,
-        "max_workers": args.max_workers,
-        "grace_s": args.grace,
-        "max_age_s": args.max_age,
-        "use_cache": False if args.no_cache else None,
-        "cache_file": args.cache_file,
-        "warn_storage_used": args.warn_storage_used,
-        "crit_storage_used": args.crit_storage_used,
-        "thresholds": {
-            f"{kind}_{c.key}": getattr(args, f"{kind}_{c.key}")
-            for c in CATEGORIES
-            for kind in ("warn", "crit")
-            if getattr(args, f"{kind}_{c.key}") is not None
-        }
-        or None,
-    }
+    """The flags' layer for load_settings: each setting's flag (SPECS) by setting name,
+    None when not given, and the threshold flags (CATEGORIES) under ``thresholds``."""
+    values = {s.name: s.flag.setting_value(getattr(args, s.flag.dest)) for s in SPECS if s.flag}
+    values["thresholds"] = {
+        f"{kind}_{c.key}": getattr(args, f"{kind}_{c.key}")
+        for c in CATEGORIES
+        for kind in ("warn", "crit")
+        if getattr(args, f"{kind}_{c.key}") is not None
+    } or None
+    return values
 
 
 @contextmanager

@@ -1,9 +1,10 @@
 """Configuration: flags > environment > ``.env`` file > YAML file > defaults, validated once.
 
-Each setting is declared once in :data:`SPECS` (environment name, YAML key, parser,
-default). :func:`load_settings` merges the layers and returns a frozen :class:`Settings`;
-every problem is one :class:`~pve_backup_report.errors.ConfigError` line naming the
-setting and where it came from. The secret is held in a :class:`Secret`, whose ``repr``
+Each setting is declared once in :data:`SPECS`: environment name, YAML key, parser,
+default and command-line flag (cli.py builds its options from them). :func:`load_settings`
+merges the layers and returns a frozen :class:`Settings`; every problem is one
+:class:`~pve_backup_report.errors.ConfigError` line naming the setting and where it came
+from. The secret is held in a :class:`Secret`, whose ``repr``
 and ``str`` never show it.
 """
 
@@ -72,53 +73,6 @@ class Secret:
 
     def __bool__(self) -> bool:
         return bool(self._value)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Validated settings for one run (one cluster)."""
-
-    hosts: tuple[str, ...] = ()  # base URLs: scheme://host:port (API_PATH is appended)
-    token_id: str | None = None
-    token_secret: Secret | None = None
-    verify_tls: bool = True
-    ca_bundle: str | None = None
-    tls_fingerprint: str | None = None  # normalised "AA:BB:..." (SHA-256)
-    request_timeout: float = 10.0
-    check_timeout: int = 50
-    backup_jobs_endpoint: str = "/cluster/backup"
-    task_history_limit: int = 1000
-    task_log_limit: int = 500000  # lines read per task log at most (0: no cap)
-    history_days: int = 15
-    max_workers: int = 16
-    grace_s: int = 3 * 3600
-    max_age_s: tuple[int, int] = (8 * 86400, 15 * 86400)
-    timezone: str | None = None
-    pbs_content: bool = True
-    cache_file: str | None = None
-    use_cache: bool = True
-    lang: str = "en"
-    max_output: int = 8192  # bytes of the check's whole output (Nagios Core's limit); 0: none
-    cluster: str | None = None
-    # category key -> (warning range, critical range); see analysis/thresholds.py
-    thresholds: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
-    ignore: tuple[Any, ...] = ()
-    secret_warnings: tuple[str, ...] = ()  # e.g. secret file readable by others
-    # Proxmox Backup Server API (pbs_config.py); empty: PVE's storage content only
-    pbs_servers: tuple[Any, ...] = ()
-    pbs_verify_max_age_s: int = 40 * 86400  # 0: no outdated-verification anomaly
-    # datastore space: Nagios ranges on the used percentage (None: no threshold)
-    storage_used: tuple[str | None, str | None] = ("85", "95")
-    # Settings field -> where its value came from, e.g. "PVE_VERIFY_TLS (environment)"
-    origins: dict[str, str] = field(default_factory=dict)
-
-    def origin(self, name: str, fallback: str) -> str:
-        """Where setting ``name`` came from, for messages; ``fallback`` when unknown."""
-        return self.origins.get(name, fallback)
-
-    @property
-    def api_urls(self) -> tuple[str, ...]:
-        return tuple(h + API_PATH for h in self.hosts)
 
 
 # --------------------------------------------------------------------------- parsers
@@ -293,12 +247,47 @@ def _ignore(v: object) -> tuple[Any, ...]:
     return tuple(parse_ignore_rules(v))
 
 
+# --------------------------------------------------------------------------- the settings
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A setting's command-line option; cli.py places it in ``--help``'s groups."""
+
+    name: str  # "--max-age"
+    metavar: str | None = None
+    help: str = ""  # "{default}" stands for the setting's default
+    short: str | None = None  # "-H"
+    # checked while the command line is parsed: int or float (argparse says "invalid int
+    # value"), or one of the parsers above (its ValueError is the message); None: later
+    type: Callable[[str], Any] | None = None
+    choices: tuple[str, ...] | None = None
+    sets: bool | None = None  # a switch (store_true): the value the setting takes when given
+
+    @property
+    def dest(self) -> str:
+        """The argparse attribute holding the option's value."""
+        return self.name.lstrip("-").replace("-", "_")
+
+    def setting_value(self, given: Any) -> Any:
+        """The raw value the setting takes from the parsed option (None: not given)."""
+        if self.sets is not None:
+            return self.sets if given else None
+        return given
+
+
 @dataclass(frozen=True)
 class Spec:
-    name: str  # Settings field
+    """One setting: where it is read, how it is checked, its default, its flag."""
+
+    name: str  # Settings field (or one merge() folds into a field)
     env: str | None
     yaml: str
     parse: Callable[[object], Any]
+    # the default as a user would write it, checked by ``parse``; None: no default here
+    # (the setting stays unset, or is worked out where it is used, as --help says)
+    default: str | None = None
+    flag: Flag | None = None
 
 
 def env_names() -> tuple[str, ...]:
@@ -314,36 +303,216 @@ def env_names() -> tuple[str, ...]:
 SPECS: tuple[Spec, ...] = (
     # the secret first, so that it is known to redact() before any other value fails
     Spec("token_secret", "PVE_API_TOKEN_SECRET", "api_token_secret", lambda v: Secret(_str(v))),
-    Spec("hosts", "PVE_HOST", "host", parse_hosts),
-    Spec("token_id", "PVE_API_TOKEN_ID", "api_token_id", parse_token_id),
-    Spec("token_secret_file", "PVE_API_TOKEN_SECRET_FILE", "api_token_secret_file", _str),
-    Spec("verify_tls", "PVE_VERIFY_TLS", "verify_tls", parse_bool),
-    Spec("ca_bundle", "PVE_CA_BUNDLE", "ca_bundle", _str),
-    Spec("tls_fingerprint", "PVE_TLS_FINGERPRINT", "tls_fingerprint", parse_fingerprint),
-    Spec("request_timeout", "PVE_TIMEOUT", "request_timeout", _positive_float),
-    Spec("check_timeout", None, "check_timeout", _int_range(1, 3600)),
-    Spec("backup_jobs_endpoint", "PVE_BACKUP_JOBS_ENDPOINT", "backup_jobs_endpoint", _endpoint),
     Spec(
-        "task_history_limit", "PVE_TASK_HISTORY_LIMIT", "task_history_limit", _int_range(1, 100000)
+        "hosts", "PVE_HOST", "host", parse_hosts,
+        flag=Flag(
+            "--host", "HOSTS", short="-H",
+            help="PVE host(s) or URL(s), comma-separated; the next one is used when one is "
+            "down (PVE_HOST). Default port 8006.",
+        ),
     ),
-    Spec("task_log_limit", "PVE_TASK_LOG_LIMIT", "task_log_limit", _int_range(0, 10_000_000)),
-    Spec("history_days", "PVE_HISTORY_DAYS", "history_days", _int_range(1, 366)),
-    Spec("max_workers", "PVE_MAX_WORKERS", "max_workers", _int_range(1, 64)),
-    Spec("grace_s", "PVE_GRACE", "grace", parse_duration),
-    Spec("max_age_s", "PVE_MAX_AGE", "max_age", parse_max_age),
+    Spec(
+        "token_id", "PVE_API_TOKEN_ID", "api_token_id", parse_token_id,
+        flag=Flag("--token-id", "USER@REALM!NAME", "API token id (PVE_API_TOKEN_ID)."),
+    ),
+    Spec(
+        "token_secret_file", "PVE_API_TOKEN_SECRET_FILE", "api_token_secret_file", _str,
+        flag=Flag(
+            "--token-secret-file", "FILE",
+            "File holding only the token secret (PVE_API_TOKEN_SECRET_FILE). There is "
+            "deliberately no option for the secret itself.",
+        ),
+    ),
+    Spec(
+        "verify_tls", "PVE_VERIFY_TLS", "verify_tls", parse_bool, default="true",
+        flag=Flag(
+            "--insecure", sets=False,
+            help="Do not verify TLS certificates (PVE_VERIFY_TLS=false). Shown in the output.",
+        ),
+    ),
+    Spec(
+        "ca_bundle", "PVE_CA_BUNDLE", "ca_bundle", _str,
+        flag=Flag("--ca-bundle", "PEM", "CA bundle to verify PVE's certificate (PVE_CA_BUNDLE)."),
+    ),
+    Spec(
+        "tls_fingerprint", "PVE_TLS_FINGERPRINT", "tls_fingerprint", parse_fingerprint,
+        flag=Flag(
+            "--tls-fingerprint", "AA:BB:...",
+            "Pin PVE's certificate by its SHA-256 fingerprint (PVE_TLS_FINGERPRINT).",
+        ),
+    ),
+    Spec(
+        "request_timeout", "PVE_TIMEOUT", "request_timeout", _positive_float, default="10",
+        flag=Flag(
+            "--request-timeout", "SECONDS", type=float,
+            help="Timeout of each API request (PVE_TIMEOUT). Default: {default}, kept below "
+            "--timeout.",
+        ),
+    ),
+    Spec(
+        "check_timeout", None, "check_timeout", _int_range(1, 3600), default="50",
+        flag=Flag(
+            "--timeout", "SECONDS", short="-t", type=int,
+            help="Bound the whole run; UNKNOWN when exceeded. Default: {default} (Icinga's "
+            "default check timeout is 60).",
+        ),
+    ),
+    Spec(
+        "backup_jobs_endpoint", "PVE_BACKUP_JOBS_ENDPOINT", "backup_jobs_endpoint", _endpoint,
+        default="/cluster/backup",
+    ),
+    Spec(
+        "task_history_limit", "PVE_TASK_HISTORY_LIMIT", "task_history_limit",
+        _int_range(1, 100000), default="1000",
+    ),
+    Spec(
+        # lines read per task log at most (0: no cap)
+        "task_log_limit", "PVE_TASK_LOG_LIMIT", "task_log_limit", _int_range(0, 10_000_000),
+        default="500000",
+    ),
+    Spec(
+        "history_days", "PVE_HISTORY_DAYS", "history_days", _int_range(1, 366), default="15",
+        flag=Flag(
+            "--history-days", "DAYS", "How far back to read vzdump tasks. Default: {default}.",
+            type=int,
+        ),
+    ),
+    Spec(
+        "max_workers", "PVE_MAX_WORKERS", "max_workers", _int_range(1, 64), default="16",
+        flag=Flag("--max-workers", "N", "Parallel API requests. Default: {default}.", type=int),
+    ),
+    Spec(
+        "grace_s", "PVE_GRACE", "grace", parse_duration, default="3h",
+        flag=Flag(
+            "--grace", "DURATION", type=parse_duration,
+            help="How long after a scheduled run its backup may still be missing (big jobs "
+            "reach their last guest late). Default: {default}.",
+        ),
+    ),
+    Spec(
+        "max_age_s", "PVE_MAX_AGE", "max_age", parse_max_age, default="8d,15d",
+        flag=Flag(
+            "--max-age", "WARN,CRIT", type=parse_max_age,
+            help="Latest success older than this is WARNING/CRITICAL whatever the schedules "
+            "say, e.g. 26h,50h. Default: {default}.",
+        ),
+    ),
     Spec("timezone", "PVE_TIMEZONE", "timezone", _timezone),
-    Spec("pbs_content", "PVE_PBS_CONTENT", "pbs_content", parse_bool),
-    Spec("cache_file", "PVE_CACHE_FILE", "cache_file", _str),
-    Spec("use_cache", None, "cache", parse_bool),
-    Spec("lang", "PVE_LANG", "lang", _lang),
-    Spec("max_output", "PVE_MAX_OUTPUT", "max_output", _int_range(0, 100_000_000)),
+    Spec("pbs_content", "PVE_PBS_CONTENT", "pbs_content", parse_bool, default="true"),
+    Spec(
+        "cache_file", "PVE_CACHE_FILE", "cache_file", _str,
+        flag=Flag(
+            "--cache-file", "FILE",
+            "Task-result cache file. Default: ~/.cache/check_pve_backup/tasks-<hash of hosts "
+            "and token id>.json of the user running the check.",
+        ),
+    ),
+    Spec(
+        "use_cache", None, "cache", parse_bool, default="true",
+        flag=Flag(
+            "--no-cache", sets=False,
+            help="Do not use the task-result cache (every needed log is read again).",
+        ),
+    ),
+    Spec(
+        "lang", "PVE_LANG", "lang", _lang, default="en",
+        flag=Flag("--lang", choices=("en", "fr"), help="Language of descriptions and the report."),
+    ),
+    Spec(
+        # bytes of the check's whole output (Nagios Core's limit); 0: none
+        "max_output", "PVE_MAX_OUTPUT", "max_output", _int_range(0, 100_000_000), default="8192",
+        flag=Flag(
+            "--max-output", "BYTES", type=int,
+            help="Fit the whole check output (status line, long output, perfdata) into this "
+            "many bytes: the guest lists are cut, perfdata stays complete (PVE_MAX_OUTPUT). "
+            "Default: {default}, Nagios Core's limit; raise it for Icinga 2, 0 for no limit.",
+        ),
+    ),
+    # the defaults come from CATEGORIES (analysis/thresholds.py), and so do the flags,
+    # --warn-<category> and --crit-<category>
     Spec("thresholds", None, "thresholds", _thresholds),
     Spec("ignore", None, "ignore", _ignore),
-    Spec("pbs_verify_max_age_s", "PBS_VERIFY_MAX_AGE", "pbs_verify_max_age", parse_duration),
-    Spec("warn_storage_used", None, "warn_storage_used", _percent_range),
-    Spec("crit_storage_used", None, "crit_storage_used", _percent_range),
-)
+    # 0: no outdated-verification anomaly
+    Spec(
+        "pbs_verify_max_age_s", "PBS_VERIFY_MAX_AGE", "pbs_verify_max_age", parse_duration,
+        default="40d",
+    ),
+    # datastore space: Nagios ranges on the used percentage ('': no threshold), folded
+    # into Settings.storage_used
+    Spec(
+        "warn_storage_used", None, "warn_storage_used", _percent_range, default="85",
+        flag=Flag(
+            "--warn-storage-used", "RANGE",
+            "WARNING range for the used percentage of each PBS storage in use (PVE's storage "
+            "status). Default: {default}.",
+        ),
+    ),
+    Spec(
+        "crit_storage_used", None, "crit_storage_used", _percent_range, default="95",
+        flag=Flag(
+            "--crit-storage-used", "RANGE",
+            "CRITICAL range for the used percentage of each PBS storage. Default: {default}.",
+        ),
+    ),
+)  # fmt: skip
+SPEC_BY_NAME = {s.name: s for s in SPECS}
 _YAML_KEYS = {s.yaml for s in SPECS} | {"clusters", "pbs"}
+
+
+def default(name: str) -> Any:
+    """Setting ``name``'s default from :data:`SPECS`, checked like a user's value."""
+    spec = SPEC_BY_NAME[name]
+    return None if spec.default is None else spec.parse(spec.default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings for one run (one cluster); the defaults are :data:`SPECS`'."""
+
+    hosts: tuple[str, ...] = ()  # base URLs: scheme://host:port (API_PATH is appended)
+    token_id: str | None = None
+    token_secret: Secret | None = None
+    verify_tls: bool = default("verify_tls")
+    ca_bundle: str | None = None
+    tls_fingerprint: str | None = None  # normalised "AA:BB:..." (SHA-256)
+    request_timeout: float = default("request_timeout")
+    check_timeout: int = default("check_timeout")
+    backup_jobs_endpoint: str = default("backup_jobs_endpoint")
+    task_history_limit: int = default("task_history_limit")
+    task_log_limit: int = default("task_log_limit")
+    history_days: int = default("history_days")
+    max_workers: int = default("max_workers")
+    grace_s: int = default("grace_s")
+    max_age_s: tuple[int, int] = default("max_age_s")
+    timezone: str | None = None
+    pbs_content: bool = default("pbs_content")
+    cache_file: str | None = None
+    use_cache: bool = default("use_cache")
+    lang: str = default("lang")
+    max_output: int = default("max_output")
+    cluster: str | None = None
+    # category key -> (warning range, critical range); see analysis/thresholds.py
+    thresholds: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    ignore: tuple[Any, ...] = ()
+    secret_warnings: tuple[str, ...] = ()  # e.g. secret file readable by others
+    # Proxmox Backup Server API (pbs_config.py); empty: PVE's storage content only
+    pbs_servers: tuple[Any, ...] = ()
+    pbs_verify_max_age_s: int = default("pbs_verify_max_age_s")
+    # datastore space: Nagios ranges on the used percentage (None: no threshold)
+    storage_used: tuple[str | None, str | None] = (
+        default("warn_storage_used"),
+        default("crit_storage_used"),
+    )
+    # Settings field -> where its value came from, e.g. "PVE_VERIFY_TLS (environment)"
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def origin(self, name: str, fallback: str) -> str:
+        """Where setting ``name`` came from, for messages; ``fallback`` when unknown."""
+        return self.origins.get(name, fallback)
+
+    @property
+    def api_urls(self) -> tuple[str, ...]:
+        return tuple(h + API_PATH for h in self.hosts)
 
 
 # --------------------------------------------------------------------------- sources
@@ -424,7 +593,11 @@ def read_secret_file(path: str) -> tuple[Secret, tuple[str, ...]]:
 
 @dataclass(frozen=True)
 class Sources:
-    """The raw layers, highest precedence first. ``cli`` uses Settings/Spec names."""
+    """The raw layers, highest precedence first.
+
+    ``cli`` holds the values of the settings' flags by Spec name (a setting without a
+    flag has none), the threshold flags' under ``thresholds`` and ``cluster``.
+    """
 
     cli: Mapping[str, Any] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict)
@@ -477,8 +650,9 @@ def _hint(spec: Spec, raw: object, layer: int) -> str:
     """A hint for a value given to the wrong setting: a CA file as ``verify_tls``."""
     text = str(raw).strip()
     if spec.name == "verify_tls" and ("/" in text or text.lower().endswith((".pem", ".crt"))):
-        ca = ("--ca-bundle", "PVE_CA_BUNDLE", "PVE_CA_BUNDLE", "ca_bundle")[min(layer, 3)]
-        return f"; to verify PVE's certificate with a CA file, set {ca} to {text!r}"
+        ca = SPEC_BY_NAME["ca_bundle"]  # named as in the layer the wrong value came from
+        name = (ca.flag.name if ca.flag else ca.env, ca.env, ca.env, ca.yaml)[min(layer, 3)]
+        return f"; to verify PVE's certificate with a CA file, set {name} to {text!r}"
     return ""
 
 
@@ -506,19 +680,9 @@ def _merge_pbs(values: dict[str, Any], sources: Sources) -> None:
     values["pbs_servers"] = load_pbs_servers(
         sources.environ, sources.env_file, sources.yaml.get("pbs"), sources.yaml_path
     )
-    warn = values.pop("warn_storage_used", "85")
-    crit = values.pop("crit_storage_used", "95")
+    warn = values.pop("warn_storage_used", default("warn_storage_used"))
+    crit = values.pop("crit_storage_used", default("crit_storage_used"))
     values["storage_used"] = (warn or None, crit or None)
-
-
-_FLAGS = {
-    "hosts": "--host",
-    "verify_tls": "--insecure",
-    "check_timeout": "--timeout",
-    "grace_s": "--grace",
-    "max_age_s": "--max-age",
-    "use_cache": "--no-cache",
-}
 
 
 def _flag_origin(flag: str) -> str:
@@ -528,9 +692,8 @@ def _flag_origin(flag: str) -> str:
 
 def _pick(spec: Spec, s: Sources) -> tuple[Any, str, int]:
     """The raw value, where it came from, and its layer (0 = flags, highest)."""
-    if s.cli.get(spec.name) is not None:
-        flag = _FLAGS.get(spec.name, "--" + spec.name.replace("_", "-"))
-        return s.cli[spec.name], _flag_origin(flag), 0
+    if spec.flag is not None and s.cli.get(spec.name) is not None:
+        return s.cli[spec.name], _flag_origin(spec.flag.name), 0
     if spec.env and s.environ.get(spec.env) not in (None, ""):
         return s.environ[spec.env], f"{spec.env} (environment)", 1
     if spec.env and s.env_file.get(spec.env) not in (None, ""):
@@ -577,14 +740,20 @@ def load_settings(
 def require_connection(settings: Settings) -> None:
     """Raise ConfigError unless host, token id and secret are all set."""
     if not settings.hosts:
-        raise ConfigError("no PVE host: set --host, PVE_HOST or host: in the config file")
+        raise ConfigError(f"no PVE host: set {_set_by('hosts')} in the config file")
     if not settings.token_id:
         raise ConfigError(
-            "no API token id (user@realm!tokenname): set --token-id, PVE_API_TOKEN_ID or "
-            "api_token_id: in the config file"
+            f"no API token id (user@realm!tokenname): set {_set_by('token_id')} in the config file"
         )
     if not settings.token_secret:
         raise ConfigError(
-            "no API token secret: set PVE_API_TOKEN_SECRET or a secret file "
-            "(--token-secret-file, PVE_API_TOKEN_SECRET_FILE or api_token_secret_file:)"
+            f"no API token secret: set {SPEC_BY_NAME['token_secret'].env} or a secret file "
+            f"({_set_by('token_secret_file')})"
         )
+
+
+def _set_by(name: str) -> str:
+    """Where setting ``name`` is set, for messages: ``--host, PVE_HOST or host:``."""
+    spec = SPEC_BY_NAME[name]
+    names = [n for n in (spec.flag.name if spec.flag else None, spec.env) if n]
+    return f"{', '.join(names)} or {spec.yaml}:"

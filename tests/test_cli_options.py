@@ -1,0 +1,79 @@
+"""The command line's settings come from config.SPECS, the one table of the settings.
+
+Every option of the check is a setting's flag as SPECS declares it, a threshold flag
+(generated from CATEGORIES), or one of the options below that are not settings; and the
+value of each setting's flag reaches that setting, named by its flag in messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from pve_backup_report.analysis.thresholds import CATEGORIES
+from pve_backup_report.cli import _cli_settings, build_parser
+from pve_backup_report.config import SPECS, Sources, Spec, _pick
+
+# options that choose what to run, how to print it or where to read the settings from
+NOT_SETTINGS = {
+    "--help", "--version", "--verbose", "--config", "--env-file", "--cluster", "--demo",
+    "--check-api", "--dump-inventory", "--dump-coverage", "--dump-report-data",
+    "--explain-schedule", "--report", "--format", "--now", "--tz", "--count",
+}  # fmt: skip
+THRESHOLD_FLAGS = {
+    f"--{kind}-{c.key.replace('_', '-')}" for c in CATEGORIES for kind in ("warn", "crit")
+}
+FLAGGED = [s for s in SPECS if s.flag is not None]
+
+
+def _options() -> dict[str, argparse.Action]:
+    """The parser's actions by long option name."""
+    actions = build_parser()._actions
+    return {next(o for o in a.option_strings if o.startswith("--")): a for a in actions}
+
+
+def test_every_option_is_a_setting_a_threshold_or_not_a_setting() -> None:
+    flags = [s.flag.name for s in FLAGGED if s.flag]
+    assert len(set(flags)) == len(flags)
+    assert not set(flags) & THRESHOLD_FLAGS and not set(flags) & NOT_SETTINGS
+    assert set(_options()) == set(flags) | THRESHOLD_FLAGS | NOT_SETTINGS
+
+
+@pytest.mark.parametrize("spec", FLAGGED, ids=lambda s: s.name)
+def test_each_flag_is_the_option_its_spec_declares(spec: Spec) -> None:
+    flag = spec.flag
+    assert flag is not None
+    action = _options()[flag.name]
+    assert tuple(action.option_strings) == ((flag.short,) if flag.short else ()) + (flag.name,)
+    assert action.dest == flag.dest
+    assert action.help == flag.help.format(default=spec.default)
+    if flag.sets is not None:
+        assert isinstance(action, argparse._StoreTrueAction)
+    else:
+        assert (action.metavar, action.choices) == (flag.metavar, flag.choices)
+    assert action.default is None or flag.sets is not None  # unset: the lower layers count
+    if spec.default is not None and "{default}" not in flag.help:
+        assert "Default:" not in flag.help  # a default in --help is the table's
+
+
+@pytest.mark.parametrize("spec", FLAGGED, ids=lambda s: s.name)
+def test_each_flag_reaches_its_setting_and_names_itself(spec: Spec) -> None:
+    flag = spec.flag
+    assert flag is not None
+    if flag.sets is not None:
+        argv, expected = [flag.name], flag.sets
+    else:
+        raw = spec.default or (flag.choices or ("some-value",))[0]
+        argv, expected = [flag.name, raw], flag.type(raw) if flag.type else raw
+    values = _cli_settings(build_parser().parse_args(argv))
+    assert values.pop(spec.name) == expected
+    assert all(v is None for v in values.values())  # and no other setting
+    icinga = "vars.pve_backup_" + flag.name.lstrip("-").replace("-", "_")
+    assert _pick(spec, Sources(cli={spec.name: expected}))[1] == f"{flag.name} (Icinga: {icinga})"
+
+
+def test_no_flag_given_sets_nothing() -> None:
+    values = _cli_settings(build_parser().parse_args([]))
+    assert set(values) == {s.name for s in FLAGGED} | {"thresholds"}
+    assert all(v is None for v in values.values())
