@@ -29,6 +29,7 @@ from pve_sim.generate import (
     task_guests,
 )
 from pve_sim.prune import parse_prune, prune_keep
+from pve_sim.runs import render_notes
 from pve_sim.scenario import TaskSpec
 from pve_sim.synth import LOCK_TIMEOUT
 from pve_sim.tasklog import UNEXPECTED_STATUS, read_status
@@ -248,6 +249,19 @@ def test_prune_keeps_what_pve_keeps() -> None:
     assert prune_keep(ctimes, parse_prune("keep-weekly=5"), "UTC") == [
         base + 3 * day + 14 * hour, base + 9 * day + 14 * hour
     ]  # fmt: skip
+
+
+def test_backup_notes_come_from_their_jobs_template(generated: Generated) -> None:
+    """mgr ``generate_notes``: escapes first, then the four variables; only backups made by
+    a job with a notes template have notes."""
+    info = {"cluster": "gen4", "guestname": "web-0001", "node": "pve01", "vmid": "100"}
+    assert render_notes("{{guestname}} keep 2 weeks", info) == "web-0001 keep 2 weeks"
+    assert render_notes("{{cluster}}/{{node}}: {{vmid}}\\n\\\\", info) == "gen4/pve01: 100\n\\"
+    noted = {job["id"] for job in generated.data["jobs"] if job.get("notes-template")}
+    assert noted and len(noted) < len(generated.data["jobs"])
+    backups = [b for b in generated.data["backups"] if b["size"] > 1]
+    assert any("notes" in b for b in backups) and any("notes" not in b for b in backups)
+    assert set(generated.history.notes.values()) >= {b["notes"] for b in backups if "notes" in b}
 
 
 def test_a_drained_nodes_guests_move(generated: Generated, scenario: Scenario) -> None:

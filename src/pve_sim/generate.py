@@ -654,11 +654,10 @@ def _backups(
 ) -> list[dict[str, Any]]:
     """Each storage's backups as its ``prune-backups`` leaves them, per group (PBS:
     ``vm/<id>`` and ``ct/<id>`` are separate groups; a non-shared storage prunes each node's
-    files), plus the snapshot a hanging run is still writing (no size, PVE lists 1; no
-    verification; not pruned yet)."""
+    files), with the notes their job's template gave them, plus the snapshot a hanging run
+    is still writing (no size, PVE lists 1; no verification; not pruned yet)."""
     storages = {s["storage"]: s for s in data["storages"]}
     guests = {int(g["vmid"]): g for g in data["guests"]}
-    notes_jobs = any(j.get("notes-template") for j in data["jobs"])
     out = []
     for sid, vmid, _, ctime in history.partial:
         out.append({"storage": sid, "vmid": vmid, "ctime": ctime, "size": 1})
@@ -684,8 +683,9 @@ def _backups(
                     entry["verification"] = verification
                 if i == 0 and vmid in events.protected:
                     entry["protected"] = 1
-            if notes_jobs and kind == guests[vmid]["type"]:
-                entry["notes"] = guests[vmid]["name"]
+            notes = history.notes.get((sid, vmid, kind, ctime))
+            if notes:
+                entry["notes"] = notes
             out.append(entry)
     out.sort(key=lambda e: (e["storage"], e["vmid"], e["ctime"]))
     return out

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,7 @@ __all__ = [
     "effective_storage",
     "enabled",
     "events",
+    "render_notes",
 ]
 
 EFI_WARNING = "no efidisk configured! Using temporary efivars disk."
@@ -162,6 +164,8 @@ class History:
         default_factory=dict
     )
     partial: list[tuple[str, int, str, int]] = field(default_factory=list)  # still written
+    # (storage, vmid, type, ctime) -> the notes its job's notes template gave the backup
+    notes: dict[tuple[str, int, str, int], str] = field(default_factory=dict)
     results: list[GuestResult] = field(default_factory=list)
     stuck: tuple[str, int, int] | None = None  # node, vmid, task start of the hanging run
     unreached: tuple[int, ...] = ()  # guests after the hanging one in its run
@@ -192,6 +196,7 @@ class _Context:
     members: dict[str, list[int]]
     events: Events
     shared: dict[str, bool]
+    names: dict[int, str]
     _selections: dict[tuple[str, int], dict[str, list[int]]] = field(default_factory=dict)
 
     def selection_at(self, job: Mapping[str, Any], t: int) -> dict[str, list[int]]:
@@ -335,6 +340,7 @@ def build_history(
         members={p["poolid"]: list(p["members"]) for p in data["pools"]},
         events=events,
         shared={s["storage"]: bool(s.get("shared")) for s in data["storages"]},
+        names={int(g["vmid"]): str(g["name"]) for g in data["guests"] if g.get("name")},
     )
     history = History(outage=events.outage)
     plan = _plan(ctx, nodes)
@@ -400,11 +406,7 @@ def _record(ctx: _Context, history: History, pids: Pids, run: _Run, vz: Any) -> 
     )
     history.tasks.append(task)
     if run.storage is not None:
-        shared = run.storage in ctx.pbs or ctx.shared.get(run.storage, False)
-        for snap in vz.snapshots:
-            key = (run.storage, snap.vmid, snap.type)
-            entry = (snap.ctime, snap.size, None if shared else run.node)
-            history.snapshots.setdefault(key, []).append(entry)
+        _keep_snapshots(ctx, history, run, vz, run.storage)
     if run.storage not in ctx.pbs:
         return  # only PBS runs make results the check judges
     former = set(recipe.get("former", {}))
@@ -429,6 +431,34 @@ def _record(ctx: _Context, history: History, pids: Pids, run: _Run, vz: Any) -> 
         history.partial.append((run.storage, p.vmid, p.type, p.ctime))
         history.stuck = (run.node, p.vmid, run.start)
         history.unreached = tuple(v for v in run.local if v > p.vmid)
+
+
+def _keep_snapshots(ctx: _Context, history: History, run: _Run, vz: Any, storage: str) -> None:
+    """The snapshots ``run`` left on ``storage``, with the notes its job's template gives."""
+    shared = storage in ctx.pbs or ctx.shared.get(storage, False)
+    template = str(run.job.get("notes-template") or "")
+    former = run.recipe.get("former", {})
+    for snap in vz.snapshots:
+        key = (storage, snap.vmid, snap.type)
+        history.snapshots.setdefault(key, []).append(
+            (snap.ctime, snap.size, None if shared else run.node)
+        )
+        if template:
+            name = former.get(snap.vmid, {}).get("name") or ctx.names.get(snap.vmid)
+            info = {"cluster": ctx.data.get("cluster_name") or "standalone node",
+                    "guestname": name or f"VM {snap.vmid}", "node": run.node,
+                    "vmid": str(snap.vmid)}  # fmt: skip
+            history.notes[(storage, snap.vmid, snap.type, snap.ctime)] = render_notes(
+                template, info
+            )
+
+
+def render_notes(template: str, info: Mapping[str, str]) -> str:
+    """A backup's notes from its job's ``notes-template`` (mgr ``PVE/VZDump.pm``
+    ``generate_notes``): ``{{cluster}}``, ``{{guestname}}``, ``{{node}}``, ``{{vmid}}``,
+    and the escapes ``\\n`` and ``\\\\``."""
+    text = re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), template)
+    return re.sub(r"\{\{([^\s{}]+)\}\}", lambda m: info.get(m.group(1), m.group(0)), text)
 
 
 def _recipe(raw: Mapping[str, Any]) -> LogRecipe:
