@@ -28,6 +28,8 @@ from pve_sim.generate import (
     parse_spec,
     task_guests,
 )
+from pve_sim.prune import parse_prune, prune_keep
+from pve_sim.runs import render_notes
 from pve_sim.scenario import TaskSpec
 from pve_sim.synth import LOCK_TIMEOUT
 from pve_sim.tasklog import UNEXPECTED_STATUS, read_status
@@ -224,6 +226,42 @@ def test_backups_match_the_history(generated: Generated, scenario: Scenario) -> 
             assert ((b.storage, b.vmid, b.ctime) in successes) == (b.size > 1)
     assert served == expected
     assert states["ok"] > 0 and states[None] > 0
+
+
+def test_prune_keeps_what_pve_keeps() -> None:
+    """pve-storage ``prune_mark_backup_group``: each option keeps the newest backup of each
+    new period, skipping periods an earlier option kept; nothing set keeps everything."""
+    day, hour = 86400, 3600
+    base = 1_763_596_800  # 2025-11-20 00:00 UTC, a Thursday
+    # two backups a day (02:00 and 14:00 UTC) for ten days
+    ctimes = [base + d * day + h * hour for d in range(10) for h in (2, 14)]
+    assert prune_keep(ctimes, {}, "UTC") == ctimes
+    assert prune_keep(ctimes, parse_prune("keep-all=1,keep-last=1"), "UTC") == ctimes
+    assert prune_keep(ctimes, parse_prune("keep-last=3"), "UTC") == ctimes[-3:]
+    assert prune_keep(ctimes, parse_prune("keep-daily=3"), "UTC") == [
+        base + d * day + 14 * hour for d in (7, 8, 9)
+    ]
+    # keep-last=2 keeps the last day's pair; keep-daily=2 then skips that day
+    assert prune_keep(ctimes, parse_prune("keep-last=2,keep-daily=2"), "UTC") == [
+        base + 7 * day + 14 * hour, base + 8 * day + 14 * hour, *ctimes[-2:]
+    ]  # fmt: skip
+    # ISO weeks: Mon 2025-11-24 and Mon 2025-12-01 start new ones
+    assert prune_keep(ctimes, parse_prune("keep-weekly=5"), "UTC") == [
+        base + 3 * day + 14 * hour, base + 9 * day + 14 * hour
+    ]  # fmt: skip
+
+
+def test_backup_notes_come_from_their_jobs_template(generated: Generated) -> None:
+    """mgr ``generate_notes``: escapes first, then the four variables; only backups made by
+    a job with a notes template have notes."""
+    info = {"cluster": "gen4", "guestname": "web-0001", "node": "pve01", "vmid": "100"}
+    assert render_notes("{{guestname}} keep 2 weeks", info) == "web-0001 keep 2 weeks"
+    assert render_notes("{{cluster}}/{{node}}: {{vmid}}\\n\\\\", info) == "gen4/pve01: 100\n\\"
+    noted = {job["id"] for job in generated.data["jobs"] if job.get("notes-template")}
+    assert noted and len(noted) < len(generated.data["jobs"])
+    backups = [b for b in generated.data["backups"] if b["size"] > 1]
+    assert any("notes" in b for b in backups) and any("notes" not in b for b in backups)
+    assert set(generated.history.notes.values()) >= {b["notes"] for b in backups if "notes" in b}
 
 
 def test_a_drained_nodes_guests_move(generated: Generated, scenario: Scenario) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import socket
 import ssl
@@ -294,6 +295,27 @@ def test_cli_tls_with_demo_prints_ca_path() -> None:
         code, _, _ = stop_cli(proc)
     assert code == 0
     assert not Path(ca_path).exists()
+
+
+def test_cli_writes_the_demos_ground_truth(tmp_path: Path) -> None:
+    """``--ground-truth`` with the demo: the truth of the preset, then the demo served."""
+    truth = tmp_path / "truth.json"
+    proc = start_cli("--ground-truth", str(truth))
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert line.startswith("listening on http://127.0.0.1:"), line
+    finally:
+        code, _, _ = stop_cli(proc)
+    assert code == 0
+    doc = json.loads(truth.read_text())
+    assert doc["spec"] == "demo" and len(doc["guests"]) == 25
+    problems = {g["name"]: g["problems"] for g in doc["guests"] if g["problems"]}
+    assert problems["mail"] == ["failed"] and problems["scratch"] == ["not_covered"]
+    bad = subprocess.run(
+        [sys.executable, "-m", "pve_sim", "--scenario", str(truth), "--ground-truth", "x"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "goes with --generate or the demo" in bad.stderr
 
 
 def test_cli_rejects_a_bad_scenario(tmp_path: Path) -> None:

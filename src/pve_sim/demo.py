@@ -1,5 +1,12 @@
-"""The demo cluster, built deterministically with :mod:`synth` whenever it is loaded
-(``load_scenario("demo")``, about 0.2 s; nothing generated is committed).
+"""The demo cluster: a preset of the generator's model, built whenever it is loaded
+(``load_scenario("demo")``; nothing generated is committed).
+
+The preset is data: the nodes, storages, pools, guests and jobs of the cluster, and what
+happens in its 14 days of history (``EVENTS``: scripted failures, a guest failing for days,
+a warning, a failed verification, a protected snapshot; ``ADMIN``: the administrators'
+tasks). :func:`pve_sim.generate.play` turns it into the scenario with the same functions
+that build generated clusters (runs, task logs, other tasks, backups, pruning,
+verification), and ``truth.ground_truth`` states what the check must say about it.
 
 ``python -m pve_sim.synth --write-demo PATH`` writes it as YAML. The story is told in
 ``docs/simulator.md``.
@@ -7,83 +14,83 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from pve_sim.selection import included_guests
-from pve_sim.synth import (
-    BackupTarget,
-    GuestRun,
-    seeded,
-    task_entry,
-    vzdump_command,
-    vzdump_run,
-)
-from pve_sim.timeutil import epoch_to_iso_z, parse_time, zone
+from pve_sim.generate import TZ, AdminTask, Generated, play
+from pve_sim.lifecycle import Lifecycle
+from pve_sim.runs import EFI_WARNING, Events
+from pve_sim.timeutil import epoch_to_iso_z, parse_time
 
-__all__ = ["build_demo"]
+__all__ = ["build_demo", "demo_cluster"]
 
 NOW = parse_time("2026-11-20T12:00:00Z")  # a Friday, 13:00 in Paris
-TZ = "Europe/Paris"
 DAYS = 14
 NODES = ("pve1", "pve2", "pve3")
 
 
-@dataclass(frozen=True)
-class _Guest:
-    vmid: int
-    type: str
-    name: str
-    node: str
-    tags: str | None = None
-    status: str = "running"
-    disk_gib: int = 32
-    mem_gib: int = 2
-    cores: int = 2
-    template: int = 0
-    description: str | None = None
-    hastate: str | None = None
-    warnings: tuple[str, ...] = ()
+def _guest(
+    vmid: int,
+    kind: str,
+    name: str,
+    node: str,
+    tags: str | None,
+    *,
+    status: str = "running",
+    disk_gib: int = 32,
+    mem_gib: int = 2,
+    cores: int = 2,
+    template: int = 0,
+    description: str | None = None,
+    hastate: str | None = None,
+) -> dict[str, Any]:
+    """A ``guests`` item of the scenario."""
+    entry: dict[str, Any] = {
+        "vmid": vmid, "type": kind, "name": name, "node": node, "status": status,
+        "template": template,
+    }  # fmt: skip
+    if tags:
+        entry["tags"] = tags
+    if description:
+        entry["description"] = description
+    if hastate:
+        entry["hastate"] = hastate
+    entry.update(maxcpu=cores, maxmem=mem_gib * 1024**3, maxdisk=disk_gib * 1024**3)
+    return entry
 
-
-_EFI_WARNING = "no efidisk configured! Using temporary efivars disk."
 
 GUESTS = (
-    _Guest(100, "qemu", "web1", "pve1", "prod;web", mem_gib=4, hastate="started",
+    _guest(100, "qemu", "web1", "pve1", "prod;web", mem_gib=4, hastate="started",
            description="Main web server\nOwner: web team"),
-    _Guest(101, "qemu", "web2", "pve1", "prod;web", mem_gib=4, hastate="started"),
-    _Guest(102, "qemu", "db1", "pve1", "prod;db", disk_gib=200, mem_gib=16, cores=8,
+    _guest(101, "qemu", "web2", "pve1", "prod;web", mem_gib=4, hastate="started"),
+    _guest(102, "qemu", "db1", "pve1", "prod;db", disk_gib=200, mem_gib=16, cores=8,
            hastate="started", description="PostgreSQL primary"),
-    _Guest(103, "qemu", "mail", "pve1", "mail", disk_gib=64, mem_gib=8),
-    _Guest(104, "qemu", "monitoring", "pve1", "ops", mem_gib=4),
-    _Guest(200, "lxc", "dns1", "pve1", "infra;dns", disk_gib=8, mem_gib=1, cores=1),
-    _Guest(201, "lxc", "proxy", "pve1", "infra", disk_gib=8, mem_gib=1, cores=1),
-    _Guest(9000, "qemu", "debian-12-template", "pve1", "template", status="stopped",
+    _guest(103, "qemu", "mail", "pve1", "mail", disk_gib=64, mem_gib=8),
+    _guest(104, "qemu", "monitoring", "pve1", "ops", mem_gib=4),
+    _guest(200, "lxc", "dns1", "pve1", "infra;dns", disk_gib=8, mem_gib=1, cores=1),
+    _guest(201, "lxc", "proxy", "pve1", "infra", disk_gib=8, mem_gib=1, cores=1),
+    _guest(9000, "qemu", "debian-12-template", "pve1", "template", status="stopped",
            disk_gib=8, template=1),
-    _Guest(105, "qemu", "db2", "pve2", "prod;db", disk_gib=200, mem_gib=16, cores=8,
+    _guest(105, "qemu", "db2", "pve2", "prod;db", disk_gib=200, mem_gib=16, cores=8,
            hastate="started", description="PostgreSQL replica"),
-    _Guest(106, "qemu", "erp", "pve2", "prod", disk_gib=120, mem_gib=12, cores=4),
-    _Guest(107, "qemu", "fileserver", "pve2", "files", disk_gib=500, mem_gib=8,
+    _guest(106, "qemu", "erp", "pve2", "prod", disk_gib=120, mem_gib=12, cores=4),
+    _guest(107, "qemu", "fileserver", "pve2", "files", disk_gib=500, mem_gib=8,
            description="SMB shares; data disk on local-lvm"),
-    _Guest(108, "qemu", "win-app", "pve2", "windows", disk_gib=80, mem_gib=8, cores=4,
-           warnings=(_EFI_WARNING,)),
-    _Guest(202, "lxc", "dns2", "pve2", "infra;dns", disk_gib=8, mem_gib=1, cores=1),
-    _Guest(203, "lxc", "git", "pve2", "dev-tools", disk_gib=40, mem_gib=4),
-    _Guest(204, "lxc", "ci-runner", "pve2", "dev;ci", disk_gib=40, mem_gib=8, cores=4),
-    _Guest(208, "lxc", "log-collector", "pve2", "ops", disk_gib=60, mem_gib=2),
-    _Guest(110, "qemu", "dev-web", "pve3", "dev;web"),
-    _Guest(111, "qemu", "dev-db", "pve3", "dev;db", disk_gib=64, mem_gib=8),
-    _Guest(112, "qemu", "build01", "pve3", "dev;ci", status="stopped", disk_gib=64),
-    _Guest(113, "qemu", "win-ts", "pve3", "windows", disk_gib=100, mem_gib=16, cores=8,
+    _guest(108, "qemu", "win-app", "pve2", "windows", disk_gib=80, mem_gib=8, cores=4),
+    _guest(202, "lxc", "dns2", "pve2", "infra;dns", disk_gib=8, mem_gib=1, cores=1),
+    _guest(203, "lxc", "git", "pve2", "dev-tools", disk_gib=40, mem_gib=4),
+    _guest(204, "lxc", "ci-runner", "pve2", "dev;ci", disk_gib=40, mem_gib=8, cores=4),
+    _guest(208, "lxc", "log-collector", "pve2", "ops", disk_gib=60, mem_gib=2),
+    _guest(110, "qemu", "dev-web", "pve3", "dev;web"),
+    _guest(111, "qemu", "dev-db", "pve3", "dev;db", disk_gib=64, mem_gib=8),
+    _guest(112, "qemu", "build01", "pve3", "dev;ci", status="stopped", disk_gib=64),
+    _guest(113, "qemu", "win-ts", "pve3", "windows", disk_gib=100, mem_gib=16, cores=8,
            description="Terminal server; backed up to local storage only"),
-    _Guest(114, "qemu", "legacy-app", "pve3", "legacy", status="stopped",
+    _guest(114, "qemu", "legacy-app", "pve3", "legacy", status="stopped",
            description="Old ERP; only in the disabled legacy job"),
-    _Guest(115, "qemu", "jump-host", "pve3", "infra", disk_gib=16),
-    _Guest(205, "lxc", "wiki", "pve3", "docs", disk_gib=20, mem_gib=2),
-    _Guest(206, "lxc", "sandbox", "pve3", "dev", disk_gib=16, mem_gib=2),
-    _Guest(207, "lxc", "scratch", "pve3", None, status="stopped", disk_gib=8, mem_gib=1,
+    _guest(115, "qemu", "jump-host", "pve3", "infra", disk_gib=16),
+    _guest(205, "lxc", "wiki", "pve3", "docs", disk_gib=20, mem_gib=2),
+    _guest(206, "lxc", "sandbox", "pve3", "dev", disk_gib=16, mem_gib=2),
+    _guest(207, "lxc", "scratch", "pve3", None, status="stopped", disk_gib=8, mem_gib=1,
            description="Throw-away container, in no backup job"),
 )  # fmt: skip
 
@@ -113,286 +120,60 @@ WEEKLY = "backup-e5b8194d-06af"
 LOCAL = "backup-8e21d4b0-1c55"
 LEGACY = "6e3db65d0e925f0314fbbdadf9c8808801be0c85:1"
 
-# job id -> (job as /cluster/backup serves it, weekdays it runs on or None, hour, minute)
-_JOBS: tuple[tuple[dict[str, Any], frozenset[int] | None, int, int], ...] = (
-    ({"id": DAILY, "type": "vzdump", "enabled": 1, "schedule": "21:00", "storage": "pbs-main",
+# the jobs as /cluster/backup serves them (``play`` adds ``next-run``)
+JOBS: tuple[dict[str, Any], ...] = (
+    {"id": DAILY, "type": "vzdump", "enabled": 1, "schedule": "21:00", "storage": "pbs-main",
       "all": 1, "exclude": "110,111,112,113,114,204,205,206,207", "mode": "snapshot",
       "notes-template": "{{guestname}}", "comment": "Nightly backup of all guests"},
-     None, 21, 0),
-    ({"id": LEGACY, "enabled": 0, "schedule": "sat 01:00", "storage": "pbs-main", "vmid": "114",
+    {"id": LEGACY, "enabled": 0, "schedule": "sat 01:00", "storage": "pbs-main", "vmid": "114",
       "mode": "snapshot", "mailnotification": "failure", "quiet": 1},
-     None, 0, 0),
-    ({"id": LOCAL, "type": "vzdump", "enabled": 1, "schedule": "22:30", "storage": "local",
+    {"id": LOCAL, "type": "vzdump", "enabled": 1, "schedule": "22:30", "storage": "local",
       "vmid": "113", "mode": "stop", "compress": "zstd", "comment": "Terminal server to local"},
-     None, 22, 30),
-    ({"id": POOL_JOB, "type": "vzdump", "enabled": 1, "schedule": "mon..fri 02:00",
+    {"id": POOL_JOB, "type": "vzdump", "enabled": 1, "schedule": "mon..fri 02:00",
       "storage": "pbs-main", "pool": "dev", "mode": "snapshot", "comment": "Dev pool, workdays"},
-     frozenset(range(5)), 2, 0),
-    ({"id": WEEKLY, "type": "vzdump", "enabled": 1, "schedule": "sun 03:00",
+    {"id": WEEKLY, "type": "vzdump", "enabled": 1, "schedule": "sun 03:00",
       "storage": "pbs-main", "node": "pve3", "vmid": "200,205", "mode": "stop",
       "comment": "Weekly stop-mode backup of the wiki"},
-     frozenset({6}), 3, 0),
 )  # fmt: skip
 
 _QMP_TIMEOUT = "VM 103 qmp command 'backup' failed - got timeout"
-_IO_ERROR = "job failed with err -5 - Input/output error"
 _NO_SPACE = (
     "unable to create temporary directory '/var/tmp/vzdumptmp{pid}_201' - No space left on device"
 )
 
-# (job id, local date of the run, vmid) -> error text
-FAILURES: Mapping[tuple[str, str, int], str] = {
-    (DAILY, "2026-11-19", 103): _QMP_TIMEOUT,
-    (DAILY, "2026-11-10", 201): _NO_SPACE.format(pid=48211),
-    **{(DAILY, f"2026-11-{day}", 107): _IO_ERROR for day in range(15, 20)},
-}
-
-
-def _runs(days: frozenset[int] | None, hour: int, minute: int) -> Iterator[int]:
-    """Start epochs of a daily/weekday schedule in the node time zone, before NOW."""
-    tz = zone(TZ)
-    first = dt.datetime.fromtimestamp(NOW, tz).date() - dt.timedelta(days=DAYS)
-    for offset in range(DAYS + 1):
-        day = first + dt.timedelta(days=offset)
-        if days is not None and day.weekday() not in days:
-            continue
-        start = int(dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz).timestamp())
-        if NOW - DAYS * 86400 <= start < NOW:
-            yield start
-
-
-def _next_run(days: frozenset[int] | None, hour: int, minute: int) -> int:
-    tz = zone(TZ)
-    day = dt.datetime.fromtimestamp(NOW, tz).date()
-    while True:
-        start = int(dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz).timestamp())
-        if start > NOW and (days is None or day.weekday() in days):
-            return start
-        day += dt.timedelta(days=1)
-
-
-class _Clock:
-    """Deterministic pid/pstart per node (pstart = clock ticks since boot)."""
-
-    def __init__(self) -> None:
-        self.boot = {n: NOW - 40 * 86400 - i * 3607 for i, n in enumerate(NODES)}
-
-    def pid(self, node: str, start: int) -> int:
-        return 1000 + (start - self.boot[node]) * 13 % 4_000_000
-
-    def pstart(self, node: str, start: int) -> int:
-        return (start - self.boot[node]) * 100 + 417
-
-
-def _target(storage_id: str) -> BackupTarget:
-    spec = next(s for s in STORAGES if s["storage"] == storage_id)
-    if spec["type"] != "pbs":
-        return BackupTarget(storage_id, "dir", path=str(spec["path"]))
-    return BackupTarget(
-        storage_id,
-        "pbs",
-        server=str(spec["server"]),
-        datastore=str(spec["datastore"]),
-        namespace=spec.get("namespace"),
-        username=str(spec["username"]),
-    )
-
-
-def _verification(vmid: int, ctime: int) -> dict[str, str]:
-    """Verified by a nightly PBS verification job, about nine hours after the backup."""
-    verified_at = ctime + 9 * 3600 + (vmid % 50) * 7
-    upid = (
-        f"UPID:pbs:000004D2:0{verified_at % 0xFFFFFFF:07X}:00000000:{verified_at:08X}:"
-        "verificationjob:main\\x3av\\x2d6a1f0c3e\\x2db2d4:root@pam:"
-    )
-    return {"state": "ok", "upid": upid}
-
-
-def _backup_tasks(clock: _Clock) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    vmlist = {g.vmid: g.node for g in GUESTS}
-    members = {str(p["poolid"]): list(p["members"]) for p in POOLS}
-    tasks: list[dict[str, Any]] = []
-    backups: list[dict[str, Any]] = []
-    for job, days, hour, minute in _JOBS:
-        if not job.get("enabled", 1):
-            continue
-        selected = included_guests(job, vmlist, members)
-        for node_index, node in enumerate(NODES):
-            if job.get("node") and job["node"] != node:
-                continue
-            local = selected.get(node, [])
-            if not local and not job.get("all"):
-                continue
-            external = [v for n, vs in selected.items() if n not in (node, "") for v in vs]
-            for start in _runs(days, hour, minute):
-                task, snaps = _node_run(job, node, start + 1 + node_index, local, external, clock)
-                tasks.append(task)
-                backups += snaps
-    _mark_special_backups(backups)
-    return tasks, backups
-
-
-def _node_run(
-    job: dict[str, Any],
-    node: str,
-    start: int,
-    local: list[int],
-    external: list[int],
-    clock: _Clock,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """One node's task of one run of ``job``, and the snapshots it made."""
-    guests = {g.vmid: g for g in GUESTS}
-    target = _target(str(job["storage"]))
-    date = dt.datetime.fromtimestamp(start, zone(TZ)).date().isoformat()
-    runs = [
-        GuestRun(
-            g.vmid, g.type, g.name, status=g.status, disk_gib=g.disk_gib,
-            error=FAILURES.get((str(job["id"]), date, g.vmid)),
-            error_stage="transfer" if g.vmid == 107 else "start",
-            warnings=g.warnings, template=bool(g.template),
-        )
-        for g in (guests[v] for v in local)
-    ]  # fmt: skip
-    run = vzdump_run(
-        node=node, timezone=TZ, start=start, command=vzdump_command(job), guests=runs,
-        target=target, mode=str(job.get("mode", "snapshot")), external=external,
-        notes=bool(job.get("notes-template")),
-    )  # fmt: skip
-    task = task_entry(
-        node, "vzdump", start, end=run.endtime, log=run.log,
-        task_id=str(local[0]) if len(local) == 1 else "",
-        pid=clock.pid(node, start), pstart=clock.pstart(node, start),
-    )  # fmt: skip
-    snaps = []
-    for snap in run.snapshots:
-        entry: dict[str, Any] = {
-            "storage": target.storage, "vmid": snap.vmid, "type": snap.type,
-            "ctime": epoch_to_iso_z(snap.ctime), "size": snap.size,
-        }  # fmt: skip
-        if target.type == "pbs":
-            entry["verification"] = _verification(snap.vmid, snap.ctime)
-        if job.get("notes-template"):
-            entry["notes"] = guests[snap.vmid].name
-        snaps.append(entry)
-    return task, snaps
-
-
-def _mark_special_backups(backups: list[dict[str, Any]]) -> None:
-    """db1's newest snapshot failed verification; one old db1 snapshot is protected."""
-    db1 = [b for b in backups if b["vmid"] == 102]
-    newest = max(db1, key=lambda b: parse_time(b["ctime"]))
-    newest["verification"]["state"] = "failed"
-    oldest = min(db1, key=lambda b: parse_time(b["ctime"]))
-    oldest["protected"] = 1
-
-
-_APT_LOG = "\n".join(
-    [
-        "starting apt-get update",
-        "Hit:1 http://security.debian.org/debian-security bookworm-security InRelease",
-        "Hit:2 http://deb.debian.org/debian bookworm InRelease",
-        "Hit:3 http://deb.debian.org/debian bookworm-updates InRelease",
-        "Hit:4 http://download.proxmox.com/debian/pve bookworm InRelease",
-        "Reading package lists...",
-        "TASK OK",
-    ]
+# What happens besides the schedules: 103 fails last night, 201 once on Nov 10, 107's
+# disk fails from Sunday Nov 15 on (every run since fails mid-transfer), 108 has no EFI
+# disk; db1's newest snapshot fails verification and its oldest is protected.
+EVENTS = Events(
+    scripted={
+        (DAILY, "2026-11-19", 103): _QMP_TIMEOUT,
+        (DAILY, "2026-11-10", 201): _NO_SPACE.format(pid=48211),
+    },
+    chronic={107: parse_time("2026-11-15T00:00:00+01:00")},
+    warnings={108: (EFI_WARNING,)},
+    verify_failed=frozenset({("pbs-main", 102, "2026-11-19")}),
+    protected=frozenset({102}),
 )
 
+_IFRELOAD = "command 'ifreload -a' failed: exit code 1"
 
-def _other_tasks(clock: _Clock) -> list[dict[str, Any]]:
-    """Daily aptupdate per node, a few console sessions and admin actions."""
-    tasks = []
-    for node_index, node in enumerate(NODES):
-        rng = seeded("aptupdate", node)
-        for day in range(DAYS, 0, -1):
-            start = NOW - day * 86400 - 7 * 3600 + node_index * 600 + rng.randint(0, 300)
-            tasks.append(
-                task_entry(
-                    node,
-                    "aptupdate",
-                    start,
-                    end=start + rng.randint(4, 12),
-                    log=_APT_LOG,
-                    pid=clock.pid(node, start),
-                    pstart=clock.pstart(node, start),
-                )
-            )
-
-    def admin(
-        node: str,
-        kind: str,
-        when: str,
-        seconds: int | None,
-        vmid: str,
-        user: str = "admin@pam",
-        log: str = "TASK OK",
-    ) -> None:
-        start = parse_time(when)
-        end = None if seconds is None else start + seconds
-        tasks.append(
-            task_entry(
-                node,
-                kind,
-                start,
-                end=end,
-                log=log,
-                task_id=vmid,
-                user=user,
-                pid=clock.pid(node, start),
-                pstart=clock.pstart(node, start),
-            )
-        )
-
-    admin("pve1", "vncproxy", "2026-11-18T09:02:11Z", 1740, "100")
-    admin("pve2", "qmshutdown", "2026-11-16T08:14:03Z", 41, "107")
-    admin("pve2", "qmstart", "2026-11-16T08:15:10Z", 3, "107")
-    admin("pve2", "vncproxy", "2026-11-16T08:15:20Z", 900, "107")
-    admin("pve1", "qmstart", "2026-11-20T07:45:31Z", 2, "103")
-    admin(
-        "pve3",
-        "srvreload",
-        "2026-11-13T10:21:44Z",
-        1,
-        "networking",
-        log="command 'ifreload -a' failed: exit code 1\nTASK ERROR: command 'ifreload -a' "
-        "failed: exit code 1",
-    )
-    admin("pve2", "vncproxy", "2026-11-20T11:40:02Z", None, "106", user="admin@pve", log="")
-    return tasks
+# The administrators' tasks: console sessions, a shutdown and start of 107, a start of
+# 103, a failed network reload, and a console session still open.
+ADMIN = (
+    AdminTask("pve1", "vncproxy", parse_time("2026-11-18T09:02:11Z"), 1740, "100"),
+    AdminTask("pve2", "qmshutdown", parse_time("2026-11-16T08:14:03Z"), 41, "107"),
+    AdminTask("pve2", "qmstart", parse_time("2026-11-16T08:15:10Z"), 3, "107"),
+    AdminTask("pve2", "vncproxy", parse_time("2026-11-16T08:15:20Z"), 900, "107"),
+    AdminTask("pve1", "qmstart", parse_time("2026-11-20T07:45:31Z"), 2, "103"),
+    AdminTask("pve3", "srvreload", parse_time("2026-11-13T10:21:44Z"), 1, "networking",
+              log=f"{_IFRELOAD}\nTASK ERROR: {_IFRELOAD}"),
+    AdminTask("pve2", "vncproxy", parse_time("2026-11-20T11:40:02Z"), None, "106",
+              user="admin@pve", log=""),
+)  # fmt: skip
 
 
-def _guest_entry(g: _Guest) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "vmid": g.vmid,
-        "type": g.type,
-        "name": g.name,
-        "node": g.node,
-        "status": g.status,
-        "template": g.template,
-    }
-    if g.tags:
-        entry["tags"] = g.tags
-    if g.description:
-        entry["description"] = g.description
-    if g.hastate:
-        entry["hastate"] = g.hastate
-    entry.update(maxcpu=g.cores, maxmem=g.mem_gib * 1024**3, maxdisk=g.disk_gib * 1024**3)
-    return entry
-
-
-def build_demo() -> dict[str, Any]:
-    """The demo scenario as a plain dict, ready to be dumped as YAML."""
-    clock = _Clock()
-    tasks, backups = _backup_tasks(clock)
-    tasks += _other_tasks(clock)
-    tasks.sort(key=lambda t: (t["node"], t["starttime"]))
-    backups.sort(key=lambda b: (b["storage"], b["vmid"], b["ctime"]))
-    jobs = []
-    for job, days, hour, minute in _JOBS:
-        served = dict(job)
-        if "type" in served:
-            served["next-run"] = _next_run(days, hour, minute)
-        jobs.append(served)
+def _config() -> dict[str, Any]:
+    """The cluster's configuration as a scenario dict (no tasks, backups nor faults)."""
     return {
         "now": epoch_to_iso_z(NOW),
         "latency_ms": 0,
@@ -412,14 +193,24 @@ def build_demo() -> dict[str, Any]:
             for n in NODES
         ],
         "storages": [dict(s) for s in STORAGES],
-        "pools": [dict(p) for p in POOLS],
-        "guests": [_guest_entry(g) for g in sorted(GUESTS, key=lambda g: g.vmid)],
-        "jobs": jobs,
-        "tasks": tasks,
-        "backups": backups,
-        "faults": [],
+        "pools": [dict(p, members=list(p["members"])) for p in POOLS],
+        "guests": [dict(g) for g in sorted(GUESTS, key=lambda g: int(g["vmid"]))],
+        "jobs": [dict(j) for j in JOBS],
         "pbs": _pbs(),
     }
+
+
+def demo_cluster() -> Generated:
+    """The demo played by the generator's model, with what happened in it (for
+    ``truth.ground_truth``)."""
+    data = _config()
+    life = Lifecycle.unchanged(data["guests"])
+    return play(data, life, DAYS, NOW, EVENTS, "demo", visitors=False, admin=ADMIN)
+
+
+def build_demo() -> dict[str, Any]:
+    """The demo scenario as a plain dict, ready to be dumped as YAML."""
+    return demo_cluster().data
 
 
 def _pbs() -> dict[str, Any]:

@@ -46,7 +46,8 @@ from typing import Any
 
 from pve_backup_report.pve.schedule import next_event, parse_event
 from pve_sim.lifecycle import Lifecycle, changed, plan_lifecycle, reuse_window
-from pve_sim.runs import History, Pids, build_history, enabled, events
+from pve_sim.prune import parse_prune, prune_keep
+from pve_sim.runs import EFI_WARNING, Events, History, Pids, build_history, enabled, events
 from pve_sim.scenario import Scenario, TaskSpec
 from pve_sim.selection import included_guests
 from pve_sim.synth import LOCKWAIT_MINUTES, seeded
@@ -56,17 +57,19 @@ __all__ = [
     "DEFAULT_NOW",
     "TOKEN_ID",
     "TOKEN_SECRET",
+    "AdminTask",
     "GenerateSpec",
+    "Generated",
+    "generate_cluster",
     "generate_scenario",
     "parse_spec",
+    "play",
     "task_guests",
 ]
 
 DEFAULT_NOW = "2026-11-20T12:00:00Z"  # a Friday, 13:00 in Paris (as the demo)
 TZ = "Europe/Paris"
 GIB = 1024**3
-KEEP_PBS = 3  # prune-backups keep-last=3 on the PBS storages
-KEEP_FILE = 2  # and keep-last=2 on the file storages
 TOKEN_ID = "monitor@pve!check"
 TOKEN_SECRET = "6f1d2c3b-0a9e-4d8c-b7a6-5e4f3d2c1b0a"  # a benchmark value, not a secret
 
@@ -499,9 +502,10 @@ _APT_LOG = (
 
 
 def _other_tasks(
-    nodes: Sequence[str], vmids: Sequence[int], now: int, days: int, pids: Pids
+    nodes: Sequence[str], vmids: Sequence[int], now: int, days: int, pids: Pids, visitors: bool
 ) -> list[dict[str, Any]]:
-    """aptupdate once a day per node, console sessions, starts and shutdowns."""
+    """aptupdate once a day per node; with ``visitors``, console sessions, starts and
+    shutdowns at random."""
     out: list[dict[str, Any]] = []
 
     def task(node: str, kind: str, start: int, seconds: int, tid: str, user: str, log: str) -> None:
@@ -533,6 +537,8 @@ def _other_tasks(
                 "root@pam",
                 _APT_LOG,
             )
+            if not visitors:
+                continue
             for _ in range(rng.randint(0, 2)):
                 start = base + rng.randint(0, 86000)
                 task(
@@ -557,13 +563,41 @@ def _stamp(epoch: int) -> str:
 
 
 def _task(
-    node: str, kind: str, start: int, seconds: int, tid: int, user: str, log: str, pids: Pids
+    node: str,
+    kind: str,
+    start: int,
+    seconds: int | None,
+    tid: int | str,
+    user: str,
+    log: str,
+    pids: Pids,
 ) -> dict[str, Any]:
+    """A scenario task; ``seconds`` None: still running."""
     pid, pstart = pids.next(node, start)
-    return {
+    task: dict[str, Any] = {
         "node": node, "type": kind, "id": str(tid), "user": user, "pid": pid, "pstart": pstart,
-        "starttime": start, "endtime": start + seconds, "log": log,
+        "starttime": start,
     }  # fmt: skip
+    if seconds is None:
+        task["status"] = "running"
+    else:
+        task["endtime"] = start + seconds
+    task["log"] = log
+    return task
+
+
+@dataclass(frozen=True)
+class AdminTask:
+    """A task an administrator started (a preset's scripted task); ``seconds`` None: it
+    still runs."""
+
+    node: str
+    type: str
+    start: int
+    seconds: int | None
+    id: str
+    user: str = "admin@pam"
+    log: str = "TASK OK"
 
 
 def _lifecycle_tasks(life: Lifecycle, types: Mapping[int, str], pids: Pids) -> list[dict[str, Any]]:
@@ -591,8 +625,11 @@ def _lifecycle_tasks(life: Lifecycle, types: Mapping[int, str], pids: Pids) -> l
     return out
 
 
-def _verification(storage: str, vmid: int, ctime: int, now: int) -> dict[str, str] | None:
-    """The daily 06:00 (local) verification job has seen every snapshot before its last run."""
+def _verification(
+    storage: str, vmid: int, ctime: int, now: int, events: Events
+) -> dict[str, str] | None:
+    """The daily 06:00 (local) verification job has seen every snapshot before its last run;
+    it failed the ``events.verify_failed`` ones (and, at random, ``verify_failure_rate``)."""
     local_now = dt.datetime.fromtimestamp(now, zone(TZ))
     last = local_now.replace(hour=6, minute=0, second=0, microsecond=0)
     if last > local_now:
@@ -601,7 +638,10 @@ def _verification(storage: str, vmid: int, ctime: int, now: int) -> dict[str, st
     if ctime >= verified_at:
         return None
     day = dt.datetime.fromtimestamp(ctime, zone(TZ)).date().isoformat()
-    state = "failed" if seeded("verify", storage, vmid, day).random() < 0.002 else "ok"
+    failed = (storage, vmid, day) in events.verify_failed
+    if seeded("verify", storage, vmid, day).random() < events.verify_failure_rate:
+        failed = True
+    state = "failed" if failed else "ok"
     upid = (
         f"UPID:{storage}:000004D2:0{verified_at % 0xFFFFFFF:07X}:00000000:{verified_at:08X}:"
         "verificationjob:daily:root@pam:"
@@ -609,26 +649,28 @@ def _verification(storage: str, vmid: int, ctime: int, now: int) -> dict[str, st
     return {"state": state, "upid": upid}
 
 
-def _backups(history: History, data: Mapping[str, Any], now: int) -> list[dict[str, Any]]:
-    """Each storage's backups: the newest ``keep-last`` per group (PBS: ``vm/<id>`` and
-    ``ct/<id>`` are separate groups), plus the snapshot a hanging run is still writing
-    (no size, PVE lists 1; no verification; not pruned yet)."""
+def _backups(
+    history: History, data: Mapping[str, Any], now: int, events: Events
+) -> list[dict[str, Any]]:
+    """Each storage's backups as its ``prune-backups`` leaves them, per group (PBS:
+    ``vm/<id>`` and ``ct/<id>`` are separate groups; a non-shared storage prunes each node's
+    files), with the notes their job's template gave them, plus the snapshot a hanging run
+    is still writing (no size, PVE lists 1; no verification; not pruned yet)."""
     storages = {s["storage"]: s for s in data["storages"]}
     guests = {int(g["vmid"]): g for g in data["guests"]}
-    notes_jobs = any(j.get("notes-template") for j in data["jobs"])
     out = []
     for sid, vmid, _, ctime in history.partial:
         out.append({"storage": sid, "vmid": vmid, "ctime": ctime, "size": 1})
     for (sid, vmid, kind), snaps in sorted(history.snapshots.items()):
         pbs = storages[sid]["type"] == "pbs"
-        keep = KEEP_PBS if pbs else KEEP_FILE
-        if pbs:
-            newest = sorted(snaps)[-keep:]
-        else:  # per node on a non-shared storage
-            by_node: dict[str | None, list[tuple[int, int, str | None]]] = {}
-            for s in snaps:
-                by_node.setdefault(s[2], []).append(s)
-            newest = [s for group in by_node.values() for s in sorted(group)[-keep:]]
+        keep = parse_prune(storages[sid].get("prune-backups"))
+        by_node: dict[str | None, list[tuple[int, int, str | None]]] = {}
+        for snap in snaps:  # one group on PBS and shared storages (holder None)
+            by_node.setdefault(snap[2], []).append(snap)
+        newest = []
+        for group in by_node.values():
+            kept = set(prune_keep([c for c, _, _ in group], keep, TZ))
+            newest += [snap for snap in sorted(group) if snap[0] in kept]
         for i, (ctime, size, holder) in enumerate(newest):
             entry: dict[str, Any] = {"storage": sid, "vmid": vmid, "ctime": ctime, "size": size}
             if kind != guests[vmid]["type"]:
@@ -636,13 +678,14 @@ def _backups(history: History, data: Mapping[str, Any], now: int) -> list[dict[s
             if holder is not None:
                 entry["node"] = holder
             if pbs:
-                verification = _verification(sid, vmid, ctime, now)
+                verification = _verification(sid, vmid, ctime, now, events)
                 if verification is not None:
                     entry["verification"] = verification
-                if i == 0 and vmid % 97 == 0:
+                if i == 0 and vmid in events.protected:
                     entry["protected"] = 1
-            if notes_jobs and kind == guests[vmid]["type"]:
-                entry["notes"] = guests[vmid]["name"]
+            notes = history.notes.get((sid, vmid, kind, ctime))
+            if notes:
+                entry["notes"] = notes
             out.append(entry)
     out.sort(key=lambda e: (e["storage"], e["vmid"], e["ctime"]))
     return out
@@ -661,6 +704,7 @@ class Generated:
     days: int
     history_now: int
     spec_text: str
+    events: Events
 
     def verification(self, storages: Iterable[str | None], vmid: int, kind: str) -> str | None:
         """The verification state of the guest's newest finished snapshot on ``storages``."""
@@ -671,7 +715,7 @@ class Generated:
                     newest = (ctime, str(sid))
         if newest is None:
             return None
-        found = _verification(newest[1], vmid, newest[0], self.history_now)
+        found = _verification(newest[1], vmid, newest[0], self.history_now, self.events)
         return None if found is None else found["state"]
 
     @cached_property
@@ -812,22 +856,80 @@ def generate_cluster(spec: GenerateSpec, now: int | str | None = None) -> Genera
         reuse=reuse,
     )  # fmt: skip
     data = _scenario_data(spec, clock, node_names, storages, pools, guest_list, job_list, full)
-    pids = Pids(node_names, clock)
-    history = build_history(
-        data, life, spec.days, clock, rng, pids, tz=TZ, lockwait_minutes=LOCKWAIT_MINUTES,
-        stuck_node=stuck_node,
+    events = _random_events(data, clock, rng, stuck_node)
+    return play(data, life, spec.days, clock, events, spec.as_text())
+
+
+def _random_events(
+    data: Mapping[str, Any], now: int, rng: random.Random, stuck_node: str | None
+) -> Events:
+    """What happens in a generated cluster's history: a few guests failing for days, a few
+    failing last night, rare random failures, last night's PBS outage, a hanging run, EFI
+    warnings of the Windows VMs, rare failed verifications, a few protected snapshots."""
+    guests = data["guests"]
+    vmids = [int(g["vmid"]) for g in guests if not g["template"]]
+    chronic = {
+        v: now - rng.randint(2, 5) * 86400
+        for v in rng.sample(vmids, min(len(vmids), max(1, len(vmids) // 1000)))
+    }
+    latest = frozenset(rng.sample(vmids, min(len(vmids), max(1, len(vmids) // 300))))
+    warnings = {
+        int(g["vmid"]): (EFI_WARNING,)
+        for g in guests
+        if str(g["name"]).startswith("win-") and not g["template"]
+    }
+    return Events(
+        chronic=chronic, latest_fail=latest, warnings=warnings, failure_rate=0.002,
+        job_error_rate=0.003, outage=_outage(data, now), stuck_node=stuck_node,
+        verify_failure_rate=0.002,
+        protected=frozenset(int(g["vmid"]) for g in guests if int(g["vmid"]) % 97 == 0),
     )  # fmt: skip
-    for job in job_list:
+
+
+def _outage(data: Mapping[str, Any], now: int) -> tuple[str, int, int] | None:
+    """Last night the second PBS was unreachable from 00:45 to 02:15 (a network outage)."""
+    pbs = [s["storage"] for s in data["storages"] if s["type"] == "pbs"]
+    if len(pbs) < 2 or len(data["jobs"]) < 6:
+        return None
+    today = dt.datetime.fromtimestamp(now, zone(TZ)).date()
+    start = dt.datetime(today.year, today.month, today.day, 0, 45, tzinfo=zone(TZ))
+    return pbs[1], int(start.timestamp()), int(start.timestamp()) + 90 * 60
+
+
+def play(
+    data: dict[str, Any],
+    life: Lifecycle,
+    days: int,
+    now: int,
+    events: Events,
+    name: str,
+    *,
+    visitors: bool = True,
+    admin: Sequence[AdminTask] = (),
+) -> Generated:
+    """``days`` of history up to ``now`` of the cluster configured in ``data`` (a scenario
+    dict without tasks nor backups), its guests changing as ``life`` says and ``events``
+    happening: the vzdump runs (``runs.py``), the other tasks (daily ``aptupdate``; random
+    console sessions, starts and shutdowns with ``visitors``; the ``admin`` tasks), the
+    lifecycle's tasks, and the backups left on the storages. ``data`` gets ``tasks``,
+    ``backups``, ``faults`` and the jobs' ``next-run``."""
+    node_names = [str(n["node"]) for n in data["nodes"]]
+    pids = Pids(node_names, now)
+    history = build_history(
+        data, life, days, now, pids, events, tz=TZ, lockwait_minutes=LOCKWAIT_MINUTES
+    )
+    for job in data["jobs"]:
         if "type" in job and enabled(job) and job.get("schedule"):
-            job["next-run"] = next_event(parse_event(job["schedule"]), clock, TZ)
-    types = {int(g["vmid"]): str(g["type"]) for g in guest_list}
-    tasks = history.tasks + _other_tasks(node_names, sorted(types), clock, spec.days, pids)
+            job["next-run"] = next_event(parse_event(job["schedule"]), now, TZ)
+    types = {int(g["vmid"]): str(g["type"]) for g in data["guests"]}
+    tasks = history.tasks + _other_tasks(node_names, sorted(types), now, days, pids, visitors)
     tasks += _lifecycle_tasks(life, types, pids)
+    tasks += [_task(a.node, a.type, a.start, a.seconds, a.id, a.user, a.log, pids) for a in admin]
     tasks.sort(key=lambda t: (t["node"], t["starttime"], t["pid"]))
     data["tasks"] = tasks
-    data["backups"] = _backups(history, data, clock)
+    data["backups"] = _backups(history, data, now, events)
     data["faults"] = []
-    return Generated(data, life, history, spec.days, clock, spec.as_text())
+    return Generated(data, life, history, days, now, name, events)
 
 
 def generate_scenario(

@@ -56,6 +56,13 @@ class Lifecycle:
     _eras: list[int] = field(default_factory=list)
     _vmlists: dict[int, dict[int, str]] = field(default_factory=dict)
 
+    @classmethod
+    def unchanged(cls, guests: Sequence[Mapping[str, Any]]) -> Lifecycle:
+        """Guests that stayed where they are for the whole history (a preset's)."""
+        life = cls({int(g["vmid"]): str(g["node"]) for g in guests})
+        life.finish()
+        return life
+
     def finish(self) -> None:
         times = {m.time for m in self.moves.values()}
         times |= {f.deleted for f in self.former.values()} | set(self.created.values())

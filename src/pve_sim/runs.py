@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,9 @@ from pve_sim.synth import LOCK_TIMEOUT, seeded
 from pve_sim.timeutil import zone
 
 __all__ = [
+    "EFI_WARNING",
+    "ERROR_TRANSFER",
+    "Events",
     "GuestResult",
     "History",
     "Pids",
@@ -40,22 +44,53 @@ __all__ = [
     "effective_storage",
     "enabled",
     "events",
+    "render_notes",
 ]
 
-_EFI_WARNING = "no efidisk configured! Using temporary efivars disk."
+EFI_WARNING = "no efidisk configured! Using temporary efivars disk."
 _ERRORS_START = (
     "VM {vmid} qmp command 'backup' failed - got timeout",
     "unable to create temporary directory '/var/tmp/vzdumptmp{pid}_{vmid}' - No space left on "
     "device",
     "backup connect failed: command error: http request timed out",
 )
-_ERROR_TRANSFER = "job failed with err -5 - Input/output error"
+ERROR_TRANSFER = "job failed with err -5 - Input/output error"
 # pve-storage PBSPlugin ``activate_storage`` dies "$storeid: $@" when scan_datastores fails
 _ACTIVATE_ERROR = (
     "could not activate storage '{storage}': {storage}: error fetching datastores - 500 Can't "
     "connect to {server}:8007 (Connection refused)"
 )
 _FOREVER = 2**62
+
+
+@dataclass(frozen=True)
+class Events:
+    """What happens in a history besides the schedules: the generator draws it at random
+    (``generate.py``), a preset such as the demo states it (``demo.py``).
+
+    ``chronic``: vmid -> the time from which each of its runs fails mid-transfer
+    (``ERROR_TRANSFER``, a failing disk); ``latest_fail``: guests whose latest run fails to
+    start (a random ``_ERRORS_START`` text); ``scripted``: (job id, local date of the run,
+    vmid) -> the error that guest fails with in that run; ``warnings``: vmid -> the
+    ``WARN:`` texts each of its runs logs; ``failure_rate`` / ``job_error_rate``: the chance
+    that a guest fails in a run / that a PBS run dies activating its storage; ``outage``:
+    (PBS storage, from, to) unreachable; ``stuck_node``: last night's run there hangs;
+    ``verify_failed``: (storage, vmid, local date of the snapshot) whose verification
+    failed, ``verify_failure_rate`` the chance of it; ``protected``: vmids whose oldest kept
+    snapshot is protected.
+    """
+
+    chronic: Mapping[int, int] = field(default_factory=dict)
+    latest_fail: frozenset[int] = frozenset()
+    scripted: Mapping[tuple[str, str, int], str] = field(default_factory=dict)
+    warnings: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    failure_rate: float = 0.0
+    job_error_rate: float = 0.0
+    outage: tuple[str, int, int] | None = None
+    stuck_node: str | None = None
+    verify_failed: frozenset[tuple[str, int, str]] = frozenset()
+    verify_failure_rate: float = 0.0
+    protected: frozenset[int] = frozenset()
 
 
 def enabled(job: Mapping[str, Any]) -> bool:
@@ -129,6 +164,8 @@ class History:
         default_factory=dict
     )
     partial: list[tuple[str, int, str, int]] = field(default_factory=list)  # still written
+    # (storage, vmid, type, ctime) -> the notes its job's notes template gave the backup
+    notes: dict[tuple[str, int, str, int], str] = field(default_factory=dict)
     results: list[GuestResult] = field(default_factory=list)
     stuck: tuple[str, int, int] | None = None  # node, vmid, task start of the hanging run
     unreached: tuple[int, ...] = ()  # guests after the hanging one in its run
@@ -157,10 +194,9 @@ class _Context:
     pbs: dict[str, dict[str, Any]]
     defaults: dict[str, Mapping[str, Any]]
     members: dict[str, list[int]]
-    chronic: dict[int, int]
-    latest_fail: set[int]
-    outage: tuple[str, int, int] | None
+    events: Events
     shared: dict[str, bool]
+    names: dict[int, str]
     _selections: dict[tuple[str, int], dict[str, list[int]]] = field(default_factory=dict)
 
     def selection_at(self, job: Mapping[str, Any], t: int) -> dict[str, list[int]]:
@@ -175,45 +211,42 @@ class _Context:
         return found
 
 
-def _failures(
-    guests: Sequence[dict[str, Any]], now: int, rng: random.Random
-) -> tuple[dict[int, int], set[int]]:
-    """Chronic failures (vmid -> failing since) and the failures of the latest run."""
-    vmids = [int(g["vmid"]) for g in guests if not g["template"]]
-    chronic = {
-        v: now - rng.randint(2, 5) * 86400
-        for v in rng.sample(vmids, min(len(vmids), max(1, len(vmids) // 1000)))
-    }
-    latest = set(rng.sample(vmids, min(len(vmids), max(1, len(vmids) // 300))))
-    return chronic, latest
-
-
-def _outage(data: Mapping[str, Any], now: int, tz: str) -> tuple[str, int, int] | None:
-    """Last night the second PBS was unreachable from 00:45 to 02:15 (a network outage)."""
-    pbs = [s["storage"] for s in data["storages"] if s["type"] == "pbs"]
-    if len(pbs) < 2 or len(data["jobs"]) < 6:
-        return None
-    today = dt.datetime.fromtimestamp(now, zone(tz)).date()
-    start = dt.datetime(today.year, today.month, today.day, 0, 45, tzinfo=zone(tz))
-    return pbs[1], int(start.timestamp()), int(start.timestamp()) + 90 * 60
-
-
 def _job_error(ctx: _Context, run: _Run, jrng: random.Random) -> str | None:
     storage = ctx.pbs.get(run.storage or "")
     if storage is None or (not run.local and not run.job.get("all")):
         return None
     text = _ACTIVATE_ERROR.format(storage=storage["storage"], server=storage["server"])
-    out = ctx.outage
+    out = ctx.events.outage
     if out is not None and out[0] == storage["storage"] and out[1] <= run.start < out[2]:
         return text
-    return text if run.local and jrng.random() < 0.003 else None
+    return text if run.local and jrng.random() < ctx.events.job_error_rate else None
+
+
+def _guest_failures(
+    ctx: _Context, run: _Run, jrng: random.Random, last: bool
+) -> list[dict[str, Any]]:
+    """The guests of ``run`` that fail, with their error (and stage when not ``start``)."""
+    events = ctx.events
+    day = ""
+    if events.scripted:
+        day = dt.datetime.fromtimestamp(run.start, zone(ctx.tz)).date().isoformat()
+    failures: list[dict[str, Any]] = []
+    for v in run.local:
+        scripted = events.scripted.get((str(run.job["id"]), day, v))
+        if v in events.chronic and run.start >= events.chronic[v]:
+            failures.append({"vmid": v, "error": ERROR_TRANSFER, "stage": "transfer"})
+        elif scripted is not None:
+            failures.append({"vmid": v, "error": scripted})
+        elif (v in events.latest_fail and last) or jrng.random() < events.failure_rate:
+            text = jrng.choice(_ERRORS_START).format(vmid=v, pid=jrng.randint(1000, 99999))
+            failures.append({"vmid": v, "error": text})
+    return failures
 
 
 def _plan_run(
     ctx: _Context, job: dict[str, Any], node: str, event: int, start: int, last: bool
 ) -> _Run:
     """One node's run of ``job`` for ``event``: its guests then, failures, warnings."""
-    guests = {int(g["vmid"]): g for g in ctx.data["guests"]}
     selected = ctx.selection_at(job, start)
     local = list(selected.get(node, []))
     storage = effective_storage(job, ctx.defaults[node])
@@ -229,18 +262,8 @@ def _plan_run(
         if former:
             recipe["former"] = {v: {"type": f.type, "name": f.name} for v, f in former.items()}
     jrng = seeded("jobrun", job["id"], node, event)
-    failures = []
-    for v in local:
-        if v in ctx.chronic and start >= ctx.chronic[v]:
-            failures.append({"vmid": v, "error": _ERROR_TRANSFER, "stage": "transfer"})
-        elif (v in ctx.latest_fail and last) or jrng.random() < 0.002:
-            text = jrng.choice(_ERRORS_START).format(vmid=v, pid=jrng.randint(1000, 99999))
-            failures.append({"vmid": v, "error": text})
-    warnings = {
-        v: [_EFI_WARNING]
-        for v in local
-        if str(guests[v]["name"]).startswith("win-") and not guests[v]["template"]
-    }
+    failures = _guest_failures(ctx, run, jrng, last)
+    warnings = {v: list(ctx.events.warnings[v]) for v in local if v in ctx.events.warnings}
     job_error = _job_error(ctx, run, jrng)
     if failures:
         recipe["failures"] = failures
@@ -294,17 +317,16 @@ def build_history(
     life: Lifecycle,
     days: int,
     now: int,
-    rng: random.Random,
     pids: Pids,
+    events: Events,
     *,
     tz: str,
     lockwait_minutes: int,
-    stuck_node: str | None,
 ) -> History:
-    """Every vzdump run of the history window, node by node (see the module docstring)."""
+    """Every vzdump run of the history window, node by node (see the module docstring),
+    with ``events`` happening in it."""
     scenario = Scenario.from_dict({k: v for k, v in data.items() if k != "tasks"})
     nodes = [n["node"] for n in data["nodes"]]
-    chronic, latest_fail = _failures(data["guests"], now, rng)
     ctx = _Context(
         data=data,
         life=life,
@@ -316,16 +338,15 @@ def build_history(
         pbs={s["storage"]: s for s in data["storages"] if s["type"] == "pbs"},
         defaults={n["node"]: n.get("vzdump_defaults", {}) for n in data["nodes"]},
         members={p["poolid"]: list(p["members"]) for p in data["pools"]},
-        chronic=chronic,
-        latest_fail=latest_fail,
-        outage=_outage(data, now, tz),
+        events=events,
         shared={s["storage"]: bool(s.get("shared")) for s in data["storages"]},
+        names={int(g["vmid"]): str(g["name"]) for g in data["guests"] if g.get("name")},
     )
-    history = History(outage=ctx.outage)
+    history = History(outage=events.outage)
     plan = _plan(ctx, nodes)
     for node in nodes:
         ordered = sorted(plan[node], key=lambda r: (r.start, str(r.job["id"])))
-        stuck = _pick_stuck(ctx, ordered) if node == stuck_node else None
+        stuck = _pick_stuck(ctx, ordered) if node == events.stuck_node else None
         _play_node(ctx, history, pids, ordered, stuck)
     return history
 
@@ -385,11 +406,7 @@ def _record(ctx: _Context, history: History, pids: Pids, run: _Run, vz: Any) -> 
     )
     history.tasks.append(task)
     if run.storage is not None:
-        shared = run.storage in ctx.pbs or ctx.shared.get(run.storage, False)
-        for snap in vz.snapshots:
-            key = (run.storage, snap.vmid, snap.type)
-            entry = (snap.ctime, snap.size, None if shared else run.node)
-            history.snapshots.setdefault(key, []).append(entry)
+        _keep_snapshots(ctx, history, run, vz, run.storage)
     if run.storage not in ctx.pbs:
         return  # only PBS runs make results the check judges
     former = set(recipe.get("former", {}))
@@ -414,6 +431,34 @@ def _record(ctx: _Context, history: History, pids: Pids, run: _Run, vz: Any) -> 
         history.partial.append((run.storage, p.vmid, p.type, p.ctime))
         history.stuck = (run.node, p.vmid, run.start)
         history.unreached = tuple(v for v in run.local if v > p.vmid)
+
+
+def _keep_snapshots(ctx: _Context, history: History, run: _Run, vz: Any, storage: str) -> None:
+    """The snapshots ``run`` left on ``storage``, with the notes its job's template gives."""
+    shared = storage in ctx.pbs or ctx.shared.get(storage, False)
+    template = str(run.job.get("notes-template") or "")
+    former = run.recipe.get("former", {})
+    for snap in vz.snapshots:
+        key = (storage, snap.vmid, snap.type)
+        history.snapshots.setdefault(key, []).append(
+            (snap.ctime, snap.size, None if shared else run.node)
+        )
+        if template:
+            name = former.get(snap.vmid, {}).get("name") or ctx.names.get(snap.vmid)
+            info = {"cluster": ctx.data.get("cluster_name") or "standalone node",
+                    "guestname": name or f"VM {snap.vmid}", "node": run.node,
+                    "vmid": str(snap.vmid)}  # fmt: skip
+            history.notes[(storage, snap.vmid, snap.type, snap.ctime)] = render_notes(
+                template, info
+            )
+
+
+def render_notes(template: str, info: Mapping[str, str]) -> str:
+    """A backup's notes from its job's ``notes-template`` (mgr ``PVE/VZDump.pm``
+    ``generate_notes``): ``{{cluster}}``, ``{{guestname}}``, ``{{node}}``, ``{{vmid}}``,
+    and the escapes ``\\n`` and ``\\\\``."""
+    text = re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), template)
+    return re.sub(r"\{\{([^\s{}]+)\}\}", lambda m: info.get(m.group(1), m.group(0)), text)
 
 
 def _recipe(raw: Mapping[str, Any]) -> LogRecipe:
