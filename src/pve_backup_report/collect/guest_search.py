@@ -70,6 +70,10 @@ class CrossNodeSearch:
         self.stopped_at: dict[int, int] = {}
         self._absent: set[int] = set()  # guests searched for an event with no home run
         self.changed = False  # a search started or ended since the last ``settle``
+        # (guest, event) of each search started or ended: the reader plans again only the
+        # nodes these concern. A success noted elsewhere is not in it: it only ever
+        # resolves a guest sooner, so a plan that took nothing would take nothing again.
+        self.journal: list[tuple[int, int]] = []
         self._by_event: dict[int, set[str]] | None = None  # ``_events``, rebuilt on changes
 
     def note(self, results: Iterable[GuestBackupResult], task_start: int) -> None:
@@ -156,6 +160,7 @@ class CrossNodeSearch:
     def _start(self, missing: set[int], start: int) -> set[int]:
         for v in missing:
             self.searching[v] = start
+            self.journal.append((v, start))
             self.changed = True
             self._by_event = None
         return missing
@@ -190,6 +195,7 @@ class CrossNodeSearch:
             if holders is None:
                 continue
             del self.searching[v]
+            self.journal.append((v, t))
             self.changed = True
             self._by_event = None
             if v in holders:

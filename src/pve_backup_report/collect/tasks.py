@@ -134,6 +134,7 @@ class _NodeState:
 
     # ``around``: the negated start times of ``tasks`` (ascending), for its length
     starts: list[int] = field(default_factory=list)
+    seen: int = 0  # the search's journal entries known to the node's latest plan
 
     @property
     def more_pages(self) -> bool:
@@ -238,6 +239,7 @@ class _Reader:
 
     def plan(self, st: _NodeState) -> list[TaskInfo]:
         """The unknown tasks of the node to read this round (see the class docstring)."""
+        st.seen = len(self.search.journal)
         w = _Walk(set(st.wanted), self.search.resolved(st.wanted))
         w.lacking -= w.success_end.keys()
         absences = self._absences(st)  # events the node made no task for, newest first
@@ -405,8 +407,21 @@ class _Reader:
             return False
         self._dead_runs_of_stopped(by_name)
         for st in by_name.values():
-            st.done = False
+            st.done = st.done and not self._concerned(st)
         return True
+
+    def _concerned(self, st: _NodeState) -> bool:
+        """Whether a search change since the node's latest plan may change it: one of
+        its guests, an event it has unknown tasks at (known ones are never searched), or
+        one older than its listed tasks."""
+        for v, t in self.search.journal[st.seen :]:
+            if self.search.home.get(v) == st.name:
+                return True
+            if any(x.upid not in self.known and x.upid not in self.cache for x in st.around(t)):
+                return True
+            if st.more_pages and (not st.tasks or st.tasks[-1].starttime > t - TOLERANCE_S):
+                return True
+        return False
 
     def _dead_runs_of_stopped(self, by_name: Mapping[str, _NodeState]) -> None:
         """A guest found in no node's run of a searched event (``guest_search``) while
