@@ -187,3 +187,37 @@ def test_a_job_death_after_a_quoted_command_line_fails_every_guest(tmp_path: Pat
     for label in ("vm 100 web1", "vm 101 mail"):
         line = next(x for x in proc.stdout.splitlines() if x.startswith(label))
         assert f"latest backup: failed at 2026-11-19T20:00:01Z ({HOOK_ERROR})" in line
+
+
+@given(
+    st.one_of(
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=60),
+        st.text(alphabet=" \t\n\x0b\xa0'\"\\-=a1", max_size=30),
+    )
+)
+def test_words_are_shlex_words_with_or_without_quotes(text: str) -> None:
+    """The whitespace fast path of ``_split`` (a line without quote, backslash or any
+    character but printable ASCII and shlex's whitespace) gives exactly shlex's words."""
+    from pve_backup_report.pve.vzdump_command import _split
+
+    try:
+        expected = shlex.split(text)
+    except ValueError:
+        expected = text.split()
+    assert _split(text) == expected
+
+
+def test_words_of_real_command_lines() -> None:
+    """Every command line of the real logs in ``tests/fixtures/tasklogs`` splits as shlex
+    splits it."""
+    from pve_backup_report.pve.vzdump_command import _split
+
+    lines = [
+        line.split(PREFIX, 1)[1]
+        for path in sorted((Path(__file__).parent / "fixtures" / "tasklogs").glob("*.log"))
+        for line in path.read_text(errors="replace").splitlines()
+        if PREFIX in line
+    ]
+    assert lines
+    for line in lines:
+        assert _split(line) == shlex.split(line), line

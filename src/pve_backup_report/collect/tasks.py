@@ -767,6 +767,7 @@ class _Selections:
         self._inventory = inventory
         self._index: SelectionIndex | None = None
         self._found: dict[VzdumpCommand, IncludedGuests | None] = {}
+        self._of_job: dict[str, IncludedGuests | None] = {}
 
     def included(self, command: VzdumpCommand, job_id: str) -> IncludedGuests | None:
         if command in self._found:
@@ -783,13 +784,17 @@ class _Selections:
         return inc
 
     def included_job(self, job: BackupJob) -> IncludedGuests | None:
-        """The guests a job selects (for a run whose log names none)."""
+        """The guests a job selects (for a run whose log names none), once per job."""
+        if job.id in self._of_job:
+            return self._of_job[job.id]
         if self._index is None:
             self._index = selection_index(self._inventory)
         try:
-            return included_guests(job, self._inventory, self._index)
+            inc: IncludedGuests | None = included_guests(job, self._inventory, self._index)
         except (KeyError, ValueError):
-            return None
+            inc = None
+        self._of_job[job.id] = inc
+        return inc
 
 
 @dataclass(frozen=True)
@@ -901,7 +906,7 @@ def _job_target(
 ) -> _Target:
     """The guests of the job a dead run is paired with, on its node (as
     ``PVE::API2::VZDump`` adds them: local guests plus listed VMIDs that do not exist)."""
-    job = next((j for j in inventory.jobs if j.id == pairing.job), None)
+    job = inventory.jobs_by_id.get(pairing.job) if pairing.job is not None else None
     if job is None:
         return _Target()
     storage = effective_storage(job, task.node, inventory)

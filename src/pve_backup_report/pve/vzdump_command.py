@@ -17,12 +17,17 @@ shell rules (``shlex``), the way ``PVE::Tools::split_args`` would read it back.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 _MARKER = "starting new backup job: vzdump"
 _SEARCH_LINES = 20  # the command is one of the first lines of the log
+# what makes shell words differ from whitespace-separated ones: quotes, backslashes, and
+# any character but printable ASCII, space, tab, CR and LF (``str.split`` would split
+# at more whitespace than shlex's ``' \t\r\n'``)
+_SHELL_SPECIAL = re.compile(r"[^\x21-\x7e \t\r\n]|['\"\\]")
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,11 @@ def parse_vzdump_command(lines: Sequence[str]) -> VzdumpCommand | None:
 def _split(text: str) -> list[str]:
     """The shell words of the arguments. A line ``shellquote`` did not write (an
     unbalanced quote) falls back to whitespace: the VMIDs, which come first and are
-    never quoted, are still right."""
+    never quoted, are still right. Without a quote or escape (the usual line, which can
+    list hundreds of VMIDs) the words are the whitespace-separated ones, found without
+    shlex's character-by-character reading."""
+    if _SHELL_SPECIAL.search(text) is None:
+        return text.split()
     try:
         return shlex.split(text)
     except ValueError:
