@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from builders import scenario_file
 from pve_backup_report import commands
 from pve_backup_report.analysis.assess import Assessment
 from pve_backup_report.collect.pve_client import PveClient
@@ -33,7 +33,6 @@ from pve_sim import Scenario, Simulator, load_scenario
 
 HERE = Path(__file__).parent
 ODD = HERE / "scenarios" / "odd.yaml"
-FAULTS = HERE / "scenarios" / "faults.yaml"
 NOW_TEXT = "2026-11-20T12:00:00Z"
 NOW = parse_timestamp(NOW_TEXT)
 
@@ -80,7 +79,7 @@ def check_in_process(
         settings = settings_for(sim, **kw)
         client = PveClient(settings)
         options = RunOptions(now=NOW, need_notes=report is not None, use_cache=False)
-        after = None if report is None else report_hook(str(report), "en", True)
+        after = None if report is None else report_hook(str(report), "en", now_given=True)
         check = build_check(
             commands._collector(settings, client, options),
             CheckOptions(settings.thresholds, settings.max_age_s, client.tls_mode),
@@ -92,8 +91,7 @@ def check_in_process(
 
 
 def base() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(FAULTS.read_text(encoding="utf-8"))
-    return data
+    return scenario_file("faults")
 
 
 # --------------------------------------------------------------------------- names, tags, notes
@@ -206,7 +204,7 @@ def test_text_dumps_are_one_line_per_item(odd_runs: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- missing fields
 
 
-def minimal(with_storage_content: bool = True) -> dict[str, Any]:
+def minimal(*, with_storage_content: bool = True) -> dict[str, Any]:
     """faults.yaml served as bare items: only the fields PVE always sends, or fewer."""
     upid = "UPID:pve1:000003E8:00989680:6AFF5540:vzdump::root@pam:"
     pbs: dict[str, Any] = {"storage": "pbs-main", "type": "pbs"}
