@@ -161,12 +161,13 @@ def sim_node(
 
 
 def pbs_storage(
-    id: str = "pbs", *, server: str = "x", datastore: str = "d", content: str = "backup",
-    **extra: Any,
+    id: str = "pbs", *, server: str = "x", datastore: str = "d",
+    content: str | None = "backup", **extra: Any,
 ) -> dict[str, Any]:  # fmt: skip
-    """A PBS storage ``pbs`` for backups (server ``x``, datastore ``d``)."""
-    return {"storage": id, "type": "pbs", "server": server, "datastore": datastore,
-            "content": content, **extra}  # fmt: skip
+    """A PBS storage ``pbs`` for backups (server ``x``, datastore ``d``); ``content`` None:
+    the key is left out."""
+    item = {"storage": id, "type": "pbs", "server": server, "datastore": datastore, **extra}
+    return item if content is None else {**item, "content": content}
 
 
 def sim_guest(
@@ -179,10 +180,12 @@ def sim_guest(
 
 
 def vzdump_job(
-    id: str, *, schedule: str = "21:00", storage: str = "pbs", **selection: Any
+    id: str, *, schedule: str = "21:00", storage: str | None = "pbs", **selection: Any
 ) -> dict[str, Any]:
-    """A scheduled vzdump job to ``pbs`` at 21:00; ``selection``: vmid, all, pool, ..."""
-    return {"id": id, "type": "vzdump", "schedule": schedule, "storage": storage, **selection}
+    """A scheduled vzdump job to ``pbs`` at 21:00 (``storage`` None: the job names none);
+    ``selection``: vmid, all, pool, enabled, ..."""
+    job = {"id": id, "type": "vzdump", "schedule": schedule, **selection}
+    return job if storage is None else {**job, "storage": storage}
 
 
 def snapshot_job(

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from builders import scenario_file
+from builders import backup, pbs_storage, scenario, scenario_file, sim_guest, sim_node, vzdump_job
 from pve_backup_report import commands
 from pve_backup_report.analysis.assess import Assessment
 from pve_backup_report.collect.pve_client import PveClient
@@ -403,46 +403,29 @@ NEVER = 2_000  # guests of the pool without any backup
 
 
 def big_pool_scenario() -> dict[str, Any]:
+    """Ten thousand guests on two nodes (Paris) in pool ``big``, one job for the pool;
+    all but the first ``NEVER`` backed up last night."""
     vmids = range(1000, 1000 + POOL_SIZE)
-    return {
-        "now": NOW_TEXT,
-        "token": {
-            "id": "monitor@pve!check",
-            "secret": "canary-b1g-p00l",
-            "privileges": {"/": ["PVEAuditor"], "/storage/pbs-main": ["Datastore.Allocate"]},
-        },
-        "nodes": [
-            {"node": "pve1", "timezone": "Europe/Paris"},
-            {"node": "pve2", "timezone": "Europe/Paris"},
+    return scenario(
+        now=NOW_TEXT,
+        secret="canary-b1g-p00l",
+        privileges={"/": ["PVEAuditor"], "/storage/pbs-main": ["Datastore.Allocate"]},
+        nodes=[
+            sim_node("pve1", timezone="Europe/Paris"),
+            sim_node("pve2", timezone="Europe/Paris"),
         ],
-        "storages": [
-            {"storage": "pbs-main", "type": "pbs", "server": "192.0.2.10", "datastore": "main"}
-        ],
-        "pools": [{"poolid": "big", "comment": "ten thousand", "members": list(vmids)}],
-        "guests": [
-            {
-                "vmid": v,
-                "type": "qemu" if v % 2 else "lxc",
-                "node": f"pve{1 + v % 2}",
-                "name": f"guest-{v}",
-            }
+        storages=[pbs_storage("pbs-main", server="192.0.2.10", datastore="main", content=None)],
+        pools=[{"poolid": "big", "comment": "ten thousand", "members": list(vmids)}],
+        guests=[
+            sim_guest(v, type="qemu" if v % 2 else "lxc", node=f"pve{1 + v % 2}", name=f"guest-{v}")
             for v in vmids
         ],
-        "jobs": [
-            {
-                "id": "backup-big",
-                "type": "vzdump",
-                "enabled": 1,
-                "schedule": "21:00",
-                "storage": "pbs-main",
-                "pool": "big",
-            }
-        ],
-        "backups": [
-            {"storage": "pbs-main", "vmid": v, "ctime": "2026-11-19T20:30:00Z"}
+        jobs=[vzdump_job("backup-big", storage="pbs-main", enabled=1, pool="big")],
+        backups=[
+            backup(v, ctime=parse_timestamp("2026-11-19T20:30:00Z"), storage="pbs-main")
             for v in vmids[NEVER:]
         ],
-    }
+    )
 
 
 def test_ten_thousand_guests_in_one_pool() -> None:
