@@ -1,8 +1,12 @@
-"""Keyword-only factories for the domain objects unit tests build by hand.
+"""Keyword-only factories for what tests build by hand, so a test says only what matters
+to it: ``guest(101, node="pve2", pool="prod")``, ``backup_job("nightly", all=True)``.
 
-One place for what a plain guest or backup job looks like, so a test says only what
-matters to it: ``guest(101, node="pve2", pool="prod")``,
-``backup_job("nightly", all=True, exclude="100")``.
+* model objects: ``guest``, ``backup_job``, ``storage``, ``task_info``, ``backup_result``;
+* scenario files: ``scenario_file``, ``basic``;
+* simulator scenario dicts: ``scenario`` with ``sim_node``, ``pbs_storage``,
+  ``sim_guest``, ``vzdump_job``/``snapshot_job``, ``backup``;
+* tasks and their logs: ``vzdump_task``, ``vzdump_run``, ``vzdump_log``/``guest_section``
+  (``LogGuest``), ``vzdump_clock``, ``guest_task``, ``migration_task``.
 """
 
 from __future__ import annotations
