@@ -7,7 +7,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from builders import backup_job
+from builders import backup_job, backup_result, guest, storage
 from pve_backup_report.analysis.assess import (
     AnalysisOptions,
     Assessment,
@@ -19,7 +19,7 @@ from pve_backup_report.analysis.coverage import analyse_coverage
 from pve_backup_report.analysis.freshness import Freshness
 from pve_backup_report.analysis.history import GuestBackupResult, GuestHistory
 from pve_backup_report.analysis.pbs_content import PbsContent, parse_content
-from pve_backup_report.model import BackupJob, Guest, Inventory, Node, Problem, Storage
+from pve_backup_report.model import BackupJob, Inventory, Node, Problem
 from pve_backup_report.pve.schedule import next_event
 
 NOW = 1_790_000_000  # 2026-09-21
@@ -65,7 +65,7 @@ def test_next_run_matching_no_node_zone_is_an_anomaly() -> None:
 
 # --- PBS content joined with the task history -------------------------------------------
 
-PBS = Storage("pbs1", "pbs", True, None, ("backup",), server="pbs", datastore="ds1")
+PBS = storage("pbs1", server="pbs", datastore="ds1")
 DAY = 86400
 
 
@@ -86,9 +86,7 @@ def _pbs_item(vmid: int, ctime: int, verification: str | None = None) -> dict[st
 
 
 def _success(vmid: int, started: int, archive: str | None = None) -> GuestBackupResult:
-    return GuestBackupResult(
-        vmid, "ok", started, started + 600, 600, "pve1", f"UPID:{started}", None, archive
-    )
+    return backup_result(vmid, started=started, took=600, archive=archive)
 
 
 def _assess(histories: dict[int, GuestHistory], items: list[dict[str, Any]]) -> Assessment:
@@ -97,7 +95,7 @@ def _assess(histories: dict[int, GuestHistory], items: list[dict[str, Any]]) -> 
         nodes=(Node("pve1", "online", timezone="UTC"),),
         storages=(PBS,),
         jobs=(job,),
-        guests=(Guest(100, "qemu", "web", "pve1", "running", False),),
+        guests=(guest(100, name="web"),),
         pools=(),
     )
     coverage = analyse_coverage(inventory, (), NOW)
@@ -126,9 +124,7 @@ def test_a_newer_pbs_snapshot_is_the_latest_success() -> None:
 
 
 def _failure(vmid: int, started: int) -> GuestBackupResult:
-    return GuestBackupResult(
-        vmid, "failed", started, started + 60, 60, "pve1", f"UPID:{started}", "broken pipe"
-    )
+    return backup_result(vmid, started=started, status="failed", message="broken pipe")
 
 
 def test_a_finished_snapshot_newer_than_the_latest_failure_is_the_latest_result() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from builders import basic
+from builders import basic, vzdump_job, vzdump_task
 from pve_sim import Scenario, Simulator
 
 HERE = Path(__file__).parent
@@ -129,11 +129,7 @@ def test_thresholds_and_ignore_rules(sim: Simulator, tmp_path: Path) -> None:
 
 
 def test_guest_only_in_disabled_job_with_old_backup_warns() -> None:
-    data = basic(
-        jobs=[{"id": "old", "type": "vzdump", "enabled": 0, "schedule": "21:00",
-               "storage": "pbs-main", "all": 1}],
-        tasks=[],
-    )  # fmt: skip
+    data = basic(jobs=[vzdump_job("old", storage="pbs-main", enabled=0, all=1)], tasks=[])
     with Simulator(Scenario.from_dict(data), tls=False) as s:
         proc = run(s, "--now", NOW, "--crit-not-covered", "", "--dump-coverage", "--format", "json")
         assert proc.returncode == 0
@@ -319,9 +315,8 @@ def test_old_pve_log_only_reachable_by_paging(tmp_path: Path) -> None:
         "TASK OK",
     ]
     data["tasks"] = [
-        {"node": "pve1", "type": "vzdump", "id": "100", "user": "root@pam",
-         "starttime": "2026-11-19T20:30:00Z", "endtime": "2026-11-19T20:30:30Z",
-         "status": "OK", "log": "\n".join(long_log)},
+        vzdump_task(vmids=[100], start="2026-11-19T20:30:00Z", end="2026-11-19T20:30:30Z",
+                    log="\n".join(long_log)),
     ]  # fmt: skip
     for env in ({"PVE_TASK_LOG_LIMIT": "0"}, {}):
         with Simulator(Scenario.from_dict(data), tls=False) as s:

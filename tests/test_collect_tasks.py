@@ -7,74 +7,52 @@ from typing import Any
 
 import pytest
 
+from builders import (
+    LogGuest,
+    guest,
+    scenario,
+    sim_guest,
+    storage,
+    task_info,
+    vzdump_clock,
+    vzdump_job,
+    vzdump_run,
+    vzdump_task,
+)
 from pve_backup_report.analysis.history import TaskInfo
 from pve_backup_report.collect.inventory import normalise_job
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.collect.task_selection import RunPairing
 from pve_backup_report.collect.tasks import _parse
 from pve_backup_report.config import Secret, Settings
-from pve_backup_report.model import Anomaly, Guest, Inventory, Node, Severity, Storage
+from pve_backup_report.model import Anomaly, Inventory, Node, Severity
 from pve_backup_report.pipeline import RunOptions, run_assessment
-from pve_backup_report.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.timeutil import parse_timestamp
 from pve_sim import Scenario, Simulator
 
 NOW = parse_timestamp("2026-11-20T12:00:00Z")
 DAY = 86400
 
 
-def _log(vmids: list[int], start: int, failed: frozenset[int] = frozenset()) -> str:
-    lines = [f"INFO: starting new backup job: vzdump {' '.join(map(str, vmids))} --storage pbs"]
-    for v in vmids:
-        lines.append(f"INFO: Starting Backup of VM {v} (qemu)")
-        lines.append(f"INFO: Backup started at {_local(start)}")
-        if v in failed:
-            lines.append(f"ERROR: Backup of VM {v} failed - broken pipe")
-            lines.append(f"INFO: Failed at {_local(start + 10)}")
-        else:
-            lines.append(f"INFO: creating Proxmox Backup Server archive 'vm/{v}/{iso_utc(start)}'")
-            lines.append(f"INFO: Finished Backup of VM {v} (00:00:10)")
-            lines.append(f"INFO: Backup finished at {_local(start + 10)}")
-    lines.append("INFO: Backup job finished " + ("with errors" if failed else "successfully"))
-    lines.append("TASK ERROR: job errors" if failed else "TASK OK")
-    return "\n".join(lines)
-
-
-def _local(t: int) -> str:
-    return (iso_utc(t) or "").replace("T", " ").rstrip("Z")
-
-
 def _task(vmids: list[int], start: int, failed: frozenset[int] = frozenset()) -> dict[str, Any]:
-    return {
-        "node": "pve1",
-        "type": "vzdump",
-        "id": str(vmids[0]) if len(vmids) == 1 else "",
-        "user": "root@pam",
-        "starttime": start,
-        "endtime": start + 60,
-        "status": "job errors" if failed else "OK",
-        "log": _log(vmids, start, failed),
-    }
+    """A 60 s run on pve1 backing up ``vmids`` at ``start``; ``failed`` break (pipe)."""
+    guests = [LogGuest(v, error="broken pipe" if v in failed else None) for v in vmids]
+    return vzdump_run(guests, start=start, end=start + 60)
 
 
 def _scenario(tasks: list[dict[str, Any]]) -> Scenario:
+    """100, 101 in the hourly job ``often``, 102 in the ``weekly`` one (sun 01:00)."""
     return Scenario.from_dict(
-        {
-            "now": NOW,
-            "token": {"id": "monitor@pve!check", "secret": "s"},
-            "nodes": [{"node": "pve1", "status": "online", "timezone": "UTC"}],
-            "storages": [{"storage": "pbs", "type": "pbs", "server": "x", "datastore": "d",
-                          "content": "backup"}],
-            "guests": [{"vmid": v, "type": "qemu", "name": f"g{v}", "node": "pve1",
-                        "status": "running"} for v in (100, 101, 102)],
-            "jobs": [
-                {"id": "often", "type": "vzdump", "schedule": "*:00", "storage": "pbs",
-                 "vmid": "100,101"},
-                {"id": "weekly", "type": "vzdump", "schedule": "sun 01:00", "storage": "pbs",
-                 "vmid": "102"},
+        scenario(
+            now=NOW,
+            guests=[sim_guest(v) for v in (100, 101, 102)],
+            jobs=[
+                vzdump_job("often", schedule="*:00", vmid="100,101"),
+                vzdump_job("weekly", schedule="sun 01:00", vmid="102"),
             ],
-            "tasks": tasks,
-        }
-    )  # fmt: skip
+            tasks=tasks,
+        )
+    )
 
 
 def _assess(sim: Simulator, **kw: Any) -> Any:
@@ -153,14 +131,13 @@ def test_failed_latest_reads_on_until_a_success() -> None:
 
 @pytest.mark.parametrize("status", ["job errors", "OK"])
 def test_job_level_failure_without_guest_lines(status: str) -> None:
-    lock = {
-        "node": "pve1", "type": "vzdump", "id": "", "user": "root@pam",
-        "starttime": NOW - 3600, "endtime": NOW - 3600 + 10800, "status": "unexpected status",
+    lock = vzdump_task(
+        start=NOW - 3600, end=NOW - 3600 + 10800, status="unexpected status",
         # pve-manager PVE/API2/VZDump.pm: getlock comes before exec_backup logs the command
         # line, so the run is paired with the job due at its start (often, 11:00)
-        "log": "INFO: trying to get global lock - waiting...\n"
-               "ERROR: can't acquire lock '/var/run/vzdump.lock' - got timeout",
-    }  # fmt: skip
+        log="INFO: trying to get global lock - waiting...\n"
+            "ERROR: can't acquire lock '/var/run/vzdump.lock' - got timeout",
+    )  # fmt: skip
     with Simulator(_scenario([lock, _task([100, 101], NOW - DAY)]), tls=False) as sim:
         _, guests = _assess(sim)
     for v in (100, 101):
@@ -176,8 +153,8 @@ def test_long_older_task_holding_a_newer_failure_is_read() -> None:
     long_job = _task([100], day - 3 * 3600, failed=frozenset({100}))  # 21:00Z
     long_job["endtime"] = day - 20 * 60  # 23:40Z
     long_job["log"] = long_job["log"].replace(
-        f"Backup started at {_local(day - 3 * 3600)}\nERROR: Backup of VM 100",
-        f"Backup started at {_local(day - 25 * 60)}\nERROR: Backup of VM 100",
+        f"Backup started at {vzdump_clock(day - 3 * 3600)}\nERROR: Backup of VM 100",
+        f"Backup started at {vzdump_clock(day - 25 * 60)}\nERROR: Backup of VM 100",
     )
     short_job = _task([100, 101, 102], day - 2 * 3600 + 300)  # 22:05Z, resolves the node
     with Simulator(_scenario([long_job, short_job]), tls=False) as sim:
@@ -193,23 +170,19 @@ def test_long_older_task_holding_a_newer_failure_is_read() -> None:
 
 
 def _dead_inventory() -> Inventory:
-    job = normalise_job({"id": "nightly", "type": "vzdump", "schedule": "01:00",
-                         "storage": "pbs", "vmid": "100,101,999"})  # fmt: skip
+    job = normalise_job(vzdump_job("nightly", schedule="01:00", vmid="100,101,999"))
     return Inventory(
         nodes=(Node("pve1", "online"),),
-        storages=(
-            Storage("pbs", "pbs", True, None, ("backup",)),
-            Storage("nas", "nfs", True, None, ("backup",)),
-        ),
+        storages=(storage("pbs"), storage("nas", type="nfs")),
         jobs=(job,),
-        guests=tuple(Guest(v, "qemu", f"g{v}", "pve1", "running", False) for v in (100, 101)),
+        guests=tuple(guest(v, name=f"g{v}") for v in (100, 101)),
         pools=(),
     )
 
 
 def _dead_task(task_id: str = "", status: str = "unexpected status") -> TaskInfo:
     upid = f"UPID:pve1:00001000:00989680:6AFF8D85:vzdump:{task_id}:root@pam:"
-    return TaskInfo(upid, "pve1", NOW, NOW + 10801, status, "vzdump", task_id, "root@pam")
+    return task_info(start=NOW, end=NOW + 10801, status=status, task_id=task_id, upid=upid)
 
 
 LOCK_LOG = ["INFO: trying to get global lock - waiting...",

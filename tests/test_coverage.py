@@ -7,6 +7,7 @@ import pytest
 
 from builders import backup_job as job
 from builders import guest as g
+from builders import storage
 from pve_backup_report.analysis.coverage import (
     Coverage,
     CoverageResult,
@@ -30,12 +31,12 @@ from pve_backup_report.model import (
 NOW = 1_790_000_000  # 2026-09-21
 
 STORAGES = (
-    Storage("local", "dir", True, None, ("backup", "iso", "vztmpl")),
-    Storage("nfs", "nfs", True, None, ("backup",)),
-    Storage("pbs1", "pbs", True, None, ("backup",), server="pbs", datastore="ds1"),
-    Storage("pbs-offsite", "pbs", True, ("pve1", "pve2"), ("backup",), server="off"),
-    Storage("pbs-old", "pbs", False, None, ("backup",), server="old"),
-    Storage("pbs-none", "pbs", True, None, ("none",), server="x"),
+    storage("local", type="dir", content=("backup", "iso", "vztmpl")),
+    storage("nfs", type="nfs"),
+    storage("pbs1", server="pbs", datastore="ds1"),
+    storage("pbs-offsite", nodes=("pve1", "pve2"), server="off"),
+    storage("pbs-old", enabled=False, server="old"),
+    storage("pbs-none", content=("none",), server="x"),
 )
 NODES = (Node("pve1", "online"), Node("pve2", "online"), Node("pve3", "online"))
 
@@ -393,7 +394,7 @@ def test_legacy_job_counts() -> None:
 
 
 def test_templates_are_covered() -> None:
-    tpl = Guest(900, "qemu", "tpl", "pve1", "stopped", True)
+    tpl = g(900, name="tpl", status="stopped", template=True)
     assert cov(analyse(inv((tpl,), (job("a", all=True),))), 900).coverage is Coverage.COVERED
 
 
@@ -607,13 +608,11 @@ def test_deterministic() -> None:
 def test_10000_guests_60_jobs() -> None:
     nodes = tuple(Node(f"pve{i}", "online") for i in range(1, 21))
     guests = tuple(
-        Guest(
+        g(
             100 + i,
-            "qemu" if i % 3 else "lxc",
-            f"guest-{i}",
-            f"pve{i % 20 + 1}",
-            "running",
-            False,
+            type="qemu" if i % 3 else "lxc",
+            name=f"guest-{i}",
+            node=f"pve{i % 20 + 1}",
             pool=f"pool{i % 10}",
             tags=("a",),
         )

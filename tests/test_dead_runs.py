@@ -20,7 +20,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pve_backup_report.timeutil import iso_utc, parse_timestamp
+from builders import (
+    LogGuest,
+    backup,
+    pbs_storage,
+    scenario,
+    sim_guest,
+    sim_node,
+    vzdump_job,
+    vzdump_run,
+    vzdump_task,
+)
+from pve_backup_report.model import GuestType
+from pve_backup_report.timeutil import parse_timestamp
 from pve_sim import Scenario, Simulator
 
 NOW = "2026-11-20T12:00:00Z"
@@ -35,44 +47,35 @@ OFFSITE_DOWN = PBS_DOWN.replace("pbs-main", "pbs-offsite").replace("192.0.2.10",
 LOCK_TIMEOUT = "can't acquire lock '/var/run/vzdump.lock' - got timeout"
 LOCK_LOG = f"INFO: trying to get global lock - waiting...\nERROR: {LOCK_TIMEOUT}"
 NAMES = {100: "web1", 101: "mail", 102: "dns", 103: "db1", 106: "git", 107: "wiki"}
-TYPES = {102: "lxc"}
+TYPES: dict[int, GuestType] = {102: "lxc"}
 
 
-def _local(t: int) -> str:
-    """Node-local (Europe/Paris, UTC+1 in November) time as vzdump logs it."""
-    return (iso_utc(t + 3600) or "").replace("T", " ").rstrip("Z")
-
-
-def _ok_log(vmids: list[int], start: int, storage: str = "pbs-main") -> str:
-    """A successful run as pve-manager ``PVE/VZDump.pm`` ``exec_backup`` logs it."""
+def _ok_task(
+    node: str, vmids: list[int], start: int, *, storage: str = "pbs-main", **task: Any
+) -> dict[str, Any]:
+    """A successful run as pve-manager ``PVE/VZDump.pm`` ``exec_backup`` logs it, in
+    node-local time (Europe/Paris, UTC+1 in November)."""
     ids = " ".join(map(str, vmids))
-    lines = [f"INFO: starting new backup job: vzdump {ids} --mode snapshot --storage {storage} "
-             "--notification-mode auto"]  # fmt: skip
-    t = start + 1
-    for v in vmids:
-        kind, prefix = ("lxc", "ct") if TYPES.get(v) == "lxc" else ("qemu", "vm")
-        lines += [
-            f"INFO: Starting Backup of VM {v} ({kind})",
-            f"INFO: Backup started at {_local(t)}",
-            "INFO: backup mode: snapshot",
-            f"INFO: creating Proxmox Backup Server archive '{prefix}/{v}/{iso_utc(t)}'",
-            f"INFO: Finished Backup of VM {v} (00:00:30)",
-            f"INFO: Backup finished at {_local(t + 30)}",
-        ]
-        t += 31
-    lines += ["INFO: Backup job finished successfully", "TASK OK"]
-    return "\n".join(lines)
-
-
-def _ok_task(node: str, vmids: list[int], start: int, **extra: Any) -> dict[str, Any]:
-    return {"node": node, "type": "vzdump", "id": str(vmids[0]) if len(vmids) == 1 else "",
-            "starttime": start, "endtime": start + 1 + 31 * len(vmids),
-            "log": _ok_log(vmids, start, extra.pop("storage", "pbs-main")), **extra}  # fmt: skip
+    return vzdump_run(
+        [LogGuest(v, TYPES.get(v, "qemu")) for v in vmids],
+        start=start,
+        node=node,
+        end=start + 1 + 31 * len(vmids),
+        task=task,
+        command=f"vzdump {ids} --mode snapshot --storage {storage} --notification-mode auto",
+        first=1,
+        gap=31,
+        took=30,
+        tz_offset=3600,
+        details=("backup mode: snapshot",),
+    )
 
 
 def _snapshots(vmids: list[int], start: int, storage: str = "pbs-main") -> list[dict[str, Any]]:
-    return [{"storage": storage, "vmid": v, "ctime": start + 1 + 31 * i, "size": 2**30}
-            for i, v in enumerate(vmids)]  # fmt: skip
+    return [
+        backup(v, ctime=start + 1 + 31 * i, storage=storage, size=2**30)
+        for i, v in enumerate(vmids)
+    ]
 
 
 def _scenario(tasks: list[dict[str, Any]], backups: list[dict[str, Any]],
@@ -81,31 +84,36 @@ def _scenario(tasks: list[dict[str, Any]], backups: list[dict[str, Any]],
     """The nightly job: 100, 101 on pve1 and 102, 103 on pve2; with ``jobs``: 100, 101,
     106, 107 on pve1 (or ``vmids``)."""
     vmids = vmids or ((100, 101, 106, 107) if jobs else (100, 101, 102, 103))
-    nightly = {"id": "backup-nightly", "type": "vzdump", "schedule": "01:00",
-               "storage": "pbs-main", "vmid": "100,101,102,103", "mode": "snapshot"}  # fmt: skip
-    pbs = {"type": "pbs", "datastore": "main", "username": "backup@pbs!pve", "content": "backup"}
+    nightly = _job("backup-nightly", vmid="100,101,102,103")
+    pbs = {"datastore": "main", "username": "backup@pbs!pve"}
     return Scenario.from_dict(
-        {
-            "now": NOW,
-            "token": {"id": "monitor@pve!check", "secret": SECRET,
-                      "privileges": {"/": ["Sys.Audit", "VM.Audit", "Datastore.Audit"],
-                                     "/storage": ["Datastore.Allocate"]}},
-            "nodes": [{"node": "pve1", "timezone": "Europe/Paris"},
-                      {"node": "pve2", "timezone": "Europe/Paris"}],
-            "storages": [
-                {"storage": "pbs-main", "server": "192.0.2.10", **pbs},
-                {"storage": "pbs-offsite", "server": "198.51.100.20", **pbs},
+        scenario(
+            secret=SECRET,
+            privileges={"/": ["Sys.Audit", "VM.Audit", "Datastore.Audit"],
+                        "/storage": ["Datastore.Allocate"]},
+            nodes=[sim_node("pve1", timezone="Europe/Paris"),
+                   sim_node("pve2", timezone="Europe/Paris")],
+            storages=[
+                pbs_storage("pbs-main", server="192.0.2.10", **pbs),
+                pbs_storage("pbs-offsite", server="198.51.100.20", **pbs),
                 {"storage": "nas", "type": "nfs", "server": "192.0.2.30",
                  "export": "/backup", "path": "/mnt/pve/nas", "content": "backup"},
             ],
-            "guests": [{"vmid": v, "type": TYPES.get(v, "qemu"), "name": n,
-                        "node": "pve2" if v in (102, 103) else "pve1"}
-                       for v, n in NAMES.items() if v in vmids],
-            "jobs": jobs or [nightly],
-            "tasks": tasks,
-            "backups": backups,
-        }
+            guests=[sim_guest(v, type=TYPES.get(v, "qemu"), name=n,
+                              node="pve2" if v in (102, 103) else "pve1")
+                    for v, n in NAMES.items() if v in vmids],
+            jobs=jobs or [nightly],
+            tasks=tasks,
+            backups=backups,
+        )
     )  # fmt: skip
+
+
+def _job(
+    id: str, *, schedule: str = "01:00", storage: str = "pbs-main", **selection: Any
+) -> dict[str, Any]:
+    """A job at 01:00 (Paris) to pbs-main in snapshot mode."""
+    return vzdump_job(id, schedule=schedule, storage=storage, **selection, mode="snapshot")
 
 
 def _last_night() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -150,11 +158,9 @@ def test_unreachable_pbs_and_lock_timeout_fail_the_jobs_guests(tmp_path: Path) -
     manual["endtime"] = TONIGHT + 4 * 3600
     tasks += [
         manual,
-        {"node": "pve1", "type": "vzdump", "starttime": TONIGHT + 5, "endtime": TONIGHT + 12,
-         "status": PBS_DOWN},
-        {"node": "pve2", "type": "vzdump", "starttime": TONIGHT + 4,
-         "endtime": TONIGHT + 4 + 10801, "log": LOCK_LOG},
-    ]  # fmt: skip
+        vzdump_task(node="pve1", start=TONIGHT + 5, end=TONIGHT + 12, status=PBS_DOWN),
+        vzdump_task(node="pve2", start=TONIGHT + 4, end=TONIGHT + 4 + 10801, log=LOCK_LOG),
+    ]
     report = tmp_path / "report.md"
     with Simulator(_scenario(tasks, backups), tls=False) as sim:
         proc = _check(sim, tmp_path / "cache", "--report", str(report))
@@ -178,8 +184,7 @@ def test_a_dead_run_inside_the_grace_is_not_ok(tmp_path: Path) -> None:
     """Half an hour after the run died, the guests are not OK "inside --grace": their
     latest result is the failure."""
     tasks, backups = _last_night()
-    tasks.append({"node": "pve1", "type": "vzdump", "starttime": TONIGHT + 5,
-                  "endtime": TONIGHT + 12, "status": PBS_DOWN})  # fmt: skip
+    tasks.append(vzdump_task(node="pve1", start=TONIGHT + 5, end=TONIGHT + 12, status=PBS_DOWN))
     with Simulator(_scenario(tasks, backups), tls=False) as sim:
         proc = _check(sim, tmp_path, now="2026-11-20T00:30:00Z")
     assert proc.returncode == 2, proc.stdout
@@ -193,8 +198,7 @@ def test_the_cache_keeps_a_dead_runs_result(tmp_path: Path) -> None:
     """The second run takes the dead run's result from the task cache (no log read) and
     still reports the failure with its error."""
     tasks, backups = _last_night()
-    tasks.append({"node": "pve1", "type": "vzdump", "starttime": TONIGHT + 5,
-                  "endtime": TONIGHT + 12, "status": PBS_DOWN})  # fmt: skip
+    tasks.append(vzdump_task(node="pve1", start=TONIGHT + 5, end=TONIGHT + 12, status=PBS_DOWN))
     with Simulator(_scenario(tasks, backups), tls=False) as sim:
         first = _check(sim, tmp_path)
         logs_first = sum(n for p, n in sim.stats.per_path.items() if p.endswith("/log"))
@@ -217,8 +221,11 @@ def test_a_dead_run_matching_no_job_is_an_anomaly(tmp_path: Path) -> None:
     task, its node and its error, on every check while it is the newest run (it is not
     cached)."""
     tasks, backups = _last_night()
-    tasks.append({"node": "pve1", "type": "vzdump", "starttime": TONIGHT + 11 * 3600,
-                  "endtime": TONIGHT + 11 * 3600 + 9, "status": PBS_DOWN})  # fmt: skip
+    tasks.append(
+        vzdump_task(
+            node="pve1", start=TONIGHT + 11 * 3600, end=TONIGHT + 11 * 3600 + 9, status=PBS_DOWN
+        )
+    )
     tasks.append(_ok_task("pve1", [100, 101], TONIGHT + 5))
     tasks.append(_ok_task("pve2", [102, 103], TONIGHT + 4))
     with Simulator(
@@ -238,11 +245,9 @@ def test_a_dead_run_matching_no_job_is_an_anomaly(tmp_path: Path) -> None:
 def _two_jobs() -> list[dict[str, Any]]:
     """Two jobs due at 01:00 on pve1: pvescheduler starts them in job-id order."""
     return [
-        {"id": "backup-aaa", "type": "vzdump", "schedule": "01:00", "storage": "pbs-main",
-         "vmid": "100,101", "mode": "snapshot"},
-        {"id": "backup-bbb", "type": "vzdump", "schedule": "01:00", "storage": "pbs-offsite",
-         "vmid": "106,107", "mode": "snapshot"},
-    ]  # fmt: skip
+        _job("backup-aaa", vmid="100,101"),
+        _job("backup-bbb", storage="pbs-offsite", vmid="106,107"),
+    ]
 
 
 Items = list[dict[str, Any]]
@@ -254,9 +259,8 @@ def _two_jobs_history(tonight_bbb: dict[str, Any]) -> tuple[Items, Items]:
         _ok_task("pve1", [100, 101], start, pstart=50_000_000),
         _ok_task("pve1", [106, 107], start, pstart=50_000_001, storage="pbs-offsite"),
         _ok_task("pve1", [100, 101], TONIGHT + 5, pstart=58_640_000),
-        {"node": "pve1", "type": "vzdump", "starttime": TONIGHT + 5, "pstart": 58_640_001,
-         **tonight_bbb},
-    ]  # fmt: skip
+        vzdump_task(node="pve1", start=TONIGHT + 5, pstart=58_640_001, **tonight_bbb),
+    ]
     backups = (_snapshots([100, 101], start) + _snapshots([106, 107], start, "pbs-offsite")
                + _snapshots([100, 101], TONIGHT + 5))  # fmt: skip
     return tasks, backups
@@ -307,12 +311,21 @@ def test_a_manual_single_guest_run_that_dies_early(tmp_path: Path) -> None:
     tasks += [_ok_task("pve1", [100, 101], TONIGHT + 5), _ok_task("pve2", [102, 103], TONIGHT + 4)]
     backups += _snapshots([100, 101], TONIGHT + 5) + _snapshots([102, 103], TONIGHT + 4)
     tasks += [
-        {"node": "pve1", "type": "vzdump", "id": "100", "starttime": TONIGHT + 10 * 3600,
-         "endtime": TONIGHT + 10 * 3600 + 10801, "log": LOCK_LOG},
-        {"node": "pve1", "type": "vzdump", "id": "101", "starttime": TONIGHT + 11 * 3600,
-         "endtime": TONIGHT + 11 * 3600 + 2,
-         "status": "could not activate storage 'nas': storage 'nas' is not online"},
-    ]  # fmt: skip
+        vzdump_task(
+            node="pve1",
+            id="100",
+            start=TONIGHT + 10 * 3600,
+            end=TONIGHT + 10 * 3600 + 10801,
+            log=LOCK_LOG,
+        ),
+        vzdump_task(
+            node="pve1",
+            id="101",
+            start=TONIGHT + 11 * 3600,
+            end=TONIGHT + 11 * 3600 + 2,
+            status="could not activate storage 'nas': storage 'nas' is not online",
+        ),
+    ]
     with Simulator(_scenario(tasks, backups), tls=False) as sim:
         proc = _check(sim, tmp_path, now="2026-11-20T14:00:00Z")
     assert proc.returncode == 2, proc.stdout
@@ -328,11 +341,9 @@ def test_an_all_job_on_a_node_where_it_has_no_guest(tmp_path: Path) -> None:
     nodes: pve1's guests failed, and pve2's dead run is the ``--all`` job's run with
     nothing to back up there, not an unexplained task."""
     jobs = [
-        {"id": "backup-all", "type": "vzdump", "schedule": "01:00", "storage": "pbs-main",
-         "all": 1, "exclude": "102", "mode": "snapshot"},
-        {"id": "backup-db", "type": "vzdump", "schedule": "sun 03:00", "storage": "pbs-main",
-         "vmid": "102", "mode": "snapshot"},
-    ]  # fmt: skip
+        _job("backup-all", all=1, exclude="102"),
+        _job("backup-db", schedule="sun 03:00", vmid="102"),
+    ]
     start = TONIGHT - DAY
     sunday = TONIGHT - 5 * DAY + 2 * 3600  # Sun 2026-11-15 03:00 in Paris
     nothing = ("INFO: starting new backup job: vzdump --all 1 --exclude 102 --mode snapshot "
@@ -340,14 +351,11 @@ def test_an_all_job_on_a_node_where_it_has_no_guest(tmp_path: Path) -> None:
                "INFO: Backup job finished successfully\nTASK OK")  # fmt: skip
     tasks = [
         _ok_task("pve1", [100, 101, 106, 107], start + 5),
-        {"node": "pve2", "type": "vzdump", "starttime": start + 4, "endtime": start + 6,
-         "log": nothing},
+        vzdump_task(node="pve2", start=start + 4, end=start + 6, log=nothing),
         _ok_task("pve2", [102], sunday + 3),
-        {"node": "pve1", "type": "vzdump", "starttime": TONIGHT + 5, "endtime": TONIGHT + 12,
-         "status": PBS_DOWN},
-        {"node": "pve2", "type": "vzdump", "starttime": TONIGHT + 4, "endtime": TONIGHT + 11,
-         "status": PBS_DOWN},
-    ]  # fmt: skip
+        vzdump_task(node="pve1", start=TONIGHT + 5, end=TONIGHT + 12, status=PBS_DOWN),
+        vzdump_task(node="pve2", start=TONIGHT + 4, end=TONIGHT + 11, status=PBS_DOWN),
+    ]
     backups = _snapshots([100, 101, 106, 107], start + 5) + _snapshots([102], sunday + 3)
     vmids = (100, 101, 102, 106, 107)
     with Simulator(_scenario(tasks, backups, jobs, vmids)) as sim:

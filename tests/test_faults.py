@@ -30,8 +30,8 @@ from typing import Any
 
 import nagiosplugin
 import pytest
-import yaml
 
+from builders import scenario_file
 from pve_backup_report import commands
 from pve_backup_report.analysis.assess import Assessment
 from pve_backup_report.analysis.coverage import Coverage
@@ -44,7 +44,6 @@ from pve_backup_report.timeutil import parse_timestamp
 from pve_sim import Scenario, Simulator
 
 HERE = Path(__file__).parent
-SCENARIO = HERE / "scenarios" / "faults.yaml"
 NOW_TEXT = "2026-11-20T12:00:00Z"
 NOW = parse_timestamp(NOW_TEXT)
 SECRET = "canary-f4ults-5ecret"  # the token secret of faults.yaml
@@ -54,7 +53,7 @@ HANG_MS = 30_000  # the time-bound tests: far beyond any -t they use
 
 
 def base_scenario() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(SCENARIO.read_text(encoding="utf-8"))
+    data = scenario_file("faults")
     assert data["token"]["secret"] == SECRET
     return data
 
@@ -175,13 +174,15 @@ class Expected:
 def expected(endpoint: str, fault: str) -> Expected:
     if fault == "empty":
         _, state, text = EMPTY[endpoint]
-        return Expected(state, text, "status", None, False)
+        return Expected(state, text, "status", reason=None, blind=False)
     reason = FAULTS[fault][1]
     if fault == "401" and endpoint in FIRST_ROUND:
         # the token is refused: nothing else is worth reading
-        return Expected(UNKNOWN, "PVE API not usable", "status", reason, True)
+        return Expected(UNKNOWN, "PVE API not usable", "status", reason=reason, blind=True)
     state, text, where = UNREADABLE[endpoint]
-    return Expected(state, text, where, None if endpoint in _NO_REASON else reason, False)
+    return Expected(
+        state, text, where, reason=None if endpoint in _NO_REASON else reason, blind=False
+    )
 
 
 def _bug(reason: str) -> pytest.MarkDecorator:
@@ -234,7 +235,7 @@ def run_in_process(
         )
         client = PveClient(settings)
         options = RunOptions(now=NOW, need_notes=need_notes, use_cache=False)
-        hook = report_hook(str(report), "en", True, None, clock=lambda: NOW)
+        hook = report_hook(str(report), "en", now_given=True, clock=lambda: NOW)
         seen: dict[str, Any] = {}
 
         def after(a: Assessment, state: nagiosplugin.state.ServiceState) -> str | None:
@@ -255,7 +256,7 @@ def run_in_process(
     wanted = None
     if "args" in seen:
         a, state = seen["args"]
-        wanted = render_report(a, state.text.upper(), "en", True, None, generated_at=NOW)
+        wanted = render_report(a, state.text.upper(), "en", now_given=True, generated_at=NOW)
     perf = dict(p.split("=", 1) for p in check.perfdata)
     return Outcome(
         state=check.state.text,

@@ -6,12 +6,13 @@ from typing import Any
 
 import pytest
 
+from builders import LogGuest, backup_result, scenario, sim_guest, sim_node, vzdump_job, vzdump_run
 from pve_backup_report.analysis.freshness import Freshness, expected_run, judge
 from pve_backup_report.analysis.history import GuestBackupResult
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.config import Secret, Settings
 from pve_backup_report.pipeline import RunOptions, run_assessment
-from pve_backup_report.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.timeutil import parse_timestamp
 from pve_sim import Scenario, Simulator
 
 T = parse_timestamp
@@ -19,11 +20,11 @@ H = 3600
 
 
 def ok(started: int) -> GuestBackupResult:
-    return GuestBackupResult(100, "ok", started, started + 60, 60, "pve1", "UPID:x", None)
+    return backup_result(started=started, upid="UPID:x")
 
 
 def failed(started: int) -> GuestBackupResult:
-    return GuestBackupResult(100, "failed", started, started + 60, 60, "pve1", "UPID:y", "boom")
+    return backup_result(started=started, status="failed", upid="UPID:y", message="boom")
 
 
 def test_expected_run_is_the_latest_event_older_than_grace() -> None:
@@ -69,42 +70,21 @@ def test_judge(
 # ----------------------------------------------------------------- through the simulator
 
 
-def _log(vmid: int, start: int, tz_offset_h: int) -> str:
-    local = (iso_utc(start + tz_offset_h * H) or "").replace("T", " ").rstrip("Z")
-    return "\n".join(
-        [
-            f"INFO: starting new backup job: vzdump {vmid} --storage pbs",
-            f"INFO: Starting Backup of VM {vmid} (qemu)",
-            f"INFO: Backup started at {local}",
-            f"INFO: creating Proxmox Backup Server archive 'vm/{vmid}/{iso_utc(start)}'",
-            f"INFO: Finished Backup of VM {vmid} (00:00:20)",
-            "INFO: Backup job finished successfully",
-            "TASK OK",
-        ]
-    )
-
-
 def _freshness(now: str, schedule: str, starts: list[str], tz_offset_h: int = 1) -> Any:
+    """Guest 100 of job ``j``, backed up at each of ``starts`` (node pve1, UTC + offset)."""
     tasks = [
-        {"node": "pve1", "type": "vzdump", "id": "100", "user": "root@pam", "starttime": s,
-         "endtime": T(s) + 30, "status": "OK", "log": _log(100, T(s), tz_offset_h)}
+        vzdump_run([LogGuest(100)], start=T(s), end=T(s) + 30, took=20,
+                   tz_offset=tz_offset_h * H, end_stamps=False)
         for s in starts
     ]  # fmt: skip
-    scenario = Scenario.from_dict(
-        {
-            "now": now,
-            "token": {"id": "monitor@pve!check", "secret": "s"},
-            "nodes": [{"node": "pve1", "status": "online", "timezone": "Europe/Paris"}],
-            "storages": [{"storage": "pbs", "type": "pbs", "server": "x", "datastore": "d",
-                          "content": "backup"}],
-            "guests": [{"vmid": 100, "type": "qemu", "name": "g", "node": "pve1",
-                        "status": "running"}],
-            "jobs": [{"id": "j", "type": "vzdump", "schedule": schedule, "storage": "pbs",
-                      "vmid": "100"}],
-            "tasks": tasks,
-        }
-    )  # fmt: skip
-    with Simulator(scenario, tls=False) as sim:
+    data = scenario(
+        now=now,
+        nodes=[sim_node(timezone="Europe/Paris")],
+        guests=[sim_guest(100, name="g")],
+        jobs=[vzdump_job("j", schedule=schedule, vmid="100")],
+        tasks=tasks,
+    )
+    with Simulator(Scenario.from_dict(data), tls=False) as sim:
         settings = Settings(
             hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret)
         )

@@ -15,6 +15,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from builders import (
+    LogGuest,
+    backup,
+    pbs_storage,
+    scenario,
+    sim_guest,
+    snapshot_job,
+    vzdump_clock,
+    vzdump_log,
+    vzdump_task,
+)
 from conftest import SimGet, SimulatorFactory
 from pve_backup_report.timeutil import iso_utc, parse_timestamp
 from pve_sim import Scenario
@@ -28,43 +39,17 @@ def _night(day: int) -> int:
     return parse_timestamp(f"2026-11-{day:02d}T21:00:00Z")
 
 
-def _clock(t: int) -> str:
-    return (iso_utc(t) or "").replace("T", " ").rstrip("Z")
-
-
-def _guest_lines(vmid: int, kind: str, start: int, error: str | None = None) -> list[str]:
-    """One guest's section as ``PVE::VZDump::exec_backup_task`` logs it."""
-    group = "vm" if kind == "qemu" else "ct"
-    lines = [f"INFO: Starting Backup of VM {vmid} ({kind})",
-             f"INFO: Backup started at {_clock(start)}"]  # fmt: skip
-    if error is not None:
-        return [*lines, f"ERROR: Backup of VM {vmid} failed - {error}",
-                f"INFO: Failed at {_clock(start + 20)}"]  # fmt: skip
-    return [
-        *lines,
-        f"INFO: creating Proxmox Backup Server archive '{group}/{vmid}/{iso_utc(start)}'",
-        f"INFO: Finished Backup of VM {vmid} (00:00:20)",
-        f"INFO: Backup finished at {_clock(start + 20)}",
-    ]
-
-
-def _run(day: int, guests: list[tuple[int, str, str | None]]) -> dict[str, Any]:
-    """The 21:00 run of the ``all`` job on pve1 with these (vmid, type, error) guests."""
+def _run(day: int, guests: list[LogGuest]) -> dict[str, Any]:
+    """The 21:00 run of the ``all`` job on pve1 (``PVE::VZDump::exec_backup_task`` logs
+    each guest 30 s after the previous one)."""
     start = _night(day) + 1
-    lines = ["INFO: starting new backup job: vzdump --all 1 --storage pbs --mode snapshot"]
-    t = start + 1
-    for vmid, kind, error in guests:
-        lines += _guest_lines(vmid, kind, t, error)
-        t += 30
-    failed = any(e is not None for _, _, e in guests)
-    lines.append("INFO: Backup job finished " + ("with errors" if failed else "successfully"))
-    lines.append("TASK ERROR: job errors" if failed else "TASK OK")
-    return {"node": "pve1", "type": "vzdump", "starttime": start, "endtime": t + 1,
-            "log": "\n".join(lines)}  # fmt: skip
+    command = "vzdump --all 1 --storage pbs --mode snapshot"
+    log = vzdump_log(guests, start=start, command=command, first=1, gap=30, took=20)
+    return vzdump_task(start=start, end=start + 2 + 30 * len(guests), log=log)
 
 
 def _snap(vmid: int, kind: str, day: int, **extra: Any) -> dict[str, Any]:
-    return {"storage": "pbs", "vmid": vmid, "type": kind, "ctime": _night(day) + 2, **extra}
+    return backup(vmid, ctime=_night(day) + 2, type=kind, **extra)
 
 
 def reused_cluster() -> dict[str, Any]:
@@ -77,36 +62,31 @@ def reused_cluster() -> dict[str, Any]:
     """
     tasks = []
     for day in range(10, 20):
-        guests: list[tuple[int, str, str | None]] = []
-        guests.append(
-            (100, "qemu", None)
+        guests = [
+            LogGuest(100)
             if day <= 15
-            else (100, "lxc", "unable to open file - No space left" if day == 19 else None)
-        )
-        guests += [(101, "qemu", None), (102, "qemu", None)]
+            else LogGuest(100, "lxc", "unable to open file - No space left" if day == 19 else None),
+            LogGuest(101),
+            LogGuest(102),
+        ]
         tasks.append(_run(day, guests))
     backups = [_snap(100, "qemu", d) for d in range(10, 16)]
     backups += [_snap(100, "lxc", d, size=2 * 1024**3) for d in (16, 17, 18)]
     backups += [_snap(101, "qemu", d, verification="ok") for d in range(10, 20)]
     backups += [_snap(102, "qemu", d) for d in range(10, 20)]
-    return {
-        "now": NOW,
-        "token": {"id": "monitor@pve!check", "secret": "s",
-                  "privileges": {"/": ["PVEAuditor"], "/storage/pbs": ["Datastore.Allocate"]}},
-        "nodes": [{"node": "pve1", "status": "online", "timezone": "UTC"}],
-        "storages": [{"storage": "pbs", "type": "pbs", "server": "192.0.2.10",
-                      "datastore": "main", "content": "backup"}],
-        "guests": [
-            {"vmid": 100, "type": "lxc", "name": "new-ct", "node": "pve1", "status": "running"},
-            {"vmid": 101, "type": "lxc", "name": "fresh-ct", "node": "pve1",
-             "status": "running"},
-            {"vmid": 102, "type": "qemu", "name": "vm", "node": "pve1", "status": "running"},
+    return scenario(
+        now=NOW,
+        privileges={"/": ["PVEAuditor"], "/storage/pbs": ["Datastore.Allocate"]},
+        storages=[pbs_storage(server="192.0.2.10", datastore="main")],
+        guests=[
+            sim_guest(100, type="lxc", name="new-ct"),
+            sim_guest(101, type="lxc", name="fresh-ct"),
+            sim_guest(102, name="vm"),
         ],
-        "jobs": [{"id": "daily", "type": "vzdump", "enabled": 1, "schedule": "21:00",
-                  "storage": "pbs", "all": 1, "mode": "snapshot"}],
-        "tasks": tasks,
-        "backups": backups,
-    }  # fmt: skip
+        jobs=[snapshot_job("daily", all=1)],
+        tasks=tasks,
+        backups=backups,
+    )
 
 
 def _coverage(sim: Any, env: dict[str, str] | None = None) -> dict[int, dict[str, Any]]:
@@ -159,23 +139,21 @@ def running_cluster() -> dict[str, Any]:
     """VM 100's backup started 16 hours ago and still runs (its PBS snapshot has no
     manifest yet); its previous success is three nights old."""
     data = reused_cluster()
-    data["guests"] = [{"vmid": 100, "type": "qemu", "name": "big", "node": "pve1",
-                       "status": "running"}]  # fmt: skip
+    data["guests"] = [sim_guest(100, name="big")]
     start = NOW - 16 * H
     data["tasks"] = [
-        _run(16, [(100, "qemu", None)]),
-        {"node": "pve1", "type": "vzdump", "id": "100", "starttime": start, "status": "running",
-         "log": "\n".join([
-             "INFO: starting new backup job: vzdump 100 --storage pbs --mode snapshot",
-             "INFO: Starting Backup of VM 100 (qemu)",
-             f"INFO: Backup started at {_clock(start + 1)}",
-             f"INFO: creating Proxmox Backup Server archive 'vm/100/{iso_utc(start + 1)}'",
-             "INFO:   0% (1.2 GiB of 4.0 TiB) in 3s, read: 409.6 MiB/s, write: 0 B/s",
-         ])},
+        _run(16, [LogGuest(100)]),
+        vzdump_task(id="100", start=start, status="running", log="\n".join([
+            "INFO: starting new backup job: vzdump 100 --storage pbs --mode snapshot",
+            "INFO: Starting Backup of VM 100 (qemu)",
+            f"INFO: Backup started at {vzdump_clock(start + 1)}",
+            f"INFO: creating Proxmox Backup Server archive 'vm/100/{iso_utc(start + 1)}'",
+            "INFO:   0% (1.2 GiB of 4.0 TiB) in 3s, read: 409.6 MiB/s, write: 0 B/s",
+        ])),
     ]  # fmt: skip
     data["backups"] = [
         _snap(100, "qemu", 16, size=34359738368, verification="ok"),
-        {"storage": "pbs", "vmid": 100, "type": "qemu", "ctime": start + 1, "unfinished": True},
+        backup(100, ctime=start + 1, type="qemu", unfinished=True),
     ]
     return data
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from builders import task_info
 from pve_backup_report.analysis.history import (
     GUEST_STATUSES,
     JOB_STATUSES,
@@ -40,19 +41,6 @@ def load(name: str) -> list[str]:
 
 def utc(iso: str) -> int:
     return int(datetime.fromisoformat(iso).replace(tzinfo=timezone.utc).timestamp())
-
-
-def make_task(
-    *,
-    start: int = 1704067200,
-    end: int | None = None,
-    status: str | None = "OK",
-    task_id: str = "",
-    node: str = "pve1",
-    task_type: str = "vzdump",
-) -> TaskInfo:
-    upid = format_upid(Upid(node, 4242, 123456, start, task_type, task_id, "root@pam"))
-    return TaskInfo(upid, node, start, end, status, task_type, task_id, "root@pam")
 
 
 def by_vmid(results: tuple[GuestBackupResult, ...]) -> dict[int, GuestBackupResult]:
@@ -90,7 +78,7 @@ def test_fixture_logs_all_present_and_documented() -> None:
 
 
 def test_real_multi_guest_success() -> None:
-    task = make_task(start=utc("2021-04-15T18:00:01"), end=utc("2021-04-15T18:25:24"))
+    task = task_info(start=utc("2021-04-15T18:00:01"), end=utc("2021-04-15T18:25:24"))
     parse = parse_task(task, load(SUCCESS_LOG), tz=BERLIN)
 
     durations = {
@@ -125,7 +113,7 @@ def test_real_multi_guest_success() -> None:
 
 
 def test_real_multi_guest_two_failed_then_interrupted() -> None:
-    task = make_task(
+    task = task_info(
         start=utc("2021-04-11T10:15:01"),
         end=utc("2021-04-11T13:05:07"),
         status="interrupted by signal",
@@ -185,9 +173,8 @@ def test_real_multi_guest_two_failed_then_interrupted() -> None:
 
 
 def test_real_cifs_two_guests_failed() -> None:
-    task = make_task(start=utc("2021-01-17T01:30:01"), end=utc("2021-01-17T03:47:38"))
-    task = TaskInfo(
-        task.upid, "pve1", task.starttime, task.endtime, "job errors", "vzdump", "", "root@pam"
+    task = task_info(
+        start=utc("2021-01-17T01:30:01"), end=utc("2021-01-17T03:47:38"), status="job errors"
     )
     parse = parse_task(task, load(CIFS_LOG), expected_vmids={112, 119, 120, 123}, tz=BERLIN)
     res = by_vmid(parse.results)
@@ -221,7 +208,7 @@ def test_real_cifs_two_guests_failed() -> None:
 
 
 def test_real_cifs_without_time_zone_reads_utc_and_says_so() -> None:
-    task = make_task(
+    task = task_info(
         start=utc("2021-01-17T01:30:01"), end=utc("2021-01-17T03:47:38"), status="job errors"
     )
     parse = parse_task(task, load(CIFS_LOG))
@@ -232,7 +219,7 @@ def test_real_cifs_without_time_zone_reads_utc_and_says_so() -> None:
 
 
 def test_real_pool_job_single_guest_task() -> None:
-    task = make_task(
+    task = task_info(
         start=utc("2023-09-23T02:35:00"), end=utc("2023-09-23T02:35:30"), task_id="255"
     )
     parse = parse_task(task, load(POOL_LOG), tz=BERLIN)
@@ -247,7 +234,7 @@ def test_real_pool_job_single_guest_task() -> None:
 
 
 def test_real_template_guest_section_only() -> None:
-    task = make_task(
+    task = task_info(
         start=utc("2023-10-01T05:00:00"), end=utc("2023-10-01T05:00:48"), task_id="9001"
     )
     parse = parse_task(task, load(TEMPLATE_LOG), tz=BERLIN)
@@ -261,7 +248,7 @@ def test_real_template_guest_section_only() -> None:
 
 
 def test_real_template_section_with_unexpected_status_keeps_finished_guest() -> None:
-    task = make_task(
+    task = task_info(
         start=utc("2023-10-01T05:00:00"),
         end=utc("2023-10-01T05:00:48"),
         task_id="9001",
@@ -276,7 +263,7 @@ def test_real_template_section_with_unexpected_status_keeps_finished_guest() -> 
 
 
 def test_real_ceph_single_ok_but_job_errors() -> None:
-    task = make_task(
+    task = task_info(
         start=utc("2021-05-17T18:15:01"), end=utc("2021-05-17T18:15:37"), status="job errors"
     )
     parse = parse_task(task, load(CEPH_LOG), expected_vmids={103, 100}, tz=BERLIN)
@@ -322,7 +309,7 @@ def test_pre_check_failure_without_starting_line() -> None:
         "",
         "TASK ERROR: job errors",
     ]
-    parse = parse_task(make_task(end=1704067300, status="job errors"), log, [100, 999, 101])
+    parse = parse_task(task_info(end=1704067300, status="job errors"), log, [100, 999, 101])
     res = by_vmid(parse.results)
     assert list(res) == [999, 100]  # 101 not in the log, but the job ran to its end
     assert res[999].status == "failed"
@@ -347,7 +334,7 @@ def test_multi_line_guest_error() -> None:
         "ERROR: Backup job failed - something else later",
         "TASK ERROR: job errors",
     ]
-    parse = parse_task(make_task(status="job errors"), log)
+    parse = parse_task(task_info(status="job errors"), log)
     (r,) = parse.results
     assert r.message == "first line of the error second line"
     assert parse.job_error == "something else later"
@@ -363,7 +350,7 @@ def test_lock_timeout_fails_expected_guests(task_line: str | None) -> None:
     if task_line is not None:
         log.append(task_line)
         status = lock_msg
-    task = make_task(start=1704067200, end=1704078000, status=status)
+    task = task_info(start=1704067200, end=1704078000, status=status)
     parse = parse_task(task, log, expected_vmids={101, 100})
     assert [(r.vmid, r.status, r.message) for r in parse.results] == [
         (100, "failed", lock_msg),
@@ -376,7 +363,7 @@ def test_lock_timeout_fails_expected_guests(task_line: str | None) -> None:
 
 def test_storage_activation_failure_multi_guest() -> None:
     err = "could not activate storage 'pbs1': pbs1: error fetching datastores - 500 Can't connect"
-    task = make_task(end=1704067203, status=err)
+    task = task_info(end=1704067203, status=err)
     parse = parse_task(task, [f"TASK ERROR: {err}"], expected_vmids=[102, 100, 101])
     assert [(r.vmid, r.status, r.message) for r in parse.results] == [
         (100, "failed", err),
@@ -390,7 +377,7 @@ def test_storage_activation_failure_multi_guest() -> None:
 
 def test_storage_activation_failure_single_guest_task_needs_no_expected_list() -> None:
     err = "could not activate storage 'pbs1': pbs1: error fetching datastores"
-    task = make_task(start=1704067200, end=1704067203, status=err, task_id="100")
+    task = task_info(start=1704067200, end=1704067203, status=err, task_id="100")
     (r,) = parse_task(task, [f"TASK ERROR: {err}"]).results
     assert (r.vmid, r.status, r.message) == (100, "failed", err)
     assert (r.started, r.ended) == (1704067200, 1704067203)
@@ -410,7 +397,7 @@ def test_a_dead_runs_reason_is_the_task_error_not_an_earlier_error_line() -> Non
         "ERROR: could not notify via target `mail-to-root`: failed to run 'sendmail'",
         f"TASK ERROR: {err}",
     ]
-    task = make_task(end=1704067263, status=err)
+    task = task_info(end=1704067263, status=err)
     parse = parse_task(task, log, expected_vmids=[100, 101])
     assert {(r.vmid, r.status, r.message) for r in parse.results} == {
         (100, "failed", err),
@@ -426,9 +413,9 @@ def test_a_perl_false_or_unexpected_task_status_is_never_ok(status: str) -> None
     never ended fails, a single-guest task without a log fails."""
     assert task_status_kind(status) == "unknown"
     log = [*HEADER, "INFO: Starting Backup of VM 100 (qemu)"]
-    (r,) = parse_task(make_task(end=1704070800, status=status), log).results
+    (r,) = parse_task(task_info(end=1704070800, status=status), log).results
     assert r.status == "failed"
-    task = make_task(end=1704070800, status=status, task_id="100")
+    task = task_info(end=1704070800, status=status, task_id="100")
     (r,) = parse_task(task, None).results
     assert r.status == "failed"
 
@@ -441,7 +428,7 @@ def test_running_task() -> None:
         "INFO: Backup started at 2024-01-01 02:01:00",
         "INFO: creating Proxmox Backup Server archive 'ct/101/2024-01-01T02:01:00Z'",
     ]
-    for task in (make_task(status="RUNNING", end=None), make_task(status=None, end=None)):
+    for task in (task_info(status="RUNNING", end=None), task_info(status=None, end=None)):
         parse = parse_task(task, log, expected_vmids={100, 101, 102}, tz="UTC")
         res = by_vmid(parse.results)
         assert list(res) == [100, 101]  # 102 not reached yet: no result
@@ -459,7 +446,7 @@ def test_running_task() -> None:
 
 
 def test_running_status_but_log_already_has_task_line() -> None:
-    parse = parse_task(make_task(status="RUNNING"), [*guest_ok(100), "TASK OK"], tz="UTC")
+    parse = parse_task(task_info(status="RUNNING"), [*guest_ok(100), "TASK OK"], tz="UTC")
     assert parse.job_status == "ok"
     assert parse.results[0].status == "ok"
 
@@ -471,7 +458,7 @@ def test_no_task_line_task_over() -> None:
         "INFO: Starting Backup of VM 101 (qemu)",
         "INFO: Backup started at 2024-01-01 02:01:00",
     ]
-    parse = parse_task(make_task(status="unexpected status", end=1704078000), log, tz="UTC")
+    parse = parse_task(task_info(status="unexpected status", end=1704078000), log, tz="UTC")
     res = by_vmid(parse.results)
     assert res[100].status == "ok"
     assert res[101].status == "failed"
@@ -480,7 +467,7 @@ def test_no_task_line_task_over() -> None:
     assert parse.job_status == "failed"
     assert parse.job_error is None
 
-    parse = parse_task(make_task(status=None, end=1704078000), log, tz="UTC")
+    parse = parse_task(task_info(status=None, end=1704078000), log, tz="UTC")
     assert by_vmid(parse.results)[101].message == (
         "backup did not finish (task ended: unexpected status)"
     )
@@ -488,7 +475,7 @@ def test_no_task_line_task_over() -> None:
 
 def test_unfinished_guest_in_a_task_that_ended_ok_takes_the_task_verdict() -> None:
     log = [*HEADER, *guest_ok(100), "INFO: Starting Backup of VM 101 (qemu)"]  # log cut off
-    parse = parse_task(make_task(status="OK", end=1704078000), log, tz="UTC")
+    parse = parse_task(task_info(status="OK", end=1704078000), log, tz="UTC")
     res = by_vmid(parse.results)
     assert res[101].status == "ok"
     assert res[101].message == "log incomplete; result taken from the task status"
@@ -512,7 +499,7 @@ def test_warn_lines_make_a_finished_guest_warning() -> None:
         "INFO: Backup job finished successfully",
         "TASK WARNINGS: 3",
     ]
-    parse = parse_task(make_task(status="WARNINGS: 3"), log, tz="UTC")
+    parse = parse_task(task_info(status="WARNINGS: 3"), log, tz="UTC")
     res = by_vmid(parse.results)
     assert res[100].status == "warning"
     assert res[100].message == (
@@ -530,7 +517,7 @@ def test_three_digit_hours_in_duration() -> None:
         "INFO: Finished Backup of VM 100 (123:04:05)",
         "TASK OK",
     ]
-    (r,) = parse_task(make_task(status="OK"), log).results
+    (r,) = parse_task(task_info(status="OK"), log).results
     assert r.duration_s == 123 * 3600 + 4 * 60 + 5
     assert r.started is None and r.ended is None  # multi-guest task, no time lines
 
@@ -548,19 +535,19 @@ def test_unprefixed_and_blank_lines_are_ignored() -> None:
         "",
         "TASK OK",
     ]
-    parse = parse_task(make_task(), log)
+    parse = parse_task(task_info(), log)
     assert [(r.vmid, r.status) for r in parse.results] == [(100, "ok")]
 
 
 def test_crlf_and_trailing_spaces_tolerated() -> None:
     log = [line + " \r" for line in guest_ok(100)] + ["TASK OK\r"]
-    (r,) = parse_task(make_task(), log, tz="UTC").results
+    (r,) = parse_task(task_info(), log, tz="UTC").results
     assert (r.status, r.duration_s, r.started) == ("ok", 10, utc("2024-01-01T02:00:00"))
 
 
 def test_single_guest_times_fall_back_to_the_task() -> None:
     log = ["INFO: Starting Backup of VM 100 (qemu)", "INFO: Finished Backup of VM 100 (00:00:20)"]
-    task = make_task(start=1704067200, end=1704067230, task_id="100")
+    task = task_info(start=1704067200, end=1704067230, task_id="100")
     (r,) = parse_task(task, [*log, "TASK OK"]).results
     assert (r.started, r.ended, r.duration_s) == (1704067200, 1704067230, 20)
     # no Finished duration either: endtime - starttime
@@ -571,7 +558,7 @@ def test_single_guest_times_fall_back_to_the_task() -> None:
 
 def test_skip_external_vms_and_expected_guests_on_other_nodes() -> None:
     log = [*HEADER, "INFO: skip external VMs: 200, 201", "ERROR: Backup job failed - hook failed"]
-    parse = parse_task(make_task(status="hook failed", end=1704067300), log, {100, 200})
+    parse = parse_task(task_info(status="hook failed", end=1704067300), log, {100, 200})
     assert parse.skipped_external == (200, 201)
     assert [(r.vmid, r.status, r.message) for r in parse.results] == [
         (100, "failed", "hook failed")
@@ -589,10 +576,10 @@ def test_dst_and_time_zones() -> None:
         "INFO: Finished Backup of VM 101 (00:00:01)",
         "TASK OK",
     ]
-    res = by_vmid(parse_task(make_task(), log, tz=BERLIN).results)
+    res = by_vmid(parse_task(task_info(), log, tz=BERLIN).results)
     assert res[100].started == utc("2024-01-15T01:00:00")
     assert res[101].started == utc("2024-07-15T00:00:00")
-    bad = parse_task(make_task(), log, tz="Mars/Olympus_Mons")
+    bad = parse_task(task_info(), log, tz="Mars/Olympus_Mons")
     assert by_vmid(bad.results)[100].started == utc("2024-01-15T02:00:00")
     assert [a.severity for a in bad.anomalies] == [Severity.WARNING]
     assert "Mars/Olympus_Mons" in bad.anomalies[0].message
@@ -605,7 +592,7 @@ def test_unparseable_time_is_ignored() -> None:
         "INFO: Finished Backup of VM 100 (00:00:01)",
         "TASK OK",
     ]
-    (r,) = parse_task(make_task(), log, tz="UTC").results
+    (r,) = parse_task(task_info(), log, tz="UTC").results
     assert r.started is None and r.status == "ok"
 
 
@@ -639,7 +626,7 @@ def test_log_unavailable_single_guest(
     want_message: str | None,
     job_status: str,
 ) -> None:
-    task = make_task(start=1704067200, end=end, status=status, task_id="100")
+    task = task_info(start=1704067200, end=end, status=status, task_id="100")
     parse = parse_task(task, log)
     (r,) = parse.results
     assert (r.vmid, r.status, r.message) == (100, want_status, want_message)
@@ -655,25 +642,25 @@ def test_log_unavailable_single_guest(
 
 @pytest.mark.parametrize("log", UNAVAILABLE)
 def test_log_unavailable_multi_guest(log: list[str] | None) -> None:
-    ok = parse_task(make_task(end=1704067900), log, expected_vmids={101, 100})
+    ok = parse_task(task_info(end=1704067900), log, expected_vmids={101, 100})
     assert [(r.vmid, r.status, r.started, r.ended, r.duration_s) for r in ok.results] == [
         (100, "ok", 1704067200, 1704067900, None),
         (101, "ok", 1704067200, 1704067900, None),
     ]
     assert len(ok.anomalies) == 1
 
-    warn = parse_task(make_task(end=1704067900, status="WARNINGS: 1"), log, expected_vmids={100})
+    warn = parse_task(task_info(end=1704067900, status="WARNINGS: 1"), log, expected_vmids={100})
     assert [(r.status, r.message) for r in warn.results] == [
         ("warning", "task ended with WARNINGS: 1 (guest unknown)")
     ]
 
-    failed = parse_task(make_task(end=1704067900, status="job errors"), log, expected_vmids={100})
+    failed = parse_task(task_info(end=1704067900, status="job errors"), log, expected_vmids={100})
     assert failed.results == ()  # cannot tell which guest failed
     assert failed.job_status == "failed" and failed.job_error == "job errors"
     (a,) = failed.anomalies
     assert "unknown" in a.message and a.details["upid"] == failed.task.upid
 
-    unknown = parse_task(make_task(end=1704067900), log)  # no expected guests at all
+    unknown = parse_task(task_info(end=1704067900), log)  # no expected guests at all
     assert unknown.results == ()
     assert len(unknown.anomalies) == 1
 
@@ -752,15 +739,15 @@ def test_task_from_api_rejects_bad_items(item: dict[str, Any]) -> None:
 
 def test_parse_task_rejects_bad_input() -> None:
     with pytest.raises(HistoryDataError, match="not 'vzdump'"):
-        parse_task(make_task(task_type="srvreload"), ["TASK OK"])
+        parse_task(task_info(task_type="srvreload"), ["TASK OK"])
     with pytest.raises(HistoryDataError):
-        parse_task(make_task(), ["TASK OK", 5])  # type: ignore[list-item]
+        parse_task(task_info(), ["TASK OK", 5])  # type: ignore[list-item]
     with pytest.raises(HistoryDataError):
-        parse_task(make_task(), ["TASK OK"], expected_vmids=["100"])  # type: ignore[list-item]
+        parse_task(task_info(), ["TASK OK"], expected_vmids=["100"])  # type: ignore[list-item]
 
 
 def test_to_json_keys() -> None:
-    (r,) = parse_task(make_task(), [*guest_ok(100), "TASK OK"], tz="UTC").results
+    (r,) = parse_task(task_info(), [*guest_ok(100), "TASK OK"], tz="UTC").results
     assert r.to_json() == {
         "status": "ok",
         "started": utc("2024-01-01T02:00:00"),
@@ -878,7 +865,7 @@ def test_arbitrary_logs_never_raise(
     expected: set[int] | None,
     tz: str | None,
 ) -> None:
-    task = make_task(start=1704067200, end=end, status=status, task_id=task_id)
+    task = task_info(start=1704067200, end=end, status=status, task_id=task_id)
     try:
         parse = parse_task(task, lines, expected, tz)
     except HistoryDataError:  # allowed by the contract (never happens for string lines)
@@ -897,6 +884,6 @@ def test_large_log_parses_every_result() -> None:
     """~105,000 lines: every guest section is parsed (speed is bench/run.py's business)."""
     lines = load(INTERRUPTED_LOG)
     big = lines[:-3] * 100 + lines[-3:]  # ~105,000 lines
-    task = make_task(start=utc("2021-04-11T10:15:01"), end=utc("2021-04-11T13:05:07"))
+    task = task_info(start=utc("2021-04-11T10:15:01"), end=utc("2021-04-11T13:05:07"))
     parse = parse_task(task, big, tz=BERLIN)
     assert len(parse.results) == 19 * 100

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from builders import LogGuest, backup, basic, pbs_storage, vzdump_job, vzdump_run, vzdump_task
 from conftest import SimGet, SimulatorFactory
 from pve_backup_report.analysis.privileges import (
     DATASTORE_AUDIT,
@@ -17,8 +18,10 @@ from pve_backup_report.analysis.privileges import (
     granted,
 )
 from pve_backup_report.collect.inventory import default_target
+from pve_backup_report.model import GuestType
+from pve_backup_report.timeutil import parse_timestamp
 from pve_sim import Scenario, Simulator
-from test_check_cli import NOW, basic, perfdata, run
+from test_check_cli import NOW, perfdata, run
 
 
 def coverage_json(data: dict[str, Any], *args: str) -> dict[str, Any]:
@@ -94,10 +97,9 @@ def test_dumpdir_job_is_not_pbs_even_where_the_node_default_is() -> None:
     a ``dumpdir``: plain files, never PBS. A job with neither writes to the default."""
     data = pbs_default_nodes(basic())
     data["jobs"] += [
-        {"id": "usb", "type": "vzdump", "enabled": 1, "schedule": "21:00",
-         "dumpdir": "/mnt/usb", "vmid": "105"},
-        {"id": "dflt", "type": "vzdump", "enabled": 1, "schedule": "21:00", "vmid": "300"},
-    ]  # fmt: skip
+        vzdump_job("usb", storage=None, enabled=1, dumpdir="/mnt/usb", vmid="105"),
+        vzdump_job("dflt", storage=None, enabled=1, vmid="300"),
+    ]
     result = coverage_json(data)
     guests = guests_of(result)
     assert guests[105]["coverage"] == "non_pbs_only"
@@ -113,8 +115,7 @@ def test_dumpdir_job_is_not_pbs_even_where_the_node_default_is() -> None:
 
 def test_dumpdir_job_in_long_output_and_reports(tmp_path: Path) -> None:
     data = pbs_default_nodes(basic())
-    data["jobs"].append({"id": "usb", "type": "vzdump", "enabled": 1, "schedule": "21:00",
-                         "dumpdir": "/mnt/usb", "vmid": "105"})  # fmt: skip
+    data["jobs"].append(vzdump_job("usb", storage=None, enabled=1, dumpdir="/mnt/usb", vmid="105"))
     with Simulator(Scenario.from_dict(data), tls=False) as s:
         proc = run(s, "--now", NOW, "-v", "--report", str(tmp_path / "en.md"))
         run(s, "--now", NOW, "--lang", "fr", "--report", str(tmp_path / "fr.md"))
@@ -150,9 +151,7 @@ def dumpdir_run(command: str, start: str) -> dict[str, Any]:
         102, command, "vzdump archive '/mnt/usb/vzdump-lxc-102-2026_11_20-10_00_01.tar.zst'",
         "2026-11-20", "10:00:01",
     )  # fmt: skip
-    return {"node": "pve2", "type": "vzdump", "id": "102", "user": "root@pam",
-            "starttime": start, "endtime": "2026-11-20T09:01:00Z", "status": "OK",
-            "log": log}  # fmt: skip
+    return vzdump_task(node="pve2", vmids=[102], start=start, end="2026-11-20T09:01:00Z", log=log)
 
 
 @pytest.mark.parametrize(
@@ -184,8 +183,7 @@ def test_node_default_dumpdir_is_not_pbs() -> None:
     job without storage writes plain files there."""
     data = basic()
     data["nodes"][1]["vzdump_defaults"] = {"dumpdir": "/mnt/usb"}
-    data["jobs"].append({"id": "dflt", "type": "vzdump", "enabled": 1, "schedule": "21:00",
-                         "vmid": "105"})  # fmt: skip
+    data["jobs"].append(vzdump_job("dflt", storage=None, enabled=1, vmid="105"))
     guest = guests_of(coverage_json(data))[105]
     assert guest["coverage"] == "non_pbs_only"
     assert guest["reasons"] == [
@@ -209,8 +207,9 @@ def test_storage_and_dumpdir_together_never_run() -> None:
     """pve-manager ``PVE::VZDump::new`` dies: ``cannot use options 'storage' and
     'dumpdir' at the same time``."""
     data = basic()
-    data["jobs"].append({"id": "both", "type": "vzdump", "enabled": 1, "schedule": "21:00",
-                         "storage": "pbs-main", "dumpdir": "/mnt/usb", "vmid": "105"})  # fmt: skip
+    data["jobs"].append(
+        vzdump_job("both", storage="pbs-main", enabled=1, dumpdir="/mnt/usb", vmid="105")
+    )
     result = coverage_json(data)
     guest = guests_of(result)[105]
     assert guest["coverage"] == "non_pbs_only"
@@ -230,10 +229,11 @@ def refused_jobs(privileges: dict[str, list[str]] | None = None) -> dict[str, An
     data = basic(pools=[{"poolid": "secret", "members": [300]}])
     if privileges is not None:
         data["token"]["privileges"] = privileges
-    common = {"type": "vzdump", "enabled": 1, "schedule": "21:00", "storage": "pbs-main"}
-    data["jobs"] += [{"id": "hand-edited", "vmid": "105", "all": 1, **common},
-                     {"id": "gone-pool", "pool": "gone", **common},
-                     {"id": "secret-pool", "pool": "secret", **common}]  # fmt: skip
+    data["jobs"] += [
+        vzdump_job("hand-edited", storage="pbs-main", enabled=1, vmid="105", all=1),
+        vzdump_job("gone-pool", storage="pbs-main", enabled=1, pool="gone"),
+        vzdump_job("secret-pool", storage="pbs-main", enabled=1, pool="secret"),
+    ]
     return data
 
 
@@ -310,12 +310,13 @@ def unlisted_storages(privileges: dict[str, list[str]]) -> dict[str, Any]:
     (configured nowhere)."""
     data = basic()
     data["token"]["privileges"] = privileges
-    data["storages"].append({"storage": "pbs-b", "type": "pbs", "server": "192.0.2.11",
-                             "datastore": "b", "username": "backup@pbs!pve",
-                             "content": "backup"})  # fmt: skip
-    common = {"type": "vzdump", "enabled": 1, "schedule": "21:00"}
-    data["jobs"] += [{"id": "to-b", "vmid": "105", "storage": "pbs-b", **common},
-                     {"id": "to-gone", "vmid": "200", "storage": "gone", **common}]  # fmt: skip
+    data["storages"].append(
+        pbs_storage("pbs-b", server="192.0.2.11", datastore="b", username="backup@pbs!pve")
+    )
+    data["jobs"] += [
+        vzdump_job("to-b", storage="pbs-b", enabled=1, vmid="105"),
+        vzdump_job("to-gone", storage="gone", enabled=1, vmid="200"),
+    ]
     return data
 
 
@@ -370,27 +371,18 @@ def fresh_cluster(privileges: dict[str, list[str]]) -> dict[str, Any]:
     data = basic(pools=[{"poolid": "prod", "members": [100, 101, 102]}])
     data["token"]["privileges"] = privileges
     data["jobs"] = [data["jobs"][0]]  # backup-daily: 100, 101, 102 to pbs-main
-    runs = [("pve1", 100, "qemu", "vm"), ("pve1", 101, "qemu", "vm"), ("pve2", 102, "lxc", "ct")]
+    runs: list[tuple[str, int, GuestType]] = [("pve1", 100, "qemu"), ("pve1", 101, "qemu"),
+                                              ("pve2", 102, "lxc")]  # fmt: skip
     data["tasks"] = []
     data["backups"] = []
-    for i, (node, vmid, kind, group) in enumerate(runs):
-        start = f"2026-11-19T20:0{i}:01Z"
-        log = "\n".join([
-            f"INFO: starting new backup job: vzdump {vmid} --mode snapshot --storage pbs-main",
-            f"INFO: Starting Backup of VM {vmid} ({kind})",
-            f"INFO: Backup started at 2026-11-19 21:0{i}:01",
-            f"INFO: creating Proxmox Backup Server archive '{group}/{vmid}/{start}'",
-            f"INFO: Finished Backup of VM {vmid} (00:00:30)",
-            f"INFO: Backup finished at 2026-11-19 21:0{i}:31",
-            "INFO: Backup job finished successfully",
-            "TASK OK",
-        ])  # fmt: skip
-        data["tasks"].append({"node": node, "type": "vzdump", "id": str(vmid),
-                              "user": "root@pam", "starttime": start,
-                              "endtime": f"2026-11-19T20:0{i}:31Z", "status": "OK",
-                              "log": log})  # fmt: skip
-        data["backups"].append({"storage": "pbs-main", "vmid": vmid, "ctime": start,
-                                "size": 1073741824, "verification": "ok"})  # fmt: skip
+    for i, (node, vmid, kind) in enumerate(runs):
+        start = parse_timestamp(f"2026-11-19T20:0{i}:01Z")  # 21:0i:01 in Paris
+        command = f"vzdump {vmid} --mode snapshot --storage pbs-main"
+        data["tasks"].append(vzdump_run([LogGuest(vmid, kind)], start=start, node=node,
+                                        end=start + 30, command=command, took=30,
+                                        tz_offset=3600))  # fmt: skip
+        data["backups"].append(backup(vmid, ctime=start, storage="pbs-main", size=1073741824,
+                                      verification="ok"))  # fmt: skip
     return data
 
 

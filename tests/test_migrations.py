@@ -15,7 +15,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+from builders import (
+    migration_task,
+    pbs_storage,
+    scenario,
+    sim_guest,
+    sim_node,
+    snapshot_job,
+    vzdump_task,
+)
 from conftest import SimGet, SimulatorFactory
+from pve_backup_report.model import GuestType
 from pve_backup_report.timeutil import parse_timestamp
 from pve_sim import Scenario, Simulator
 from test_check_cli import run
@@ -30,15 +40,10 @@ def _night(day: int) -> int:
     return parse_timestamp(f"2026-11-{day:02d}T21:00:00Z")
 
 
-def _migration(node: str, vmid: int, kind: str, at: int, target: str) -> dict[str, Any]:
-    """A finished migration task (on the source node, task id the VMID), as PVE logs it
-    (qemu-server ``PVE/QemuMigrate.pm``, pve-container ``PVE/LXC/Migrate.pm``)."""
-    word = "VM" if kind == "qmigrate" else "CT"
-    return {
-        "node": node, "type": kind, "id": str(vmid), "starttime": at, "endtime": at + 70,
-        "log": f"starting migration of {word} {vmid} to node '{target}' (192.0.2.2)\n"
-               "migration finished successfully (duration 00:01:10)\nTASK OK",
-    }  # fmt: skip
+def _migration(node: str, vmid: int, at: int, target: str, kind: GuestType = "qemu"
+               ) -> dict[str, Any]:  # fmt: skip
+    """A migration that took 70 s."""
+    return migration_task(vmid, node=node, start=at, target=target, kind=kind, took=70)
 
 
 def _run(node: str, day: int, vmids: list[int], external: list[int],
@@ -46,8 +51,7 @@ def _run(node: str, day: int, vmids: list[int], external: list[int],
     recipe: dict[str, Any] = {"job": "daily", "vmids": vmids, "external": external}
     if failures:
         recipe["failures"] = [{"vmid": v, "error": e} for v, e in failures.items()]
-    return {"node": node, "type": "vzdump", "starttime": _night(day) + 2 + NODES.index(node),
-            "log_recipe": recipe}  # fmt: skip
+    return vzdump_task(node=node, start=_night(day) + 2 + NODES.index(node), log_recipe=recipe)
 
 
 def drained_cluster(
@@ -75,28 +79,25 @@ def drained_cluster(
             fail = (failures or {}).get((day, node), fail)
             tasks.append(_run(node, day, local, external, fail))
     tasks += [
-        _migration("pve1", 100, "qmigrate", parse_timestamp("2026-11-15T08:00:00Z"), "pve2"),
-        _migration("pve1", 101, "qmigrate", parse_timestamp("2026-11-15T08:02:00Z"), "pve2"),
-        _migration("pve2", 100, "qmigrate", parse_timestamp("2026-11-20T08:00:00Z"), "pve1"),
-        _migration("pve2", 101, "qmigrate", parse_timestamp("2026-11-20T08:02:00Z"), "pve1"),
-        _migration("pve3", 300, "vzmigrate", parse_timestamp("2026-11-20T08:05:00Z"), "pve1"),
+        _migration("pve1", 100, parse_timestamp("2026-11-15T08:00:00Z"), "pve2"),
+        _migration("pve1", 101, parse_timestamp("2026-11-15T08:02:00Z"), "pve2"),
+        _migration("pve2", 100, parse_timestamp("2026-11-20T08:00:00Z"), "pve1"),
+        _migration("pve2", 101, parse_timestamp("2026-11-20T08:02:00Z"), "pve1"),
+        _migration("pve3", 300, parse_timestamp("2026-11-20T08:05:00Z"), "pve1", kind="lxc"),
     ]
-    return {
-        "now": NOW,
-        "token": {"id": "monitor@pve!check", "secret": "s"},
-        "nodes": [{"node": n, "status": "online", "timezone": "UTC"} for n in NODES],
-        "storages": [{"storage": "pbs", "type": "pbs", "server": "192.0.2.10",
-                      "datastore": "main", "content": "backup"}],
-        "guests": [
-            {"vmid": 100, "type": "qemu", "name": "web", "node": "pve1", "status": "running"},
-            {"vmid": 101, "type": "qemu", "name": "db", "node": "pve1", "status": "running"},
-            {"vmid": 200, "type": "qemu", "name": "mail", "node": "pve1", "status": "running"},
-            {"vmid": 300, "type": "lxc", "name": "dns", "node": "pve1", "status": "running"},
+    return scenario(
+        now=NOW,
+        nodes=[sim_node(n) for n in NODES],
+        storages=[pbs_storage(server="192.0.2.10", datastore="main")],
+        guests=[
+            sim_guest(100, name="web"),
+            sim_guest(101, name="db"),
+            sim_guest(200, name="mail"),
+            sim_guest(300, type="lxc", name="dns"),
         ],
-        "jobs": [{"id": "daily", "type": "vzdump", "enabled": 1, "schedule": "21:00",
-                  "storage": "pbs", "all": 1, "mode": "snapshot"}],
-        "tasks": tasks,
-    }  # fmt: skip
+        jobs=[snapshot_job("daily", all=1)],
+        tasks=tasks,
+    )
 
 
 def _coverage(sim: Simulator, *args: str) -> dict[int, dict[str, Any]]:
@@ -197,9 +198,7 @@ def test_a_new_guest_is_searched_for_one_event_only(simulator_factory: Simulator
     """A guest created this morning is in no run: the other nodes' runs of last night
     (read anyway) do not hold it, so no older run of another node is read for it."""
     data = drained_cluster()
-    data["guests"].append(
-        {"vmid": 400, "type": "qemu", "name": "new", "node": "pve1", "status": "running"}
-    )
+    data["guests"].append(sim_guest(400, name="new"))
     sim = simulator_factory(Scenario.from_dict(data))
     g = _coverage(sim)[400]
     assert g["last_backup"] is None and g["last_success"] is None
@@ -224,38 +223,34 @@ def test_warm_run_finds_them_from_the_cache(
     assert "0 logs read, 3 from cache" in second.stdout
 
 
-def _moved_alone(hourly: bool) -> dict[str, Any]:
+def _moved_alone(*, hourly: bool) -> dict[str, Any]:
     """Guest 500, the only guest of the ``vmid`` job ``daily`` on pve3, moved to pve2 this
     morning. With ``hourly``, pve2 also holds 501 (in ``daily``) and 600 (in the hourly
     job ``a-hourly``), so pve2 has two tasks at 21:00, ``a-hourly``'s first (job-id order).
     """
     data = drained_cluster()
-    data["guests"] = [
-        {"vmid": 500, "type": "qemu", "name": "app", "node": "pve2", "status": "running"},
-    ]
-    jobs = [{"id": "daily", "type": "vzdump", "enabled": 1, "schedule": "21:00",
-             "storage": "pbs", "vmid": "500", "mode": "snapshot"}]  # fmt: skip
+    data["guests"] = [sim_guest(500, name="app", node="pve2")]
+    jobs = [snapshot_job("daily", vmid="500")]
     tasks: list[dict[str, Any]] = [
-        _migration("pve3", 500, "qmigrate", parse_timestamp("2026-11-20T08:00:00Z"), "pve2")
+        _migration("pve3", 500, parse_timestamp("2026-11-20T08:00:00Z"), "pve2")
     ]
     for day in range(14, 20):
         run_ = _run("pve3", day, [500], [501] if hourly else [])
         tasks.append({**run_, "id": "500"} if not hourly else run_)
     if hourly:
         data["guests"] += [
-            {"vmid": 501, "type": "qemu", "name": "db", "node": "pve2", "status": "running"},
-            {"vmid": 600, "type": "lxc", "name": "dns", "node": "pve2", "status": "running"},
+            sim_guest(501, name="db", node="pve2"),
+            sim_guest(600, type="lxc", name="dns", node="pve2"),
         ]
         jobs[0]["vmid"] = "500,501"
-        jobs.append({"id": "a-hourly", "type": "vzdump", "enabled": 1, "schedule": "hourly",
-                     "storage": "pbs", "vmid": "600", "mode": "snapshot"})  # fmt: skip
+        jobs.append(snapshot_job("a-hourly", schedule="hourly", vmid="600"))
         for day in range(14, 20):
             night = _run("pve2", day, [501], [500])
             tasks.append({**night, "starttime": night["starttime"] + 5})
         for hour in range(15):  # 21:00 on the 19th to 11:00 today
             start = _night(19) + hour * 3600 + 1
-            tasks.append({"node": "pve2", "type": "vzdump", "id": "600", "starttime": start,
-                          "log_recipe": {"job": "a-hourly", "vmids": [600]}})  # fmt: skip
+            recipe = {"job": "a-hourly", "vmids": [600]}
+            tasks.append(vzdump_task(node="pve2", vmids=[600], start=start, log_recipe=recipe))
     data["jobs"] = jobs
     data["tasks"] = tasks
     return data

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from builders import backup, pbs_storage, scenario, scenario_file, sim_guest, sim_node, vzdump_job
 from pve_backup_report import commands
 from pve_backup_report.analysis.assess import Assessment
 from pve_backup_report.collect.pve_client import PveClient
@@ -33,7 +33,6 @@ from pve_sim import Scenario, Simulator, load_scenario
 
 HERE = Path(__file__).parent
 ODD = HERE / "scenarios" / "odd.yaml"
-FAULTS = HERE / "scenarios" / "faults.yaml"
 NOW_TEXT = "2026-11-20T12:00:00Z"
 NOW = parse_timestamp(NOW_TEXT)
 
@@ -80,7 +79,7 @@ def check_in_process(
         settings = settings_for(sim, **kw)
         client = PveClient(settings)
         options = RunOptions(now=NOW, need_notes=report is not None, use_cache=False)
-        after = None if report is None else report_hook(str(report), "en", True)
+        after = None if report is None else report_hook(str(report), "en", now_given=True)
         check = build_check(
             commands._collector(settings, client, options),
             CheckOptions(settings.thresholds, settings.max_age_s, client.tls_mode),
@@ -92,8 +91,7 @@ def check_in_process(
 
 
 def base() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(FAULTS.read_text(encoding="utf-8"))
-    return data
+    return scenario_file("faults")
 
 
 # --------------------------------------------------------------------------- names, tags, notes
@@ -206,7 +204,7 @@ def test_text_dumps_are_one_line_per_item(odd_runs: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- missing fields
 
 
-def minimal(with_storage_content: bool = True) -> dict[str, Any]:
+def minimal(*, with_storage_content: bool = True) -> dict[str, Any]:
     """faults.yaml served as bare items: only the fields PVE always sends, or fewer."""
     upid = "UPID:pve1:000003E8:00989680:6AFF5540:vzdump::root@pam:"
     pbs: dict[str, Any] = {"storage": "pbs-main", "type": "pbs"}
@@ -405,46 +403,29 @@ NEVER = 2_000  # guests of the pool without any backup
 
 
 def big_pool_scenario() -> dict[str, Any]:
+    """Ten thousand guests on two nodes (Paris) in pool ``big``, one job for the pool;
+    all but the first ``NEVER`` backed up last night."""
     vmids = range(1000, 1000 + POOL_SIZE)
-    return {
-        "now": NOW_TEXT,
-        "token": {
-            "id": "monitor@pve!check",
-            "secret": "canary-b1g-p00l",
-            "privileges": {"/": ["PVEAuditor"], "/storage/pbs-main": ["Datastore.Allocate"]},
-        },
-        "nodes": [
-            {"node": "pve1", "timezone": "Europe/Paris"},
-            {"node": "pve2", "timezone": "Europe/Paris"},
+    return scenario(
+        now=NOW_TEXT,
+        secret="canary-b1g-p00l",
+        privileges={"/": ["PVEAuditor"], "/storage/pbs-main": ["Datastore.Allocate"]},
+        nodes=[
+            sim_node("pve1", timezone="Europe/Paris"),
+            sim_node("pve2", timezone="Europe/Paris"),
         ],
-        "storages": [
-            {"storage": "pbs-main", "type": "pbs", "server": "192.0.2.10", "datastore": "main"}
-        ],
-        "pools": [{"poolid": "big", "comment": "ten thousand", "members": list(vmids)}],
-        "guests": [
-            {
-                "vmid": v,
-                "type": "qemu" if v % 2 else "lxc",
-                "node": f"pve{1 + v % 2}",
-                "name": f"guest-{v}",
-            }
+        storages=[pbs_storage("pbs-main", server="192.0.2.10", datastore="main", content=None)],
+        pools=[{"poolid": "big", "comment": "ten thousand", "members": list(vmids)}],
+        guests=[
+            sim_guest(v, type="qemu" if v % 2 else "lxc", node=f"pve{1 + v % 2}", name=f"guest-{v}")
             for v in vmids
         ],
-        "jobs": [
-            {
-                "id": "backup-big",
-                "type": "vzdump",
-                "enabled": 1,
-                "schedule": "21:00",
-                "storage": "pbs-main",
-                "pool": "big",
-            }
-        ],
-        "backups": [
-            {"storage": "pbs-main", "vmid": v, "ctime": "2026-11-19T20:30:00Z"}
+        jobs=[vzdump_job("backup-big", storage="pbs-main", enabled=1, pool="big")],
+        backups=[
+            backup(v, ctime=parse_timestamp("2026-11-19T20:30:00Z"), storage="pbs-main")
             for v in vmids[NEVER:]
         ],
-    }
+    )
 
 
 def test_ten_thousand_guests_in_one_pool() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from builders import scenario_file
+from builders import scenario_file, storage
 from pve_backup_report.analysis.pbs_health import (
     JobRun,
     SnapshotVerification,
@@ -30,7 +30,6 @@ from pve_backup_report.collect.pbs import match_storages, to_pve_item
 from pve_backup_report.collect.pbs_client import PbsClient
 from pve_backup_report.config import Sources, merge, redact
 from pve_backup_report.errors import ApiHttpError, ConfigError
-from pve_backup_report.model import Storage
 from pve_backup_report.pbs_config import PbsServer
 from pve_sim import Scenario, Simulator
 
@@ -327,9 +326,9 @@ def test_pbs_ca_bundle_must_be_pem_and_errors_name_the_setting(tmp_path: Path) -
 
 def test_matching_one_server_serves_every_datastore_it_has() -> None:
     st = [
-        Storage("a", "pbs", True, None, ("backup",), server="10.0.0.1", datastore="main"),
-        Storage("b", "pbs", True, None, ("backup",), server="10.0.0.2", datastore="other"),
-        Storage("c", "pbs", True, None, ("backup",), server="10.0.0.2", port=8100, datastore="x"),
+        storage("a", server="10.0.0.1", datastore="main"),
+        storage("b", server="10.0.0.2", datastore="other"),
+        storage("c", server="10.0.0.2", port=8100, datastore="x"),
     ]
     one = PbsServer("https://pbs:8007", "a@pbs!x", None)
     assert match_storages(st, [one], [{"main", "other"}]) == {"a": 0, "b": 0}

@@ -13,49 +13,45 @@ from typing import Any
 
 import pytest
 
+from builders import backup_result, basic, guest_task, sim_guest
 from pve_backup_report.analysis.freshness import Freshness, judge
 from pve_backup_report.analysis.history import GuestBackupResult
 from pve_sim import Scenario, Simulator
-from test_check_cli import NOW, basic, perfdata, run
+from test_check_cli import NOW, perfdata, run
 
 FIRST_RUN = "2026-11-20T20:00:00Z"
-RUNNING = GuestBackupResult(110, "running", 4000, None, None, "pve1", "UPID:r", None)
-FAILED = GuestBackupResult(110, "failed", 4000, 4060, 60, "pve1", "UPID:f", "boom")
+RUNNING = backup_result(110, started=4000, status="running", took=None, upid="UPID:r")
+FAILED = backup_result(110, started=4000, status="failed", upid="UPID:f", message="boom")
 NEW_GUESTS = [
-    {"vmid": 110, "type": "qemu", "name": "created", "node": "pve1", "status": "running"},
-    {"vmid": 111, "type": "lxc", "name": "restored", "node": "pve2", "status": "running"},
-    {"vmid": 112, "type": "qemu", "name": "cloned", "node": "pve2", "status": "stopped"},
-    {"vmid": 113, "type": "qemu", "name": "missed", "node": "pve1", "status": "running"},
-    {"vmid": 114, "type": "qemu", "name": "migrated", "node": "pve2", "status": "running"},
-    {"vmid": 115, "type": "qemu", "name": "moved-new", "node": "pve2", "status": "running"},
-    {"vmid": 116, "type": "lxc", "name": "reused", "node": "pve1", "status": "running"},
-    {"vmid": 117, "type": "lxc", "name": "ct-clone", "node": "pve1", "status": "running"},
+    sim_guest(110, name="created"),
+    sim_guest(111, type="lxc", name="restored", node="pve2"),
+    sim_guest(112, name="cloned", node="pve2", status="stopped"),
+    sim_guest(113, name="missed"),
+    sim_guest(114, name="migrated", node="pve2"),
+    sim_guest(115, name="moved-new", node="pve2"),
+    sim_guest(116, type="lxc", name="reused"),
+    sim_guest(117, type="lxc", name="ct-clone"),
 ]
 
 
-def _task(node: str, kind: str, vmid: int, start: str, log: str = "TASK OK") -> dict[str, Any]:
-    return {"node": node, "type": kind, "id": str(vmid), "user": "root@pam",
-            "starttime": start, "log": log}  # fmt: skip
-
-
 CREATION_TASKS = [
-    _task("pve1", "qmcreate", 110, "2026-11-20T09:00:00Z"),
-    _task("pve2", "vzrestore", 111, "2026-11-20T10:00:00Z"),
+    guest_task("qmcreate", 110, node="pve1", start="2026-11-20T09:00:00Z"),
+    guest_task("vzrestore", 111, node="pve2", start="2026-11-20T10:00:00Z"),
     # a clone's task id is the SOURCE (qemu-server clone_vm), on the source's node
-    _task("pve1", "qmclone", 100, "2026-11-20T10:30:00Z",
-          "creating a clone of VM 100 with ID 112\n"
-          "create full clone of drive scsi0 (local-lvm:vm-100-disk-0)\nTASK OK"),
+    guest_task("qmclone", 100, node="pve1", start="2026-11-20T10:30:00Z",
+               log="creating a clone of VM 100 with ID 112\n"
+               "create full clone of drive scsi0 (local-lvm:vm-100-disk-0)\nTASK OK"),
     # created before last night's run, which did not back it up: a missed run
-    _task("pve1", "qmcreate", 113, "2026-11-19T10:00:00Z"),
+    guest_task("qmcreate", 113, node="pve1", start="2026-11-19T10:00:00Z"),
     # migrated in: not new (the migration task is on the source node, id = the guest)
-    _task("pve1", "qmigrate", 114, "2026-11-20T08:00:00Z"),
+    guest_task("qmigrate", 114, node="pve1", start="2026-11-20T08:00:00Z"),
     # created on pve1 this morning, then migrated to pve2: still new
-    _task("pve1", "qmcreate", 115, "2026-11-20T07:00:00Z"),
-    _task("pve1", "qmigrate", 115, "2026-11-20T07:30:00Z"),
+    guest_task("qmcreate", 115, node="pve1", start="2026-11-20T07:00:00Z"),
+    guest_task("qmigrate", 115, node="pve1", start="2026-11-20T07:30:00Z"),
     # VMID 116 was a VM created (and deleted) today; the container 116 is older
-    _task("pve2", "qmcreate", 116, "2026-11-20T06:00:00Z"),
-    _task("pve1", "vzclone", 102, "2026-11-20T11:00:00Z",
-          "creating a clone of container 102 with ID 117\nTASK OK"),
+    guest_task("qmcreate", 116, node="pve2", start="2026-11-20T06:00:00Z"),
+    guest_task("vzclone", 102, node="pve1", start="2026-11-20T11:00:00Z",
+               log="creating a clone of container 102 with ID 117\nTASK OK"),
 ]  # fmt: skip
 
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from builders import scenario_file, task_info
 from pve_backup_report import config
 from pve_backup_report.analysis.history import (
     GUEST_STATUSES,
@@ -142,9 +142,8 @@ REAL_LOGS = {p.name: _fixture_lines(p) for p in TASKLOGS}
 START = int(datetime(2021, 4, 11, 10, 15, 1, tzinfo=timezone.utc).timestamp())
 
 
-def task(status: str | None = "OK", task_id: str = "", end: int | None = None) -> TaskInfo:
-    upid = format_upid(Upid("pve1", 4242, 123456, START, "vzdump", task_id, "root@pam"))
-    return TaskInfo(upid, "pve1", START, end, status, "vzdump", task_id, "root@pam")
+def task(status: str | None = "OK", task_id: str = "") -> TaskInfo:
+    return task_info(start=START, status=status, task_id=task_id)
 
 
 @st.composite
@@ -343,9 +342,7 @@ yaml_values: st.SearchStrategy[Any] = st.recursive(
     ),
     max_leaves=10,
 )
-SCENARIO_BASE: dict[str, Any] = yaml.safe_load(
-    (HERE / "scenarios" / "faults.yaml").read_text(encoding="utf-8")
-)
+SCENARIO_BASE = scenario_file("faults")
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

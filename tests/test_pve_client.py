@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+import builders
+from builders import pbs_storage, sim_guest, sim_node, vzdump_job
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.config import Secret, Settings
 from pve_backup_report.errors import (
@@ -28,21 +30,18 @@ TOKEN = "monitor@pve!check"
 
 
 def scenario(**extra: Any) -> Scenario:
-    base: dict[str, Any] = {
-        "now": "2026-11-20T12:00:00Z",
-        "token": {"id": TOKEN, "secret": CANARY},
-        "nodes": [{"node": "pve1", "status": "online", "timezone": "Europe/Paris"}],
-        "storages": [
-            {"storage": "pbs1", "type": "pbs", "server": "192.0.2.1", "datastore": "d",
-             "content": "backup"},
-        ],
-        "guests": [{"vmid": 100, "type": "qemu", "name": "web", "node": "pve1",
-                    "status": "running"}],
-        "jobs": [{"id": "daily", "type": "vzdump", "schedule": "21:00", "storage": "pbs1",
-                  "all": 1}],
-    }  # fmt: skip
-    base.update(extra)
-    return Scenario.from_dict(base)
+    """pve1 (Paris) with VM 100 in the ``all`` job ``daily`` to PBS ``pbs1``."""
+    return Scenario.from_dict(
+        builders.scenario(
+            secret=CANARY,
+            nodes=[sim_node(timezone="Europe/Paris")],
+            storages=[pbs_storage("pbs1", server="192.0.2.1")],
+            guests=[sim_guest(100, name="web")],
+            jobs=[vzdump_job("daily", storage="pbs1", all=1)],
+            tasks=[],
+        )
+        | extra
+    )
 
 
 def settings_for(sim: Simulator, **kw: Any) -> Settings:

@@ -14,7 +14,7 @@ import pytest
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from builders import backup_job
+from builders import backup_job, guest, storage
 from pve_backup_report.analysis.assess import AnalysisOptions, Assessment, CollectStats, assess
 from pve_backup_report.analysis.coverage import Coverage, analyse_coverage
 from pve_backup_report.analysis.history import GuestBackupResult, GuestHistory
@@ -29,7 +29,6 @@ from pve_backup_report.model import (
     Pool,
     Problem,
     Severity,
-    Storage,
 )
 from pve_backup_report.output import report as report_mod
 from pve_backup_report.output.check import CheckOptions, build_check
@@ -75,19 +74,15 @@ def build(
     """A small cluster with one guest per problem, built from domain objects."""
     nodes = (Node("pve1", "online", "Europe/Paris"), Node("pve2", "online", "Europe/Paris"))
     storages = (
-        Storage("local", "dir", True, None, ("backup", "iso")),
-        Storage(
+        storage("local", type="dir", content=("backup", "iso")),
+        storage(
             "pbs1",
-            "pbs",
-            True,
-            None,
-            ("backup",),
             server="pbs.example.org",
             datastore="ds1",
             namespace="prod",
             username="backup@pbs",
         ),
-        Storage("pbs-bare", "pbs", True, ("pve2",), ("backup",), server="pbs2"),
+        storage("pbs-bare", nodes=("pve2",), server="pbs2"),
     )
     jobs = (
         backup_job(
@@ -101,26 +96,16 @@ def build(
         backup_job("broken", vmid="104", schedule="bogus 99:99", enabled=False),
     )
     guests = (
-        Guest(100, "qemu", "web", "pve1", "running", False, pool="prod", tags=("web", "db")),
-        Guest(101, "qemu", "mail", "pve1", "running", False),
-        Guest(102, "lxc", "dns", "pve2", "running", False),
-        Guest(103, "qemu", "nas", "pve1", "stopped", False),
-        Guest(104, "qemu", "scratch", "pve2", "running", False),
-        Guest(105, "qemu", "old", "pve2", "stopped", False),
-        Guest(106, "lxc", "newbie", "pve1", "running", False),
-        Guest(107, "qemu", "db", "pve1", "running", False, notes="Primary DB\nmore text"),
-        Guest(108, "qemu", "lab", "pve1", "running", False),
-        Guest(
-            109,
-            "qemu",
-            HOSTILE_NAME,
-            "pve1",
-            "running",
-            False,
-            pool="p|ool",
-            tags=("t|1", "<i>"),
-            notes=HOSTILE_NOTE,
-        ),
+        guest(100, name="web", pool="prod", tags=("web", "db")),
+        guest(101, name="mail"),
+        guest(102, type="lxc", name="dns", node="pve2"),
+        guest(103, name="nas", status="stopped"),
+        guest(104, name="scratch", node="pve2"),
+        guest(105, name="old", node="pve2", status="stopped"),
+        guest(106, type="lxc", name="newbie"),
+        guest(107, name="db", notes="Primary DB\nmore text"),
+        guest(108, name="lab"),
+        guest(109, name=HOSTILE_NAME, pool="p|ool", tags=("t|1", "<i>"), notes=HOSTILE_NOTE),
         *extra_guests,
     )
     inventory = Inventory(
@@ -495,12 +480,11 @@ def test_not_covered_section() -> None:
 
 
 def test_nothing_needs_attention() -> None:
-    guest = Guest(1, "qemu", "a", "pve1", "running", False)
     inv = Inventory(
         (Node("pve1", "online", "UTC"),),
-        (Storage("pbs1", "pbs", True, None, ("backup",)),),
+        (storage("pbs1"),),
         (backup_job("j", vmid="1"),),
-        (guest,),
+        (guest(1, name="a"),),
         (),
     )
     cov = analyse_coverage(inv, (), NOW)
@@ -544,7 +528,7 @@ def test_jobs_table(report_en: str) -> None:
 
 
 def test_job_with_many_guests_shows_the_count_only() -> None:
-    extra = tuple(Guest(200 + i, "qemu", f"g{i}", "pve1", "running", False) for i in range(12))
+    extra = tuple(guest(200 + i, name=f"g{i}") for i in range(12))
     text = render_report(build(extra_guests=extra), "OK")
     tokens = _parser().parse(text)
     header, rows, _ = next(t for t in _tables(tokens) if "Readable schedule" in t[0])
@@ -718,7 +702,7 @@ def test_report_hook_read_only_directory(
     target.write_text("previous", encoding="utf-8")
     _deny_writes(ro, monkeypatch)
     try:
-        hook = report_hook(str(target), "en", False)
+        hook = report_hook(str(target), "en", now_given=False)
         error = hook(assessment, nagiosplugin.Critical)
     finally:
         ro.chmod(0o755)
@@ -729,7 +713,7 @@ def test_report_hook_read_only_directory(
 
 def test_report_hook_missing_directory(tmp_path: Path, assessment: Assessment) -> None:
     target = tmp_path / "nope" / "report.md"
-    error = report_hook(str(target), "en", False)(assessment, nagiosplugin.Ok)
+    error = report_hook(str(target), "en", now_given=False)(assessment, nagiosplugin.Ok)
     assert error is not None
     assert error.startswith(f"report not written: cannot write {target}: ")
     assert "No such file or directory" in error
@@ -737,7 +721,7 @@ def test_report_hook_missing_directory(tmp_path: Path, assessment: Assessment) -
 
 def test_report_hook_writes_with_the_final_state(tmp_path: Path, assessment: Assessment) -> None:
     target = tmp_path / "r.md"
-    hook = report_hook(str(target), "fr", True, clock=lambda: float(NOW + 60))
+    hook = report_hook(str(target), "fr", now_given=True, clock=lambda: float(NOW + 60))
     assert hook(assessment, nagiosplugin.Warn) is None
     text = target.read_text(encoding="utf-8")
     assert "**État global :** **`WARNING`** (avertissement)" in text
@@ -752,7 +736,7 @@ def test_report_hook_never_raises_on_a_rendering_bug(
         raise KeyError("oops")
 
     monkeypatch.setattr(report_mod, "render_report", broken)
-    error = report_hook(str(tmp_path / "r.md"), "en", False)(assessment, nagiosplugin.Ok)
+    error = report_hook(str(tmp_path / "r.md"), "en", now_given=False)(assessment, nagiosplugin.Ok)
     assert error is not None and error.startswith("report not written: cannot render it")
     assert not (tmp_path / "r.md").exists()
 
@@ -765,7 +749,7 @@ def test_unwritable_report_makes_the_check_warning_not_lost(
     check = build_check(
         lambda: assessment,
         CheckOptions(thresholds={}, max_age_s=assessment.options.max_age_s),
-        report_hook(str(target), "en", False),
+        report_hook(str(target), "en", now_given=False),
     )
     check()
     assert check.state == nagiosplugin.Critical  # from the guests, not lowered

@@ -23,8 +23,24 @@ from typing import Any
 
 import pytest
 
+from builders import (
+    FULL_DETAILS,
+    backup,
+    guest_section,
+    guest_task,
+    migration_task,
+    pbs_storage,
+    scenario,
+    sim_guest,
+    sim_node,
+    snapshot_job,
+    vzdump_log,
+    vzdump_task,
+)
+from builders import LogGuest as G
 from conftest import SimulatorFactory
-from pve_backup_report.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.model import GuestType
+from pve_backup_report.timeutil import parse_timestamp
 from pve_sim import Scenario, Simulator
 from test_check_cli import run
 
@@ -43,84 +59,51 @@ def at(day: int, hhmm: str = "21:00") -> int:
     return parse_timestamp(f"2026-11-{day:02d}T{hhmm}:00Z")
 
 
-def _local(t: int) -> str:
-    return (iso_utc(t) or "").replace("T", " ").rstrip("Z")
-
-
-@dataclass(frozen=True)
-class G:
-    """One guest of a run: ``error`` fails it (``exec_backup_task``'s ``$err``)."""
-
-    vmid: int
-    kind: str = "qemu"
-    error: str | None = None
+# exec_backup_task's lines for a guest: a full log, 30 s per guest, the archive line
+# before a transfer error
+SECTION: dict[str, Any] = {"took": 30, "details": FULL_DETAILS, "fail_at": "transfer"}
 
 
 def _section(g: G, t: int) -> list[str]:
     """pve-manager ``PVE/VZDump.pm`` ``exec_backup_task`` for one guest starting at ``t``."""
-    prefix, label = KINDS[g.kind]
-    lines = [f"INFO: Starting Backup of VM {g.vmid} ({g.kind})",
-             f"INFO: Backup started at {_local(t)}", "INFO: status = running",
-             f"INFO: {label}: guest{g.vmid}", "INFO: backup mode: snapshot",
-             "INFO: ionice priority: 7",
-             f"INFO: creating Proxmox Backup Server archive '{prefix}/{g.vmid}/{iso_utc(t)}'",
-             ]  # fmt: skip
-    if g.error:
-        return [*lines, f"ERROR: Backup of VM {g.vmid} failed - {g.error}",
-                f"INFO: Failed at {_local(t + 30)}"]  # fmt: skip
-    return [*lines, f"INFO: Finished Backup of VM {g.vmid} (00:00:30)",
-            f"INFO: Backup finished at {_local(t + 30)}"]  # fmt: skip
+    return guest_section(g, at=t, **SECTION)
 
 
 def run_log(cmd: str, guests: Sequence[G], start: int, external: Sequence[int] = ()) -> str:
-    """``exec_backup``: command line, ``skip external VMs``, one section per guest (sorted),
-    the job summary and fork_worker's ``TASK`` line."""
-    lines = [f"INFO: starting new backup job: {cmd}"]
-    if external:
-        lines.append("INFO: skip external VMs: " + ", ".join(map(str, sorted(external))))
-    t = start + 1
-    for g in sorted(guests, key=lambda x: x.vmid):
-        lines += _section(g, t)
-        t += 31
-    failed = any(g.error for g in guests)
-    lines.append(f"INFO: Backup job finished {'with errors' if failed else 'successfully'}")
-    lines.append("TASK ERROR: job errors" if failed else "TASK OK")
-    return "\n".join(lines)
+    """``exec_backup``: command line, ``skip external VMs``, one section per guest (sorted,
+    31 s apart), the job summary and fork_worker's ``TASK`` line."""
+    ordered = sorted(guests, key=lambda x: x.vmid)
+    return vzdump_log(ordered, start=start, command=cmd, external=external, first=1, gap=31,
+                      **SECTION)  # fmt: skip
 
 
 def vzdump(node: str, start: int, cmd: str, guests: Sequence[G] = (),
            external: Sequence[int] = (), **extra: Any) -> dict[str, Any]:  # fmt: skip
-    """A scheduled vzdump task (user root@pam; task id the VMID for one local guest)."""
-    task = {"node": node, "type": "vzdump", "user": "root@pam", "starttime": start,
-            "id": str(guests[0].vmid) if len(guests) == 1 else "",
-            "endtime": start + 2 + 31 * len(guests),
-            "log": run_log(cmd, guests, start, external)}  # fmt: skip
-    task.update(extra)
-    return task
+    """A scheduled vzdump task (task id the VMID for one local guest)."""
+    return vzdump_task(node=node, start=start, vmids=[g.vmid for g in guests],
+                       end=start + 2 + 31 * len(guests),
+                       log=run_log(cmd, guests, start, external), **extra)  # fmt: skip
 
 
 def dead(node: str, start: int, error: str, taskid: str = "") -> dict[str, Any]:
     """A run that died in ``PVE::VZDump::new`` (pve-common ``fork_worker``: only the
     ``TASK ERROR`` line)."""
-    return {"node": node, "type": "vzdump", "user": "root@pam", "starttime": start,
-            "id": taskid, "endtime": start + 3, "log": f"TASK ERROR: {error}"}  # fmt: skip
+    return vzdump_task(node=node, start=start, id=taskid, end=start + 3, log=f"TASK ERROR: {error}")
 
 
-def migration(node: str, vmid: int, when: int, target: str, kind: str = "qemu") -> dict[str, Any]:
+def migration(
+    node: str, vmid: int, when: int, target: str, kind: GuestType = "qemu"
+) -> dict[str, Any]:
     """qemu-server ``PVE/QemuMigrate.pm`` / pve-container ``PVE/LXC/Migrate.pm``: the task
     is on the source node, its id the VMID."""
-    word, typ = ("VM", "qmigrate") if kind == "qemu" else ("CT", "vzmigrate")
-    return {"node": node, "type": typ, "id": str(vmid), "user": "root@pam", "starttime": when,
-            "endtime": when + 60,
-            "log": f"starting migration of {word} {vmid} to node '{target}' (192.0.2.2)\n"
-                   "migration finished successfully (duration 00:01:00)\nTASK OK"}  # fmt: skip
+    return migration_task(vmid, node=node, start=when, target=target, kind=kind)
 
 
 def snapshot(
-    vmid: int, t: int, kind: str = "qemu", storage: str = "pbs", **kw: Any
+    vmid: int, t: int, kind: GuestType = "qemu", storage: str = "pbs", **kw: Any
 ) -> dict[str, Any]:
     """The PBS snapshot a guest section started at ``t`` made."""
-    return {"storage": storage, "vmid": vmid, "type": kind, "ctime": t, "size": 2**30, **kw}
+    return backup(vmid, ctime=t, storage=storage, type=kind, size=2**30, **kw)
 
 
 FULL_AUDIT = ["Sys.Audit", "VM.Audit", "Datastore.Audit", "Pool.Audit"]
@@ -158,25 +141,22 @@ class Cluster:
                 t += 31
 
     def scenario(self) -> Scenario:
-        jobs = self.jobs or [{"id": "daily", "type": "vzdump", "enabled": 1, "schedule": "21:00",
-                              "storage": "pbs", "all": 1, "mode": "snapshot"}]  # fmt: skip
-        data = {
-            "now": NOW,
-            "token": {"id": "monitor@pve!check", "secret": "review-secret",
-                      "privileges": {"/": FULL_AUDIT, "/storage": ["Datastore.Allocate"]}},
-            "nodes": [{"node": n, "status": "offline" if n in self.offline else "online",
-                       "timezone": "UTC"} for n in self.nodes],
-            "storages": [{"storage": "pbs", "type": "pbs", "server": "192.0.2.10",
-                          "datastore": "main", "username": "backup@pbs!pve", "content": "backup"},
-                         {"storage": "pbs2", "type": "pbs", "server": "198.51.100.20",
-                          "datastore": "off", "username": "backup@pbs!pve", "content": "backup"}],
-            "guests": [{"vmid": v, "type": k, "name": f"guest{v}", "node": n,
-                        "status": "running"} for v, (k, n) in sorted(self.guests.items())],
-            "jobs": jobs,
-            "tasks": self.tasks,
-            "backups": self.backups,
+        pbs = {"username": "backup@pbs!pve"}
+        data = scenario(
+            now=NOW,
+            secret="review-secret",
+            privileges={"/": FULL_AUDIT, "/storage": ["Datastore.Allocate"]},
+            nodes=[sim_node(n, status="offline" if n in self.offline else "online")
+                   for n in self.nodes],
+            storages=[pbs_storage(server="192.0.2.10", datastore="main", **pbs),
+                      pbs_storage("pbs2", server="198.51.100.20", datastore="off", **pbs)],
+            guests=[sim_guest(v, type=k, name=f"guest{v}", node=n)
+                    for v, (k, n) in sorted(self.guests.items())],
+            jobs=self.jobs or [snapshot_job("daily", all=1)],
+            tasks=self.tasks,
+            backups=self.backups,
             **self.extra,
-        }  # fmt: skip
+        )  # fmt: skip
         return Scenario.from_dict(data)
 
 
@@ -390,11 +370,9 @@ PBS2_DOWN = (
     .replace("192.0.2.10", "198.51.100.20")
 )
 SHARED_JOBS = [
-    {"id": "a-main", "type": "vzdump", "enabled": 1, "schedule": "21:00", "storage": "pbs",
-     "vmid": "100,101", "mode": "snapshot"},
-    {"id": "b-offsite", "type": "vzdump", "enabled": 1, "schedule": "21:00", "storage": "pbs2",
-     "vmid": "102,103", "mode": "snapshot"},
-]  # fmt: skip
+    snapshot_job("a-main", vmid="100,101"),
+    snapshot_job("b-offsite", storage="pbs2", vmid="102,103"),
+]
 A_CMD = "vzdump 100 101 --mode snapshot --storage pbs --quiet 1"
 B_CMD = "vzdump 102 103 --storage pbs2 --mode snapshot --quiet 1"
 
@@ -450,11 +428,10 @@ LEGACY = {"id": "3f786850e387550fdab836ed7e6dc881de23001b:1", "starttime": "00:0
 LEGACY_SERVED = {k: v for k, v in LEGACY.items() if k not in ("starttime", "dow")} | {
     "schedule": "00:00"
 }  # pve-manager PVE/API2/Backup.pm index: $convert_to_schedule (all 7 days: the time only)
-BIG_JOB = {"id": "big", "type": "vzdump", "enabled": 1, "schedule": "23:30", "storage": "pbs",
-           "vmid": "100", "mode": "snapshot"}  # fmt: skip
+BIG_JOB = snapshot_job("big", schedule="23:30", vmid="100")
 
 
-def _legacy_cluster(timeout_last_night: bool) -> Cluster:
+def _legacy_cluster(*, timeout_last_night: bool) -> Cluster:
     """A legacy ``vzdump.cron`` job at 00:00 (300, 301 on pve1), run by cron through the
     ``vzdump`` CLI, and a jobs.cfg job at 23:30 whose big VM 100 took 5 h last night:
     the legacy run waited 180 min (``lockwait`` default) for ``/var/run/vzdump.lock``."""
@@ -472,11 +449,16 @@ def _legacy_cluster(timeout_last_night: bool) -> Cluster:
             # pve-manager PVE/VZDump.pm getlock; PVE/API2/VZDump.pm worker exit(-1);
             # pve-common PVE/RESTEnvironment.pm fork_worker (CLI, sync): the parent reads
             # no status and dies with 'got unexpected control message: '
-            c.tasks.append({"node": "pve1", "type": "vzdump", "user": "root@pam",
-                            "starttime": legacy_start, "endtime": legacy_start + 3 * 3600 + 1,
-                            "id": "", "log": "INFO: trying to get global lock - waiting...\n"
-                            f"ERROR: {LOCK_TIMEOUT}\n"
-                            "TASK ERROR: got unexpected control message:  "})  # fmt: skip
+            c.tasks.append(
+                vzdump_task(
+                    node="pve1",
+                    start=legacy_start,
+                    end=legacy_start + 3 * 3600 + 1,
+                    log="INFO: trying to get global lock - waiting...\n"
+                    f"ERROR: {LOCK_TIMEOUT}\n"
+                    "TASK ERROR: got unexpected control message:  ",
+                )
+            )
             continue
         c.tasks.append(big)
         c.tasks.append(vzdump("pve1", legacy_start, legacy_cmd, [G(300, "lxc"), G(301)]))
@@ -488,7 +470,9 @@ def _legacy_cluster(timeout_last_night: bool) -> Cluster:
 def test_lock_timeout_of_a_legacy_cron_job(simulator_factory: SimulatorFactory, pbs: bool) -> None:
     """PVE's answer: 300 and 301 failed at tonight's 00:00 run with the lock error; 100
     is fresh (its run finished at 04:30)."""
-    guests = coverage(simulator_factory(_legacy_cluster(True).scenario()), pbs=pbs)
+    guests = coverage(
+        simulator_factory(_legacy_cluster(timeout_last_night=True).scenario()), pbs=pbs
+    )
     assert guests[100]["freshness"] == "fresh", guests[100]
     for vmid in (300, 301):
         g = guests[vmid]
@@ -502,7 +486,9 @@ def test_lock_timeout_of_a_legacy_cron_job(simulator_factory: SimulatorFactory, 
 def test_legacy_cron_job_normally_fresh(simulator_factory: SimulatorFactory) -> None:
     """Without the lock timeout, the legacy job's guests are fresh: its 00:00 runs (cron
     in the node's local time) are its runs although pvescheduler never starts it."""
-    guests = coverage(simulator_factory(_legacy_cluster(False).scenario()), pbs=False)
+    guests = coverage(
+        simulator_factory(_legacy_cluster(timeout_last_night=False).scenario()), pbs=False
+    )
     for vmid in (100, 300, 301):
         assert guests[vmid]["freshness"] == "fresh", (vmid, guests[vmid])
 
@@ -516,11 +502,16 @@ def test_job_start_hook_failure_fails_every_guest(simulator_factory: SimulatorFa
     ok_nights(c, range(14, 19), {"pve1": [G(100), G(101, "lxc")], "pve2": [G(200)]})
     err = "command '/usr/local/bin/vzdump-hook.pl job-start' failed: exit code 1"
     cmd = ALL_CMD + " --script /usr/local/bin/vzdump-hook.pl"
-    c.tasks.append({"node": "pve1", "type": "vzdump", "user": "root@pam", "id": "",
-                    "starttime": at(19) + 1, "endtime": at(19) + 3,
-                    "log": f"INFO: starting new backup job: {cmd}\n"
-                           "INFO: skip external VMs: 200\n"
-                           f"ERROR: Backup job failed - {err}\nTASK ERROR: {err}"})  # fmt: skip
+    c.tasks.append(
+        vzdump_task(
+            node="pve1",
+            start=at(19) + 1,
+            end=at(19) + 3,
+            log=f"INFO: starting new backup job: {cmd}\n"
+            "INFO: skip external VMs: 200\n"
+            f"ERROR: Backup job failed - {err}\nTASK ERROR: {err}",
+        )
+    )
     c.tasks.append(vzdump("pve2", at(19) + 2, cmd, [G(200)], [100, 101]))
     c.backups.append(snapshot(200, at(19) + 3))
     guests = coverage(simulator_factory(c.scenario()), pbs=False)
@@ -533,8 +524,7 @@ def test_job_start_hook_failure_fails_every_guest(simulator_factory: SimulatorFa
 
 
 def _task(node: str, kind: str, vmid: int, when: int, log: str = "TASK OK") -> dict[str, Any]:
-    return {"node": node, "type": kind, "id": str(vmid), "user": "root@pam", "starttime": when,
-            "endtime": when + 30, "log": log}  # fmt: skip
+    return guest_task(kind, vmid, node=node, start=when, endtime=when + 30, log=log)
 
 
 @pytest.mark.xfail(
@@ -602,9 +592,10 @@ def test_new_guests_in_a_pool_job(simulator_factory: SimulatorFactory) -> None:
     this morning (``vzrestore``), both in the pool. pve-manager ``get_included_guests``
     (pool members at run time): neither was in any run yet. PVE's answer: both pending;
     100 (an older member) fresh."""
-    c = Cluster({100: ("qemu", "pve1"), 150: ("qemu", "pve1"), 151: ("lxc", "pve2")},
-                jobs=[{"id": "prod", "type": "vzdump", "enabled": 1, "schedule": "21:00",
-                       "storage": "pbs", "pool": "prod", "mode": "snapshot"}])  # fmt: skip
+    c = Cluster(
+        {100: ("qemu", "pve1"), 150: ("qemu", "pve1"), 151: ("lxc", "pve2")},
+        jobs=[snapshot_job("prod", pool="prod")],
+    )
     cmd = "vzdump --pool prod --mode snapshot --storage pbs --quiet 1"
     for day in range(14, 20):
         c.tasks.append(vzdump("pve1", at(day) + 1, cmd, [G(100)]))
@@ -628,9 +619,10 @@ def test_job_edited_by_hand_with_vmid_and_all(simulator_factory: SimulatorFactor
     'vmid'`` in ``PVE/API2/VZDump.pm`` ``vzdump`` before ``fork_worker``; ``PVE/Jobs.pm``
     ``run_jobs`` catches it: no task, ever. PVE's answer: nothing is backed up by this
     job; 100, in no other job, is not protected (CRITICAL), never "maybe covered"."""
-    c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1")},
-                jobs=[{"id": "daily", "type": "vzdump", "enabled": 1, "schedule": "21:00",
-                       "storage": "pbs", "all": 1, "vmid": "100", "mode": "snapshot"}])  # fmt: skip
+    c = Cluster(
+        {100: ("qemu", "pve1"), 101: ("qemu", "pve1")},
+        jobs=[snapshot_job("daily", all=1, vmid="100")],
+    )
     guests = coverage(simulator_factory(c.scenario()))
     for vmid in (100, 101):
         assert guests[vmid]["coverage"] == "not_covered", (vmid, guests[vmid])
@@ -641,9 +633,10 @@ def test_token_with_vm_audit_on_some_guests_only(simulator_factory: SimulatorFac
     ``PVE/API2/Cluster.pm`` ``resources`` leaves 102 out with HTTP 200. PVE's answer from
     a full token: 102 is in no job (not covered). The check must not say OK: an anomaly
     naming ``VM.Audit`` and at least WARNING."""
-    c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1"), 102: ("qemu", "pve1")},
-                jobs=[{"id": "daily", "type": "vzdump", "enabled": 1, "schedule": "21:00",
-                       "storage": "pbs", "vmid": "100,101", "mode": "snapshot"}])  # fmt: skip
+    c = Cluster(
+        {100: ("qemu", "pve1"), 101: ("qemu", "pve1"), 102: ("qemu", "pve1")},
+        jobs=[snapshot_job("daily", vmid="100,101")],
+    )
     cmd = "vzdump 100 101 --mode snapshot --storage pbs --quiet 1"
     for day in range(14, 20):
         c.tasks.append(vzdump("pve1", at(day) + 1, cmd, [G(100), G(101)]))
@@ -688,10 +681,10 @@ def test_quoted_notes_template_in_the_logged_command_line(
     command line quotes it like String::ShellQuote. Last night 101 failed. PVE's answer:
     100 fresh, 101 failed; the job's runs are its runs (no unresolved run, no other
     VMIDs)."""
-    c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1"), 102: ("qemu", "pve1")},
-                jobs=[{"id": "daily", "type": "vzdump", "enabled": 1, "schedule": "21:00",
-                       "storage": "pbs", "vmid": "100,101", "mode": "snapshot",
-                       "notes-template": notes}])  # fmt: skip
+    c = Cluster(
+        {100: ("qemu", "pve1"), 101: ("qemu", "pve1"), 102: ("qemu", "pve1")},
+        jobs=[snapshot_job("daily", vmid="100,101", **{"notes-template": notes})],
+    )
     cmd = (f"vzdump 100 101 --notes-template {shell_quote(notes)} --mode snapshot "
            f"--exclude-path {shell_quote('/var/cache/my dir/?*')} --storage pbs "
            "--quiet 1")  # fmt: skip
@@ -728,10 +721,11 @@ def test_a_run_still_going_16_hours_later(simulator_factory: SimulatorFactory) -
         "INFO:   1% (1.0 GiB of 100.0 GiB) in 3s, read: 341.3 MiB/s, write: 330.7 MiB/s",
         "INFO:   2% (2.0 GiB of 100.0 GiB) in 47m 12s, read: 370.0 KiB/s, write: 370.0 KiB/s",
     ]
-    c.tasks.append({"node": "pve1", "type": "vzdump", "user": "root@pam", "id": "",
-                    "starttime": start, "status": "running", "log": "\n".join(log)})  # fmt: skip
-    c.backups += [snapshot(100, start + 1), {"storage": "pbs", "vmid": 101, "type": "qemu",
-                                              "ctime": start + 32, "unfinished": True}]  # fmt: skip
+    c.tasks.append(vzdump_task(node="pve1", start=start, status="running", log="\n".join(log)))
+    c.backups += [
+        snapshot(100, start + 1),
+        backup(101, ctime=start + 32, type="qemu", unfinished=True),
+    ]
     for pbs in (True, False):
         guests = coverage(simulator_factory(c.scenario()), pbs=pbs)
         assert guests[100]["freshness"] == "fresh", guests[100]
@@ -760,10 +754,14 @@ def test_lock_timeout_of_the_second_job_at_a_shared_event(
     a["endtime"] = at(20, "00:30")
     c.tasks.append(a)
     c.backups += [snapshot(100, start + 1), snapshot(101, start + 32)]
-    c.tasks.append({"node": "pve1", "type": "vzdump", "user": "root@pam", "id": "",
-                    "starttime": start, "endtime": start + 3 * 3600,
-                    "log": "INFO: trying to get global lock - waiting...\n"
-                           f"ERROR: {LOCK_TIMEOUT}"})  # fmt: skip
+    c.tasks.append(
+        vzdump_task(
+            node="pve1",
+            start=start,
+            end=start + 3 * 3600,
+            log=f"INFO: trying to get global lock - waiting...\nERROR: {LOCK_TIMEOUT}",
+        )
+    )
     guests = coverage(simulator_factory(c.scenario()), pbs=False)
     for vmid in (100, 101):
         assert guests[vmid]["freshness"] == "fresh", (vmid, guests[vmid])
@@ -798,10 +796,11 @@ def test_a_run_stuck_across_the_next_event(simulator_factory: SimulatorFactory) 
     start = at(18) + 1
     log = run_log(ALL_CMD, [G(100)], start).splitlines()[:-2]
     log += _section(G(101), start + 32)[:7]
-    c.tasks.append({"node": "pve1", "type": "vzdump", "user": "root@pam", "id": "",
-                    "starttime": start, "status": "running", "log": "\n".join(log)})  # fmt: skip
-    c.backups += [snapshot(100, start + 1), {"storage": "pbs", "vmid": 101, "type": "qemu",
-                                              "ctime": start + 32, "unfinished": True}]  # fmt: skip
+    c.tasks.append(vzdump_task(node="pve1", start=start, status="running", log="\n".join(log)))
+    c.backups += [
+        snapshot(100, start + 1),
+        backup(101, ctime=start + 32, type="qemu", unfinished=True),
+    ]
     guests = coverage(simulator_factory(c.scenario()))
     assert at(18) <= (success_start(guests[100]) or 0) < at(19)
     for vmid in (100, 101, 102):
@@ -826,8 +825,7 @@ def test_repeat_missed_run_after_a_reboot_that_dies(
     event when the node has no other task since. Without ``repeat-missed`` the missed
     run is never made up: such a run is not the job's (a warning anomaly names it) and
     the guests are ``stale``."""
-    job = {"id": "daily", "type": "vzdump", "enabled": 1, "schedule": "21:00", "storage": "pbs",
-           "all": 1, "mode": "snapshot", "repeat-missed": int(repeat)}  # fmt: skip
+    job = snapshot_job("daily", all=1, **{"repeat-missed": int(repeat)})
     c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1")}, jobs=[job], nodes=("pve1",))
     ok_nights(c, range(14, 19), {"pve1": [G(100), G(101)]})
     c.tasks.append(dead("pve1", at(20, "02:10") + 20, PBS_DOWN))
@@ -919,11 +917,19 @@ def test_run_cut_by_a_node_crash(simulator_factory: SimulatorFactory) -> None:
         *_section(G(101), start + 32)[:7],
         "INFO:   4% (4.0 GiB of 100.0 GiB) in 3m 10s, read: 21.6 MiB/s, write: 21.0 MiB/s",
     ]
-    c.tasks.append({"node": "pve1", "type": "vzdump", "user": "root@pam", "id": "",
-                    "starttime": start, "endtime": start + 300, "status": "unexpected status",
-                    "log": "\n".join(log)})  # fmt: skip
-    c.backups += [snapshot(100, start + 1), {"storage": "pbs", "vmid": 101, "type": "qemu",
-                                              "ctime": start + 32, "unfinished": True}]  # fmt: skip
+    c.tasks.append(
+        vzdump_task(
+            node="pve1",
+            start=start,
+            end=start + 300,
+            status="unexpected status",
+            log="\n".join(log),
+        )
+    )
+    c.backups += [
+        snapshot(100, start + 1),
+        backup(101, ctime=start + 32, type="qemu", unfinished=True),
+    ]
     for pbs in (True, False):
         guests = coverage(simulator_factory(c.scenario()), pbs=pbs)
         assert guests[100]["freshness"] == "fresh", (pbs, guests[100])
@@ -940,8 +946,7 @@ def test_disabled_legacy_and_jobs_cfg_jobs(simulator_factory: SimulatorFactory) 
     ``run_jobs``), cron never runs the former. PVE's answer: 300 (only in the legacy job)
     and 301 (only in the disabled jobs.cfg job) are in no enabled job: disabled only."""
     legacy = {**LEGACY_SERVED, "enabled": "", "vmid": "300"}
-    off = {"id": "off", "type": "vzdump", "enabled": 0, "schedule": "21:00", "storage": "pbs",
-           "vmid": "301", "mode": "snapshot"}  # fmt: skip
+    off = snapshot_job("off", vmid="301") | {"enabled": 0}
     c = Cluster({300: ("lxc", "pve1"), 301: ("qemu", "pve1")}, jobs=[legacy, off])
     guests = coverage(simulator_factory(c.scenario()))
     for vmid in (300, 301):
@@ -953,8 +958,7 @@ def _one_job_per_guest() -> Cluster:
     pvescheduler starts five single-guest tasks per night (task id the VMID, pve-manager
     ``PVE/API2/VZDump.pm`` ``vzdump``). 101 failed the last three nights."""
     vmids = (100, 101, 102, 103, 104)
-    jobs = [{"id": f"vm-{v}", "type": "vzdump", "enabled": 1, "schedule": "21:00",
-             "storage": "pbs", "vmid": str(v), "mode": "snapshot"} for v in vmids]  # fmt: skip
+    jobs = [snapshot_job(f"vm-{v}", vmid=str(v)) for v in vmids]
     c = Cluster(dict.fromkeys(vmids, ("qemu", "pve1")), jobs=jobs, nodes=("pve1",))
     for day in range(10, 20):
         for k, v in enumerate(vmids):

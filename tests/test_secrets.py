@@ -27,8 +27,8 @@ from typing import Any
 
 import pytest
 import trustme
-import yaml
 
+from builders import scenario_file
 from pve_backup_report import cli
 from pve_backup_report.config import Secret, Settings, redact
 from pve_backup_report.errors import ApiHttpError
@@ -43,7 +43,7 @@ AUTH_ECHO = f"PVEAPIToken={TOKEN_ID}={CANARY}"
 
 def scenario(**changes: Any) -> dict[str, Any]:
     """faults.yaml with the canary as the token secret and a failed backup of VM 101."""
-    data: dict[str, Any] = yaml.safe_load((HERE / "scenarios" / "faults.yaml").read_text())
+    data = scenario_file("faults")
     data["token"]["secret"] = CANARY
     task = data["tasks"][0]
     task["status"] = "job errors"

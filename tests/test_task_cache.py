@@ -6,9 +6,7 @@ import json
 import os
 from pathlib import Path
 
-import yaml
-
-from pve_backup_report.analysis.history import GuestBackupResult
+from builders import backup_result, basic
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.collect.tasks import CachedTask
 from pve_backup_report.config import Secret, Settings
@@ -22,7 +20,7 @@ NOW = parse_timestamp("2026-11-20T12:00:00Z")
 
 
 def _scenario() -> Scenario:
-    return Scenario.from_dict(yaml.safe_load((HERE / "scenarios" / "basic.yaml").read_text()))
+    return Scenario.from_dict(basic())
 
 
 def _run(sim: Simulator, cache_file: Path) -> tuple[dict[str, object], dict[str, object]]:
@@ -87,8 +85,8 @@ def test_overlapping_runs_merge_and_old_tasks_are_dropped(tmp_path: Path) -> Non
     path = str(tmp_path / "tasks.json")
 
     def task(upid: str, start: int) -> CachedTask:
-        r = GuestBackupResult(100, "ok", start, start + 5, 5, "pve1", upid, None)
-        return CachedTask(upid, "pve1", start, "pbs1", True, (r,))
+        r = backup_result(started=start, took=5, upid=upid)
+        return CachedTask(upid, "pve1", start, "pbs1", pbs=True, results=(r,))
 
     a = TaskCache.load(path)
     b = TaskCache.load(path)  # loaded before a saved: must not lose a's task

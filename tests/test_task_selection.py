@@ -11,6 +11,19 @@ from typing import Any
 import pytest
 import requests
 
+from builders import (
+    LogGuest,
+    guest,
+    pbs_storage,
+    scenario,
+    sim_guest,
+    storage,
+    task_info,
+    vzdump_job,
+    vzdump_log,
+    vzdump_run,
+    vzdump_task,
+)
 from pve_backup_report import pipeline
 from pve_backup_report.analysis.coverage import CoverageResult, analyse_coverage
 from pve_backup_report.analysis.history import TaskInfo
@@ -19,70 +32,41 @@ from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.collect.task_selection import RunPairing, TaskPredictor, runs_job
 from pve_backup_report.collect.tasks import HistoryCollection, HistoryOptions, collect_history
 from pve_backup_report.config import Secret, Settings
-from pve_backup_report.model import Guest, Inventory, Node, Storage
+from pve_backup_report.model import Inventory, Node
 from pve_backup_report.pipeline import RunOptions, run_assessment
 from pve_backup_report.pve.vzdump_command import parse_vzdump_command
-from pve_backup_report.timeutil import iso_utc, parse_timestamp
+from pve_backup_report.timeutil import parse_timestamp
 from pve_sim import Scenario, Simulator
 
 NOW = parse_timestamp("2026-11-20T12:00:00Z")  # a Friday
 DAY = 86400
 
 
-def _local(t: int) -> str:
-    return (iso_utc(t) or "").replace("T", " ").rstrip("Z")
-
-
-def _log(results: dict[int, bool], start: int) -> str:
-    """A vzdump log; ``results`` maps each guest to whether its backup succeeded."""
-    lines = [f"INFO: starting new backup job: vzdump {' '.join(map(str, results))} --storage pbs"]
-    for v, ok in results.items():
-        lines += [
-            f"INFO: Starting Backup of VM {v} (qemu)",
-            f"INFO: Backup started at {_local(start)}",
-        ]
-        if ok:
-            lines += [
-                f"INFO: creating Proxmox Backup Server archive 'vm/{v}/{iso_utc(start)}'",
-                f"INFO: Finished Backup of VM {v} (00:00:10)",
-            ]
-        else:
-            lines += [f"ERROR: Backup of VM {v} failed - broken pipe"]
-    failed = not all(results.values())
-    lines.append("TASK ERROR: job errors" if failed else "TASK OK")
-    return "\n".join(lines)
+def _guests(results: dict[int, bool]) -> list[LogGuest]:
+    """``results`` maps each guest to whether its backup succeeded (else: broken pipe)."""
+    return [LogGuest(v, error=None if ok else "broken pipe") for v, ok in results.items()]
 
 
 def _task(results: dict[int, bool], start: int) -> dict[str, Any]:
-    failed = not all(results.values())
-    return {
-        "node": "pve1", "type": "vzdump", "user": "root@pam",
-        "id": str(next(iter(results))) if len(results) == 1 else "",
-        "starttime": start, "endtime": start + 60,
-        "status": "job errors" if failed else "OK",
-        "log": _log(results, start),
-    }  # fmt: skip
+    """A 60 s run on pve1 at ``start``, its log without end stamps nor job summary."""
+    return vzdump_run(
+        _guests(results), start=start, end=start + 60, end_stamps=False, summary=False
+    )
 
 
 def _scenario(tasks: list[dict[str, Any]]) -> Scenario:
+    """100, 101 in the ``daily`` job (21:00), 102 in the ``weekly`` one (sun 01:00)."""
     return Scenario.from_dict(
-        {
-            "now": NOW,
-            "token": {"id": "monitor@pve!check", "secret": "s"},
-            "nodes": [{"node": "pve1", "status": "online", "timezone": "UTC"}],
-            "storages": [{"storage": "pbs", "type": "pbs", "server": "x", "datastore": "d",
-                          "content": "backup"}],
-            "guests": [{"vmid": v, "type": "qemu", "name": f"g{v}", "node": "pve1",
-                        "status": "running"} for v in (100, 101, 102)],
-            "jobs": [
-                {"id": "daily", "type": "vzdump", "schedule": "21:00", "storage": "pbs",
-                 "vmid": "100,101"},
-                {"id": "weekly", "type": "vzdump", "schedule": "sun 01:00", "storage": "pbs",
-                 "vmid": "102"},
+        scenario(
+            now=NOW,
+            guests=[sim_guest(v) for v in (100, 101, 102)],
+            jobs=[
+                vzdump_job("daily", vmid="100,101"),
+                vzdump_job("weekly", schedule="sun 01:00", vmid="102"),
             ],
-            "tasks": tasks,
-        }
-    )  # fmt: skip
+            tasks=tasks,
+        )
+    )
 
 
 def _run(sim: Simulator) -> tuple[dict[int, Any], list[str], tuple[Inventory, CoverageResult]]:
@@ -115,7 +99,7 @@ def _run(sim: Simulator) -> tuple[dict[int, Any], list[str], tuple[Inventory, Co
 
 
 def _info(start: int, task_id: str = "") -> TaskInfo:
-    return TaskInfo(f"UPID:{start}", "pve1", start, start + 60, "OK", "vzdump", task_id, "root@pam")
+    return task_info(start=start, end=start + 60, task_id=task_id, upid=f"UPID:{start}")
 
 
 def _predictor() -> TaskPredictor:
@@ -208,12 +192,6 @@ def test_no_schedule_selection_reads_newest_first() -> None:
 # Jobs sharing an event, and the node-wide vzdump lock
 
 
-def _run_log(results: dict[int, bool], at: int, storage: str, selection: str) -> str:
-    """A run of a job that got the node's vzdump lock at ``at``."""
-    log = _log(results, at).split("\n", 1)[1]
-    return f"INFO: starting new backup job: vzdump {selection} --storage {storage}\n{log}"
-
-
 def _pair_dict(
     tasks: list[dict[str, Any]],
     beta_storage: str = "pbs",
@@ -222,25 +200,17 @@ def _pair_dict(
 ) -> dict[str, Any]:
     """Jobs ``alpha`` and ``beta``, each given as "<schedule> <vmids>"."""
     (a_schedule, a_vmids), (b_schedule, b_vmids) = alpha.split(), beta.split()
-    return {
-        "now": NOW,
-        "token": {"id": "monitor@pve!check", "secret": "s"},
-        "nodes": [{"node": "pve1", "status": "online", "timezone": "UTC"}],
-        "storages": [
-            {"storage": "pbs", "type": "pbs", "server": "x", "datastore": "d",
-             "content": "backup"},
-            {"storage": "local", "type": "dir", "path": "/var/lib/vz", "content": "backup"},
+    local = {"storage": "local", "type": "dir", "path": "/var/lib/vz", "content": "backup"}
+    return scenario(
+        now=NOW,
+        storages=[pbs_storage(), local],
+        guests=[sim_guest(v) for v in range(100, 106)],
+        jobs=[
+            vzdump_job("alpha", schedule=a_schedule, vmid=a_vmids),
+            vzdump_job("beta", schedule=b_schedule, storage=beta_storage, vmid=b_vmids),
         ],
-        "guests": [{"vmid": v, "type": "qemu", "name": f"g{v}", "node": "pve1",
-                    "status": "running"} for v in range(100, 106)],
-        "jobs": [
-            {"id": "alpha", "type": "vzdump", "schedule": a_schedule, "storage": "pbs",
-             "vmid": a_vmids},
-            {"id": "beta", "type": "vzdump", "schedule": b_schedule, "storage": beta_storage,
-             "vmid": b_vmids},
-        ],
-        "tasks": tasks,
-    }  # fmt: skip
+        tasks=tasks,
+    )
 
 
 def _pair_scenario(tasks: list[dict[str, Any]], **jobs: str) -> Scenario:
@@ -257,15 +227,10 @@ def _job_task(
 ) -> dict[str, Any]:
     """A run of ``job`` started at ``start`` whose backups ran from ``ran[0]`` to ``ran[1]``
     (after waiting for the lock)."""
-    selection = " ".join(map(str, results))
-    failed = not all(results.values())
-    return {
-        "node": "pve1", "type": "vzdump", "user": "root@pam", "id": "",
-        "pid": 4000 + pstart % 1000, "pstart": pstart,
-        "starttime": start, "endtime": ran[1],
-        "status": "job errors" if failed else "OK",
-        "log": _run_log(results, ran[0], storage, selection),
-    }  # fmt: skip
+    ids = " ".join(map(str, results))
+    log = vzdump_log(_guests(results), start=ran[0], command=f"vzdump {ids} --storage {storage}",
+                     end_stamps=False, summary=False)  # fmt: skip
+    return vzdump_task(start=start, end=ran[1], log=log, pid=4000 + pstart % 1000, pstart=pstart)
 
 
 ALPHA_OK = {100: True, 101: True, 102: True}
@@ -319,9 +284,9 @@ def test_a_job_pve_refuses_makes_no_task_to_pair_with() -> None:
     ))  # fmt: skip
     inventory = Inventory(
         nodes=(Node("pve1", "online", "UTC"),),
-        storages=(Storage("pbs", "pbs", True, None, ("backup",)),),
+        storages=(storage("pbs"),),
         jobs=jobs,
-        guests=(Guest(100, "qemu", "web", "pve1", "running", False),),
+        guests=(guest(100, name="web"),),
         pools=(),
     )
     coverage = analyse_coverage(inventory, (), NOW)

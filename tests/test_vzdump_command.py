@@ -17,7 +17,19 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from builders import (
+    LogGuest,
+    backup,
+    pbs_storage,
+    scenario,
+    sim_guest,
+    sim_node,
+    vzdump_job,
+    vzdump_log,
+    vzdump_task,
+)
 from pve_backup_report.pve.vzdump_command import VzdumpCommand, parse_vzdump_command
+from pve_backup_report.timeutil import parse_timestamp
 from pve_sim import Scenario, Simulator
 from pve_sim.synth import shell_quote, vzdump_command
 
@@ -142,44 +154,29 @@ def test_a_job_death_after_a_quoted_command_line_fails_every_guest(tmp_path: Pat
     job failed - …`` right after the command line). The run was ``--all 1`` with a quoted
     notes template; read word by word, ``2`` made it a run of VMID 2 only, and 100 and 101
     kept their older success."""
-    job = {"id": "backup-all", "type": "vzdump", "schedule": "21:00", "storage": "pbs-main",
-           "all": 1, "notes-template": "{{guestname}} keep 2 weeks"}  # fmt: skip
+    job = vzdump_job("backup-all", storage="pbs-main", all=1,
+                     **{"notes-template": "{{guestname}} keep 2 weeks"})  # fmt: skip
     command = vzdump_command(job)
     assert "--notes-template '{{guestname}} keep 2 weeks'" in command
     log = f"{PREFIX}{command}\nERROR: Backup job failed - {HOOK_ERROR}\nTASK ERROR: {HOOK_ERROR}"
-    ok = (
-        f"{PREFIX}{command}\n"
-        + "".join(
-            f"INFO: Starting Backup of VM {v} (qemu)\n"
-            f"INFO: Backup started at 2026-11-18 21:00:0{i}\n"
-            f"INFO: creating Proxmox Backup Server archive 'vm/{v}/2026-11-18T20:00:0{i}Z'\n"
-            f"INFO: Finished Backup of VM {v} (00:00:01)\n"
-            f"INFO: Backup finished at 2026-11-18 21:00:0{i + 1}\n"
-            for i, v in ((1, 100), (3, 101))
-        )
-        + "INFO: Backup job finished successfully\nTASK OK"
-    )
-    scenario = {
-        "now": "2026-11-20T12:00:00Z",
-        "token": {"id": "monitor@pve!check", "secret": "s3cret-n0tes",
-                  "privileges": {"/": ["Sys.Audit", "VM.Audit", "Datastore.Audit"],
-                                 "/storage/pbs-main": ["Datastore.Allocate"]}},
-        "nodes": [{"node": "pve1", "timezone": "Europe/Paris"}],
-        "storages": [{"storage": "pbs-main", "type": "pbs", "server": "192.0.2.10",
-                      "datastore": "main", "content": "backup"}],
-        "guests": [{"vmid": 100, "type": "qemu", "name": "web1", "node": "pve1"},
-                   {"vmid": 101, "type": "qemu", "name": "mail", "node": "pve1"}],
-        "jobs": [job],
-        "tasks": [
-            {"node": "pve1", "type": "vzdump", "starttime": "2026-11-19T20:00:00Z",
-             "endtime": "2026-11-19T20:00:01Z", "log": log},
-            {"node": "pve1", "type": "vzdump", "starttime": "2026-11-18T20:00:00Z",
-             "endtime": "2026-11-18T20:00:05Z", "log": ok},
+    night = parse_timestamp("2026-11-18T20:00:00Z")  # 21:00 in Paris
+    ok = vzdump_log([LogGuest(100), LogGuest(101)], start=night, command=command, first=1,
+                    gap=2, took=1, tz_offset=3600)  # fmt: skip
+    data = scenario(
+        secret="s3cret-n0tes",
+        privileges={"/": ["Sys.Audit", "VM.Audit", "Datastore.Audit"],
+                    "/storage/pbs-main": ["Datastore.Allocate"]},
+        nodes=[sim_node(timezone="Europe/Paris")],
+        storages=[pbs_storage("pbs-main", server="192.0.2.10", datastore="main")],
+        guests=[sim_guest(100, name="web1"), sim_guest(101, name="mail")],
+        jobs=[job],
+        tasks=[
+            vzdump_task(start="2026-11-19T20:00:00Z", end="2026-11-19T20:00:01Z", log=log),
+            vzdump_task(start=night, end=night + 5, log=ok),
         ],
-        "backups": [{"storage": "pbs-main", "vmid": v, "ctime": f"2026-11-18T20:00:0{i}Z"}
-                    for i, v in ((1, 100), (3, 101))],
-    }  # fmt: skip
-    with Simulator(Scenario.from_dict(scenario)) as sim:
+        backups=[backup(v, ctime=night + i, storage="pbs-main") for i, v in ((1, 100), (3, 101))],
+    )  # fmt: skip
+    with Simulator(Scenario.from_dict(data)) as sim:
         proc = _check(sim, tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     first = proc.stdout.splitlines()[0]

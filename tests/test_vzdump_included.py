@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from builders import guest
 from pve_backup_report.analysis.coverage import (
     IncludedGuests,
     StrangeVmidError,
@@ -44,7 +45,7 @@ def make_inventory(
 ) -> Inventory:
     if guests is None:
         guests = tuple(
-            Guest(vmid, kind, f"g{vmid}", node, "running", False)
+            guest(vmid, type=kind, name=f"g{vmid}", node=node)
             for vmid, (kind, node) in VMLIST.items()
         )
     return Inventory(
@@ -249,8 +250,8 @@ def test_exclude_with_leading_zero() -> None:
 
 def test_templates_are_included() -> None:
     guests = (
-        Guest(100, "qemu", "tpl", "node1", "stopped", True),
-        Guest(101, "lxc", "ct-tpl", "node1", "stopped", True),
+        guest(100, name="tpl", node="node1", status="stopped", template=True),
+        guest(101, type="lxc", name="ct-tpl", node="node1", status="stopped", template=True),
     )
     result = included_guests(make_job(all=True), make_inventory(guests=guests))
     assert result.to_pve() == {"node1": [100, 101]}
@@ -296,9 +297,9 @@ def test_unreadable_pool_is_unresolved() -> None:
 
 def test_unresolved_pool_candidates_skip_guests_in_other_pools() -> None:
     guests = (
-        Guest(100, "qemu", "a", "node1", "running", False, pool="other"),
-        Guest(101, "qemu", "b", "node1", "running", False),
-        Guest(102, "qemu", "c", "node2", "running", False, pool="unread"),
+        guest(100, name="a", node="node1", pool="other"),
+        guest(101, name="b", node="node1"),
+        guest(102, name="c", node="node2", pool="unread"),
     )
     inv = make_inventory(pools=(Pool("unread", None, None),), guests=guests)
     assert included_guests(make_job(pool="unread"), inv).possible == (101, 102)
