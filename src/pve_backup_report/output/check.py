@@ -1,10 +1,12 @@
-"""The monitoring check: nagiosplugin Resource, Contexts and Summary (evaluation/presentation).
+"""The monitoring check: nagiosplugin Resource, Check and Summary (acquisition, presentation).
 
 The Resource runs the collection (inside nagiosplugin's control, so errors become
 UNKNOWN) and turns the :class:`~pve_backup_report.analysis.assess.Assessment` into metrics: one
 count per problem category, judged against Nagios ranges; the age of the oldest latest
 success, judged against ``--max-age``; the anomalies, judged by their severity; and
-informational counts. The Summary names the guests behind each non-OK state.
+informational counts. Each metric's Context (``output/check_contexts.py``,
+``output/check_storage.py``) judges it and describes the result; the Summary only orders
+the descriptions worst first and shortens them to fit the output budget.
 """
 
 from __future__ import annotations
@@ -18,29 +20,42 @@ import nagiosplugin
 from pve_backup_report.analysis.assess import Assessment, pending_guests
 from pve_backup_report.analysis.coverage import Coverage
 from pve_backup_report.analysis.thresholds import CATEGORIES
-from pve_backup_report.model import Severity, TlsMode
+from pve_backup_report.model import TlsMode
+from pve_backup_report.output.check_contexts import (
+    AnomalyContext,
+    CategoryContext,
+    CoverageContext,
+    IgnoredContext,
+    InfoContext,
+    MaxAgeContext,
+    PendingContext,
+    describe,
+)
 from pve_backup_report.output.check_storage import CONTEXT as STORAGE_CONTEXT
 from pve_backup_report.output.check_storage import (
     StorageUsedContext,
     space_line,
     storage_metrics,
-    storage_parts,
 )
 from pve_backup_report.output.check_text import (
     DEFAULT_MAX_OUTPUT,
+    FILL_GUESTS,
+    NOTE_ORDER,
+    OK,
+    PLACE_GUESTS,
     STATUS_NAMES_LIMIT,
+    Description,
+    Judged,
     Part,
-    age_part,
-    anomaly_part,
-    category_parts,
+    Section,
     clean,
+    cut,
     fit_parts,
     fit_sections,
+    guest_line,
     line_size,
-    note_parts,
-    ok_text,
     ordered,
-    sections,
+    part,
     size,
     tls_notice,
 )
@@ -80,17 +95,17 @@ class PveBackup(nagiosplugin.Resource):
             )
         yield nagiosplugin.Metric("anomalies", len(a.anomalies), min=0, context="anomalies")
         guests = a.guests
-        info = {
-            "guests_total": len(guests),
-            "guests_covered": sum(1 for g in guests if g.coverage is Coverage.COVERED),
-            "guests_ignored": sum(1 for g in guests if g.ignored is not None),
-            "guests_pending": len(pending_guests(a)),
-            "jobs_enabled": sum(1 for j in a.inventory.jobs if j.enabled),
-            "jobs_disabled": sum(1 for j in a.inventory.jobs if not j.enabled),
-            "api_requests": a.stats.requests,
+        info = {  # label: (value, context)
+            "guests_total": (len(guests), "info"),
+            "guests_covered": (sum(g.coverage is Coverage.COVERED for g in guests), "coverage"),
+            "guests_ignored": (sum(g.ignored is not None for g in guests), "ignored"),
+            "guests_pending": (len(pending_guests(a)), "pending"),
+            "jobs_enabled": (sum(1 for j in a.inventory.jobs if j.enabled), "info"),
+            "jobs_disabled": (sum(1 for j in a.inventory.jobs if not j.enabled), "info"),
+            "api_requests": (a.stats.requests, "info"),
         }
-        for label, value in info.items():
-            yield nagiosplugin.Metric(label, value, min=0, context="info")
+        for label, (value, context) in info.items():
+            yield nagiosplugin.Metric(label, value, min=0, context=context)
         yield nagiosplugin.Metric(
             "collect_time", round(a.stats.collect_time_s, 2), uom="s", min=0, context="info"
         )
@@ -109,31 +124,6 @@ def oldest_success_age(a: Assessment) -> int | None:
 
 
 # --------------------------------------------------------------------------- evaluation
-
-
-class InfoContext(nagiosplugin.Context):
-    """No judgement, but perfdata."""
-
-    def performance(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Performance:
-        return nagiosplugin.Performance(metric.name, metric.value, metric.uom, min=metric.min)
-
-
-class AnomalyContext(nagiosplugin.Context):
-    """Worst anomaly severity: warning -> WARNING, critical (coverage unknowable) -> UNKNOWN."""
-
-    def evaluate(
-        self, metric: nagiosplugin.Metric, resource: nagiosplugin.Resource
-    ) -> nagiosplugin.Result:
-        a = resource.assessment if isinstance(resource, PveBackup) else None
-        worst = a.worst_anomaly if a is not None else None
-        if worst is Severity.CRITICAL:
-            return self.result_cls(nagiosplugin.Unknown, "coverage cannot be determined", metric)
-        if worst is Severity.WARNING:
-            return self.result_cls(nagiosplugin.Warn, None, metric)
-        return self.result_cls(nagiosplugin.Ok, None, metric)
-
-    def performance(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Performance:
-        return nagiosplugin.Performance(metric.name, metric.value, min=0)
 
 
 # Called after evaluation with the assessment and the overall state; returns an error
@@ -179,13 +169,14 @@ def build_check(
 ) -> nagiosplugin.Check:
     resource = PveBackup(collect)
     contexts: list[nagiosplugin.Context] = []
-    for c in CATEGORIES:
+    for order, c in enumerate(CATEGORIES):
         warn, crit = options.thresholds.get(c.key, (c.warning, c.critical))
-        contexts.append(nagiosplugin.ScalarContext(c.key, warn, crit))
+        contexts.append(CategoryContext(c, order, warn, crit))
     warn_age, crit_age = options.max_age_s
-    contexts.append(nagiosplugin.ScalarContext("max_age", f"{warn_age}", f"{crit_age}"))
+    contexts.append(MaxAgeContext("max_age", f"{warn_age}", f"{crit_age}"))
     contexts.append(AnomalyContext("anomalies"))
-    contexts.append(InfoContext("info"))
+    contexts += [InfoContext("info"), CoverageContext("coverage")]
+    contexts += [PendingContext("pending"), IgnoredContext("ignored")]
     contexts.append(StorageUsedContext(STORAGE_CONTEXT, *options.storage_used))
     summary = BackupSummary(resource, options)
     check = PveBackupCheck(resource, *contexts, after=after, summary=summary)
@@ -229,8 +220,11 @@ def fit_output(
     verbose: int,
 ) -> Fitted:
     """Status line and long output within ``options.max_output`` bytes, ``frame`` of
-    which are already taken (prefix, perfdata, log, line breaks)."""
+    which are already taken (prefix, perfdata, log, line breaks): each result as its
+    Context describes it, worst first, shortened to fit."""
     states = {r.metric.name: r.state.code for r in results if r.metric is not None}
+    judged = Judged(a, states)
+    said = [describe(r, judged) for r in results.results if r.metric is not None]
     notes = [
         (r.state.code, clean(r.hint))
         for r in results
@@ -242,35 +236,37 @@ def fit_output(
     if budget is not None:
         limit = min(limit, budget - frame - size(suffix))
     if results.most_significant_state == nagiosplugin.Ok:
-        status = ok_text(a, states, limit)
+        status = ok_line(said, limit)
     else:
-        status = fit_parts(ordered(problem_parts(a, states, notes, options.storage_used)), limit)
+        status = problem_line(said, notes, limit)
     status += suffix
     if verbose == 0:
         return Fitted(status, ())
     room = None if budget is None else budget - frame - size(status)
-    return Fitted(status, tuple(long_output(a, states, notes, options, room)))
+    return Fitted(status, tuple(long_output(judged, said, notes, options, room)))
 
 
-def problem_parts(
-    a: Assessment,
-    states: Mapping[str, int],
-    notes: Sequence[tuple[int, str]],
-    storage_limits: tuple[str | None, str | None] = (None, None),
-) -> list[Part]:
-    ages = {g.guest.vmid: age for g in a.guests if (age := a.judged_age(g)) is not None}
-    return [
-        *category_parts(a, states),
-        *age_part(a, states, ages),
-        *storage_parts(a, states, storage_limits),
-        *anomaly_part(a, states),
-        *note_parts(notes),
-    ]
+def ok_line(said: Sequence[Description], limit: int) -> str:
+    """The coverage, then the problems the thresholds tolerate, within ``limit`` bytes."""
+    head = next((d.headline for d in said if d.headline is not None), "")
+    tolerated = [d.part for d in said if d.part is not None]
+    if not tolerated:
+        return head
+    head += "; within thresholds: "
+    return head + fit_parts(ordered(tolerated), max(0, limit - size(head)))
+
+
+def problem_line(said: Sequence[Description], notes: Sequence[tuple[int, str]], limit: int) -> str:
+    """Every part that is not OK, worst first, and the results without a metric (a
+    report that could not be written), within ``limit`` bytes."""
+    parts: list[Part] = [d.part for d in said if d.part is not None and d.part.state != OK]
+    parts += [part(code, NOTE_ORDER, (text, cut(text, 100))) for code, text in notes]
+    return fit_parts(ordered(parts), limit)
 
 
 def long_output(
-    a: Assessment,
-    states: Mapping[str, int],
+    judged: Judged,
+    said: Sequence[Description],
     notes: Sequence[tuple[int, str]],
     options: CheckOptions,
     room: int | None,
@@ -278,17 +274,31 @@ def long_output(
     """Report failure first, then the guests worst first, the anomalies, the pending and
     ignored guests, the PBS storage space and the TLS notice, within ``room`` bytes
     (None: no limit)."""
+    a = judged.assessment
     state_text = {1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
     head = [f"[{state_text.get(code, 'OK')}] {text}" for code, text in notes]
     notice = tls_notice(options.tls_mode, options.tls_origin)
     space = ["PBS storage space:", *(space_line(x) for x in a.storage_space)]
     tail = [*(space if a.storage_space else []), *([clean(notice)] if notice else [])]
-    secs, phases = sections(a, states)
+    secs = [guests_section(judged, said), *(d.section for d in said if d.section is not None)]
     if not any(s.lines for s in secs):
         tail.append("Every guest is covered by an active PBS job and its backups are fresh.")
     if room is not None:
         room -= sum(line_size(line) for line in head + tail)
-    return [*head, *fit_sections(secs, phases, room), *tail]
+    return [*head, *fit_sections(secs, room), *tail]
+
+
+def guests_section(judged: Judged, said: Sequence[Description]) -> Section:
+    """The guests behind every result, each once, worst first."""
+    behind = {g.guest.vmid: g for d in said for g in d.guests}
+    guests = judged.worst_first(list(behind.values()))
+    return Section(
+        f"Guests needing attention ({len(guests)}):",
+        tuple(guest_line(g, judged.assessment) for g in guests),
+        "... and {n} more (see --report or --dump-coverage)",
+        PLACE_GUESTS,
+        ((FILL_GUESTS, len(guests)),),
+    )
 
 
 def tls_suffix(tls_mode: TlsMode) -> str:
@@ -301,7 +311,8 @@ def tls_suffix(tls_mode: TlsMode) -> str:
 
 
 class BackupSummary(nagiosplugin.Summary):
-    """Serves the texts :class:`PveBackupCheck` fitted into the output budget."""
+    """The results as their Contexts describe them, worst first, fitted into the output
+    budget (:func:`fit_output`, run by :class:`PveBackupCheck` once the perfdata is known)."""
 
     def __init__(self, resource: PveBackup, options: CheckOptions) -> None:
         self._resource = resource

@@ -8,13 +8,21 @@ informational.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 import nagiosplugin
 
 from pve_backup_report.analysis.assess import Assessment
 from pve_backup_report.analysis.pbs_health import StorageSpace
-from pve_backup_report.output.check_text import CRITICAL, OK, Part, part
+from pve_backup_report.output.check_contexts import Describing
+from pve_backup_report.output.check_text import (
+    CRITICAL,
+    OK,
+    STORAGE_ORDER,
+    Description,
+    Judged,
+    part,
+)
 from pve_backup_report.timeutil import iso_utc
 
 CONTEXT = "storage_used"
@@ -52,31 +60,31 @@ def storage_metrics(a: Assessment) -> Iterator[nagiosplugin.Metric]:
             )
 
 
-class StorageUsedContext(nagiosplugin.ScalarContext):
-    """A percentage judged against Nagios ranges; keeps the ranges as given for texts."""
+class StorageUsedContext(Describing, nagiosplugin.ScalarContext):
+    """A storage's used percentage against Nagios ranges.
+
+    Describes itself, above a threshold, as ``PBS storage <id> N% used (limit L%)`` and
+    PBS's estimated full date, with the limit as given.
+    """
 
     def __init__(self, name: str, warning: str | None, critical: str | None) -> None:
         super().__init__(name, warning, critical)
         self.limits = (warning, critical)
 
-
-def storage_parts(
-    a: Assessment, states: Mapping[str, int], limits: tuple[str | None, str | None]
-) -> list[Part]:
-    """A status-line part for each storage above its threshold."""
-    out: list[Part] = []
-    for space in a.storage_space:
-        state = states.get(metric_name(space.storage), OK)
-        if state == OK:
-            continue
-        limit = limits[1] if state == CRITICAL else limits[0]
+    def describe_result(self, result: nagiosplugin.Result, judged: Judged) -> Description:
+        state = result.state.code
+        name = result.metric.name if result.metric is not None else None
+        spaces = judged.assessment.storage_space
+        space = next((x for x in spaces if metric_name(x.storage) == name), None)
+        if state == OK or space is None:
+            return Description()
+        limit = self.limits[1] if state == CRITICAL else self.limits[0]
         head = f"PBS storage {space.storage} {space.used_percent:g}% used"
         text = f"{head} (limit {limit}%)"
         full = text
         if space.estimated_full is not None:
             full += f", full around {(iso_utc(space.estimated_full) or '')[:10]} (PBS estimate)"
-        out.append(part(state, 55, (full, text, head)))
-    return out
+        return Description(part(state, STORAGE_ORDER, (full, text, head)))
 
 
 def space_line(space: StorageSpace) -> str:

@@ -1,4 +1,9 @@
-"""The check's texts: status line and long output, fitted into the output budget (pure).
+"""The pieces of the check's texts and their fitting into the output budget (pure).
+
+The Contexts (``output/check_contexts.py``) describe their results with these pieces: a
+:class:`Part` of the status line, from its richest rendering to its shortest, and a
+:class:`Section` of the long output; the Summary (``output/check.py``) orders them worst
+first and fits them here.
 
 Nagios Core keeps the first 8 KiB of a plugin's output and NRPE cuts it at 64 KiB: what
 is cut first is the perfdata at the end. So the whole output (status line, long output
@@ -21,11 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pve_backup_report.analysis.assess import Assessment, GuestStatus, pending_guests
-from pve_backup_report.analysis.coverage import Coverage
+from pve_backup_report.analysis.assess import Assessment, GuestStatus
 from pve_backup_report.analysis.thresholds import CATEGORIES, WORST_FIRST
 from pve_backup_report.config import redact
-from pve_backup_report.model import Problem, Severity, TlsMode
+from pve_backup_report.model import Problem, TlsMode
 from pve_backup_report.timeutil import human_duration, iso_utc
 
 DEFAULT_MAX_OUTPUT = 8192  # Nagios Core's plugin output limit (bytes)
@@ -33,7 +37,6 @@ STATUS_NAMES_LIMIT = 250  # guest names are added to the status line up to this 
 LINE_LIMIT = 400  # one long-output line at most (PVE error messages can be long)
 NAMES_PER_PART = 4
 AGE_METRIC = "oldest_success_age"
-ANOMALY_METRIC = "anomalies"
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 _RANK = {UNKNOWN: 4, CRITICAL: 3, WARNING: 2, OK: 0}  # UNKNOWN (coverage unknowable) first
@@ -116,6 +119,11 @@ class Part:
     variants: tuple[str, ...]
 
 
+# A part's order among the parts of one state: the categories (0, 1, ... in CATEGORIES
+# order), then the age, the storages, the anomalies and the results without a metric.
+AGE_ORDER, STORAGE_ORDER, ANOMALY_ORDER, NOTE_ORDER = 50, 55, 60, 70
+
+
 def part(state: int, order: int, variants: Sequence[str]) -> Part:
     """A cleaned part, without repeated variants."""
     return Part(state, order, tuple(dict.fromkeys(clean(v) for v in variants)))
@@ -139,56 +147,6 @@ def named(head: str, guests: Sequence[GuestStatus]) -> tuple[str, ...]:
         variants.append(f"{head} ({', '.join(short[:2])}, ...)")
     variants.append(head)
     return tuple(variants)
-
-
-def category_parts(
-    a: Assessment, states: Mapping[str, int], *, tolerated: bool = False
-) -> list[Part]:
-    """A part per category that is not OK (or, ``tolerated``, OK but with guests)."""
-    alerting = attention_order([g for g in a.guests if g.ignored is None], states)
-    parts = []
-    for order, c in enumerate(CATEGORIES):
-        state = states.get(c.metric, OK)
-        guests = [g for g in alerting if c.problem in g.problems]
-        if (state == OK) is not tolerated or (tolerated and not guests):
-            continue
-        label = c.singular if len(guests) == 1 else c.plural
-        parts.append(part(state, order, named(f"{len(guests)} {label}", guests)))
-    return parts
-
-
-def age_part(a: Assessment, states: Mapping[str, int], ages: Mapping[int, int]) -> list[Part]:
-    """``N backups older than <limit> (...)`` when the maximum age is not OK."""
-    state = states.get(AGE_METRIC, OK)
-    if state == OK:
-        return []
-    limit = a.options.max_age_s[1 if state == CRITICAL else 0]
-    old = sorted(
-        (g for g in a.guests if g.ignored is None and ages.get(g.guest.vmid, 0) > limit),
-        key=lambda g: (-ages[g.guest.vmid], g.guest.vmid),
-    )
-    label = "backup" if len(old) == 1 else "backups"
-    head = f"{len(old)} {label} older than {human_duration(limit)}"
-    return [part(state, 50, named(head, old))]
-
-
-def anomaly_part(a: Assessment, states: Mapping[str, int]) -> list[Part]:
-    """The worst anomaly's message (permission anomalies first), and how many more."""
-    state = states.get(ANOMALY_METRIC, OK)
-    if state == OK or not a.anomalies:
-        return []
-    worst = sorted(
-        (x for x in a.anomalies if x.severity is a.worst_anomaly),
-        key=lambda x: x.component != "permissions",  # the root cause first
-    )
-    more = f" (+{len(worst) - 1} more)" if len(worst) > 1 else ""
-    msg = worst[0].message
-    return [part(state, 60, [cut(msg, n) + more for n in (1000, 120, 60)])]
-
-
-def note_parts(notes: Sequence[tuple[int, str]]) -> list[Part]:
-    """Results without a metric (a report that could not be written)."""
-    return [part(code, 70, (text, cut(text, 100))) for code, text in notes]
 
 
 def fit_parts(parts: Sequence[Part], limit: int) -> str:
@@ -216,35 +174,59 @@ def ordered(parts: Sequence[Part]) -> list[Part]:
     return sorted(parts, key=lambda p: (-rank(p.state), p.order))
 
 
-def coverage_summary(a: Assessment) -> str:
-    total = len(a.guests)
-    covered = sum(1 for g in a.guests if g.coverage is Coverage.COVERED)
-    return f"{covered} of {total} guests covered by active PBS backup jobs"
-
-
-def ok_text(a: Assessment, states: Mapping[str, int], limit: int) -> str:
-    """The OK line: "all backups fresh" only when no guest has a problem."""
-    text = coverage_summary(a)
-    ignored = sum(1 for g in a.guests if g.ignored is not None)
-    tail = f", {ignored} ignored" if ignored else ""
-    pending = len(pending_guests(a))
-    if pending:
-        tail += f", {pending} awaiting {'its' if pending == 1 else 'their'} first backup"
-    tolerated = category_parts(a, states, tolerated=True)
-    if not tolerated:
-        return f"{text}, all backups fresh{tail}"
-    head = f"{text}{tail}; within thresholds: "
-    return head + fit_parts(tolerated, max(0, limit - size(head)))
-
-
 # --------------------------------------------------------------------------- long output
+
+
+# Where each list of the long output is shown, and when the budget fills it (lower
+# first): the warning and critical anomalies, the guests, the other anomalies, the
+# pending and the ignored guests.
+PLACE_GUESTS, PLACE_ANOMALIES, PLACE_PENDING, PLACE_IGNORED = range(4)
+FILL_SERIOUS_ANOMALIES, FILL_GUESTS, FILL_ANOMALIES, FILL_PENDING, FILL_IGNORED = range(5)
 
 
 @dataclass(frozen=True)
 class Section:
+    """One list of the long output."""
+
     title: str
     lines: tuple[str, ...]
     more: str  # with {n}: the line that ends a list cut by the budget
+    place: int  # PLACE_*: where it is shown among the lists
+    fill: tuple[tuple[int, int], ...]  # (FILL_* priority, up to how many of its lines)
+
+
+# --------------------------------------------------------------------------- descriptions
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What a Context reads to describe its result besides the result itself: the
+    assessment and every metric's state (plain codes), known once all are evaluated.
+
+    A category's part names its guests worst first, by the worst state each guest
+    causes through any metric: that takes the other metrics' states too.
+    """
+
+    assessment: Assessment
+    states: Mapping[str, int]
+
+    def worst_first(self, guests: Sequence[GuestStatus]) -> list[GuestStatus]:
+        return attention_order(guests, self.states)
+
+
+@dataclass(frozen=True)
+class Description:
+    """What a Context says about one of its results, for the Summary to order and fit.
+
+    ``part``: its part of the status line (None: nothing to say there); ``guests``:
+    the guests behind it, which the long output lists worst first; ``section``: a list
+    of its own in the long output; ``headline``: how the OK status line begins.
+    """
+
+    part: Part | None = None
+    guests: tuple[GuestStatus, ...] = ()
+    section: Section | None = None
+    headline: str | None = None
 
 
 def guest_line(g: GuestStatus, a: Assessment) -> str:
@@ -284,54 +266,6 @@ def backup_text(g: GuestStatus, a: Assessment) -> str:
     return f"{latest}; age: {human_duration(g.age_s)}"
 
 
-def sections(
-    a: Assessment, states: Mapping[str, int]
-) -> tuple[list[Section], list[tuple[int, int]]]:
-    """The long output's lists, and the order in which the budget fills them:
-    (section index, how many of its lines) - warning and critical anomalies first,
-    then the guests, the info anomalies, the pending and the ignored guests."""
-    guests = attention_order([g for g in a.guests if g.alerting], states)
-    # worst first; among equals the permission ones, often the root cause of the others
-    anomalies = sorted(a.anomalies, key=lambda x: (-x.severity.rank, x.component != "permissions"))
-    ignored = [g for g in a.guests if g.ignored is not None]
-    pending = pending_guests(a)
-    serious = sum(1 for x in anomalies if x.severity is not Severity.INFO)
-    out = [
-        Section(
-            f"Guests needing attention ({len(guests)}):",
-            tuple(guest_line(g, a) for g in guests),
-            "... and {n} more (see --report or --dump-coverage)",
-        ),
-        Section(
-            f"Anomalies ({len(anomalies)}):",
-            tuple(
-                cut(clean(f"[{x.severity.value}] {x.component}: {x.message}"), LINE_LIMIT)
-                for x in anomalies
-            ),
-            "... and {n} more (see --dump-coverage)",
-        ),
-        Section(
-            f"Pending guests, not a problem yet ({len(pending)}):",
-            tuple(
-                cut(clean(f"{g.guest.label} (node {g.guest.node}): {pending_text(g)}"), LINE_LIMIT)
-                for g in pending
-            ),
-            "... and {n} more (see --dump-coverage)",
-        ),
-        Section(
-            f"Ignored guests ({len(ignored)}):",
-            tuple(
-                cut(clean(f"{g.guest.label}: {g.ignored.reason}"), LINE_LIMIT)
-                for g in ignored
-                if g.ignored is not None
-            ),
-            "... and {n} more (see --dump-coverage)",
-        ),
-    ]
-    phases = [(1, serious), (0, len(guests)), (1, len(anomalies)), (2, len(pending))]
-    return out, [*phases, (3, len(ignored))]
-
-
 def pending_text(g: GuestStatus) -> str:
     """``pending: created <time> (<task>), first backup expected at <time>``."""
     text = "pending"
@@ -345,26 +279,12 @@ def pending_text(g: GuestStatus) -> str:
     return f"{text}, first backup expected at {when or 'an unknown time'}"
 
 
-def fit_sections(
-    secs: Sequence[Section], phases: Sequence[tuple[int, int]], room: int | None
-) -> list[str]:
-    """The sections' lines within ``room`` bytes (None: no limit), filled phase by phase;
-    a list stops at its first line that does not fit and ends with its ``more`` line."""
-    taken = [len(s.lines) if room is None else 0 for s in secs]
-    if room is not None:
-        left = room - sum(
-            line_size(s.title) + line_size(s.more.format(n=len(s.lines))) for s in secs if s.lines
-        )
-        closed = [False] * len(secs)
-        for idx, upto in phases:
-            lines = secs[idx].lines
-            while not closed[idx] and taken[idx] < min(upto, len(lines)):
-                need = line_size(lines[taken[idx]])
-                if need > left:
-                    closed[idx] = True
-                    break
-                left -= need
-                taken[idx] += 1
+def fit_sections(secs: Sequence[Section], room: int | None) -> list[str]:
+    """The sections' lines, in their places, within ``room`` bytes (None: no limit),
+    filled by priority; a list stops at its first line that does not fit and ends with
+    its ``more`` line."""
+    secs = sorted(secs, key=lambda s: s.place)
+    taken = [len(s.lines) for s in secs] if room is None else _fill(secs, room)
     out: list[str] = []
     for s, n in zip(secs, taken, strict=True):
         if s.lines:
@@ -372,6 +292,25 @@ def fit_sections(
             if n < len(s.lines):
                 out.append(s.more.format(n=len(s.lines) - n))
     return out
+
+
+def _fill(secs: Sequence[Section], room: int) -> list[int]:
+    """How many lines of each section fit in ``room`` bytes, filled by priority."""
+    taken = [0] * len(secs)
+    left = room - sum(
+        line_size(s.title) + line_size(s.more.format(n=len(s.lines))) for s in secs if s.lines
+    )
+    closed = [False] * len(secs)
+    for _, idx, upto in sorted((p, i, n) for i, s in enumerate(secs) for p, n in s.fill):
+        lines = secs[idx].lines
+        while not closed[idx] and taken[idx] < min(upto, len(lines)):
+            need = line_size(lines[taken[idx]])
+            if need > left:
+                closed[idx] = True
+                break
+            left -= need
+            taken[idx] += 1
+    return taken
 
 
 def line_size(line: str) -> int:
