@@ -190,11 +190,26 @@ def test_a_job_death_after_a_quoted_command_line_fails_every_guest(tmp_path: Pat
     st.one_of(
         st.text(alphabet=st.characters(codec="utf-8"), max_size=60),
         st.text(alphabet=" \t\n\x0b\xa0'\"\\-=a1", max_size=30),
+        st.lists(
+            st.sampled_from(
+                [
+                    "--notes-template",
+                    "'{{guestname}} a'",
+                    "'\\''",
+                    "a'b c'd",
+                    "''",
+                    "100",
+                    "\\ ",
+                    "--exclude",
+                    "101,102",
+                ]
+            )
+        ).map(" ".join),
     )
 )
 def test_words_are_shlex_words_with_or_without_quotes(text: str) -> None:
-    """The whitespace fast path of ``_split`` (a line without quote, backslash or any
-    character but printable ASCII and shlex's whitespace) gives exactly shlex's words."""
+    """``_split`` reads shell words without shlex (unquoted runs, single-quoted segments,
+    backslash escapes) and gives exactly shlex's words, or shlex's fallback."""
     from pve_backup_report.pve.vzdump_command import _split
 
     try:

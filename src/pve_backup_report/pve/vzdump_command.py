@@ -24,10 +24,11 @@ from dataclasses import dataclass
 
 _MARKER = "starting new backup job: vzdump"
 _SEARCH_LINES = 20  # the command is one of the first lines of the log
-# what makes shell words differ from whitespace-separated ones: quotes, backslashes, and
-# any character but printable ASCII, space, tab, CR and LF (``str.split`` would split
-# at more whitespace than shlex's ``' \t\r\n'``)
-_SHELL_SPECIAL = re.compile(r"[^\x21-\x7e \t\r\n]|['\"\\]")
+# shell words as ``shellquote`` writes them (pve-common ``PVE/Tools.pm``, single quotes
+# only): unquoted runs, '...' segments and backslash escapes, separated by shlex's
+# whitespace; anything else (a double quote, an unbalanced quote) goes to shlex
+_TOKEN = re.compile(r"(?P<word>(?:[^ \t\r\n'\"\\]+|'[^']*'|\\.)+)|[ \t\r\n]+|(?P<odd>.)", re.S)
+_UNQUOTE = re.compile(r"'([^']*)'|\\(.)", re.S)
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,26 @@ def parse_vzdump_command(lines: Sequence[str]) -> VzdumpCommand | None:
 
 
 def _split(text: str) -> list[str]:
-    """The shell words of the arguments. A line ``shellquote`` did not write (an
-    unbalanced quote) falls back to whitespace: the VMIDs, which come first and are
-    never quoted, are still right. Without a quote or escape (the usual line, which can
-    list hundreds of VMIDs) the words are the whitespace-separated ones, found without
-    shlex's character-by-character reading."""
-    if _SHELL_SPECIAL.search(text) is None:
-        return text.split()
+    """The shell words of the arguments, as ``shlex.split`` reads them (without its
+    character-by-character reading for the usual line, which can list hundreds of
+    VMIDs). A line ``shellquote`` did not write (an unbalanced quote) falls back to
+    whitespace: the VMIDs, which come first and are never quoted, are still right."""
+    words = []
+    for m in _TOKEN.finditer(text):
+        if m.group("odd") is not None:
+            return _shlex_split(text)
+        word = m.group("word")
+        if word is not None:
+            words.append(_UNQUOTE.sub(_unquoted, word))
+    return words
+
+
+def _unquoted(m: re.Match[str]) -> str:
+    """A '...' segment's text, or an escaped character."""
+    return m.group(1) if m.group(1) is not None else m.group(2)
+
+
+def _shlex_split(text: str) -> list[str]:
     try:
         return shlex.split(text)
     except ValueError:
