@@ -41,7 +41,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -285,25 +284,36 @@ class Measured:
     stderr: str
 
 
+# Runs the check from a small Python process and writes the check's own wall time (the
+# launcher's start-up excluded), CPU time and peak RSS. Measured from this (large)
+# process instead, ``ru_maxrss`` would count this process's memory: Linux keeps the
+# high-water mark of the memory a child had between fork and exec, a copy of ours.
+_LAUNCHER = """
+import os, sys, time
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvpe(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{time.perf_counter() - t0} {usage.ru_utime + usage.ru_stime} {usage.ru_maxrss}")
+sys.exit(os.waitstatus_to_exitcode(status) & 0xFF)
+"""
+
+
 def run_child(cmd: Sequence[str], env: Mapping[str, str], cwd: Path) -> Measured:
-    """Run ``cmd``; wall time, and CPU and peak RSS of the child alone (``os.wait4``)."""
-    with tempfile.TemporaryFile("w+") as err:
-        t0 = time.perf_counter()
+    """Run ``cmd``; wall time, and CPU and peak RSS of the check alone (``os.wait4`` in
+    a small launcher process, see ``_LAUNCHER``)."""
+    with tempfile.TemporaryFile("w+") as err, tempfile.NamedTemporaryFile("r") as usage:
         proc = subprocess.Popen(
-            list(cmd), stdout=subprocess.PIPE, stderr=err, env=dict(env), cwd=cwd, text=True
-        )
-        assert proc.stdout is not None
-        out = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        proc.stdout.close()
+            [sys.executable, "-c", _LAUNCHER, usage.name, *cmd],
+            stdout=subprocess.PIPE, stderr=err, env=dict(env), cwd=cwd, text=True,
+        )  # fmt: skip
+        out, _ = proc.communicate()
         err.seek(0)
         stderr = err.read()
-    rss_kb = usage.ru_maxrss  # KiB on Linux
-    return Measured(
-        wall, usage.ru_utime + usage.ru_stime, rss_kb / 1024, proc.returncode, out, stderr
-    )
+        wall, cpu, rss_kb = usage.read().split()  # KiB on Linux
+    return Measured(float(wall), float(cpu), int(rss_kb) / 1024, proc.returncode, out, stderr)
 
 
 def perfdata(output: str, label: str) -> int | None:
