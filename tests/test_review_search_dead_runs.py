@@ -151,3 +151,42 @@ def test_moved_guest_failed_elsewhere_beside_a_single_guest_lock_timeout(
         assert _failed_last_night(guests[150], "can't acquire lock"), guests[150]
         for vmid in (100, 101):
             assert guests[vmid]["freshness"] == "fresh", (vmid, guests[vmid])
+
+
+def _pool_member_added_beside_a_dead_single_guest_run() -> Cluster:
+    """Pool job ``prod`` at 21:00: 100 and 101 on pve1, 200 alone on pve2 (so pve2's
+    task id is ``200``, pve-manager ``PVE/API2/VZDump.pm`` ``vzdump``). 102, on pve1 for
+    months and never backed up, was added to the pool this morning (pool membership
+    leaves no task). Last night pve2's run died in ``PVE::VZDump::new`` (PBS
+    unreachable, only a ``TASK ERROR`` line)."""
+    c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1"), 102: ("qemu", "pve1"),
+                 200: ("qemu", "pve2")}, jobs=[snapshot_job("prod", pool="prod")])  # fmt: skip
+    for day in range(14, 20):
+        c.tasks.append(vzdump("pve1", at(day) + 1, PROD, [G(100), G(101)], [200]))
+        c.backups += [snapshot(100, at(day) + 2), snapshot(101, at(day) + 33)]
+        if day < 19:
+            c.tasks.append(vzdump("pve2", at(day) + 1, PROD, [G(200)], [100, 101]))
+            c.backups.append(snapshot(200, at(day) + 2))
+    c.tasks.append(dead("pve2", at(19) + 1, PBS_DOWN, taskid="200"))
+    c.extra["pools"] = [{"poolid": "prod", "members": [100, 101, 102, 200]}]
+    return c
+
+
+def test_dead_single_guest_run_elsewhere_fails_only_its_guest(
+    simulator_factory: SimulatorFactory, tmp_path: Path
+) -> None:
+    """PVE's answer: 200 failed last night; 102 was in no run at all (no backup of it
+    exists: ``never``), not in pve2's dead run, whose task id names its only guest
+    (pve-manager ``PVE/API2/VZDump.pm`` ``vzdump``: ``$taskid = $local_vmids->[0]``
+    when the node has one local guest, orphaned VMIDs included); 100 and 101 fresh.
+
+    pve1's run left 102 out, the search of pve2's runs of that event finds it in none,
+    and pve2's run of that event died before any guest (``guest_search``, "Dead runs"):
+    that run was 200's alone, so it is not 102's failure."""
+    sim = simulator_factory(_pool_member_added_beside_a_dead_single_guest_run().scenario())
+    for guests in _cold_and_warm(sim, tmp_path / "tasks.json"):
+        assert _failed_last_night(guests[200], "could not activate storage"), guests[200]
+        g = guests[102]
+        assert g["last_backup"] is None and g["freshness"] == "never", g
+        for vmid in (100, 101):
+            assert guests[vmid]["freshness"] == "fresh", (vmid, guests[vmid])
