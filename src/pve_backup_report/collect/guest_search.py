@@ -33,7 +33,8 @@ does not hold across nodes, so the success's start is used, not its task's end).
 
 * **Dead runs.** A search started by a home run that left the guest out and that finds
   it in no node's run, while another node's run of that event died before any guest
-  (of a job that includes it), tells that the guest was on that node then: it failed
+  (of a job that includes it, and not a single-guest run of another guest: its task
+  id names its only guest), tells that the guest was on that node then: it failed
   with that run (``collect_tasks``). A search started by an absence does not (the home
   node may have been down).
 * **Absence.** A job due at an event (its schedule, in the node's time zone) for which

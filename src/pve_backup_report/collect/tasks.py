@@ -445,12 +445,15 @@ class _Reader:
     ) -> tuple[TaskInfo, str | None] | None:
         """The one PBS run of another node near ``start`` that died before any guest (its
         results are failures it was given, none named by its log) of a job that
-        includes ``vmid``."""
+        includes ``vmid``. A single-guest run of another guest is not one: pve-manager
+        ``PVE/API2/VZDump.pm`` ``vzdump`` names a task by its node's only guest."""
         found: list[tuple[TaskInfo, str | None]] = []
         for st in by_name.values():
             if st.name == home:
                 continue
             for task in st.around(start):
+                if task.vmid is not None and task.vmid != vmid:
+                    continue  # that guest's run alone
                 _known, got = self.outcome(task)
                 if got is None or not got.pbs or (got.died is None and not got.results):
                     continue  # not a PBS run (its results never count), or no dead run
