@@ -1068,3 +1068,38 @@ def test_a_dead_single_guest_run_beside_a_run_missing_a_guest(
     assert re.search(r"history: \d+ tasks listed, 0 logs read, \d+ from cache", proc.stdout), (
         proc.stdout
     )
+
+
+def test_a_running_run_after_a_failure_leaves_the_failure_standing(
+    simulator_factory: SimulatorFactory,
+) -> None:
+    """``first`` (21:00) and ``second`` (21:30) both back up 100. Last night ``first``'s
+    run failed it (``No space left on device``, pve-manager ``PVE/VZDump.pm``
+    ``exec_backup_task``: ``ERROR: Backup of VM 100 failed - …``); ``second``'s run
+    reached 100 and is still going (no ``TASK`` line, the task list says ``RUNNING``).
+    PVE's answer: 100's latest finished attempt failed, so 100 is ``failed`` (the
+    running backup is neither a failure nor a success: the previous result stands,
+    docs/states-and-perfdata.md); its latest success is the 18th's; its latest result
+    shown is the running one. It was judged ``stale`` (found by the review of issue 17)."""
+    first = "vzdump 100 --mode snapshot --storage pbs --quiet 1"
+    second = "vzdump 100 --mode snapshot --storage pbs --quiet 1 --compress zstd"
+    jobs = [{"id": "first", "type": "vzdump", "enabled": 1, "schedule": "21:00",
+             "storage": "pbs", "vmid": "100", "mode": "snapshot"},
+            {"id": "second", "type": "vzdump", "enabled": 1, "schedule": "21:30",
+             "storage": "pbs", "vmid": "100", "mode": "snapshot", "compress": "zstd"}]  # fmt: skip
+    c = Cluster({100: ("qemu", "pve1")}, jobs=jobs, nodes=("pve1",))
+    for day in range(14, 19):
+        c.tasks += [vzdump("pve1", at(day) + 1, first, [G(100)]),
+                    vzdump("pve1", at(day, "21:30") + 1, second, [G(100)])]  # fmt: skip
+        c.backups += [snapshot(100, at(day) + 2), snapshot(100, at(day, "21:30") + 2)]
+    c.tasks.append(vzdump("pve1", at(19) + 1, first, [G(100, error="No space left on device")]))
+    start = at(19, "21:30") + 1
+    log = run_log(second, [G(100)], start).splitlines()[:-2]  # no summary, no TASK line
+    log = [line for line in log if "Finished" not in line and "finished at" not in line]
+    log.append("INFO:   2% (2.0 GiB of 100.0 GiB) in 14h 12m, read: 40.0 KiB/s, write: 40.0 KiB/s")
+    c.tasks.append(vzdump_task(node="pve1", start=start, status="running", log="\n".join(log)))
+    for pbs in (True, False):
+        g = coverage(simulator_factory(c.scenario()), pbs=pbs)[100]
+        assert g["freshness"] == "failed" and "failed" in g["problems"], (pbs, g)
+        assert latest(g)[0] == "running", (pbs, g)
+        assert at(18) <= (success_start(g) or 0) < at(19), (pbs, g)

@@ -347,12 +347,12 @@ class _Judging:
                 g.vmid, g.type, pbs_storages or _storages_of(gc.jobs, self.jobs, g.node, inventory)
             )
         last_success = _merge_success(hist.last_success, snapshot)
-        latest = hist.last_backup
-        if created is not None and _before_creation(latest, created):
-            latest = None  # a run that died before the guest existed was not its run
-        last_backup = _merge_latest(latest, last_success)
+        last_backup = _merge_latest(_own(hist.last_backup, created), last_success)
         judged = gc.coverage in (Coverage.COVERED, Coverage.INDETERMINATE)
-        t = self._timing(gc, last_backup, last_success, created) if judged else _Timing()
+        decisive = last_backup  # while a run is going, the previous result stands
+        if last_backup is not None and last_backup.status == "running":
+            decisive = _merge_latest(_own(hist.last_finished, created), last_success)
+        t = self._timing(gc, decisive, last_success, created) if judged else _Timing()
         unlisted = judged and _archive_missing(hist, pbs_storages, self.content)
         status = GuestStatus(
             guest=g,
@@ -456,6 +456,14 @@ def _dead_run_start(result: GuestBackupResult | None) -> int | None:
         return parse_upid(result.upid).starttime
     except UpidError:
         return None
+
+
+def _own(
+    result: GuestBackupResult | None, created: GuestCreation | None
+) -> GuestBackupResult | None:
+    """The result, unless it is a dead run's that started before the guest existed (not
+    its run)."""
+    return None if created is not None and _before_creation(result, created) else result
 
 
 def _before_creation(result: GuestBackupResult | None, created: GuestCreation) -> bool:

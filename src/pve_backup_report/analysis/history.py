@@ -315,10 +315,15 @@ class TaskParse:
 
 @dataclass(frozen=True)
 class GuestHistory:
-    """Newest result of a guest, and newest successful (``ok``/``warning``) one."""
+    """Newest result of a guest, and newest successful (``ok``/``warning``) one.
+
+    ``last_finished`` is the newest result that is not ``running``: while a run is
+    going, the previous result stands (docs/states-and-perfdata.md).
+    """
 
     last_backup: GuestBackupResult | None
     last_success: GuestBackupResult | None
+    last_finished: GuestBackupResult | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -964,24 +969,36 @@ def _recency_key(r: GuestBackupResult, starts: dict[str, int] | None = None) -> 
 
 
 def latest_results(results: Iterable[GuestBackupResult]) -> dict[int, GuestHistory]:
-    """Newest result (any status, ``running`` included) and newest success per guest."""
+    """Newest result (any status, ``running`` included), newest finished result and
+    newest success per guest."""
     best: dict[int, tuple[_Key, GuestBackupResult]] = {}
+    best_done: dict[int, tuple[_Key, GuestBackupResult]] = {}
     best_ok: dict[int, tuple[_Key, GuestBackupResult]] = {}
     starts: dict[str, int] = {}
     for r in results:
         key = _recency_key(r, starts)
-        cur = best.get(r.vmid)
-        if cur is None or key > cur[0]:
-            best[r.vmid] = (key, r)
+        _keep_newer(best, r, key)
+        if r.status != "running":
+            _keep_newer(best_done, r, key)
         if r.is_success:
-            cur = best_ok.get(r.vmid)
-            if cur is None or key > cur[0]:
-                best_ok[r.vmid] = (key, r)
+            _keep_newer(best_ok, r, key)
     out: dict[int, GuestHistory] = {}
     for vmid in sorted(best):
-        ok = best_ok.get(vmid)
-        out[vmid] = GuestHistory(last_backup=best[vmid][1], last_success=ok[1] if ok else None)
+        ok, done = best_ok.get(vmid), best_done.get(vmid)
+        out[vmid] = GuestHistory(
+            last_backup=best[vmid][1],
+            last_success=ok[1] if ok else None,
+            last_finished=done[1] if done else None,
+        )
     return out
+
+
+def _keep_newer(
+    best: dict[int, tuple[_Key, GuestBackupResult]], r: GuestBackupResult, key: _Key
+) -> None:
+    cur = best.get(r.vmid)
+    if cur is None or key > cur[0]:
+        best[r.vmid] = (key, r)
 
 
 def same_guest_results(
