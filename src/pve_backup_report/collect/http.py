@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
-from urllib.parse import quote, urlencode, urljoin, urlparse
+from urllib.parse import quote, urlencode, urljoin, urlparse, urlunparse
 
 import urllib3
 from urllib3.exceptions import (
@@ -43,7 +43,7 @@ from urllib3.exceptions import (
     ResponseError,
     SSLError,
 )
-from urllib3.util import make_headers
+from urllib3.util import make_headers, parse_url
 from urllib3.util.retry import Retry
 
 ErrorKind = Literal["tls", "timeout", "truncated", "connection"]
@@ -217,9 +217,13 @@ def _connection_error(exc: Exception) -> ErrorKind:
 def build_url(url: str, params: Mapping[str, Any] | None) -> str:
     """``url`` with ``params`` as requests' ``PreparedRequest.prepare_url`` wrote them."""
     query = encode_params(params) if params else ""
-    if query:
-        url = f"{url}&{query}" if "?" in url else f"{url}?{query}"
-    return url if _PLAIN_URL.fullmatch(url) else requote_uri(url)
+    plain = f"{url}?{query}" if query else url
+    if "?" not in url and _PLAIN_URL.fullmatch(plain):
+        return plain  # what requests' parsing and re-quoting leave as it is
+    u = parse_url(url)  # normalized by urllib3 first, as requests did
+    if u.query:
+        query = f"{u.query}&{query}" if query else u.query
+    return requote_uri(urlunparse((u.scheme, u.netloc, u.path or "/", "", query, u.fragment)))
 
 
 def encode_params(params: Mapping[str, Any]) -> str:
