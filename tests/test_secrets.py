@@ -138,7 +138,7 @@ CRASH_WORKER = (
 CRASH_CLIENT = (
     "import pve_backup_report.collect.pve_client as m\n"
     "def boom(self, *a, **k):\n"
-    "    raise ValueError(f'session {self._session.headers!r}')\n"
+    "    raise ValueError(f'session {self._headers!r}')\n"
     "m.PveClient.get_page = boom\n"
 )
 CHECK_RUNS: dict[str, tuple[dict[str, Any], list[str], str | None]] = {

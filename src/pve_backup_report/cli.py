@@ -17,7 +17,7 @@ UNKNOWN = "PVE_BACKUP UNKNOWN - "  # every UNKNOWN line starts like the check's 
 
 try:  # third-party imports: a missing module is UNKNOWN, not WARNING (exit 1)
     import nagiosplugin  # noqa: F401
-    import requests  # noqa: F401
+    import urllib3  # noqa: F401
     import yaml  # noqa: F401
     from dotenv import dotenv_values  # noqa: F401
 except ImportError as _exc:  # pragma: no cover - depends on the installation

@@ -1,6 +1,6 @@
 """Read-only Proxmox Backup Server API client (acquisition layer).
 
-The PVE client's machinery (session, TLS modes, pinning, retries, timeouts, error
+The PVE client's machinery (transport, TLS modes, pinning, retries, timeouts, error
 classes, request counters, secret scrubbing) serves PBS too; only three things differ:
 
 * the header is ``Authorization: PBSAPIToken=<user@realm!token>:<secret>`` (a colon
@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import requests
-
+from pve_backup_report.collect.http import Answer
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.config import Settings
 from pve_backup_report.pbs_config import PbsServer
@@ -37,9 +36,9 @@ class PbsClient(PveClient):
         )
         super().__init__(settings, pool_size)
         self.server = server
-        self._session.headers["Authorization"] = f"PBSAPIToken={server.token_id}:{self._secret}"
+        self._headers["Authorization"] = f"PBSAPIToken={server.token_id}:{self._secret}"
 
-    def _error_text(self, resp: requests.Response) -> str:
+    def _error_text(self, resp: Answer) -> str:
         try:
             text = resp.content.decode("utf-8", "replace")
         except Exception:  # pragma: no cover - content is always bytes here

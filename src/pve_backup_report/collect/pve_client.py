@@ -1,8 +1,9 @@
 """Read-only PVE REST API client (acquisition layer: knows nothing of thresholds).
 
 * ``Authorization: PVEAPIToken=<id>=<secret>``; GET only.
-* Per-request timeout, a connection pool sized for the workers, urllib3 retries with
-  backoff for connection errors and 502/503/504, and fail-over across the configured hosts.
+* urllib3 (through :mod:`.http`, which keeps what the former ``requests`` session did):
+  per-request timeout, a connection pool sized for the workers, retries with backoff for
+  connection errors and 502/503/504, and fail-over across the configured hosts.
 * TLS: CA verification (system store or ``ca_bundle``), or SHA-256 certificate pinning,
   or (explicitly) none.
 * Distinct errors (see :mod:`pve_backup_report.errors`). Every message passes through
@@ -20,13 +21,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InsecureRequestWarning
 from urllib3.util.retry import Retry
 
 from pve_backup_report import __version__
+from pve_backup_report.collect.http import (
+    Answer,
+    Transport,
+    TransportError,
+    build_url,
+    session_headers,
+    tls_pool_options,
+)
 from pve_backup_report.config import API_PATH, Settings
 from pve_backup_report.errors import (
     ApiConnectionError,
@@ -60,18 +67,6 @@ class Page:
     total: int | None
 
 
-class _PinningAdapter(HTTPAdapter):
-    """An adapter whose urllib3 pools check the server certificate's SHA-256 fingerprint."""
-
-    def __init__(self, fingerprint_hex: str, **kwargs: Any) -> None:
-        self._fingerprint = fingerprint_hex
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["assert_fingerprint"] = self._fingerprint
-        super().init_poolmanager(*args, **kwargs)
-
-
 class PveClient:
     """GET-only client; thread-safe for parallel collection."""
 
@@ -101,37 +96,23 @@ class PveClient:
             raise_on_status=False,
             respect_retry_after_header=False,
         )
-        self._session = requests.Session()
-        self._session.headers.update(
-            {
-                "Authorization": f"PVEAPIToken={settings.token_id}={self._secret}",
-                "Accept": "application/json",
-                "User-Agent": f"check_pve_backup/{__version__}",
-            }
+        self._headers = session_headers(
+            f"check_pve_backup/{__version__}", f"PVEAPIToken={settings.token_id}={self._secret}"
         )
-        self._session.trust_env = False  # no proxies / netrc from the environment
-        adapter: HTTPAdapter
-        if settings.tls_fingerprint:
-            adapter = _PinningAdapter(
-                settings.tls_fingerprint.replace(":", "").lower(),
-                pool_connections=4,
-                pool_maxsize=size,
-                max_retries=retry,
-            )
-            self._session.verify = False
-        else:
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=size, max_retries=retry)
-            if not settings.verify_tls:
-                self._session.verify = False
-            elif settings.ca_bundle:
-                self._session.verify = settings.ca_bundle
-        if self._session.verify is False:
+        fingerprint = settings.tls_fingerprint
+        tls = tls_pool_options(
+            settings.verify_tls,
+            settings.ca_bundle,
+            fingerprint.replace(":", "").lower() if fingerprint else None,
+        )
+        if tls["cert_reqs"] == "CERT_NONE":
             # Verification is off on purpose (pinned, or PVE_VERIFY_TLS=false, which the
             # output states): urllib3's per-request warning would only reach stderr, from
             # any worker thread (warnings.catch_warnings is not thread-safe).
             urllib3.disable_warnings(InsecureRequestWarning)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        self._transport = Transport(
+            pool_size=size, retry=retry, timeout=settings.request_timeout, tls=tls
+        )
 
     # ------------------------------------------------------------------ public
 
@@ -205,7 +186,7 @@ class PveClient:
         return [i for i in order if i not in down] + [i for i in order if i in down]
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
     def __enter__(self) -> PveClient:
         return self
@@ -225,40 +206,21 @@ class PveClient:
         with self._lock:
             self._inflight[key] = path
         try:
-            resp = self._session.get(
-                url,
-                params=params,
-                timeout=self._settings.request_timeout,
-                verify=self._session.verify,  # never REQUESTS_CA_BUNDLE & co.
-            )
-            body = resp.content
-            status = resp.status_code
-            size = len(body)
-        except requests.exceptions.SSLError as exc:
-            raise ApiTlsError(path, self._tls_message(host, exc)) from None
-        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
-            if not isinstance(exc, requests.exceptions.Timeout) and "timed out" not in str(exc):
-                raise ApiConnectionError(path, self._conn_message(host, exc)) from None
-            raise ApiTimeout(
-                path,
-                f"no answer from {host} within {self._settings.request_timeout:g}s",
-            ) from None
-        except requests.exceptions.ChunkedEncodingError:
-            raise ApiConnectionError(
-                path, f"connection to {host} closed before the full answer (truncated body)"
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise ApiConnectionError(path, self._conn_message(host, exc)) from None
+            answer = self._transport.get(build_url(url, params), self._headers)
+            status = answer.status
+            size = len(answer.content)
+        except TransportError as exc:
+            raise self._transport_error(path, host, exc) from None
         finally:
             with self._lock:
                 self._inflight.pop(key, None)
             self._record(path, status, size, time.monotonic() - t0)
         if status >= 400:
-            raise ApiHttpError(path, status, self.redact(self._error_text(resp)))
+            raise ApiHttpError(path, status, self.redact(self._error_text(answer)))
         try:
-            payload = resp.json()
+            payload = answer.json()
         except ValueError:
-            excerpt = self.redact(body[:40].decode("utf-8", "replace")).strip()
+            excerpt = self.redact(answer.content[:40].decode("utf-8", "replace")).strip()
             raise ApiJsonError(path, f"answer is not JSON (starts with {excerpt!r})") from None
         if not isinstance(payload, dict) or "data" not in payload:
             raise ApiDataError(path, "JSON answer without a 'data' field")
@@ -274,7 +236,20 @@ class PveClient:
                 self.stats.errors += 1
         log.debug("GET %s -> %s (%d bytes, %.0f ms)", path, status or "error", size, elapsed * 1000)
 
-    def _error_text(self, resp: requests.Response) -> str:
+    def _transport_error(self, path: str, host: str, exc: TransportError) -> ApiError:
+        """The client's error for a request without a complete answer."""
+        if exc.kind == "tls":
+            return ApiTlsError(path, self._tls_message(host, exc.cause))
+        if exc.kind == "timeout":
+            timeout = self._settings.request_timeout
+            return ApiTimeout(path, f"no answer from {host} within {timeout:g}s")
+        if exc.kind == "truncated":
+            return ApiConnectionError(
+                path, f"connection to {host} closed before the full answer (truncated body)"
+            )
+        return ApiConnectionError(path, self._conn_message(host, exc.cause))
+
+    def _error_text(self, resp: Answer) -> str:
         message = ""
         try:
             payload = resp.json()
@@ -298,7 +273,9 @@ class PveClient:
         ca = self._settings.origin("ca_bundle", "")
         if "NO_CERTIFICATE_OR_CRL_FOUND" in text or "PEM lib" in text:
             return f"CA bundle {self._settings.ca_bundle} ({ca}) holds no PEM certificate"
-        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        # urllib3 1.26 checks the name itself: CertificateError("hostname ... doesn't match")
+        if any(n in text for n in ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed",
+                                   "CertificateError")):  # fmt: skip
             return f"TLS verification of {host} failed: {_verify_reason(text, ca)}"
         if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
             return f"TLS handshake with {host} failed (is it plain HTTP?)"
@@ -307,7 +284,8 @@ class PveClient:
     def _pin_message(self, host: str, text: str) -> str:
         """The pinned fingerprint, where it was set, and the one the server presented."""
         origin = self._settings.origin("tls_fingerprint", "PVE_TLS_FINGERPRINT")
-        got = re.search(r'got "([0-9a-fA-F]+)"', text)
+        # urllib3 2: got "4f29..."; 1.26: got "b'4f29...'" (its quote escaped in the repr)
+        got = re.search(r'got "(?:b[\\\']+)?([0-9a-fA-F]+)', text)
         presented = ""
         if got is not None:
             hexits = got.group(1).upper()
