@@ -23,11 +23,12 @@ from pve_backup_report.analysis.assess import (
     pending_candidates,
 )
 from pve_backup_report.analysis.coverage import CoverageResult, analyse_coverage
+from pve_backup_report.analysis.creation import Candidate
 from pve_backup_report.analysis.history import GuestHistory
 from pve_backup_report.analysis.pbs_content import PbsContent
 from pve_backup_report.analysis.pbs_health import StorageSpace
 from pve_backup_report.collect.backup_sources import collect_backup_sources
-from pve_backup_report.collect.creation import collect_creations
+from pve_backup_report.collect.creation import CreationCollection, collect_creations
 from pve_backup_report.collect.inventory import collect_inventory
 from pve_backup_report.collect.parallel import worker_pool
 from pve_backup_report.collect.progress import Progress, no_progress
@@ -101,8 +102,9 @@ def _run_assessment(
     history = got.history
     if history is not None:
         result = _with_creations(
-            result, client, settings, progress, (got.histories, got.readable, got.content, extra)
-        )
+            result, client, settings, progress,
+            (got.histories, got.readable, got.content, extra), cache,
+        )  # fmt: skip
         hidden = hidden_history_anomaly(
             result.guests, history.empty_nodes, options.now, window_s(settings.history_days)
         )
@@ -251,15 +253,45 @@ def _with_creations(
     settings: Settings,
     progress: Progress,
     inputs: tuple[dict[int, GuestHistory], frozenset[str], PbsContent | None, list[Anomaly]],
+    cache: TaskCache | None,
 ) -> Assessment:
     """Judge again the guests without any result once their creation tasks are known
-    (``collect_creation``): one created after its expected run is pending."""
+    (``collect_creation``): one created after its expected run is pending. A creation
+    the cache knows to be after that run settles its guest without asking PVE."""
     candidates = pending_candidates(first)
     if not candidates:
         return first
+    creations = cache.known_creations(candidates) if cache is not None else {}
+    anomalies: tuple[Anomaly, ...] = ()
+    rest = {v: c for v, c in candidates.items() if v not in creations}
+    if rest:
+        made = _lookup_creations(client, first.inventory, rest, settings, progress)
+        creations, anomalies = {**creations, **made.creations}, made.anomalies
+        if cache is not None and made.creations:
+            cache.creations.update(made.creations)
+            cache.save((), first.now - window_s(settings.history_days))
+    else:
+        log.info("creation tasks: %d guest(s) created since their expected run (cached)",
+                 len(creations))  # fmt: skip
+    if not creations and not anomalies:
+        return first
+    histories, readable, content, extra = inputs
+    return assess(
+        first.inventory, first.coverage, histories, readable, content, first.now,
+        first.options, [*extra, *anomalies], creations, first,
+    )  # fmt: skip
+
+
+def _lookup_creations(
+    client: PveClient,
+    inventory: Inventory,
+    candidates: Mapping[int, Candidate],
+    settings: Settings,
+    progress: Progress,
+) -> CreationCollection:
     progress(f"creation tasks of {len(candidates)} guest(s) without any backup")
     made = collect_creations(
-        client, first.inventory, candidates, settings.task_history_limit, settings.max_workers
+        client, inventory, candidates, settings.task_history_limit, settings.max_workers
     )
     log.info(
         "creation tasks: %d tasks listed, %d clone logs read, %d guest(s) created since "
@@ -268,13 +300,7 @@ def _with_creations(
         made.logs_fetched,
         len(made.creations),
     )
-    if not made.creations and not made.anomalies:
-        return first
-    histories, readable, content, extra = inputs
-    return assess(
-        first.inventory, first.coverage, histories, readable, content, first.now,
-        first.options, [*extra, *made.anomalies], made.creations, first,
-    )  # fmt: skip
+    return made
 
 
 def _load_cache(settings: Settings, options: RunOptions) -> TaskCache | None:

@@ -20,10 +20,11 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pve_backup_report.analysis.creation import Candidate, GuestCreation
 from pve_backup_report.analysis.history import RESULT_STATUSES, GuestBackupResult, ResultStatus
 from pve_backup_report.atomic import atomic_write_text
 from pve_backup_report.collect.tasks import CachedTask
@@ -143,10 +144,23 @@ class TaskCache:
     anomalies: list[Anomaly]
     timezones: dict[str, tuple[str, int]] = field(default_factory=dict)  # node -> (tz, read at)
     notes: dict[int, tuple[str, int]] = field(default_factory=dict)  # vmid -> (notes, read at)
+    # the creation tasks found of guests without a result (``known_creations``)
+    creations: dict[int, GuestCreation] = field(default_factory=dict)
     # What the file held when it was read cleanly (None: missing or unreadable).
-    _as_read: tuple[dict[str, tuple[str, int]], dict[int, tuple[str, int]]] | None = field(
-        default=None, repr=False
-    )
+    _as_read: tuple[Any, ...] | None = field(default=None, repr=False)
+
+    def known_creations(self, candidates: Mapping[int, Candidate]) -> dict[int, GuestCreation]:
+        """The cached creations that settle a candidate without asking PVE again: one
+        of the guest's type that started after the run it was expected in. The guest is
+        pending then, and stays so whatever newer creation (a re-created VMID) there is,
+        as long as that run is the expected one; once a later run is expected, PVE is
+        asked again."""
+        out: dict[int, GuestCreation] = {}
+        for vmid, c in candidates.items():
+            found = self.creations.get(vmid)
+            if found and found.guest_type == c.guest_type and found.started > c.expected:
+                out[vmid] = found
+        return out
 
     def fresh_notes(self, wall_clock: int) -> dict[int, str]:
         return {
@@ -168,6 +182,7 @@ class TaskCache:
         tasks: dict[str, CachedTask] = {}
         timezones: dict[str, tuple[str, int]] = {}
         notes: dict[int, tuple[str, int]] = {}
+        creations: dict[int, GuestCreation] = {}
         try:
             with open(path, encoding="utf-8") as fh:
                 raw = json.load(fh)
@@ -179,10 +194,13 @@ class TaskCache:
                 timezones[str(node)] = (str(tz), int(read_at))
             for vmid, (text, read_at) in raw.get("notes", {}).items():
                 notes[int(vmid)] = (str(text), int(read_at))
+            for item in raw.get("creations", []):
+                creation = _decode_creation(item)
+                creations[creation.vmid] = creation
         except FileNotFoundError:
             pass
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-            tasks, timezones, notes = {}, {}, {}
+            tasks, timezones, notes, creations = {}, {}, {}, {}
             anomalies.append(
                 Anomaly(
                     Severity.INFO,
@@ -191,17 +209,20 @@ class TaskCache:
                     {"path": path},
                 )
             )
-        cache = cls(path, tasks, anomalies, timezones, notes)
-        if not anomalies and (tasks or timezones or notes):
-            cache._as_read = (dict(timezones), dict(notes))
+        cache = cls(path, tasks, anomalies, timezones, notes, creations)
+        if not anomalies and (tasks or timezones or notes or creations):
+            cache._as_read = cache._state()
         return cache
+
+    def _state(self) -> tuple[Any, ...]:
+        return (dict(self.timezones), dict(self.notes), dict(self.creations))
 
     def _unchanged(self, new: list[CachedTask], oldest: int) -> bool:
         """Nothing to write: no new task, none to drop, time zones as read."""
         return (
             not new
             and self._as_read is not None
-            and (self.timezones, self.notes) == self._as_read
+            and self._state() == self._as_read
             and all(t.starttime >= oldest for t in self.tasks.values())
         )
 
@@ -231,8 +252,12 @@ class TaskCache:
                 }
                 if notes:
                     payload["notes"] = {str(v): list(e) for v, e in sorted(notes.items())}
+                made = {**on_disk.creations, **self.creations}
+                if made := {v: c for v, c in made.items() if c.started >= oldest}:
+                    payload["creations"] = [c.to_json() for _, c in sorted(made.items())]
                 atomic_write_text(self.path, json.dumps(payload, separators=(",", ":")))
-                self.tasks = kept
+                self.tasks, self.creations = kept, made
+                self._as_read = self._state()
         except OSError as exc:
             self.anomalies.append(
                 Anomaly(
@@ -242,6 +267,19 @@ class TaskCache:
                     {"path": self.path},
                 )
             )
+
+
+def _decode_creation(item: Any) -> GuestCreation:
+    source = item["source"]
+    return GuestCreation(
+        vmid=int(item["vmid"]),
+        guest_type=str(item["type"]),
+        task_type=str(item["task_type"]),
+        started=int(item["started"]),
+        node=str(item["node"]),
+        upid=str(item["upid"]),
+        source=None if source is None else int(source),
+    )
 
 
 @contextlib.contextmanager
