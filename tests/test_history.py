@@ -887,3 +887,27 @@ def test_large_log_parses_every_result() -> None:
     task = task_info(start=utc("2021-04-11T10:15:01"), end=utc("2021-04-11T13:05:07"))
     parse = parse_task(task, big, tz=BERLIN)
     assert len(parse.results) == 19 * 100
+
+
+_ZONES = ("Europe/Paris", "America/New_York", "Australia/Lord_Howe", "Africa/Monrovia",
+          "Asia/Kathmandu", "Pacific/Chatham", "UTC")  # fmt: skip
+
+
+@given(
+    st.sampled_from(_ZONES),
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2045, 12, 31)),
+)
+def test_local_log_times_read_as_datetime_reads_them(zone_name: str, local: datetime) -> None:
+    """``Backup started at`` is node-local wall time (pve-manager ``PVE/VZDump.pm``
+    ``exec_backup_task``: ``strftime("%F %H:%M:%S", localtime())``). ``_local_epoch``
+    asks the zone once per minute; it gives what ``datetime(..., tzinfo=zone)
+    .timestamp()`` gives (fold 0) for every second, through daylight-saving changes,
+    half-hour ones (Lord Howe) and odd historical offsets (Monrovia, Kathmandu)."""
+    from zoneinfo import ZoneInfo
+
+    from pve_backup_report.analysis.history import _local_epoch
+
+    zone = ZoneInfo(zone_name)
+    text = local.strftime("%Y-%m-%d %H:%M:%S")
+    expected = int(local.replace(microsecond=0, tzinfo=zone).timestamp())
+    assert _local_epoch(text, zone) == expected

@@ -37,7 +37,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -407,11 +407,40 @@ class _Guest:
 
 
 def _local_epoch(text: str, zone: tzinfo) -> int | None:
+    """The epoch of a node-local ``YYYY-MM-DD HH:MM:SS`` (as ``datetime(...,
+    tzinfo=zone).timestamp()``, fold 0); None when it is no valid time."""
     m = _LOCAL_TIME_RE.match(text)
     if m is None:
         return None
+    year, month, day, hour, minute, second = (int(g) for g in m.groups())
+    start = _minute_start(year, month, day, hour, minute, zone)
+    if start is None or second > 59:
+        return _exact_epoch(year, month, day, hour, minute, second, zone)
+    return start + second
+
+
+@lru_cache(maxsize=1 << 16)
+def _minute_start(
+    year: int, month: int, day: int, hour: int, minute: int, zone: tzinfo
+) -> int | None:
+    """The epoch of that local minute's first second, when the zone's UTC offset is the
+    same for all its seconds; None when it is no valid time or the offset changes within
+    the minute (then each second is computed). A log has a time on most of its lines:
+    the zone is asked once a minute."""
     try:
-        year, month, day, hour, minute, second = (int(g) for g in m.groups())
+        first = datetime(year, month, day, hour, minute, 0, tzinfo=zone)
+        last = datetime(year, month, day, hour, minute, 59, tzinfo=zone)
+    except (ValueError, OverflowError):
+        return None
+    if first.utcoffset() != last.utcoffset():
+        return None
+    return int(first.timestamp())
+
+
+def _exact_epoch(
+    year: int, month: int, day: int, hour: int, minute: int, second: int, zone: tzinfo
+) -> int | None:
+    try:
         return int(datetime(year, month, day, hour, minute, second, tzinfo=zone).timestamp())
     except (ValueError, OverflowError):
         return None

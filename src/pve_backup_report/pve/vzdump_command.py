@@ -27,7 +27,7 @@ _SEARCH_LINES = 20  # the command is one of the first lines of the log
 # shell words as ``shellquote`` writes them (pve-common ``PVE/Tools.pm``, single quotes
 # only): unquoted runs, '...' segments and backslash escapes, separated by shlex's
 # whitespace; anything else (a double quote, an unbalanced quote) goes to shlex
-_TOKEN = re.compile(r"(?P<word>(?:[^ \t\r\n'\"\\]+|'[^']*'|\\.)+)|[ \t\r\n]+|(?P<odd>.)", re.S)
+_TOKEN = re.compile(r"(?P<word>(?:[^ \t\r\n'\"\\]+|'[^']*'|\\.)+)|(?P<odd>[^ \t\r\n])", re.S)
 _UNQUOTE = re.compile(r"'([^']*)'|\\(.)", re.S)
 
 
@@ -78,8 +78,7 @@ def _split(text: str) -> list[str]:
         if m.group("odd") is not None:
             return _shlex_split(text)
         word = m.group("word")
-        if word is not None:
-            words.append(_UNQUOTE.sub(_unquoted, word))
+        words.append(_UNQUOTE.sub(_unquoted, word) if "'" in word or "\\" in word else word)
     return words
 
 
