@@ -20,7 +20,7 @@ does not rewrite), so it is the creation time of another guest as often as not.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +63,21 @@ class GuestCreation:
             "upid": self.upid,
             "source": self.source,
         }
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> GuestCreation:
+        """The inverse of :meth:`to_json` (the task cache keeps creations so); raises
+        ``KeyError``, ``TypeError`` or ``ValueError`` on anything else."""
+        source = item["source"]
+        return cls(
+            vmid=int(item["vmid"]),
+            guest_type=str(item["type"]),
+            task_type=str(item["task_type"]),
+            started=int(item["started"]),
+            node=str(item["node"]),
+            upid=str(item["upid"]),
+            source=None if source is None else int(source),
+        )
 
 
 def clone_target(lines: Iterable[str]) -> tuple[int, int] | None:

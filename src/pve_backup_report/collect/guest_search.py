@@ -70,11 +70,11 @@ class CrossNodeSearch:
         # made no run for: that node may have been down)
         self.stopped_at: dict[int, int] = {}
         self._absent: set[int] = set()  # guests searched for an event with no home run
-        self.changed = False  # a search started or ended since the last ``settle``
         # (guest, event) of each search started or ended: the reader plans again only the
         # nodes these concern. A success noted elsewhere is not in it: it only ever
         # resolves a guest sooner, so a plan that took nothing would take nothing again.
         self.journal: list[tuple[int, int]] = []
+        self._settled = 0  # the journal's length at the last ``settle``
         self._by_event: dict[int, set[str]] | None = None  # ``_events``, rebuilt on changes
 
     def note(self, results: Iterable[GuestBackupResult], task_start: int) -> None:
@@ -162,7 +162,6 @@ class CrossNodeSearch:
         for v in missing:
             self.searching[v] = start
             self.journal.append((v, start))
-            self.changed = True
             self._by_event = None
         return missing
 
@@ -197,7 +196,6 @@ class CrossNodeSearch:
                 continue
             del self.searching[v]
             self.journal.append((v, t))
-            self.changed = True
             self._by_event = None
             if v in holders:
                 self.found_at[v] = t
@@ -205,5 +203,6 @@ class CrossNodeSearch:
                 self.stopped.add(v)
                 if v not in self._absent:
                     self.stopped_at[v] = t
-        changed, self.changed = self.changed, False
+        changed = len(self.journal) > self._settled
+        self._settled = len(self.journal)
         return changed

@@ -195,7 +195,7 @@ class TaskCache:
             for vmid, (text, read_at) in raw.get("notes", {}).items():
                 notes[int(vmid)] = (str(text), int(read_at))
             for item in raw.get("creations", []):
-                creation = _decode_creation(item)
+                creation = GuestCreation.from_json(item)
                 creations[creation.vmid] = creation
         except FileNotFoundError:
             pass
@@ -267,19 +267,6 @@ class TaskCache:
                     {"path": self.path},
                 )
             )
-
-
-def _decode_creation(item: Any) -> GuestCreation:
-    source = item["source"]
-    return GuestCreation(
-        vmid=int(item["vmid"]),
-        guest_type=str(item["type"]),
-        task_type=str(item["task_type"]),
-        started=int(item["started"]),
-        node=str(item["node"]),
-        upid=str(item["upid"]),
-        source=None if source is None else int(source),
-    )
 
 
 @contextlib.contextmanager

@@ -140,6 +140,11 @@ class _NodeState:
     def more_pages(self) -> bool:
         return self.total is not None and self.fetched_items < self.total
 
+    def reaches(self, t: int) -> bool:
+        """Whether the tasks listed so far reach back to ``t`` (the oldest started then
+        or before)."""
+        return bool(self.tasks) and self.tasks[-1].starttime <= t
+
     def around(self, start: int) -> list[TaskInfo]:
         """The tasks started within ``TOLERANCE_S`` of ``start`` (the same event)."""
         if len(self.starts) != len(self.tasks):  # the list only grows (a page), sorted
@@ -383,7 +388,7 @@ class _Reader:
     def _older_wanted(self, st: _NodeState) -> bool:
         """A searched run may be older than the node's tasks listed so far."""
         oldest = self.search.oldest_wanted(st.name)
-        return oldest is not None and (not st.tasks or st.tasks[-1].starttime > oldest)
+        return oldest is not None and not st.reaches(oldest)
 
     def settle(self, states: list[_NodeState]) -> bool:
         """End the searches whose runs are all known; True: plan every node again."""
@@ -394,7 +399,7 @@ class _Reader:
             for st in by_name.values():
                 if st.name == home:
                     continue
-                if st.more_pages and (not st.tasks or st.tasks[-1].starttime > start):
+                if st.more_pages and not st.reaches(start):
                     return None
                 for task in st.around(start):
                     known, vmids, _ran = self._held_by(task)
@@ -419,7 +424,7 @@ class _Reader:
                 return True
             if any(x.upid not in self.known and x.upid not in self.cache for x in st.around(t)):
                 return True
-            if st.more_pages and (not st.tasks or st.tasks[-1].starttime > t - TOLERANCE_S):
+            if st.more_pages and not st.reaches(t - TOLERANCE_S):
                 return True
         return False
 
