@@ -300,6 +300,9 @@ def test_creations_after_their_expected_run_come_from_the_task_cache(tmp_path: A
     with Simulator(Scenario.from_dict(_only_new({110, 111})), tls=False) as sim:
         first = run(sim, "--now", NOW, *cache, "-vv")
         assert "creation tasks: 4 tasks listed, 0 clone logs read, 2 guest(s)" in first.stdout
+        # one write, after the creations are known (it re-read the file to merge before)
+        assert first.stdout.count("task cache written: ") == 1
+        assert "task cache written: 3 tasks, 2 creations" in first.stdout
         again = run(sim, "--now", NOW, *cache, "-vv")
         assert "creation tasks: 2 guest(s) created since their expected run (cached)" in (
             again.stdout

@@ -105,6 +105,8 @@ def _run_assessment(
             result, client, settings, progress,
             (got.histories, got.readable, got.content, extra), cache,
         )  # fmt: skip
+        if cache is not None:
+            result = _saved(cache, history, result, window_s(settings.history_days))
         hidden = hidden_history_anomaly(
             result.guests, history.empty_nodes, options.now, window_s(settings.history_days)
         )
@@ -216,8 +218,7 @@ def _history_and_sources(
         sources = sources_future.result()
     anomalies = [*sources.anomalies, *history.anomalies]
     if cache is not None:
-        cache.save(history.new_tasks, options.now - window_s(settings.history_days))
-        anomalies += cache.anomalies
+        anomalies += cache.anomalies  # the load's; the save's come after the creations
     log.info(
         "history: %d tasks listed, %d logs read, %d from cache",
         history.tasks_listed,
@@ -267,9 +268,8 @@ def _with_creations(
     if rest:
         made = _lookup_creations(client, first.inventory, rest, settings, progress)
         creations, anomalies = {**creations, **made.creations}, made.anomalies
-        if cache is not None and made.creations:
-            cache.creations.update(made.creations)
-            cache.save((), first.now - window_s(settings.history_days))
+        if cache is not None:
+            cache.creations.update(made.creations)  # saved with the run's tasks
     else:
         log.info("creation tasks: %d guest(s) created since their expected run (cached)",
                  len(creations))  # fmt: skip
@@ -280,6 +280,20 @@ def _with_creations(
         first.inventory, first.coverage, histories, readable, content, first.now,
         first.options, [*extra, *anomalies], creations, first,
     )  # fmt: skip
+
+
+def _saved(
+    cache: TaskCache, history: HistoryCollection, result: Assessment, window: int
+) -> Assessment:
+    """The cache written once, with the tasks read and the creations found; a failure
+    to write it is said in the result."""
+    before = len(cache.anomalies)
+    if cache.save(history.new_tasks, result.now - window):
+        log.info("task cache written: %d tasks, %d creations", len(cache.tasks),
+                 len(cache.creations))  # fmt: skip
+    if len(cache.anomalies) == before:
+        return result
+    return replace(result, anomalies=(*result.anomalies, *cache.anomalies[before:]))
 
 
 def _lookup_creations(

@@ -226,11 +226,12 @@ class TaskCache:
             and all(t.starttime >= oldest for t in self.tasks.values())
         )
 
-    def save(self, new: Iterable[CachedTask], oldest: int) -> None:
-        """Merge ``new`` into the file (under a lock) and drop entries before ``oldest``."""
+    def save(self, new: Iterable[CachedTask], oldest: int) -> bool:
+        """Merge ``new`` into the file (under a lock) and drop entries before ``oldest``;
+        True when the file was written."""
         new = list(new)
         if self._unchanged(new, oldest):
-            return  # a warm run with nothing new: no lock, no re-read, no rewrite
+            return False  # a warm run with nothing new: no lock, no re-read, no rewrite
         directory = os.path.dirname(self.path) or "."
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -258,6 +259,7 @@ class TaskCache:
                 atomic_write_text(self.path, json.dumps(payload, separators=(",", ":")))
                 self.tasks, self.creations = kept, made
                 self._as_read = self._state()
+                return True
         except OSError as exc:
             self.anomalies.append(
                 Anomaly(
@@ -267,6 +269,7 @@ class TaskCache:
                     {"path": self.path},
                 )
             )
+            return False
 
 
 @contextlib.contextmanager
