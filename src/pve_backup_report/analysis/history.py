@@ -456,6 +456,13 @@ def _resolve_zone(tz: str | None) -> tuple[tzinfo, str | None]:
         return timezone.utc, Msg("tz_unknown", zone=tz.strip()[:60])
 
 
+@lru_cache(maxsize=1024)
+def _skip_ids(text: str) -> tuple[int, ...]:
+    """The VMIDs of one ``skip external VMs`` list: every run of a job on a node logs
+    the same list, so each distinct one is read once."""
+    return tuple(v for v in map(int, _SKIP_RE.findall(text)) if v)
+
+
 class _LogState:
     """Single-pass reader of one vzdump task log."""
 
@@ -501,15 +508,17 @@ class _LogState:
             if not isinstance(raw, str):
                 self.nonblank += nonblank
                 raise HistoryDataError(f"log line {index + 1} is not a string")
+            if raw.startswith(_P_INFO):  # most lines: no copy without trailing blanks
+                nonblank += 1
+                self.failure_cont = None
+                if raw[6:10] in heads:  # most INFO lines say nothing about the result
+                    self._info(raw[6:].rstrip())
+                continue
             line = raw.rstrip()
             if not line:
                 continue
             nonblank += 1
-            if line.startswith(_P_INFO):
-                self.failure_cont = None
-                if line[6:10] in heads:  # most INFO lines say nothing about the result
-                    self._info(line[6:])
-            elif line.startswith(_P_ERROR):
+            if line.startswith(_P_ERROR):
                 self._error(line[len(_P_ERROR) :].strip())
             elif line.startswith(_P_WARN):
                 self.failure_cont = None
@@ -574,9 +583,9 @@ class _LogState:
     def skipped(self) -> dict[int, None]:
         """The guests of other nodes the job skipped, in log order (``dict`` as an
         ordered set). One such line can name thousands of guests."""
-        return dict.fromkeys(
-            v for text in self.skip_texts for v in map(int, _SKIP_RE.findall(text)) if v
-        )
+        if len(self.skip_texts) == 1:
+            return dict.fromkeys(_skip_ids(self.skip_texts[0]))
+        return dict.fromkeys(v for text in self.skip_texts for v in _skip_ids(text))
 
     def _error(self, text: str) -> None:
         m = _FAILED_RE.match(text)

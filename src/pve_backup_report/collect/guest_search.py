@@ -115,8 +115,8 @@ class CrossNodeSearch:
             return set()
         missing = {
             v
-            for v in candidates
-            if v in prediction and v not in held and self.may_start(v, task.starttime)
+            for v in prediction.intersection(candidates)
+            if v not in held and self.may_start(v, task.starttime)
         }
         if not missing:
             return set()

@@ -29,6 +29,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pve_backup_report.analysis.coverage import CoverageResult, effective_storage, split_vmid_list
 from pve_backup_report.analysis.history import TaskInfo
@@ -109,7 +110,7 @@ class TaskPredictor:
         self._distrusted: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
         # ... of which a logged command line was another job's run (not just missing)
         self._contradicted: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
-        self._guesses: dict[tuple[str, int, int], Prediction] = {}  # see guests()
+        self._guesses: dict[tuple[str, int, bool], Prediction] = {}  # see guests()
 
     def checked(
         self, task: TaskInfo, command: VzdumpCommand | None, prediction: Prediction
@@ -142,9 +143,13 @@ class TaskPredictor:
 
         Only the tasks started within ``TOLERANCE_S`` of it are looked at (for a shared
         event), so a run whose logs are all cached predicts nothing. Remembered until the
-        node's list grows (an older page) or a log shows a pairing wrong.
+        node's list grows (an older page) or a log shows its event's pairing wrong.
         """
-        key = (tasks[i].upid, len(tasks), len(self._distrusted))
+        task = tasks[i]
+        if task.vmid is not None:
+            return frozenset({task.vmid})
+        keys = self._keys(task, tz)
+        key = (task.upid, len(tasks), (task.node, keys) in self._distrusted)
         if key not in self._guesses:
             self._guesses[key] = self._guess(tasks, i, tz)
         return self._guesses[key]
@@ -338,7 +343,9 @@ def runs_job(command: VzdumpCommand, job: BackupJob) -> bool:
     return _ids(command.exclude) == _ids(job.exclude_raw)
 
 
+@lru_cache(maxsize=1024)
 def _ids(raw: str | None) -> frozenset[str]:
+    """A VMID list as a set: the same few lists (jobs' and their runs') every log."""
     return frozenset(split_vmid_list(raw))
 
 

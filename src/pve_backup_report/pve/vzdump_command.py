@@ -21,6 +21,7 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 _MARKER = "starting new backup job: vzdump"
 _SEARCH_LINES = 20  # the command is one of the first lines of the log
@@ -64,8 +65,15 @@ def parse_vzdump_command(lines: Sequence[str]) -> VzdumpCommand | None:
     for line in lines[:_SEARCH_LINES]:
         pos = line.find(_MARKER)
         if pos >= 0:
-            return _parse_args(_split(line[pos + len(_MARKER) :]))
+            return _parsed(line[pos + len(_MARKER) :])
     return None
+
+
+@lru_cache(maxsize=4096)
+def _parsed(arguments: str) -> VzdumpCommand:
+    """Every run of a job logs the same line (``command_line`` writes the job's
+    options), on every node: one parse per distinct line, however many runs are read."""
+    return _parse_args(_split(arguments))
 
 
 def _split(text: str) -> list[str]:
