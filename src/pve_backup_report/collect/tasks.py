@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -76,6 +77,7 @@ from pve_backup_report.pve.vzdump_command import VzdumpCommand, parse_vzdump_com
 from pve_backup_report.timeutil import window_s
 
 _LOG_PAGE = 50000  # task log lines per request
+_AHEAD = 4  # logs fetched ahead of the parsing, per worker (``_fetched``)
 
 
 @dataclass(frozen=True)
@@ -468,14 +470,10 @@ class _Reader:
         return found[0] if len(found) == 1 else None
 
     def read(self, batch: list[tuple[_NodeState, TaskInfo]], pool: ThreadPoolExecutor) -> None:
-        futures: dict[str, Future[list[str] | ApiError]] = {
-            t.upid: pool.submit(_fetch_log, self.client, t, self.options.log_limit)
-            for _, t in batch
-        }
-        for st, task in batch:
+        for st, task, fetched in _fetched(batch, pool, self.client, self.options):
             self.counters["fetched"] += 1
             got = _parse(
-                task, futures[task.upid].result(), self.inventory, st.tz, self.anomalies,
+                task, fetched, self.inventory, st.tz, self.anomalies,
                 self.selections, partial(self._pairing, st, task),
             )  # fmt: skip
             parsed = got.task
@@ -498,6 +496,26 @@ class _Reader:
 
     def _pairing(self, st: _NodeState, task: TaskInfo) -> RunPairing:
         return self.pairer.run_of(st.tasks, st.tasks.index(task), st.tz)
+
+
+def _fetched(
+    batch: list[tuple[_NodeState, TaskInfo]],
+    pool: ThreadPoolExecutor,
+    client: PveClient,
+    options: HistoryOptions,
+) -> Iterator[tuple[_NodeState, TaskInfo, list[str] | ApiError]]:
+    """The batch's logs in its order, fetched in parallel at most ``_AHEAD`` per worker
+    ahead of the one being parsed: a batch can list thousands of logs, and the parsing
+    (one thread) is slower than the fetching, so without a bound they would all wait in
+    memory at once."""
+    ahead = max(1, options.workers) * _AHEAD
+    waiting: deque[Future[list[str] | ApiError]] = deque()
+    queued = 0
+    for st, task in batch:
+        while queued < len(batch) and len(waiting) < ahead:
+            waiting.append(pool.submit(_fetch_log, client, batch[queued][1], options.log_limit))
+            queued += 1
+        yield st, task, waiting.popleft().result()
 
 
 def displaced_dead_runs_dropped(
