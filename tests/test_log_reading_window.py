@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from builders import LogGuest, scenario, sim_guest, sim_node, vzdump_job, vzdump_run
+from pve_backup_report.analysis.freshness import Freshness
 from pve_backup_report.collect import tasks
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.config import Secret, Settings
@@ -70,8 +71,8 @@ def test_logs_are_fetched_at_most_ahead_per_worker_before_their_parsing(
         )  # fmt: skip
         with PveClient(settings) as client:
             a = run_assessment(settings, RunOptions(now=NOW, use_cache=False), client)
-    assert {g.guest.vmid: g.freshness.value for g in a.guests} == {
-        100 + n: "fresh" for n in range(RUNS)
+    assert {g.guest.vmid: g.freshness for g in a.guests} == {
+        100 + n: Freshness.FRESH for n in range(RUNS)
     }
     assert len(fetched) == len(waiting) == RUNS  # every log read, each once
     ahead = workers * tasks._AHEAD
