@@ -208,15 +208,21 @@ class Fetched:
 
 
 def fetch_parallel(
-    client: PveClient, requests: Mapping[str, tuple[str, dict[str, Any] | None]], workers: int
+    client: PveClient,
+    requests: Mapping[str, tuple[str, dict[str, Any] | None]],
+    workers: int,
+    keep: Callable[[Any], Any] | None = None,
 ) -> dict[str, Fetched]:
-    """GET several independent endpoints at once; errors are returned, not raised."""
+    """GET several independent endpoints at once; errors are returned, not raised.
+    ``keep`` takes from each answer, as soon as it arrives, the part to return (the
+    rest is freed: thousands of answers do not all stay in memory)."""
 
     def one(path: str, params: dict[str, Any] | None) -> Fetched:
         try:
-            return Fetched(client.get(path, params))
+            data = client.get(path, params)
         except ApiError as exc:
             return Fetched(error=exc)
+        return Fetched(data if keep is None else keep(data))
 
     with worker_pool(max(1, min(workers, len(requests)))) as pool:
         futures = {k: pool.submit(one, p, q) for k, (p, q) in requests.items()}
@@ -680,6 +686,14 @@ def default_target(answer: Any) -> str:
     return DUMPDIR + (_opt_str(answer.get("dumpdir")) or "")
 
 
+def _description(config: Any) -> str | None:
+    """A guest config's notes ("" when it has none); None when it is no config."""
+    if not isinstance(config, dict):
+        return None
+    desc = config.get("description")
+    return str(desc) if desc else ""
+
+
 def _with_notes(
     client: PveClient,
     guests: list[Guest],
@@ -696,7 +710,7 @@ def _with_notes(
         for g in guests
         if g.vmid not in known
     }
-    fetched = fetch_parallel(client, wanted, workers) if wanted else {}
+    fetched = fetch_parallel(client, wanted, workers, _description) if wanted else {}
     out = []
     failed: list[int] = []
     for g in guests:
@@ -704,12 +718,11 @@ def _with_notes(
             out.append(replace(g, notes=known[g.vmid]))
             continue
         r = fetched[str(g.vmid)]
-        if r.error is not None or not isinstance(r.data, dict):
+        if r.error is not None or r.data is None:
             failed.append(g.vmid)
             out.append(g)
             continue
-        desc = r.data.get("description")
-        out.append(replace(g, notes=str(desc) if desc else ""))
+        out.append(replace(g, notes=r.data))
     if failed:
         anomalies.append(
             Anomaly(
