@@ -241,7 +241,12 @@ def _well_formed_task(item: object) -> TaskInfo | None:
         return None
     if upid.node != node:
         return None
-    return TaskInfo(raw, node, starttime, endtime, status, task_type, task_id, user)
+    # a node lists thousands of tasks of a few types, users and statuses: the decoded
+    # answer gives each its own copies, the parsed UPID shares one (``intern``)
+    status = "OK" if status == "OK" else status
+    task_type = upid.type if task_type == upid.type else task_type
+    user = upid.user if user == upid.user else user
+    return TaskInfo(raw, upid.node, starttime, endtime, status, task_type, task_id, user)
 
 
 _WARNINGS_RE = re.compile(r"WARNINGS: [0-9]+")
@@ -268,7 +273,7 @@ def task_status_kind(status: str | None) -> str:
 # --------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GuestBackupResult:
     """The outcome of one guest's backup in one vzdump task."""
 

@@ -111,6 +111,7 @@ class TaskPredictor:
         # ... of which a logged command line was another job's run (not just missing)
         self._contradicted: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
         self._guesses: dict[tuple[str, int, bool], Prediction] = {}  # see guests()
+        self._held_sets: dict[tuple[str, tuple[str, ...]], Prediction] = {}  # _held_by_jobs
 
     def checked(
         self, task: TaskInfo, command: VzdumpCommand | None, prediction: Prediction
@@ -260,25 +261,38 @@ class TaskPredictor:
         return self._due[key]
 
     def _compute_due(self, node: str, tz: str | None) -> list[tuple[int, frozenset[int]]]:
-        by_event: dict[int, set[int]] = {}
+        jobs_at: dict[int, list[str]] = {}
         for job_id, events in self._node_jobs(node, tz or "UTC"):
             per_node = self._holds.get(job_id)
-            held = per_node.get(node) if per_node is not None else None
-            if not held:
+            if per_node is None or not per_node.get(node):
                 continue
             for t in events:
-                by_event.setdefault(t, set()).update(held)
-        return [(t, frozenset(by_event[t])) for t in sorted(by_event, reverse=True)]
+                jobs_at.setdefault(t, []).append(job_id)
+        out = []
+        for t in sorted(jobs_at, reverse=True):
+            held = self._held_by_jobs(node, tuple(jobs_at[t]))
+            assert held is not None  # jobs with a resolved selection only
+            out.append((t, held))
+        return out
 
     def _held(self, node: str, keys: tuple[tuple[str, int], ...]) -> Prediction:
         """The guests on ``node`` the runs of these jobs hold (None: unresolved)."""
-        held: set[int] = set()
-        for job_id, _event in keys:
-            per_node = self._holds.get(job_id)
-            if per_node is None:
-                return None
-            held |= per_node.get(node, frozenset())
-        return frozenset(held)
+        return self._held_by_jobs(node, tuple(job_id for job_id, _event in keys))
+
+    def _held_by_jobs(self, node: str, job_ids: tuple[str, ...]) -> Prediction:
+        """One set per node and jobs, shared by every event and task of those jobs (a
+        large cluster has tens of thousands of tasks and events, few distinct sets)."""
+        key = (node, job_ids)
+        if key not in self._held_sets:
+            held: set[int] = set()
+            for job_id in job_ids:
+                per_node = self._holds.get(job_id)
+                if per_node is None:
+                    self._held_sets[key] = None
+                    return None
+                held |= per_node.get(node, frozenset())
+            self._held_sets[key] = frozenset(held)
+        return self._held_sets[key]
 
     def _keys(self, task: TaskInfo, tz: str | None) -> tuple[tuple[str, int], ...]:
         found = self._matched.get(task.upid)

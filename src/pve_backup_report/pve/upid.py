@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from sys import intern
 
 _UPID_RE = re.compile(
     r"^UPID:([a-zA-Z0-9](?:[a-zA-Z0-9\-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):"
@@ -20,7 +21,7 @@ class UpidError(ValueError):
     """The text is not a valid UPID."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Upid:
     node: str
     pid: int
@@ -54,7 +55,9 @@ def _parse(text: str) -> Upid:
     if m is None:
         raise UpidError(f"invalid UPID: {text[:120]!r}")
     node, pid, pstart, start, typ, tid, user = m.groups()
-    return Upid(node, int(pid, 16), int(pstart, 16), int(start, 16), typ, tid, user)
+    # a cluster's tasks share a few nodes, types and users: one string each (interned)
+    return Upid(intern(node), int(pid, 16), int(pstart, 16), int(start, 16), intern(typ),
+                tid, intern(user))  # fmt: skip
 
 
 def format_upid(u: Upid) -> str:
