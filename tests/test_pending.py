@@ -328,3 +328,47 @@ def test_a_guest_not_found_created_keeps_the_lookup_for_it(sim: Simulator, tmp_p
     dump = ("--dump-report-data", "--format", "json")
     cached = json.loads(run(sim, "--now", NOW, *cache, *dump).stdout)["guests"]
     assert {g["vmid"]: g for g in cached} == _guests(sim)
+
+
+def test_a_run_stopped_in_the_creation_lookup_still_caches_its_tasks(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task cache is written once, after the creation lookup; a run that the check's
+    timeout (nagiosplugin raises ``Timeout`` in the main thread) stops during that lookup
+    still keeps the logs it read, so the next run is not cold again."""
+    import nagiosplugin
+
+    from pve_backup_report import pipeline
+    from pve_backup_report.collect.pve_client import PveClient
+    from pve_backup_report.collect.task_cache import TaskCache
+    from pve_backup_report.config import Secret, Settings
+    from pve_backup_report.pipeline import RunOptions, run_assessment
+    from pve_backup_report.timeutil import parse_timestamp
+
+    def stopped(*_args: Any) -> Any:
+        raise nagiosplugin.Timeout("10s")
+
+    monkeypatch.setattr(pipeline, "_lookup_creations", stopped)
+    path = tmp_path / "tasks.json"
+    with Simulator(Scenario.from_dict(_only_new({110, 111})), tls=False) as sim:
+        settings = Settings(
+            hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret),
+            cache_file=str(path),
+        )  # fmt: skip
+        with PveClient(settings) as client, pytest.raises(nagiosplugin.Timeout):
+            run_assessment(settings, RunOptions(now=parse_timestamp(NOW)), client)
+    assert len(TaskCache.load(str(path)).tasks) == 3  # what the history read
+
+
+def test_a_cached_creation_older_than_the_history_window_is_asked_again() -> None:
+    """The cache drops creations older than the history window when it is saved; one
+    still in the file (written by an earlier run) does not settle a guest either, so a
+    run asks PVE as it would after the save."""
+    from pve_backup_report.analysis.creation import Candidate, GuestCreation
+    from pve_backup_report.collect.task_cache import TaskCache
+
+    made = GuestCreation(110, "qemu", "qmcreate", 1000, "pve1", "UPID:x")
+    cache = TaskCache("unused", {}, [], creations={110: made})
+    wanted = {110: Candidate(110, "qemu", expected=900)}
+    assert cache.known_creations(wanted, since=1000) == {110: made}
+    assert cache.known_creations(wanted, since=1001) == {}

@@ -101,12 +101,18 @@ def _run_assessment(
     )
     history = got.history
     if history is not None:
-        result = _with_creations(
-            result, client, settings, progress,
-            (got.histories, got.readable, got.content, extra), cache,
-        )  # fmt: skip
+        window = window_s(settings.history_days)
+        try:
+            result = _with_creations(
+                result, client, settings, progress,
+                (got.histories, got.readable, got.content, extra), cache,
+            )  # fmt: skip
+        except BaseException:  # the check's timeout, an interrupt: keep what was read
+            if cache is not None:
+                cache.save(history.new_tasks, options.now - window)
+            raise
         if cache is not None:
-            result = _saved(cache, history, result, window_s(settings.history_days))
+            result = _saved(cache, history, result, window)
         hidden = hidden_history_anomaly(
             result.guests, history.empty_nodes, options.now, window_s(settings.history_days)
         )
@@ -262,7 +268,8 @@ def _with_creations(
     candidates = pending_candidates(first)
     if not candidates:
         return first
-    creations = cache.known_creations(candidates) if cache is not None else {}
+    since = first.now - window_s(settings.history_days)
+    creations = cache.known_creations(candidates, since) if cache is not None else {}
     anomalies: tuple[Anomaly, ...] = ()
     rest = {v: c for v, c in candidates.items() if v not in creations}
     if rest:

@@ -149,16 +149,24 @@ class TaskCache:
     # What the file held when it was read cleanly (None: missing or unreadable).
     _as_read: tuple[Any, ...] | None = field(default=None, repr=False)
 
-    def known_creations(self, candidates: Mapping[int, Candidate]) -> dict[int, GuestCreation]:
+    def known_creations(
+        self, candidates: Mapping[int, Candidate], since: int
+    ) -> dict[int, GuestCreation]:
         """The cached creations that settle a candidate without asking PVE again: one
-        of the guest's type that started after the run it was expected in. The guest is
-        pending then, and stays so whatever newer creation (a re-created VMID) there is,
-        as long as that run is the expected one; once a later run is expected, PVE is
-        asked again."""
+        of the guest's type that started after the run it was expected in, and within
+        the history window (``since``: older ones are dropped when the cache is saved).
+        The guest is pending then, and stays so whatever newer creation (a re-created
+        VMID) there is, as long as that run is the expected one; once a later run is
+        expected, PVE is asked again."""
         out: dict[int, GuestCreation] = {}
         for vmid, c in candidates.items():
             found = self.creations.get(vmid)
-            if found and found.guest_type == c.guest_type and found.started > c.expected:
+            if (
+                found
+                and found.guest_type == c.guest_type
+                and found.started > c.expected
+                and found.started >= since
+            ):
                 out[vmid] = found
         return out
 
