@@ -162,16 +162,18 @@ class TaskPredictor:
         keys = self._keys(task, tz)
         if not keys:
             return None
-        shared: Counter[tuple[str, int]] = Counter()
+        shared = dict.fromkeys(keys, 0)  # unnamed tasks nearby started by each of its jobs
         siblings = []  # the tasks started by the same jobs' event, this one included
         for j in near(tasks, i):
             other = self._keys(tasks[j], tz)
             if other == keys:
                 siblings.append(tasks[j])  # a job with one guest here makes a task named by it
             if tasks[j].vmid is None:
-                shared.update(other)
+                for k in other:
+                    if k in shared:
+                        shared[k] += 1
         # more tasks at an event than jobs that ran then: one of them is something else
-        if any(shared[k] > len(keys) for k in keys):
+        if any(n > len(keys) for n in shared.values()):
             return None
         if (
             len(keys) > 1

@@ -531,9 +531,13 @@ def displaced_dead_runs_dropped(
     the dead run (it moved since).
     """
     kept = list(results)
+    # the guests given a dead run's failure: usually none, and only theirs are looked at
+    given = {r.vmid for r in kept if r.started is None and r.status == "failed"}
+    if not given:
+        return kept
     named: dict[int, list[tuple[str, int]]] = {}  # vmid -> (node, task start) of named runs
     for r in kept:
-        if r.started is not None:
+        if r.started is not None and r.vmid in given:
             named.setdefault(r.vmid, []).append((r.node, _task_start(r)))
     if not named:
         return kept
