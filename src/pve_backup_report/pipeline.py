@@ -102,20 +102,18 @@ def _run_assessment(
     history = got.history
     if history is not None:
         window = window_s(settings.history_days)
+        written: list[Anomaly] = []
         try:
             result = _with_creations(
                 result, client, settings, progress,
-                (got.histories, got.readable, got.content, extra), cache,
+                (got.histories, got.readable, got.content, extra), cache, options.now - window,
             )  # fmt: skip
-        except BaseException:  # the check's timeout, an interrupt: keep what was read
+        finally:  # also when the check's timeout stops the lookup: keep what was read
             if cache is not None:
-                cache.save(history.new_tasks, options.now - window)
-            raise
-        if cache is not None:
-            result = _saved(cache, history, result, window)
-        hidden = hidden_history_anomaly(
-            result.guests, history.empty_nodes, options.now, window_s(settings.history_days)
-        )
+                written = _save_cache(cache, history, options.now - window)
+        if written:
+            result = replace(result, anomalies=(*result.anomalies, *written))
+        hidden = hidden_history_anomaly(result.guests, history.empty_nodes, options.now, window)
         if hidden is not None:
             result = replace(result, anomalies=(*result.anomalies, hidden))
     if got.spaces:
@@ -261,15 +259,16 @@ def _with_creations(
     progress: Progress,
     inputs: tuple[dict[int, GuestHistory], frozenset[str], PbsContent | None, list[Anomaly]],
     cache: TaskCache | None,
+    oldest: int,
 ) -> Assessment:
     """Judge again the guests without any result once their creation tasks are known
     (``collect_creation``): one created after its expected run is pending. A creation
-    the cache knows to be after that run settles its guest without asking PVE."""
+    the cache knows to be after that run (and since ``oldest``, the window's start)
+    settles its guest without asking PVE."""
     candidates = pending_candidates(first)
     if not candidates:
         return first
-    since = first.now - window_s(settings.history_days)
-    creations = cache.known_creations(candidates, since) if cache is not None else {}
+    creations = cache.known_creations(candidates, oldest) if cache is not None else {}
     anomalies: tuple[Anomaly, ...] = ()
     rest = {v: c for v, c in candidates.items() if v not in creations}
     if rest:
@@ -289,18 +288,14 @@ def _with_creations(
     )  # fmt: skip
 
 
-def _saved(
-    cache: TaskCache, history: HistoryCollection, result: Assessment, window: int
-) -> Assessment:
-    """The cache written once, with the tasks read and the creations found; a failure
-    to write it is said in the result."""
+def _save_cache(cache: TaskCache, history: HistoryCollection, oldest: int) -> list[Anomaly]:
+    """Write the cache once per run, with the tasks read and the creations found; the
+    anomalies the write added (it could not be written)."""
     before = len(cache.anomalies)
-    if cache.save(history.new_tasks, result.now - window):
+    if cache.save(history.new_tasks, oldest):
         log.info("task cache written: %d tasks, %d creations", len(cache.tasks),
                  len(cache.creations))  # fmt: skip
-    if len(cache.anomalies) == before:
-        return result
-    return replace(result, anomalies=(*result.anomalies, *cache.anomalies[before:]))
+    return cache.anomalies[before:]
 
 
 def _lookup_creations(

@@ -152,14 +152,14 @@ class TaskPredictor:
         keys = self._keys(task, tz)
         key = (task.upid, len(tasks), (task.node, keys) in self._distrusted)
         if key not in self._guesses:
-            self._guesses[key] = self._guess(tasks, i, tz)
+            self._guesses[key] = self._guess(tasks, i, tz, keys)
         return self._guesses[key]
 
-    def _guess(self, tasks: Sequence[TaskInfo], i: int, tz: str | None) -> Prediction:
+    def _guess(
+        self, tasks: Sequence[TaskInfo], i: int, tz: str | None, keys: tuple[tuple[str, int], ...]
+    ) -> Prediction:
+        """``guests`` for an unnamed task whose start matches ``keys``."""
         task = tasks[i]
-        if task.vmid is not None:
-            return frozenset({task.vmid})
-        keys = self._keys(task, tz)
         if not keys:
             return None
         shared = dict.fromkeys(keys, 0)  # unnamed tasks nearby started by each of its jobs
