@@ -314,8 +314,14 @@ class TaskParse:
     job_status: JobStatus
     job_error: str | None
     anomalies: tuple[Anomaly, ...]
-    skipped_external: tuple[int, ...]
     log_available: bool
+    skip_lists: tuple[str, ...] = ()  # the log's ``skip external VMs`` lists, unread
+
+    @property
+    def skipped_external(self) -> tuple[int, ...]:
+        """The guests of other nodes the job skipped, each once in log order. Read only
+        when asked: one list can name thousands of guests, and a run rarely needs it."""
+        return _skipped(self.skip_lists)
 
 
 @dataclass(frozen=True)
@@ -461,11 +467,18 @@ def _resolve_zone(tz: str | None) -> tuple[tzinfo, str | None]:
         return timezone.utc, Msg("tz_unknown", zone=tz.strip()[:60])
 
 
-@lru_cache(maxsize=1024)
+def _skipped(texts: Sequence[str]) -> tuple[int, ...]:
+    """The VMIDs of ``skip external VMs`` lists, each once in log order."""
+    if len(texts) == 1:
+        return _skip_ids(texts[0])
+    return tuple(dict.fromkeys(v for text in texts for v in _skip_ids(text)))
+
+
+@lru_cache(maxsize=256)
 def _skip_ids(text: str) -> tuple[int, ...]:
-    """The VMIDs of one ``skip external VMs`` list: every run of a job on a node logs
-    the same list, so each distinct one is read once."""
-    return tuple(v for v in map(int, _SKIP_RE.findall(text)) if v)
+    """The VMIDs of one ``skip external VMs`` list, each once in log order (every run of
+    a job on a node logs the same list)."""
+    return tuple(dict.fromkeys(v for v in map(int, _SKIP_RE.findall(text)) if v))
 
 
 class _LogState:
@@ -584,13 +597,6 @@ class _LogState:
         if g is self.open:
             self.open = None
         self.pending_end = g
-
-    def skipped(self) -> dict[int, None]:
-        """The guests of other nodes the job skipped, in log order (``dict`` as an
-        ordered set). One such line can name thousands of guests."""
-        if len(self.skip_texts) == 1:
-            return dict.fromkeys(_skip_ids(self.skip_texts[0]))
-        return dict.fromkeys(v for text in self.skip_texts for v in _skip_ids(text))
 
     def _error(self, text: str) -> None:
         m = _FAILED_RE.match(text)
@@ -719,8 +725,8 @@ def _build(
         job_status=job_status,
         job_error=None if out.job_error is None else _clip(out.job_error),
         anomalies=tuple(_task_anomalies(task, st, out, any_failed, zone_problem)),
-        skipped_external=tuple(st.skipped()),
         log_available=True,
+        skip_lists=tuple(st.skip_texts),
     )
 
 
@@ -802,7 +808,7 @@ def _missing_guests(
         wanted.add(task.vmid)  # a single-guest task names its guest in the task id
     if not wanted or out.running or st.job_end is not None or out.final_status == _JOB_ERRORS:
         return []
-    skip = st.skipped()
+    skip = frozenset(_skipped(st.skip_texts))
     message = out.job_error or Msg("not_backed_up_ended", error=out.status_text)
     return [
         GuestBackupResult(
@@ -920,7 +926,6 @@ def _fallback(task: TaskInfo, reason: str, expected: Collection[int] | None) -> 
         job_status=job_status,
         job_error=None if job_error is None else _clip(job_error),
         anomalies=(anomaly,),
-        skipped_external=(),
         log_available=False,
     )
 
