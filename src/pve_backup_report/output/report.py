@@ -77,6 +77,9 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 # Inline Markdown syntax that data could trigger: code spans, emphasis, links/images,
 # strikethrough, table cells, math (GitHub/GitLab) and the escape character itself.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
+# Text that md() leaves as it is, apart from spaces at the ends (no line break, control,
+# HTML or Markdown character).
+_PLAIN = re.compile(r"[A-Za-z0-9 .,:;/=+@#%'()-]*")
 _SAFE_UPID = re.compile(r"UPID:[A-Za-z0-9._@!:+=-]+")
 
 
@@ -87,7 +90,15 @@ def md(value: object, limit: int | None = None) -> str:
     HTML entities and inline Markdown syntax characters (``| ` * _ [ ] ~ $ \\``) are
     backslash-escaped. ``limit`` shortens the text (before escaping) with an ellipsis.
     """
-    text = _LINE_BREAKS.sub(" ", str(value)).replace("\t", " ")
+    text = str(value)
+    if _PLAIN.fullmatch(text) and (limit is None or len(text) <= limit):
+        return text.strip()  # most cells (names, nodes, job ids): nothing to change
+    return _escaped(text, limit)
+
+
+def _escaped(text: str, limit: int | None) -> str:
+    """:func:`md` in full, for text with something to change."""
+    text = _LINE_BREAKS.sub(" ", text).replace("\t", " ")
     text = _CONTROLS.sub("", text).strip()
     if limit is not None and len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
