@@ -87,17 +87,20 @@ class TaskPredictor:
             if jc.selection is Selection.ALL or jc.missing_vmids:
                 self._everywhere.add(jc.job.id)
             per_node: dict[str, set[int]] = {}
-            for vmid in jc.included:
+            counts: dict[str, bool] = {}  # node -> whether the job's results there count
+            for vmid in jc.included:  # every guest of the cluster for ``all``
                 node = node_of.get(vmid)
                 if node is None:
                     continue
-                self._runs_on.setdefault(jc.job.id, set()).add(node)
-                sid = effective_storage(jc.job, node, inventory)
-                if sid is None:
-                    continue  # plain files to a directory (dumpdir): never a PBS result
-                st = storages.get(sid)
-                if st is None or st.is_pbs:  # unknown storage: its results may count
+                if node not in counts:
+                    sid = effective_storage(jc.job, node, inventory)
+                    st = None if sid is None else storages.get(sid)
+                    # no storage: plain files to a directory (dumpdir), never a PBS
+                    # result; an unknown storage: its results may count
+                    counts[node] = sid is not None and (st is None or st.is_pbs)
+                if counts[node]:
                     per_node.setdefault(node, set()).add(vmid)
+            self._runs_on[jc.job.id] = set(counts)
             self._holds[jc.job.id] = {n: frozenset(v) for n, v in per_node.items()}
         self._events: dict[tuple[str, str], list[int]] = {}
         self._matched: dict[str, tuple[tuple[str, int], ...]] = {}  # by UPID
