@@ -284,3 +284,60 @@ def test_another_jobs_unread_run_at_the_event_does_not_stop_the_search(
     assert g["last_backup"]["node"] == "pve3" and g["last_backup"]["started"] >= _night(19)
     assert g["freshness"] == "fresh"
     assert guests[600]["freshness"] == "fresh" and guests[501]["freshness"] == "fresh"
+
+
+def _moved_beside_a_run_of_one() -> dict[str, Any]:
+    """Guest 500 (job ``daily`` with 501 and 700, at 21:00) lived on pve3 and moved to
+    pve2 this morning, where 501 lives; 700 lives on pve1. 501 and 700 are also in
+    ``b-morning`` (09:00), which backed them up this morning. So each night pve1's and
+    pve2's ``daily`` runs had one local guest each (task ids ``700`` and ``501``,
+    pve-manager ``PVE/API2/VZDump.pm`` ``vzdump``) and pve3's held 500."""
+    data = drained_cluster()
+    data["guests"] = [
+        sim_guest(500, name="app", node="pve2"),
+        sim_guest(501, name="db", node="pve2"),
+        sim_guest(700, name="dns", node="pve1"),
+    ]
+    data["jobs"] = [snapshot_job("daily", vmid="500,501,700"),
+                    snapshot_job("b-morning", schedule="09:00", vmid="501,700")]  # fmt: skip
+    tasks: list[dict[str, Any]] = [
+        _migration("pve3", 500, parse_timestamp("2026-11-20T08:00:00Z"), "pve2")
+    ]
+    for day in range(14, 20):
+        for node, vmid in (("pve1", 700), ("pve2", 501), ("pve3", 500)):
+            others = sorted({500, 501, 700} - {vmid})
+            tasks.append({**_run(node, day, [vmid], others), "id": str(vmid)})
+        morning = parse_timestamp(f"2026-11-{day + 1:02d}T09:00:01Z")
+        for node, vmid in (("pve1", 700), ("pve2", 501)):
+            recipe = {"job": "b-morning", "vmids": [vmid], "external": [{501: 700, 700: 501}[vmid]]}
+            tasks.append(vzdump_task(node=node, vmids=[vmid], start=morning, log_recipe=recipe))
+    data["tasks"] = tasks
+    return data
+
+
+def test_a_successful_run_of_one_guest_starts_the_search_unread(
+    simulator_factory: SimulatorFactory, tmp_path: Path
+) -> None:
+    """pve2's ``daily`` run of last night succeeded with task id ``501``: it backed up 501
+    alone (pve-manager ``PVE/API2/VZDump.pm`` ``vzdump`` names a task by its one local
+    guest), so 500, which ``daily`` holds on pve2 today, was elsewhere; its log would
+    tell nothing more, and is not read. Nor is pve1's run of that event (task id
+    ``700``) while the other nodes' runs are searched for 500: it held 700 alone. 500's
+    result is in pve3's run: three logs in all (this morning's runs of 501 and 700, and
+    pve3's), where five were read before."""
+    sim = simulator_factory(Scenario.from_dict(_moved_beside_a_run_of_one()))
+    guests = _coverage(sim)
+    g = guests[500]
+    assert g["last_backup"] is not None, g
+    assert g["last_backup"]["node"] == "pve3" and g["last_backup"]["started"] >= _night(19)
+    assert g["freshness"] == "fresh" and g["problems"] == []
+    for vmid in (501, 700):
+        assert guests[vmid]["last_backup"]["started"] >= parse_timestamp("2026-11-20T09:00:00Z")
+    assert _logs_read(sim) == 3
+    cache = ["--cache-file", str(tmp_path / "tasks.json")]
+    env = {"PVE_PBS_CONTENT": "false"}
+    first = run(sim, "--now", str(NOW), "-vv", *cache, env=env)
+    second = run(sim, "--now", str(NOW), "-vv", *cache, env=env)
+    assert "3 logs read, 0 from cache" in first.stdout
+    assert "0 logs read, 3 from cache" in second.stdout
+    assert "all backups fresh" in second.stdout.splitlines()[0]
