@@ -315,16 +315,17 @@ def _moved_beside_a_run_of_one() -> dict[str, Any]:
     return data
 
 
-def test_a_successful_run_of_one_guest_starts_the_search_unread(
+def test_a_successful_run_of_one_guest_is_not_read_by_a_search(
     simulator_factory: SimulatorFactory, tmp_path: Path
 ) -> None:
-    """pve2's ``daily`` run of last night succeeded with task id ``501``: it backed up 501
-    alone (pve-manager ``PVE/API2/VZDump.pm`` ``vzdump`` names a task by its one local
-    guest), so 500, which ``daily`` holds on pve2 today, was elsewhere; its log would
-    tell nothing more, and is not read. Nor is pve1's run of that event (task id
-    ``700``) while the other nodes' runs are searched for 500: it held 700 alone. 500's
-    result is in pve3's run: three logs in all (this morning's runs of 501 and 700, and
-    pve3's), where five were read before."""
+    """While the other nodes' runs of last night are searched for 500 (which pve2's
+    ``daily`` run, task id ``501``, left out), pve1's run of that event is not read: its
+    task id ``700`` and its OK say it backed up 700 alone (pve-manager
+    ``PVE/API2/VZDump.pm`` ``vzdump`` names a task by its node's one local guest;
+    ``PVE/VZDump.pm`` ``exec_backup`` ends in "job errors" when a guest fails). 500's
+    result is in pve3's run: four logs in all (this morning's runs of 501 and 700,
+    pve2's run of last night, whose log starts the search, and pve3's), where five were
+    read before."""
     sim = simulator_factory(Scenario.from_dict(_moved_beside_a_run_of_one()))
     guests = _coverage(sim)
     g = guests[500]
@@ -333,11 +334,73 @@ def test_a_successful_run_of_one_guest_starts_the_search_unread(
     assert g["freshness"] == "fresh" and g["problems"] == []
     for vmid in (501, 700):
         assert guests[vmid]["last_backup"]["started"] >= parse_timestamp("2026-11-20T09:00:00Z")
-    assert _logs_read(sim) == 3
+    assert _logs_read(sim) == 4
     cache = ["--cache-file", str(tmp_path / "tasks.json")]
     env = {"PVE_PBS_CONTENT": "false"}
     first = run(sim, "--now", str(NOW), "-vv", *cache, env=env)
     second = run(sim, "--now", str(NOW), "-vv", *cache, env=env)
-    assert "3 logs read, 0 from cache" in first.stdout
-    assert "0 logs read, 3 from cache" in second.stdout
+    assert "4 logs read, 0 from cache" in first.stdout
+    assert "0 logs read, 4 from cache" in second.stdout
     assert "all backups fresh" in second.stdout.splitlines()[0]
+
+
+def _night_run(node: str, start: int, job: str, vmid: int, external: list[int],
+               failed: bool = False) -> dict[str, Any]:  # fmt: skip
+    """A run of ``job`` holding ``vmid`` alone (task id ``vmid``)."""
+    recipe: dict[str, Any] = {"job": job, "vmids": [vmid], "external": external}
+    if failed:
+        recipe["failures"] = [
+            {"vmid": vmid, "error": "job failed with err -5 - Input/output error"}
+        ]
+    return vzdump_task(node=node, start=start, vmids=[vmid], log_recipe=recipe)
+
+
+def _moved_beside_a_failed_run_of_the_event() -> dict[str, Any]:
+    """500 (``daily`` with 501; ``weekly`` on Thursdays at 03:00) lived on pve3 and moved
+    to pve2 this morning. Each night pve2 ran ``a-other`` (502) then ``daily`` (501
+    alone: 500 was external), and 501 is also backed up by ``b-morning``. Last night
+    pve2's 502 and pve3's 500 failed."""
+    tasks: list[dict[str, Any]] = [
+        _migration("pve3", 500, parse_timestamp("2026-11-20T08:00:00Z"), "pve2")
+    ]
+    for day in range(12, 20):
+        tasks.append(_night_run("pve2", _night(day) + 2, "a-other", 502, [], day == 19))
+        tasks.append(_night_run("pve2", _night(day) + 3, "daily", 501, [500]))
+        tasks.append(_night_run("pve3", _night(day) + 3, "daily", 500, [501], day == 19))
+        morning = parse_timestamp(f"2026-11-{day + 1:02d}T09:00:02Z")
+        tasks.append(_night_run("pve2", morning, "b-morning", 501, []))
+    for day in (12, 19):  # Thursdays
+        at = parse_timestamp(f"2026-11-{day:02d}T03:00:02Z")
+        tasks.append(_night_run("pve3", at, "weekly", 500, []))
+    return scenario(
+        now=NOW,
+        nodes=[sim_node(n) for n in NODES],
+        storages=[pbs_storage(server="192.0.2.10", datastore="main")],
+        guests=[sim_guest(v, node="pve2") for v in (500, 501, 502)],
+        jobs=[
+            snapshot_job("a-other", vmid="502"),
+            snapshot_job("daily", vmid="500,501"),
+            snapshot_job("b-morning", schedule="09:00", vmid="501"),
+            snapshot_job("weekly", schedule="thu 03:00", vmid="500"),
+        ],
+        tasks=tasks,
+    )
+
+
+def test_a_run_of_one_guest_is_read_when_its_event_has_another_run_to_read_first(
+    simulator_factory: SimulatorFactory,
+) -> None:
+    """pve2's ``daily`` run of last night (task id ``501``, OK) left 500 out, but the
+    search cannot start from its listing alone: ``a-other``'s failed run of the same
+    event is unread and may have held 500 (``guest_search`` reads it first). Left
+    lacking, 500 would meet Thursday's ``weekly`` event, where pve2 made no task, and be
+    searched there first; a search at an older event stops the newer one
+    (``CrossNodeSearch.may_start``) and last night's failure on pve3 is lost ("stale"):
+    what a version that started searches from such listings did (found by an
+    independent review). The log is read and 500 failed last night."""
+    sim = simulator_factory(Scenario.from_dict(_moved_beside_a_failed_run_of_the_event()))
+    g = _coverage(sim)[500]
+    last = g["last_backup"]
+    assert last is not None and last["node"] == "pve3", g
+    assert last["status"] == "failed" and last["started"] >= _night(19), g
+    assert "failed" in g["problems"]

@@ -150,10 +150,9 @@ def test_creation_lookup_costs_one_list_per_node_and_clone_logs(sim: Simulator) 
     proc = run(sim, "--now", NOW, "--no-cache", "-vv")
     assert "creation tasks: 10 tasks listed, 2 clone logs read, 5 guest(s)" in proc.stdout
     assert "GET /nodes/{node}/tasks: 4 request(s)" in proc.stdout  # 2 history + 2 creation
-    # 2 history logs + 2 clone logs. pve1's run of the 18th, named by VMID 100 alone and
-    # OK, left out 101, which lacks a success: its listing starts 101's search elsewhere,
-    # its log is not read (``collect/tasks.py`` ``_ran_alone``; it was before)
-    assert "GET /nodes/{node}/tasks/{upid}/log: 4 request(s)" in proc.stdout
+    # 3 history logs (pve1's run of the 18th is named by VMID 100 alone: it left out 101,
+    # which lacks a success, so it is read to search 101 elsewhere) + 2 clone logs
+    assert "GET /nodes/{node}/tasks/{upid}/log: 5 request(s)" in proc.stdout
 
 
 def test_no_creation_lookup_without_candidates() -> None:
@@ -303,7 +302,7 @@ def test_creations_after_their_expected_run_come_from_the_task_cache(tmp_path: A
         assert "creation tasks: 4 tasks listed, 0 clone logs read, 2 guest(s)" in first.stdout
         # one write, after the creations are known (it re-read the file to merge before)
         assert first.stdout.count("task cache written: ") == 1
-        assert "task cache written: 2 tasks, 2 creations" in first.stdout
+        assert "task cache written: 3 tasks, 2 creations" in first.stdout
         again = run(sim, "--now", NOW, *cache, "-vv")
         assert "creation tasks: 2 guest(s) created since their expected run (cached)" in (
             again.stdout
@@ -358,7 +357,7 @@ def test_a_run_stopped_in_the_creation_lookup_still_caches_its_tasks(
         )  # fmt: skip
         with PveClient(settings) as client, pytest.raises(nagiosplugin.Timeout):
             run_assessment(settings, RunOptions(now=parse_timestamp(NOW)), client)
-    assert len(TaskCache.load(str(path)).tasks) == 2  # what the history read (2 logs)
+    assert len(TaskCache.load(str(path)).tasks) == 3  # what the history read
 
 
 def test_a_cached_creation_older_than_the_history_window_is_asked_again() -> None:

@@ -281,9 +281,7 @@ class _Reader:
             if got is not None and got.pbs:
                 found = {r.vmid for r in got.results if r.is_success and r.vmid in st.wanted}
                 w.resolve(found, held)
-                ran = got.storage is not None
-                guests = frozenset(r.vmid for r in got.results)
-                w.resolve(self._evidence(st, i, guests, ran, w.lacking), held)
+                w.resolve(self._evidence(st, i, got, w.lacking), held)
             return
         if self.search.wants(st.name, task) and not self._told_by_id(task):
             w.take.append(task)  # a run of an event where a migrated guest is searched
@@ -301,31 +299,11 @@ class _Reader:
             self.predicted[task.upid] = prediction
             w.resolve(guests, held)
         elif away := self._tells_away(st, i, w.lacking):
-            if _ran_alone(task):  # its log would only repeat what the list says
-                self._told(st, i, w, held, away)
-                if guests:  # as any unread run that may hold a guest (the node lock)
-                    w.later.append((task, prediction, guests))
-                return
             w.take.append(task)  # read: the guests it leaves out are searched elsewhere
             self.predicted[task.upid] = prediction
             w.resolve(away, held)  # as for a run holding them: nothing older this round
         elif guests:
             w.later.append((task, prediction, guests))
-
-    def _told(self, st: _NodeState, i: int, w: _Walk, held: int, away: set[int]) -> None:
-        """``_tells_away`` for a run its listing tells all about (``_ran_alone``): the
-        search starts as if its log were read. While a newer run of the node whose jobs
-        hold one of these guests is read this round, that run's evidence must come first
-        (a search started at an older event stops a newer one): the guests wait for the
-        next round, as for a read."""
-        for t in w.take:
-            expected = self.runs.scheduled(t, st.tz)
-            if expected is None or not expected.isdisjoint(away):
-                w.resolve(away, held)
-                return
-        vmid = st.tasks[i].vmid
-        assert vmid is not None
-        w.resolve(self._evidence(st, i, frozenset({vmid}), True, w.lacking), held)
 
     def _widen(self, st: _NodeState, w: _Walk) -> None:
         """Newest-first reading: rounds of ``batch`` logs, as it always did."""
@@ -357,15 +335,13 @@ class _Reader:
         away = (expected - named) & lacking
         return {v for v in away if self.search.may_start(v, task.starttime)}
 
-    def _evidence(
-        self, st: _NodeState, i: int, held: frozenset[int], ran: bool, lacking: set[int]
-    ) -> set[int]:
-        """Guests lacking a success that the known task ``st.tasks[i]`` (which ``held``
-        these guests, and ``ran`` if it got to its backups) should have held and did not:
-        searched on the other nodes (``guest_search``). A single-guest task is judged
-        against what its jobs hold on the node, not against its id."""
+    def _evidence(self, st: _NodeState, i: int, got: CachedTask, lacking: set[int]) -> set[int]:
+        """Guests lacking a success that the known task ``st.tasks[i]`` should have held
+        and did not: searched on the other nodes (``guest_search``). A single-guest task
+        is judged against what its jobs hold on the node, not against its id."""
         if not lacking:
             return set()
+        held = frozenset(r.vmid for r in got.results)
         if not lacking - held:
             return set()
         task = st.tasks[i]
@@ -376,7 +352,7 @@ class _Reader:
         )
         return self.search.evidence(
             st.tasks, i, held, lacking, expected,
-            self._held_by, ran=ran,
+            self._held_by, ran=got.storage is not None,
             predict=lambda j: self.runs.guests(st.tasks, j, st.tz),
         )  # fmt: skip
 
@@ -416,8 +392,10 @@ class _Reader:
         return known, frozenset(r.vmid for r in got.results), got.storage is not None
 
     def _told_by_id(self, task: TaskInfo) -> bool:
-        """An unread task whose listing tells a search all its log would (``_ran_alone``):
-        a run of one guest that is not searched (else its result is needed)."""
+        """An unread run whose listing tells a search all its log would: a successful
+        run of one guest (``_ran_alone``) that is not searched (else its result counts).
+        It held that guest and no other, so it is not read to see whether it held the
+        searched ones, and it counts as known when a search ends (``settle``)."""
         return _ran_alone(task) and task.vmid not in self.search.searching
 
     def _older_wanted(self, st: _NodeState) -> bool:
@@ -588,14 +566,14 @@ def displaced_dead_runs_dropped(
 
 def _ran_alone(task: TaskInfo) -> bool:
     """A finished single-guest run that succeeded: it backed up the guest its id names
-    and no other, which is all that its log would tell a search (``_tells_away``).
+    and no other.
 
     pve-manager ``PVE/API2/VZDump.pm`` ``vzdump`` names the task by its node's one local
     guest (the others are only logged as external); ``PVE/VZDump.pm`` ``exec_backup``
     ends in "job errors" when a guest's backup fails. Not so for a manual run with
     ``all`` by a user without ``VM.Backup`` on the guest (dropped silently) or with
-    ``--stdout`` (no archive): scheduled jobs run as root@pam to a storage, and a search
-    started by such a run still checks the other runs of its event (``guest_search``)."""
+    ``--stdout`` (no archive), neither of which is a searched guest's run anyway.
+    """
     return (
         task.vmid is not None
         and not task.is_running
