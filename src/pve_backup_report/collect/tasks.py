@@ -570,9 +570,10 @@ def _ran_alone(task: TaskInfo) -> bool:
 
     pve-manager ``PVE/API2/VZDump.pm`` ``vzdump`` names the task by its node's one local
     guest (the others are only logged as external); ``PVE/VZDump.pm`` ``exec_backup``
-    ends in "job errors" when a guest's backup fails. Not so for a manual run with
-    ``all`` by a user without ``VM.Backup`` on the guest (dropped silently) or with
-    ``--stdout`` (no archive), neither of which is a searched guest's run anyway.
+    ends in "job errors" when a guest's backup fails. A manual run with ``all`` by a
+    user without ``VM.Backup`` on the guest (dropped silently) or with ``--stdout`` (no
+    archive) may end OK without a backup of that guest; a search only needs that no
+    other guest was in the run, which the task id says in every case.
     """
     return (
         task.vmid is not None
