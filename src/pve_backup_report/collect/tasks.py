@@ -167,12 +167,24 @@ class _Walk:
     take: list[TaskInfo] = field(default_factory=list)
     later: list[tuple[TaskInfo, Prediction, frozenset[int]]] = field(default_factory=list)
     floor: int | None = None  # once no guest lacks a success: the oldest such end
+    low: float = float("inf")  # no value of ``success_end`` is lower (a bound)
+
+    def __post_init__(self) -> None:
+        self.low = min(self.success_end.values(), default=self.low)
 
     def resolve(self, guests: Iterable[int], held: int) -> None:
         """These guests have a (possible) success in a task that ended at ``held``."""
         for v in guests:
             self.lacking.discard(v)
             self.success_end[v] = max(self.success_end.get(v, held), held)
+            self.low = min(self.low, held)
+
+    def older_than(self, start: int) -> set[int]:
+        """The guests lacking a success or whose newest (possible) success is older than
+        ``start``: a run started then may hold a newer result of theirs."""
+        if self.low >= start:
+            return self.lacking
+        return self.lacking | {v for v, end in self.success_end.items() if end < start}
 
 
 class _Reader:
@@ -281,11 +293,13 @@ class _Reader:
             if got is not None and got.pbs:
                 found = {r.vmid for r in got.results if r.is_success and r.vmid in st.wanted}
                 w.resolve(found, held)
-                w.resolve(self._evidence(st, i, got, w.lacking), held)
+                w.resolve(self._evidence(st, i, got, w.older_than(task.starttime)), held)
             return
         if self.search.wants(st.name, task) and not self._told_by_id(task):
-            w.take.append(task)  # a run of an event where a migrated guest is searched
-            self.predicted[task.upid] = self._prediction(st, i)
+            # a run of an event where a migrated guest is searched
+            prediction = self._prediction(st, i)
+            self._take(task, prediction, w)
+            w.resolve(self._unread_holds(st, i, prediction, w.lacking), held)
             return
         if not w.lacking:
             if w.floor is None:
@@ -295,15 +309,28 @@ class _Reader:
         prediction = self._prediction(st, i)
         guests = frozenset(st.wanted) if prediction is None else prediction & st.wanted
         if guests & w.lacking:
-            w.take.append(task)
-            self.predicted[task.upid] = prediction
-            w.resolve(guests, held)
+            self._take(task, prediction, w)
+            w.resolve(self._unread_holds(st, i, prediction, w.lacking), held)
         elif away := self._tells_away(st, i, w.lacking):
             w.take.append(task)  # read: the guests it leaves out are searched elsewhere
             self.predicted[task.upid] = prediction
             w.resolve(away, held)  # as for a run holding them: nothing older this round
         elif guests:
             w.later.append((task, prediction, guests))
+
+    def _take(self, task: TaskInfo, prediction: Prediction, w: _Walk) -> None:
+        w.take.append(task)
+        self.predicted[task.upid] = prediction
+
+    def _unread_holds(
+        self, st: _NodeState, i: int, prediction: Prediction, lacking: set[int]
+    ) -> set[int]:
+        """The guests an unread run taken for reading counts as holding until it is read:
+        those predicted for it, and those it tells away (``_tells_away``: their search
+        starts from it). No older run of the node may start a search for them first:
+        searches go newest event first (``CrossNodeSearch.may_start``)."""
+        guests = set(st.wanted) if prediction is None else set(prediction & st.wanted)
+        return guests | self._tells_away(st, i, lacking)
 
     def _widen(self, st: _NodeState, w: _Walk) -> None:
         """Newest-first reading: rounds of ``batch`` logs, as it always did."""
@@ -335,14 +362,15 @@ class _Reader:
         away = (expected - named) & lacking
         return {v for v in away if self.search.may_start(v, task.starttime)}
 
-    def _evidence(self, st: _NodeState, i: int, got: CachedTask, lacking: set[int]) -> set[int]:
-        """Guests lacking a success that the known task ``st.tasks[i]`` should have held
-        and did not: searched on the other nodes (``guest_search``). A single-guest task
-        is judged against what its jobs hold on the node, not against its id."""
-        if not lacking:
+    def _evidence(self, st: _NodeState, i: int, got: CachedTask, candidates: set[int]) -> set[int]:
+        """Guests of ``candidates`` (lacking a success, or whose newest possible success,
+        say on another node, is older than the task) that the known task ``st.tasks[i]``
+        should have held and did not: searched on the other nodes (``guest_search``). A
+        single-guest task is judged against what its jobs hold on the node, not its id."""
+        if not candidates:
             return set()
         held = frozenset(r.vmid for r in got.results)
-        if not lacking - held:
+        if not candidates - held:
             return set()
         task = st.tasks[i]
         expected = (
@@ -351,7 +379,7 @@ class _Reader:
             else self.runs.scheduled(task, st.tz)
         )
         return self.search.evidence(
-            st.tasks, i, held, lacking, expected,
+            st.tasks, i, held, candidates, expected,
             self._held_by, ran=got.storage is not None,
             predict=lambda j: self.runs.guests(st.tasks, j, st.tz),
         )  # fmt: skip
