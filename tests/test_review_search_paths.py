@@ -3,7 +3,9 @@ its node's runs: every path by which an older event could start (or stand in for
 guest's cross-node search before a newer run of its home node is judged.
 
 ``collect/tasks.py`` ``_Reader._visit``/``_unread_holds``: an unread run taken for
-reading counts as holding the guests predicted for it and those it tells away (story A);
+reading, be it only for another guest's search (story W) or a single-guest run of
+another guest (story A), counts as holding the guests predicted for it and those it
+tells away, until read;
 ``_Walk.older_than``: a known home run newer than a guest's newest success seen so far
 (on another node, say from the cache) still starts its search (stories B, B2).
 ``collect/guest_search.py`` ``CrossNodeSearch.may_start`` refuses a search at an event
@@ -190,6 +192,48 @@ def cold(story: Story, simulator_factory: SimulatorFactory, pbs: bool) -> dict[i
                  ["--no-cache"], pbs)  # fmt: skip
 
 
+# --- W. A newer unread home run taken only for another guest's search.
+# 100 on pve3 until the 17th, on pve2 the 18th (FAILED) and the 19th (ok, a single-guest
+# run: task id 100), back on pve3 on the 20th, 08:00. 200 on pve1 until the 18th, on
+# pve3 the 19th (pve1 made no task that night: its absence starts 200's search there),
+# back on pve1 on the 20th. 300 always on pve3. pve3's run of the 19th is unread at
+# check 2 and taken because 200's search wants it; its cached run of the 18th left 100
+# out. Truth at check 2: 100's latest result is the 19th on pve2 (``W``: ok, and
+# ``W-failed``: failed, its latest success then the 17th on pve3).
+
+
+def _where_w(day: int) -> dict[int, str]:
+    if day <= 17:
+        return {100: "pve3", 200: "pve1", 300: "pve3"}
+    if day == 18:
+        return {100: "pve2", 200: "pve1", 300: "pve3"}
+    return {100: "pve2", 200: "pve3", 300: "pve3"}
+
+
+STORY_W = Story(
+    nodes=("pve1", "pve2", "pve3"),
+    vmids=(100, 200, 300),
+    where=_where_w,
+    failed=frozenset({(18, 100)}),
+    moves=(
+        (100, "pve3", "pve2", at(18, "08:00")),
+        (200, "pve1", "pve3", at(19, "14:00")),
+        (100, "pve2", "pve3", at(20, "08:00")),
+        (200, "pve3", "pve1", at(20, "08:02")),
+    ),
+    placed_1={100: "pve2", 200: "pve1", 300: "pve3"},
+    placed_2={100: "pve3", 200: "pve1", 300: "pve3"},
+)
+STORY_W_FAILED = Story(
+    nodes=STORY_W.nodes,
+    vmids=STORY_W.vmids,
+    where=_where_w,
+    failed=frozenset({(18, 100), (19, 100)}),
+    moves=STORY_W.moves,
+    placed_1=STORY_W.placed_1,
+    placed_2=STORY_W.placed_2,
+)
+
 # --- A. A newer unread single-guest home run of ANOTHER guest that itself lacks a success.
 # 100 always on pve1. 200 on pve1 until the 17th, on pve2 the 18th (FAILED) and the 19th
 # (ok), back on pve1 on the 20th, 08:00. So pve1's runs of the 18th and 19th are
@@ -284,7 +328,8 @@ GAPS = {("C-running-home-run", False): GAP_C, ("E-manual-run-elsewhere", False):
 
 
 def cases() -> list[Any]:
-    stories = [("A-single-guest", STORY_A), ("B-elsewhere", STORY_B),
+    stories = [("W-wanted-run", STORY_W), ("W-failed", STORY_W_FAILED),
+               ("A-single-guest", STORY_A), ("B-elsewhere", STORY_B),
                ("B2-same-evening", STORY_B2), ("C-running-home-run", STORY_C),
                ("E-manual-run-elsewhere", STORY_E)]  # fmt: skip
     out = []
@@ -305,6 +350,17 @@ def test_cold(simulator_factory: SimulatorFactory, story: Story, pbs: bool) -> N
 def test_warm(simulator_factory: SimulatorFactory, tmp_path: Path, story: Story, pbs: bool
               ) -> None:  # fmt: skip
     assert_truth(story, warm(story, simulator_factory, tmp_path, pbs), pbs)
+
+
+@pytest.mark.parametrize("pbs", [False, True], ids=["history-only", "with-pbs-content"])
+def test_a_third_check_still_finds_it(
+    simulator_factory: SimulatorFactory, tmp_path: Path, pbs: bool
+) -> None:
+    """Check 2 again at the same time, once its reads are cached too."""
+    warm(STORY_W, simulator_factory, tmp_path, pbs)
+    sim = simulator_factory(STORY_W.cluster(NOW2, STORY_W.placed_2))
+    cache = ["--cache-file", str(tmp_path / "tasks.json")]
+    assert_truth(STORY_W, check(sim, NOW2, cache, pbs), pbs)
 
 
 # --- D. A newer home run that died before any guest is given a guest that moved in since.
