@@ -451,7 +451,8 @@ class _Reader:
 
         if not self.search.settle(holders):
             return False
-        self._dead_runs_of_stopped(by_name)
+        if len(by_name) == len(states):  # else the guest may have been on a node not read
+            self._dead_runs_of_stopped(by_name)
         for st in by_name.values():
             st.done = st.done and not self._concerned(st)
         return True
@@ -473,7 +474,9 @@ class _Reader:
         """A guest found in no node's run of a searched event (``guest_search``) while
         another node's run of that event died before any guest was in that run: it was
         on that node then (pve-manager ``PVE/VZDump.pm`` ``get_included_guests`` places
-        the guests when the runs start) and has moved since. It failed with the run."""
+        the guests when the runs start) and has moved since. It failed with the run.
+        Only when every node's runs were read: a node offline now (HA moved its guests
+        away) may have held it."""
         for v, start in self.search.stopped_at.items():
             if v in self._dead_checked:
                 continue
