@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -224,15 +224,7 @@ STORY_W = Story(
     placed_1={100: "pve2", 200: "pve1", 300: "pve3"},
     placed_2={100: "pve3", 200: "pve1", 300: "pve3"},
 )
-STORY_W_FAILED = Story(
-    nodes=STORY_W.nodes,
-    vmids=STORY_W.vmids,
-    where=_where_w,
-    failed=frozenset({(18, 100), (19, 100)}),
-    moves=STORY_W.moves,
-    placed_1=STORY_W.placed_1,
-    placed_2=STORY_W.placed_2,
-)
+STORY_W_FAILED = replace(STORY_W, failed=frozenset({(18, 100), (19, 100)}))
 
 # --- A. A newer unread single-guest home run of ANOTHER guest that itself lacks a success.
 # 100 always on pve1. 200 on pve1 until the 17th, on pve2 the 18th (FAILED) and the 19th
@@ -277,16 +269,7 @@ STORY_B = Story(
 
 # B2: the same, 200 moved to pve1 on the 19th at 22:00 (after its failed backup), check 2
 # at 23:30 the same evening: its latest success (the 18th) is not yet stale.
-STORY_B2 = Story(
-    nodes=STORY_B.nodes,
-    vmids=STORY_B.vmids,
-    where=_where_b,
-    failed=STORY_B.failed,
-    moves=((200, "pve2", "pve1", at(19, "22:00")),),
-    placed_1=STORY_B.placed_1,
-    placed_2=STORY_B.placed_2,
-    now2=at(19, "23:30"),
-)
+STORY_B2 = replace(STORY_B, moves=((200, "pve2", "pve1", at(19, "22:00")),), now2=at(19, "23:30"))
 
 # --- C. A newer home run still going, which logged the guest as external.
 # 100 and 101 always on pve1; 200 on pve2 every night, FAILED on the 18th, ok on the 19th
@@ -294,14 +277,9 @@ STORY_B2 = Story(
 # 19th is still going (100 done, 101 being backed up). Check 2 on the 19th at 23:00.
 # pve1's running run logged ``skip external VMs: 200`` when it started
 # (``PVE/VZDump.pm`` ``exec_backup``). Truth: 200's latest result is the 19th on pve2, ok.
-STORY_C = Story(
-    nodes=("pve1", "pve2"),
-    vmids=(100, 101, 200),
-    where=_where_b,
+STORY_C = replace(
+    STORY_B2,
     failed=frozenset({(18, 200)}),
-    moves=((200, "pve2", "pve1", at(19, "22:00")),),
-    placed_1=STORY_B.placed_1,
-    placed_2=STORY_B.placed_2,
     now2=at(19, "23:00"),
     running=(19, "pve1"),
     judged=(200,),
@@ -311,14 +289,9 @@ STORY_C = Story(
 # As B, but after 200's failure on the 19th an admin ran ``vzdump 200`` on pve2 on the
 # 20th at 09:00 (ok), then moved it to pve1 at 10:00. Truth: 200's latest result is that
 # manual run, ok.
-STORY_E = Story(
-    nodes=STORY_B.nodes,
-    vmids=STORY_B.vmids,
-    where=_where_b,
-    failed=STORY_B.failed,
+STORY_E = replace(
+    STORY_B,
     moves=((200, "pve2", "pve1", at(20, "10:00")),),
-    placed_1=STORY_B.placed_1,
-    placed_2=STORY_B.placed_2,
     manual=(("pve2", at(20, "09:00"), 200),),
 )
 
