@@ -312,13 +312,13 @@ class _Reader:
             self._take(task, prediction, w)
             w.resolve(self._unread_holds(st, i, prediction, w.lacking), held)
         elif away := self._tells_away(st, i, w.lacking):
-            w.take.append(task)  # read: the guests it leaves out are searched elsewhere
-            self.predicted[task.upid] = prediction
+            self._take(task, prediction, w)  # the guests it leaves out are searched elsewhere
             w.resolve(away, held)  # as for a run holding them: nothing older this round
         elif guests:
             w.later.append((task, prediction, guests))
 
     def _take(self, task: TaskInfo, prediction: Prediction, w: _Walk) -> None:
+        """Read the unknown task this round, its log checked against ``prediction``."""
         w.take.append(task)
         self.predicted[task.upid] = prediction
 
