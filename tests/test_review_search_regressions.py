@@ -25,7 +25,6 @@ offline now cannot be seen (R2, history only: "never").
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,16 +47,8 @@ from builders import (
 from conftest import SimulatorFactory
 from pve_backup_report.timeutil import parse_timestamp
 from pve_sim import Scenario
-from test_check_cli import run
-
-PBS_DOWN = (
-    "could not activate storage 'pbs': pbs: error fetching datastores - "
-    "500 Can't connect to 192.0.2.10:8007 (No route to host)"
-)
-
-
-def at(day: int, hhmm: str = "21:00") -> int:
-    return parse_timestamp(f"2026-11-{day:02d}T{hhmm}:00Z")
+from test_review_issue13 import PBS_DOWN
+from test_review_search_paths import at, check
 
 
 @dataclass(frozen=True)
@@ -143,13 +134,6 @@ class Plan:
                 ok = day
         assert latest is not None
         return (*latest, ok)
-
-
-def check(sim: Any, now: int, cache: list[str], pbs: bool) -> dict[int, Any]:
-    env = {} if pbs else {"PVE_PBS_CONTENT": "false"}
-    proc = run(sim, "--dump-coverage", "--format", "json", "--now", str(now), *cache, env=env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return {g["vmid"]: g for g in json.loads(proc.stdout)["guests"]}
 
 
 def answers(plan: Plan, factory: SimulatorFactory, tmp_path: Path, pbs: bool, mode: str
