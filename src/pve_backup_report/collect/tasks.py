@@ -138,6 +138,9 @@ class _NodeState:
     # ``around``: the negated start times of ``tasks`` (ascending), for its length
     starts: list[int] = field(default_factory=list)
     seen: int = 0  # the search's journal entries known to the node's latest plan
+    # ``_Reader._use_cached``, for a list of this length: per task, the latest end
+    # (``_end``) of it and every older task; the cached logs were taken then
+    ends_from: tuple[int, list[int]] = (-1, [])
 
     @property
     def more_pages(self) -> bool:
@@ -167,6 +170,8 @@ class _Walk:
     take: list[TaskInfo] = field(default_factory=list)
     later: list[tuple[TaskInfo, Prediction, frozenset[int]]] = field(default_factory=list)
     floor: int | None = None  # once no guest lacks a success: the oldest such end
+    # ``floor`` as ``_Reader._idle`` first saw it (a lower bound of it ever after)
+    idle_floor: int | None = None
     # no value of ``success_end`` is lower: ``older_than`` builds no set while a run is
     # newer than every success (on L about 700,000 items a cold run, 240,000 warm)
     low: float = float("inf")
@@ -262,12 +267,15 @@ class _Reader:
     def plan(self, st: _NodeState) -> list[TaskInfo]:
         """The unknown tasks of the node to read this round (see the class docstring)."""
         st.seen = len(self.search.journal)
+        ends_from = self._use_cached(st)
         w = _Walk(set(st.wanted), self.search.resolved(st.wanted))
         w.lacking -= w.success_end.keys()
         absences = self._absences(st)  # events the node made no task for, newest first
         for i, task in enumerate(st.tasks):
             while absences and absences[-1][0] > task.starttime:
                 self._absent(absences.pop(), w)
+            if self._idle(st, i, w, ends_from[i]):
+                break
             self._visit(st, i, w)
         if not st.more_pages:  # the list reaches back to the window's start
             while absences:
@@ -281,6 +289,33 @@ class _Reader:
         if not w.take and not ((w.lacking or self._older_wanted(st)) and st.more_pages):
             st.done = True
         return w.take
+
+    def _use_cached(self, st: _NodeState) -> list[int]:
+        """Take the results of the node's cached logs (``outcome``) once per list length,
+        so that a walk may stop early (``_idle``); the tasks' latest ends from each on."""
+        if st.ends_from[0] != len(st.tasks):
+            for task in st.tasks:  # newest first, as the walk takes them
+                self.outcome(task)
+            ends = [0] * len(st.tasks)
+            latest = 0
+            for i in range(len(st.tasks) - 1, -1, -1):
+                latest = ends[i] = max(latest, _end(st.tasks[i], self.now))
+            st.ends_from = (len(st.tasks), ends)
+        return st.ends_from[1]
+
+    def _idle(self, st: _NodeState, i: int, w: _Walk, latest_end: int) -> bool:
+        """Whether ``st.tasks[i]`` and every older task leave the plan as it is: no guest
+        lacks a success, all of them ended before the oldest newest success (the node
+        lock, ``_visit``), and none is a run of a searched event. Their known logs hold
+        no newer success and start no search; their cached results were taken."""
+        if w.lacking:
+            return False
+        if w.idle_floor is None:
+            w.idle_floor = min((w.success_end[v] for v in st.wanted), default=0)
+        if latest_end >= w.idle_floor:
+            return False
+        oldest = self.search.oldest_wanted(st.name)
+        return oldest is None or st.tasks[i].starttime < oldest
 
     def _visit(self, st: _NodeState, i: int, w: _Walk) -> None:
         """One task of the walk: a known one counts with its results, an unknown one is
