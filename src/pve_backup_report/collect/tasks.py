@@ -389,14 +389,31 @@ class _Reader:
         single-guest task (its id names its only guest, pve-manager
         ``PVE/API2/VZDump.pm`` ``vzdump``) hold here: they were not in it, and its log
         starts their search. Guests named by another single-guest task of the event (one
-        job per guest) had their own run there."""
+        job per guest) had their own run there; those another run of the event holds or
+        may hold (another job due then) are not told away by this one: as for a search
+        (``CrossNodeSearch.evidence``), that run says where they were."""
         task = st.tasks[i]
         if task.vmid is None or task.is_running or not lacking:
             return set()
         expected = self.runs.scheduled(task, st.tz) or frozenset()
         named = {st.tasks[j].vmid for j in near(st.tasks, i)}
         away = (expected - named) & lacking
+        for j in near(st.tasks, i):
+            if not away:
+                break
+            if j != i and st.tasks[j].vmid is None:
+                away -= self._may_hold(st, j)
         return {v for v in away if self.search.may_start(v, task.starttime)}
+
+    def _may_hold(self, st: _NodeState, j: int) -> frozenset[int] | set[int]:
+        """The node's guests the unnamed task ``st.tasks[j]`` holds or may hold: its
+        log's, else its prediction (all of them when none, or when it died before any
+        guest: its log names none)."""
+        known, held, ran = self._held_by(st.tasks[j])
+        if known and ran:
+            return held or frozenset()
+        prediction = None if known else self.runs.guests(st.tasks, j, st.tz)
+        return st.wanted if prediction is None else prediction
 
     def _evidence(self, st: _NodeState, i: int, got: CachedTask, candidates: set[int]) -> set[int]:
         """Guests of ``candidates`` (lacking a success, or whose newest possible success,
