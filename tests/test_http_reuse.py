@@ -1,0 +1,165 @@
+"""Requests on an open connection go through ``http.client`` alone and end as urllib3
+would have ended them.
+
+``collect/http.py`` ``Transport._get_reused`` answers a GET on a connection urllib3
+opened before (it verified the certificate then); urllib3 opens connections and retries
+a 502, 503 or 504. Each case is run twice against a small keep-alive HTTP/1.1 server:
+with the reuse, and with urllib3 alone (``_get_reused`` left out); the answers, the
+errors and the requests the server saw must be the same, and with the reuse urllib3 must
+have sent only the requests that opened a connection or retried a status.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from pve_backup_report.collect import http
+from pve_backup_report.collect.pve_client import PveClient
+from pve_backup_report.config import Secret, Settings
+from pve_backup_report.errors import ApiError
+from test_pve_client import CANARY, TOKEN
+
+
+class _KeepAlive(BaseHTTPRequestHandler):
+    """``/json``, ``/gzip``, ``/deflate`` answer ``{"data": path}`` (compressed so);
+    ``/cut`` announces 100 bytes and sends 10; ``/hang`` answers after 2 s; ``/busy`` is
+    a 503."""
+
+    protocol_version = "HTTP/1.1"
+    hits: ClassVar[list[str]] = []
+    connections: ClassVar[list[int]] = []
+
+    def setup(self) -> None:
+        super().setup()
+        self.connections.append(1)
+
+    def do_GET(self) -> None:
+        path = self.path.removeprefix("/api2/json").split("?")[0]
+        self.hits.append(path)
+        body = json.dumps({"data": path}).encode()
+        coding = {"/gzip": gzip.compress, "/deflate": zlib.compress}.get(path)
+        if path == "/hang":
+            time.sleep(2)
+        if path == "/busy":
+            self._send(503, b'{"data": null}', {})
+        elif path == "/cut":
+            self._send(200, body[:10], {"Content-Length": "100"})
+            self.close_connection = True
+        elif coding is not None:
+            self._send(200, coding(body), {"Content-Encoding": path[1:]})
+        else:
+            self._send(200, body, {})
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;charset=UTF-8")
+        headers.setdefault("Content-Length", str(len(body)))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (``/hang``)
+            self.close_connection = True
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def server() -> Iterator[tuple[str, type[_KeepAlive]]]:
+    handler = type("Handler", (_KeepAlive,), {"hits": [], "connections": []})
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    srv.daemon_threads = True
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}", handler
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def _run(paths: list[str], reuse: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """GET ``paths`` one after the other; the answers (or error texts), the server's
+    hits and connections, and how many requests urllib3 sent."""
+    sent: list[str] = []
+    plain = http.Transport._get_once
+
+    def counted(self: http.Transport, url: str, *args: Any) -> http.Answer:
+        sent.append(url)
+        return plain(self, url, *args)
+
+    with monkeypatch.context() as m:
+        m.setattr(http.Transport, "_get_once", counted)
+        if not reuse:
+            m.setattr(http.Transport, "_get_reused", lambda self, url, headers: None)
+        with server() as (url, handler):
+            settings = Settings(
+                hosts=(url,), token_id=TOKEN, token_secret=Secret(CANARY), request_timeout=1
+            )
+            answers: list[Any] = []
+            with PveClient(settings) as client:
+                for path in paths:
+                    try:
+                        answers.append(client.get(path))
+                    except ApiError as exc:
+                        host = url.split("//")[1]
+                        answers.append(f"{type(exc).__name__}: {exc}".replace(host, "HOST"))
+            return {
+                "answers": answers,
+                "hits": list(handler.hits),
+                "connections": len(handler.connections),
+                "urllib3": len(sent),
+            }
+
+
+CASES: dict[str, tuple[list[str], int]] = {
+    # paths, and how many of their requests urllib3 sends when the connection is reused
+    "plain": (["/json", "/json", "/json"], 1),
+    "gzip and deflate": (["/json", "/gzip", "/deflate", "/gzip"], 1),
+    "a body cut short": (["/json", "/cut", "/json"], 2),  # the cut closed the connection
+    "a timeout": (["/json", "/hang", "/json"], 2),  # the timeout closed it
+    "a 503, retried by urllib3": (["/json", "/busy", "/json"], 2),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_reused_connection_ends_as_urllib3(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths, by_urllib3 = CASES[case]
+    alone = _run(paths, reuse=False, monkeypatch=monkeypatch)
+    reused = _run(paths, reuse=True, monkeypatch=monkeypatch)
+    assert reused["answers"] == alone["answers"]
+    assert reused["hits"] == alone["hits"]
+    assert reused["connections"] == alone["connections"]
+    assert alone["urllib3"] == len(paths)
+    assert reused["urllib3"] == by_urllib3
+
+
+def test_cases_say_what_they_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answers themselves: decoded bodies, the truncation, the timeout, the three
+    tries of a 503 (``Retry(total=3, status=2)`` in ``PveClient``)."""
+
+    def got(case: str) -> dict[str, Any]:
+        return _run(CASES[case][0], reuse=True, monkeypatch=monkeypatch)
+
+    assert got("gzip and deflate")["answers"] == ["/json", "/gzip", "/deflate", "/gzip"]
+    cut = got("a body cut short")["answers"][1]
+    assert cut == (
+        "ApiConnectionError: /cut: connection to HOST closed before the full answer "
+        "(truncated body)"
+    )
+    assert got("a timeout")["answers"][1] == "ApiTimeout: /hang: no answer from HOST within 1s"
+    busy = got("a 503, retried by urllib3")
+    assert busy["hits"] == ["/json", "/busy", "/busy", "/busy", "/json"]
+    assert busy["answers"][1].startswith("ApiHttpError: /busy")
