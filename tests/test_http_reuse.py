@@ -6,7 +6,10 @@ opened before (it verified the certificate then); urllib3 opens connections and 
 a 502, 503 or 504. Each case is run twice against a small keep-alive HTTP/1.1 server:
 with the reuse, and with urllib3 alone (``_get_reused`` left out); the answers, the
 errors and the requests the server saw must be the same, and with the reuse urllib3 must
-have sent only the requests that opened a connection or retried a status.
+have sent only the requests that opened a connection, retried a status or went to a
+URL it would have sent otherwise (found by an independent review: a redirect to a URL
+without a path, a fragment or dot segments, the backoff of a 503's retries, a body in
+two gzip members, a body sent twice, a request sent again after no answer).
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ from test_pve_client import CANARY, TOKEN
 
 
 class _KeepAlive(BaseHTTPRequestHandler):
-    """``/json``, ``/gzip``, ``/deflate`` answer ``{"data": path}`` (compressed so);
-    ``/cut`` announces 100 bytes and sends 10; ``/hang`` answers after 2 s; ``/busy`` is
-    a 503."""
+    """``/json``, ``/gzip``, ``/deflate`` answer ``{"data": path}`` (compressed so),
+    ``/multigz`` in two gzip members, ``/badgz`` with a body that is no gzip; ``/cut``
+    announces 100 bytes and sends 10; ``/hang`` answers after 2 s; ``/drop`` closes
+    without an answer; ``/busy`` is a 503; ``/nopath`` redirects to the server's URL
+    without a path, ``/dots`` to ``/a/./b/../c``."""
 
     protocol_version = "HTTP/1.1"
     hits: ClassVar[list[str]] = []
@@ -50,7 +55,19 @@ class _KeepAlive(BaseHTTPRequestHandler):
         coding = {"/gzip": gzip.compress, "/deflate": zlib.compress}.get(path)
         if path == "/hang":
             time.sleep(2)
-        if path == "/busy":
+        if path == "/drop":
+            self.close_connection = True
+        elif path in ("/nopath", "/dots"):
+            here = f"http://127.0.0.1:{self.server.server_address[1]}"
+            to = here if path == "/nopath" else f"{here}/api2/json/a/./b/../c"
+            self._send(302, b"", {"Location": to})
+        elif path == "/multigz":
+            self._send(
+                200, gzip.compress(body[:5]) + gzip.compress(body[5:]), {"Content-Encoding": "gzip"}
+            )
+        elif path == "/badgz":
+            self._send(200, b"not gzip", {"Content-Encoding": "gzip"})
+        elif path == "/busy":
             self._send(503, b'{"data": null}', {})
         elif path == "/cut":
             self._send(200, body[:10], {"Content-Length": "100"})
@@ -110,6 +127,7 @@ def _run(paths: list[str], reuse: bool, monkeypatch: pytest.MonkeyPatch) -> dict
             )
             answers: list[Any] = []
             with PveClient(settings) as client:
+                started = time.monotonic()
                 for path in paths:
                     try:
                         answers.append(client.get(path))
@@ -121,28 +139,34 @@ def _run(paths: list[str], reuse: bool, monkeypatch: pytest.MonkeyPatch) -> dict
                 "hits": list(handler.hits),
                 "connections": len(handler.connections),
                 "urllib3": len(sent),
+                "seconds": time.monotonic() - started,
             }
 
 
-CASES: dict[str, tuple[list[str], int]] = {
-    # paths, and how many of their requests urllib3 sends when the connection is reused
-    "plain": (["/json", "/json", "/json"], 1),
-    "gzip and deflate": (["/json", "/gzip", "/deflate", "/gzip"], 1),
-    "a body cut short": (["/json", "/cut", "/json"], 2),  # the cut closed the connection
-    "a timeout": (["/json", "/hang", "/json"], 2),  # the timeout closed it
-    "a 503, retried by urllib3": (["/json", "/busy", "/json"], 2),
+CASES: dict[str, tuple[list[str], int, int]] = {
+    # paths, and how many requests urllib3 sends for them alone and with the reuse
+    "plain": (["/json", "/json", "/json"], 3, 1),
+    "gzip and deflate": (["/json", "/gzip", "/deflate", "/gzip"], 4, 1),
+    "a body cut short": (["/json", "/cut", "/json"], 3, 2),  # the cut closed the connection
+    "a timeout": (["/json", "/hang", "/json"], 3, 2),  # the timeout closed it
+    "a 503, retried by urllib3": (["/json", "/busy", "/json"], 3, 2),
+    "closed without an answer": (["/json", "/drop", "/json"], 3, 2),
+    "two gzip members": (["/json", "/multigz"], 2, 1),
+    "no gzip": (["/json", "/badgz", "/json"], 3, 1),
+    # to a URL without a path, and one urllib3 normalises: both sent by urllib3
+    "redirects": (["/json", "/nopath", "/dots"], 5, 3),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_reused_connection_ends_as_urllib3(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    paths, by_urllib3 = CASES[case]
+    paths, by_urllib3_alone, by_urllib3 = CASES[case]
     alone = _run(paths, reuse=False, monkeypatch=monkeypatch)
     reused = _run(paths, reuse=True, monkeypatch=monkeypatch)
     assert reused["answers"] == alone["answers"]
     assert reused["hits"] == alone["hits"]
     assert reused["connections"] == alone["connections"]
-    assert alone["urllib3"] == len(paths)
+    assert alone["urllib3"] == by_urllib3_alone
     assert reused["urllib3"] == by_urllib3
 
 
@@ -163,3 +187,12 @@ def test_cases_say_what_they_test(monkeypatch: pytest.MonkeyPatch) -> None:
     busy = got("a 503, retried by urllib3")
     assert busy["hits"] == ["/json", "/busy", "/busy", "/busy", "/json"]
     assert busy["answers"][1].startswith("ApiHttpError: /busy")
+    assert busy["seconds"] >= 0.4  # urllib3's backoff before the third try (0.2 × 2)
+    drop = got("closed without an answer")
+    assert drop["hits"] == ["/json", "/drop", "/json"]  # not sent again
+    assert drop["answers"][1] == (
+        "ApiConnectionError: /drop: cannot connect to HOST: connection closed without an answer"
+    )
+    assert got("two gzip members")["answers"] == ["/json", "/multigz"]
+    assert got("no gzip")["hits"] == ["/json", "/badgz", "/json"]
+    assert got("redirects")["answers"] == ["/json", "/", "/a/c"]

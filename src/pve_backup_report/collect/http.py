@@ -1,4 +1,6 @@
-"""HTTP transport of the API clients: urllib3, behaving as the ``requests`` session did.
+"""HTTP transport of the API clients: urllib3, behaving as the ``requests`` session did;
+a request on a connection urllib3 already opened is sent with ``http.client`` alone
+(``Transport._get_reused``).
 
 The clients used a ``requests.Session``, which adds about 0.6 ms of CPU to every request
 over the urllib3 underneath (measured: 1.45 ms against 0.88 ms per GET); a cold check of
@@ -22,11 +24,11 @@ clients call urllib3 directly, and this module keeps what the session did for th
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import re
 import ssl
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -47,7 +49,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 from urllib3.util import make_headers, parse_url
-from urllib3.util.retry import Retry
+from urllib3.util.retry import RequestHistory, Retry
 
 ErrorKind = Literal["tls", "timeout", "truncated", "connection"]
 
@@ -60,6 +62,9 @@ ACCEPT_ENCODING = ", ".join(
 )
 # A URL made only of these characters is left as it is by requests' re-quoting.
 _PLAIN_URL = re.compile(r"[A-Za-z0-9\-._~!#$&'()*+,/:;=?@\[\]]*")
+# A URL whose request target urllib3 sends as it is (no dot segment, fragment, bracket
+# or percent-escape for it to normalise): only these are sent on a reused connection.
+_REUSABLE = re.compile(r"https?://[^/?#]+(/(?:[A-Za-z0-9\-_~!$&'()*+,;=:@/?]|\.(?![./?]|$))*)")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
@@ -139,10 +144,6 @@ class Transport:
         self._read_timeout = timeout
         # after a first answer with a status urllib3 retries: its retries, less that one
         self._retry_status = frozenset(retry.status_forcelist or ())
-        self._retry_after = retry.new(
-            total=None if retry.total is None else max(0, int(retry.total) - 1),
-            status=None if retry.status is None else max(0, retry.status - 1),
-        )
 
     def get(self, url: str, headers: Mapping[str, str]) -> Answer:
         """GET ``url``, following redirects as requests did."""
@@ -151,7 +152,7 @@ class Transport:
             if answer is None:
                 answer = self._get_once(url, headers)
             elif answer.status in self._retry_status:
-                answer = self._get_once(url, headers, self._retry_after)
+                answer = self._get_once(url, headers, self._retried(url, answer.status))
             if answer.location is None:
                 return answer
             target = redirect_url(url, answer.location)
@@ -182,6 +183,16 @@ class Transport:
         location = resp.headers.get("location") if status in REDIRECT_STATUSES else None
         return Answer(status, resp.reason, body, resp.headers.get("content-type"), location)
 
+    def _retried(self, url: str, status: int) -> Retry:
+        """The retries left after a first answer with a status urllib3 retries, its
+        history holding that answer (the backoff grows with it)."""
+        retry = self._retry
+        return retry.new(
+            total=None if retry.total is None else max(0, int(retry.total) - 1),
+            status=None if retry.status is None else max(0, retry.status - 1),
+            history=(*retry.history, RequestHistory("GET", url, None, status, None)),
+        )
+
     def _get_reused(self, url: str, headers: Mapping[str, str]) -> Answer | None:
         """The GET on a connection of the pool that is already open, with ``http.client``
         alone; None leaves it to urllib3 (``_get_once``).
@@ -190,13 +201,15 @@ class Transport:
         (1.10 against 0.69–0.77 ms with the JSON decoding, 300 task logs from the L
         simulator over HTTPS), a third of a cold check's CPU. The connection was opened,
         its certificate verified or its fingerprint checked, by urllib3 on an earlier
-        request: what is done here is the request and the answer on it. urllib3 keeps
-        what needs its rules: opening connections (and their errors), a connection
-        found closed before the answer (it opens another), a body in an encoding other
-        than gzip or deflate, and the retries of a 502, 503 or 504 (less this first
-        try). A timeout or a broken body is the error urllib3 would have raised
-        (the kinds of ``read_error``).
+        request: what is done here is the request and the answer on it, for a URL whose
+        target urllib3 would send unchanged (``_REUSABLE``). urllib3 keeps the rest:
+        opening connections (and their errors), other URLs, and the retries of a 502,
+        503 or 504 (``_retried``). A failure ends as urllib3 ends it (no retry: ``read``
+        and ``other`` are 0), a body is decoded by urllib3's decoders.
         """
+        target = _REUSABLE.fullmatch(url)
+        if target is None:
+            return None
         try:
             pool = self._pool.connection_from_url(url)
             raw = pool._get_conn()
@@ -207,8 +220,8 @@ class Transport:
         try:
             if conn.sock is None:  # not open: urllib3 opens it
                 return None
-            resp = _exchange(conn, url, headers, self._read_timeout)
-            return None if resp is None else _answer(resp, _body(resp))
+            resp = _exchange(conn, target.group(1), headers, self._read_timeout)
+            return _answer(resp, _body(resp))
         finally:
             if conn.sock is not None and (resp is None or resp.will_close or not resp.isclosed()):
                 conn.close()
@@ -219,11 +232,11 @@ class Transport:
 
 
 def _exchange(
-    conn: http.client.HTTPConnection, url: str, headers: Mapping[str, str], timeout: float
-) -> http.client.HTTPResponse | None:
-    """Send the GET on the open ``conn`` and read the answer's head; None when the
-    connection turns out closed (nothing answered), a TransportError on a timeout."""
-    target = url[url.index("/", url.index("//") + 2) :]  # the URL was built by build_url
+    conn: http.client.HTTPConnection, target: str, headers: Mapping[str, str], timeout: float
+) -> http.client.HTTPResponse:
+    """Send the GET on the open ``conn`` and read the answer's head. A failure is the
+    error urllib3 (``read=0``, ``other=0``: no retry) would have ended the request with:
+    a timeout, a TLS error, else the connection aborted (``send_error`` sorts them)."""
     try:
         assert conn.sock is not None
         conn.sock.settimeout(timeout)
@@ -231,39 +244,37 @@ def _exchange(
         return http.client.HTTPConnection.getresponse(conn)
     except TimeoutError as exc:
         raise TransportError("timeout", exc) from None
-    except (OSError, http.client.HTTPException):
-        return None
+    except ssl.SSLError as exc:
+        raise TransportError("tls", SSLError(exc)) from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise TransportError("connection", ProtocolError("Connection aborted.", exc)) from None
 
 
-def _body(resp: http.client.HTTPResponse) -> bytes | None:
-    """The whole body, decompressed; None for an encoding left to urllib3. A body cut
-    short is "truncated", a timeout in it "timeout", a TLS error "tls", as ``read_error``
-    sorts urllib3's."""
+def _body(resp: http.client.HTTPResponse) -> bytes:
+    """The whole body, decoded as urllib3 decodes it. A body cut short is "truncated", a
+    timeout in it "timeout", a TLS error "tls", one urllib3 cannot decode "connection",
+    as ``read_error`` sorts urllib3's."""
     try:
         body = resp.read()
     except TimeoutError as exc:
         raise TransportError("timeout", exc) from None
     except ssl.SSLError as exc:
-        raise TransportError("tls", exc) from None
+        raise TransportError("tls", SSLError(exc)) from None
     except (OSError, http.client.HTTPException) as exc:
-        raise TransportError("truncated", exc) from None
-    coding = (resp.getheader("content-encoding") or "").strip().lower()
+        raise TransportError("truncated", ProtocolError("Connection broken", exc)) from None
+    coding = resp.getheader("content-encoding")
+    if not coding or coding.strip().lower() == "identity":
+        return body
+    encoded = urllib3.HTTPResponse(
+        io.BytesIO(body), headers={"content-encoding": coding}, preload_content=False
+    )
     try:
-        if coding == "gzip":
-            return zlib.decompress(body, 16 + zlib.MAX_WBITS)
-        if coding == "deflate":
-            try:
-                return zlib.decompress(body)
-            except zlib.error:  # raw deflate, as urllib3's DeflateDecoder accepts
-                return zlib.decompress(body, -zlib.MAX_WBITS)
-    except zlib.error:
-        return None
-    return body if coding in ("", "identity") else None
+        return encoded.read(decode_content=True)
+    except HTTPError as exc:  # DecodeError
+        raise TransportError("connection", exc) from None
 
 
-def _answer(resp: http.client.HTTPResponse, body: bytes | None) -> Answer | None:
-    if body is None:
-        return None
+def _answer(resp: http.client.HTTPResponse, body: bytes) -> Answer:
     status = resp.status
     location = resp.getheader("location") if status in REDIRECT_STATUSES else None
     return Answer(status, resp.reason, body, resp.getheader("content-type"), location)
