@@ -243,12 +243,8 @@ def _exchange(
         conn.sock.settimeout(timeout)
         http.client.HTTPConnection.request(conn, "GET", target, headers=dict(headers))
         return http.client.HTTPConnection.getresponse(conn)
-    except TimeoutError as exc:
-        raise TransportError("timeout", exc) from None
-    except ssl.SSLError as exc:
-        raise TransportError("tls", SSLError(exc)) from None
     except (OSError, http.client.HTTPException) as exc:
-        raise TransportError("connection", ProtocolError("Connection aborted.", exc)) from None
+        raise _failed(exc, "connection", "Connection aborted.") from None
 
 
 def _body(resp: http.client.HTTPResponse) -> bytes:
@@ -257,12 +253,8 @@ def _body(resp: http.client.HTTPResponse) -> bytes:
     as ``read_error`` sorts urllib3's."""
     try:
         body = resp.read()
-    except TimeoutError as exc:
-        raise TransportError("timeout", exc) from None
-    except ssl.SSLError as exc:
-        raise TransportError("tls", SSLError(exc)) from None
     except (OSError, http.client.HTTPException) as exc:
-        raise TransportError("truncated", ProtocolError("Connection broken", exc)) from None
+        raise _failed(exc, "truncated", "Connection broken") from None
     coding = resp.getheader("content-encoding")
     if not coding or coding.strip().lower() == "identity":
         return body
@@ -273,6 +265,16 @@ def _body(resp: http.client.HTTPResponse) -> bytes:
         return encoded.read(decode_content=True)
     except HTTPError as exc:  # DecodeError
         raise TransportError("connection", exc) from None
+
+
+def _failed(exc: Exception, kind: ErrorKind, text: str) -> TransportError:
+    """urllib3's error for ``exc`` of ``http.client`` on an open connection: a timeout,
+    a TLS error, else ``kind`` (its ``ProtocolError`` saying ``text``)."""
+    if isinstance(exc, TimeoutError):
+        return TransportError("timeout", exc)
+    if isinstance(exc, ssl.SSLError):
+        return TransportError("tls", SSLError(exc))
+    return TransportError(kind, ProtocolError(text, exc))
 
 
 def _answer(resp: http.client.HTTPResponse, body: bytes) -> Answer:
