@@ -9,7 +9,9 @@ errors and the requests the server saw must be the same, and with the reuse urll
 have sent only the requests that opened a connection, retried a status or went to a
 URL it would have sent otherwise (found by an independent review: a redirect to a URL
 without a path, a fragment or dot segments, the backoff of a 503's retries, a body in
-two gzip members, a body sent twice, a request sent again after no answer).
+two gzip members, a body sent twice, a request sent again after no answer; a second
+review: a connection kept after a broken chunk, a retry sent with none left, a host
+part ending at a backslash).
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from urllib3.util.retry import Retry
+from urllib3.util.url import _encode_target, parse_url
 
 from pve_backup_report.collect import http
 from pve_backup_report.collect.pve_client import PveClient
@@ -35,7 +41,8 @@ from test_pve_client import CANARY, TOKEN
 
 class _KeepAlive(BaseHTTPRequestHandler):
     """``/json``, ``/gzip``, ``/deflate`` answer ``{"data": path}`` (compressed so),
-    ``/multigz`` in two gzip members, ``/badgz`` with a body that is no gzip; ``/cut``
+    ``/multigz`` in two gzip members, ``/badchunk`` a chunk size that is none (then
+    a stale answer on the same connection), ``/badgz`` with a body that is no gzip; ``/cut``
     announces 100 bytes and sends 10; ``/hang`` answers after 2 s; ``/drop`` closes
     without an answer; ``/busy`` is a 503; ``/nopath`` redirects to the server's URL
     without a path, ``/dots`` to ``/a/./b/../c``."""
@@ -61,6 +68,13 @@ class _KeepAlive(BaseHTTPRequestHandler):
             here = f"http://127.0.0.1:{self.server.server_address[1]}"
             to = here if path == "/nopath" else f"{here}/api2/json/a/./b/../c"
             self._send(302, b"", {"Location": to})
+        elif path == "/badchunk":  # a chunk size that is none, then a stale answer
+            self.wfile.write(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n"
+            )
+            self.wfile.flush()
+            time.sleep(0.2)
+            self._send(200, b'{"data": "stale"}', {})
         elif path == "/multigz":
             self._send(
                 200, gzip.compress(body[:5]) + gzip.compress(body[5:]), {"Content-Encoding": "gzip"}
@@ -151,8 +165,9 @@ CASES: dict[str, tuple[list[str], int, int]] = {
     "a timeout": (["/json", "/hang", "/json"], 3, 2),  # the timeout closed it
     "a 503, retried by urllib3": (["/json", "/busy", "/json"], 3, 2),
     "closed without an answer": (["/json", "/drop", "/json"], 3, 2),
+    "a broken chunk": (["/json", "/badchunk", "/json"], 3, 2),  # its connection closed
     "two gzip members": (["/json", "/multigz"], 2, 1),
-    "no gzip": (["/json", "/badgz", "/json"], 3, 1),
+    "no gzip": (["/json", "/badgz", "/json"], 3, 1),  # read to its end: kept, as urllib3 does
     # to a URL without a path, and one urllib3 normalises: both sent by urllib3
     "redirects": (["/json", "/nopath", "/dots"], 5, 3),
 }
@@ -194,5 +209,51 @@ def test_cases_say_what_they_test(monkeypatch: pytest.MonkeyPatch) -> None:
         "ApiConnectionError: /drop: cannot connect to HOST: connection closed without an answer"
     )
     assert got("two gzip members")["answers"] == ["/json", "/multigz"]
+    assert got("a broken chunk")["answers"] == [
+        "/json",
+        "ApiConnectionError: /badchunk: connection to HOST closed before the full answer "
+        "(truncated body)",
+        "/json",  # not the stale answer left on the broken connection
+    ]
     assert got("no gzip")["hits"] == ["/json", "/badgz", "/json"]
     assert got("redirects")["answers"] == ["/json", "/", "/a/c"]
+
+
+def test_no_status_retry_left_returns_the_first_answer() -> None:
+    """With no status retry left (``Retry(status=0)``), the first 503 on an open
+    connection is the answer, as urllib3 alone returns it: no second request."""
+    retry = Retry(total=3, status=0, status_forcelist=(503,), raise_on_status=False)
+    with server() as (url, handler):
+        transport = http.Transport(pool_size=2, retry=retry, timeout=5, tls={})
+        assert transport.get(f"{url}/api2/json/json", {}).status == 200
+        assert transport.get(f"{url}/api2/json/busy", {}).status == 503
+        assert handler.hits == ["/json", "/busy"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://a\\@127.0.0.1/api2/json/x",  # urllib3 connects to "a"
+        "http://127.0.0.1:8006",  # no path
+        "HTTPS://h:8006/api2/json/x",
+        "https://h:8006/api2/json/x#frag",
+        "https://h:8006/api2/json/a/../b",
+        "https://h:8006/api2/json/a/./b",
+        "https://h:8006/api2/json/x/.",
+        "https://h:8006/api2/json/%7Ex",
+        "https://h:8006/api2/json/[x]",
+        "https://h:8006/api2/json/é",
+    ],
+)
+def test_urls_urllib3_would_rewrite_are_left_to_it(url: str) -> None:
+    assert http._REUSABLE.fullmatch(url) is None
+
+
+@given(st.text(st.sampled_from("az09-._~!$&'()*+,;=:@/?%#[]\\ é"), max_size=24))
+def test_a_reused_target_is_the_one_urllib3_sends(tail: str) -> None:
+    """``_REUSABLE`` accepts only URLs whose request target urllib3 sends unchanged
+    (``_encode_target`` of ``parse_url(url).request_uri``, as its pool does)."""
+    url = f"https://pve1.example.org:8006/api2/json/{tail}"
+    found = http._REUSABLE.fullmatch(url)
+    if found is not None:
+        assert found.group(1) == _encode_target(parse_url(url).request_uri)

@@ -64,7 +64,7 @@ ACCEPT_ENCODING = ", ".join(
 _PLAIN_URL = re.compile(r"[A-Za-z0-9\-._~!#$&'()*+,/:;=?@\[\]]*")
 # A URL whose request target urllib3 sends as it is (no dot segment, fragment, bracket
 # or percent-escape for it to normalise): only these are sent on a reused connection.
-_REUSABLE = re.compile(r"https?://[^/?#]+(/(?:[A-Za-z0-9\-_~!$&'()*+,;=:@/?]|\.(?![./?]|$))*)")
+_REUSABLE = re.compile(r"https?://[^/?#\\]+(/(?:[A-Za-z0-9\-_~!$&'()*+,;=:@/?]|\.(?![./?]|$))*)")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
@@ -151,8 +151,8 @@ class Transport:
             answer = self._get_reused(url, headers)
             if answer is None:
                 answer = self._get_once(url, headers)
-            elif answer.status in self._retry_status:
-                answer = self._get_once(url, headers, self._retried(url, answer.status))
+            elif answer.status in self._retry_status and (retry := self._retried(url, answer)):
+                answer = self._get_once(url, headers, retry)
             if answer.location is None:
                 return answer
             target = redirect_url(url, answer.location)
@@ -183,14 +183,17 @@ class Transport:
         location = resp.headers.get("location") if status in REDIRECT_STATUSES else None
         return Answer(status, resp.reason, body, resp.headers.get("content-type"), location)
 
-    def _retried(self, url: str, status: int) -> Retry:
+    def _retried(self, url: str, first: Answer) -> Retry | None:
         """The retries left after a first answer with a status urllib3 retries, its
-        history holding that answer (the backoff grows with it)."""
+        history holding that answer (the backoff grows with it); None when none is left
+        (urllib3 would have returned that answer)."""
         retry = self._retry
+        if any(n is not None and n <= 0 for n in (retry.total, retry.status)):
+            return None
         return retry.new(
-            total=None if retry.total is None else max(0, int(retry.total) - 1),
-            status=None if retry.status is None else max(0, retry.status - 1),
-            history=(*retry.history, RequestHistory("GET", url, None, status, None)),
+            total=None if retry.total is None else int(retry.total) - 1,
+            status=None if retry.status is None else retry.status - 1,
+            history=(*retry.history, RequestHistory("GET", url, None, first.status, None)),
         )
 
     def _get_reused(self, url: str, headers: Mapping[str, str]) -> Answer | None:
@@ -217,14 +220,17 @@ class Transport:
             conn = cast(http.client.HTTPConnection, raw)
         except (HTTPError, OSError, ValueError):
             return None
-        resp = None
+        clean = False  # the answer was read to its end, and the connection may be kept
         try:
             if conn.sock is None:  # not open: urllib3 opens it
+                clean = True
                 return None
             resp = _exchange(conn, target.group(1), headers, self._read_timeout)
-            return _answer(resp, _body(resp))
+            body = _read(resp)
+            clean = not resp.will_close  # read to its end: kept, even if not decodable
+            return _answer(resp, _decoded(resp, body))
         finally:
-            if conn.sock is not None and (resp is None or resp.will_close or not resp.isclosed()):
+            if not clean:  # as urllib3 does after any error: nothing half-read is kept
                 conn.close()
             pool._put_conn(raw)
 
@@ -247,14 +253,17 @@ def _exchange(
         raise _failed(exc, "connection", "Connection aborted.") from None
 
 
-def _body(resp: http.client.HTTPResponse) -> bytes:
-    """The whole body, decoded as urllib3 decodes it. A body cut short is "truncated", a
-    timeout in it "timeout", a TLS error "tls", one urllib3 cannot decode "connection",
-    as ``read_error`` sorts urllib3's."""
+def _read(resp: http.client.HTTPResponse) -> bytes:
+    """The whole body as sent. A body cut short is "truncated", a timeout in it
+    "timeout", a TLS error "tls", as ``read_error`` sorts urllib3's."""
     try:
-        body = resp.read()
+        return resp.read()
     except (OSError, http.client.HTTPException) as exc:
         raise _failed(exc, "truncated", "Connection broken") from None
+
+
+def _decoded(resp: http.client.HTTPResponse, body: bytes) -> bytes:
+    """The body decoded as urllib3 decodes it; one it cannot decode is "connection"."""
     coding = resp.getheader("content-encoding")
     if not coding or coding.strip().lower() == "identity":
         return body
