@@ -427,6 +427,36 @@ def test_config_errors_do_not_echo_the_secret(tmp_path: Path) -> None:
         assert "Traceback" not in out
 
 
+def test_secret_with_a_control_character_is_refused_unechoed(tmp_path: Path) -> None:
+    """A secret holding a control character (a value on two lines in the environment or
+    YAML) would reach the Authorization header, which urllib3 refuses with an error
+    quoting the header whole: the check said "internal error: ValueError: Invalid header
+    value b'PVEAPIToken=...=<secret>...'". It is a configuration error now (exit 3, the
+    secret not echoed), for PVE's secret and PBS's, from every layer."""
+    two_lines = tmp_path / "two-lines.yaml"
+    two_lines.write_text(f'api_token_id: "{TOKEN_ID}"\napi_token_secret: "{CANARY}\\nX: y"\n')
+    carriage = tmp_path / "cr.secret"
+    carriage.write_text(f"{CANARY}\r{CANARY}\n")
+    carriage.chmod(0o600)
+    pve = {"PVE_API_TOKEN_ID": TOKEN_ID, "PVE_API_TOKEN_SECRET": CANARY}
+    pbs = {"PBS_HOST": "pbs.example.org", "PBS_API_TOKEN_ID": "monitor@pbs!check"}
+    printable = "must be one line of printable characters"
+    cases: list[tuple[list[str], dict[str, str], str]] = [
+        ([], {**pve, "PVE_API_TOKEN_SECRET": f"{CANARY}\nX: y"}, printable),
+        ([], {**pve, "PVE_API_TOKEN_SECRET": f"{CANARY}\x7f"}, printable),
+        (["--config", str(two_lines)], {}, printable),
+        (["--token-secret-file", str(carriage)], {"PVE_API_TOKEN_ID": TOKEN_ID},
+         "must hold only the secret, on one line"),
+        ([], {**pve, **pbs, "PBS_API_TOKEN_SECRET": f"{CANARY}\tx"}, printable),
+    ]  # fmt: skip
+    for args, extra, text in cases:
+        code, out = config_run(args, extra, tmp_path)
+        assert code == 3, out
+        assert text in out
+        assert CANARY not in out
+        assert "Traceback" not in out
+
+
 def test_token_id_holding_the_secret_is_not_echoed(tmp_path: Path) -> None:
     code, out = config_run(
         [],

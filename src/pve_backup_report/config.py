@@ -87,6 +87,20 @@ def _str(v: object) -> str:
     return s
 
 
+def parse_secret(v: object) -> Secret:
+    """An API token secret: one line of printable characters (PVE and PBS make UUIDs).
+    A control character would reach the Authorization header, which urllib3 refuses
+    with an error quoting the header whole, the secret with it."""
+    s = _str(v)
+    if not _printable_line(s):
+        raise ValueError("must be one line of printable characters")
+    return Secret(s)
+
+
+def _printable_line(s: str) -> bool:
+    return not any(c < " " or c == "\x7f" for c in s)
+
+
 def parse_bool(v: object) -> bool:
     if isinstance(v, bool):
         return v
@@ -302,7 +316,7 @@ def env_names() -> tuple[str, ...]:
 
 SPECS: tuple[Spec, ...] = (
     # the secret first, so that it is known to redact() before any other value fails
-    Spec("token_secret", "PVE_API_TOKEN_SECRET", "api_token_secret", lambda v: Secret(_str(v))),
+    Spec("token_secret", "PVE_API_TOKEN_SECRET", "api_token_secret", parse_secret),
     Spec(
         "hosts", "PVE_HOST", "host", parse_hosts,
         flag=Flag(
@@ -583,7 +597,7 @@ def read_secret_file(path: str) -> tuple[Secret, tuple[str, ...]]:
         mode = f"{stat.S_IMODE(st.st_mode):04o}"
         warnings = (Msg("secret_file_open", path=path, mode=mode),)
     secret = text.strip()
-    if not secret or "\n" in secret:
+    if not secret or not _printable_line(secret):
         raise ConfigError(f"token secret file {path} must hold only the secret, on one line")
     return Secret(secret), warnings
 

@@ -129,10 +129,10 @@ def _yaml_layer(raw: object, where: str) -> dict[str, tuple[Any, str]]:
 def _server(layer: Mapping[str, tuple[Any, str]]) -> PbsServer:
     """Validate one server's values (each with where it came from)."""
     from pve_backup_report.config import (
-        Secret,
         check_ca_bundle,
         parse_bool,
         parse_fingerprint,
+        parse_secret,
         parse_token_id,
         read_secret_file,
     )
@@ -147,9 +147,8 @@ def _server(layer: Mapping[str, tuple[Any, str]]) -> PbsServer:
             raise ConfigError(f"{where}: {exc}") from None
 
     secret = None
-    if "api_token_secret" in layer:
-        raw_secret = str(layer["api_token_secret"][0]).strip()
-        secret = Secret(raw_secret) if raw_secret else None
+    if "api_token_secret" in layer and str(layer["api_token_secret"][0]).strip():
+        secret = value("api_token_secret", parse_secret)
     if secret is None and "api_token_secret_file" in layer:
         secret = read_secret_file(str(layer["api_token_secret_file"][0]).strip())[0]
     host = value("host", parse_pbs_host)
