@@ -400,6 +400,19 @@ def config_run(args: Sequence[str], extra: Mapping[str, str], tmp_path: Path) ->
     return code, out + err
 
 
+def assert_refused_unechoed(
+    cases: list[tuple[list[str], dict[str, str], str]], tmp_path: Path
+) -> None:
+    """Each case (arguments, environment, expected text) is a configuration error:
+    exit 3, the text said, the secret not echoed, no traceback."""
+    for args, extra, text in cases:
+        code, out = config_run(args, extra, tmp_path)
+        assert code == 3, out
+        assert text in out
+        assert CANARY not in out
+        assert "Traceback" not in out
+
+
 def test_config_errors_do_not_echo_the_secret(tmp_path: Path) -> None:
     bad_yaml = tmp_path / "bad.yaml"
     bad_yaml.write_text(f"api_token_secret: {CANARY}\nhost: [unclosed\n")
@@ -419,12 +432,7 @@ def test_config_errors_do_not_echo_the_secret(tmp_path: Path) -> None:
         ([], {"PVE_API_TOKEN_ID": TOKEN_ID, "PVE_API_TOKEN_SECRET": CANARY, "PVE_TIMEOUT": "-1"},
          "PVE_TIMEOUT"),
     ]  # fmt: skip
-    for args, extra, text in cases:
-        code, out = config_run(args, extra, tmp_path)
-        assert code == 3, out
-        assert text in out
-        assert CANARY not in out
-        assert "Traceback" not in out
+    assert_refused_unechoed(cases, tmp_path)
 
 
 def test_secret_with_a_control_character_is_refused_unechoed(tmp_path: Path) -> None:
@@ -449,12 +457,7 @@ def test_secret_with_a_control_character_is_refused_unechoed(tmp_path: Path) -> 
          "must hold only the secret, on one line"),
         ([], {**pve, **pbs, "PBS_API_TOKEN_SECRET": f"{CANARY}\tx"}, printable),
     ]  # fmt: skip
-    for args, extra, text in cases:
-        code, out = config_run(args, extra, tmp_path)
-        assert code == 3, out
-        assert text in out
-        assert CANARY not in out
-        assert "Traceback" not in out
+    assert_refused_unechoed(cases, tmp_path)
 
 
 def test_token_id_holding_the_secret_is_not_echoed(tmp_path: Path) -> None:
