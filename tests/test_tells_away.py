@@ -41,8 +41,8 @@ from pve_backup_report.pve.upid import parse_upid
 from pve_backup_report.timeutil import parse_timestamp
 from pve_sim import Scenario
 from test_check_cli import run
+from test_review_search_paths import IO_ERROR
 
-IO_ERROR = "job failed with err -5 - Input/output error"
 NOW = parse_timestamp("2026-11-20T12:00:00Z")
 JOBS = {"many": (102, 103), "one": (101,)}  # started in this (job-id) order
 FAILED = {(day, v) for day in (17, 18, 19) for v in (102, 103)}

@@ -142,7 +142,7 @@ class Transport:
         self._retry = retry
         self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
         self._read_timeout = timeout
-        # after a first answer with a status urllib3 retries: its retries, less that one
+        # statuses urllib3 retries: a first answer with one goes on through ``_retried``
         self._retry_status = frozenset(retry.status_forcelist or ())
 
     def get(self, url: str, headers: Mapping[str, str]) -> Answer:
@@ -220,11 +220,11 @@ class Transport:
             conn = cast(http.client.HTTPConnection, raw)
         except (HTTPError, OSError, ValueError):
             return None
+        if conn.sock is None:  # not open: urllib3 opens it
+            pool._put_conn(raw)
+            return None
         clean = False  # the answer was read to its end, and the connection may be kept
         try:
-            if conn.sock is None:  # not open: urllib3 opens it
-                clean = True
-                return None
             resp = _exchange(conn, target.group(1), headers, self._read_timeout)
             body = _read(resp)
             clean = not resp.will_close  # read to its end: kept, even if not decodable
