@@ -12,20 +12,22 @@ and run ``check_pve_backup`` as a child process with a fresh task cache:
 * ``report-first``: the first ``--report`` run, which fills the notes cache (not repeated);
 * ``report``: the warm check with ``--report`` after it.
 
-Measured per run: wall time, CPU time (user + sys of the child, from ``os.wait4``), peak RSS
-of the child, API requests (the ``api_requests`` perfdata), bytes sent by the simulator
-(its ``/_simulator/stats``), and ``min_requests``: what the run could not do without (the
-inventory, time zones when cold, one task list page per node and the pages down to the
-deepest needed task, when cold the logs that hold each covered guest's latest result and
-latest success and those of the runs of its jobs since that success (only a log tells
-which guests a run failed), one content call and one status call (space) per PBS storage
-in use, one task list per node to look up creations when a covered guest has no result
-(warm: only when such a guest was not created after its expected run, the others being
-settled by the task cache), and for the report the notes not cached), and ``floor_s``,
-the latency floor: the dependent round trips times the latency plus the remaining minimum
-requests times the latency over ``--max-workers`` (the table shows ``wall / floor``). CPU
-is also given per guest and, cold, per log the run had to read. Timings are never asserted
-anywhere; this script only reports them.
+Measured per run: wall time, CPU time (user + sys of the child, from ``os.wait4``), peak
+RSS of the child, API requests (the ``api_requests`` perfdata), bytes sent by the
+simulator and the simulator's own CPU time while it served the run (``sim_cpu_s``, both
+from its ``/_simulator/stats``: on the same machine, the wall time cannot be below the two
+processes' CPU over the cores that run them), and ``min_requests``: what the run could not
+do without (the inventory, time zones when cold, one task list page per node and the pages
+down to the deepest needed task, when cold the logs that hold each covered guest's latest
+result and latest success and those of the runs of its jobs since that success (only a log
+tells which guests a run failed), one content call and one status call (space) per PBS
+storage in use, one task list per node to look up creations when a covered guest has no
+result (warm: only when such a guest was not created after its expected run, the others
+being settled by the task cache), and for the report the notes not cached), and
+``floor_s``, the latency floor: the dependent round trips times the latency plus the
+remaining minimum requests times the latency over ``--max-workers`` (the table shows
+``wall / floor``). CPU is also given per guest and, cold, per log the run had to read.
+Timings are never asserted anywhere; this script only reports them.
 
 A size is ``S``, ``M``, ``L`` or ``nodes=N,guests=N,jobs=N[,days=N][,seed=N]``.
 """
@@ -76,6 +78,7 @@ INVENTORY = 9  # /version /nodes /storage /cluster/resources /cluster/backup /po
 KEYS = (
     "size", "mode", "nodes", "guests", "wall_s", "cpu_s", "peak_rss_mb", "requests",
     "min_requests", "bytes", "truth_match", "floor_s", "cpu_per_guest_ms", "cpu_per_log_ms",
+    "sim_cpu_s",
 )  # fmt: skip
 MAX_WORKERS = 16  # the plugin's default --max-workers
 
@@ -99,6 +102,7 @@ class Row:
     floor_s: float = 0.0  # the latency floor (see ``floor``)
     cpu_per_guest_ms: float = 0.0  # CPU per guest of the cluster
     cpu_per_log_ms: float | None = None  # cold: CPU per log the run had to read
+    sim_cpu_s: float = 0.0  # the simulator's CPU while it served the run (same machine)
 
     def as_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in (*KEYS, "days", "exit_code")}
@@ -380,7 +384,7 @@ def bench_size(
                 ("report", base + report, least.warm()),
             ]
             for mode, cmd, min_requests in plan:
-                best: tuple[Measured, int] | None = None
+                best: tuple[Measured, int, float] | None = None
                 for attempt in range(repeat if mode != "report-first" else 1):
                     if mode == "cold" and attempt:
                         cache_file.unlink(missing_ok=True)
@@ -388,10 +392,11 @@ def bench_size(
                     measured = run_child(cmd, env, work)
                     after = simulator_stats(served)
                     sent = int(after["bytes_sent"]) - int(before["bytes_sent"])
+                    served_cpu = float(after["cpu_s"]) - float(before["cpu_s"])
                     if best is None or measured.wall_s < best[0].wall_s:
-                        best = (measured, sent)
+                        best = (measured, sent, served_cpu)
                 assert best is not None
-                m, sent = best
+                m, sent, served_cpu = best
                 requests = perfdata(m.stdout, "api_requests")
                 if requests is None:
                     raise RuntimeError(f"{name} {mode}: no api_requests perfdata: {m.stdout!r}")
@@ -416,6 +421,7 @@ def bench_size(
                         if mode == "cold" and least.logs
                         else None
                     ),
+                    sim_cpu_s=round(served_cpu, 3),
                 )
                 rows.append(row)
                 if verbose:
@@ -446,16 +452,16 @@ def truth_match(
 def table(rows: Sequence[Row]) -> str:
     head = (
         "| size | days | mode | nodes | guests | wall s | floor s | wall / floor | CPU s "
-        "| CPU ms / guest | CPU ms / log | peak RSS MB | requests | min requests | bytes "
-        "| truth match % |"
+        "| CPU ms / guest | CPU ms / log | simulator CPU s | peak RSS MB | requests "
+        "| min requests | bytes | truth match % |"
     )
-    lines = [head, "|" + " --- |" * 16]
+    lines = [head, "|" + " --- |" * 17]
     for r in rows:
         per_log = f"{r.cpu_per_log_ms:.2f}" if r.cpu_per_log_ms is not None else "-"
         lines.append(
             f"| {r.size} | {r.days} | {r.mode} | {r.nodes} | {r.guests:,} "
             f"| {r.wall_s:.2f} | {r.floor_s:.2f} | {r.wall_s / max(r.floor_s, 1e-9):.1f} "
-            f"| {r.cpu_s:.2f} | {r.cpu_per_guest_ms:.3f} | {per_log} "
+            f"| {r.cpu_s:.2f} | {r.cpu_per_guest_ms:.3f} | {per_log} | {r.sim_cpu_s:.2f} "
             f"| {r.peak_rss_mb:.0f} | {r.requests:,} | {r.min_requests:,} "
             f"| {r.bytes:,} | {r.truth_match if r.truth_match is not None else '-'} |"
         )

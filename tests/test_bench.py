@@ -36,13 +36,14 @@ def test_bench_smoke() -> None:
     rows = json.loads(proc.stdout)
     assert [r["mode"] for r in rows] == ["cold", "warm", "report-first", "report"]
     keys = {"size", "mode", "nodes", "guests", "wall_s", "cpu_s", "peak_rss_mb", "requests",
-            "min_requests", "bytes", "floor_s", "cpu_per_guest_ms", "cpu_per_log_ms"}  # fmt: skip
+            "min_requests", "bytes", "floor_s", "cpu_per_guest_ms", "cpu_per_log_ms",
+            "sim_cpu_s"}  # fmt: skip
     for row in rows:
         assert keys <= set(row)
         assert (row["nodes"], row["guests"]) == (2, 12)
         assert row["exit_code"] in (0, 1, 2), row
         assert row["wall_s"] > 0 and row["cpu_s"] > 0 and row["peak_rss_mb"] > 0
-        assert row["bytes"] > 0
+        assert row["bytes"] > 0 and row["sim_cpu_s"] > 0  # serving costs the simulator CPU
         assert row["requests"] >= row["min_requests"] > 0
     cold, warm, first, report = rows
     assert first["requests"] >= warm["requests"]  # the notes, once

@@ -512,6 +512,7 @@ def test_stats_endpoint_is_not_counted(scenario: Scenario) -> None:
         again = requests.get(sim.url + "/_simulator/stats", timeout=10).json()
     assert stats["requests"] == again["requests"] == 1
     assert stats["per_path"] == {"/version": 1} and stats["bytes_sent"] > 0
+    assert 0 < stats["cpu_s"] <= again["cpu_s"]  # the process's CPU, never decreasing
 
 
 def test_cached_answers_are_the_same(scenario: Scenario) -> None:
