@@ -49,6 +49,7 @@ class _KeepAlive(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     hits: ClassVar[list[str]] = []
+    heads: ClassVar[list[tuple[str, list[tuple[str, str]]]]] = []  # request line, headers
     connections: ClassVar[list[int]] = []
 
     def setup(self) -> None:
@@ -58,6 +59,10 @@ class _KeepAlive(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.removeprefix("/api2/json").split("?")[0]
         self.hits.append(path)
+        port = f":{self.server.server_address[1]}"  # each run has its own server
+        self.heads.append(
+            (self.requestline, [(k, v.replace(port, ":PORT")) for k, v in self.headers.items()])
+        )
         body = json.dumps({"data": path}).encode()
         coding = {"/gzip": gzip.compress, "/deflate": zlib.compress}.get(path)
         if path == "/hang":
@@ -109,7 +114,7 @@ class _KeepAlive(BaseHTTPRequestHandler):
 
 @contextmanager
 def server() -> Iterator[tuple[str, type[_KeepAlive]]]:
-    handler = type("Handler", (_KeepAlive,), {"hits": [], "connections": []})
+    handler = type("Handler", (_KeepAlive,), {"hits": [], "heads": [], "connections": []})
     srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     srv.daemon_threads = True
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
@@ -151,6 +156,7 @@ def _run(paths: list[str], reuse: bool, monkeypatch: pytest.MonkeyPatch) -> dict
             return {
                 "answers": answers,
                 "hits": list(handler.hits),
+                "heads": list(handler.heads),
                 "connections": len(handler.connections),
                 "urllib3": len(sent),
                 "seconds": time.monotonic() - started,
@@ -180,6 +186,7 @@ def test_reused_connection_ends_as_urllib3(case: str, monkeypatch: pytest.Monkey
     reused = _run(paths, reuse=True, monkeypatch=monkeypatch)
     assert reused["answers"] == alone["answers"]
     assert reused["hits"] == alone["hits"]
+    assert reused["heads"] == alone["heads"]  # the same request line and headers, in order
     assert reused["connections"] == alone["connections"]
     assert alone["urllib3"] == by_urllib3_alone
     assert reused["urllib3"] == by_urllib3
@@ -228,6 +235,34 @@ def test_no_status_retry_left_returns_the_first_answer() -> None:
         assert transport.get(f"{url}/api2/json/json", {}).status == 200
         assert transport.get(f"{url}/api2/json/busy", {}).status == 503
         assert handler.hits == ["/json", "/busy"]
+
+
+def test_a_pool_the_manager_dropped_is_looked_up_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_get_reused`` keeps the pool of each origin (``Transport._pools``). After the
+    pool manager dropped it (more origins than ``num_pools``, or ``clear``; urllib3 1.26
+    also closes it, 2.x does not), the requests are still answered, and once urllib3 has
+    a pool for the origin again they are sent on its open connection."""
+    by_urllib3: list[str] = []
+    plain = http.Transport._get_once
+
+    def counted(self: http.Transport, url: str, *args: Any) -> http.Answer:
+        by_urllib3.append(url)
+        return plain(self, url, *args)
+
+    monkeypatch.setattr(http.Transport, "_get_once", counted)
+    with server() as (url, handler):
+        transport = http.Transport(pool_size=2, retry=Retry(0), timeout=5, tls={})
+        target = f"{url}/api2/json/json"
+        assert transport.get(target, {}).json() == {"data": "/json"}
+        assert transport.get(target, {}).json() == {"data": "/json"}
+        assert by_urllib3 == [target]  # the second on the open connection
+        transport._pool.clear()
+        assert [transport.get(target, {}).json() for _ in range(2)] == [{"data": "/json"}] * 2
+        sent = len(by_urllib3)
+        assert sent <= 2  # a new pool (urllib3 1.26), or the kept one
+        assert transport.get(target, {}).json() == {"data": "/json"}
+        assert len(by_urllib3) == sent  # on an open connection again
+        assert handler.hits == ["/json"] * 5
 
 
 @pytest.mark.parametrize(

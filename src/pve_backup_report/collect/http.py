@@ -139,6 +139,12 @@ class Transport:
         self, *, pool_size: int, retry: Retry, timeout: float, tls: Mapping[str, Any]
     ) -> None:
         self._pool = urllib3.PoolManager(num_pools=4, maxsize=pool_size, block=False, **tls)
+        # the pool of each origin ``_get_reused`` last sent on: looking it up in the
+        # manager (``connection_from_url`` parses the URL and builds its key) took a
+        # tenth of the CPU of a request on an open connection. A pool the manager
+        # dropped (more origins than ``num_pools``) serves while it has an open
+        # connection, then the manager's is looked up again.
+        self._pools: dict[str, urllib3.HTTPConnectionPool] = {}
         self._retry = retry
         self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
         self._read_timeout = timeout
@@ -214,15 +220,19 @@ class Transport:
         target = _REUSABLE.fullmatch(url)
         if target is None:
             return None
+        origin = url[: target.start(1)]
         try:
-            pool = self._pool.connection_from_url(url)
+            pool = self._pools.get(origin) or self._pool.connection_from_url(url)
             raw = pool._get_conn()
-            conn = cast(http.client.HTTPConnection, raw)
-        except (HTTPError, OSError, ValueError):
+        except (HTTPError, OSError, ValueError):  # urllib3 1.26 closes a pool it drops
+            self._pools.pop(origin, None)
             return None
-        if conn.sock is None:  # not open: urllib3 opens it
+        conn = cast(http.client.HTTPConnection, raw)
+        if conn.sock is None:  # not open: urllib3 opens it, in the pool it has now
             pool._put_conn(raw)
+            self._pools.pop(origin, None)
             return None
+        self._pools[origin] = pool
         clean = False  # the answer was read to its end, and the connection may be kept
         try:
             resp = _exchange(conn, target.group(1), headers, self._read_timeout)
@@ -247,10 +257,26 @@ def _exchange(
     try:
         assert conn.sock is not None
         conn.sock.settimeout(timeout)
-        http.client.HTTPConnection.request(conn, "GET", target, headers=dict(headers))
+        _send_get(conn, target, headers)
         return http.client.HTTPConnection.getresponse(conn)
     except (OSError, http.client.HTTPException) as exc:
         raise _failed(exc, "connection", "Connection aborted.") from None
+
+
+def _send_get(conn: http.client.HTTPConnection, target: str, headers: Mapping[str, str]) -> None:
+    """The request head as ``http.client``'s ``request`` sends a GET without a body, by
+    its own methods: urllib3's ``putrequest`` and ``putheader`` (its connection's
+    overrides) only check what is never here (a method with control characters, its
+    ``SKIP_HEADER`` value), at a cost on each header of each request."""
+    names = {name.lower() for name in headers}
+    base = http.client.HTTPConnection
+    base.putrequest(
+        conn, "GET", target,
+        skip_host="host" in names, skip_accept_encoding="accept-encoding" in names,
+    )  # fmt: skip
+    for name, value in headers.items():
+        base.putheader(conn, name, value)
+    base.endheaders(conn)
 
 
 def _read(resp: http.client.HTTPResponse) -> bytes:
