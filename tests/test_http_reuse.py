@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import threading
 import time
 import zlib
@@ -237,32 +238,105 @@ def test_no_status_retry_left_returns_the_first_answer() -> None:
         assert handler.hits == ["/json", "/busy"]
 
 
-def test_a_pool_the_manager_dropped_is_looked_up_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``_get_reused`` keeps the pool of each origin (``Transport._pools``). After the
-    pool manager dropped it (more origins than ``num_pools``, or ``clear``; urllib3 1.26
-    also closes it, 2.x does not), the requests are still answered, and once urllib3 has
-    a pool for the origin again they are sent on its open connection."""
-    by_urllib3: list[str] = []
-    plain = http.Transport._get_once
+class _Counting:
+    """A keep-alive server answering every GET with the same JSON; it counts the
+    connections opened and those still open, and keeps each request head as sent."""
 
-    def counted(self: http.Transport, url: str, *args: Any) -> http.Answer:
-        by_urllib3.append(url)
-        return plain(self, url, *args)
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
-    monkeypatch.setattr(http.Transport, "_get_once", counted)
-    with server() as (url, handler):
-        transport = http.Transport(pool_size=2, retry=Retry(0), timeout=5, tls={})
-        target = f"{url}/api2/json/json"
-        assert transport.get(target, {}).json() == {"data": "/json"}
-        assert transport.get(target, {}).json() == {"data": "/json"}
-        assert by_urllib3 == [target]  # the second on the open connection
-        transport._pool.clear()
-        assert [transport.get(target, {}).json() for _ in range(2)] == [{"data": "/json"}] * 2
-        sent = len(by_urllib3)
-        assert sent <= 2  # a new pool (urllib3 1.26), or the kept one
-        assert transport.get(target, {}).json() == {"data": "/json"}
-        assert len(by_urllib3) == sent  # on an open connection again
-        assert handler.hits == ["/json"] * 5
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/api2/json/x"
+        self.opened = self.closed = 0
+        self.heads: list[bytes] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.opened += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    data = conn.recv(65536)
+                    if not data:
+                        self.closed += 1
+                        return
+                    buf += data
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                self.heads.append(head.replace(self.url.split("/")[2].encode(), b"HOST"))
+                conn.sendall(self.answer)
+
+    def open_now(self, expected: int) -> int:
+        """The connections open, once they are ``expected`` (a close reaches the server
+        soon) or after 2 s."""
+        deadline = time.monotonic() + 2
+        while self.opened - self.closed != expected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.opened - self.closed
+
+
+def _transports(monkeypatch: pytest.MonkeyPatch) -> Iterator[http.Transport]:
+    """A transport with the reuse, then one with urllib3 alone."""
+    yield http.Transport(pool_size=2, retry=Retry(0), timeout=5, tls={})
+    monkeypatch.setattr(http.Transport, "_get_reused", lambda self, url, headers: None)
+    yield http.Transport(pool_size=2, retry=Retry(0), timeout=5, tls={})
+
+
+UA = {"User-Agent": "check_pve_backup/x"}
+
+
+def test_close_closes_the_connections_and_the_next_request_opens_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``Transport.close`` (the manager's ``clear``) lets the pools go, and urllib3 closes
+    a pool once nothing refers to it: ``_pools`` (weak) does not keep one. The next
+    request then opens (and verifies) a new connection, with and without the reuse
+    (found by the third review: a plain dict kept the old connection in use)."""
+    for transport in _transports(monkeypatch):
+        server = _Counting()
+        for _ in range(3):
+            assert transport.get(server.url, UA).status == 200
+        assert (server.opened, server.open_now(1)) == (1, 1)
+        transport.close()
+        assert server.open_now(0) == 0
+        assert transport.get(server.url, UA).status == 200
+        assert transport.get(server.url, UA).status == 200
+        assert (server.opened, server.open_now(1)) == (2, 1)
+
+
+def test_pools_the_manager_drops_keep_no_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six origins for a manager of four pools: the two it dropped keep no connection
+    open, with the reuse as with urllib3 alone."""
+    for transport in _transports(monkeypatch):
+        servers = [_Counting() for _ in range(6)]
+        open_after = [0, 0, 1, 1, 1, 1]
+        for server in servers:
+            assert transport.get(server.url, UA).status == 200
+            assert transport.get(server.url, UA).status == 200
+        assert [s.open_now(e) for s, e in zip(servers, open_after, strict=True)] == open_after
+
+
+@pytest.mark.parametrize("headers", [UA, {}, {"Host": "h", "Accept-Encoding": "gzip"}])
+def test_the_request_head_is_urllib3s(
+    headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second request (on the open connection) goes out as urllib3 sends it; without
+    a User-Agent (urllib3 adds its own) it is left to urllib3."""
+    heads = []
+    for transport in _transports(monkeypatch):
+        server = _Counting()
+        for _ in range(2):
+            assert transport.get(server.url, headers).status == 200
+        heads.append(server.heads)
+    assert heads[0] == heads[1]
 
 
 @pytest.mark.parametrize(

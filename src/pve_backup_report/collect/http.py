@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, cast
 from urllib.parse import quote, urlencode, urljoin, urlparse, urlunparse
+from weakref import WeakValueDictionary
 
 import urllib3
 from urllib3.exceptions import (
@@ -141,10 +142,10 @@ class Transport:
         self._pool = urllib3.PoolManager(num_pools=4, maxsize=pool_size, block=False, **tls)
         # the pool of each origin ``_get_reused`` last sent on: looking it up in the
         # manager (``connection_from_url`` parses the URL and builds its key) took a
-        # tenth of the CPU of a request on an open connection. A pool the manager
-        # dropped (more origins than ``num_pools``) serves while it has an open
-        # connection, then the manager's is looked up again.
-        self._pools: dict[str, urllib3.HTTPConnectionPool] = {}
+        # tenth of the CPU of a request on an open connection. Weak: a pool the manager
+        # drops (``close``, more origins than ``num_pools``) goes, and its connections
+        # are closed, as without this (urllib3 closes a pool once nothing refers to it).
+        self._pools: WeakValueDictionary[str, urllib3.HTTPConnectionPool] = WeakValueDictionary()
         self._retry = retry
         self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
         self._read_timeout = timeout
@@ -219,13 +220,13 @@ class Transport:
         are 0), a body is decoded by urllib3's decoders.
         """
         target = _REUSABLE.fullmatch(url)
-        if target is None:
-            return None
+        if target is None or not any(name.lower() == "user-agent" for name in headers):
+            return None  # without a User-Agent, urllib3 sends its own
         origin = url[: target.start(1)]
         try:
             pool = self._pools.get(origin) or self._pool.connection_from_url(url)
             raw = pool._get_conn()
-        except (HTTPError, OSError, ValueError):  # urllib3 1.26 closes a pool it drops
+        except (HTTPError, OSError, ValueError):  # closed (urllib3 < 1.26.16 closed one it dropped)
             self._pools.pop(origin, None)
             return None
         conn = cast(http.client.HTTPConnection, raw)
@@ -246,6 +247,7 @@ class Transport:
             pool._put_conn(raw)
 
     def close(self) -> None:
+        self._pools.clear()
         self._pool.clear()
 
 
