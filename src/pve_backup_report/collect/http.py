@@ -210,7 +210,7 @@ class Transport:
         urllib3's request path costs CPU on every request, thousands of them in a cold check
         or a first report: 300 task logs from the L simulator over HTTPS, with their JSON
         decoding, took 1.02–1.19 ms each through urllib3, 0.86–0.90 ms so, 0.66–0.79 ms with
-        ``http.client`` alone; 0.78–0.84 ms so since the pool of each origin is kept
+        ``http.client`` alone; 0.80–0.89 ms so since the pool of each origin is kept
         (``_pools``) and the head sent by ``_send_get``. The connection was opened, its
         certificate verified or its fingerprint checked, by urllib3 on an earlier request:
         what is done here is the request and the answer on it, for a URL whose target
