@@ -29,7 +29,12 @@ from pve_backup_report.analysis.coverage import CoverageResult, analyse_coverage
 from pve_backup_report.analysis.history import TaskInfo
 from pve_backup_report.collect.inventory import normalise_job
 from pve_backup_report.collect.pve_client import PveClient
-from pve_backup_report.collect.task_selection import RunPairing, TaskPredictor, runs_job
+from pve_backup_report.collect.task_selection import (
+    TOLERANCE_S,
+    RunPairing,
+    TaskPredictor,
+    runs_job,
+)
 from pve_backup_report.collect.tasks import HistoryCollection, HistoryOptions, collect_history
 from pve_backup_report.config import Secret, Settings
 from pve_backup_report.model import Inventory, Node
@@ -514,3 +519,39 @@ def test_tasks_and_events_of_the_same_jobs_share_one_prediction_set() -> None:
     due = [held for _event, held in predictor.due("pve1", "UTC")]
     daily = [held for held in due if held == frozenset({100, 101})]
     assert len(daily) >= 14 and all(held is first for held in daily)
+
+
+def test_a_task_matches_each_jobs_latest_event_within_the_tolerance() -> None:
+    """``TaskPredictor._matches`` searches one list of all the node's job events (merged)
+    instead of one list per job: for every start it gives what the search per job gives,
+    each job's latest event at or before the start when within ``TOLERANCE_S``, in the
+    jobs' order, also for a job whose events are closer together than the tolerance."""
+    jobs = [
+        vzdump_job("daily", vmid="100,101"),
+        vzdump_job("often", schedule="*:0/2", vmid="100"),
+        vzdump_job("also", schedule="21:00", vmid="102"),
+    ]
+    with Simulator(
+        Scenario.from_dict(
+            scenario(now=NOW, guests=[sim_guest(v) for v in (100, 101, 102)], jobs=jobs)
+        ),
+        tls=False,
+    ) as sim:
+        _, _, (inventory, coverage) = _run(sim)
+    predictor = TaskPredictor(inventory, coverage, NOW - 3 * DAY, NOW)
+    per_job = predictor._node_jobs("pve1", "UTC")
+    assert {job_id for job_id, _ in per_job} == {"daily", "often", "also"}
+
+    def by_job(start: int) -> list[tuple[str, int]]:
+        found = []
+        for job_id, events in per_job:
+            before = [t for t in events if t <= start]
+            if before and start <= before[-1] + TOLERANCE_S:
+                found.append((job_id, before[-1]))
+        return found
+
+    evening = NOW - DAY + 9 * 3600  # Thu 21:00
+    starts = [evening + d for d in range(-400, 700, 7)] + [NOW - 2 * DAY + 61, NOW]
+    for start in starts:
+        assert predictor._matches(_info(start), "UTC") == by_job(start), start
+    assert [j for j, _ in predictor._matches(_info(evening + 30), "UTC")] == [j for j, _ in per_job]

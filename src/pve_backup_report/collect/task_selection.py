@@ -105,6 +105,7 @@ class TaskPredictor:
         self._events: dict[tuple[str, str], list[int]] = {}
         self._matched: dict[str, tuple[tuple[str, int], ...]] = {}  # by UPID
         self._by_node: dict[tuple[str, str], list[tuple[str, list[int]]]] = {}
+        self._merged: dict[tuple[str, str], tuple[list[int], list[int]]] = {}  # _node_events
         self._due: dict[tuple[str, str], list[tuple[int, frozenset[int]]]] = {}
         self._jobs = inventory.jobs_by_id
         # UPID -> (job id, the jobs of its event) for a task told apart from its siblings
@@ -306,13 +307,30 @@ class TaskPredictor:
         return found
 
     def _matches(self, task: TaskInfo, tz: str) -> list[tuple[str, int]]:
-        """(job id, event) of every enabled job whose scheduled event started ``task``."""
-        found: list[tuple[str, int]] = []
+        """(job id, event) of every enabled job whose scheduled event started ``task``:
+        each job's latest event at or before the start, if within ``TOLERANCE_S`` of it,
+        in the order of :meth:`_node_jobs`."""
+        times, owners = self._node_events(task.node, tz)
         start = task.starttime
-        for job_id, events in self._node_jobs(task.node, tz):
-            i = bisect_right(events, start)
-            if i and start <= events[i - 1] + TOLERANCE_S:
-                found.append((job_id, events[i - 1]))
+        lo, hi = bisect_left(times, start - TOLERANCE_S), bisect_right(times, start)
+        if lo == hi:
+            return []
+        latest = {owners[k]: times[k] for k in range(lo, hi)}  # ascending: the last wins
+        jobs = self._node_jobs(task.node, tz)
+        return [(jobs[j][0], latest[j]) for j in sorted(latest)]
+
+    def _node_events(self, node: str, tz: str) -> tuple[list[int], list[int]]:
+        """The events of :meth:`_node_jobs` merged in one ascending list, with the index
+        of each one's job: one search per task instead of one per job (L: 17,517 tasks,
+        up to 60 jobs a node)."""
+        key = (node, tz)
+        found = self._merged.get(key)
+        if found is None:
+            pairs = sorted(
+                (t, j) for j, (_job_id, events) in enumerate(self._node_jobs(node, tz))
+                for t in events
+            )  # fmt: skip
+            found = self._merged[key] = ([t for t, _ in pairs], [j for _, j in pairs])
         return found
 
     def _node_jobs(self, node: str, tz: str) -> list[tuple[str, list[int]]]:
