@@ -358,6 +358,12 @@ def _nullcontext(settings: Settings) -> Iterator[tuple[Settings, int | None]]:
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
+    if argv is None:
+        # One run, then the process ends: no cyclic garbage collection at all. The
+        # pipeline pauses it anyway while it builds its data (``pipeline._gc_paused``);
+        # re-enabled after it, the collector traversed everything the run had built
+        # twice before the output (about 35 ms on 10,000 guests), and found nothing.
+        gc.disable()
     try:
         code = run(argv)
     except SystemExit as exc:  # nagiosplugin and argparse exit this way
