@@ -176,6 +176,39 @@ def test_only_the_newest_snapshot_verification_counts() -> None:
     assert Problem.VERIFY_FAILED not in status.problems and status.verification is None
 
 
+def test_one_job_without_storage_reads_each_nodes_default_storage() -> None:
+    """pve-manager ``PVE/VZDump.pm`` ``get_storage_param``: a job that names no storage
+    writes to the vzdump default of the node that runs it. Two guests of one such job on
+    two nodes whose defaults are two PBS storages each take their snapshot from their
+    own node's storage (the judging remembers storages per jobs and node)."""
+    job = replace(backup_job("nightly", all=True, next_run=None), storage=None)
+    pbs2 = storage("pbs2", server="pbs", datastore="ds2")
+    inventory = Inventory(
+        nodes=(Node("pve1", "online", timezone="UTC"), Node("pve2", "online", timezone="UTC")),
+        storages=(PBS, pbs2),
+        jobs=(job,),
+        guests=(guest(100), guest(200, node="pve2")),
+        pools=(),
+        node_default_storage={"pve1": "pbs1", "pve2": "pbs2"},
+    )
+    on_pbs2 = {**_pbs_item(200, NOW - DAY), "volid": "pbs2:backup/vm/200/2026-09-20T14:13:20Z"}
+    content = PbsContent(
+        {
+            "pbs1": parse_content("pbs1", [_pbs_item(100, NOW - DAY), _pbs_item(200, NOW - 9)]),
+            "pbs2": parse_content("pbs2", [on_pbs2]),
+        },
+        (),
+    )
+    a = assess(
+        inventory, analyse_coverage(inventory, (), NOW), {}, frozenset({"pve1", "pve2"}),
+        content, NOW, AnalysisOptions(),
+    )  # fmt: skip
+    first, second = a.guests
+    assert first.snapshot is not None and first.snapshot.storage == "pbs1"
+    assert second.snapshot is not None and second.snapshot.storage == "pbs2"
+    assert second.snapshot.ctime == NOW - DAY  # not pbs1's newer one of another cluster
+
+
 def test_a_success_without_its_snapshot_is_an_anomaly() -> None:
     """pve-manager ``PVE/VZDump.pm`` ``exec_backup_task`` logs the PBS archive
     ``vm/100/<UTC>Z`` that pve-storage ``PBSPlugin.pm`` ``print_volid`` lists after

@@ -7,7 +7,7 @@ can never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -333,18 +333,43 @@ class _Judging:
         self.jobs = inventory.jobs_by_id
         self.expected_runs: dict[tuple[tuple[str | None, ...], str], int | None] = {}
         self.previous_events: dict[tuple[str, str], int | None] = {}
+        # ``Inventory.node`` finds a name's first node: the reversed walk keeps that one
+        self.timezones = {n.name: n.timezone or "UTC" for n in reversed(inventory.nodes)}
+        self._storages: dict[tuple[tuple[str, ...], str], frozenset[str]] = {}
+        self._listing: dict[frozenset[str], bool] = {}
+
+    def storages(self, job_ids: tuple[str, ...], node: str) -> frozenset[str]:
+        """The storages these jobs write to on ``node`` (``_storages_of``), once per
+        combination: 10,000 guests share a few hundred."""
+        key = (job_ids, node)
+        found = self._storages.get(key)
+        if found is None:
+            found = self._storages[key] = frozenset(
+                _storages_of(job_ids, self.jobs, node, self.inventory)
+            )
+        return found
+
+    def lists_snapshots(self, storages: frozenset[str]) -> bool:
+        """Whether one of these storages' content was read and lists backups."""
+        found = self._listing.get(storages)
+        if found is None:
+            content = self.content
+            found = self._listing[storages] = content is not None and any(
+                content.storages.get(s) and content.storages[s].count for s in storages
+            )
+        return found
 
     def status(
         self, gc: GuestCoverage, hist: GuestHistory, created: GuestCreation | None
     ) -> tuple[GuestStatus, bool]:
         """The guest's status, and whether its latest success's archive is missing from
         its PBS storages' content."""
-        g, inventory = gc.guest, self.inventory
-        pbs_storages = _storages_of(gc.pbs_jobs, self.jobs, g.node, inventory)
+        g = gc.guest
+        pbs_storages = self.storages(gc.pbs_jobs, g.node)
         snapshot = None
         if self.content is not None:
             snapshot = self.content.newest(
-                g.vmid, g.type, pbs_storages or _storages_of(gc.jobs, self.jobs, g.node, inventory)
+                g.vmid, g.type, pbs_storages or self.storages(gc.jobs, g.node)
             )
         last_success = _merge_success(hist.last_success, snapshot)
         last_backup = _merge_latest(_own(hist.last_backup, created), last_success)
@@ -353,7 +378,7 @@ class _Judging:
         if last_backup is not None and last_backup.status == "running":
             decisive = _merge_latest(_own(hist.last_finished, created), last_success)
         t = self._timing(gc, decisive, last_success, created) if judged else _Timing()
-        unlisted = judged and _archive_missing(hist, pbs_storages, self.content)
+        unlisted = judged and self._archive_missing(hist, pbs_storages)
         status = GuestStatus(
             guest=g,
             coverage=gc.coverage,
@@ -381,7 +406,7 @@ class _Judging:
         created: GuestCreation | None,
     ) -> _Timing:
         g, options = gc.guest, self.options
-        tz = _node_tz(self.inventory, g.node)
+        tz = self.timezones.get(g.node, "UTC")
         schedules = tuple(self.jobs[j].schedule for j in gc.pbs_jobs if j in self.jobs)
         key = (schedules, tz)
         if key not in self.expected_runs:
@@ -406,20 +431,17 @@ class _Judging:
             age_floor = options.window_s  # nothing in the whole history window
         return _Timing(verdict.freshness, expected, verdict.age_s, age_floor, first)
 
-
-def _archive_missing(
-    hist: GuestHistory, pbs_storages: Collection[str], content: PbsContent | None
-) -> bool:
-    """A logged success whose archive its PBS storages (which list snapshots) do not hold."""
-    ok = hist.last_success
-    return bool(
-        content is not None
-        and ok is not None
-        and ok.archive
-        and pbs_storages
-        and any(content.storages.get(s) and content.storages[s].count for s in pbs_storages)
-        and not content.has_archive(ok.archive)
-    )
+    def _archive_missing(self, hist: GuestHistory, pbs_storages: frozenset[str]) -> bool:
+        """A logged success whose archive its PBS storages (which list snapshots) do not
+        hold."""
+        ok, content = hist.last_success, self.content
+        return bool(
+            content is not None
+            and ok is not None
+            and ok.archive
+            and self.lists_snapshots(pbs_storages)
+            and not content.has_archive(ok.archive)
+        )
 
 
 def _creation_of(g: Guest, creations: Mapping[int, GuestCreation] | None) -> GuestCreation | None:
@@ -473,11 +495,6 @@ def _before_creation(result: GuestBackupResult | None, created: GuestCreation) -
     return start is not None and created.started > start
 
 
-def _node_tz(inventory: Inventory, node: str) -> str:
-    n = inventory.node(node)
-    return (n.timezone if n is not None else None) or "UTC"
-
-
 def _storages_of(
     job_ids: Iterable[str], jobs: Mapping[str, BackupJob], node: str, inventory: Inventory
 ) -> set[str]:
@@ -493,9 +510,10 @@ def _storages_of(
 def pbs_storages_in_use(inventory: Inventory, coverage: CoverageResult) -> set[str]:
     """The storages any job including a guest writes to (only PBS ones are read)."""
     jobs = inventory.jobs_by_id
+    combinations = {(gc.jobs, gc.guest.node) for gc in coverage.guests}  # a few hundred
     out: set[str] = set()
-    for gc in coverage.guests:
-        out |= _storages_of(gc.jobs, jobs, gc.guest.node, inventory)
+    for job_ids, node in combinations:
+        out |= _storages_of(job_ids, jobs, node, inventory)
     return out
 
 

@@ -447,7 +447,7 @@ class _Reader:
         since = self.now - window_s(self.options.history_days)
         out = []
         for event, guests in self.runs.due(st.name, st.tz):
-            if not since <= event <= self.now - TOLERANCE_S or not guests & st.wanted:
+            if not since <= event <= self.now - TOLERANCE_S or guests.isdisjoint(st.wanted):
                 continue
             i = bisect_left(starts, event)
             if i < len(starts) and starts[i] <= event + TOLERANCE_S:
