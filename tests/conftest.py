@@ -81,3 +81,17 @@ def sim_get() -> SimGet:
         return requests.get(sim.api_url + path, params=params, headers=headers, **kwargs)
 
     return get
+
+
+# -- JSON decoding ---------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["orjson", "json only"])
+def json_decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test twice: with orjson (in the dev extra), and as on a machine without the
+    extra ``fast`` (``collect/json_decode.py``)."""
+    from pve_backup_report.collect import json_decode
+
+    if request.param == "json only":
+        monkeypatch.setattr(json_decode, "orjson", None)
+    return str(request.param)

@@ -125,7 +125,9 @@ def requests_json(body: bytes, content_type: str | None) -> Any:
         b"<html>oops</html>",
     ],
 )
-def test_json_as_requests_decoded_it(body: bytes, content_type: str | None) -> None:
+def test_json_as_requests_decoded_it(
+    json_decoder: str, body: bytes, content_type: str | None
+) -> None:
     try:
         expected: Any = requests_json(body, content_type)
     except ValueError:

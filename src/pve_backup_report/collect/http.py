@@ -52,6 +52,8 @@ from urllib3.exceptions import (
 from urllib3.util import make_headers, parse_url
 from urllib3.util.retry import RequestHistory, Retry
 
+from pve_backup_report.collect.json_decode import UNDECODED, decode_fast
+
 ErrorKind = Literal["tls", "timeout", "truncated", "connection"]
 
 MAX_REDIRECTS = 30  # requests' Session.max_redirects
@@ -442,6 +444,10 @@ def decode_json(body: bytes, content_type: str | None) -> Any:
     """requests' ``Response.json()``: the charset of ``Content-Type`` (invalid bytes
     replaced), else JSON's own UTF-8/16/32 detection; ValueError when it is not JSON."""
     encoding = charset(content_type) if content_type else None
+    if encoding is None or encoding.lower() in _UTF8:
+        found = decode_fast(body)  # orjson, when installed and it takes the body
+        if found is not UNDECODED:
+            return found
     if not encoding and len(body) > 3:
         try:
             return json.loads(body)
@@ -452,6 +458,9 @@ def decode_json(body: bytes, content_type: str | None) -> Any:
     except (LookupError, TypeError):  # an unknown charset
         text = str(body, errors="replace")
     return json.loads(text)
+
+
+_UTF8 = frozenset({"utf-8", "utf8"})
 
 
 @lru_cache(maxsize=32)

@@ -27,6 +27,7 @@ from typing import Any
 from pve_backup_report.analysis.creation import Candidate, GuestCreation
 from pve_backup_report.analysis.history import RESULT_STATUSES, GuestBackupResult, ResultStatus
 from pve_backup_report.atomic import atomic_write_text
+from pve_backup_report.collect import json_decode
 from pve_backup_report.collect.tasks import CachedTask
 from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, Severity, guest_type
@@ -192,8 +193,8 @@ class TaskCache:
         notes: dict[int, tuple[str, int]] = {}
         creations: dict[int, GuestCreation] = {}
         try:
-            with open(path, encoding="utf-8") as fh:
-                raw = json.load(fh)
+            with open(path, "rb") as fh:
+                raw = json_decode.loads(fh.read())
             if not isinstance(raw, dict) or raw.get("version") != FORMAT_VERSION:
                 raise ValueError("unknown format")
             for upid, d in raw["tasks"].items():
