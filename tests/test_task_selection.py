@@ -555,3 +555,34 @@ def test_a_task_matches_each_jobs_latest_event_within_the_tolerance() -> None:
     for start in starts:
         assert predictor._matches(_info(start), "UTC") == by_job(start), start
     assert [j for j, _ in predictor._matches(_info(evening + 30), "UTC")] == [j for j, _ in per_job]
+
+
+def test_the_tasks_of_one_event_are_sorted_once_and_predict_as_if_alone() -> None:
+    """``TaskPredictor._event_tasks`` works out the tasks of an event once per window
+    and jobs (L: up to 60 tasks an event). For every task of a list mixing paired runs
+    (pve-manager ``PVE/Jobs.pm`` ``run_jobs``: the jobs due together start in job-id
+    order), an event with one task too many (a manual run: ambiguous), a run named by
+    its guest and a start no job explains, a predictor that saw the other tasks first
+    predicts and pairs what a new one, asked about that task alone, does."""
+    thu = NOW - DAY + 9 * 3600 + 5
+    with Simulator(_pair_scenario([]), tls=False) as sim:
+        _, _, (inventory, coverage) = _run(sim)
+
+    def run(start: int, pstart: int, task_id: str = "") -> TaskInfo:
+        upid = f"UPID:pve1:{pstart % 1000:08X}:{pstart:08X}:{start:08X}:vzdump:{task_id}:root@pam:"
+        return replace(_info(start, task_id), upid=upid)
+
+    tasks = [run(thu + 2, 50_000_101, "104"), run(thu, 50_000_100), run(thu, 50_000_099)]
+    tasks += [run(thu - DAY + 1, 40_000_001), run(thu - DAY, 40_000_000)]
+    tue = thu - 2 * DAY
+    tasks += [run(tue + 9, 30_000_003), run(tue + 1, 30_000_002), run(tue, 30_000_001)]
+    tasks.append(run(tue - 3 * 3600, 30_000_000))
+    shared = TaskPredictor(inventory, coverage, NOW - 15 * DAY, NOW)
+    got = [shared.guests(tasks, i, "UTC") for i in range(len(tasks))]
+    for i, task in enumerate(tasks):
+        alone = TaskPredictor(inventory, coverage, NOW - 15 * DAY, NOW)
+        assert got[i] == alone.guests(tasks, i, "UTC"), i
+        assert shared._paired.get(task.upid) == alone._paired.get(task.upid), i
+    assert got[3:5] == [frozenset({103, 104, 105}), frozenset({100, 101, 102})]
+    assert got[5:8] == [None, None, None]  # three tasks, two jobs due
+    assert got[0] == frozenset({104})

@@ -115,6 +115,9 @@ class TaskPredictor:
         # ... of which a logged command line was another job's run (not just missing)
         self._contradicted: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
         self._guesses: dict[tuple[str, int, bool], Prediction] = {}  # see guests()
+        self._event_groups: dict[
+            tuple[str, int, int, int, tuple[tuple[str, int], ...]], tuple[TaskInfo, ...] | None
+        ] = {}  # see _event_tasks()
         self._held_sets: dict[tuple[str, tuple[str, ...]], Prediction] = {}  # _held_by_jobs
 
     def checked(
@@ -166,9 +169,37 @@ class TaskPredictor:
         task = tasks[i]
         if not keys:
             return None
+        order = self._event_tasks(tasks, near(tasks, i), tz, keys)
+        if order is None:
+            return None
+        if len(keys) > 1 and len(order) == len(keys) and (task.node, keys) not in self._distrusted:
+            # pvescheduler starts the jobs due in one pass in job-id order (``sort keys``
+            # in PVE::Jobs::run_jobs), so the n-th task started (pstart orders one second)
+            # is the n-th job's run. ``collect_tasks`` checks that on every log it reads.
+            mine = sorted(keys)[order.index(task)]
+            self._paired[task.upid] = (mine[0], keys)
+            keys = (mine,)
+        return self._held(task.node, keys)
+
+    def _event_tasks(
+        self,
+        tasks: Sequence[TaskInfo],
+        window: range,
+        tz: str | None,
+        keys: tuple[tuple[str, int], ...],
+    ) -> tuple[TaskInfo, ...] | None:
+        """The tasks of ``window`` (a node's list, newest first) started by the event of
+        ``keys``, in start order; None when more unnamed tasks there claim one of its
+        jobs than it has jobs (one of them is something else). Once per window and
+        keys: every task of an event has the same (L: up to 60 tasks an event, each
+        otherwise walking all the others). The list only grows, so its length and the
+        node tell its state, as in :meth:`guests`."""
+        key = (tasks[window.start].node, len(tasks), window.start, window.stop, keys)
+        if key in self._event_groups:
+            return self._event_groups[key]
         shared = dict.fromkeys(keys, 0)  # unnamed tasks nearby started by each of its jobs
-        siblings = []  # the tasks started by the same jobs' event, this one included
-        for j in near(tasks, i):
+        siblings = []  # the tasks started by the same jobs' event
+        for j in window:
             other = self._keys(tasks[j], tz)
             if other == keys:
                 siblings.append(tasks[j])  # a job with one guest here makes a task named by it
@@ -177,21 +208,11 @@ class TaskPredictor:
                     if k in shared:
                         shared[k] += 1
         # more tasks at an event than jobs that ran then: one of them is something else
-        if any(n > len(keys) for n in shared.values()):
-            return None
-        if (
-            len(keys) > 1
-            and len(siblings) == len(keys)
-            and (task.node, keys) not in self._distrusted
-        ):
-            # pvescheduler starts the jobs due in one pass in job-id order (``sort keys``
-            # in PVE::Jobs::run_jobs), so the n-th task started (pstart orders one second)
-            # is the n-th job's run. ``collect_tasks`` checks that on every log it reads.
-            order = sorted(siblings, key=lambda t: (t.starttime, t.pstart, t.upid))
-            mine = sorted(keys)[order.index(task)]
-            self._paired[task.upid] = (mine[0], keys)
-            keys = (mine,)
-        return self._held(task.node, keys)
+        found = None
+        if not any(n > len(keys) for n in shared.values()):
+            found = tuple(sorted(siblings, key=lambda t: (t.starttime, t.pstart, t.upid)))
+        self._event_groups[key] = found
+        return found
 
     def scheduled(self, task: TaskInfo, tz: str | None) -> Prediction:
         """The guests of the task's node that the jobs due at its start hold, whatever
