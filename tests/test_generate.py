@@ -505,6 +505,33 @@ def test_cli_writes_yaml(tmp_path: Path) -> None:
     assert bad.returncode == 2 and bad.stderr.startswith("error: nodes")
 
 
+def test_cached_answers_render_a_log_once(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``cache_answers`` a task log is rendered once and its bytes sent again (the
+    benchmark's priming run leaves the measured runs nothing to render); a log asked
+    for with another page is another answer."""
+    from pve_sim.scenario import RecipeRenderer
+
+    rendered: list[int] = []
+    real = RecipeRenderer.run
+
+    def counted(self: RecipeRenderer, *args: Any, **kwargs: Any) -> Any:
+        rendered.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RecipeRenderer, "run", counted)
+    task = next(t for t in scenario.tasks if t.log_recipe is not None)
+    path = f"/nodes/{task.node}/tasks/{task.upid}/log"
+    with Simulator(scenario, cache_answers=True) as cached:
+        first = _get(cached, path, limit=0)
+        assert _get(cached, path, limit=0) == first and len(rendered) == 1
+        assert _get(cached, path, limit=1)["data"] == first["data"][:1] and len(rendered) == 2
+    with Simulator(scenario) as plain:
+        _get(plain, path, limit=0), _get(plain, path, limit=0)
+    assert len(rendered) == 4  # without cache_answers, rendered on every request
+
+
 def test_stats_endpoint_is_not_counted(scenario: Scenario) -> None:
     with Simulator(scenario) as sim:
         _get(sim, "/version")
