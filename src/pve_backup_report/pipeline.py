@@ -10,6 +10,7 @@ import gc
 import logging
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -29,14 +30,14 @@ from pve_backup_report.analysis.pbs_content import PbsContent
 from pve_backup_report.analysis.pbs_health import StorageSpace
 from pve_backup_report.collect.backup_sources import collect_backup_sources
 from pve_backup_report.collect.creation import CreationCollection, collect_creations
-from pve_backup_report.collect.inventory import collect_inventory
+from pve_backup_report.collect.inventory import collect_inventory, with_notes
 from pve_backup_report.collect.parallel import worker_pool
 from pve_backup_report.collect.progress import Progress, no_progress
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.collect.task_cache import TaskCache, default_cache_path
 from pve_backup_report.collect.tasks import HistoryCollection, HistoryOptions, collect_history
 from pve_backup_report.config import Settings
-from pve_backup_report.model import Anomaly, Inventory, Severity
+from pve_backup_report.model import Anomaly, Guest, Inventory, Severity
 from pve_backup_report.timeutil import window_s
 
 log = logging.getLogger("nagiosplugin.pve_backup_report")
@@ -87,13 +88,12 @@ def _run_assessment(
 ) -> Assessment:
     t0 = time.monotonic()
     cache = _load_cache(settings, options) if options.need_history else None
-    inventory = _inventory(settings, options, client, cache, progress)
-    coverage = analyse_coverage(inventory, settings.ignore, options.now)
+    inventory = _inventory(settings, client, cache, progress)
+    inventory, coverage, got = _coverage_and_history(
+        settings, options, client, cache, progress, inventory
+    )
     # said in the output, never on stderr (Icinga 2 would show stderr as the status)
     extra = [Anomaly(Severity.WARNING, "config", w) for w in settings.secret_warnings]
-    got = _Collected()
-    if options.need_history:
-        got = _history_and_sources(settings, options, client, cache, progress, inventory, coverage)
     extra += got.anomalies
     analysis = AnalysisOptions(settings.grace_s, settings.max_age_s, settings.history_days)
     result = assess(
@@ -121,31 +121,49 @@ def _run_assessment(
     return result.with_stats(_stats(client, t0, history))
 
 
-def _inventory(
+def _coverage_and_history(
     settings: Settings,
     options: RunOptions,
     client: PveClient,
     cache: TaskCache | None,
     progress: Progress,
+    inventory: Inventory,
+) -> tuple[Inventory, CoverageResult, _Collected]:
+    """The coverage, the history and the backup sources, the notes read meanwhile (the
+    inventory and the coverage come back with them)."""
+    with worker_pool(1) as side:
+        notes = _notes_meanwhile(side, settings, options, client, cache, inventory)
+        coverage = analyse_coverage(inventory, settings.ignore, options.now)
+        got = _Collected()
+        if options.need_history:
+            got = _history_and_sources(
+                settings, options, client, cache, progress, inventory, coverage
+            )
+        if notes is not None:
+            if not notes.done():
+                progress(f"guest notes: {len(inventory.guests)} guest(s)")
+            inventory, coverage = _noted(inventory, coverage, notes.result(), cache)
+    return inventory, coverage, got
+
+
+def _inventory(
+    settings: Settings,
+    client: PveClient,
+    cache: TaskCache | None,
+    progress: Progress,
 ) -> Inventory:
-    """The inventory, with the time zones and notes the cache still knows; what was read
-    now goes back into the cache."""
-    progress(
-        "inventory: nodes, storages, jobs, guests, pools"
-        + (", notes" if options.need_notes else "")
-    )
-    known_notes = cache.fresh_notes(int(time.time())) if cache and options.need_notes else None
+    """The inventory (its guests without notes), with the time zones the cache still
+    knows; those read now go back into the cache."""
+    progress("inventory: nodes, storages, jobs, guests, pools")
     inventory = collect_inventory(
         client,
         settings.backup_jobs_endpoint,
         settings.max_workers,
-        need_notes=options.need_notes,
         fallback_timezone=settings.timezone,
         known_timezones=cache.fresh_timezones(int(time.time())) if cache else None,
-        known_notes=known_notes,
     )
     if cache is not None:
-        _remember(cache, inventory, known_notes)
+        _remember(cache, inventory)
     log.info(
         "inventory: %d nodes, %d storages, %d jobs, %d guests, %d pools",
         len(inventory.nodes),
@@ -157,20 +175,69 @@ def _inventory(
     return inventory
 
 
-def _remember(
-    cache: TaskCache, inventory: Inventory, known_notes: Mapping[int, str] | None
-) -> None:
+def _remember(cache: TaskCache, inventory: Inventory) -> None:
     read_at = int(time.time())
     fetched = {n.name: n.timezone for n in inventory.nodes if n.timezone_fetched}
     cache.timezones.update({name: (tz, read_at) for name, tz in fetched.items() if tz})
-    if known_notes is not None:  # notes read now (not those that failed) for a while
+
+
+@dataclass(frozen=True)
+class _Notes:
+    """The guests with their notes, the anomaly of those unreadable, and the notes the
+    cache gave (the others were read now)."""
+
+    guests: tuple[Guest, ...]
+    anomalies: tuple[Anomaly, ...]
+    known: Mapping[int, str]
+
+
+def _notes_meanwhile(
+    side: ThreadPoolExecutor,
+    settings: Settings,
+    options: RunOptions,
+    client: PveClient,
+    cache: TaskCache | None,
+    inventory: Inventory,
+) -> Future[_Notes] | None:
+    """The guests' notes (report and dumps only), read on the side thread while the
+    history is collected and analysed: a first report on 10,000 guests asks for 10,000
+    configs, whose waiting would otherwise come before everything else. The client keeps
+    all the run's threads together within ``max_workers`` requests."""
+    if not options.need_notes or not inventory.guests:
+        return None
+    known = cache.fresh_notes(int(time.time())) if cache else {}
+
+    def read() -> _Notes:
+        anomalies: list[Anomaly] = []
+        guests = with_notes(client, inventory.guests, settings.max_workers, anomalies, known)
+        return _Notes(tuple(guests), tuple(anomalies), known)
+
+    return side.submit(read)
+
+
+def _noted(
+    inventory: Inventory, coverage: CoverageResult, notes: _Notes, cache: TaskCache | None
+) -> tuple[Inventory, CoverageResult]:
+    """The inventory and the coverage with the guests that have their notes (the coverage
+    does not read notes), and the notes read now in the cache for a while (not those that
+    failed)."""
+    by_vmid = {g.vmid: g for g in notes.guests}
+    if cache is not None:
+        read_at = int(time.time())
         cache.notes.update(
             {
                 g.vmid: (g.notes, read_at)
-                for g in inventory.guests
-                if g.notes is not None and g.vmid not in known_notes
+                for g in notes.guests
+                if g.notes is not None and g.vmid not in notes.known
             }
         )
+    inventory = replace(
+        inventory,
+        guests=tuple(by_vmid[g.vmid] for g in inventory.guests),
+        anomalies=(*inventory.anomalies, *notes.anomalies),
+    )
+    guests = tuple(replace(gc, guest=by_vmid[gc.guest.vmid]) for gc in coverage.guests)
+    return inventory, replace(coverage, guests=guests)
 
 
 @dataclass

@@ -11,7 +11,7 @@ The ``normalise_*`` functions turn PVE items into domain objects; they are pure.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -288,7 +288,7 @@ def collect_inventory(
     )  # fmt: skip
     nodes = [Node(n.name, n.status, timezones.get(n.name), n.name in read_now) for n in nodes]
     if need_notes and guests:
-        guests = _with_notes(client, guests, workers, anomalies, known_notes or {})
+        guests = with_notes(client, guests, workers, anomalies, known_notes or {})
     storage_audit = (
         _storage_audit(client, storages, jobs, defaults) if first["storage"].error is None else {}
     )
@@ -694,9 +694,9 @@ def _description(config: Any) -> str | None:
     return str(desc) if desc else ""
 
 
-def _with_notes(
+def with_notes(
     client: PveClient,
-    guests: list[Guest],
+    guests: Sequence[Guest],
     workers: int,
     anomalies: list[Anomaly],
     known: Mapping[int, str],

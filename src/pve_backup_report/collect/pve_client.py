@@ -83,6 +83,9 @@ class PveClient:
         self._lock = threading.Lock()
         self.stats = RequestStats()
         self._inflight: dict[int, str] = {}
+        # at most ``max_workers`` requests at once from all the run's threads together
+        # (the history's pool, and the PBS sources' and the notes' beside it)
+        self._slots = threading.BoundedSemaphore(max(1, settings.max_workers))
         size = pool_size or max(10, settings.max_workers + 4)
         retry = Retry(
             total=3,
@@ -197,6 +200,12 @@ class PveClient:
     # ------------------------------------------------------------------ internals
 
     def _get_from(self, base: str, path: str, params: dict[str, Any] | None) -> Page:
+        with self._slots:
+            answer = self._answer(base, path, params)
+        return self._page(path, answer)
+
+    def _answer(self, base: str, path: str, params: dict[str, Any] | None) -> Answer:
+        """The HTTP answer, ``path`` named in flight meanwhile, and the request counted."""
         url = base + path
         host = base[: -len(API_PATH)].split("://", 1)[1]
         t0 = time.monotonic()
@@ -215,6 +224,11 @@ class PveClient:
             with self._lock:
                 self._inflight.pop(key, None)
             self._record(path, status, size, time.monotonic() - t0)
+        return answer
+
+    def _page(self, path: str, answer: Answer) -> Page:
+        """The answer's ``data`` and ``total``; an error status or no JSON ``data`` raises."""
+        status = answer.status
         if status >= 400:
             raise ApiHttpError(path, status, self.redact(self._error_text(answer)))
         try:
