@@ -94,6 +94,21 @@ def test_orjson_decodes_what_it_takes_and_hands_back_the_rest() -> None:
     assert decode_fast(b'"\xff"') is UNDECODED
 
 
+def test_a_body_over_the_limit_goes_to_json() -> None:
+    """orjson holds its parse tree, about twice the text, before it builds the objects:
+    the largest answers (PBS content, ``/cluster/resources``, the task cache) go to
+    ``json``, which holds one copy. A padded body at the limit is still orjson's, one
+    byte over is ``json``'s (its 2**64 stays an int)."""
+    pad = json_decode.FAST_MAX_BYTES - len(b'{"n": , "p": ""}') - len(str(2**64))
+    at_limit = b'{"n": %d, "p": "%s"}' % (2**64, b"x" * pad)
+    assert len(at_limit) == json_decode.FAST_MAX_BYTES
+    over = at_limit.replace(b'"p": "', b'"p": "x')
+    fast = decode_fast(at_limit)
+    assert fast is UNDECODED or type(fast["n"]) is float  # orjson's reading, or refused
+    assert decode_fast(over) is UNDECODED
+    assert loads(over)["n"] == 2**64 and type(loads(over)["n"]) is int
+
+
 def test_without_orjson_nothing_is_decoded_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(json_decode, "orjson", None)
     assert decode_fast(b"[1]") is UNDECODED
