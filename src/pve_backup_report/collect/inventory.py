@@ -11,7 +11,9 @@ The ``normalise_*`` functions turn PVE items into domain objects; they are pure.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -215,7 +217,10 @@ def fetch_parallel(
 ) -> dict[str, Fetched]:
     """GET several independent endpoints at once; errors are returned, not raised.
     ``keep`` takes from each answer, as soon as it arrives, the part to return (the
-    rest is freed: thousands of answers do not all stay in memory)."""
+    rest is freed: thousands of answers do not all stay in memory). At most
+    ``_AHEAD`` requests per worker are queued at a time: 30,000 guest configs (a
+    first report) as 30,000 futures at once held some 30 MB while the history was
+    collected beside them."""
 
     def one(path: str, params: dict[str, Any] | None) -> Fetched:
         try:
@@ -224,9 +229,21 @@ def fetch_parallel(
             return Fetched(error=exc)
         return Fetched(data if keep is None else keep(data))
 
-    with worker_pool(max(1, min(workers, len(requests)))) as pool:
-        futures = {k: pool.submit(one, p, q) for k, (p, q) in requests.items()}
-        return {k: f.result() for k, f in futures.items()}
+    size = max(1, min(workers, len(requests)))
+    out: dict[str, Fetched] = {}
+    waiting: deque[tuple[str, Future[Fetched]]] = deque()
+    with worker_pool(size) as pool:
+        for k, (p, q) in requests.items():
+            if len(waiting) >= size * _AHEAD:
+                key, future = waiting.popleft()
+                out[key] = future.result()
+            waiting.append((k, pool.submit(one, p, q)))
+        for key, future in waiting:
+            out[key] = future.result()
+    return out
+
+
+_AHEAD = 4  # queued requests per worker in fetch_parallel
 
 
 def _raise_if_blind(results: Mapping[str, Fetched]) -> None:
