@@ -365,9 +365,9 @@ def _few_malloc_arenas() -> bool:
     own (up to eight per core), and keeps there what that thread freed. The run's 16
     worker threads each decode answers (orjson's parse tree, answer bodies, TLS buffers
     are ``malloc``'d), so the freed memory of 16 arenas stayed in the process: 17 to 28
-    MB of peak RSS on a warm run of 10,000 guests (133 against 117 MB with two arenas,
-    the same CPU). ``MALLOC_ARENA_MAX=2`` in the environment does the same, but a
-    monitoring system starts the check with its own environment.
+    MB of peak RSS on a warm run of 10,000 guests (133 against 117 MB with two arenas;
+    the CPU moved within the machine's noise). ``MALLOC_ARENA_MAX=2`` in the environment
+    does the same, but a monitoring system starts the check with its own environment.
     """
     import ctypes
 

@@ -11,15 +11,13 @@ The ``normalise_*`` functions turn PVE items into domain objects; they are pure.
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from pve_backup_report.analysis.privileges import DATASTORE_AUDIT, privilege_anomalies
-from pve_backup_report.collect.parallel import worker_pool
+from pve_backup_report.collect.parallel import in_order, worker_pool
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.errors import ApiError, ApiHttpError
 from pve_backup_report.messages import Msg
@@ -222,7 +220,8 @@ def fetch_parallel(
     first report) as 30,000 futures at once held some 30 MB while the history was
     collected beside them."""
 
-    def one(path: str, params: dict[str, Any] | None) -> Fetched:
+    def one(key: str) -> Fetched:
+        path, params = requests[key]
         try:
             data = client.get(path, params)
         except ApiError as exc:
@@ -230,17 +229,8 @@ def fetch_parallel(
         return Fetched(data if keep is None else keep(data))
 
     size = max(1, min(workers, len(requests)))
-    out: dict[str, Fetched] = {}
-    waiting: deque[tuple[str, Future[Fetched]]] = deque()
     with worker_pool(size) as pool:
-        for k, (p, q) in requests.items():
-            if len(waiting) >= size * _AHEAD:
-                key, future = waiting.popleft()
-                out[key] = future.result()
-            waiting.append((k, pool.submit(one, p, q)))
-        for key, future in waiting:
-            out[key] = future.result()
-    return out
+        return dict(in_order(pool, one, requests, size * _AHEAD))
 
 
 _AHEAD = 4  # queued requests per worker in fetch_parallel

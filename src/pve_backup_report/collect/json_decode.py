@@ -30,11 +30,11 @@ except ImportError:  # the extra ``fast`` is not installed
 UNDECODED: Final = object()
 
 # orjson parses a whole document into its own tree before it builds the Python objects,
-# about twice the text's size held at once; ``json`` holds one copy of the text. On
-# 30,000 guests that put a warm run's peak RSS over 350 MB (345 MB, 302 MB with ``json``
-# alone in the same run), so the largest answers (PBS content, ``/cluster/resources``,
-# the task cache) go to ``json``; orjson keeps the many small ones (task lists, task
-# logs, configs).
+# about twice the text's size held at once; ``json`` holds one copy of the text (a 9.7 MB
+# content list: +66 MB of peak RSS against +47 MB). With every answer to orjson, a warm
+# run on 10,000 guests peaked at 123 MB, 112-119 MB with this limit (docs/performance.md),
+# so the largest answers (PBS content, ``/cluster/resources``, the task cache) go to
+# ``json``; orjson keeps the many small ones (task lists, task logs, configs).
 FAST_MAX_BYTES: Final = 1 << 20
 
 

@@ -29,9 +29,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -60,7 +59,7 @@ from pve_backup_report.analysis.history import (
 )
 from pve_backup_report.collect.guest_search import CrossNodeSearch
 from pve_backup_report.collect.inventory import normalise_job
-from pve_backup_report.collect.parallel import worker_pool
+from pve_backup_report.collect.parallel import in_order, worker_pool
 from pve_backup_report.collect.progress import Progress, no_progress
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.collect.task_selection import (
@@ -603,14 +602,13 @@ def _fetched(
     ahead of the one being parsed: a batch can list thousands of logs, and the parsing
     (one thread) is slower than the fetching, so without a bound they would all wait in
     memory at once."""
+
+    def fetch(item: tuple[_NodeState, TaskInfo]) -> list[str] | ApiError:
+        return _fetch_log(client, item[1], options.log_limit)
+
     ahead = max(1, options.workers) * _AHEAD
-    waiting: deque[Future[list[str] | ApiError]] = deque()
-    queued = 0
-    for st, task in batch:
-        while queued < len(batch) and len(waiting) < ahead:
-            waiting.append(pool.submit(_fetch_log, client, batch[queued][1], options.log_limit))
-            queued += 1
-        yield st, task, waiting.popleft().result()
+    for (st, task), fetched in in_order(pool, fetch, batch, ahead):
+        yield st, task, fetched
 
 
 def displaced_dead_runs_dropped(
