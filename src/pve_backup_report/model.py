@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+from pve_backup_report.records import quick_init
+
 NOT_SPECIFIED = "not specified"
 
 
@@ -198,6 +200,7 @@ class BackupJob:
     repeat_missed: bool = False
 
 
+@quick_init
 @dataclass(frozen=True)
 class Guest:
     vmid: int

@@ -33,6 +33,7 @@ from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, BackupJob, Guest, Inventory, Problem, Severity, TlsMode
 from pve_backup_report.pve.schedule import ScheduleError, next_event, parse_event
 from pve_backup_report.pve.upid import UpidError, parse_upid
+from pve_backup_report.records import quick_init
 from pve_backup_report.timeutil import window_s
 
 _COVERAGE_PROBLEM = {
@@ -59,6 +60,7 @@ class AnalysisOptions:
         return window_s(self.history_days)
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class GuestStatus:
     """One guest's verdict: its coverage and jobs, its latest result and success (from
@@ -305,6 +307,7 @@ def _statuses(
     return statuses, missing
 
 
+@quick_init
 @dataclass(frozen=True)
 class _Timing:
     """A judged guest's freshness and the times it rests on (all None when not judged)."""

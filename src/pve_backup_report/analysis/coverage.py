@@ -51,6 +51,7 @@ from pve_backup_report.model import (
     perl_true,
     pve_selection,
 )
+from pve_backup_report.records import quick_init
 
 __all__ = [
     "BackupTarget",
@@ -379,6 +380,7 @@ TargetKind = Literal["storage", "dumpdir", "refused"]
 TargetSource = Literal["job", "node_default", "fallback"]
 
 
+@quick_init
 @dataclass(frozen=True)
 class BackupTarget:
     """Where a run of a job writes on one node.
@@ -433,6 +435,7 @@ def effective_storage(job: BackupJob, node: str, inventory: Inventory) -> str | 
 # --------------------------------------------------------------------------------------
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class GuestCoverage:
     guest: Guest
@@ -960,6 +963,7 @@ def _cross_check(
 # --------------------------------------------------------------------------------------
 
 
+@quick_init
 @dataclass(frozen=True)
 class _SureJobs:
     """What the jobs that surely include a guest make of it on its node."""

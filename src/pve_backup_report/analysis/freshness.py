@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pve_backup_report.analysis.history import GuestBackupResult
 from pve_backup_report.pve.schedule import ScheduleError, next_event, parse_event, previous_event
+from pve_backup_report.records import quick_init
 
 # A guest's backup may start a little before the event time when the job was started by
 # hand just before it; a minute of tolerance keeps that from looking like a missed run.
@@ -31,6 +32,7 @@ class Freshness(str, enum.Enum):
     UNKNOWN = "unknown"  # task history unreadable and nothing else to go on
 
 
+@quick_init
 @dataclass(frozen=True)
 class FreshnessResult:
     freshness: Freshness

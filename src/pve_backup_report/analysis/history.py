@@ -44,6 +44,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, GuestType, Severity, guest_type
 from pve_backup_report.pve.upid import UpidError, parse_upid
+from pve_backup_report.records import quick_init
 
 # a guest's result in one task, and a whole task's outcome
 ResultStatus = Literal["ok", "warning", "failed", "running"]
@@ -84,6 +85,7 @@ class HistoryDataError(ValueError):
 # --------------------------------------------------------------------------- task records
 
 
+@quick_init
 @dataclass(frozen=True)
 class TaskInfo:
     """One item of ``/nodes/{node}/tasks`` (or ``/cluster/tasks``)."""
@@ -273,6 +275,7 @@ def task_status_kind(status: str | None) -> str:
 # --------------------------------------------------------------------------- results
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class GuestBackupResult:
     """The outcome of one guest's backup in one vzdump task."""
@@ -324,6 +327,7 @@ class TaskParse:
         return _skipped(self.skip_lists)
 
 
+@quick_init
 @dataclass(frozen=True)
 class GuestHistory:
     """Newest result of a guest, and newest successful (``ok``/``warning``) one.

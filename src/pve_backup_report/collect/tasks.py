@@ -74,12 +74,14 @@ from pve_backup_report.messages import Msg
 from pve_backup_report.model import Anomaly, BackupJob, Inventory, Severity, perl_true
 from pve_backup_report.pve.upid import UpidError, parse_upid
 from pve_backup_report.pve.vzdump_command import VzdumpCommand, parse_vzdump_command
+from pve_backup_report.records import quick_init
 from pve_backup_report.timeutil import window_s
 
 _LOG_PAGE = 50000  # task log lines per request
 _AHEAD = 4  # logs fetched ahead of the parsing, per worker (``_fetched``)
 
 
+@quick_init
 @dataclass(frozen=True)
 class CachedTask:
     """What a finished task taught us; stored in the task cache by UPID."""

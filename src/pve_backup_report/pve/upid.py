@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from sys import intern
 
+from pve_backup_report.records import quick_init
+
 _UPID_RE = re.compile(
     r"^UPID:([a-zA-Z0-9](?:[a-zA-Z0-9\-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):"
     r"([0-9A-Fa-f]{8}):([^:\s/]+):([^:\s/]*):([^:\s/]+):\Z"
@@ -21,6 +23,7 @@ class UpidError(ValueError):
     """The text is not a valid UPID."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Upid:
     node: str
