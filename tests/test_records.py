@@ -84,6 +84,18 @@ def test_arguments_checked_as_before() -> None:
         quick(a=1, e=2)  # no such field
 
 
+def test_fields_stored_in_their_order() -> None:
+    """A keyword-only field declared first is still stored first (as dataclasses does)."""
+
+    @quick_init
+    @dataclass(frozen=True)
+    class Mixed:
+        b: int = field(kw_only=True)
+        a: int = 0
+
+    assert list(vars(Mixed(b=1))) == ["b", "a"]
+
+
 def test_inherited_fields_of_a_frozen_base() -> None:
     @dataclass(frozen=True)
     class Base:
@@ -141,10 +153,41 @@ def _mutable() -> type:
     return Mutable
 
 
-@pytest.mark.parametrize("make", [_post_init, _initvar, _factory, _not_in_init, _mutable])
+def _own_init() -> type:
+    @dataclass(frozen=True, init=False)
+    class OwnInit:
+        x: int
+
+        def __init__(self, x: str) -> None:
+            object.__setattr__(self, "x", int(x))
+
+    return OwnInit
+
+
+def _descriptor() -> type:
+    class Base:
+        @property
+        def x(self) -> int:
+            return 0
+
+        @x.setter
+        def x(self, value: int) -> None:
+            pass
+
+    @dataclass(frozen=True)
+    class Described(Base):
+        x: int
+
+    return Described
+
+
+@pytest.mark.parametrize(
+    "make", [_post_init, _initvar, _factory, _not_in_init, _mutable, _own_init, _descriptor]
+)
 def test_refuses_what_it_would_not_reproduce(make: Any) -> None:
     """``__post_init__``, an ``InitVar``, a ``default_factory``, a field left out of
-    ``__init__`` or a class that is not frozen: refused when the class is decorated."""
+    ``__init__``, a class that is not frozen, one with its own ``__init__``, a field a
+    descriptor stores: refused when the class is decorated."""
     with pytest.raises(TypeError):
         quick_init(make())
 
