@@ -37,7 +37,7 @@ def quick_init(cls: type[T]) -> type[T]:
     body = [f"    {_DICT} = {_SELF}.__dict__"] if _has_dict(cls) else []
     keyword_only = False
     fields = _plain_fields(cls)
-    for i, f in enumerate(sorted(fields, key=lambda f: bool(f.kw_only))):  # stable
+    for i, f in enumerate(_init_order(fields)):
         if f.kw_only and not keyword_only:
             params.append("*")
             keyword_only = True
@@ -54,6 +54,7 @@ def quick_init(cls: type[T]) -> type[T]:
         else:
             body.append(f"    {_DICT}[{f.name!r}] = {f.name}")
     source = f"def __init__({', '.join([_SELF, *params])}):\n" + "\n".join(body or ["    pass"])
+    # the source holds only the class's field names (identifiers) and the prefixed names
     exec(source, env)
     init = env["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
@@ -62,11 +63,16 @@ def quick_init(cls: type[T]) -> type[T]:
     return cls
 
 
+def _init_order(fields: tuple[dataclasses.Field[Any], ...]) -> list[dataclasses.Field[Any]]:
+    """The fields as dataclasses' ``__init__`` takes them: the keyword-only ones last."""
+    return sorted(fields, key=lambda f: f.kw_only is True)  # stable
+
+
 def _has_dict(cls: type[Any]) -> bool:
     return any("__dict__" in c.__dict__ for c in cls.__mro__ if c is not object)
 
 
-def _plain_fields(cls: type[Any]) -> list[dataclasses.Field[Any]]:
+def _plain_fields(cls: type[Any]) -> tuple[dataclasses.Field[Any], ...]:
     """The fields of a frozen dataclass in their order, when its generated
     ``__init__`` takes exactly them, each stored as given (else TypeError)."""
     params = getattr(cls, "__dataclass_params__", None)
@@ -83,9 +89,8 @@ def _plain_fields(cls: type[Any]) -> list[dataclasses.Field[Any]]:
         found = inspect.getattr_static(cls, f.name, None)
         if hasattr(type(found), "__set__") and not isinstance(found, types.MemberDescriptorType):
             raise TypeError(f"{cls.__qualname__}.{f.name}: a descriptor stores this field")
-    ordered = [f for f in fields if not f.kw_only] + [f for f in fields if f.kw_only]
     # an InitVar is an argument of the generated __init__ and no field: the lists differ
     taken = list(inspect.signature(cls.__init__).parameters)[1:]
-    if taken != [f.name for f in ordered]:
+    if taken != [f.name for f in _init_order(fields)]:
         raise TypeError(f"{cls.__qualname__}.__init__ takes more than its fields")
-    return list(fields)
+    return fields
