@@ -12,6 +12,7 @@ from builders import (
     guest,
     scenario,
     sim_guest,
+    sim_node,
     storage,
     task_info,
     vzdump_clock,
@@ -20,7 +21,7 @@ from builders import (
     vzdump_task,
 )
 from pve_backup_report.analysis.history import TaskInfo
-from pve_backup_report.collect.inventory import normalise_job
+from pve_backup_report.collect.inventory import collect_inventory, normalise_job
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.collect.task_selection import RunPairing
 from pve_backup_report.collect.tasks import _parse
@@ -264,3 +265,58 @@ def test_a_cli_started_lock_timeout_keeps_the_lock_error() -> None:
     assert {(r.status, r.message) for r in got.task.results} == {
         ("failed", "can't acquire lock '/var/run/vzdump.lock' - got timeout")
     }
+
+
+# ------------------------------------------------- first task-list pages asked early
+
+
+def test_inventory_names_the_nodes_before_its_second_round() -> None:
+    """``collect_inventory`` hands the nodes of ``/nodes`` to ``on_nodes`` before it asks
+    anything that needs them (the time zones): the pipeline asks the nodes' first
+    task-list pages from there, while the rest of the inventory is read and analysed."""
+    seen: list[tuple[list[str], list[str]]] = []
+    data = scenario(nodes=[sim_node("pve1"), sim_node("pve2", status="offline")])
+    with Simulator(Scenario.from_dict(data), tls=False) as sim:
+        settings = Settings(
+            hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret)
+        )
+
+        def on_nodes(nodes: list[Node]) -> None:
+            seen.append(([f"{n.name}:{n.status}" for n in nodes],
+                         [r.path for r in sim.stats.records]))  # fmt: skip
+
+        with PveClient(settings) as client:
+            inventory = collect_inventory(client, on_nodes=on_nodes)
+        asked = [r.path for r in sim.stats.records]
+    assert len(seen) == 1
+    nodes, before = seen[0]
+    assert nodes == ["pve1:online", "pve2:offline"]
+    assert "/nodes" in before and not any(p.startswith("/nodes/") for p in before)
+    assert "/nodes/pve1/time" in asked  # asked after on_nodes
+    assert [n.name for n in inventory.nodes] == ["pve1", "pve2"]
+
+
+def test_first_pages_are_asked_once_and_only_for_online_nodes() -> None:
+    """The run asks each online node's first task-list page once (early, then used by
+    the history), and none of an offline node, whose history stays unreadable."""
+    tasks = [_task([100, 101, 102], NOW - d * DAY) for d in range(1, 15)]
+    base = scenario(
+        now=NOW,
+        nodes=[sim_node("pve1"), sim_node("pve2", status="offline")],
+        guests=[sim_guest(v) for v in (100, 101, 102)] + [sim_guest(200, node="pve2")],
+        jobs=[
+            vzdump_job("often", schedule="*:00", vmid="100,101,200"),
+            vzdump_job("weekly", schedule="sun 01:00", vmid="102"),
+        ],
+        tasks=tasks,
+    )
+    with Simulator(Scenario.from_dict(base), tls=False) as sim:
+        a, guests = _assess(sim, task_history_limit=5)
+        pages = [(r.path, r.query) for r in sim.stats.records if r.path.endswith("/tasks")]
+    first = [q for p, q in pages if p == "/nodes/pve1/tasks" and q.endswith("&start=0")]
+    assert len(first) == 1 and first[0].startswith("typefilter=vzdump&since=")
+    assert len(pages) == 2 and pages[1][1].endswith("&start=5")  # the next page: asked then
+    assert a.stats.logs_fetched == 1
+    assert all(guests[v].last_success is not None for v in (100, 101, 102))
+    assert guests[200].last_success is None
+    assert any("pve2" in str(x.message) for x in a.anomalies)

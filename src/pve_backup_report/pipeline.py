@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -35,9 +35,15 @@ from pve_backup_report.collect.parallel import worker_pool
 from pve_backup_report.collect.progress import Progress, no_progress
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.collect.task_cache import TaskCache, default_cache_path
-from pve_backup_report.collect.tasks import HistoryCollection, HistoryOptions, collect_history
+from pve_backup_report.collect.tasks import (
+    HistoryCollection,
+    HistoryOptions,
+    PageAnswer,
+    ask_first_pages,
+    collect_history,
+)
 from pve_backup_report.config import Settings
-from pve_backup_report.model import Anomaly, Guest, Inventory, Severity
+from pve_backup_report.model import Anomaly, Guest, Inventory, Node, Severity
 from pve_backup_report.timeutil import window_s
 
 log = logging.getLogger("nagiosplugin.pve_backup_report")
@@ -88,10 +94,7 @@ def _run_assessment(
 ) -> Assessment:
     t0 = time.monotonic()
     cache = _load_cache(settings, options) if options.need_history else None
-    inventory = _inventory(settings, client, cache, progress)
-    inventory, coverage, got = _coverage_and_history(
-        settings, options, client, cache, progress, inventory
-    )
+    inventory, coverage, got = _collected(settings, options, client, cache, progress)
     # said in the output, never on stderr (Icinga 2 would show stderr as the status)
     extra = [Anomaly(Severity.WARNING, "config", w) for w in settings.secret_warnings]
     extra += got.anomalies
@@ -121,6 +124,40 @@ def _run_assessment(
     return result.with_stats(_stats(client, t0, history))
 
 
+def _collected(
+    settings: Settings,
+    options: RunOptions,
+    client: PveClient,
+    cache: TaskCache | None,
+    progress: Progress,
+) -> tuple[Inventory, CoverageResult, _Collected]:
+    """The inventory, the coverage and the rest. The nodes' first task-list pages are
+    asked as soon as the inventory's first round names the nodes: on a cluster of 32
+    nodes and 10,000 guests they were asked about 0.25 s later, after the time zones and
+    the coverage, on every run."""
+    with worker_pool(settings.max_workers) as early:
+        asked: dict[str, Future[PageAnswer]] = {}
+
+        def ask(nodes: list[Node]) -> None:
+            if options.need_history:
+                online = [n.name for n in nodes if n.status == "online"]
+                asked.update(
+                    ask_first_pages(client, early, online, options.now, _history_options(settings))
+                )
+
+        inventory = _inventory(settings, client, cache, progress, ask)
+        return _coverage_and_history(settings, options, client, cache, progress, inventory, asked)
+
+
+def _history_options(settings: Settings) -> HistoryOptions:
+    return HistoryOptions(
+        settings.history_days,
+        settings.task_history_limit,
+        settings.task_log_limit,
+        settings.max_workers,
+    )
+
+
 def _coverage_and_history(
     settings: Settings,
     options: RunOptions,
@@ -128,6 +165,7 @@ def _coverage_and_history(
     cache: TaskCache | None,
     progress: Progress,
     inventory: Inventory,
+    asked: Mapping[str, Future[PageAnswer]],
 ) -> tuple[Inventory, CoverageResult, _Collected]:
     """The coverage, the history and the backup sources, the notes read meanwhile (the
     inventory and the coverage come back with them)."""
@@ -137,7 +175,7 @@ def _coverage_and_history(
         got = _Collected()
         if options.need_history:
             got = _history_and_sources(
-                settings, options, client, cache, progress, inventory, coverage
+                settings, options, client, cache, progress, inventory, coverage, asked
             )
         if notes is not None:
             if not notes.done():
@@ -151,6 +189,7 @@ def _inventory(
     client: PveClient,
     cache: TaskCache | None,
     progress: Progress,
+    on_nodes: Callable[[list[Node]], object] | None = None,
 ) -> Inventory:
     """The inventory (its guests without notes), with the time zones the cache still
     knows; those read now go back into the cache."""
@@ -161,6 +200,7 @@ def _inventory(
         settings.max_workers,
         fallback_timezone=settings.timezone,
         known_timezones=cache.fresh_timezones(int(time.time())) if cache else None,
+        on_nodes=on_nodes,
     )
     if cache is not None:
         _remember(cache, inventory)
@@ -260,6 +300,7 @@ def _history_and_sources(
     progress: Progress,
     inventory: Inventory,
     coverage: CoverageResult,
+    asked: Mapping[str, Future[PageAnswer]],
 ) -> _Collected:
     """The task history, and meanwhile (one side thread) the PBS snapshots and space."""
     progress("task history and PBS content")
@@ -277,14 +318,10 @@ def _history_and_sources(
             inventory,
             coverage,
             options.now,
-            HistoryOptions(
-                settings.history_days,
-                settings.task_history_limit,
-                settings.task_log_limit,
-                settings.max_workers,
-            ),
+            _history_options(settings),
             cache.tasks if cache is not None else None,
             progress,
+            asked,
         )
         sources = sources_future.result()
     anomalies = [*sources.anomalies, *history.anomalies]

@@ -271,20 +271,25 @@ def collect_inventory(
     known_timezones: Mapping[str, str] | None = None,
     known_notes: Mapping[int, str] | None = None,
     need_defaults: bool = False,
+    on_nodes: Callable[[list[Node]], object] | None = None,
 ) -> Inventory:
     """Read storages, jobs, guests, pools, nodes (with time zones) and node defaults.
 
-    With ``need_notes``, guest notes come from ``known_notes`` (the cache) where given and
-    from the guests' configs otherwise. The node defaults are read when a job relies on
-    them, or always with ``need_defaults`` (``--dump-inventory`` shows them).
+    ``on_nodes`` is given the nodes as soon as they are known (before the rest is read and
+    normalised), for requests that need only them to start. With ``need_notes``, guest
+    notes come from ``known_notes`` (the cache) where given and from the guests' configs
+    otherwise. The node defaults are read when a job relies on them, or always with
+    ``need_defaults`` (``--dump-inventory`` shows them).
     """
     first = fetch_parallel(client, _first_round(jobs_endpoint), workers)
     _raise_if_blind(first)
+    nodes = _nodes(first["nodes"])
+    if on_nodes is not None:
+        on_nodes(nodes)
     anomalies: list[Anomaly] = [
         _endpoint_anomaly(k, r.error) for k, r in first.items() if r.error is not None
     ]
     storages, jobs, guests = _normalised(first, anomalies)
-    nodes = _nodes(first["nodes"])
     unreadable = _blind_spots(first, nodes, storages, jobs, anomalies)
     if first["permissions"].error is None:
         anomalies += privilege_anomalies(first["permissions"].data, jobs)

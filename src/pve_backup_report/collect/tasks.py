@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -104,6 +104,10 @@ class HistoryOptions:
     workers: int = 16
     # predict from the job schedules which logs to read (False: newest first)
     schedule_selection: bool = True
+
+
+# one task-list page: its data and PVE's total, or the API error
+PageAnswer = tuple[Any, int | None, ApiError | None]
 
 
 @dataclass(frozen=True)
@@ -700,9 +704,11 @@ def collect_history(
     options: HistoryOptions,
     cache: Mapping[str, CachedTask] | None = None,
     progress: Progress = no_progress,
+    asked: Mapping[str, Future[PageAnswer]] | None = None,
 ) -> HistoryCollection:
     """The latest result and latest success of every judged guest, reading only the
-    task logs that can still change them (cached ones are not read again).
+    task logs that can still change them (cached ones are not read again). ``asked``:
+    the nodes' first task-list pages, already asked (:func:`ask_first_pages`).
 
     Example::
 
@@ -721,7 +727,7 @@ def collect_history(
         (CrossNodeSearch(home), runs),
     )  # fmt: skip
     with worker_pool(max(1, options.workers)) as pool:
-        _read_rounds(reader, states, pool, since, progress)
+        _read_rounds(reader, states, pool, since, progress, asked or {})
     judged = {v for guests in wanted.values() for v in guests}
     counters = reader.counters
     return HistoryCollection(
@@ -777,13 +783,14 @@ def _read_rounds(
     pool: ThreadPoolExecutor,
     since: int,
     progress: Progress,
+    asked: Mapping[str, Future[PageAnswer]],
 ) -> None:
     """Rounds of planning and reading until no node has a log left to read."""
     client, options, anomalies, counters = (
         reader.client, reader.options, reader.anomalies, reader.counters
     )  # fmt: skip
     _fetch_pages(client, pool, [s for s in states if not s.done], since, options, anomalies,
-                 counters)  # fmt: skip
+                 counters, asked)  # fmt: skip
     while True:
         batch: list[tuple[_NodeState, TaskInfo]] = []
         for st in states:
@@ -815,22 +822,18 @@ def _fetch_pages(
     options: HistoryOptions,
     anomalies: list[Anomaly],
     counters: MutableMapping[str, int],
+    asked: Mapping[str, Future[PageAnswer]] | None = None,
 ) -> None:
-    """Fetch the next task-list page of each node in parallel."""
+    """Fetch the next task-list page of each node in parallel (a first page already
+    ``asked`` is waited for instead)."""
+    asked = asked or {}
+    early = {st.name: asked[st.name] for st in states if not st.fetched_items and st.name in asked}
 
     def one(st: _NodeState) -> tuple[_NodeState, Any, int | None, ApiError | None]:
-        params = {
-            "typefilter": "vzdump",
-            "since": since,
-            "limit": options.page_size,
-            "source": "all",
-            "start": st.fetched_items,
-        }
-        try:
-            page = client.get_page(f"/nodes/{st.name}/tasks", params)
-        except ApiError as exc:
-            return st, None, None, exc
-        return st, page.data, page.total, None
+        found = early.get(st.name)
+        if found is not None:
+            return st, *found.result()
+        return st, *_ask_page(client, st.name, since, options.page_size, st.fetched_items)
 
     for st, data, total, err in pool.map(one, states):
         if err is not None:
@@ -854,6 +857,33 @@ def _fetch_pages(
         anomalies += _add_tasks(st, items)
     for st in states:
         st.tasks.sort(key=lambda t: (t.starttime, t.upid), reverse=True)
+
+
+def ask_first_pages(
+    client: PveClient,
+    pool: ThreadPoolExecutor,
+    nodes: Iterable[str],
+    now: int,
+    options: HistoryOptions,
+) -> dict[str, Future[PageAnswer]]:
+    """Ask each node's first task-list page on ``pool`` now, for :func:`collect_history`
+    (the pipeline asks them as soon as the inventory names the nodes: they are on the
+    way while it reads and analyses the rest)."""
+    since = now - window_s(options.history_days)
+    return {n: pool.submit(_ask_page, client, n, since, options.page_size, 0) for n in nodes}
+
+
+def _ask_page(client: PveClient, node: str, since: int, size: int, start: int) -> PageAnswer:
+    """One page of the node's vzdump tasks since ``since`` (all sources: archived and
+    active), from ``start``; an API error is returned, not raised."""
+    params = {
+        "typefilter": "vzdump", "since": since, "limit": size, "source": "all", "start": start,
+    }  # fmt: skip
+    try:
+        page = client.get_page(f"/nodes/{node}/tasks", params)
+    except ApiError as exc:
+        return None, None, exc
+    return page.data, page.total, None
 
 
 def _add_tasks(st: _NodeState, items: list[Any]) -> list[Anomaly]:
