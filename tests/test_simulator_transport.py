@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import http.client
 import json
 import re
 import socket
@@ -10,6 +12,7 @@ import ssl
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -330,3 +333,50 @@ def test_cli_rejects_a_bad_scenario(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "guests[0].node: unknown node 'nowhere'" in proc.stderr
+
+
+# -- compression ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accept", "notes", "encoding"),
+    [
+        ("gzip, deflate", 1600, "gzip"),
+        ("deflate", 1600, "deflate"),
+        ("identity", 1600, None),
+        ("gzip, deflate", 100, None),  # an answer of 1024 bytes or less: as it is
+    ],
+)
+def test_answers_compressed_as_pve_http_server_does(
+    simulator_factory: SimulatorFactory, accept: str, notes: int, encoding: str | None
+) -> None:
+    """pve-http-server ``src/PVE/APIServer/AnyEvent.pm`` ``response``: a body over 1024
+    bytes is sent with ``Compress::Zlib::memGzip`` when ``Accept-Encoding`` matches
+    ``gzip``, else ``Compress::Zlib::compress`` (zlib format) when it matches
+    ``deflate``; compression is on unless pveproxy's ``COMPRESSION`` turns it off
+    (``new``: ``$self->{compression} //= 1``)."""
+    text = "x" * notes
+    data = small(guests=[{"vmid": 100, "type": "qemu", "name": "web", "node": "pve1",
+                          "description": text}])  # fmt: skip
+    sim = simulator_factory(data)
+    conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=10)
+    conn.request(
+        "GET", "/api2/json/nodes/pve1/qemu/100/config",
+        headers={**sim.auth_header, "Accept-Encoding": accept},
+    )  # fmt: skip
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    assert resp.getheader("Content-Encoding") == encoding
+    assert int(resp.getheader("Content-Length") or -1) == len(body)
+    if encoding == "gzip":
+        body = gzip.decompress(body)
+    elif encoding == "deflate":
+        body = zlib.decompress(body)
+    assert json.loads(body)["data"]["description"] == text
+    assert (len(body) > 1024) == (notes > 1000)  # the config around the notes: about 500
+    off = simulator_factory(data, compression=False)
+    conn = http.client.HTTPConnection("127.0.0.1", off.port, timeout=10)
+    conn.request("GET", "/api2/json/version", headers={"Accept-Encoding": "gzip"})
+    assert conn.getresponse().getheader("Content-Encoding") is None
+    conn.close()

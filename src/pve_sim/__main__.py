@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
         "benchmarks, so that the simulator's own CPU does not slow the client down",
     )
     parser.add_argument(
+        "--no-compression",
+        action="store_true",
+        help="never compress answers (as COMPRESSION=0 in /etc/default/pveproxy); by "
+        "default an answer over 1024 bytes is sent gzip-compressed when the client accepts it",
+    )
+    parser.add_argument(
         "--listen",
         type=_listen,
         default=("127.0.0.1", 0),
@@ -95,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim = Simulator(
         scenario, tls=args.tls, cert=args.cert, key=args.key, host=host, port=port,
         latency_ms=args.latency_ms, verbose=args.verbose, cache_answers=args.cache_answers,
+        compression=not args.no_compression,
     )  # fmt: skip
     return _serve(sim)
 

@@ -94,6 +94,13 @@ class PbsSimulator:
     def keep_answer(self, request: ApiRequest, response: ApiResponse, body: bytes) -> None:
         return None
 
+    def encoded(
+        self, request: ApiRequest | None, body: bytes, accept: str | None
+    ) -> tuple[bytes, str | None]:
+        """Answers as they are: proxmox-rest-server's compression (``deflate`` only,
+        ``extract_compression_method``) is not simulated here."""
+        return body, None
+
     def sleep_ms(self, milliseconds: int) -> None:
         if milliseconds > 0:
             self._stopping.wait(milliseconds / 1000)

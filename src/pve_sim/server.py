@@ -4,6 +4,7 @@ with latency, fault injection and request statistics."""
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import shutil
 import socket
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from email.utils import formatdate
 from http import HTTPStatus
@@ -168,14 +170,29 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault is not None and fault.no_data:
             payload = {k: v for k, v in response.payload.items() if k != "data"}
             body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-        self._send(response, body, content_type, truncate=fault is not None and fault.truncate)
+        body, encoding = sim.encoded(
+            request if fault is None else None, body, self.headers.get("Accept-Encoding")
+        )
+        self._send(
+            response, body, content_type, truncate=fault is not None and fault.truncate,
+            encoding=encoding,
+        )  # fmt: skip
         return response.status
 
-    def _send(self, response: ApiResponse, body: bytes, content_type: str, truncate: bool) -> None:
+    def _send(
+        self,
+        response: ApiResponse,
+        body: bytes,
+        content_type: str,
+        truncate: bool,
+        encoding: str | None = None,
+    ) -> None:
         """Headers like pve-api-daemon; ``truncate`` sends half the announced body."""
         reason = response.reason.encode("latin-1", "replace").decode("latin-1")
         self.send_response(response.status, reason)
         self.send_header("Content-Type", content_type)
+        if encoding is not None:
+            self.send_header("Content-Encoding", encoding)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "max-age=0")
         self.send_header("Pragma", "no-cache")
@@ -247,6 +264,7 @@ class Simulator:
         clock: Callable[[], float] = time.time,
         verbose: bool = False,
         cache_answers: bool = False,
+        compression: bool = True,
     ) -> None:
         if (cert is None) != (key is None):
             raise ValueError("give both cert and key, or neither")
@@ -260,7 +278,9 @@ class Simulator:
         self._clock = clock
         self.verbose = verbose
         self.cache_answers = cache_answers
+        self.compression = compression
         self._answers: dict[tuple[str, str, str | None], tuple[ApiResponse, bytes]] = {}
+        self._encoded: dict[tuple[tuple[str, str, str | None], str], bytes] = {}
         self._answers_lock = threading.Lock()
         self.api = PveApi(self._scenario, clock)
         self.faults = FaultTable(self._scenario.faults)
@@ -420,6 +440,7 @@ class Simulator:
         self._scenario = new
         with self._answers_lock:
             self._answers.clear()
+            self._encoded.clear()
         self.faults = FaultTable(new.faults)
         self.api = PveApi(new, self._clock)
         if self.pbs is not None and new.pbs is not None:
@@ -448,6 +469,35 @@ class Simulator:
         if key is not None:
             with self._answers_lock:
                 self._answers[key] = (response, body)
+
+    def encoded(
+        self, request: ApiRequest | None, body: bytes, accept: str | None
+    ) -> tuple[bytes, str | None]:
+        """The body as pve-http-server sends it, and its ``Content-Encoding``.
+
+        pve-http-server ``src/PVE/APIServer/AnyEvent.pm`` ``response``: a body over 1024
+        bytes is compressed when the request's ``Accept-Encoding`` matches ``gzip``
+        (``Compress::Zlib::memGzip``), else ``deflate`` (``Compress::Zlib::compress``, zlib
+        format), unless compression is off (``compression``, on by default: ``new`` sets
+        ``$self->{compression} //= 1``, and pveproxy passes ``COMPRESSION`` of
+        ``/etc/default/pveproxy``, unset by default). A request's compressed answer is kept
+        with the answer (``cache_answers``).
+        """
+        accept = accept or ""
+        encoding = "gzip" if "gzip" in accept else "deflate" if "deflate" in accept else None
+        if encoding is None or not self.compression or len(body) <= 1024:
+            return body, None
+        key = self._answer_key(request) if request is not None else None
+        if key is not None:
+            with self._answers_lock:
+                found = self._encoded.get((key, encoding))
+            if found is not None:
+                return found, encoding
+        packed = gzip.compress(body, 6, mtime=0) if encoding == "gzip" else zlib.compress(body, 6)
+        if key is not None:
+            with self._answers_lock:
+                self._encoded[(key, encoding)] = packed
+        return packed, encoding
 
     def sleep_ms(self, milliseconds: int) -> None:
         """Wait, but return at once when the simulator stops."""
