@@ -17,6 +17,7 @@ part ending at a backslash).
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import socket
 import threading
@@ -28,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
+import urllib3
 from hypothesis import given
 from hypothesis import strategies as st
 from urllib3.util.retry import Retry
@@ -366,3 +368,45 @@ def test_a_reused_target_is_the_one_urllib3_sends(tail: str) -> None:
     found = http._REUSABLE.fullmatch(url)
     if found is not None:
         assert found.group(1) == _encode_target(parse_url(url).request_uri)
+
+
+def _urllib3_decoded(coding: str, body: bytes) -> bytes | str:
+    """What urllib3's own decoder makes of the body (its error's class name if none)."""
+    resp = urllib3.HTTPResponse(
+        io.BytesIO(body), headers={"content-encoding": coding}, preload_content=False
+    )
+    try:
+        return resp.read(decode_content=True)
+    except urllib3.exceptions.HTTPError as exc:
+        return type(exc).__name__
+
+
+_JSON = json.dumps({"data": [{"n": i, "t": f"INFO: line {i}"} for i in range(200)]}).encode()
+_RAW = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+
+
+@pytest.mark.parametrize(
+    ("coding", "body", "fast"),
+    [
+        ("gzip", gzip.compress(_JSON, mtime=0), True),  # what pve-http-server sends
+        ("deflate", zlib.compress(_JSON), True),  # Compress::Zlib::compress: zlib format
+        ("gzip", gzip.compress(_JSON[:99]) + gzip.compress(_JSON[99:]), False),
+        ("gzip", gzip.compress(_JSON) + b"trailing", False),
+        ("gzip", gzip.compress(_JSON)[:-20], False),  # cut short
+        ("gzip", b"not gzip", False),
+        ("deflate", _RAW.compress(_JSON) + _RAW.flush(), False),  # raw deflate
+        ("x-gzip", gzip.compress(_JSON), False),  # urllib3 1.26 does not decode it
+        ("GZIP", gzip.compress(_JSON), True),  # urllib3 takes the value lower-cased ...
+        ("gzip ", gzip.compress(_JSON), False),  # ... not stripped
+    ],
+)
+def test_zlib_inflates_only_what_urllib3_would_give_the_same(
+    coding: str, body: bytes, fast: bool
+) -> None:
+    """``http._inflated`` answers for one whole gzip member or zlib stream, as urllib3's
+    decoder does; everything else goes on to urllib3 (None), as before."""
+    got = http._inflated(coding.lower(), body)
+    if fast:
+        assert got == _JSON == _urllib3_decoded(coding, body)
+    else:
+        assert got is None
