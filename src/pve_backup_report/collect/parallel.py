@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -29,18 +29,54 @@ def worker_pool(workers: int) -> Iterator[ThreadPoolExecutor]:
     pool.shutdown(wait=True)
 
 
+class Ahead(Generic[T, R]):
+    """``call(item)`` on the pool for each item added, given back in the order added, at
+    most ``ahead`` submitted and not yet given back (the others wait their turn): the
+    first calls run while the caller is still finding the next items."""
+
+    def __init__(self, pool: ThreadPoolExecutor, call: Callable[[T], R], ahead: int) -> None:
+        self._pool = pool
+        self._call = call
+        self._ahead = max(1, ahead)
+        self._waiting: deque[tuple[T, Future[R]]] = deque()
+        self._queued: deque[T] = deque()
+
+    def __len__(self) -> int:
+        return len(self._waiting) + len(self._queued)
+
+    @property
+    def full(self) -> bool:
+        return len(self._waiting) >= self._ahead
+
+    def add(self, item: T) -> None:
+        if self.full:
+            self._queued.append(item)
+        else:
+            self._waiting.append((item, self._pool.submit(self._call, item)))
+
+    def take(self) -> tuple[T, R]:
+        """The oldest item and its call's result (waited for). The items waiting their
+        turn start first, up to the bound: the one taken back before counts in it until
+        the caller asks for the next."""
+        while self._queued and not self.full:
+            self.add(self._queued.popleft())
+        item, future = self._waiting.popleft()
+        return item, future.result()
+
+    def __iter__(self) -> Iterator[tuple[T, R]]:
+        while self:
+            yield self.take()
+
+
 def in_order(
     pool: ThreadPoolExecutor, call: Callable[[T], R], items: Iterable[T], ahead: int
 ) -> Iterator[tuple[T, R]]:
     """``call(item)`` for each item on the pool, given back in the items' order, with at
     most ``ahead`` submitted and not yet given back: thousands of answers (task logs,
     guest configs) do not all wait in memory, nor thousands of futures."""
-    waiting: deque[tuple[T, Future[R]]] = deque()
+    run = Ahead(pool, call, ahead)
     for item in items:
-        if len(waiting) >= max(1, ahead):
-            done, future = waiting.popleft()
-            yield done, future.result()
-        waiting.append((item, pool.submit(call, item)))
-    while waiting:
-        done, future = waiting.popleft()
-        yield done, future.result()
+        if run.full:
+            yield run.take()
+        run.add(item)
+    yield from run

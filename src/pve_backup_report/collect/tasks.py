@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -59,7 +59,7 @@ from pve_backup_report.analysis.history import (
 )
 from pve_backup_report.collect.guest_search import CrossNodeSearch
 from pve_backup_report.collect.inventory import normalise_job
-from pve_backup_report.collect.parallel import in_order, worker_pool
+from pve_backup_report.collect.parallel import Ahead, worker_pool
 from pve_backup_report.collect.progress import Progress, no_progress
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.collect.task_selection import (
@@ -569,8 +569,10 @@ class _Reader:
                     found.append((task, got.died or got.results[0].message))
         return found[0] if len(found) == 1 else None
 
-    def read(self, batch: list[tuple[_NodeState, TaskInfo]], pool: ThreadPoolExecutor) -> None:
-        for st, task, fetched in _fetched(batch, pool, self.client, self.options):
+    def read(
+        self, batch: Iterable[tuple[tuple[_NodeState, TaskInfo], list[str] | ApiError]]
+    ) -> None:
+        for (st, task), fetched in batch:
             self.counters["fetched"] += 1
             got = _parse(
                 task, fetched, self.inventory, st.tz, self.anomalies,
@@ -598,23 +600,18 @@ class _Reader:
         return self.pairer.run_of(st.tasks, st.tasks.index(task), st.tz)
 
 
-def _fetched(
-    batch: list[tuple[_NodeState, TaskInfo]],
-    pool: ThreadPoolExecutor,
-    client: PveClient,
-    options: HistoryOptions,
-) -> Iterator[tuple[_NodeState, TaskInfo, list[str] | ApiError]]:
-    """The batch's logs in its order, fetched in parallel at most ``_AHEAD`` per worker
-    ahead of the one being parsed: a batch can list thousands of logs, and the parsing
-    (one thread) is slower than the fetching, so without a bound they would all wait in
-    memory at once."""
+def _fetching(
+    pool: ThreadPoolExecutor, client: PveClient, options: HistoryOptions
+) -> Ahead[tuple[_NodeState, TaskInfo], list[str] | ApiError]:
+    """A round's logs, fetched in parallel as they are added, at most ``_AHEAD`` per
+    worker ahead of the one being parsed: a round can list thousands of logs, and the
+    parsing (one thread) is slower than the fetching, so without a bound they would all
+    wait in memory at once."""
 
     def fetch(item: tuple[_NodeState, TaskInfo]) -> list[str] | ApiError:
         return _fetch_log(client, item[1], options.log_limit)
 
-    ahead = max(1, options.workers) * _AHEAD
-    for (st, task), fetched in in_order(pool, fetch, batch, ahead):
-        yield st, task, fetched
+    return Ahead(pool, fetch, max(1, options.workers) * _AHEAD)
 
 
 def displaced_dead_runs_dropped(
@@ -792,7 +789,9 @@ def _read_rounds(
     _fetch_pages(client, pool, [s for s in states if not s.done], since, options, anomalies,
                  counters, asked)  # fmt: skip
     while True:
-        batch: list[tuple[_NodeState, TaskInfo]] = []
+        # a node's logs are asked as soon as it is planned, and parsed once every node is
+        # (a plan never waits for a log: it sees the logs parsed in earlier rounds only)
+        batch = _fetching(pool, client, options)
         for st in states:
             if st.done:
                 continue
@@ -800,7 +799,8 @@ def _read_rounds(
             while not take and not st.done:  # guests lack a success: an older page
                 _fetch_pages(client, pool, [st], since, options, anomalies, counters)
                 take = reader.plan(st)
-            batch += [(st, t) for t in take]
+            for t in take:
+                batch.add((st, t))
         if not batch:
             if reader.settle(states):
                 continue  # a migrated guest's search started or ended
@@ -810,7 +810,7 @@ def _read_rounds(
             f"task logs: {counters['fetched']} read, {counters['cached']} from cache, "
             f"{left} node(s) still unresolved"
         )
-        reader.read(batch, pool)
+        reader.read(batch)
         reader.settle(states)
 
 
