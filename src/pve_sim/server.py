@@ -170,9 +170,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault is not None and fault.no_data:
             payload = {k: v for k, v in response.payload.items() if k != "data"}
             body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-        body, encoding = sim.encoded(
-            request if fault is None else None, body, self.headers.get("Accept-Encoding")
-        )
+        accept = ", ".join(self.headers.get_all("Accept-Encoding") or ())  # Perl joins them
+        body, encoding = sim.encoded(request if fault is None else None, body, accept)
         self._send(
             response, body, content_type, truncate=fault is not None and fault.truncate,
             encoding=encoding,
@@ -280,7 +279,8 @@ class Simulator:
         self.cache_answers = cache_answers
         self.compression = compression
         self._answers: dict[tuple[str, str, str | None], tuple[ApiResponse, bytes]] = {}
-        self._encoded: dict[tuple[tuple[str, str, str | None], str], bytes] = {}
+        # per answer key and encoding: the body compressed, and the compressed bytes
+        self._encoded: dict[tuple[tuple[str, str, str | None], str], tuple[bytes, bytes]] = {}
         self._answers_lock = threading.Lock()
         self.api = PveApi(self._scenario, clock)
         self.faults = FaultTable(self._scenario.faults)
@@ -491,12 +491,12 @@ class Simulator:
         if key is not None:
             with self._answers_lock:
                 found = self._encoded.get((key, encoding))
-            if found is not None:
-                return found, encoding
+            if found is not None and found[0] is body:  # the kept answer's own bytes
+                return found[1], encoding
         packed = gzip.compress(body, 6, mtime=0) if encoding == "gzip" else zlib.compress(body, 6)
         if key is not None:
             with self._answers_lock:
-                self._encoded[(key, encoding)] = packed
+                self._encoded[(key, encoding)] = (body, packed)
         return packed, encoding
 
     def sleep_ms(self, milliseconds: int) -> None:

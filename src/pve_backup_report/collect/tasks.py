@@ -78,7 +78,7 @@ from pve_backup_report.records import quick_init
 from pve_backup_report.timeutil import window_s
 
 _LOG_PAGE = 50000  # task log lines per request
-_AHEAD = 4  # logs fetched ahead of the parsing, per worker (``_fetched``)
+_AHEAD = 4  # logs fetched ahead of the parsing, per worker (``_fetching``)
 
 
 @quick_init
