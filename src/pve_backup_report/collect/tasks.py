@@ -106,8 +106,21 @@ class HistoryOptions:
     schedule_selection: bool = True
 
 
-# one task-list page: its data and PVE's total, or the API error
-PageAnswer = tuple[Any, int | None, ApiError | None]
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    """One task-list page, its items already turned into tasks by the worker that read it:
+    a page decoded into dicts is several times the size of its tasks, and the first pages
+    of every node are asked early and wait for the history (on 30,000 guests, 64 pages
+    of 1,000 items held as dicts were about 50 MB of peak RSS)."""
+
+    tasks: tuple[TaskInfo, ...]  # the vzdump ones, well formed
+    items: int  # items listed (the next page starts after them)
+    malformed: int  # items that are not a valid task
+    total: int | None  # PVE's total
+
+
+# one task-list page, or the API error
+PageAnswer = TaskPage | ApiError
 
 
 @dataclass(frozen=True)
@@ -829,14 +842,15 @@ def _fetch_pages(
     asked = asked or {}
     early = {st.name: asked[st.name] for st in states if not st.fetched_items and st.name in asked}
 
-    def one(st: _NodeState) -> tuple[_NodeState, Any, int | None, ApiError | None]:
+    def one(st: _NodeState) -> tuple[_NodeState, PageAnswer]:
         found = early.get(st.name)
         if found is not None:
-            return st, *found.result()
-        return st, *_ask_page(client, st.name, since, options.page_size, st.fetched_items)
+            return st, found.result()
+        return st, _ask_page(client, st.name, since, options.page_size, st.fetched_items)
 
-    for st, data, total, err in pool.map(one, states):
-        if err is not None:
+    for st, page in pool.map(one, states):
+        if isinstance(page, ApiError):
+            err = page
             st.readable = False
             st.done = True
             anomalies.append(
@@ -848,13 +862,12 @@ def _fetch_pages(
                 )
             )
             continue
-        items = data if isinstance(data, list) else []
-        st.fetched_items += len(items)
-        st.total = total if total is not None else st.fetched_items
-        if not items:
+        st.fetched_items += page.items
+        st.total = page.total if page.total is not None else st.fetched_items
+        if not page.items:
             st.total = st.fetched_items
-        counters["listed"] += len(items)
-        anomalies += _add_tasks(st, items)
+        counters["listed"] += page.items
+        anomalies += _add_tasks(st, page)
     for st in states:
         st.tasks.sort(key=lambda t: (t.starttime, t.upid), reverse=True)
 
@@ -882,12 +895,14 @@ def _ask_page(client: PveClient, node: str, since: int, size: int, start: int) -
     try:
         page = client.get_page(f"/nodes/{node}/tasks", params)
     except ApiError as exc:
-        return None, None, exc
-    return page.data, page.total, None
+        return exc
+    return _task_page(page.data, page.total)
 
 
-def _add_tasks(st: _NodeState, items: list[Any]) -> list[Anomaly]:
-    """The page's vzdump tasks join the node's list; malformed items are counted."""
+def _task_page(data: Any, total: int | None) -> TaskPage:
+    """The page's items as tasks (vzdump ones kept); malformed items are counted."""
+    items = data if isinstance(data, list) else []
+    tasks: list[TaskInfo] = []
     bad = 0
     for item in items:
         try:
@@ -896,7 +911,14 @@ def _add_tasks(st: _NodeState, items: list[Any]) -> list[Anomaly]:
             bad += 1
             continue
         if task.type == "vzdump":
-            st.tasks.append(task)
+            tasks.append(task)
+    return TaskPage(tuple(tasks), len(items), bad, total)
+
+
+def _add_tasks(st: _NodeState, page: TaskPage) -> list[Anomaly]:
+    """The page's vzdump tasks join the node's list; malformed items are said."""
+    st.tasks += page.tasks
+    bad = page.malformed
     if not bad:
         return []
     text = Msg("malformed_tasks", count=bad, node=st.name)
