@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -12,7 +16,7 @@ import pytest
 
 import builders
 from builders import pbs_storage, sim_guest, sim_node, vzdump_job
-from pve_backup_report.collect.pve_client import PveClient
+from pve_backup_report.collect.pve_client import LARGE_ANSWER, PveClient
 from pve_backup_report.config import Secret, Settings
 from pve_backup_report.errors import (
     ApiConnectionError,
@@ -189,3 +193,47 @@ def test_secret_only_in_authorization_header() -> None:
     with Simulator(scenario(), tls=False) as sim, client_for(sim) as client:
         assert CANARY not in repr(client.__dict__.get("_settings"))
         assert client.redact(f"x{CANARY}y") == "x********y"
+
+
+def _overlap(reduce_result: Any, pause_s: float) -> tuple[Any, list[int]]:
+    """A ``reduce`` that pauses and records how many reductions run at once."""
+    lock = threading.Lock()
+    running = [0]
+    seen: list[int] = []
+
+    def reduce(data: Any) -> Any:
+        with lock:
+            running[0] += 1
+            seen.append(running[0])
+        time.sleep(pause_s)
+        with lock:
+            running[0] -= 1
+        return reduce_result(data)
+
+    return reduce, seen
+
+
+@pytest.mark.parametrize(("items", "alone"), [(6000, True), (10, False)], ids=["large", "small"])
+def test_large_answers_are_decoded_and_reduced_one_at_a_time(items: int, alone: bool) -> None:
+    """``PveClient.get_reduced``: the reduction (a PBS content list parsed) runs in the
+    worker on the decoded ``data``; answers over ``LARGE_ANSWER`` bytes are decoded and
+    reduced one at a time, smaller ones side by side (both over real HTTP)."""
+    volid = "pbs1:backup/vm/{0}/2026-11-19T20:00:{1:02d}Z"
+    data = [
+        {"volid": volid.format(100 + i, i % 60), "vmid": 100 + i, "ctime": i, "size": 9 << 30,
+         "content": "backup", "format": "pbs-vm", "subtype": "qemu",
+         "verification": {"state": "ok", "upid": "UPID:pbs1:0:0:0:0:verify:x:root@pam:"}}
+        for i in range(items)
+    ]  # fmt: skip
+    body = json.dumps({"data": data})
+    assert (len(body) > LARGE_ANSWER) is alone
+    faults = [{"path": "/nodes/pve1/storage/*/content", "body": body}]
+    storages = [pbs_storage(f"pbs{n}", server="192.0.2.1") for n in (1, 2)]
+    reduce, seen = _overlap(len, 0.2)
+    sc = scenario(faults=faults, storages=storages)
+    with Simulator(sc, tls=False) as sim, client_for(sim) as client:
+        paths = [f"/nodes/pve1/storage/pbs{n}/content" for n in (1, 2)]
+        with ThreadPoolExecutor(2) as pool:
+            done = list(pool.map(lambda p: client.get_reduced(p, None, reduce), paths))
+    assert done == [items, items]
+    assert max(seen) == (1 if alone else 2)

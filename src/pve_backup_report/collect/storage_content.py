@@ -5,6 +5,7 @@ storage in use, through an online node that has it (acquisition; parsed by
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from pve_backup_report.analysis.pbs_content import PbsContent, StorageContent, parse_content
@@ -45,22 +46,23 @@ def collect_pbs_content(
             continue
         targets.append((sid, node))
 
-    def one(target: tuple[str, str]) -> tuple[str, Any, ApiError | None]:
+    def one(target: tuple[str, str]) -> tuple[str, StorageContent | ApiError]:
+        # parsed in the worker, one large list at a time (``get_reduced``): a content
+        # list of 50,000 snapshots decodes into about 50 MB, its parsed form is 12 MB
         sid, node = target
+        path = f"/nodes/{node}/storage/{sid}/content"
         try:
-            return (
-                sid,
-                client.get(f"/nodes/{node}/storage/{sid}/content", {"content": "backup"}),
-                None,
-            )
+            parse = partial(parse_content, sid)
+            return sid, client.get_reduced(path, {"content": "backup"}, parse)
         except ApiError as exc:
-            return sid, None, exc
+            return sid, exc
 
     contents: dict[str, StorageContent] = {}
     if targets:
         with worker_pool(max(1, min(workers, len(targets)))) as pool:
-            for sid, data, err in pool.map(one, targets):
-                if err is not None:
+            for sid, content in pool.map(one, targets):
+                if isinstance(content, ApiError):
+                    err = content
                     details: dict[str, Any] = {"storage": sid, "endpoint": err.endpoint}
                     anomalies.append(
                         Anomaly(
@@ -71,5 +73,5 @@ def collect_pbs_content(
                         )
                     )
                     continue
-                contents[sid] = parse_content(sid, data)
+                contents[sid] = content
     return PbsContent(contents, tuple(anomalies))
