@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -195,22 +194,21 @@ def test_secret_only_in_authorization_header() -> None:
         assert client.redact(f"x{CANARY}y") == "x********y"
 
 
-def _overlap(reduce_result: Any, pause_s: float) -> tuple[Any, list[int]]:
-    """A ``reduce`` that pauses and records how many reductions run at once."""
-    lock = threading.Lock()
-    running = [0]
-    seen: list[int] = []
+def _meeting(timeout_s: float) -> tuple[Any, list[bool]]:
+    """A ``reduce`` that waits for a second reduction to run at the same time (a
+    barrier of two), and records whether it came."""
+    barrier = threading.Barrier(2)
+    met: list[bool] = []
 
     def reduce(data: Any) -> Any:
-        with lock:
-            running[0] += 1
-            seen.append(running[0])
-        time.sleep(pause_s)
-        with lock:
-            running[0] -= 1
-        return reduce_result(data)
+        try:
+            barrier.wait(timeout_s)
+            met.append(True)
+        except threading.BrokenBarrierError:
+            met.append(False)
+        return len(data)
 
-    return reduce, seen
+    return reduce, met
 
 
 @pytest.mark.parametrize(("items", "alone"), [(6000, True), (10, False)], ids=["large", "small"])
@@ -229,11 +227,26 @@ def test_large_answers_are_decoded_and_reduced_one_at_a_time(items: int, alone: 
     assert (len(body) > LARGE_ANSWER) is alone
     faults = [{"path": "/nodes/pve1/storage/*/content", "body": body}]
     storages = [pbs_storage(f"pbs{n}", server="192.0.2.1") for n in (1, 2)]
-    reduce, seen = _overlap(len, 0.2)
+    # one at a time, the first reduction waits alone until the barrier breaks
+    reduce, met = _meeting(1.0 if alone else 30.0)
     sc = scenario(faults=faults, storages=storages)
     with Simulator(sc, tls=False) as sim, client_for(sim) as client:
         paths = [f"/nodes/pve1/storage/pbs{n}/content" for n in (1, 2)]
         with ThreadPoolExecutor(2) as pool:
             done = list(pool.map(lambda p: client.get_reduced(p, None, reduce), paths))
     assert done == [items, items]
-    assert max(seen) == (1 if alone else 2)
+    assert met == [not alone, not alone]
+
+
+def test_a_large_answer_being_decoded_is_named_in_flight() -> None:
+    """A run that times out while a large answer waits for its turn or is decoded names
+    it (``PveClient.inflight``, in the timeout message), as it names a request."""
+    data = [{"volid": f"pbs1:backup/vm/{v}/2026-11-19T20:00:00Z", "vmid": v, "ctime": v,
+             "notes": "x" * 200} for v in range(100, 6100)]  # fmt: skip
+    faults = [{"path": "/nodes/pve1/storage/pbs1/content", "body": json.dumps({"data": data})}]
+    path = "/nodes/pve1/storage/pbs1/content"
+    with Simulator(scenario(faults=faults), tls=False) as sim, client_for(sim) as client:
+        seen = client.get_reduced(path, None, lambda _data: client.inflight())
+        assert seen == [f"{path} (decoding)"]
+        assert client.inflight() == []
+        assert client.get_reduced("/version", None, lambda _d: client.inflight()) == []

@@ -166,7 +166,9 @@ class PveClient:
         bytes) decoded and reduced while no other large answer is: the requests still run
         in parallel, but the decoded trees (about 50 MB for a 15 MB content list) are not
         held at the same time, and each is dropped once ``reduce`` has taken what it
-        keeps. ``reduce`` runs in the calling worker thread."""
+        keeps. ``reduce`` runs in the calling worker thread; it must not call the client
+        (the lock is not reentrant) nor raise :class:`ApiError` (a connection error would
+        be taken for the host's and the request sent to the next host)."""
         return cast(T, self._get_page(path, params, reduce).data)
 
     def get_page(self, path: str, params: dict[str, Any] | None = None) -> Page:
@@ -238,9 +240,16 @@ class PveClient:
         if len(answer.content) <= LARGE_ANSWER:
             page = self._page(path, answer)
             return Page(reduce(page.data), page.total)
-        with self._large:
-            page = self._page(path, answer)
-            return Page(reduce(page.data), page.total)
+        key = threading.get_ident()
+        with self._lock:  # a timeout meanwhile names the answer being decoded
+            self._inflight[key] = f"{path} (decoding)"
+        try:
+            with self._large:
+                page = self._page(path, answer)
+                return Page(reduce(page.data), page.total)
+        finally:
+            with self._lock:
+                self._inflight.pop(key, None)
 
     def _answer(self, base: str, path: str, params: dict[str, Any] | None) -> Answer:
         """The HTTP answer, ``path`` named in flight meanwhile, and the request counted."""
