@@ -358,9 +358,9 @@ def _nullcontext(settings: Settings) -> Iterator[tuple[Settings, int | None]]:
 
 
 def _tune_malloc() -> bool:
-    """At most two glibc malloc arenas, and blocks of 1 MiB and more always mapped apart
-    (``mallopt``); False where there is no ``mallopt`` (not glibc), which changes nothing
-    else.
+    """At most two glibc malloc arenas, and on 64-bit systems blocks of 1 MiB and more
+    always mapped apart (``mallopt``); False where there is no ``mallopt`` (not glibc),
+    which changes nothing else.
 
     * ``M_ARENA_MAX`` 2: glibc gives each thread that allocates at the same time as
       another an arena of its own (up to eight per core), and keeps there what that
@@ -369,13 +369,16 @@ def _tune_malloc() -> bool:
       arenas stayed in the process: 17 to 28 MB of peak RSS on a warm run of 10,000
       guests (133 against 117 MB with two arenas; the CPU moved within the noise).
     * ``M_MMAP_THRESHOLD`` 1 MiB: by default glibc raises its threshold to the size of
-      each mapped block freed (up to 32 MiB), so once the first large answer (a content
-      list, ``/cluster/resources``, their inflated text) is freed, the next ones are
-      carved from the heap and their pages stay in the process after they are freed.
+      each mapped block freed (up to 32 MiB on 64-bit systems), so once the first large
+      answer (a content list, ``/cluster/resources``, their inflated text) is freed, the
+      next ones are carved from the heap and their pages stay in the process after they
+      are freed.
       A fixed threshold keeps every large block mapped and returns it when freed: on
       30,000 guests the peak RSS of a ``--report`` run fell from 345-357 to 297-305 MB
       (glibc ``malloc/malloc.c``: ``free`` raises ``mp_.mmap_threshold`` unless
-      ``mp_.no_dyn_threshold``, which ``do_set_mmap_threshold`` sets).
+      ``mp_.no_dyn_threshold``, which ``do_set_mmap_threshold`` sets). Not on 32-bit
+      systems: their largest threshold is 512 KiB (``DEFAULT_MMAP_THRESHOLD_MAX``), and
+      glibc refuses 1 MiB there.
 
     ``MALLOC_ARENA_MAX`` and ``GLIBC_TUNABLES`` in the environment do the same, but a
     monitoring system starts the check with its own environment.
@@ -388,7 +391,9 @@ def _tune_malloc() -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     arenas = bool(mallopt(_M_ARENA_MAX, 2))
-    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and arenas
+    if sys.maxsize > 2**32:
+        return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and arenas
+    return arenas
 
 
 _M_ARENA_MAX = -8  # glibc malloc.h
