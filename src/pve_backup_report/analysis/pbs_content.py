@@ -98,7 +98,7 @@ def parse_content(storage: str, items: Any) -> StorageContent:
         try:
             vmid = int(item["vmid"])
             ctime = int(item["ctime"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: 1e400
             continue
         volid = str(item.get("volid") or "")
         archive = volid.split(":backup/", 1)[1] if ":backup/" in volid else ""
