@@ -89,8 +89,6 @@ def test_malloc_tuned_where_glibc_runs_the_check() -> None:
     ``malloc/malloc.c`` ``__libc_mallopt``); elsewhere nothing changes. Measured, not
     asserted: 133 → 117 MB peak RSS on a warm L run (arenas), 345-357 → 297-305 MB on
     an XL ``--report`` run (threshold)."""
-    import platform
-
     from pve_backup_report.cli import _tune_malloc
 
     assert _tune_malloc() is (platform.libc_ver()[0] == "glibc")

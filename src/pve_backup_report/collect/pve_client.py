@@ -18,7 +18,8 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -238,15 +239,23 @@ class PveClient:
         if reduce is None:
             return self._page(path, answer)
         if len(answer.content) <= LARGE_ANSWER:
-            page = self._page(path, answer)
-            return Page(reduce(page.data), page.total)
+            return self._reduced(path, answer, reduce)
+        # a timeout meanwhile names the answer waiting for its turn or being decoded
+        with self._in_flight(f"{path} (decoding)"), self._large:
+            return self._reduced(path, answer, reduce)
+
+    def _reduced(self, path: str, answer: Answer, reduce: Callable[[Any], Any]) -> Page:
+        page = self._page(path, answer)
+        return Page(reduce(page.data), page.total)
+
+    @contextmanager
+    def _in_flight(self, label: str) -> Iterator[None]:
+        """``label`` named in flight (``inflight``) meanwhile, for this thread."""
         key = threading.get_ident()
-        with self._lock:  # a timeout meanwhile names the answer being decoded
-            self._inflight[key] = f"{path} (decoding)"
+        with self._lock:
+            self._inflight[key] = label
         try:
-            with self._large:
-                page = self._page(path, answer)
-                return Page(reduce(page.data), page.total)
+            yield
         finally:
             with self._lock:
                 self._inflight.pop(key, None)
@@ -258,18 +267,14 @@ class PveClient:
         t0 = time.monotonic()
         status = 0
         size = 0
-        key = threading.get_ident()
-        with self._lock:
-            self._inflight[key] = path
         try:
-            answer = self._transport.get(build_url(url, params), self._headers)
+            with self._in_flight(path):
+                answer = self._transport.get(build_url(url, params), self._headers)
             status = answer.status
             size = len(answer.content)
         except TransportError as exc:
             raise self._transport_error(path, host, exc) from None
         finally:
-            with self._lock:
-                self._inflight.pop(key, None)
             self._record(path, status, size, time.monotonic() - t0)
         return answer
 
