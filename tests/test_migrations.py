@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from builders import (
     migration_task,
     pbs_storage,
@@ -205,6 +207,81 @@ def test_a_new_guest_is_searched_for_one_event_only(simulator_factory: Simulator
     # pve1 reads its runs back through the window for 400 (as before); no other node's
     pve1_runs = 12
     assert _logs_read(sim) == pve1_runs + 2
+
+
+def _moved_beside_another_job(*, drained: bool = False) -> dict[str, Any]:
+    """Jobs ``daily`` (100, 101, 200) and ``other`` (300, 301), both at 21:00. 100 moved
+    from pve2 to pve1 on the morning of the 19th; 101, 300 and 301 stay on pve2, 200 on
+    pve1. So pve2 runs both jobs each night (``daily`` first: pvescheduler,
+    ``PVE::Jobs::run_jobs``, in job-id order) and pve1 only ``daily``, whose run of the
+    19th failed for 100.
+
+    ``drained``: 101 moved with 100, and 300 and 301 came to pve2 from pve3 that morning;
+    a third job, ``third`` (400 and 401, always on pve2), runs at 21:00 too. So pve2 ran
+    ``daily`` and ``third`` until the 18th and ``other`` and ``third`` since
+    (``PVE/API2/VZDump.pm`` ``vzdump`` makes no task on a node without local guests of a
+    ``vmid`` job), and pve3 ran ``other`` until the 18th."""
+    data = drained_cluster()
+    data["guests"] = [
+        sim_guest(100, name="web"), sim_guest(101, name="db", node="pve1" if drained else "pve2"),
+        sim_guest(200, name="mail"), sim_guest(300, type="lxc", name="dns", node="pve2"),
+        sim_guest(301, type="lxc", name="ntp", node="pve2"),
+    ]  # fmt: skip
+    data["jobs"] = [snapshot_job("daily", vmid="100,101,200"),
+                    snapshot_job("other", vmid="300,301")]  # fmt: skip
+    if drained:
+        data["guests"] += [sim_guest(v, name=f"app{v}", node="pve2") for v in (400, 401)]
+        data["jobs"].append(snapshot_job("third", vmid="400,401"))
+    error = "job failed with err -5 - Input/output error"
+    away = [100, 101] if drained else [100]
+    morning = _night(18) + 11 * 3600
+    tasks: list[dict[str, Any]] = [
+        _migration("pve2", v, morning + i * 120, "pve1") for i, v in enumerate(away)
+    ]
+    if drained:
+        tasks += [_migration("pve3", v, morning + 600 + i * 120, "pve2", kind="lxc")
+                  for i, v in enumerate((300, 301))]  # fmt: skip
+    for day in range(14, 20):
+        moved = day >= 19
+        here, there = sorted({200, *away} if moved else {200}), sorted({100, 101} - {*away})
+        tasks.append(_run("pve1", day, here, [] if moved else away,
+                          {100: error} if moved else None))  # fmt: skip
+        if not (moved and drained):
+            tasks.append(_run("pve2", day, there if moved else [100, 101], away if moved else []))
+        recipe = {"job": "other", "vmids": [300, 301]}
+        node = "pve3" if drained and not moved else "pve2"
+        tasks.append(vzdump_task(node=node, vmids=[300, 301], start=_night(day) + 5,
+                                 log_recipe=recipe))  # fmt: skip
+        if drained:
+            recipe = {"job": "third", "vmids": [400, 401]}
+            tasks.append(vzdump_task(node="pve2", vmids=[400, 401], start=_night(day) + 7,
+                                     log_recipe=recipe))  # fmt: skip
+    data["tasks"] = tasks
+    return data
+
+
+@pytest.mark.parametrize("drained", [False, True])
+def test_a_search_reads_only_the_runs_of_jobs_that_include_the_guest(
+    simulator_factory: SimulatorFactory, drained: bool
+) -> None:
+    """100 failed on pve1 last night and its run of the 18th there left it out: the runs
+    of the 18th on the other nodes are searched for it. pve2 ran ``daily`` (which holds
+    100) and ``other`` then; ``other`` selects 300 and 301 (pve-manager ``PVE/VZDump.pm``
+    ``get_included_guests``: a run backs up its job's selection), and that run is not
+    needed for them (last night's holds their latest results), so it is not read. Five logs:
+    last night's three and the 18th's ``daily`` runs, where six were read before.
+
+    ``drained``: pve2 has no guest of ``daily`` now, so which job each of its two runs of
+    the 18th ran cannot be told from the schedules (``TaskPredictor.may_hold_any``: the
+    job-id order of the jobs with guests on pve2 today, ``other`` and ``third``, would
+    pair ``daily``'s run with ``other``), nor pve3's: the three are read, and 100's
+    success is found in pve2's. Seven logs: last night's three and four of the 18th."""
+    sim = simulator_factory(Scenario.from_dict(_moved_beside_another_job(drained=drained)))
+    g = _coverage(sim)[100]
+    assert g["last_backup"]["status"] == "failed" and g["last_backup"]["node"] == "pve1"
+    assert g["last_success"]["node"] == "pve2"
+    assert _night(18) <= g["last_success"]["started"] < _night(19)
+    assert _logs_read(sim) == (7 if drained else 5)
 
 
 def test_warm_run_finds_them_from_the_cache(

@@ -17,9 +17,15 @@ The history reader (``collect_tasks``) reads a guest's results on its current no
   elsewhere at that run (or did not exist yet). A single-guest run (its task id names
   its only guest) is judged against what its jobs hold on the node, not its id.
 * **Search.** The tasks of the other nodes started within ``TOLERANCE_S`` of that run
-  (the same pvescheduler event) are read; whichever holds the guest holds its result of
-  that event. While a search runs, the reader counts the guest as resolved there, so it
-  reads no older home log for it.
+  (the same pvescheduler event) that may hold the guest are read; whichever holds the
+  guest holds its result of that event. A task may hold it unless its id names another
+  guest (``PVE/API2/VZDump.pm`` ``vzdump`` names a run by its node's only guest) or no
+  job that includes the guest today was due at its start on its node
+  (``TaskPredictor.may_hold_any``: a run's guests are its job's selection,
+  ``get_included_guests``, placed when it starts). A run of a job whose selection
+  changed since, or that was deleted, is not searched: the guest is then found nowhere,
+  which errs towards an older success or none. While a search runs, the reader counts
+  the guest as resolved there, so it reads no older home log for it.
 * **Walk back.** A search that finds the guest lets the reader go on (an older home run
   it is missing from starts the next search) until the guest has a success. A search
   that finds the guest on no node stops the cross-node search for that guest: it was in
@@ -75,7 +81,7 @@ class CrossNodeSearch:
         # resolves a guest sooner, so a plan that took nothing would take nothing again.
         self.journal: list[tuple[int, int]] = []
         self._settled = 0  # the journal's length at the last ``settle``
-        self._by_event: dict[int, set[str]] | None = None  # ``_events``, rebuilt on changes
+        self._by_event: dict[int, list[int]] | None = None  # ``_events``, rebuilt on changes
 
     def note(self, results: Iterable[GuestBackupResult], task_start: int) -> None:
         """Results read or taken from the cache: successes away from home count."""
@@ -165,39 +171,46 @@ class CrossNodeSearch:
             self._by_event = None
         return missing
 
-    def wants(self, node: str, task: TaskInfo) -> bool:
-        """Whether ``task`` of ``node`` is a run of an event being searched."""
-        return any(
-            abs(task.starttime - t) <= TOLERANCE_S and homes != {node}
-            for t, homes in self._events().items()
-        )
+    def searched_near(self, node: str, start: int) -> set[int]:
+        """The guests searched at the event of a run of ``node`` started at ``start``
+        (within ``TOLERANCE_S``); a node's own runs are not searched for its own guests.
+        Which of its runs may hold them is the reader's question (``collect_tasks``)."""
+        return {
+            v
+            for t, guests in self._events().items()
+            if abs(start - t) <= TOLERANCE_S
+            for v in guests
+            if self.home[v] != node
+        }
 
     def oldest_wanted(self, node: str) -> int | None:
         """The oldest searched run start the node's task list must reach back to."""
-        times = [t for t, homes in self._events().items() if homes != {node}]
+        times = [
+            t for t, guests in self._events().items() if any(self.home[v] != node for v in guests)
+        ]
         return min(times) - TOLERANCE_S if times else None
 
-    def _events(self) -> dict[int, set[str]]:
-        """The runs being searched (their start) and the home nodes of their guests; a
-        node's own runs are not searched for its own guests."""
+    def _events(self) -> dict[int, list[int]]:
+        """The runs being searched (their start) and the guests searched there."""
         if self._by_event is None:
             self._by_event = {}
             for v, t in self.searching.items():
-                self._by_event.setdefault(t, set()).add(self.home[v])
+                self._by_event.setdefault(t, []).append(v)
         return self._by_event
 
-    def settle(self, complete: Callable[[int, str], frozenset[int] | None]) -> bool:
-        """End the searches whose runs are all known. ``complete(start, home)`` gives the
-        guests the other nodes' runs near ``start`` hold, None while one is unknown.
+    def settle(self, complete: Callable[[int, str, int], bool | None]) -> bool:
+        """End the searches whose runs are all known. ``complete(start, home, vmid)``
+        tells whether another node's run near ``start`` holds the guest, None while one
+        that may hold it is unknown.
         True when a search started or ended since the last call (the reader plans again)."""
         for v, t in list(self.searching.items()):
-            holders = complete(t, self.home[v])
-            if holders is None:
+            found = complete(t, self.home[v], v)
+            if found is None:
                 continue
             del self.searching[v]
             self.journal.append((v, t))
             self._by_event = None
-            if v in holders:
+            if found:
                 self.found_at[v] = t
             else:
                 self.stopped.add(v)

@@ -27,13 +27,18 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pve_backup_report.analysis.coverage import CoverageResult, effective_storage, split_vmid_list
+from pve_backup_report.analysis.coverage import (
+    CoverageResult,
+    JobCoverage,
+    effective_storage,
+    split_vmid_list,
+)
 from pve_backup_report.analysis.history import TaskInfo
-from pve_backup_report.model import BackupJob, Inventory, Selection, pve_selection
+from pve_backup_report.model import BackupJob, Inventory, Selection, Storage, pve_selection
 from pve_backup_report.pve.schedule import ScheduleError, next_event, parse_event
 from pve_backup_report.pve.vzdump_command import VzdumpCommand
 
@@ -66,8 +71,6 @@ class TaskPredictor:
         self._inventory = inventory
         self._since = since
         self._now = now
-        node_of = {g.vmid: g.node for g in inventory.guests}
-        storages = {s.id: s for s in inventory.storages}
         # job id -> node -> guests whose results count (None: unresolved selection)
         self._holds: dict[str, dict[str, frozenset[int]] | None] = {}
         # job id -> nodes where it backs up a guest (where its runs make tasks)
@@ -76,32 +79,12 @@ class TaskPredictor:
         # only skips a node without local guests when ``all`` is not set, and adds the
         # listed VMIDs that do not exist to every node's run
         self._everywhere: set[str] = set()
+        # job id -> the guests it includes on any node (None: unresolved), ``may_hold_any``
+        self._includes: dict[str, frozenset[int] | None] = {}
+        node_of = {g.vmid: g.node for g in inventory.guests}
+        storages = {s.id: s for s in inventory.storages}
         for jc in coverage.jobs:
-            if jc.refused is not None:
-                # PVE refuses it before fork_worker (PVE/API2/VZDump.pm vzdump): no task
-                self._holds[jc.job.id] = {}
-                continue
-            if jc.unresolved is not None:
-                self._holds[jc.job.id] = None
-                continue
-            if jc.selection is Selection.ALL or jc.missing_vmids:
-                self._everywhere.add(jc.job.id)
-            per_node: dict[str, set[int]] = {}
-            counts: dict[str, bool] = {}  # node -> whether the job's results there count
-            for vmid in jc.included:  # every guest of the cluster for ``all``
-                node = node_of.get(vmid)
-                if node is None:
-                    continue
-                if node not in counts:
-                    sid = effective_storage(jc.job, node, inventory)
-                    st = None if sid is None else storages.get(sid)
-                    # no storage: plain files to a directory (dumpdir), never a PBS
-                    # result; an unknown storage: its results may count
-                    counts[node] = sid is not None and (st is None or st.is_pbs)
-                if counts[node]:
-                    per_node.setdefault(node, set()).add(vmid)
-            self._runs_on[jc.job.id] = set(counts)
-            self._holds[jc.job.id] = {n: frozenset(v) for n, v in per_node.items()}
+            self._index_job(jc, node_of, storages)
         self._events: dict[tuple[str, str], list[int]] = {}
         self._matched: dict[str, tuple[tuple[str, int], ...]] = {}  # by UPID
         self._by_node: dict[tuple[str, str], list[tuple[str, list[int]]]] = {}
@@ -119,6 +102,43 @@ class TaskPredictor:
             tuple[str, int, int, int, tuple[tuple[str, int], ...]], tuple[TaskInfo, ...] | None
         ] = {}  # see _event_tasks()
         self._held_sets: dict[tuple[str, tuple[str, ...]], Prediction] = {}  # _held_by_jobs
+        self._scheduled: dict[tuple[str, str], tuple[list[int], list[str]]] = {}  # _due_jobs
+
+    def _index_job(
+        self, jc: JobCoverage, node_of: Mapping[int, str], storages: Mapping[str, Storage]
+    ) -> None:
+        """The job's entries in ``_includes``, ``_holds``, ``_runs_on``, ``_everywhere``."""
+        job_id = jc.job.id
+        self._includes[job_id] = (
+            frozenset() if jc.refused is not None
+            else None if jc.unresolved is not None
+            else frozenset(jc.included)
+        )  # fmt: skip
+        if jc.refused is not None:
+            # PVE refuses it before fork_worker (PVE/API2/VZDump.pm vzdump): no task
+            self._holds[job_id] = {}
+            return
+        if jc.unresolved is not None:
+            self._holds[job_id] = None
+            return
+        if jc.selection is Selection.ALL or jc.missing_vmids:
+            self._everywhere.add(job_id)
+        per_node: dict[str, set[int]] = {}
+        counts: dict[str, bool] = {}  # node -> whether the job's results there count
+        for vmid in jc.included:  # every guest of the cluster for ``all``
+            node = node_of.get(vmid)
+            if node is None:
+                continue
+            if node not in counts:
+                sid = effective_storage(jc.job, node, self._inventory)
+                st = None if sid is None else storages.get(sid)
+                # no storage: plain files to a directory (dumpdir), never a PBS
+                # result; an unknown storage: its results may count
+                counts[node] = sid is not None and (st is None or st.is_pbs)
+            if counts[node]:
+                per_node.setdefault(node, set()).add(vmid)
+        self._runs_on[job_id] = set(counts)
+        self._holds[job_id] = {n: frozenset(v) for n, v in per_node.items()}
 
     def checked(
         self, task: TaskInfo, command: VzdumpCommand | None, prediction: Prediction
@@ -230,6 +250,67 @@ class TaskPredictor:
             if per_node is None or any(vmid in held for held in per_node.values()):
                 return True
         return False
+
+    def may_hold_any(
+        self, tasks: Sequence[TaskInfo], i: int, tz: str | None, vmids: Collection[int]
+    ) -> bool:
+        """Whether ``tasks[i]`` (one node's list, newest first) may hold one of ``vmids``:
+        guests on another node today, whose run of this event a search looks for
+        (``guest_search``).
+
+        A task whose id names a guest holds that guest only (pve-manager
+        ``PVE/API2/VZDump.pm`` ``vzdump`` names a run by its node's only local guest).
+        Otherwise a run holds guests of its job's selection (``PVE/VZDump.pm``
+        ``get_included_guests``, placed on the nodes when it starts): it may hold one
+        when its job includes one today, wherever that guest is now. Its job is the one
+        :meth:`guests` pairs it with, if every enabled job due then has guests on the
+        node today (a node drained since ran jobs it has no guest of now, which the
+        pairing does not know); else any job due at its start on its node, enabled or
+        not (it may have been disabled since). A run no job was due for (a manual one)
+        may hold any guest, as may a job whose selection is unresolved.
+        """
+        task = tasks[i]
+        if task.vmid is not None:
+            return task.vmid in vmids
+        due = self._due_jobs(task, tz or "UTC")
+        if not due:
+            return True
+        paired = self._paired_job(tasks, i, tz, due)
+        for job_id in due if paired is None else (paired,):
+            included = self._includes.get(job_id)
+            if included is None or not included.isdisjoint(vmids):
+                return True
+        return False
+
+    def _paired_job(
+        self, tasks: Sequence[TaskInfo], i: int, tz: str | None, due: set[str]
+    ) -> str | None:
+        """The job :meth:`guests` paired ``tasks[i]`` with (job-id order), when the jobs
+        it paired among are all the enabled jobs due then (see :meth:`may_hold_any`)."""
+        self.guests(tasks, i, tz)
+        found = self._paired.get(tasks[i].upid)
+        if found is None or (tasks[i].node, found[1]) in self._distrusted:
+            return None
+        job_id, keys = found
+        enabled = {j for j in due if (job := self._jobs.get(j)) is not None and job.enabled}
+        return job_id if enabled == {k for k, _event in keys} else None
+
+    def _due_jobs(self, task: TaskInfo, tz: str) -> set[str]:
+        """Every job with a schedule (enabled or not) due on the task's node within
+        ``TOLERANCE_S`` before its start; pvescheduler runs a job with ``node`` set on
+        that node only."""
+        key = (task.node, tz)
+        found = self._scheduled.get(key)
+        if found is None:
+            pairs = sorted(
+                (t, job.id) for job in self._inventory.jobs
+                if job.schedule and job.node in (None, task.node)
+                for t in self._job_events(job.schedule, tz)
+            )  # fmt: skip
+            found = self._scheduled[key] = ([t for t, _ in pairs], [j for _, j in pairs])
+        times, ids = found
+        lo = bisect_left(times, task.starttime - TOLERANCE_S)
+        return set(ids[lo : bisect_right(times, task.starttime)])
 
     def run_of(self, tasks: Sequence[TaskInfo], i: int, tz: str | None) -> RunPairing:
         """The scheduled job ``tasks[i]`` ran (``tasks``: one node's list, newest first).

@@ -171,10 +171,15 @@ class _NodeState:
 
     def around(self, start: int) -> list[TaskInfo]:
         """The tasks started within ``TOLERANCE_S`` of ``start`` (the same event)."""
+        found = self.around_range(start)
+        return self.tasks[found.start : found.stop]
+
+    def around_range(self, start: int) -> range:
+        """The indexes of :meth:`around`'s tasks."""
         if len(self.starts) != len(self.tasks):  # the list only grows (a page), sorted
             self.starts = [-t.starttime for t in self.tasks]
         lo = bisect_left(self.starts, -(start + TOLERANCE_S))
-        return self.tasks[lo : bisect_right(self.starts, -(start - TOLERANCE_S))]
+        return range(lo, bisect_right(self.starts, -(start - TOLERANCE_S)))
 
 
 @dataclass
@@ -232,8 +237,9 @@ class _Reader:
     paired with unpairs that event, so a wrong prediction costs requests, not a result.
 
     A known run that should have held a guest of the node and did not starts a search of
-    the other nodes' runs of that event (``guest_search``): they are read whatever their
-    own guests need, and a success found there resolves the guest here too.
+    the other nodes' runs of that event (``guest_search``): those that may hold it (a job
+    that includes it was due then, ``TaskPredictor.may_hold_any``) are read whatever
+    their own guests need, and a success found there resolves the guest here too.
     """
 
     def __init__(
@@ -350,8 +356,8 @@ class _Reader:
                 w.resolve(found, held)
                 w.resolve(self._evidence(st, i, got, w.older_than(task.starttime)), held)
             return
-        if self.search.wants(st.name, task) and not self._told_by_id(task):
-            # a run of an event where a migrated guest is searched
+        if self._searched_run(st, i) and not self._told_by_id(task):
+            # a run of an event where a migrated guest is searched, that may hold it
             prediction = self._prediction(st, i)
             self._take(task, prediction, w)
             w.resolve(self._unread_holds(st, i, _here(st, prediction), w.lacking), held)
@@ -371,6 +377,13 @@ class _Reader:
             w.resolve(away, held)  # as for a run holding them: nothing older this round
         elif guests:
             w.later.append((task, prediction, guests))
+
+    def _searched_run(self, st: _NodeState, i: int) -> bool:
+        """Whether ``st.tasks[i]`` is a run of an event where guests of other nodes are
+        searched (``guest_search``) that may hold one of them."""
+        task = st.tasks[i]
+        searched = self.search.searched_near(st.name, task.starttime)
+        return bool(searched) and self.runs.may_hold_any(st.tasks, i, st.tz, searched)
 
     def _take(self, task: TaskInfo, prediction: Prediction, w: _Walk) -> None:
         """Read the unknown task this round, its log checked against ``prediction``."""
@@ -506,21 +519,22 @@ class _Reader:
         """End the searches whose runs are all known; True: plan every node again."""
         by_name = {s.name: s for s in states if s.readable}
 
-        def holders(start: int, home: str) -> frozenset[int] | None:
-            found: set[int] = set()
+        def holds(start: int, home: str, vmid: int) -> bool | None:
+            found = False
             for st in by_name.values():
                 if st.name == home:
                     continue
                 if st.more_pages and not st.reaches(start):
                     return None
-                for task in st.around(start):
-                    known, vmids, _ran = self._held_by(task)
-                    if not known:
+                for i in st.around_range(start):
+                    known, vmids, _ran = self._held_by(st.tasks[i])
+                    if known:
+                        found = found or vmid in (vmids or ())
+                    elif self.runs.may_hold_any(st.tasks, i, st.tz, (vmid,)):
                         return None
-                    found |= vmids or frozenset()
-            return frozenset(found)
+            return found
 
-        if not self.search.settle(holders):
+        if not self.search.settle(holds):
             return False
         if len(by_name) == len(states):  # else the guest may have been on a node not read
             self._dead_runs_of_stopped(by_name)
