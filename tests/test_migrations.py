@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from builders import (
+    guest_task,
     migration_task,
     pbs_storage,
     scenario,
@@ -207,6 +208,37 @@ def test_a_new_guest_is_searched_for_one_event_only(simulator_factory: Simulator
     # pve1 reads its runs back through the window for 400 (as before); no other node's
     pve1_runs = 12
     assert _logs_read(sim) == pve1_runs + 2
+
+
+def test_a_new_guest_known_created_stops_a_warm_runs_walk(
+    simulator_factory: SimulatorFactory, tmp_path: Path
+) -> None:
+    """400 was created this morning (``qmcreate``); no run holds it. The cold run reads
+    pve1's runs back through the window for it, as above, and then finds its creation
+    (``collect_creation``), which the task cache keeps. The warm run knows from that
+    creation that no run before it can hold 400 (pve-manager ``PVE/VZDump.pm``
+    ``get_included_guests`` picks a run's guests when it starts): once last night's
+    runs show it in none, pve1's walk stops. With task-list pages of four tasks, it
+    asks pve1's first page only, not the three that reach the window's start. Both runs
+    judge it the same: pending."""
+    data = drained_cluster()
+    data["guests"].append(sim_guest(400, name="new"))
+    data["tasks"].append(guest_task("qmcreate", 400, start=parse_timestamp("2026-11-20T09:00:00Z")))
+    sim = simulator_factory(Scenario.from_dict(data))
+    cache = ["--cache-file", str(tmp_path / "tasks.json")]
+    env = {"PVE_PBS_CONTENT": "false", "PVE_TASK_HISTORY_LIMIT": "4"}
+    first = run(sim, "--now", str(NOW), "-vv", *cache, env=env)
+    second = run(sim, "--now", str(NOW), "-vv", *cache, env=env)
+    assert "14 logs read, 0 from cache" in first.stdout
+    assert "GET /nodes/{node}/tasks: 8 request(s)" in first.stdout  # 3 + 1 + 1, 3 creation
+    assert "0 logs read" in second.stdout
+    assert "creation tasks: 1 guest(s) created since their expected run (cached)" in second.stdout
+    assert "GET /nodes/{node}/tasks: 3 request(s)" in second.stdout  # one page per node
+    dump = ("--dump-coverage", "--format", "json", "--now", str(NOW))
+    warm = json.loads(run(sim, *dump, *cache, env=env).stdout)["guests"]
+    cold = json.loads(run(sim, *dump, "--no-cache", env=env).stdout)["guests"]
+    assert warm == cold
+    assert {g["vmid"]: g for g in cold}[400]["freshness"] == "pending"
 
 
 def _moved_beside_another_job(*, drained: bool = False) -> dict[str, Any]:

@@ -322,6 +322,7 @@ def _history_and_sources(
             cache.tasks if cache is not None else None,
             progress,
             asked,
+            cache.creations if cache is not None else None,
         )
         sources = sources_future.result()
     anomalies = [*sources.anomalies, *history.anomalies]

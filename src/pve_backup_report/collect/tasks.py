@@ -45,6 +45,7 @@ from pve_backup_report.analysis.coverage import (
     included_guests,
     selection_index,
 )
+from pve_backup_report.analysis.creation import GuestCreation
 from pve_backup_report.analysis.history import (
     GuestBackupResult,
     GuestHistory,
@@ -252,6 +253,7 @@ class _Reader:
         predictor: TaskPredictor | None,
         anomalies: list[Anomaly],
         search: tuple[CrossNodeSearch, TaskPredictor],
+        created: Mapping[int, GuestCreation] | None = None,
     ) -> None:
         self.client = client
         self.inventory = inventory
@@ -272,6 +274,12 @@ class _Reader:
         self.search, self.runs = search
         self.pairer = self.runs  # pairs the runs that died before any guest with their job
         self._dead_checked: set[int] = set()  # stopped searches checked for a dead run
+        # the task cache's creations (``_created_since``), the guests' types, and the
+        # guests with a result so far (of ``results``' first ``_counted``)
+        self.created = created or {}
+        self._types = {g.vmid: g.type for g in inventory.guests}
+        self._with_result: set[int] = set()
+        self._counted = 0
 
     def outcome(self, task: TaskInfo) -> tuple[bool, CachedTask | None]:
         """Whether the task's log is known (read or cached), and what it taught."""
@@ -292,7 +300,7 @@ class _Reader:
         """The unknown tasks of the node to read this round (see the class docstring)."""
         st.seen = len(self.search.journal)
         ends_from = self._use_cached(st)
-        w = _Walk(set(st.wanted), self.search.resolved(st.wanted))
+        w = _Walk(set(st.wanted), {**self._created_since(st), **self.search.resolved(st.wanted)})
         w.lacking -= w.success_end.keys()
         absences = self._absences(st)  # events the node made no task for, newest first
         for i, task in enumerate(st.tasks):
@@ -313,6 +321,32 @@ class _Reader:
         if not w.take and not ((w.lacking or self._older_wanted(st)) and st.more_pages):
             st.done = True
         return w.take
+
+    def _created_since(self, st: _NodeState) -> dict[int, int]:
+        """Guests of the node that a search found in no run of the event of a home run
+        that left them out (``guest_search``), without any result, and that the task
+        cache knows were created after that run started: pve-manager ``PVE/VZDump.pm``
+        ``get_included_guests`` picks a run's guests when it starts, so no older run
+        holds them, and the walk stops there for them (they are judged with that
+        creation, ``assess``), as a warm run's pages need not reach further back for
+        them. With the start of that run."""
+        if not self.created or not self.search.stopped_at:
+            return {}
+        for r in self.results[self._counted :]:
+            self._with_result.add(r.vmid)
+        self._counted = len(self.results)
+        out: dict[int, int] = {}
+        for v, start in self.search.stopped_at.items():
+            made = self.created.get(v)
+            if (
+                made is not None
+                and v in st.wanted
+                and v not in self._with_result
+                and made.guest_type == self._types.get(v)
+                and made.started > start
+            ):
+                out[v] = start
+        return out
 
     def _use_cached(self, st: _NodeState) -> list[int]:
         """Take the results of the node's cached logs (``outcome``) once per list length,
@@ -729,10 +763,12 @@ def collect_history(
     cache: Mapping[str, CachedTask] | None = None,
     progress: Progress = no_progress,
     asked: Mapping[str, Future[PageAnswer]] | None = None,
+    created: Mapping[int, GuestCreation] | None = None,
 ) -> HistoryCollection:
     """The latest result and latest success of every judged guest, reading only the
     task logs that can still change them (cached ones are not read again). ``asked``:
     the nodes' first task-list pages, already asked (:func:`ask_first_pages`).
+    ``created``: the creations the task cache knows (``_Reader._created_since``).
 
     Example::
 
@@ -748,7 +784,7 @@ def collect_history(
     home = {v: node for node, guests in wanted.items() for v in guests}
     reader = _Reader(
         client, inventory, now, options, cache or {}, predictor, anomalies,
-        (CrossNodeSearch(home), runs),
+        (CrossNodeSearch(home), runs), created,
     )  # fmt: skip
     with worker_pool(max(1, options.workers)) as pool:
         _read_rounds(reader, states, pool, since, progress, asked or {})
