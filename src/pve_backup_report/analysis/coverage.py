@@ -474,6 +474,9 @@ class JobCoverage:
     effective_storage: dict[str, str | None]
     possible: tuple[int, ...] = ()  # existing guests it might include (when unresolved)
     refused: Msg | None = None  # why PVE refuses to run it (it backs up nothing)
+    # guests its selection names that are on another node than its ``node`` today (its
+    # runs there held them before they moved): ``IncludedGuests.skipped_other_node``
+    skipped_other_node: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         job = self.job
@@ -1078,6 +1081,7 @@ def _job_pass(
         },
         possible=inc.possible,
         refused=inc.refused,
+        skipped_other_node=inc.skipped_other_node,
     )
 
 

@@ -109,10 +109,13 @@ class TaskPredictor:
     ) -> None:
         """The job's entries in ``_includes``, ``_holds``, ``_runs_on``, ``_everywhere``."""
         job_id = jc.job.id
+        # a job with ``node`` set places its selection on that node only (pve-manager
+        # ``PVE/VZDump.pm`` ``get_included_guests``): the guests it names that moved
+        # away since were in its runs there before
         self._includes[job_id] = (
             frozenset() if jc.refused is not None
             else None if jc.unresolved is not None
-            else frozenset(jc.included)
+            else frozenset(jc.included).union(jc.skipped_other_node)
         )  # fmt: skip
         if jc.refused is not None:
             # PVE refuses it before fork_worker (PVE/API2/VZDump.pm vzdump): no task
@@ -262,7 +265,8 @@ class TaskPredictor:
         ``PVE/API2/VZDump.pm`` ``vzdump`` names a run by its node's only local guest).
         Otherwise a run holds guests of its job's selection (``PVE/VZDump.pm``
         ``get_included_guests``, placed on the nodes when it starts): it may hold one
-        when its job includes one today, wherever that guest is now. Its job is the one
+        when its job includes one today, wherever that guest is now (a job with
+        ``node`` set: one it names, on that node or not). Its job is the one
         :meth:`guests` pairs it with, if every enabled job due then has guests on the
         node today (a node drained since ran jobs it has no guest of now, which the
         pairing does not know); else any job due at its start on its node, enabled or
