@@ -244,29 +244,6 @@ def test_a_new_guests_creation_ends_the_walk(
     assert {g["vmid"]: g for g in cold}[400]["freshness"] == "pending"
 
 
-def test_a_dead_runs_failure_does_not_keep_a_new_guest_walking(
-    simulator_factory: SimulatorFactory,
-) -> None:
-    """pve1's run of last night died before any guest (PBS unreachable): its failure
-    goes to the guests its job holds on pve1 today, 400 among them, although 400 was
-    created an hour after that run started (``qmcreate``). That given failure is no
-    sign that 400 was in a run: when the run of the 18th left it out and no other
-    node's run of that event holds it, its creation is asked, and pve1's older runs are
-    not read for it (4 logs, 14 before). 400 is pending (the dead run started before it
-    existed, ``assess``), as before."""
-    data = drained_cluster()
-    data["guests"].append(sim_guest(400, name="new"))
-    data["tasks"].append(guest_task("qmcreate", 400, start=parse_timestamp("2026-11-19T22:00:00Z")))
-    error = "could not activate storage 'pbs': pbs: error fetching datastores - 500 Can't connect"
-    for task in data["tasks"]:
-        if task.get("node") == "pve1" and task.get("starttime") == _night(19) + 2:
-            task["log_recipe"] = {"job": "daily", "job_error": error}
-    sim = simulator_factory(Scenario.from_dict(data))
-    g = _coverage(sim)[400]
-    assert g["freshness"] == "pending" and g["last_backup"] is None, g
-    assert _logs_read(sim) == 4
-
-
 def _moved_beside_another_job(*, drained: bool = False) -> dict[str, Any]:
     """Jobs ``daily`` (100, 101, 200) and ``other`` (300, 301), both at 21:00. 100 moved
     from pve2 to pve1 on the morning of the 19th; 101, 300 and 301 stay on pve2, 200 on

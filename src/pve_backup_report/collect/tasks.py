@@ -333,13 +333,13 @@ class _Reader:
 
     def _parked(self, st: _NodeState) -> dict[int, int]:
         """Guests of the node that a search found in no run of the event of a home run
-        that left them out (``guest_search``), without any result (but a dead run's,
-        ``_guests_with_results``), with the start of that run. Most were created since
-        (pending), and then no older run holds them: pve-manager ``PVE/VZDump.pm``
-        ``get_included_guests`` picks a run's guests when it starts. So the walk stops
-        there for them while their creation is not asked (``ask_creations``, once the
-        other logs are read), and for good when it is known to be after that run (the
-        task cache's, or found); one not created since is walked back as before."""
+        that left them out (``guest_search``), without any result, with the start of
+        that run. Most were created since (pending), and then no older run holds them:
+        pve-manager ``PVE/VZDump.pm`` ``get_included_guests`` picks a run's guests when
+        it starts. So the walk stops there for them while their creation is not asked
+        (``ask_creations``, once the other logs are read), and for good when it is known
+        to be after that run (the task cache's, or found); one not created since is
+        walked back as before."""
         if not self.search.stopped_at:
             return {}
         have = self._guests_with_results()
@@ -358,12 +358,8 @@ class _Reader:
         )
 
     def _guests_with_results(self) -> set[int]:
-        """The guests a log showed in a run. Not a failure a run that died before any
-        guest gave them (no start of their own: the guests its job holds on the node
-        today, who may not have existed then, ``assess.pending_candidates``)."""
         for r in self.results[self._counted :]:
-            if r.status != "failed" or r.started is not None:
-                self._with_result.add(r.vmid)
+            self._with_result.add(r.vmid)
         self._counted = len(self.results)
         return self._with_result
 
