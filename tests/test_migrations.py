@@ -210,19 +210,17 @@ def test_a_new_guest_is_searched_for_one_event_only(simulator_factory: Simulator
     assert _logs_read(sim) == pve1_runs + 2
 
 
-def test_a_new_guests_creation_ends_the_walk(
+def test_a_new_guest_known_created_stops_a_warm_runs_walk(
     simulator_factory: SimulatorFactory, tmp_path: Path
 ) -> None:
-    """400 was created this morning (``qmcreate``); no run holds it. Once last night's
-    runs show it in none (pve1's left it out, the other nodes' do not hold it), its
-    creation is asked (one task list per node, ``collect_creation``): it was created
-    after that run, so no older run can hold it (pve-manager ``PVE/VZDump.pm``
-    ``get_included_guests`` picks a run's guests when it starts), and pve1's older runs
-    are not read for it, nor paged to (pages of four tasks here). Without the creation
-    task (the test above) they are, after the same lookup. The lookup after the history
-    uses the same task lists, and the task cache keeps the creation: the warm run asks
-    one page per node and nothing else. Cold, warm and uncached runs judge it the same:
-    pending."""
+    """400 was created this morning (``qmcreate``); no run holds it. The cold run reads
+    pve1's runs back through the window for it, as above, and then finds its creation
+    (``collect_creation``), which the task cache keeps. The warm run knows from that
+    creation that no run before it can hold 400 (pve-manager ``PVE/VZDump.pm``
+    ``get_included_guests`` picks a run's guests when it starts): once last night's
+    runs show it in none, pve1's walk stops. With task-list pages of four tasks, it
+    asks pve1's first page only, not the three that reach the window's start. Both runs
+    judge it the same: pending."""
     data = drained_cluster()
     data["guests"].append(sim_guest(400, name="new"))
     data["tasks"].append(guest_task("qmcreate", 400, start=parse_timestamp("2026-11-20T09:00:00Z")))
@@ -231,9 +229,8 @@ def test_a_new_guests_creation_ends_the_walk(
     env = {"PVE_PBS_CONTENT": "false", "PVE_TASK_HISTORY_LIMIT": "4"}
     first = run(sim, "--now", str(NOW), "-vv", *cache, env=env)
     second = run(sim, "--now", str(NOW), "-vv", *cache, env=env)
-    assert "3 logs read, 0 from cache" in first.stdout  # 14 before
-    assert "GET /nodes/{node}/tasks: 6 request(s)" in first.stdout  # 3 pages, 3 creation lists
-    assert "1 guest(s) created since the run that left them out" in first.stdout
+    assert "14 logs read, 0 from cache" in first.stdout
+    assert "GET /nodes/{node}/tasks: 8 request(s)" in first.stdout  # 3 + 1 + 1, 3 creation
     assert "0 logs read" in second.stdout
     assert "creation tasks: 1 guest(s) created since their expected run (cached)" in second.stdout
     assert "GET /nodes/{node}/tasks: 3 request(s)" in second.stdout  # one page per node

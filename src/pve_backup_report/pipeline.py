@@ -24,16 +24,12 @@ from pve_backup_report.analysis.assess import (
     pending_candidates,
 )
 from pve_backup_report.analysis.coverage import CoverageResult, analyse_coverage
-from pve_backup_report.analysis.creation import Candidate, settling
+from pve_backup_report.analysis.creation import Candidate
 from pve_backup_report.analysis.history import GuestHistory
 from pve_backup_report.analysis.pbs_content import PbsContent
 from pve_backup_report.analysis.pbs_health import StorageSpace
 from pve_backup_report.collect.backup_sources import collect_backup_sources
-from pve_backup_report.collect.creation import (
-    CreationCollection,
-    CreationListing,
-    collect_creations,
-)
+from pve_backup_report.collect.creation import CreationCollection, collect_creations
 from pve_backup_report.collect.inventory import collect_inventory, with_notes
 from pve_backup_report.collect.parallel import worker_pool
 from pve_backup_report.collect.progress import Progress, no_progress
@@ -113,8 +109,7 @@ def _run_assessment(
         try:
             result = _with_creations(
                 result, client, settings, progress,
-                (got.histories, got.readable, got.content, extra), (cache, history),
-                options.now - window,
+                (got.histories, got.readable, got.content, extra), cache, options.now - window,
             )  # fmt: skip
         finally:  # also when the check's timeout stops the lookup: keep what was read
             if cache is not None:
@@ -339,14 +334,6 @@ def _history_and_sources(
         history.logs_fetched,
         history.logs_cached,
     )
-    if history.creation_listing is not None:
-        log.info(
-            "creation tasks of guests in no run: %d tasks listed, %d clone logs read, %d "
-            "guest(s) created since the run that left them out",
-            history.creation_listing.listed,
-            len(history.creation_listing.clones),
-            len(history.creations),
-        )
     return _Collected(
         history, history.histories, history.readable_nodes, sources.content, sources.spaces,
         anomalies,
@@ -376,28 +363,21 @@ def _with_creations(
     settings: Settings,
     progress: Progress,
     inputs: tuple[dict[int, GuestHistory], frozenset[str], PbsContent | None, list[Anomaly]],
-    known: tuple[TaskCache | None, HistoryCollection],
+    cache: TaskCache | None,
     oldest: int,
 ) -> Assessment:
     """Judge again the guests without any result once their creation tasks are known
     (``collect_creation``): one created after its expected run is pending. A creation
-    the cache knows, or the history found, to be after that run (and since ``oldest``,
-    the window's start) settles its guest without asking PVE; the others are looked up
-    in the creation tasks the history listed when they reach back far enough."""
+    the cache knows to be after that run (and since ``oldest``, the window's start)
+    settles its guest without asking PVE."""
     candidates = pending_candidates(first)
-    cache, history = known
-    if cache is not None:
-        cache.creations.update(history.creations)  # saved with the run's tasks
     if not candidates:
         return first
-    cached = cache.creations if cache is not None else {}
-    creations = settling({**cached, **history.creations}, candidates, oldest)
+    creations = cache.known_creations(candidates, oldest) if cache is not None else {}
     anomalies: tuple[Anomaly, ...] = ()
     rest = {v: c for v, c in candidates.items() if v not in creations}
     if rest:
-        made = _lookup_creations(
-            client, first.inventory, rest, settings, progress, history.creation_listing
-        )
+        made = _lookup_creations(client, first.inventory, rest, settings, progress)
         creations, anomalies = {**creations, **made.creations}, made.anomalies
         if cache is not None:
             cache.creations.update(made.creations)  # saved with the run's tasks
@@ -429,13 +409,11 @@ def _lookup_creations(
     candidates: Mapping[int, Candidate],
     settings: Settings,
     progress: Progress,
-    listing: CreationListing | None = None,
 ) -> CreationCollection:
     progress(f"creation tasks of {len(candidates)} guest(s) without any backup")
     made = collect_creations(
-        client, inventory, candidates, settings.task_history_limit, settings.max_workers,
-        listing,
-    )  # fmt: skip
+        client, inventory, candidates, settings.task_history_limit, settings.max_workers
+    )
     log.info(
         "creation tasks: %d tasks listed, %d clone logs read, %d guest(s) created since "
         "their expected run",

@@ -98,23 +98,3 @@ def newest(creations: Iterable[GuestCreation]) -> dict[int, GuestCreation]:
         if old is None or (c.started, c.upid) > (old.started, old.upid):
             out[c.vmid] = c
     return out
-
-
-def settling(
-    creations: Mapping[int, GuestCreation], candidates: Mapping[int, Candidate], since: int
-) -> dict[int, GuestCreation]:
-    """The known creations that settle a candidate without asking PVE again: one of the
-    guest's type that started after the run it was expected in, and within the history
-    window (``since``). The guest is pending then, and stays so whatever newer creation
-    (a re-created VMID) there is, as long as that run is the expected one."""
-    out: dict[int, GuestCreation] = {}
-    for vmid, c in candidates.items():
-        found = creations.get(vmid)
-        if (
-            found
-            and found.guest_type == c.guest_type
-            and found.started > c.expected
-            and found.started >= since
-        ):
-            out[vmid] = found
-    return out

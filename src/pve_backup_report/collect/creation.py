@@ -1,11 +1,7 @@
 """When were the guests that have no backup result yet created? (acquisition)
 
 Asked only when some covered guest has no result at all in the history window although a
-run was due (``assess.pending_candidates``): was it created after that run? Asked first
-during the history for the guests a run left out and no other node's run of that event
-holds (``collect_tasks``: no older run need be read for one created since); the lookup
-after the history reuses that listing (``CreationListing``) when it reaches back far
-enough.
+run was due (``assess.pending_candidates``): was it created after that run?
 
 Cost: one ``/nodes/{node}/tasks?since=…&source=all`` page per online node (more pages
 only while PVE's ``total`` says more match), all nodes in parallel, ``since`` being the
@@ -27,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pve_backup_report.analysis.creation import (
     CLONE_TASKS,
@@ -47,28 +43,12 @@ from pve_backup_report.model import Anomaly, Inventory, Severity
 _CLONE_LOG_LINES = 100  # the "creating a clone" line is among the first ones
 
 
-@dataclass
-class CreationListing:
-    """The creation and clone tasks of every online node since ``since``, and the clone
-    logs read so far (a clone's UPID -> its source and new VMID; None when its log did
-    not say or could not be read). Listed once per run, by the first question (the
-    history's, ``collect_tasks``, or the one after it) and reused by the later ones
-    about guests expected at or after ``since``; filled with clone logs as they are read."""
-
-    since: int
-    tasks: tuple[TaskInfo, ...]
-    listed: int  # tasks the nodes listed (creation or not)
-    anomalies: tuple[Anomaly, ...]  # nodes whose list could not be read
-    clones: dict[str, tuple[int, int] | None] = field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class CreationCollection:
     creations: dict[int, GuestCreation]  # only candidates' VMIDs, of the right type
-    anomalies: tuple[Anomaly, ...]  # a listing's, the first time it is used
+    anomalies: tuple[Anomaly, ...]
     tasks_listed: int = 0
     logs_fetched: int = 0
-    listing: CreationListing | None = None
 
 
 def collect_creations(
@@ -77,46 +57,28 @@ def collect_creations(
     candidates: Mapping[int, Candidate],
     page_size: int = 1000,
     workers: int = 16,
-    listing: CreationListing | None = None,
-    list_since: int | None = None,
 ) -> CreationCollection:
-    """The newest creation task of each candidate created after its expected run, from
-    ``listing`` when it reaches back far enough, else from a new one that reaches back
-    to ``list_since`` if that is older (for later questions)."""
+    """The newest creation task of each candidate created after its expected run."""
     if not candidates:
-        return CreationCollection({}, (), listing=listing)
+        return CreationCollection({}, ())
     since = min(c.expected for c in candidates.values())
+    nodes = [n.name for n in inventory.nodes if n.status == "online"]
+    anomalies: list[Anomaly] = []
     with worker_pool(max(1, workers)) as pool:
-        fresh = listing is None or listing.since > since
-        if listing is None or fresh:
-            oldest = since if list_since is None else min(since, list_since)
-            listing = _listing(client, inventory, oldest, page_size, pool)
-        tasks = [t for t in listing.tasks if t.starttime >= since]
+        listed = list(pool.map(lambda n: _node_tasks(client, n, since, page_size), nodes))
+        tasks: list[TaskInfo] = []
+        count = 0
+        for node, got in zip(nodes, listed, strict=True):
+            if isinstance(got, ApiError):
+                anomalies.append(_unreadable(node, got))
+                continue
+            count += got[1]
+            tasks += got[0]
         found = [c for t in tasks if (c := _direct(t, candidates)) is not None]
         known = newest(found)
         clones = [t for t in tasks if _may_clone(t, candidates, known)]
-        read = _read_clones(client, pool, [t for t in clones if t.upid not in listing.clones])
-        listing.clones.update(read)
-        found += [c for t in clones if (c := _cloned(t, listing.clones[t.upid], candidates))]
-    anomalies = listing.anomalies if fresh else ()
-    return CreationCollection(newest(found), anomalies, listing.listed, len(read), listing)
-
-
-def _listing(
-    client: PveClient, inventory: Inventory, since: int, page_size: int, pool: ThreadPoolExecutor
-) -> CreationListing:
-    nodes = [n.name for n in inventory.nodes if n.status == "online"]
-    listed = list(pool.map(lambda n: _node_tasks(client, n, since, page_size), nodes))
-    anomalies: list[Anomaly] = []
-    tasks: list[TaskInfo] = []
-    count = 0
-    for node, got in zip(nodes, listed, strict=True):
-        if isinstance(got, ApiError):
-            anomalies.append(_unreadable(node, got))
-            continue
-        count += got[1]
-        tasks += got[0]
-    return CreationListing(since, tuple(tasks), count, tuple(anomalies))
+        found += _read_clones(client, pool, clones, candidates)
+    return CreationCollection(newest(found), tuple(anomalies), count, len(clones))
 
 
 def _node_tasks(
@@ -183,34 +145,28 @@ def _may_clone(
 
 
 def _read_clones(
-    client: PveClient, pool: ThreadPoolExecutor, clones: list[TaskInfo]
-) -> dict[str, tuple[int, int] | None]:
-    """Each clone's source and new VMID, from its log (None: unknown, its guest is then
-    reported as never backed up)."""
-
-    def one(task: TaskInfo) -> tuple[int, int] | None:
+    client: PveClient,
+    pool: ThreadPoolExecutor,
+    clones: list[TaskInfo],
+    candidates: Mapping[int, Candidate],
+) -> list[GuestCreation]:
+    def one(task: TaskInfo) -> GuestCreation | None:
         path = f"/nodes/{task.node}/tasks/{task.upid}/log"
         try:
             page = client.get_page(path, {"start": 0, "limit": _CLONE_LOG_LINES})
         except ApiError:
-            return None
+            return None  # the clone stays unknown: its guest is reported as never backed up
         data = page.data if isinstance(page.data, list) else []
         lines = [i.get("t", "") for i in data if isinstance(i, dict)]
-        return clone_target(t for t in lines if isinstance(t, str))
+        pair = clone_target(t for t in lines if isinstance(t, str))
+        if pair is None:
+            return None
+        source, vmid = pair
+        c = candidates.get(vmid)
+        if c is None or c.guest_type != CLONE_TASKS[task.type]:
+            return None
+        return GuestCreation(
+            vmid, c.guest_type, task.type, task.starttime, task.node, task.upid, source
+        )
 
-    return {t.upid: pair for t, pair in zip(clones, pool.map(one, clones), strict=True)}
-
-
-def _cloned(
-    task: TaskInfo, pair: tuple[int, int] | None, candidates: Mapping[int, Candidate]
-) -> GuestCreation | None:
-    """The creation of a candidate by a clone whose log named it."""
-    if pair is None:
-        return None
-    source, vmid = pair
-    c = candidates.get(vmid)
-    if c is None or c.guest_type != CLONE_TASKS[task.type]:
-        return None
-    return GuestCreation(
-        vmid, c.guest_type, task.type, task.starttime, task.node, task.upid, source
-    )
+    return [c for c in pool.map(one, clones) if c is not None]

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pve_backup_report.analysis.creation import Candidate, GuestCreation, settling
+from pve_backup_report.analysis.creation import Candidate, GuestCreation
 from pve_backup_report.analysis.history import RESULT_STATUSES, GuestBackupResult, ResultStatus
 from pve_backup_report.atomic import atomic_write_text
 from pve_backup_report.collect import json_decode
@@ -153,9 +153,23 @@ class TaskCache:
     def known_creations(
         self, candidates: Mapping[int, Candidate], since: int
     ) -> dict[int, GuestCreation]:
-        """The cached creations that settle a candidate without asking PVE again
-        (``settling``); once a later run is expected, PVE is asked again."""
-        return settling(self.creations, candidates, since)
+        """The cached creations that settle a candidate without asking PVE again: one
+        of the guest's type that started after the run it was expected in, and within
+        the history window (``since``: older ones are dropped when the cache is saved).
+        The guest is pending then, and stays so whatever newer creation (a re-created
+        VMID) there is, as long as that run is the expected one; once a later run is
+        expected, PVE is asked again."""
+        out: dict[int, GuestCreation] = {}
+        for vmid, c in candidates.items():
+            found = self.creations.get(vmid)
+            if (
+                found
+                and found.guest_type == c.guest_type
+                and found.started > c.expected
+                and found.started >= since
+            ):
+                out[vmid] = found
+        return out
 
     def fresh_notes(self, wall_clock: int) -> dict[int, str]:
         return {

@@ -45,7 +45,7 @@ from pve_backup_report.analysis.coverage import (
     included_guests,
     selection_index,
 )
-from pve_backup_report.analysis.creation import Candidate, GuestCreation
+from pve_backup_report.analysis.creation import GuestCreation
 from pve_backup_report.analysis.history import (
     GuestBackupResult,
     GuestHistory,
@@ -58,7 +58,6 @@ from pve_backup_report.analysis.history import (
     task_from_api,
     task_status_kind,
 )
-from pve_backup_report.collect.creation import CreationListing, collect_creations
 from pve_backup_report.collect.guest_search import CrossNodeSearch
 from pve_backup_report.collect.inventory import normalise_job
 from pve_backup_report.collect.parallel import Ahead, worker_pool
@@ -136,10 +135,6 @@ class HistoryCollection:
     logs_cached: int = 0
     # readable nodes that list no vzdump task at all in the window
     empty_nodes: frozenset[str] = frozenset()
-    # creations found of guests found in no run (``_Reader.ask_creations``), and the
-    # creation tasks listed for them (reused by the lookup after the history)
-    creations: dict[int, GuestCreation] = field(default_factory=dict)
-    creation_listing: CreationListing | None = None
 
 
 @dataclass
@@ -279,13 +274,9 @@ class _Reader:
         self.search, self.runs = search
         self.pairer = self.runs  # pairs the runs that died before any guest with their job
         self._dead_checked: set[int] = set()  # stopped searches checked for a dead run
-        # creations known (the task cache's, then those found, ``ask_creations``), the
-        # stopped guests asked about, the guests' types, and the guests with a result so
-        # far (of ``results``' first ``_counted``): see ``_parked``
-        self.created = dict(created or {})
-        self.found: dict[int, GuestCreation] = {}  # found this run (for the cache)
-        self.listing: CreationListing | None = None  # the creation tasks, once listed
-        self._asked: set[int] = set()
+        # the task cache's creations (``_created_since``), the guests' types, and the
+        # guests with a result so far (of ``results``' first ``_counted``)
+        self.created = created or {}
         self._types = {g.vmid: g.type for g in inventory.guests}
         self._with_result: set[int] = set()
         self._counted = 0
@@ -309,7 +300,7 @@ class _Reader:
         """The unknown tasks of the node to read this round (see the class docstring)."""
         st.seen = len(self.search.journal)
         ends_from = self._use_cached(st)
-        w = _Walk(set(st.wanted), {**self._parked(st), **self.search.resolved(st.wanted)})
+        w = _Walk(set(st.wanted), {**self._created_since(st), **self.search.resolved(st.wanted)})
         w.lacking -= w.success_end.keys()
         absences = self._absences(st)  # events the node made no task for, newest first
         for i, task in enumerate(st.tasks):
@@ -331,70 +322,31 @@ class _Reader:
             st.done = True
         return w.take
 
-    def _parked(self, st: _NodeState) -> dict[int, int]:
+    def _created_since(self, st: _NodeState) -> dict[int, int]:
         """Guests of the node that a search found in no run of the event of a home run
-        that left them out (``guest_search``), without any result, with the start of
-        that run. Most were created since (pending), and then no older run holds them:
-        pve-manager ``PVE/VZDump.pm`` ``get_included_guests`` picks a run's guests when
-        it starts. So the walk stops there for them while their creation is not asked
-        (``ask_creations``, once the other logs are read), and for good when it is known
-        to be after that run (the task cache's, or found); one not created since is
-        walked back as before."""
-        if not self.search.stopped_at:
+        that left them out (``guest_search``), without any result, and that the task
+        cache knows were created after that run started: pve-manager ``PVE/VZDump.pm``
+        ``get_included_guests`` picks a run's guests when it starts, so no older run
+        holds them, and the walk stops there for them (they are judged with that
+        creation, ``assess``), as a warm run's pages need not reach further back for
+        them. With the start of that run."""
+        if not self.created or not self.search.stopped_at:
             return {}
-        have = self._guests_with_results()
-        return {
-            v: start
-            for v, start in self.search.stopped_at.items()
-            if v in st.wanted
-            and v not in have
-            and (v not in self._asked or self._created_after(v, start))
-        }
-
-    def _created_after(self, vmid: int, start: int) -> bool:
-        made = self.created.get(vmid)
-        return (
-            made is not None and made.guest_type == self._types.get(vmid) and made.started > start
-        )
-
-    def _guests_with_results(self) -> set[int]:
         for r in self.results[self._counted :]:
             self._with_result.add(r.vmid)
         self._counted = len(self.results)
-        return self._with_result
-
-    def ask_creations(self, states: list[_NodeState]) -> bool:
-        """Ask when the parked guests not known to be created since were created: one
-        task list per online node (``collect_creation``), kept for the lookup after the
-        history. True when one was not created after the run that left it out (or its
-        creation was not found): its node is planned again, walking back for it."""
-        have = self._guests_with_results()
-        asking = {
-            v: Candidate(v, self._types[v], start)
-            for v, start in self.search.stopped_at.items()
-            if v not in self._asked and v not in have and v in self._types
-            and not self._created_after(v, start)
-        }  # fmt: skip
-        if not asking:
-            return False
-        self._asked |= asking.keys()
-        options = self.options
-        # listed from the events of those runs: the lookup after the history asks about
-        # guests expected at an event, not at a run's start (``TOLERANCE_S`` after it)
-        oldest = min(c.expected for c in asking.values()) - TOLERANCE_S
-        made = collect_creations(
-            self.client, self.inventory, asking, options.page_size, options.workers,
-            self.listing, oldest,
-        )  # fmt: skip
-        self.listing = made.listing
-        self.anomalies.extend(made.anomalies)
-        self.found.update(made.creations)
-        self.created.update(made.creations)
-        walk = {v for v, c in asking.items() if not self._created_after(v, c.expected)}
-        for st in states:
-            if st.readable and not walk.isdisjoint(st.wanted):
-                st.done = False
-        return bool(walk)
+        out: dict[int, int] = {}
+        for v, start in self.search.stopped_at.items():
+            made = self.created.get(v)
+            if (
+                made is not None
+                and v in st.wanted
+                and v not in self._with_result
+                and made.guest_type == self._types.get(v)
+                and made.started > start
+            ):
+                out[v] = start
+        return out
 
     def _use_cached(self, st: _NodeState) -> list[int]:
         """Take the results of the node's cached logs (``outcome``) once per list length,
@@ -816,7 +768,7 @@ def collect_history(
     """The latest result and latest success of every judged guest, reading only the
     task logs that can still change them (cached ones are not read again). ``asked``:
     the nodes' first task-list pages, already asked (:func:`ask_first_pages`).
-    ``created``: the creations the task cache knows (``_Reader._parked``).
+    ``created``: the creations the task cache knows (``_Reader._created_since``).
 
     Example::
 
@@ -854,8 +806,6 @@ def collect_history(
         logs_fetched=counters["fetched"],
         logs_cached=counters["cached"],
         empty_nodes=frozenset(s.name for s in states if s.readable and s.total == 0),
-        creations=reader.found,
-        creation_listing=reader.listing,
     )
 
 
@@ -917,8 +867,6 @@ def _read_rounds(
         if not batch:
             if reader.settle(states):
                 continue  # a migrated guest's search started or ended
-            if reader.ask_creations(states):
-                continue  # a guest found in no run was not created since: walk back
             return
         left = sum(1 for s in states if not s.done)
         progress(
