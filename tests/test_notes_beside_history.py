@@ -119,7 +119,7 @@ def test_notes_are_read_beside_the_history_within_max_workers(tmp_path: Path) ->
     assert [s.coverage for s in first.guests] == [s.coverage for s in again.guests]
     # all the threads together: the notes' pool beside the history's and the PBS side
     assert watch.most == WORKERS
-    assert watch.overlapped, "no other request while the configs were read"
+    assert watch.overlapped, "the storage content was not asked beside the configs"
     assert sum("/config" in p for p in watch.paths) == len(GUESTS)
     # read once, then from the cache for a while
     assert not any("/config" in p for p in second.paths)
