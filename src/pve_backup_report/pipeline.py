@@ -28,7 +28,7 @@ from pve_backup_report.analysis.creation import Candidate
 from pve_backup_report.analysis.history import GuestHistory
 from pve_backup_report.analysis.pbs_content import PbsContent
 from pve_backup_report.analysis.pbs_health import StorageSpace
-from pve_backup_report.collect.backup_sources import collect_backup_sources
+from pve_backup_report.collect.backup_sources import BackupSources, collect_backup_sources
 from pve_backup_report.collect.creation import CreationCollection, collect_creations
 from pve_backup_report.collect.inventory import collect_inventory, with_notes
 from pve_backup_report.collect.parallel import worker_pool
@@ -43,7 +43,7 @@ from pve_backup_report.collect.tasks import (
     collect_history,
 )
 from pve_backup_report.config import Settings
-from pve_backup_report.model import Anomaly, Guest, Inventory, Node, Severity
+from pve_backup_report.model import Anomaly, Guest, GuestType, Inventory, Node, Severity
 from pve_backup_report.timeutil import window_s
 
 log = logging.getLogger("nagiosplugin.pve_backup_report")
@@ -323,6 +323,7 @@ def _history_and_sources(
             progress,
             asked,
             cache.creations if cache is not None else None,
+            _NewestSnapshots(sources_future),
         )
         sources = sources_future.result()
     anomalies = [*sources.anomalies, *history.anomalies]
@@ -338,6 +339,29 @@ def _history_and_sources(
         history, history.histories, history.readable_nodes, sources.content, sources.spaces,
         anomalies,
     )  # fmt: skip
+
+
+class _NewestSnapshots:
+    """The start of a guest's newest snapshot on the PBS storages read, for the history's
+    reading order (``collect_history``), once the side thread has read them: None
+    before, so that the history never waits for the content."""
+
+    def __init__(self, sources: Future[BackupSources]) -> None:
+        self._sources = sources
+        self._content: PbsContent | None = None
+        self._ready = False
+
+    def __call__(self, vmid: int, guest_type: GuestType) -> int | None:
+        if not self._ready:
+            if not self._sources.done():
+                return None
+            self._ready = True
+            if self._sources.exception() is None:
+                self._content = self._sources.result().content
+        if self._content is None:
+            return None
+        snapshot = self._content.newest(vmid, guest_type)
+        return snapshot.ctime if snapshot is not None else None
 
 
 def _stats(client: PveClient, t0: float, history: HistoryCollection | None) -> CollectStats:
