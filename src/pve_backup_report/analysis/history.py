@@ -674,61 +674,31 @@ def _check_inputs(task: TaskInfo, expected: Collection[int] | None, tz: str | No
         raise HistoryDataError(f"time zone is not a string: {tz!r:.40}")
 
 
-@dataclass(frozen=True)
-class ScannedLog:
-    """A vzdump log read line by line once (:func:`scan_log`), not yet judged against the
-    guests its run was to back up (:func:`parse_task`): the reading, most of the work,
-    needs neither, so the thread that fetched the log does it while the reader judges
-    the logs before it."""
-
-    reason: str | None  # why the log gives no results (unavailable, empty); else None
-    state: _LogState | None  # None with a reason, or when the log was not usable
-    zone_problem: str | None
-    error: HistoryDataError | None = None  # a line that is no string
-
-
-def scan_log(log: Sequence[str] | None, tz: str | None) -> ScannedLog:
-    """The log read once, in the node's time zone ``tz``; pure (any thread)."""
-    reason = _unavailable_reason(log)
-    if reason is not None or log is None:
-        return ScannedLog(reason or Msg("no_log"), None, None)
-    if tz is not None and not isinstance(tz, str):
-        return ScannedLog(None, None, None, HistoryDataError("time zone is not a string"))
-    zone, zone_problem = _resolve_zone(tz)
-    state = _LogState(zone)
-    try:
-        state.feed(log)
-    except HistoryDataError as exc:
-        return ScannedLog(None, None, None, exc)
-    if state.nonblank == 0:
-        return ScannedLog(Msg("empty_log"), None, None)
-    return ScannedLog(None, state, zone_problem)
-
-
 def parse_task(
     task: TaskInfo,
     log: Sequence[str] | None,
     expected_vmids: Collection[int] | None = None,
     tz: str | None = None,
-    scanned: ScannedLog | None = None,
 ) -> TaskParse:
     """Per-guest results of one vzdump task.
 
     ``log`` is the task log, one string per line (``None`` when it could not be read);
     ``expected_vmids`` are the guests the job was to back up on the task's node, when known;
-    ``tz`` is the node's IANA time zone for the ``Backup started at`` style lines;
-    ``scanned``: that log already read (:func:`scan_log` of ``log`` and ``tz``).
+    ``tz`` is the node's IANA time zone for the ``Backup started at`` style lines.
     Raises :class:`HistoryDataError` only for unusable inputs (wrong task type, non-string
     lines), never because of what the log says.
     """
     _check_inputs(task, expected_vmids, tz)
-    if scanned is None:
-        scanned = scan_log(log, tz)
-    if scanned.error is not None:
-        raise scanned.error
-    if scanned.state is None:
-        return _fallback(task, scanned.reason or Msg("no_log"), expected_vmids)
-    return _build(task, scanned.state, expected_vmids, scanned.zone_problem)
+    reason = _unavailable_reason(log)
+    if reason is not None or log is None:
+        return _fallback(task, reason or Msg("no_log"), expected_vmids)
+
+    zone, zone_problem = _resolve_zone(tz)
+    state = _LogState(zone)
+    state.feed(log)
+    if state.nonblank == 0:
+        return _fallback(task, Msg("empty_log"), expected_vmids)
+    return _build(task, state, expected_vmids, zone_problem)
 
 
 def _build(

@@ -50,13 +50,11 @@ from pve_backup_report.analysis.history import (
     GuestBackupResult,
     GuestHistory,
     HistoryDataError,
-    ScannedLog,
     TaskInfo,
     TaskParse,
     latest_results,
     parse_task,
     same_guest_results,
-    scan_log,
     task_from_api,
     task_status_kind,
 )
@@ -694,12 +692,14 @@ class _Reader:
                     found.append((task, got.died or got.results[0].message))
         return found[0] if len(found) == 1 else None
 
-    def read(self, batch: Iterable[tuple[tuple[_NodeState, TaskInfo], _Fetched]]) -> None:
+    def read(
+        self, batch: Iterable[tuple[tuple[_NodeState, TaskInfo], list[str] | ApiError]]
+    ) -> None:
         for (st, task), fetched in batch:
             self.counters["fetched"] += 1
             got = _parse(
-                task, fetched.log, self.inventory, st.tz, self.anomalies,
-                self.selections, partial(self._pairing, st, task), fetched,
+                task, fetched, self.inventory, st.tz, self.anomalies,
+                self.selections, partial(self._pairing, st, task),
             )  # fmt: skip
             parsed = got.task
             self.known[task.upid] = parsed
@@ -723,36 +723,16 @@ class _Reader:
         return self.pairer.run_of(st.tasks, st.tasks.index(task), st.tz)
 
 
-@dataclass(frozen=True)
-class _Fetched:
-    """A log as its worker leaves it: the lines (or why none), the command line and the
-    lines read once (``scan_log``); the reader judges it (``_parse``)."""
-
-    log: list[str] | ApiError
-    command: VzdumpCommand | None
-    scanned: ScannedLog
-
-
-def _fetch_and_scan(client: PveClient, task: TaskInfo, tz: str | None, cap: int) -> _Fetched:
-    """The log, its command line and its lines read once, in the worker that fetched it:
-    most of a log's parsing needs nothing the reader learns meanwhile, and done here it
-    does not wait, at a round's end, for the logs before it to be judged."""
-    fetched = _fetch_log(client, task, cap)
-    log = None if isinstance(fetched, ApiError) else fetched
-    command = parse_vzdump_command(log) if log else None
-    return _Fetched(fetched, command, scan_log(log, tz))
-
-
 def _fetching(
     pool: ThreadPoolExecutor, client: PveClient, options: HistoryOptions
-) -> Ahead[tuple[_NodeState, TaskInfo], _Fetched]:
-    """A round's logs, fetched (and read once) in parallel as they are added, at most
-    ``_AHEAD`` per worker ahead of the one being judged: a round can list thousands of
-    logs, so without a bound they would all wait in memory at once."""
+) -> Ahead[tuple[_NodeState, TaskInfo], list[str] | ApiError]:
+    """A round's logs, fetched in parallel as they are added, at most ``_AHEAD`` per
+    worker ahead of the one being parsed: a round can list thousands of logs, and the
+    parsing (one thread) is slower than the fetching, so without a bound they would all
+    wait in memory at once."""
 
-    def fetch(item: tuple[_NodeState, TaskInfo]) -> _Fetched:
-        st, task = item
-        return _fetch_and_scan(client, task, st.tz, options.log_limit)
+    def fetch(item: tuple[_NodeState, TaskInfo]) -> list[str] | ApiError:
+        return _fetch_log(client, item[1], options.log_limit)
 
     return Ahead(pool, fetch, max(1, options.workers) * _AHEAD)
 
@@ -1164,17 +1144,6 @@ def _command_storage(command: VzdumpCommand, node: str, inventory: Inventory) ->
     return inventory.node_default_storage.get(node) or "local"
 
 
-def _told(found: Iterable[Anomaly], error: ApiError | None) -> list[Anomaly]:
-    """A log's anomalies; when it could not be read at all, saying why, not "no log"."""
-    out = []
-    for a in found:
-        m = a.message
-        if error is not None and isinstance(m, Msg) and m.params.get("error") == "no log":
-            a = replace(a, message=Msg(m.code, **{**m.params, "error": error.message}))
-        out.append(a)
-    return out
-
-
 def _parse(
     task: TaskInfo,
     fetched: list[str] | ApiError | None,
@@ -1183,7 +1152,6 @@ def _parse(
     anomalies: list[Anomaly],
     selections: _Selections | None = None,
     pairing: Callable[[], RunPairing] | None = None,
-    pre: _Fetched | None = None,
 ) -> _Parsed:
     """What the log taught, and its vzdump command line.
 
@@ -1191,11 +1159,10 @@ def _parse(
     logging it (pve-manager ``PVE/API2/VZDump.pm`` ``vzdump`` worker: ``PVE::VZDump->new``
     failed, or ``getlock`` timed out) is paired with the job due at its start on its node
     (``pairing``), so that ``parse_task`` fails that job's guests with the task's error.
-    ``pre``: the command line and the lines read in the worker (``_fetch_and_scan``).
     """
     error = fetched if isinstance(fetched, ApiError) else None
     log = None if isinstance(fetched, ApiError) else fetched
-    command = pre.command if pre is not None else parse_vzdump_command(log) if log else None
+    command = parse_vzdump_command(log) if log else None
     selections = selections or _Selections(inventory)
     target = _Target()
     dead: RunPairing | None = None
@@ -1205,13 +1172,17 @@ def _parse(
         dead = pairing()
         target = _job_target(task, dead, inventory, selections)
     try:
-        scanned = pre.scanned if pre is not None else None
-        parsed: TaskParse = parse_task(task, log, target.expected, tz, scanned)
+        parsed: TaskParse = parse_task(task, log, target.expected, tz)
     except HistoryDataError as exc:
         message = Msg("task_not_usable", upid=task.upid, error=str(exc))
         anomalies.append(Anomaly(Severity.INFO, "tasks", message, {}))
         return _Parsed(None, command)
-    anomalies += _told(parsed.anomalies, error)
+    for a in parsed.anomalies:
+        m = a.message
+        # the log could not be read at all: say why instead of "no log"
+        if error is not None and isinstance(m, Msg) and m.params.get("error") == "no log":
+            a = replace(a, message=Msg(m.code, **{**m.params, "error": error.message}))
+        anomalies.append(a)
     storage = target.storage
     if command is None and log:
         storage = _named_storage(parsed.job_error) or storage
