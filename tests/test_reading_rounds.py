@@ -19,7 +19,17 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any
 
-from builders import LogGuest, backup, scenario, sim_guest, vzdump_job, vzdump_run
+from builders import (
+    LogGuest,
+    backup,
+    pbs_storage,
+    scenario,
+    sim_guest,
+    sim_node,
+    vzdump_job,
+    vzdump_run,
+    vzdump_task,
+)
 from pve_backup_report.analysis.coverage import analyse_coverage
 from pve_backup_report.analysis.pbs_content import PbsContent, parse_content
 from pve_backup_report.collect.backup_sources import BackupSources
@@ -134,28 +144,93 @@ def test_a_guest_in_no_run_has_its_jobs_runs_read_together() -> None:
     assert rounds == 2  # the newest run; once its search found 102 nowhere, the others
 
 
+def _moved_night(day: int) -> int:
+    return parse_timestamp(f"2026-11-{day:02d}T21:00:00Z")
+
+
+def _moved_and_failed() -> Scenario:
+    """Job ``daily`` (vmid 100,101) at 21:00 on pve1 and pve2. Nov 10-17 both guests on
+    pve1; Nov 18 both on pve2, so pve1 makes no task (pve-manager ``PVE/API2/VZDump.pm``
+    ``vzdump`` skips a node without a local guest of a vmid job): an absence; Nov 19
+    100 back on pve1, 101 still on pve2, where it fails; this morning 101 back on pve1."""
+    tasks = []
+    for day in range(10, 20):
+        where = {100: "pve1", 101: "pve1"} if day <= 17 else {100: "pve2", 101: "pve2"}
+        if day == 19:
+            where = {100: "pve1", 101: "pve2"}
+        for i, node in enumerate(("pve1", "pve2")):
+            local = sorted(v for v, n in where.items() if n == node)
+            if not local:
+                continue
+            recipe: dict[str, Any] = {
+                "job": "daily", "vmids": local,
+                "external": sorted(v for v, n in where.items() if n != node),
+            }  # fmt: skip
+            if (day, node) == (19, "pve2"):
+                recipe["failures"] = [{"vmid": 101, "error": "broken pipe"}]
+            tasks.append(vzdump_task(node=node, start=_moved_night(day) + 2 + i, log_recipe=recipe))
+    return Scenario.from_dict(
+        scenario(
+            now=NOW,
+            nodes=[sim_node("pve1"), sim_node("pve2")],
+            storages=[pbs_storage()],
+            guests=[sim_guest(100), sim_guest(101)],
+            jobs=[vzdump_job("daily", vmid="100,101")],
+            tasks=tasks,
+        )
+    )
+
+
+def test_a_guest_kept_walking_starts_no_search_from_an_older_event() -> None:
+    """Found by review: 101's newest snapshot (Nov 18, pve2) is older than pve1's unread
+    run of Nov 19, so that run is not taken as holding it and the walk goes on; the
+    older absence of Nov 18 must not start 101's search first. A search that found it
+    there would stop any newer one (``CrossNodeSearch.may_start``: searches go newest
+    event first), and its failure on pve2 on Nov 19 would never be read: the verdict
+    would be an older success."""
+    hint = {100: _moved_night(19) + 40, 101: _moved_night(18) + 40}
+
+    def newest(vmid: int, guest_type: GuestType) -> int | None:
+        return hint.get(vmid)
+
+    with Simulator(_moved_and_failed(), tls=False) as sim:
+        walked, _ = _history(sim, None)
+        hinted, _ = _history(sim, newest)
+    assert _latest(hinted) == _latest(walked)
+    h = hinted.histories[101]
+    assert h.last_backup is not None and h.last_success is not None
+    assert (h.last_backup.status, h.last_backup.node) == ("failed", "pve2")
+    assert h.last_backup.started is not None and h.last_backup.started >= _moved_night(19)
+    assert h.last_success.node == "pve2" and h.last_success.started is not None
+    assert _moved_night(18) <= h.last_success.started < _moved_night(19)
+
+
 def _sources(content: PbsContent | None) -> BackupSources:
     return BackupSources(content=content, spaces=(), anomalies=())
 
 
 def test_the_snapshots_are_used_once_read_and_never_waited_for() -> None:
     """The pipeline reads the PBS content beside the history (``_history_and_sources``):
-    before it is read, the history walks as it would without it."""
+    before it is read, the history walks as it would without it; so it does when a PBS
+    storage a job writes to could not be read (a newer snapshot may be there)."""
     content = PbsContent(
         {"pbs": parse_content("pbs", [backup(101, ctime=NIGHT + 30) | _VOLID])}, ()
     )
     pending: Future[BackupSources] = Future()
-    newest = _NewestSnapshots(pending)
+    newest = _NewestSnapshots(pending, frozenset({"pbs"}))
     assert newest(101, "qemu") is None  # not read yet
     pending.set_result(_sources(content))
     assert newest(101, "qemu") == NIGHT + 30
     assert newest(101, "lxc") is None and newest(100, "qemu") is None  # typed groups
+    read: Future[BackupSources] = Future()
+    read.set_result(_sources(content))
+    assert _NewestSnapshots(read, frozenset({"pbs", "pbs2"}))(101, "qemu") is None
     unread: Future[BackupSources] = Future()
     unread.set_result(_sources(None))
-    assert _NewestSnapshots(unread)(101, "qemu") is None
+    assert _NewestSnapshots(unread, frozenset({"pbs"}))(101, "qemu") is None
     failed: Future[BackupSources] = Future()
     failed.set_exception(RuntimeError("no PBS"))
-    assert _NewestSnapshots(failed)(101, "qemu") is None
+    assert _NewestSnapshots(failed, frozenset({"pbs"}))(101, "qemu") is None
 
 
 _VOLID = {

@@ -304,14 +304,10 @@ def _history_and_sources(
 ) -> _Collected:
     """The task history, and meanwhile (one side thread) the PBS snapshots and space."""
     progress("task history and PBS content")
+    in_use = pbs_storages_in_use(inventory, coverage)
     with worker_pool(1) as side:
         sources_future = side.submit(
-            collect_backup_sources,
-            client,
-            settings,
-            inventory,
-            pbs_storages_in_use(inventory, coverage),
-            options.now,
+            collect_backup_sources, client, settings, inventory, in_use, options.now
         )
         history = collect_history(
             client,
@@ -323,7 +319,7 @@ def _history_and_sources(
             progress,
             asked,
             cache.creations if cache is not None else None,
-            _NewestSnapshots(sources_future),
+            _NewestSnapshots(sources_future, _pbs_ids(inventory, in_use)),
         )
         sources = sources_future.result()
     anomalies = [*sources.anomalies, *history.anomalies]
@@ -341,13 +337,20 @@ def _history_and_sources(
     )  # fmt: skip
 
 
+def _pbs_ids(inventory: Inventory, storages: set[str]) -> frozenset[str]:
+    return frozenset(s for s in storages if (st := inventory.storage(s)) and st.is_pbs)
+
+
 class _NewestSnapshots:
     """The start of a guest's newest snapshot on the PBS storages read, for the history's
     reading order (``collect_history``), once the side thread has read them: None
-    before, so that the history never waits for the content."""
+    before, so that the history never waits for the content. None too when a PBS
+    storage a job writes to could not be read: a newer snapshot may be there, and an
+    older one elsewhere would have the history read the runs since then for nothing."""
 
-    def __init__(self, sources: Future[BackupSources]) -> None:
+    def __init__(self, sources: Future[BackupSources], in_use: frozenset[str]) -> None:
         self._sources = sources
+        self._in_use = in_use
         self._content: PbsContent | None = None
         self._ready = False
 
@@ -357,7 +360,9 @@ class _NewestSnapshots:
                 return None
             self._ready = True
             if self._sources.exception() is None:
-                self._content = self._sources.result().content
+                content = self._sources.result().content
+                if content is not None and self._in_use <= content.storages.keys():
+                    self._content = content
         if self._content is None:
             return None
         snapshot = self._content.newest(vmid, guest_type)

@@ -210,6 +210,11 @@ class _Walk:
     # no value of ``success_end`` is lower: ``older_than`` builds no set while a run is
     # newer than every success (on L about 700,000 items a cold run, 240,000 warm)
     low: float = float("inf")
+    # guests lacking a success that an unread run taken this walk may hold all the same
+    # (``_Reader._failing_since``): they go on walking, but nothing older than that run
+    # starts their search (``searchable``): searches go newest event first
+    # (``CrossNodeSearch.may_start``), and that run may leave them out
+    waiting: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.low = min(self.success_end.values(), default=self.low)
@@ -223,10 +228,16 @@ class _Walk:
 
     def older_than(self, start: int) -> set[int]:
         """The guests lacking a success or whose newest (possible) success is older than
-        ``start``: a run started then may hold a newer result of theirs."""
+        ``start``: a run started then may hold a newer result of theirs (but those
+        ``waiting`` for an unread newer run)."""
         if self.low >= start:
-            return self.lacking
-        return self.lacking | {v for v, end in self.success_end.items() if end < start}
+            return self.searchable()
+        return self.searchable() | {v for v, end in self.success_end.items() if end < start}
+
+    def searchable(self) -> set[int]:
+        """The guests lacking a success whose search an older run or event may start:
+        those not ``waiting`` for an unread newer run."""
+        return self.lacking - self.waiting if self.waiting else self.lacking
 
 
 class _Reader:
@@ -405,7 +416,7 @@ class _Reader:
             # a run of an event where a migrated guest is searched, that may hold it
             prediction = self._prediction(st, i)
             self._take(task, prediction, w)
-            w.resolve(self._unread_holds(st, i, _here(st, prediction), w.lacking), held)
+            w.resolve(self._unread_holds(st, i, _here(st, prediction), w.searchable()), held)
             return
         if not w.lacking:
             if w.floor is None:
@@ -417,8 +428,9 @@ class _Reader:
         if lacking := guests & w.lacking:
             self._take(task, prediction, w)
             kept = self._hunted(w) | self._failing_since(task, lacking)
-            w.resolve(self._unread_holds(st, i, guests, w.lacking, kept), held)
-        elif away := self._tells_away(st, i, w.lacking):
+            w.resolve(self._unread_holds(st, i, guests, w.searchable(), kept), held)
+            w.waiting |= kept
+        elif away := self._tells_away(st, i, w.searchable()):
             self._take(task, prediction, w)  # the guests it leaves out are searched elsewhere
             w.resolve(away, held)  # as for a run holding them: nothing older this round
         elif guests:
@@ -447,9 +459,10 @@ class _Reader:
         ``exec_backup_task``: ``$task->{backup_time} = time()``), so no run started
         after it made it. A guest failing for days has every one of those runs read
         anyway (each may hold its newest result); otherwise they would be read one
-        round after another. A success whose snapshot is gone, or went to a storage not
-        read, costs more logs read, never a different result: what the logs say is
-        judged as before."""
+        round after another. While that run is unread, nothing older starts their
+        search (``_Walk.waiting``): it may leave them out, and its event is searched
+        first. A success whose snapshot is gone costs more logs read, never a different
+        result: what the logs say is judged as before."""
         hint = self.newest_snapshot
         if hint is None:
             return set()
@@ -587,7 +600,7 @@ class _Reader:
     def _absent(self, found: tuple[int, frozenset[int]], w: _Walk) -> None:
         """The guests an absence starts a search for count as resolved at the event."""
         event, guests = found
-        w.resolve(self.search.absent(event, guests, w.lacking), event)
+        w.resolve(self.search.absent(event, guests, w.searchable()), event)
 
     def _held_by(self, task: TaskInfo) -> tuple[bool, frozenset[int] | None, bool]:
         """Whether the task's log is known, the guests it holds, and whether it ran."""
