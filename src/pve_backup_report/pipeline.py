@@ -28,7 +28,7 @@ from pve_backup_report.analysis.creation import Candidate
 from pve_backup_report.analysis.history import GuestHistory
 from pve_backup_report.analysis.pbs_content import PbsContent
 from pve_backup_report.analysis.pbs_health import StorageSpace
-from pve_backup_report.collect.backup_sources import BackupSources, collect_backup_sources
+from pve_backup_report.collect.backup_sources import collect_backup_sources
 from pve_backup_report.collect.creation import CreationCollection, collect_creations
 from pve_backup_report.collect.inventory import collect_inventory, with_notes
 from pve_backup_report.collect.parallel import worker_pool
@@ -43,7 +43,7 @@ from pve_backup_report.collect.tasks import (
     collect_history,
 )
 from pve_backup_report.config import Settings
-from pve_backup_report.model import Anomaly, Guest, GuestType, Inventory, Node, Severity
+from pve_backup_report.model import Anomaly, Guest, Inventory, Node, Severity
 from pve_backup_report.timeutil import window_s
 
 log = logging.getLogger("nagiosplugin.pve_backup_report")
@@ -304,10 +304,14 @@ def _history_and_sources(
 ) -> _Collected:
     """The task history, and meanwhile (one side thread) the PBS snapshots and space."""
     progress("task history and PBS content")
-    in_use = pbs_storages_in_use(inventory, coverage)
     with worker_pool(1) as side:
         sources_future = side.submit(
-            collect_backup_sources, client, settings, inventory, in_use, options.now
+            collect_backup_sources,
+            client,
+            settings,
+            inventory,
+            pbs_storages_in_use(inventory, coverage),
+            options.now,
         )
         history = collect_history(
             client,
@@ -319,7 +323,6 @@ def _history_and_sources(
             progress,
             asked,
             cache.creations if cache is not None else None,
-            _NewestSnapshots(sources_future, _pbs_ids(inventory, in_use)),
         )
         sources = sources_future.result()
     anomalies = [*sources.anomalies, *history.anomalies]
@@ -335,38 +338,6 @@ def _history_and_sources(
         history, history.histories, history.readable_nodes, sources.content, sources.spaces,
         anomalies,
     )  # fmt: skip
-
-
-def _pbs_ids(inventory: Inventory, storages: set[str]) -> frozenset[str]:
-    return frozenset(s for s in storages if (st := inventory.storage(s)) and st.is_pbs)
-
-
-class _NewestSnapshots:
-    """The start of a guest's newest snapshot on the PBS storages read, for the history's
-    reading order (``collect_history``), once the side thread has read them: None
-    before, so that the history never waits for the content. None too when a PBS
-    storage a job writes to could not be read: a newer snapshot may be there, and an
-    older one elsewhere would have the history read the runs since then for nothing."""
-
-    def __init__(self, sources: Future[BackupSources], in_use: frozenset[str]) -> None:
-        self._sources = sources
-        self._in_use = in_use
-        self._content: PbsContent | None = None
-        self._ready = False
-
-    def __call__(self, vmid: int, guest_type: GuestType) -> int | None:
-        if not self._ready:
-            if not self._sources.done():
-                return None
-            self._ready = True
-            if self._sources.exception() is None:
-                content = self._sources.result().content
-                if content is not None and self._in_use <= content.storages.keys():
-                    self._content = content
-        if self._content is None:
-            return None
-        snapshot = self._content.newest(vmid, guest_type)
-        return snapshot.ctime if snapshot is not None else None
 
 
 def _stats(client: PveClient, t0: float, history: HistoryCollection | None) -> CollectStats:

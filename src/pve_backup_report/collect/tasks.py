@@ -72,22 +72,11 @@ from pve_backup_report.collect.task_selection import (
 )
 from pve_backup_report.errors import ApiError
 from pve_backup_report.messages import Msg
-from pve_backup_report.model import (
-    Anomaly,
-    BackupJob,
-    GuestType,
-    Inventory,
-    Severity,
-    perl_true,
-)
+from pve_backup_report.model import Anomaly, BackupJob, Inventory, Severity, perl_true
 from pve_backup_report.pve.upid import UpidError, parse_upid
 from pve_backup_report.pve.vzdump_command import VzdumpCommand, parse_vzdump_command
 from pve_backup_report.records import quick_init
 from pve_backup_report.timeutil import window_s
-
-# The start (``ctime``) of a guest's newest finished snapshot on the PBS storages read,
-# by VMID and guest type; None while the content is not read yet, or for none.
-NewestSnapshot = Callable[[int, GuestType], int | None]
 
 _LOG_PAGE = 50000  # task log lines per request
 _AHEAD = 4  # logs fetched ahead of the parsing, per worker (``_fetching``)
@@ -210,11 +199,6 @@ class _Walk:
     # no value of ``success_end`` is lower: ``older_than`` builds no set while a run is
     # newer than every success (on L about 700,000 items a cold run, 240,000 warm)
     low: float = float("inf")
-    # guests lacking a success that an unread run taken this walk may hold all the same
-    # (``_Reader._failing_since``): they go on walking, but nothing older than that run
-    # starts their search (``searchable``): searches go newest event first
-    # (``CrossNodeSearch.may_start``), and that run may leave them out
-    waiting: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.low = min(self.success_end.values(), default=self.low)
@@ -228,16 +212,10 @@ class _Walk:
 
     def older_than(self, start: int) -> set[int]:
         """The guests lacking a success or whose newest (possible) success is older than
-        ``start``: a run started then may hold a newer result of theirs (but those
-        ``waiting`` for an unread newer run)."""
+        ``start``: a run started then may hold a newer result of theirs."""
         if self.low >= start:
-            return self.searchable()
-        return self.searchable() | {v for v, end in self.success_end.items() if end < start}
-
-    def searchable(self) -> set[int]:
-        """The guests lacking a success whose search an older run or event may start:
-        those not ``waiting`` for an unread newer run."""
-        return self.lacking - self.waiting if self.waiting else self.lacking
+            return self.lacking
+        return self.lacking | {v for v, end in self.success_end.items() if end < start}
 
 
 class _Reader:
@@ -276,7 +254,6 @@ class _Reader:
         anomalies: list[Anomaly],
         search: tuple[CrossNodeSearch, TaskPredictor],
         created: Mapping[int, GuestCreation] | None = None,
-        newest_snapshot: NewestSnapshot | None = None,
     ) -> None:
         self.client = client
         self.inventory = inventory
@@ -301,7 +278,6 @@ class _Reader:
         # guests with a result so far (of ``results``' first ``_counted``)
         self.created = created or {}
         self._types = {g.vmid: g.type for g in inventory.guests}
-        self.newest_snapshot = newest_snapshot
         self._with_result: set[int] = set()
         self._counted = 0
 
@@ -356,14 +332,16 @@ class _Reader:
         them. With the start of that run."""
         if not self.created or not self.search.stopped_at:
             return {}
-        with_result = self._results_for()
+        for r in self.results[self._counted :]:
+            self._with_result.add(r.vmid)
+        self._counted = len(self.results)
         out: dict[int, int] = {}
         for v, start in self.search.stopped_at.items():
             made = self.created.get(v)
             if (
                 made is not None
                 and v in st.wanted
-                and v not in with_result
+                and v not in self._with_result
                 and made.guest_type == self._types.get(v)
                 and made.started > start
             ):
@@ -416,7 +394,7 @@ class _Reader:
             # a run of an event where a migrated guest is searched, that may hold it
             prediction = self._prediction(st, i)
             self._take(task, prediction, w)
-            w.resolve(self._unread_holds(st, i, _here(st, prediction), w.searchable()), held)
+            w.resolve(self._unread_holds(st, i, _here(st, prediction), w.lacking), held)
             return
         if not w.lacking:
             if w.floor is None:
@@ -425,61 +403,14 @@ class _Reader:
                 return  # ran before every guest's newest success (the node lock)
         prediction = self._prediction(st, i)
         guests = _here(st, prediction)
-        if lacking := guests & w.lacking:
+        if guests & w.lacking:
             self._take(task, prediction, w)
-            kept = self._hunted(w) | self._failing_since(task, lacking)
-            w.resolve(self._unread_holds(st, i, guests, w.searchable(), kept), held)
-            w.waiting |= kept
-        elif away := self._tells_away(st, i, w.searchable()):
+            w.resolve(self._unread_holds(st, i, guests, w.lacking), held)
+        elif away := self._tells_away(st, i, w.lacking):
             self._take(task, prediction, w)  # the guests it leaves out are searched elsewhere
             w.resolve(away, held)  # as for a run holding them: nothing older this round
         elif guests:
             w.later.append((task, prediction, guests))
-
-    def _hunted(self, w: _Walk) -> set[int]:
-        """The guests still lacking a success, with no result read anywhere so far, that
-        a search found in no node's run of the event of a home run that left them out
-        (``CrossNodeSearch.stopped_at``): a guest created since (or one its job left
-        out for a while). An unread run taken for them does not count as holding them:
-        every older run that may hold them is taken in the same walk, the runs the walk
-        would otherwise take one round after another (the same logs when none holds the
-        guest, as for a new one; more when an older one does)."""
-        stopped = self.search.stopped_at
-        if not stopped or not w.lacking:
-            return set()
-        return {v for v in w.lacking & stopped.keys() if v not in self._results_for()}
-
-    def _failing_since(self, task: TaskInfo, lacking: frozenset[int]) -> set[int]:
-        """The guests of ``lacking`` whose newest snapshot on PBS (``newest_snapshot``)
-        started before the unread run ``task`` did: that run did not make it, so it is
-        not taken as holding their success, and the older runs that may hold them down
-        to the snapshot's are taken in the same walk. A snapshot's ``ctime`` is its
-        ``backup-time`` (pve-storage ``PVE/Storage/PBSPlugin.pm`` ``list_volumes``),
-        set when vzdump starts that guest's backup (pve-manager ``PVE/VZDump.pm``
-        ``exec_backup_task``: ``$task->{backup_time} = time()``), so no run started
-        after it made it. A guest failing for days has every one of those runs read
-        anyway (each may hold its newest result); otherwise they would be read one
-        round after another. While that run is unread, nothing older starts their
-        search (``_Walk.waiting``): it may leave them out, and its event is searched
-        first. A success whose snapshot is gone costs more logs read, never a different
-        result: what the logs say is judged as before."""
-        hint = self.newest_snapshot
-        if hint is None:
-            return set()
-        start = task.starttime
-        out = set()
-        for v in lacking:
-            made = hint(v, self._types[v]) if v in self._types else None
-            if made is not None and made < start:
-                out.add(v)
-        return out
-
-    def _results_for(self) -> set[int]:
-        """The guests with a result so far (of ``results``, counted incrementally)."""
-        for r in self.results[self._counted :]:
-            self._with_result.add(r.vmid)
-        self._counted = len(self.results)
-        return self._with_result
 
     def _searched_run(self, st: _NodeState, i: int) -> bool:
         """Whether ``st.tasks[i]`` is a run of an event where guests of other nodes are
@@ -494,19 +425,13 @@ class _Reader:
         self.predicted[task.upid] = prediction
 
     def _unread_holds(
-        self,
-        st: _NodeState,
-        i: int,
-        guests: frozenset[int],
-        lacking: set[int],
-        kept: frozenset[int] | set[int] = frozenset(),
+        self, st: _NodeState, i: int, guests: frozenset[int], lacking: set[int]
     ) -> set[int]:
         """The guests an unread run taken for reading counts as holding until it is read:
-        those predicted for it (``guests``) but those ``kept`` walking (``_hunted``,
-        ``_failing_since``), and those it tells away (``_tells_away``: their search
-        starts from it). No older run of the node may start a search for them first:
-        searches go newest event first (``CrossNodeSearch.may_start``)."""
-        return self._tells_away(st, i, lacking) | (guests - kept)
+        those predicted for it (``guests``), and those it tells away (``_tells_away``:
+        their search starts from it). No older run of the node may start a search for
+        them first: searches go newest event first (``CrossNodeSearch.may_start``)."""
+        return self._tells_away(st, i, lacking) | guests
 
     def _widen(self, st: _NodeState, w: _Walk) -> None:
         """Newest-first reading: rounds of ``batch`` logs, as it always did."""
@@ -600,7 +525,7 @@ class _Reader:
     def _absent(self, found: tuple[int, frozenset[int]], w: _Walk) -> None:
         """The guests an absence starts a search for count as resolved at the event."""
         event, guests = found
-        w.resolve(self.search.absent(event, guests, w.searchable()), event)
+        w.resolve(self.search.absent(event, guests, w.lacking), event)
 
     def _held_by(self, task: TaskInfo) -> tuple[bool, frozenset[int] | None, bool]:
         """Whether the task's log is known, the guests it holds, and whether it ran."""
@@ -839,14 +764,11 @@ def collect_history(
     progress: Progress = no_progress,
     asked: Mapping[str, Future[PageAnswer]] | None = None,
     created: Mapping[int, GuestCreation] | None = None,
-    newest_snapshot: NewestSnapshot | None = None,
 ) -> HistoryCollection:
     """The latest result and latest success of every judged guest, reading only the
     task logs that can still change them (cached ones are not read again). ``asked``:
     the nodes' first task-list pages, already asked (:func:`ask_first_pages`).
     ``created``: the creations the task cache knows (``_Reader._created_since``).
-    ``newest_snapshot``: the guests' newest snapshots on PBS, once read
-    (``_Reader._failing_since``).
 
     Example::
 
@@ -862,7 +784,7 @@ def collect_history(
     home = {v: node for node, guests in wanted.items() for v in guests}
     reader = _Reader(
         client, inventory, now, options, cache or {}, predictor, anomalies,
-        (CrossNodeSearch(home), runs), created, newest_snapshot,
+        (CrossNodeSearch(home), runs), created,
     )  # fmt: skip
     with worker_pool(max(1, options.workers)) as pool:
         _read_rounds(reader, states, pool, since, progress, asked or {})
