@@ -176,3 +176,46 @@ def test_a_log_older_than_every_newest_success_adds_no_anomaly() -> None:
     for got in _cold_and_warm(cluster):
         assert _latest(got)[103][1][1] >= _night(14)
         assert list(got.anomalies) == []  # not "died before backing up any guest"
+
+
+def test_a_success_elsewhere_from_a_log_cached_days_ago_keeps_a_newer_absence_searched() -> None:
+    """The same as the order found, through the task cache: a check that last ran on Nov
+    13 (102 then on pve1) cached pve1's run of Nov 12; 102 then went to pve3 (Nov 13-18)
+    and failed on pve2 on Nov 19. A warm run on Nov 20 knows the Nov 12 success on pve1
+    from that log before pve2's walk reaches its absence of Nov 18: the absence is
+    searched all the same (``_Reader._absent`` takes the guests whose newest success is
+    older than the event, as ``_evidence`` does for a known run), and the latest success
+    is pve3's of Nov 18, as a cold run finds. Before, the warm run said Nov 12 on pve1."""
+
+    def where(d: int) -> dict[int, str]:
+        return {100: "pve1", 101: "pve1", 102: "pve1" if d <= 12 else "pve3" if d <= 18 else "pve2"}
+
+    def cluster(days: range, now: int, home: str) -> Scenario:
+        return Scenario.from_dict(
+            scenario(
+                now=now,
+                nodes=[sim_node(n) for n in NODES],
+                storages=[pbs_storage()],
+                guests=[sim_guest(100), sim_guest(101), sim_guest(102, node=home)],
+                jobs=[vzdump_job("daily", vmid="100,101,102")],
+                tasks=_runs({d: where(d) for d in days}, {(19, "pve2"): [102]}),
+            )
+        )
+
+    then = parse_timestamp("2026-11-13T06:00:00Z")
+    with Simulator(cluster(range(6, 13), then, "pve1"), tls=False) as sim:
+        settings = Settings(
+            hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret)
+        )
+        with PveClient(settings) as client:
+            inventory = collect_inventory(client, settings.backup_jobs_endpoint, 4)
+            coverage = analyse_coverage(inventory, settings.ignore, then)
+            earlier = collect_history(client, inventory, coverage, then, HistoryOptions(15))
+    cache = {t.upid: t for t in earlier.new_tasks}
+    assert cache  # pve1's run of Nov 12, holding 102's success
+    with Simulator(cluster(range(6, 20), NOW, "pve2"), tls=False) as sim:
+        cold, warm = _history(sim), _history(sim, cache)
+    assert _latest(warm)[102] == _latest(cold)[102]
+    last, success = _latest(warm)[102]
+    assert last[:2] == ("failed", "pve2")
+    assert success[0] == "pve3" and _night(18) <= success[1] < _night(19)
