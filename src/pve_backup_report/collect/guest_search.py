@@ -156,10 +156,10 @@ class CrossNodeSearch:
         )
 
     def absent(self, event: int, guests: Collection[int], candidates: Collection[int]) -> set[int]:
-        """Guests of ``candidates`` (home guests lacking a success newer than ``event``)
-        that a job due at ``event`` holds on their home node, where that node started no
-        task for the event: the job ran elsewhere only, so they were elsewhere then (or
-        did not exist yet). They are searched like the guests a home run left out."""
+        """Guests of ``candidates`` (home guests still lacking a success) that a job due
+        at ``event`` holds on their home node, where that node started no task for the
+        event: the job ran elsewhere only, so they were elsewhere then (or did not exist
+        yet). They are searched like the guests a home run left out."""
         missing = {v for v in guests if v in candidates and self.may_start(v, event)}
         self._absent |= missing
         return self._start(missing, event)

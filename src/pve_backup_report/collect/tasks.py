@@ -523,13 +523,9 @@ class _Reader:
         return list(out)
 
     def _absent(self, found: tuple[int, frozenset[int]], w: _Walk) -> None:
-        """The guests an absence starts a search for count as resolved at the event:
-        those lacking a success, and those whose newest (possible) success is older than
-        the event (a success on another node, say, from a log cached days ago), as for
-        a known run that left them out (``_evidence``): the job ran elsewhere then, and
-        so may have backed them up there since."""
+        """The guests an absence starts a search for count as resolved at the event."""
         event, guests = found
-        w.resolve(self.search.absent(event, guests, w.older_than(event)), event)
+        w.resolve(self.search.absent(event, guests, w.lacking), event)
 
     def _held_by(self, task: TaskInfo) -> tuple[bool, frozenset[int] | None, bool]:
         """Whether the task's log is known, the guests it holds, and whether it ran."""
