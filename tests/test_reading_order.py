@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from builders import pbs_storage, scenario, sim_guest, sim_node, vzdump_job, vzdump_task
 from pve_backup_report.analysis.coverage import analyse_coverage
 from pve_backup_report.collect.inventory import collect_inventory
@@ -178,44 +180,116 @@ def test_a_log_older_than_every_newest_success_adds_no_anomaly() -> None:
         assert list(got.anomalies) == []  # not "died before backing up any guest"
 
 
-def test_a_success_elsewhere_from_a_log_cached_days_ago_keeps_a_newer_absence_searched() -> None:
-    """The same as the order found, through the task cache: a check that last ran on Nov
-    13 (102 then on pve1) cached pve1's run of Nov 12; 102 then went to pve3 (Nov 13-18)
-    and failed on pve2 on Nov 19. A warm run on Nov 20 knows the Nov 12 success on pve1
-    from that log before pve2's walk reaches its absence of Nov 18: the absence is
-    searched all the same (``_Reader._absent`` takes the guests whose newest success is
-    older than the event, as ``_evidence`` does for a known run), and the latest success
-    is pve3's of Nov 18, as a cold run finds. Before, the warm run said Nov 12 on pve1."""
+# --------------------------------------------------------------------------- a cache days old
+# A check that last ran on Nov 13 (102 then on pve1) cached pve1's run of Nov 12 with
+# 102's success; 102 then moved. A warm run on Nov 20 knows that success before the walk
+# of 102's node reaches its older events.
 
-    def where(d: int) -> dict[int, str]:
-        return {100: "pve1", 101: "pve1", 102: "pve1" if d <= 12 else "pve3" if d <= 18 else "pve2"}
+THEN = parse_timestamp("2026-11-13T06:00:00Z")
+
+
+def _two_checks(
+    where: Any, fails: dict[tuple[int, str], list[int]], down: tuple[int, str] | None = None
+) -> tuple[HistoryCollection, HistoryCollection]:
+    """A cold run on Nov 20 and a warm one whose cache a check of Nov 13 left. ``where``:
+    day -> guest -> node (100 on pve1, 101 and 102 elsewhere); ``down``: (day, node)
+    that made no task (the node was down)."""
 
     def cluster(days: range, now: int, home: str) -> Scenario:
+        tasks = _runs({d: where(d) for d in days}, fails)
+        if down is not None:
+            start = _night(down[0])
+            tasks = [
+                t for t in tasks
+                if not (t["node"] == down[1] and start <= t["starttime"] < start + 3600)
+            ]  # fmt: skip
         return Scenario.from_dict(
             scenario(
                 now=now,
                 nodes=[sim_node(n) for n in NODES],
                 storages=[pbs_storage()],
-                guests=[sim_guest(100), sim_guest(101), sim_guest(102, node=home)],
+                guests=[sim_guest(100), sim_guest(101, node="pve2"), sim_guest(102, node=home)],
                 jobs=[vzdump_job("daily", vmid="100,101,102")],
-                tasks=_runs({d: where(d) for d in days}, {(19, "pve2"): [102]}),
+                tasks=tasks,
             )
         )
 
-    then = parse_timestamp("2026-11-13T06:00:00Z")
-    with Simulator(cluster(range(6, 13), then, "pve1"), tls=False) as sim:
+    with Simulator(cluster(range(6, 13), THEN, "pve1"), tls=False) as sim:
         settings = Settings(
             hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret)
         )
         with PveClient(settings) as client:
             inventory = collect_inventory(client, settings.backup_jobs_endpoint, 4)
-            coverage = analyse_coverage(inventory, settings.ignore, then)
-            earlier = collect_history(client, inventory, coverage, then, HistoryOptions(15))
+            coverage = analyse_coverage(inventory, settings.ignore, THEN)
+            earlier = collect_history(client, inventory, coverage, THEN, HistoryOptions(15))
     cache = {t.upid: t for t in earlier.new_tasks}
     assert cache  # pve1's run of Nov 12, holding 102's success
     with Simulator(cluster(range(6, 20), NOW, "pve2"), tls=False) as sim:
-        cold, warm = _history(sim), _history(sim, cache)
+        return _history(sim), _history(sim, cache)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an absence searches only guests lacking any success: a cached older success "
+    "elsewhere keeps it from being searched (docs/states-and-perfdata.md, Every node's logs)",
+)
+def test_a_success_elsewhere_cached_days_ago_keeps_a_newer_absence_searched() -> None:
+    """102 on pve1 to Nov 12, on pve3 Nov 13-18, failed on pve2 on Nov 19; 101 on pve1
+    (pve2 made no task before Nov 19: absences). Cold, its latest success is pve3's of
+    Nov 18; the warm run said Nov 12 on pve1. Searching the absence for guests whose
+    newest success is older than it fixed this case but broke the two below (a third
+    review): reverted."""
+
+    def where(d: int) -> dict[int, str]:
+        return {100: "pve1", 101: "pve1", 102: "pve1" if d <= 12 else "pve3" if d <= 18 else "pve2"}
+
+    cold, warm = _two_checks(where, {(19, "pve2"): [102]})
+    success = _latest(cold)[102][1]
+    assert success[0] == "pve3" and _night(18) <= success[1] < _night(19)
     assert _latest(warm)[102] == _latest(cold)[102]
+
+
+def test_an_absence_is_not_searched_before_newer_unread_runs() -> None:
+    """101 on pve2 but on pve3 on Nov 15 (pve2 made no task then); 102 on pve1 to Nov 12,
+    on pve3 Nov 13-18, failed on pve2 on Nov 19. With the days-old cache, the absence of
+    Nov 15 must not be searched before pve2's runs of Nov 16-18: searches go newest event
+    first (``CrossNodeSearch.may_start``). Latest success: pve3's of Nov 18."""
+
+    def where(d: int) -> dict[int, str]:
+        return {
+            100: "pve1", 101: "pve3" if d == 15 else "pve2",
+            102: "pve1" if d <= 12 else "pve3" if d <= 18 else "pve2",
+        }  # fmt: skip
+
+    for got in _two_checks(where, {(19, "pve2"): [102]}):
+        last, success = _latest(got)[102]
+        assert last[:2] == ("failed", "pve2")
+        assert success[0] == "pve3" and _night(18) <= success[1] < _night(19)
+
+
+def _down_where(d: int) -> dict[int, str]:
+    return {100: "pve1", 101: "pve2", 102: "pve1" if d <= 12 else "pve3" if d <= 16 else "pve2"}
+
+
+def test_a_node_down_at_an_event_does_not_stop_a_warm_runs_search() -> None:
+    """102 on pve1 to Nov 12, on pve3 Nov 13-16 (successes), on pve2 since: failed Nov
+    17, pve2 down at the Nov 18 event (no task), failed Nov 19. With the days-old cache,
+    the latest success is pve3's of Nov 16."""
+    _, warm = _two_checks(_down_where, {(17, "pve2"): [102], (19, "pve2"): [102]}, (18, "pve2"))
     last, success = _latest(warm)[102]
     assert last[:2] == ("failed", "pve2")
-    assert success[0] == "pve3" and _night(18) <= success[1] < _night(19)
+    assert success[0] == "pve3" and _night(16) <= success[1] < _night(17)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an absence search that finds the guest nowhere stops it, even when the absence "
+    "was its node being down (a third review); older successes elsewhere are then not found",
+)
+def test_a_node_down_at_an_event_does_not_stop_a_cold_runs_search() -> None:
+    """As above, cold: the search of the Nov 18 absence (pve2 down) finds 102 nowhere
+    and stops it; pve2's older runs then start no search, and pve3's successes are not
+    read: no latest success at all (before this stop too)."""
+    cold, _ = _two_checks(_down_where, {(17, "pve2"): [102], (19, "pve2"): [102]}, (18, "pve2"))
+    success = _latest(cold)[102][1]
+    assert success is not None and success[0] == "pve3"
