@@ -61,11 +61,13 @@ def _runs(
     return tasks
 
 
-def _cluster(tasks: list[dict[str, Any]], guests: dict[int, str], nodes: int = 3) -> Scenario:
+def _cluster(
+    tasks: list[dict[str, Any]], guests: dict[int, str], nodes: int = 3, now: int = NOW
+) -> Scenario:
     vmids = ",".join(str(v) for v in sorted(guests))
     return Scenario.from_dict(
         scenario(
-            now=NOW,
+            now=now,
             nodes=[sim_node(n) for n in NODES[:nodes]],
             storages=[pbs_storage()],
             guests=[sim_guest(v, node=n) for v, n in sorted(guests.items())],
@@ -75,14 +77,14 @@ def _cluster(tasks: list[dict[str, Any]], guests: dict[int, str], nodes: int = 3
     )
 
 
-def _history(sim: Simulator, cache: Any = None) -> HistoryCollection:
+def _history(sim: Simulator, cache: Any = None, now: int = NOW) -> HistoryCollection:
     settings = Settings(
         hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret)
     )
     with PveClient(settings) as client:
         inventory = collect_inventory(client, settings.backup_jobs_endpoint, 4)
-        coverage = analyse_coverage(inventory, settings.ignore, NOW)
-        return collect_history(client, inventory, coverage, NOW, HistoryOptions(15), cache)
+        coverage = analyse_coverage(inventory, settings.ignore, now)
+        return collect_history(client, inventory, coverage, now, HistoryOptions(15), cache)
 
 
 def _cold_and_warm(scenario_: Scenario) -> tuple[HistoryCollection, HistoryCollection]:
@@ -203,25 +205,10 @@ def _two_checks(
                 t for t in tasks
                 if not (t["node"] == down[1] and start <= t["starttime"] < start + 3600)
             ]  # fmt: skip
-        return Scenario.from_dict(
-            scenario(
-                now=now,
-                nodes=[sim_node(n) for n in NODES],
-                storages=[pbs_storage()],
-                guests=[sim_guest(100), sim_guest(101, node="pve2"), sim_guest(102, node=home)],
-                jobs=[vzdump_job("daily", vmid="100,101,102")],
-                tasks=tasks,
-            )
-        )
+        return _cluster(tasks, {100: "pve1", 101: "pve2", 102: home}, now=now)
 
     with Simulator(cluster(range(6, 13), THEN, "pve1"), tls=False) as sim:
-        settings = Settings(
-            hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret)
-        )
-        with PveClient(settings) as client:
-            inventory = collect_inventory(client, settings.backup_jobs_endpoint, 4)
-            coverage = analyse_coverage(inventory, settings.ignore, THEN)
-            earlier = collect_history(client, inventory, coverage, THEN, HistoryOptions(15))
+        earlier = _history(sim, now=THEN)
     cache = {t.upid: t for t in earlier.new_tasks}
     assert cache  # pve1's run of Nov 12, holding 102's success
     with Simulator(cluster(range(6, 20), NOW, "pve2"), tls=False) as sim:
