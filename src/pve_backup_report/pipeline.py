@@ -39,11 +39,12 @@ from pve_backup_report.collect.tasks import (
     HistoryCollection,
     HistoryOptions,
     PageAnswer,
+    SnapshotLookup,
     ask_first_pages,
     collect_history,
 )
 from pve_backup_report.config import Settings
-from pve_backup_report.model import Anomaly, Guest, Inventory, Node, Severity
+from pve_backup_report.model import Anomaly, Guest, GuestType, Inventory, Node, Severity
 from pve_backup_report.timeutil import window_s
 
 log = logging.getLogger("nagiosplugin.pve_backup_report")
@@ -304,6 +305,7 @@ def _history_and_sources(
 ) -> _Collected:
     """The task history, and meanwhile (one side thread) the PBS snapshots and space."""
     progress("task history and PBS content")
+    snapshots = _Snapshots()
     with worker_pool(1) as side:
         sources_future = side.submit(
             collect_backup_sources,
@@ -312,6 +314,7 @@ def _history_and_sources(
             inventory,
             pbs_storages_in_use(inventory, coverage),
             options.now,
+            snapshots.read,
         )
         history = collect_history(
             client,
@@ -323,6 +326,7 @@ def _history_and_sources(
             progress,
             asked,
             cache.creations if cache is not None else None,
+            snapshots,
         )
         sources = sources_future.result()
     anomalies = [*sources.anomalies, *history.anomalies]
@@ -338,6 +342,30 @@ def _history_and_sources(
         history, history.histories, history.readable_nodes, sources.content, sources.spaces,
         anomalies,
     )  # fmt: skip
+
+
+class _Snapshots:
+    """The newest snapshot of each guest on PBS, for the history's fetching ahead
+    (``collect_history``), once the side thread has read PVE's view of every PBS storage
+    in use: None before (the history never waits for it), and when one of them could
+    not be read (a guest's newest snapshot may be there)."""
+
+    def __init__(self) -> None:
+        self._content: PbsContent | None = None
+
+    def read(self, content: PbsContent) -> None:
+        self._content = content
+
+    def __call__(self) -> SnapshotLookup | None:
+        content = self._content
+        if content is None or content.anomalies:
+            return None
+
+        def start(vmid: int, guest_type: GuestType) -> int | None:
+            snapshot = content.newest(vmid, guest_type)
+            return snapshot.ctime if snapshot is not None else None
+
+        return start
 
 
 def _stats(client: PveClient, t0: float, history: HistoryCollection | None) -> CollectStats:

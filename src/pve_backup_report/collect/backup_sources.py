@@ -9,7 +9,7 @@ collection, late verify jobs, outdated verifications).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from pve_backup_report.analysis.pbs_content import PbsContent
@@ -42,7 +42,10 @@ def collect_backup_sources(
     inventory: Inventory,
     storage_ids: Iterable[str],
     now: int,
+    on_content: Callable[[PbsContent], None] | None = None,
 ) -> BackupSources:
+    """``on_content``: given PVE's view of the PBS storages as soon as it is read, when
+    no PBS is asked directly (the history fetches logs ahead with it)."""
     ids = sorted(set(storage_ids))
     pbs = collect_pbs(settings, inventory, ids, now) if settings.pbs_servers else None
     pve_ids = ids if pbs is None else list(pbs.fallback)
@@ -51,6 +54,8 @@ def collect_backup_sources(
         if settings.pbs_content and pve_ids
         else None
     )
+    if content is not None and pbs is None and on_content is not None:
+        on_content(content)
     spaces, space_notes = collect_storage_space(client, inventory, ids, settings.max_workers)
     anomalies = [*space_notes, *space_anomalies(spaces)]
     if pbs is None:

@@ -39,7 +39,7 @@ class Ahead(Generic[T, R]):
         self._call = call
         self._ahead = max(1, ahead)
         self._waiting: deque[tuple[T, Future[R]]] = deque()
-        self._queued: deque[T] = deque()
+        self._queued: deque[tuple[T, Future[R] | None]] = deque()
 
     def __len__(self) -> int:
         return len(self._waiting) + len(self._queued)
@@ -48,18 +48,20 @@ class Ahead(Generic[T, R]):
     def full(self) -> bool:
         return len(self._waiting) >= self._ahead
 
-    def add(self, item: T) -> None:
+    def add(self, item: T, started: Future[R] | None = None) -> None:
+        """``call(item)`` in its turn; ``started``: that call, already submitted (its
+        result is given back in the item's turn, and it counts in the bound from then)."""
         if self.full:
-            self._queued.append(item)
+            self._queued.append((item, started))
         else:
-            self._waiting.append((item, self._pool.submit(self._call, item)))
+            self._waiting.append((item, started or self._pool.submit(self._call, item)))
 
     def take(self) -> tuple[T, R]:
         """The oldest item and its call's result (waited for). The items waiting their
         turn start first, up to the bound: the one taken back before counts in it until
         the caller asks for the next."""
         while self._queued and not self.full:
-            self.add(self._queued.popleft())
+            self.add(*self._queued.popleft())
         item, future = self._waiting.popleft()
         return item, future.result()
 

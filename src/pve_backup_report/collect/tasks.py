@@ -72,14 +72,27 @@ from pve_backup_report.collect.task_selection import (
 )
 from pve_backup_report.errors import ApiError
 from pve_backup_report.messages import Msg
-from pve_backup_report.model import Anomaly, BackupJob, Inventory, Severity, perl_true
+from pve_backup_report.model import (
+    Anomaly,
+    BackupJob,
+    GuestType,
+    Inventory,
+    Severity,
+    perl_true,
+)
 from pve_backup_report.pve.upid import UpidError, parse_upid
 from pve_backup_report.pve.vzdump_command import VzdumpCommand, parse_vzdump_command
 from pve_backup_report.records import quick_init
 from pve_backup_report.timeutil import window_s
 
+# The start (``ctime``) of a guest's newest finished snapshot on PBS, by VMID and guest
+# type (None: none), and the hint that gives it once the PBS content is read (None before,
+# or when a PBS storage in use could not be read): ``_Reader._fetch_ahead``.
+SnapshotLookup = Callable[[int, GuestType], int | None]
+SnapshotHint = Callable[[], SnapshotLookup | None]
+
 _LOG_PAGE = 50000  # task log lines per request
-_AHEAD = 4  # logs fetched ahead of the parsing, per worker (``_fetching``)
+_AHEAD = 4  # logs fetched ahead of the parsing, per worker (``_fetch_one``)
 
 
 @quick_init
@@ -254,6 +267,7 @@ class _Reader:
         anomalies: list[Anomaly],
         search: tuple[CrossNodeSearch, TaskPredictor],
         created: Mapping[int, GuestCreation] | None = None,
+        snapshots: SnapshotHint | None = None,
     ) -> None:
         self.client = client
         self.inventory = inventory
@@ -280,6 +294,13 @@ class _Reader:
         self._types = {g.vmid: g.type for g in inventory.guests}
         self._with_result: set[int] = set()
         self._counted = 0
+        # logs to fetch now, read when a plan takes them (``_fetch_ahead``)
+        self.snapshots = snapshots
+        self.ahead: list[tuple[_NodeState, TaskInfo]] = []
+        self._asked_ahead: set[str] = set()
+        self._ahead_done: set[tuple[str, int]] = set()  # (node, guest) fetched ahead for
+        self._ahead_seen: set[tuple[str, int]] = set()  # lacking at a run taken before
+        self._snapshot_start: dict[int, int | None] = {}
 
     def outcome(self, task: TaskInfo) -> tuple[bool, CachedTask | None]:
         """Whether the task's log is known (read or cached), and what it taught."""
@@ -405,12 +426,87 @@ class _Reader:
         guests = _here(st, prediction)
         if guests & w.lacking:
             self._take(task, prediction, w)
+            self._fetch_ahead(st, i, guests & w.lacking)
             w.resolve(self._unread_holds(st, i, guests, w.lacking), held)
         elif away := self._tells_away(st, i, w.lacking):
             self._take(task, prediction, w)  # the guests it leaves out are searched elsewhere
             w.resolve(away, held)  # as for a run holding them: nothing older this round
         elif guests:
             w.later.append((task, prediction, guests))
+
+    def _fetch_ahead(self, st: _NodeState, i: int, lacking: frozenset[int]) -> None:
+        """Fetch now (``ahead``) the logs a guest's walk will read one round after
+        another: an unread run is taken as holding each guest predicted for it until it
+        is read, so a guest that no run gives a success walks back one run per round.
+        Only the fetching moves: each log is parsed and counts when a plan takes it, as
+        before, so what is read, in which order, and what it teaches are unchanged. A
+        log fetched ahead that no plan takes (the guest found on another node, a
+        snapshot deleted by hand) costs a request, never a result.
+
+        Fetched ahead, for a guest lacking a success at the unread run ``st.tasks[i]``,
+        the node's older runs predicted to hold it:
+
+        * down to the one that made its newest PBS snapshot, when that snapshot is older
+          than the run. A snapshot's ``ctime`` is its ``backup-time`` (pve-storage
+          ``PVE/Storage/PBSPlugin.pm`` ``list_volumes``), set when vzdump starts that
+          guest's backup (pve-manager ``PVE/VZDump.pm`` ``exec_backup_task``), so a run
+          started after it did not make it: the guest failed or was left out there;
+        * all of them (since its creation, when the task cache knows it) when it has no
+          snapshot at all, once a run read before left it lacking (a new guest, or one
+          failing for longer than the window).
+        """
+        lookup = self.snapshots() if self.snapshots is not None and not st.newest_first else None
+        if lookup is None:
+            return
+        start = st.tasks[i].starttime
+        since: dict[int, tuple[int, bool]] = {}  # the bound, and whether a snapshot's
+        for v in lacking:
+            if (st.name, v) in self._ahead_done:
+                continue
+            made = self._snapshot_of(v, lookup)
+            if made is None and (st.name, v) not in self._ahead_seen:
+                self._ahead_seen.add((st.name, v))  # its first run may hold its success
+            elif made is None or made < start:
+                self._ahead_done.add((st.name, v))
+                since[v] = (self._created_after(v), False) if made is None else (made, True)
+        for j in range(i + 1, len(st.tasks)):
+            if not since:
+                return
+            task = st.tasks[j]
+            held = _here(st, self._prediction(st, j)) & since.keys()
+            for v in held:
+                bound, snapshot = since[v]
+                if not snapshot and task.starttime < bound:
+                    del since[v]  # created after the run started: not in it, nor older ones
+                    continue
+                self._ask_ahead(st, task)
+                if snapshot and task.starttime <= bound:
+                    del since[v]  # the run that made the snapshot: the walk stops there
+
+    def _created_after(self, vmid: int) -> int:
+        """The start of the task that created the guest, when the task cache knows it
+        (of the guest's type), else 0: pve-manager ``PVE/VZDump.pm``
+        ``get_included_guests`` picks a run's guests when it starts."""
+        made = self.created.get(vmid)
+        if made is not None and made.guest_type == self._types.get(vmid):
+            return made.started
+        return 0
+
+    def _snapshot_of(self, vmid: int, lookup: SnapshotLookup) -> int | None:
+        if vmid not in self._snapshot_start:
+            kind = self._types.get(vmid)
+            self._snapshot_start[vmid] = lookup(vmid, kind) if kind is not None else None
+        return self._snapshot_start[vmid]
+
+    def _ask_ahead(self, st: _NodeState, task: TaskInfo) -> None:
+        """Fetch the log of ``task`` ahead, unless it is known, taken, or running."""
+        upid = task.upid
+        if task.is_running or upid in self.predicted or upid in self._asked_ahead:
+            return
+        if upid in self.known or upid in self.cache:
+            return
+        self._asked_ahead.add(upid)
+        self.ahead.append((st, task))
 
     def _searched_run(self, st: _NodeState, i: int) -> bool:
         """Whether ``st.tasks[i]`` is a run of an event where guests of other nodes are
@@ -661,18 +757,14 @@ class _Reader:
         return self.pairer.run_of(st.tasks, st.tasks.index(task), st.tz)
 
 
-def _fetching(
-    pool: ThreadPoolExecutor, client: PveClient, options: HistoryOptions
-) -> Ahead[tuple[_NodeState, TaskInfo], list[str] | ApiError]:
-    """A round's logs, fetched in parallel as they are added, at most ``_AHEAD`` per
-    worker ahead of the one being parsed: a round can list thousands of logs, and the
-    parsing (one thread) is slower than the fetching, so without a bound they would all
-    wait in memory at once."""
-
-    def fetch(item: tuple[_NodeState, TaskInfo]) -> list[str] | ApiError:
-        return _fetch_log(client, item[1], options.log_limit)
-
-    return Ahead(pool, fetch, max(1, options.workers) * _AHEAD)
+def _fetch_one(
+    client: PveClient, cap: int, item: tuple[_NodeState, TaskInfo]
+) -> list[str] | ApiError:
+    """A round's log (:func:`_read_rounds` fetches them in parallel as they are added, at
+    most ``_AHEAD`` per worker ahead of the one being parsed: a round can list thousands
+    of logs, and the parsing, one thread, is slower than the fetching, so without a bound
+    they would all wait in memory at once)."""
+    return _fetch_log(client, item[1], cap)
 
 
 def displaced_dead_runs_dropped(
@@ -764,11 +856,14 @@ def collect_history(
     progress: Progress = no_progress,
     asked: Mapping[str, Future[PageAnswer]] | None = None,
     created: Mapping[int, GuestCreation] | None = None,
+    snapshots: SnapshotHint | None = None,
 ) -> HistoryCollection:
     """The latest result and latest success of every judged guest, reading only the
     task logs that can still change them (cached ones are not read again). ``asked``:
     the nodes' first task-list pages, already asked (:func:`ask_first_pages`).
     ``created``: the creations the task cache knows (``_Reader._created_since``).
+    ``snapshots``: the guests' newest snapshots on PBS once read, to fetch ahead the
+    logs a failing guest needs (``_Reader._fetch_ahead``).
 
     Example::
 
@@ -784,7 +879,7 @@ def collect_history(
     home = {v: node for node, guests in wanted.items() for v in guests}
     reader = _Reader(
         client, inventory, now, options, cache or {}, predictor, anomalies,
-        (CrossNodeSearch(home), runs), created,
+        (CrossNodeSearch(home), runs), created, snapshots,
     )  # fmt: skip
     with worker_pool(max(1, options.workers)) as pool:
         _read_rounds(reader, states, pool, since, progress, asked or {})
@@ -851,10 +946,15 @@ def _read_rounds(
     )  # fmt: skip
     _fetch_pages(client, pool, [s for s in states if not s.done], since, options, anomalies,
                  counters, asked)  # fmt: skip
+    fetch = partial(_fetch_one, client, options.log_limit)
+    bound = max(1, options.workers) * _AHEAD
+    # ``_Reader._fetch_ahead``'s logs not taken yet, at most ``bound`` (the others are
+    # fetched when a plan takes them, as the rest)
+    ahead: dict[str, Future[list[str] | ApiError]] = {}
     while True:
         # a node's logs are asked as soon as it is planned, and parsed once every node is
         # (a plan never waits for a log: it sees the logs parsed in earlier rounds only)
-        batch = _fetching(pool, client, options)
+        batch = Ahead(pool, fetch, bound)
         for st in states:
             if st.done:
                 continue
@@ -862,8 +962,12 @@ def _read_rounds(
             while not take and not st.done:  # guests lack a success: an older page
                 _fetch_pages(client, pool, [st], since, options, anomalies, counters)
                 take = reader.plan(st)
+            for item in reader.ahead:  # first: a plan may also take one it fetches ahead
+                if len(ahead) < bound:
+                    ahead[item[1].upid] = pool.submit(fetch, item)
+            reader.ahead.clear()
             for t in take:
-                batch.add((st, t))
+                batch.add((st, t), ahead.pop(t.upid, None))
         if not batch:
             if reader.settle(states):
                 continue  # a migrated guest's search started or ended
