@@ -88,7 +88,7 @@ def _cluster(tasks: list[dict[str, Any]], vmids: list[int], snapshots: dict[int,
 
 def _hint(snapshots: dict[int, int]) -> SnapshotHint:
     """The newest snapshot of each guest, as the scenario holds them (all qemu)."""
-    return lambda: lambda vmid, kind: snapshots.get(vmid) if kind == "qemu" else None
+    return lambda: {(vmid, "qemu"): start for vmid, start in snapshots.items()}
 
 
 class LogWatch:

@@ -39,12 +39,12 @@ from pve_backup_report.collect.tasks import (
     HistoryCollection,
     HistoryOptions,
     PageAnswer,
-    SnapshotLookup,
+    SnapshotStarts,
     ask_first_pages,
     collect_history,
 )
 from pve_backup_report.config import Settings
-from pve_backup_report.model import Anomaly, Guest, GuestType, Inventory, Node, Severity
+from pve_backup_report.model import Anomaly, Guest, Inventory, Node, Severity
 from pve_backup_report.timeutil import window_s
 
 log = logging.getLogger("nagiosplugin.pve_backup_report")
@@ -351,21 +351,20 @@ class _Snapshots:
     not be read (a guest's newest snapshot may be there)."""
 
     def __init__(self) -> None:
-        self._content: PbsContent | None = None
+        self._starts: SnapshotStarts | None = None
 
     def read(self, content: PbsContent) -> None:
-        self._content = content
+        if content.anomalies:
+            return
+        starts: dict[tuple[int, str], int] = {}
+        for storage in content.storages.values():
+            for key, snapshot in storage.newest.items():
+                if snapshot.ctime > starts.get(key, -1):
+                    starts[key] = snapshot.ctime
+        self._starts = starts  # one assignment: the history's thread sees all or nothing
 
-    def __call__(self) -> SnapshotLookup | None:
-        content = self._content
-        if content is None or content.anomalies:
-            return None
-
-        def start(vmid: int, guest_type: GuestType) -> int | None:
-            snapshot = content.newest(vmid, guest_type)
-            return snapshot.ctime if snapshot is not None else None
-
-        return start
+    def __call__(self) -> SnapshotStarts | None:
+        return self._starts
 
 
 def _stats(client: PveClient, t0: float, history: HistoryCollection | None) -> CollectStats:

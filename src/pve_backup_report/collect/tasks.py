@@ -72,24 +72,17 @@ from pve_backup_report.collect.task_selection import (
 )
 from pve_backup_report.errors import ApiError
 from pve_backup_report.messages import Msg
-from pve_backup_report.model import (
-    Anomaly,
-    BackupJob,
-    GuestType,
-    Inventory,
-    Severity,
-    perl_true,
-)
+from pve_backup_report.model import Anomaly, BackupJob, Inventory, Severity, perl_true
 from pve_backup_report.pve.upid import UpidError, parse_upid
 from pve_backup_report.pve.vzdump_command import VzdumpCommand, parse_vzdump_command
 from pve_backup_report.records import quick_init
 from pve_backup_report.timeutil import window_s
 
-# The start (``ctime``) of a guest's newest finished snapshot on PBS, by VMID and guest
-# type (None: none), and the hint that gives it once the PBS content is read (None before,
+# The start (``ctime``) of each backup group's newest finished snapshot on PBS, by VMID
+# and guest type, and the hint that gives them once the PBS content is read (None before,
 # or when a PBS storage in use could not be read): ``_Reader._fetch_ahead``.
-SnapshotLookup = Callable[[int, GuestType], int | None]
-SnapshotHint = Callable[[], SnapshotLookup | None]
+SnapshotStarts = Mapping[tuple[int, str], int]
+SnapshotHint = Callable[[], SnapshotStarts | None]
 
 _LOG_PAGE = 50000  # task log lines per request
 _AHEAD = 4  # logs fetched ahead of the parsing, per worker (``_fetch_one``)
@@ -300,7 +293,7 @@ class _Reader:
         self._asked_ahead: set[str] = set()
         self._ahead_done: set[tuple[str, int]] = set()  # (node, guest) fetched ahead for
         self._ahead_seen: set[tuple[str, int]] = set()  # lacking at a run taken before
-        self._snapshot_start: dict[int, int | None] = {}
+        self._snapshot_start: dict[int, int] | None = None  # ``_snapshot_starts``
 
     def outcome(self, task: TaskInfo) -> tuple[bool, CachedTask | None]:
         """Whether the task's log is known (read or cached), and what it taught."""
@@ -455,15 +448,15 @@ class _Reader:
           snapshot at all, once a run read before left it lacking (a new guest, or one
           failing for longer than the window).
         """
-        lookup = self.snapshots() if self.snapshots is not None and not st.newest_first else None
-        if lookup is None:
+        starts = self._snapshot_starts(st)
+        if starts is None:
             return
         start = st.tasks[i].starttime
         since: dict[int, tuple[int, bool]] = {}  # the bound, and whether a snapshot's
         for v in lacking:
-            if (st.name, v) in self._ahead_done:
-                continue
-            made = self._snapshot_of(v, lookup)
+            made = starts.get(v)
+            if (made is not None and made >= start) or (st.name, v) in self._ahead_done:
+                continue  # most guests: their snapshot is newer than the run
             if made is None and (st.name, v) not in self._ahead_seen:
                 self._ahead_seen.add((st.name, v))  # its first run may hold its success
             elif made is None or made < start:
@@ -492,11 +485,17 @@ class _Reader:
             return made.started
         return 0
 
-    def _snapshot_of(self, vmid: int, lookup: SnapshotLookup) -> int | None:
-        if vmid not in self._snapshot_start:
-            kind = self._types.get(vmid)
-            self._snapshot_start[vmid] = lookup(vmid, kind) if kind is not None else None
-        return self._snapshot_start[vmid]
+    def _snapshot_starts(self, st: _NodeState) -> dict[int, int] | None:
+        """The start of each guest's newest snapshot (of its type's group; none: not
+        in it), once the hint has them; None before, and for a node read newest first
+        (no predictions)."""
+        if self._snapshot_start is None and self.snapshots is not None:
+            newest = self.snapshots()
+            if newest is not None:
+                self._snapshot_start = {
+                    v: newest[v, kind] for v, kind in self._types.items() if (v, kind) in newest
+                }
+        return None if st.newest_first else self._snapshot_start
 
     def _ask_ahead(self, st: _NodeState, task: TaskInfo) -> None:
         """Fetch the log of ``task`` ahead, unless it is known, taken, or running."""
