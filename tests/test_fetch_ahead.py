@@ -14,7 +14,11 @@ The upstream behaviour relied on:
   backup (pve-manager ``PVE/VZDump.pm`` ``exec_backup_task``): a run started after a
   guest's newest snapshot did not make it;
 * pve-manager ``PVE/VZDump.pm`` ``get_included_guests`` picks a run's guests when it
-  starts: a guest that joined its job today is in no older run.
+  starts: a guest that joined its job today is in no older run;
+* pve-storage ``PVE/API2/Storage/Content.pm`` ``index`` drops each volume
+  ``check_volume_access`` refuses: a token without ``Datastore.Allocate`` (or
+  ``Datastore.AllocateSpace`` and ``VM.Backup``) sees an empty list, which says nothing
+  of the guests' snapshots.
 
 The snapshots given to the history here are the scenario's own (the test's model), not
 what the plugin derives; the pipeline's wiring is checked end to end with the content
@@ -25,14 +29,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import pytest
+
 from builders import backup, pbs_storage, scenario, sim_guest, sim_node, vzdump_job, vzdump_task
+from pve_backup_report import pipeline
+from pve_backup_report.analysis.assess import Assessment, pbs_storages_in_use
 from pve_backup_report.analysis.coverage import analyse_coverage
+from pve_backup_report.collect import tasks
 from pve_backup_report.collect.http import Answer
 from pve_backup_report.collect.inventory import collect_inventory
 from pve_backup_report.collect.pve_client import PveClient
+from pve_backup_report.collect.storage_content import collect_pbs_content
 from pve_backup_report.collect.tasks import (
     HistoryCollection,
     HistoryOptions,
@@ -43,7 +54,8 @@ from pve_backup_report.config import Secret, Settings
 from pve_backup_report.pipeline import RunOptions, run_assessment
 from pve_backup_report.pve.upid import parse_upid
 from pve_backup_report.timeutil import parse_timestamp
-from pve_sim import Scenario, Simulator
+from pve_sim import Scenario, Simulator, generate
+from pve_sim.generate import generate_scenario
 
 NOW = parse_timestamp("2026-11-20T12:00:00Z")
 HOLD = 5.0
@@ -69,13 +81,21 @@ def _runs(days: range, vmids: list[int], failed: dict[int, list[int]]) -> list[d
     return tasks
 
 
-def _cluster(tasks: list[dict[str, Any]], vmids: list[int], snapshots: dict[int, int]) -> Scenario:
+# the rights that list the backups (docs/proxmox-setup.md, the PBS content trade-off:
+# pve-storage ``check_volume_access``)
+LISTS_BACKUPS = ("PVEAuditor", "Datastore.Allocate")
+
+
+def _cluster(
+    tasks: list[dict[str, Any]],
+    vmids: list[int],
+    snapshots: dict[int, int],
+    privileges: tuple[str, ...] = LISTS_BACKUPS,
+) -> Scenario:
     return Scenario.from_dict(
         scenario(
             now=NOW,
-            # the rights that list the backups (docs/proxmox-setup.md, the PBS content
-            # trade-off: pve-storage ``check_volume_access``)
-            privileges={"/": ["PVEAuditor", "Datastore.Allocate"]},
+            privileges={"/": list(privileges)},
             nodes=[sim_node("pve1")],
             storages=[pbs_storage()],
             guests=[sim_guest(v) for v in vmids],
@@ -193,8 +213,9 @@ def test_a_guest_failing_for_nights_has_its_older_runs_fetched_beside_the_newest
 
 def test_a_guest_in_no_run_has_the_runs_of_the_window_fetched_from_its_second_round() -> None:
     """103 joined the job this morning: no run holds it, and it has no snapshot. Its
-    first run read may have held it (it is read alone); from the second, every older
-    run of the window is asked beside it. Same logs, same results."""
+    newest run is read alone (it may have held it); once a search found it in no run
+    of that event, every older run of the window is asked beside the next. Same logs,
+    same results."""
     snapshots = {100: _night(19) + 60}
     cluster = _cluster(_runs(range(6, 20), [100], {}), [100, 103], snapshots)
     ahead, watch, plain, plain_watch = _with_and_without(
@@ -225,36 +246,198 @@ def test_a_snapshot_that_is_not_the_newest_success_changes_nothing() -> None:
     assert ahead.logs_fetched == plain.logs_fetched == 1
 
 
-def test_the_check_fetches_ahead_with_the_content_pve_serves(tmp_path: Any) -> None:
-    """End to end: the PBS content read beside the history gives the snapshots. The log
-    of Nov 19 waits until the content is answered, so the plan of Nov 18 has them; then
-    101's runs of Nov 17 down to Nov 13 are asked while Nov 18's is."""
+def _assess(
+    sim: Simulator, watch: Callable[[PveClient], Any], **settings: Any
+) -> tuple[Assessment, int]:
+    """The check's assessment, and the task logs it asked for."""
+    config = Settings(
+        hosts=(sim.url,),
+        token_id=sim.token_id,
+        token_secret=Secret(sim.token_secret),
+        request_timeout=HOLD * 3,
+        **settings,
+    )
+    assert sim.scenario.now is not None
+    with PveClient(config) as client:
+        watch(client)
+        result = run_assessment(config, RunOptions(now=sim.scenario.now), client)
+        asked = sum(n for p, n in client.stats.per_path.items() if p.endswith("/log"))
+        return result, asked
+
+
+def _handed_over(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once the pipeline hands the PBS content to the history (``_Snapshots.read``)."""
+    done = threading.Event()
+    real = pipeline._Snapshots.read
+
+    def read(self: Any, content: Any) -> None:
+        real(self, content)
+        done.set()
+
+    monkeypatch.setattr(pipeline._Snapshots, "read", read)
+    return done
+
+
+def _first_log_after(client: PveClient, event: threading.Event, watch: LogWatch) -> None:
+    """The first log request waits (at most ``HOLD``) for ``event``."""
+    real = client._transport.get
+
+    def get(url: str, headers: Any) -> Answer:
+        if "/log" in url and not watch.nights:
+            event.wait(HOLD)
+        return real(url, headers)
+
+    client._transport.get = get  # type: ignore[method-assign]
+
+
+def _failing_101(privileges: tuple[str, ...] = LISTS_BACKUPS) -> Scenario:
+    """100 backed up every night; 101 failing since Nov 14, its snapshot Nov 13's."""
     failing = {d: [101] for d in range(14, 20)}
     snapshots = {100: _night(19) + 60, 101: _night(13) + 90}
-    cluster = _cluster(_runs(range(6, 20), [100, 101], failing), [100, 101], snapshots)
-    with Simulator(cluster, tls=False) as sim:
-        settings = Settings(
-            hosts=(sim.url,),
-            token_id=sim.token_id,
-            token_secret=Secret(sim.token_secret),
-            request_timeout=HOLD * 3,
-            cache_file=str(tmp_path / "cache.json"),
-        )
-        with PveClient(settings) as client:
-            watch = LogWatch(client, hold=18, beside=set(range(13, 19)))
-            real = client._transport.get
+    tasks = _runs(range(6, 20), [100, 101], failing)
+    return _cluster(tasks, [100, 101], snapshots, privileges)
 
-            def first_after_content(url: str, headers: Any) -> Answer:
-                if "/log" in url and not watch.nights:
-                    watch.content_answered.wait(HOLD)
-                return real(url, headers)
 
-            client._transport.get = first_after_content  # type: ignore[method-assign]
-            result = run_assessment(settings, RunOptions(now=NOW), client)
-    assert watch.in_time, f"asked: {watch.nights}"
-    assert sorted(watch.nights) == list(range(13, 20))
+def test_the_check_fetches_ahead_with_the_content_pve_serves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end: the PBS content read beside the history gives the snapshots. The log
+    of Nov 19 waits until the content is handed to the history, so the plan of Nov 18
+    has them (or already Nov 19's did); then 101's runs of Nov 17 down to Nov 13 are
+    asked while Nov 18's is."""
+    handed = _handed_over(monkeypatch)
+    watches: list[LogWatch] = []
+
+    def watch(client: PveClient) -> None:
+        watches.append(LogWatch(client, hold=18, beside=set(range(13, 19))))
+        _first_log_after(client, handed, watches[-1])
+
+    with Simulator(_failing_101(), tls=False) as sim:
+        result, _asked = _assess(sim, watch, cache_file=str(tmp_path / "cache.json"))
+    assert handed.is_set()
+    assert watches[0].in_time, f"asked: {watches[0].nights}"
+    assert sorted(watches[0].nights) == list(range(13, 20))
     status = {s.guest.vmid: s for s in result.guests}[101]
     last, success = status.last_backup, status.last_success
     assert last is not None and success is not None
     assert last.started is not None and success.started is not None
     assert (last.status, _day(last.started), _day(success.started)) == ("failed", 19, 13)
+
+
+def test_a_token_that_sees_no_snapshot_fetches_nothing_ahead(tmp_path: Path) -> None:
+    """PVEAuditor alone: PVE lists the PBS storage's content empty (pve-storage
+    ``check_volume_access`` drops every volume; docs/proxmox-setup.md). No snapshot is
+    then no evidence: nothing is fetched ahead, each run is read in its round, and the
+    logs asked are those the history reads."""
+    watches: list[LogWatch] = []
+
+    def watch(client: PveClient) -> None:
+        watches.append(LogWatch(client, hold=19, beside=set(range(13, 20))))
+
+    with Simulator(_failing_101(("PVEAuditor",)), tls=False) as sim:
+        result, asked = _assess(sim, watch, cache_file=str(tmp_path / "cache.json"))
+    assert not watches[0].in_time
+    assert sorted(watches[0].nights) == list(range(13, 20))
+    assert asked == result.stats.logs_fetched == 7
+
+
+def test_a_warm_run_fetches_ahead_only_the_logs_it_has_not_cached() -> None:
+    """The cache holds the runs to Nov 17 (read two days ago); 101 failed since Nov 14
+    and its snapshot is Nov 13's. Its walk reads Nov 19 and Nov 18 only: the older
+    runs are cached, so none is fetched ahead."""
+    snapshots = {100: _night(19) + 60, 101: _night(13) + 90}
+    watches: list[LogWatch] = []
+
+    def watch(client: PveClient) -> None:
+        watches.append(LogWatch(client, hold=19, beside={18, 19}))
+
+    with Simulator(_failing_101(), tls=False) as sim:
+        cold = _history(sim, None, lambda client: None)
+        old = {t.upid: t for t in cold.new_tasks if _day(t.starttime) <= 17}
+        settings = _settings(sim)
+        with PveClient(settings) as client:
+            watch(client)
+            inventory = collect_inventory(client, settings.backup_jobs_endpoint, 4)
+            coverage = analyse_coverage(inventory, settings.ignore, NOW)
+            warm = collect_history(
+                client, inventory, coverage, NOW, HistoryOptions(15), old,
+                snapshots=_hint(snapshots),
+            )  # fmt: skip
+    assert sorted(watches[0].nights) == [18, 19]
+    assert watches[0].in_time  # Nov 18 asked beside Nov 19
+    assert _latest(warm) == _latest(cold)
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+@pytest.mark.parametrize("token", ["backup-reader", "auditor"])
+def test_generated_clusters_fetch_only_logs_the_history_reads(
+    seed: int, token: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Generated clusters (migrations, reused VMIDs, new guests, dead runs; seed 1 has
+    a VMID deleted as a VM and re-created as a container today): every log asked is
+    read, and the verdicts are those of the same run without the snapshots (the
+    hand-over turned off)."""
+    data = generate_scenario(4, 200, 12, 14, seed, now=NOW)
+    if token == "auditor":
+        data["token"]["privileges"] = {"/": ["PVEAuditor"]}
+    cluster = Scenario.from_dict(data)
+    with Simulator(cluster) as sim:
+        ahead, asked = _assess(sim, lambda client: None, cache_file=str(tmp_path / "a.json"))
+        monkeypatch.setattr(pipeline._Snapshots, "read", lambda self, content: None)
+        plain, _ = _assess(sim, lambda client: None, cache_file=str(tmp_path / "p.json"))
+    assert asked == ahead.stats.logs_fetched == plain.stats.logs_fetched
+    assert ahead.stats.requests == plain.stats.requests
+    verdicts = [(s.guest.vmid, s.last_backup, s.last_success, s.problems) for s in ahead.guests]
+    assert verdicts == [
+        (s.guest.vmid, s.last_backup, s.last_success, s.problems) for s in plain.guests
+    ]
+    assert ahead.anomalies == plain.anomalies
+
+
+def test_fetching_ahead_leaves_every_log_parsed_in_the_same_round(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Predicting an older run's guests to fetch it ahead pairs nothing
+    (``TaskPredictor.guests(peek=True)``): a pairing recorded there made a log read
+    later distrust its event, and 12 logs of a generated cluster with runs that die
+    waiting for the node's vzdump lock (one minute) were parsed a round later (found by
+    review). Each log is parsed in the same round with and without the snapshots."""
+    monkeypatch.setattr(generate, "LOCKWAIT_MINUTES", 1)
+    cluster = Scenario.from_dict(generate_scenario(6, 400, 20, 14, 7))
+    rounds: dict[str, int] = {}
+    count = [0]
+    real = tasks._Reader.read
+
+    def read(self: Any, batch: Any) -> None:
+        count[0] += 1
+
+        def noted() -> Any:
+            for item in batch:
+                rounds[item[0][1].upid] = count[0]
+                yield item
+
+        real(self, noted())
+
+    monkeypatch.setattr(tasks._Reader, "read", read)
+    assert cluster.now is not None
+    got = []
+    with Simulator(cluster) as sim:
+        settings = _settings(sim)
+        with PveClient(settings) as client:
+            inventory = collect_inventory(client, settings.backup_jobs_endpoint, 4)
+            coverage = analyse_coverage(inventory, settings.ignore, cluster.now)
+            content = collect_pbs_content(
+                client, inventory, pbs_storages_in_use(inventory, coverage), 4
+            )
+            starts = {
+                key: s.ctime for c in content.storages.values() for key, s in c.newest.items()
+            }
+            for hint in (None, lambda: starts):
+                rounds.clear()
+                count[0] = 0
+                history = collect_history(
+                    client, inventory, coverage, cluster.now, HistoryOptions(15), snapshots=hint
+                )
+                got.append((dict(rounds), _latest(history), history.anomalies))
+    assert starts
+    assert got[0] == got[1]

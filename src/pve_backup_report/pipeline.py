@@ -348,14 +348,17 @@ class _Snapshots:
     """The newest snapshot of each guest on PBS, for the history's fetching ahead
     (``collect_history``), once the side thread has read PVE's view of every PBS storage
     in use: None before (the history never waits for it), and when one of them could
-    not be read (a guest's newest snapshot may be there)."""
+    not be read or lists nothing (a guest's newest snapshot may be there: pve-storage
+    ``PVE/API2/Storage/Content.pm`` ``index`` drops the volumes ``check_volume_access``
+    refuses a token without ``Datastore.Allocate``, as ``assess._content_anomalies``
+    warns)."""
 
     def __init__(self) -> None:
         self._starts: SnapshotStarts | None = None
 
     def read(self, content: PbsContent) -> None:
-        if content.anomalies:
-            return
+        if content.anomalies or any(c.count == 0 for c in content.storages.values()):
+            return  # a storage listing nothing: the token may not see its snapshots
         starts: dict[tuple[int, str], int] = {}
         for storage in content.storages.values():
             for key, snapshot in storage.newest.items():

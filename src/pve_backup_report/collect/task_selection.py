@@ -169,24 +169,36 @@ class TaskPredictor:
                 self._contradicted.add((task.node, keys))
         return self._held(task.node, keys)
 
-    def guests(self, tasks: Sequence[TaskInfo], i: int, tz: str | None) -> Prediction:
+    def guests(
+        self, tasks: Sequence[TaskInfo], i: int, tz: str | None, *, peek: bool = False
+    ) -> Prediction:
         """The guests ``tasks[i]`` may hold; ``tasks`` is one node's list, newest first.
 
         Only the tasks started within ``TOLERANCE_S`` of it are looked at (for a shared
         event), so a run whose logs are all cached predicts nothing. Remembered until the
         node's list grows (an older page) or a log shows its event's pairing wrong.
+        ``peek``: neither remembered nor paired (``checked`` then judges the task's log
+        as if it had not been asked), for a caller that only looks ahead.
         """
         task = tasks[i]
         if task.vmid is not None:
             return frozenset({task.vmid})
         keys = self._keys(task, tz)
         key = (task.upid, len(tasks), (task.node, keys) in self._distrusted)
-        if key not in self._guesses:
-            self._guesses[key] = self._guess(tasks, i, tz, keys)
-        return self._guesses[key]
+        if key in self._guesses:
+            return self._guesses[key]
+        found = self._guess(tasks, i, tz, keys, record=not peek)
+        if not peek:
+            self._guesses[key] = found
+        return found
 
     def _guess(
-        self, tasks: Sequence[TaskInfo], i: int, tz: str | None, keys: tuple[tuple[str, int], ...]
+        self,
+        tasks: Sequence[TaskInfo],
+        i: int,
+        tz: str | None,
+        keys: tuple[tuple[str, int], ...],
+        record: bool = True,
     ) -> Prediction:
         """``guests`` for an unnamed task whose start matches ``keys``."""
         task = tasks[i]
@@ -200,7 +212,8 @@ class TaskPredictor:
             # in PVE::Jobs::run_jobs), so the n-th task started (pstart orders one second)
             # is the n-th job's run. ``collect_tasks`` checks that on every log it reads.
             mine = sorted(keys)[order.index(task)]
-            self._paired[task.upid] = (mine[0], keys)
+            if record:
+                self._paired[task.upid] = (mine[0], keys)
             keys = (mine,)
         return self._held(task.node, keys)
 

@@ -292,8 +292,8 @@ class _Reader:
         self.ahead: list[tuple[_NodeState, TaskInfo]] = []
         self._asked_ahead: set[str] = set()
         self._ahead_done: set[tuple[str, int]] = set()  # (node, guest) fetched ahead for
-        self._ahead_seen: set[tuple[str, int]] = set()  # lacking at a run taken before
         self._snapshot_start: dict[int, int] | None = None  # ``_snapshot_starts``
+        self._other_start: dict[int, int] = {}  # the other guest type's group, by VMID
 
     def outcome(self, task: TaskInfo) -> tuple[bool, CachedTask | None]:
         """Whether the task's log is known (read or cached), and what it taught."""
@@ -336,6 +336,13 @@ class _Reader:
             st.done = True
         return w.take
 
+    def _results_for(self) -> set[int]:
+        """The guests with a result so far (of ``results``, counted incrementally)."""
+        for r in self.results[self._counted :]:
+            self._with_result.add(r.vmid)
+        self._counted = len(self.results)
+        return self._with_result
+
     def _created_since(self, st: _NodeState) -> dict[int, int]:
         """Guests of the node that a search found in no run of the event of a home run
         that left them out (``guest_search``), without any result, and that the task
@@ -346,16 +353,14 @@ class _Reader:
         them. With the start of that run."""
         if not self.created or not self.search.stopped_at:
             return {}
-        for r in self.results[self._counted :]:
-            self._with_result.add(r.vmid)
-        self._counted = len(self.results)
+        with_result = self._results_for()
         out: dict[int, int] = {}
         for v, start in self.search.stopped_at.items():
             made = self.created.get(v)
             if (
                 made is not None
                 and v in st.wanted
-                and v not in self._with_result
+                and v not in with_result
                 and made.guest_type == self._types.get(v)
                 and made.started > start
             ):
@@ -444,9 +449,14 @@ class _Reader:
           ``PVE/Storage/PBSPlugin.pm`` ``list_volumes``), set when vzdump starts that
           guest's backup (pve-manager ``PVE/VZDump.pm`` ``exec_backup_task``), so a run
           started after it did not make it: the guest failed or was left out there;
-        * all of them (since its creation, when the task cache knows it) when it has no
-          snapshot at all, once a run read before left it lacking (a new guest, or one
-          failing for longer than the window).
+        * as far as ``_new_guest_bound`` says when it has no snapshot, no log read so
+          far shows it, and a search found it in no node's run of the event of a home
+          run that left it out (``guest_search``): a new guest. A guest that a log shows
+          failing but that has no snapshot is not: its snapshots may be hidden from the
+          token (pve-storage ``check_volume_access``), and its walk stops at its newest
+          success.
+
+        The predictions made here pair nothing (``TaskPredictor.guests``, ``peek``).
         """
         starts = self._snapshot_starts(st)
         if starts is None:
@@ -457,16 +467,19 @@ class _Reader:
             made = starts.get(v)
             if (made is not None and made >= start) or (st.name, v) in self._ahead_done:
                 continue  # most guests: their snapshot is newer than the run
-            if made is None and (st.name, v) not in self._ahead_seen:
-                self._ahead_seen.add((st.name, v))  # its first run may hold its success
-            elif made is None or made < start:
+            if made is not None:
                 self._ahead_done.add((st.name, v))
-                since[v] = (self._created_after(v), False) if made is None else (made, True)
+                since[v] = (made, True)
+            elif v in self.search.stopped_at and v not in self._results_for():
+                self._ahead_done.add((st.name, v))  # found in no run: a new guest
+                since[v] = self._new_guest_bound(v)
         for j in range(i + 1, len(st.tasks)):
             if not since:
                 return
             task = st.tasks[j]
-            held = _here(st, self._prediction(st, j)) & since.keys()
+            # peeked: a prediction made here pairs nothing (``TaskPredictor.guests``),
+            # so the logs are judged as they would be without fetching ahead
+            held = _here(st, self._prediction(st, j, peek=True)) & since.keys()
             for v in held:
                 bound, snapshot = since[v]
                 if not snapshot and task.starttime < bound:
@@ -476,14 +489,18 @@ class _Reader:
                 if snapshot and task.starttime <= bound:
                     del since[v]  # the run that made the snapshot: the walk stops there
 
-    def _created_after(self, vmid: int) -> int:
-        """The start of the task that created the guest, when the task cache knows it
-        (of the guest's type), else 0: pve-manager ``PVE/VZDump.pm``
-        ``get_included_guests`` picks a run's guests when it starts."""
+    def _new_guest_bound(self, vmid: int) -> tuple[int, bool]:
+        """How far back a new guest's walk goes (``_fetch_ahead``'s bound): to the start
+        of the task that created it, when the task cache knows it (pve-manager
+        ``PVE/VZDump.pm`` ``get_included_guests`` picks a run's guests when it starts);
+        else down to the run that made the newest snapshot of the other guest type's
+        group with its VMID (a deleted guest's: its runs name the VMID, and the walk
+        stops at its success), inclusive; else the window's start."""
         made = self.created.get(vmid)
         if made is not None and made.guest_type == self._types.get(vmid):
-            return made.started
-        return 0
+            return made.started, False
+        other = self._other_start.get(vmid)
+        return (other, True) if other is not None else (0, False)
 
     def _snapshot_starts(self, st: _NodeState) -> dict[int, int] | None:
         """The start of each guest's newest snapshot (of its type's group; none: not
@@ -492,9 +509,13 @@ class _Reader:
         if self._snapshot_start is None and self.snapshots is not None:
             newest = self.snapshots()
             if newest is not None:
-                self._snapshot_start = {
-                    v: newest[v, kind] for v, kind in self._types.items() if (v, kind) in newest
-                }
+                self._snapshot_start, self._other_start = {}, {}
+                for v, kind in self._types.items():
+                    if (v, kind) in newest:
+                        self._snapshot_start[v] = newest[v, kind]
+                    other = "lxc" if kind == "qemu" else "qemu"
+                    if (v, other) in newest:
+                        self._other_start[v] = newest[v, other]
         return None if st.newest_first else self._snapshot_start
 
     def _ask_ahead(self, st: _NodeState, task: TaskInfo) -> None:
@@ -539,10 +560,10 @@ class _Reader:
                 self.predicted[task.upid] = None
         st.batch = min(st.batch * 2, max(1, self.options.workers))
 
-    def _prediction(self, st: _NodeState, i: int) -> Prediction:
+    def _prediction(self, st: _NodeState, i: int, peek: bool = False) -> Prediction:
         if self.predictor is None or st.newest_first:
             return None
-        return self.predictor.guests(st.tasks, i, st.tz)
+        return self.predictor.guests(st.tasks, i, st.tz, peek=peek)
 
     def _tells_away(self, st: _NodeState, i: int, lacking: set[int]) -> set[int]:
         """The guests lacking a success on this node that the jobs of an unknown
