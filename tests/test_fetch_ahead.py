@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -441,3 +442,40 @@ def test_fetching_ahead_leaves_every_log_parsed_in_the_same_round(
                 got.append((dict(rounds), _latest(history), history.anomalies))
     assert starts
     assert got[0] == got[1]
+
+
+def test_logs_asked_beyond_the_bound_wait_their_turn_and_are_not_dropped() -> None:
+    """At most ``bound`` logs fetched ahead wait in memory; the others are queued in the
+    order asked and started as a plan takes one (``_FetchedAhead``); one a plan took
+    before its turn is left to its round."""
+
+    class Reader:
+        def __init__(self) -> None:
+            self.ahead: list[tuple[Any, Any]] = []
+            self.predicted: dict[str, Any] = {}
+
+    class Task:
+        def __init__(self, upid: str) -> None:
+            self.upid = upid
+
+    fetched: list[str] = []
+    reader = Reader()
+    with ThreadPoolExecutor(2) as pool:
+        ahead = tasks._FetchedAhead(
+            pool,
+            lambda item: fetched.append(item[1].upid) or [item[1].upid],  # type: ignore[func-returns-value]
+            2,
+            reader,  # type: ignore[arg-type]
+        )
+        reader.ahead += [(None, Task(u)) for u in "abcde"]
+        ahead.ask()
+        assert ahead.take("c") is None  # queued, not started: its round fetches it
+        reader.predicted["c"] = None  # taken by that plan
+        first = ahead.take("a")
+        assert first is not None and first.result() == ["a"]
+        second = ahead.take("b")
+        assert second is not None and second.result() == ["b"]
+        later = [ahead.take(u) for u in "de"]
+        assert all(f is not None for f in later)
+        assert [f.result() for f in later if f is not None] == [["d"], ["e"]]
+    assert sorted(fetched) == ["a", "b", "d", "e"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -294,6 +295,8 @@ class _Reader:
         self._ahead_done: set[tuple[str, int]] = set()  # (node, guest) fetched ahead for
         self._snapshot_start: dict[int, int] | None = None  # ``_snapshot_starts``
         self._other_start: dict[int, int] = {}  # the other guest type's group, by VMID
+        self._with_log: set[int] = set()  # ``_logged_for``, of ``results``' first ``_logged``
+        self._logged = 0
 
     def outcome(self, task: TaskInfo) -> tuple[bool, CachedTask | None]:
         """Whether the task's log is known (read or cached), and what it taught."""
@@ -335,6 +338,15 @@ class _Reader:
         if not w.take and not ((w.lacking or self._older_wanted(st)) and st.more_pages):
             st.done = True
         return w.take
+
+    def _logged_for(self) -> set[int]:
+        """The guests a log read so far shows (a result of their own, not a failure
+        given by a run that died before naming any guest), counted incrementally."""
+        for r in self.results[self._logged :]:
+            if r.started is not None:
+                self._with_log.add(r.vmid)
+        self._logged = len(self.results)
+        return self._with_log
 
     def _results_for(self) -> set[int]:
         """The guests with a result so far (of ``results``, counted incrementally)."""
@@ -470,7 +482,7 @@ class _Reader:
             if made is not None:
                 self._ahead_done.add((st.name, v))
                 since[v] = (made, True)
-            elif v in self.search.stopped_at and v not in self._results_for():
+            elif v in self.search.stopped_at and v not in self._logged_for():
                 self._ahead_done.add((st.name, v))  # found in no run: a new guest
                 since[v] = self._new_guest_bound(v)
         for j in range(i + 1, len(st.tasks)):
@@ -777,6 +789,41 @@ class _Reader:
         return self.pairer.run_of(st.tasks, st.tasks.index(task), st.tz)
 
 
+class _FetchedAhead:
+    """The logs ``_Reader._fetch_ahead`` asks for, fetched on the pool until a plan takes
+    them: at most ``bound`` fetched and not taken at once (a log waits in memory until
+    its round comes), the others queued in the order asked and fetched as room is made;
+    one a plan takes before its turn is fetched with its round, as any other."""
+
+    def __init__(
+        self,
+        pool: ThreadPoolExecutor,
+        fetch: Callable[[tuple[_NodeState, TaskInfo]], list[str] | ApiError],
+        bound: int,
+        reader: _Reader,
+    ) -> None:
+        self._pool, self._fetch, self._bound, self._reader = pool, fetch, bound, reader
+        self._started: dict[str, Future[list[str] | ApiError]] = {}
+        self._queued: deque[tuple[_NodeState, TaskInfo]] = deque()
+
+    def ask(self) -> None:
+        """Queue what the reader asked for since, and start what there is room for."""
+        self._queued.extend(self._reader.ahead)
+        self._reader.ahead.clear()
+        taken = self._reader.predicted
+        while self._queued and len(self._started) < self._bound:
+            item = self._queued.popleft()
+            if item[1].upid not in taken:
+                self._started[item[1].upid] = self._pool.submit(self._fetch, item)
+
+    def take(self, upid: str) -> Future[list[str] | ApiError] | None:
+        """The fetch of a log a plan takes, when it was started ahead."""
+        found = self._started.pop(upid, None)
+        if found is not None:
+            self.ask()
+        return found
+
+
 def _fetch_one(
     client: PveClient, cap: int, item: tuple[_NodeState, TaskInfo]
 ) -> list[str] | ApiError:
@@ -968,9 +1015,7 @@ def _read_rounds(
                  counters, asked)  # fmt: skip
     fetch = partial(_fetch_one, client, options.log_limit)
     bound = max(1, options.workers) * _AHEAD
-    # ``_Reader._fetch_ahead``'s logs not taken yet, at most ``bound`` (the others are
-    # fetched when a plan takes them, as the rest)
-    ahead: dict[str, Future[list[str] | ApiError]] = {}
+    ahead = _FetchedAhead(pool, fetch, bound, reader)
     while True:
         # a node's logs are asked as soon as it is planned, and parsed once every node is
         # (a plan never waits for a log: it sees the logs parsed in earlier rounds only)
@@ -982,12 +1027,9 @@ def _read_rounds(
             while not take and not st.done:  # guests lack a success: an older page
                 _fetch_pages(client, pool, [st], since, options, anomalies, counters)
                 take = reader.plan(st)
-            for item in reader.ahead:  # first: a plan may also take one it fetches ahead
-                if len(ahead) < bound:
-                    ahead[item[1].upid] = pool.submit(fetch, item)
-            reader.ahead.clear()
+            ahead.ask()  # first: a plan may also take one it fetches ahead
             for t in take:
-                batch.add((st, t), ahead.pop(t.upid, None))
+                batch.add((st, t), ahead.take(t.upid))
         if not batch:
             if reader.settle(states):
                 continue  # a migrated guest's search started or ended
