@@ -494,8 +494,15 @@ class _Reader:
             held = _here(st, self._prediction(st, j, peek=True)) & since.keys()
             for v in held:
                 bound, snapshot = since[v]
-                if not snapshot and task.starttime < bound:
-                    del since[v]  # created after the run started: not in it, nor older ones
+                ended = task.endtime if snapshot and task.endtime is not None else None
+                if (not snapshot and task.starttime < bound) or (
+                    ended is not None and ended + TOLERANCE_S < bound
+                ):
+                    # created after the run started: not in it, nor in older ones; or
+                    # the run ended before the snapshot was made (the snapshot is
+                    # another node's, the guest having moved since): the walk ends
+                    # at the newer run, with that node's search
+                    del since[v]
                     continue
                 self._ask_ahead(st, task)
                 if snapshot and task.starttime <= bound:
@@ -816,6 +823,12 @@ class _FetchedAhead:
             if item[1].upid not in taken:
                 self._started[item[1].upid] = self._pool.submit(self._fetch, item)
 
+    def cancel(self) -> None:
+        """Cancel the fetches not started yet: no plan will take them."""
+        for future in self._started.values():
+            future.cancel()
+        self._queued.clear()
+
     def take(self, upid: str) -> Future[list[str] | ApiError] | None:
         """The fetch of a log a plan takes, when it was started ahead."""
         found = self._started.pop(upid, None)
@@ -1033,6 +1046,7 @@ def _read_rounds(
         if not batch:
             if reader.settle(states):
                 continue  # a migrated guest's search started or ended
+            ahead.cancel()
             return
         left = sum(1 for s in states if not s.done)
         progress(
