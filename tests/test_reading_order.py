@@ -1,7 +1,7 @@
 """What a history finds must not depend on the order its logs are read in.
 
 Scenarios found by two independent reviews of a change that read some guests' older
-runs sooner (reverted: docs/performance.md, "Latest stop"). Each holds today, cold and
+runs sooner (reverted: docs/performance.md, "Stop 35"). Each holds today, cold and
 warm; a change to the reading order (reading ahead, fewer rounds) must keep them.
 
 * A vmid job makes no task on a node without a local guest (pve-manager
