@@ -470,21 +470,7 @@ class _Reader:
 
         The predictions made here pair nothing (``TaskPredictor.guests``, ``peek``).
         """
-        starts = self._snapshot_starts(st)
-        if starts is None:
-            return
-        start = st.tasks[i].starttime
-        since: dict[int, tuple[int, bool]] = {}  # the bound, and whether a snapshot's
-        for v in lacking:
-            made = starts.get(v)
-            if (made is not None and made >= start) or (st.name, v) in self._ahead_done:
-                continue  # most guests: their snapshot is newer than the run
-            if made is not None:
-                self._ahead_done.add((st.name, v))
-                since[v] = (made, True)
-            elif v in self.search.stopped_at and v not in self._logged_for():
-                self._ahead_done.add((st.name, v))  # found in no run: a new guest
-                since[v] = self._new_guest_bound(v)
+        since = self._walk_bounds(st, st.tasks[i].starttime, lacking)
         for j in range(i + 1, len(st.tasks)):
             if not since:
                 return
@@ -507,6 +493,28 @@ class _Reader:
                 self._ask_ahead(st, task)
                 if snapshot and task.starttime <= bound:
                     del since[v]  # the run that made the snapshot: the walk stops there
+
+    def _walk_bounds(
+        self, st: _NodeState, start: int, lacking: frozenset[int]
+    ) -> dict[int, tuple[int, bool]]:
+        """The guests of ``lacking`` to fetch ahead for, from a run started at
+        ``start`` (each once per node), with how far back (``_fetch_ahead``): the bound,
+        and whether it is a snapshot's (the run that made it is fetched too)."""
+        starts = self._snapshot_starts(st)
+        since: dict[int, tuple[int, bool]] = {}
+        if starts is None:
+            return since
+        for v in lacking:
+            made = starts.get(v)
+            if (made is not None and made >= start) or (st.name, v) in self._ahead_done:
+                continue  # most guests: their snapshot is newer than the run
+            if made is not None:
+                self._ahead_done.add((st.name, v))
+                since[v] = (made, True)
+            elif v in self.search.stopped_at and v not in self._logged_for():
+                self._ahead_done.add((st.name, v))  # found in no run: a new guest
+                since[v] = self._new_guest_bound(v)
+        return since
 
     def _new_guest_bound(self, vmid: int) -> tuple[int, bool]:
         """How far back a new guest's walk goes (``_fetch_ahead``'s bound): to the start
