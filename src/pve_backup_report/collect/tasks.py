@@ -287,6 +287,7 @@ class _Reader:
         self.created = created or {}
         self._types = {g.vmid: g.type for g in inventory.guests}
         self._with_result: set[int] = set()
+        self._with_log: set[int] = set()  # of those, the guests a log shows
         self._counted = 0
         # logs to fetch now, read when a plan takes them (``_fetch_ahead``)
         self.snapshots = snapshots
@@ -295,8 +296,6 @@ class _Reader:
         self._ahead_done: set[tuple[str, int]] = set()  # (node, guest) fetched ahead for
         self._snapshot_start: dict[int, int] | None = None  # ``_snapshot_starts``
         self._other_start: dict[int, int] = {}  # the other guest type's group, by VMID
-        self._with_log: set[int] = set()  # ``_logged_for``, of ``results``' first ``_logged``
-        self._logged = 0
 
     def outcome(self, task: TaskInfo) -> tuple[bool, CachedTask | None]:
         """Whether the task's log is known (read or cached), and what it taught."""
@@ -339,21 +338,16 @@ class _Reader:
             st.done = True
         return w.take
 
-    def _logged_for(self) -> set[int]:
-        """The guests a log read so far shows (a result of their own, not a failure
-        given by a run that died before naming any guest), counted incrementally."""
-        for r in self.results[self._logged :]:
-            if r.started is not None:
-                self._with_log.add(r.vmid)
-        self._logged = len(self.results)
-        return self._with_log
-
-    def _results_for(self) -> set[int]:
-        """The guests with a result so far (of ``results``, counted incrementally)."""
+    def _results_for(self) -> tuple[set[int], set[int]]:
+        """The guests with a result so far, and those a log shows (a result of their own,
+        not a failure given by a run that died before naming any guest); ``results``
+        counted incrementally."""
         for r in self.results[self._counted :]:
             self._with_result.add(r.vmid)
+            if r.started is not None:
+                self._with_log.add(r.vmid)
         self._counted = len(self.results)
-        return self._with_result
+        return self._with_result, self._with_log
 
     def _created_since(self, st: _NodeState) -> dict[int, int]:
         """Guests of the node that a search found in no run of the event of a home run
@@ -365,7 +359,7 @@ class _Reader:
         them. With the start of that run."""
         if not self.created or not self.search.stopped_at:
             return {}
-        with_result = self._results_for()
+        with_result, _logged = self._results_for()
         out: dict[int, int] = {}
         for v, start in self.search.stopped_at.items():
             made = self.created.get(v)
@@ -480,7 +474,7 @@ class _Reader:
             held = _here(st, self._prediction(st, j, peek=True)) & since.keys()
             for v in held:
                 bound, snapshot = since[v]
-                ended = task.endtime if snapshot and task.endtime is not None else None
+                ended = task.endtime if snapshot else None
                 if (not snapshot and task.starttime < bound) or (
                     ended is not None and ended + TOLERANCE_S < bound
                 ):
@@ -511,7 +505,7 @@ class _Reader:
             if made is not None:
                 self._ahead_done.add((st.name, v))
                 since[v] = (made, True)
-            elif v in self.search.stopped_at and v not in self._logged_for():
+            elif v in self.search.stopped_at and v not in self._results_for()[1]:
                 self._ahead_done.add((st.name, v))  # found in no run: a new guest
                 since[v] = self._new_guest_bound(v)
         return since
