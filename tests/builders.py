@@ -21,7 +21,7 @@ import yaml
 from pve_backup_report.analysis.history import GuestBackupResult, ResultStatus, TaskInfo
 from pve_backup_report.model import BackupJob, Guest, GuestType, Storage, pve_selection
 from pve_backup_report.pve.upid import Upid, format_upid
-from pve_backup_report.timeutil import iso_utc
+from pve_backup_report.timeutil import iso_utc, parse_timestamp
 
 
 def guest(
@@ -232,6 +232,11 @@ def scenario(
 
 
 # ------------------------------------------------------------------ tasks and their logs
+
+
+def night(day: int) -> int:
+    """The 21:00 UTC event (a daily job's) of November ``day``, 2026 (``NOW``'s month)."""
+    return parse_timestamp(f"2026-11-{day:02d}T21:00:00Z")
 
 
 def vzdump_clock(t: int, *, tz_offset: int = 0) -> str:

@@ -36,7 +36,16 @@ from urllib.parse import unquote
 
 import pytest
 
-from builders import backup, pbs_storage, scenario, sim_guest, sim_node, vzdump_job, vzdump_task
+from builders import (
+    backup,
+    night,
+    pbs_storage,
+    scenario,
+    sim_guest,
+    sim_node,
+    vzdump_job,
+    vzdump_task,
+)
 from pve_backup_report import pipeline
 from pve_backup_report.analysis.assess import Assessment, pbs_storages_in_use
 from pve_backup_report.analysis.coverage import analyse_coverage
@@ -62,12 +71,8 @@ NOW = parse_timestamp("2026-11-20T12:00:00Z")
 HOLD = 5.0
 
 
-def _night(day: int) -> int:
-    return parse_timestamp(f"2026-11-{day:02d}T21:00:00Z")
-
-
 def _day(start: int) -> int:
-    return (start - _night(1)) // 86400 + 1
+    return (start - night(1)) // 86400 + 1
 
 
 def _runs(days: range, vmids: list[int], failed: dict[int, list[int]]) -> list[dict[str, Any]]:
@@ -78,7 +83,7 @@ def _runs(days: range, vmids: list[int], failed: dict[int, list[int]]) -> list[d
         recipe: dict[str, Any] = {"job": "daily", "vmids": vmids}
         if failed.get(day):
             recipe["failures"] = [{"vmid": v, "error": "broken pipe"} for v in failed[day]]
-        tasks.append(vzdump_task(start=_night(day) + 2, log_recipe=recipe))
+        tasks.append(vzdump_task(start=night(day) + 2, log_recipe=recipe))
     return tasks
 
 
@@ -123,25 +128,19 @@ class LogWatch:
         self.nights: list[int] = []
         self.met = threading.Event()
         self.in_time = False  # the held log went on because the others were asked
-        self.content_answered = threading.Event()
         lock = threading.Lock()
         transport = client._transport
         real = transport.get
 
         def get(url: str, headers: Any) -> Answer:
-            if "/content" in url:
-                try:
-                    return real(url, headers)
-                finally:
-                    self.content_answered.set()
             if "/log" not in url:
                 return real(url, headers)
-            night = _day(parse_upid(unquote(url.split("/tasks/")[1].split("/log")[0])).starttime)
+            day = _day(parse_upid(unquote(url.split("/tasks/")[1].split("/log")[0])).starttime)
             with lock:
-                self.nights.append(night)
+                self.nights.append(day)
                 if beside <= set(self.nights):
                     self.met.set()
-            if night == hold:
+            if day == hold:
                 self.in_time = self.met.wait(HOLD)
             return real(url, headers)
 
@@ -198,7 +197,7 @@ def test_a_guest_failing_for_nights_has_its_older_runs_fetched_beside_the_newest
     of Nov 18 down to Nov 13 are asked while Nov 19's is, not one a round; the same
     logs are read, and the same results found."""
     failing = {d: [101] for d in range(14, 20)}
-    snapshots = {100: _night(19) + 60, 101: _night(13) + 90}
+    snapshots = {100: night(19) + 60, 101: night(13) + 90}
     cluster = _cluster(_runs(range(6, 20), [100, 101], failing), [100, 101], snapshots)
     ahead, watch, plain, plain_watch = _with_and_without(
         cluster, snapshots, hold=19, beside=set(range(13, 20))
@@ -217,7 +216,7 @@ def test_a_guest_in_no_run_has_the_runs_of_the_window_fetched_from_its_second_ro
     newest run is read alone (it may have held it); once a search found it in no run
     of that event, every older run of the window is asked beside the next. Same logs,
     same results."""
-    snapshots = {100: _night(19) + 60}
+    snapshots = {100: night(19) + 60}
     cluster = _cluster(_runs(range(6, 20), [100], {}), [100, 103], snapshots)
     ahead, watch, plain, plain_watch = _with_and_without(
         cluster, snapshots, hold=18, beside=set(range(6, 19))
@@ -235,7 +234,7 @@ def test_a_snapshot_that_is_not_the_newest_success_changes_nothing() -> None:
     """101's newest snapshot is Nov 9's (its later ones deleted by hand): its runs are
     fetched down to Nov 9, but only those its walk takes are read; Nov 19's success
     stands. A log fetched ahead for nothing costs a request, never a result."""
-    snapshots = {100: _night(19) + 60, 101: _night(9) + 90}
+    snapshots = {100: night(19) + 60, 101: night(9) + 90}
     cluster = _cluster(_runs(range(6, 20), [100, 101], {}), [100, 101], snapshots)
     ahead, watch, plain, plain_watch = _with_and_without(
         cluster, snapshots, hold=19, beside=set(range(9, 20))
@@ -294,7 +293,7 @@ def _first_log_after(client: PveClient, event: threading.Event, watch: LogWatch)
 def _failing_101(privileges: tuple[str, ...] = LISTS_BACKUPS) -> Scenario:
     """100 backed up every night; 101 failing since Nov 14, its snapshot Nov 13's."""
     failing = {d: [101] for d in range(14, 20)}
-    snapshots = {100: _night(19) + 60, 101: _night(13) + 90}
+    snapshots = {100: night(19) + 60, 101: night(13) + 90}
     tasks = _runs(range(6, 20), [100, 101], failing)
     return _cluster(tasks, [100, 101], snapshots, privileges)
 
@@ -346,7 +345,7 @@ def test_a_warm_run_fetches_ahead_only_the_logs_it_has_not_cached() -> None:
     """The cache holds the runs to Nov 17 (read two days ago); 101 failed since Nov 14
     and its snapshot is Nov 13's. Its walk reads Nov 19 and Nov 18 only: the older
     runs are cached, so none is fetched ahead."""
-    snapshots = {100: _night(19) + 60, 101: _night(13) + 90}
+    snapshots = {100: night(19) + 60, 101: night(13) + 90}
     watches: list[LogWatch] = []
 
     def watch(client: PveClient) -> None:

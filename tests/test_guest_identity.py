@@ -18,6 +18,7 @@ from typing import Any
 from builders import (
     LogGuest,
     backup,
+    night,
     pbs_storage,
     scenario,
     sim_guest,
@@ -35,21 +36,17 @@ NOW = parse_timestamp("2026-11-20T12:00:00Z")
 H = 3600
 
 
-def _night(day: int) -> int:
-    return parse_timestamp(f"2026-11-{day:02d}T21:00:00Z")
-
-
 def _run(day: int, guests: list[LogGuest]) -> dict[str, Any]:
     """The 21:00 run of the ``all`` job on pve1 (``PVE::VZDump::exec_backup_task`` logs
     each guest 30 s after the previous one)."""
-    start = _night(day) + 1
+    start = night(day) + 1
     command = "vzdump --all 1 --storage pbs --mode snapshot"
     log = vzdump_log(guests, start=start, command=command, first=1, gap=30, took=20)
     return vzdump_task(start=start, end=start + 2 + 30 * len(guests), log=log)
 
 
 def _snap(vmid: int, kind: str, day: int, **extra: Any) -> dict[str, Any]:
-    return backup(vmid, ctime=_night(day) + 2, type=kind, **extra)
+    return backup(vmid, ctime=night(day) + 2, type=kind, **extra)
 
 
 def reused_cluster() -> dict[str, Any]:
@@ -115,7 +112,7 @@ def test_container_reusing_a_vmid_keeps_only_its_own_results(
     sim = simulator_factory(Scenario.from_dict(reused_cluster()))
     g = _coverage(sim)[100]
     assert g["last_backup"]["status"] == "failed"
-    assert g["last_success"]["started"] >= _night(18)
+    assert g["last_success"]["started"] >= night(18)
     assert g["last_success"]["archive"].startswith("ct/100/")
     assert g["pbs_snapshot"]["archive"].startswith("ct/100/")
     assert "failed" in g["problems"]
@@ -177,8 +174,8 @@ def test_unfinished_snapshot_is_not_a_success(simulator_factory: SimulatorFactor
     sim = simulator_factory(Scenario.from_dict(running_cluster()))
     g = _coverage(sim)[100]
     assert g["last_backup"]["status"] == "running"
-    assert g["last_success"]["started"] < _night(17)
-    assert g["pbs_snapshot"]["ctime"] == _night(16) + 2
+    assert g["last_success"]["started"] < night(17)
+    assert g["pbs_snapshot"]["ctime"] == night(16) + 2
     assert g["verification"] == "ok"
     assert g["freshness"] == "stale"
     proc = run(sim, "--now", str(NOW), "--no-cache")

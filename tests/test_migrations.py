@@ -20,6 +20,7 @@ import pytest
 from builders import (
     guest_task,
     migration_task,
+    night,
     pbs_storage,
     scenario,
     sim_guest,
@@ -38,11 +39,6 @@ DAY = 86400
 NODES = ("pve1", "pve2", "pve3")
 
 
-def _night(day: int) -> int:
-    """The 21:00 UTC event of November ``day``."""
-    return parse_timestamp(f"2026-11-{day:02d}T21:00:00Z")
-
-
 def _migration(node: str, vmid: int, at: int, target: str, kind: GuestType = "qemu"
                ) -> dict[str, Any]:  # fmt: skip
     """A migration that took 70 s."""
@@ -54,7 +50,7 @@ def _run(node: str, day: int, vmids: list[int], external: list[int],
     recipe: dict[str, Any] = {"job": "daily", "vmids": vmids, "external": external}
     if failures:
         recipe["failures"] = [{"vmid": v, "error": e} for v, e in failures.items()]
-    return vzdump_task(node=node, start=_night(day) + 2 + NODES.index(node), log_recipe=recipe)
+    return vzdump_task(node=node, start=night(day) + 2 + NODES.index(node), log_recipe=recipe)
 
 
 def drained_cluster(
@@ -118,7 +114,7 @@ def test_drained_node_scenario_is_what_pve_logs(
     sim = simulator_factory(Scenario.from_dict(drained_cluster()))
     params = {"typefilter": "vzdump", "limit": 50}
     tasks = sim_get(sim, "/nodes/pve1/tasks", params).json()["data"]
-    night15 = next(t for t in tasks if t["starttime"] == _night(15) + 2)
+    night15 = next(t for t in tasks if t["starttime"] == night(15) + 2)
     path = f"/nodes/pve1/tasks/{night15['upid']}/log"
     log = [x["t"] for x in sim_get(sim, path, {"limit": 0}).json()["data"]]
     assert "INFO: skip external VMs: 100, 101, 300" in log
@@ -138,7 +134,7 @@ def test_guest_back_on_its_old_node_takes_its_newer_results_from_the_other_node(
     g100 = guests[100]
     assert g100["last_backup"]["node"] == "pve2"
     assert g100["last_backup"]["status"] == "ok"
-    assert g100["last_backup"]["started"] >= _night(19)
+    assert g100["last_backup"]["started"] >= night(19)
     assert g100["freshness"] == "fresh" and g100["problems"] == []
     proc = run(sim, "--now", str(NOW), "--no-cache", env={"PVE_PBS_CONTENT": "false"})
     assert proc.returncode == 0, proc.stdout
@@ -154,7 +150,7 @@ def test_guest_moved_off_an_emptied_node_keeps_its_history(
     sim = simulator_factory(Scenario.from_dict(drained_cluster()))
     g300 = _coverage(sim)[300]
     assert g300["last_backup"]["node"] == "pve3"
-    assert g300["last_success"]["started"] >= _night(19)
+    assert g300["last_success"]["started"] >= night(19)
     assert g300["freshness"] == "fresh" and g300["problems"] == []
 
 
@@ -164,7 +160,7 @@ def test_unmoved_guests_keep_their_results(simulator_factory: SimulatorFactory) 
     guests = _coverage(sim)
     for vmid, node in ((101, "pve2"), (200, "pve1")):
         assert guests[vmid]["last_backup"]["node"] == node
-        assert guests[vmid]["last_backup"]["started"] >= _night(19)
+        assert guests[vmid]["last_backup"]["started"] >= night(19)
         assert guests[vmid]["freshness"] == "fresh"
 
 
@@ -190,9 +186,9 @@ def test_failures_elsewhere_walk_back_to_the_success(simulator_factory: Simulato
     sim = simulator_factory(Scenario.from_dict(drained_cluster(fails)))
     g = _coverage(sim)[101]
     assert g["last_backup"]["status"] == "failed" and g["last_backup"]["node"] == "pve2"
-    assert g["last_backup"]["started"] >= _night(19)
+    assert g["last_backup"]["started"] >= night(19)
     assert g["last_success"]["node"] == "pve2"
-    assert _night(17) <= g["last_success"]["started"] < _night(18)
+    assert night(17) <= g["last_success"]["started"] < night(18)
     assert "failed" in g["problems"]
     assert _logs_read(sim) == 9  # three nights on each of the three nodes
 
@@ -266,7 +262,7 @@ def _moved_beside_another_job(*, drained: bool = False) -> dict[str, Any]:
         data["jobs"].append(snapshot_job("third", vmid="400,401"))
     error = "job failed with err -5 - Input/output error"
     away = [100, 101] if drained else [100]
-    morning = _night(18) + 11 * 3600
+    morning = night(18) + 11 * 3600
     tasks: list[dict[str, Any]] = [
         _migration("pve2", v, morning + i * 120, "pve1") for i, v in enumerate(away)
     ]
@@ -282,11 +278,11 @@ def _moved_beside_another_job(*, drained: bool = False) -> dict[str, Any]:
             tasks.append(_run("pve2", day, there if moved else [100, 101], away if moved else []))
         recipe = {"job": "other", "vmids": [300, 301]}
         node = "pve3" if drained and not moved else "pve2"
-        tasks.append(vzdump_task(node=node, vmids=[300, 301], start=_night(day) + 5,
+        tasks.append(vzdump_task(node=node, vmids=[300, 301], start=night(day) + 5,
                                  log_recipe=recipe))  # fmt: skip
         if drained:
             recipe = {"job": "third", "vmids": [400, 401]}
-            tasks.append(vzdump_task(node="pve2", vmids=[400, 401], start=_night(day) + 7,
+            tasks.append(vzdump_task(node="pve2", vmids=[400, 401], start=night(day) + 7,
                                      log_recipe=recipe))  # fmt: skip
     data["tasks"] = tasks
     return data
@@ -312,7 +308,7 @@ def test_a_search_reads_only_the_runs_of_jobs_that_include_the_guest(
     g = _coverage(sim)[100]
     assert g["last_backup"]["status"] == "failed" and g["last_backup"]["node"] == "pve1"
     assert g["last_success"]["node"] == "pve2"
-    assert _night(18) <= g["last_success"]["started"] < _night(19)
+    assert night(18) <= g["last_success"]["started"] < night(19)
     assert _logs_read(sim) == (7 if drained else 5)
 
 
@@ -354,10 +350,10 @@ def _moved_alone(*, hourly: bool) -> dict[str, Any]:
         jobs[0]["vmid"] = "500,501"
         jobs.append(snapshot_job("a-hourly", schedule="hourly", vmid="600"))
         for day in range(14, 20):
-            night = _run("pve2", day, [501], [500])
-            tasks.append({**night, "starttime": night["starttime"] + 5})
+            task = _run("pve2", day, [501], [500])
+            tasks.append({**task, "starttime": task["starttime"] + 5})
         for hour in range(15):  # 21:00 on the 19th to 11:00 today
-            start = _night(19) + hour * 3600 + 1
+            start = night(19) + hour * 3600 + 1
             recipe = {"job": "a-hourly", "vmids": [600]}
             tasks.append(vzdump_task(node="pve2", vmids=[600], start=start, log_recipe=recipe))
     data["jobs"] = jobs
@@ -375,7 +371,7 @@ def test_guest_moved_onto_a_node_the_job_never_ran_on(simulator_factory: Simulat
     g = _coverage(sim)[500]
     assert g["last_backup"] is not None, g
     assert g["last_backup"]["node"] == "pve3" and g["last_backup"]["status"] == "ok"
-    assert g["last_backup"]["started"] >= _night(19)
+    assert g["last_backup"]["started"] >= night(19)
     assert g["freshness"] == "fresh" and g["problems"] == []
 
 
@@ -390,7 +386,7 @@ def test_another_jobs_unread_run_at_the_event_does_not_stop_the_search(
     guests = _coverage(sim)
     g = guests[500]
     assert g["last_backup"] is not None, g
-    assert g["last_backup"]["node"] == "pve3" and g["last_backup"]["started"] >= _night(19)
+    assert g["last_backup"]["node"] == "pve3" and g["last_backup"]["started"] >= night(19)
     assert g["freshness"] == "fresh"
     assert guests[600]["freshness"] == "fresh" and guests[501]["freshness"] == "fresh"
 
@@ -439,7 +435,7 @@ def test_a_successful_run_of_one_guest_is_not_read_by_a_search(
     guests = _coverage(sim)
     g = guests[500]
     assert g["last_backup"] is not None, g
-    assert g["last_backup"]["node"] == "pve3" and g["last_backup"]["started"] >= _night(19)
+    assert g["last_backup"]["node"] == "pve3" and g["last_backup"]["started"] >= night(19)
     assert g["freshness"] == "fresh" and g["problems"] == []
     for vmid in (501, 700):
         assert guests[vmid]["last_backup"]["started"] >= parse_timestamp("2026-11-20T09:00:00Z")
@@ -473,9 +469,9 @@ def _moved_beside_a_failed_run_of_the_event() -> dict[str, Any]:
         _migration("pve3", 500, parse_timestamp("2026-11-20T08:00:00Z"), "pve2")
     ]
     for day in range(12, 20):
-        tasks.append(_night_run("pve2", _night(day) + 2, "a-other", 502, [], day == 19))
-        tasks.append(_night_run("pve2", _night(day) + 3, "daily", 501, [500]))
-        tasks.append(_night_run("pve3", _night(day) + 3, "daily", 500, [501], day == 19))
+        tasks.append(_night_run("pve2", night(day) + 2, "a-other", 502, [], day == 19))
+        tasks.append(_night_run("pve2", night(day) + 3, "daily", 501, [500]))
+        tasks.append(_night_run("pve3", night(day) + 3, "daily", 500, [501], day == 19))
         morning = parse_timestamp(f"2026-11-{day + 1:02d}T09:00:02Z")
         tasks.append(_night_run("pve2", morning, "b-morning", 501, []))
     for day in (12, 19):  # Thursdays
@@ -511,7 +507,7 @@ def test_a_run_of_one_guest_is_read_when_its_event_has_another_run_to_read_first
     g = _coverage(sim)[500]
     last = g["last_backup"]
     assert last is not None and last["node"] == "pve3", g
-    assert last["status"] == "failed" and last["started"] >= _night(19), g
+    assert last["status"] == "failed" and last["started"] >= night(19), g
     assert "failed" in g["problems"]
 
 
@@ -528,7 +524,7 @@ def _per_node_jobs(*, keep_300: bool) -> dict[str, Any]:
         tasks.append(
             vzdump_task(
                 node="pve1",
-                start=_night(day) + 2,
+                start=night(day) + 2,
                 vmids=[200],
                 log_recipe={"job": "n1", "vmids": [200], "external": []},
             )
@@ -537,7 +533,7 @@ def _per_node_jobs(*, keep_300: bool) -> dict[str, Any]:
         tasks.append(
             vzdump_task(
                 node="pve2",
-                start=_night(day) + 3,
+                start=night(day) + 3,
                 vmids=pve2,
                 log_recipe={"job": "n2", "vmids": pve2, "external": []},
             )
@@ -570,7 +566,7 @@ def test_a_search_reads_the_runs_of_a_node_restricted_job_drained_since(
         g = guests[v]
         assert g["last_backup"] is not None, g
         assert g["last_backup"]["node"] == "pve2" and g["last_backup"]["status"] == "ok"
-        assert g["last_backup"]["started"] >= _night(19)
+        assert g["last_backup"]["started"] >= night(19)
 
 
 def _moved_and_moved_to_another_job() -> dict[str, Any]:
@@ -580,18 +576,18 @@ def _moved_and_moved_to_another_job() -> dict[str, Any]:
     (``PVE::Jobs::run_jobs``), and its pve2 run holds 201 alone (task id ``201``).
     pve1's ``daily`` run of the 19th failed for 100."""
     error = "job failed with err -5 - Input/output error"
-    tasks: list[dict[str, Any]] = [_migration("pve2", 100, _night(18) + 11 * 3600, "pve1")]
+    tasks: list[dict[str, Any]] = [_migration("pve2", 100, night(18) + 11 * 3600, "pve1")]
     for day in range(14, 20):
         moved = day >= 19
         pve1 = [100, 200] if moved else [200]
         recipe: dict[str, Any] = {"job": "daily", "vmids": pve1, "external": [201]}
         if moved:
             recipe["failures"] = [{"vmid": 100, "error": error}]
-        tasks.append(vzdump_task(node="pve1", start=_night(day) + 2, vmids=pve1, log_recipe=recipe))
+        tasks.append(vzdump_task(node="pve1", start=night(day) + 2, vmids=pve1, log_recipe=recipe))
         tasks.append(
             vzdump_task(
                 node="pve2",
-                start=_night(day) + 3,
+                start=night(day) + 3,
                 vmids=[201],
                 log_recipe={"job": "daily", "vmids": [201], "external": pve1},
             )
@@ -600,7 +596,7 @@ def _moved_and_moved_to_another_job() -> dict[str, Any]:
         tasks.append(
             vzdump_task(
                 node="pve2",
-                start=_night(day) + 5,
+                start=night(day) + 5,
                 vmids=web,
                 log_recipe={"job": "web", "vmids": web, "external": [100] if moved else []},
             )
@@ -638,4 +634,4 @@ def test_guest_moved_to_another_job_with_its_migration(
     assert g["last_backup"]["status"] == "failed" and g["last_backup"]["node"] == "pve1"
     assert g["last_success"] is not None, g
     assert g["last_success"]["node"] == "pve2"
-    assert _night(18) <= g["last_success"]["started"] < _night(19)
+    assert night(18) <= g["last_success"]["started"] < night(19)

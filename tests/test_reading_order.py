@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from builders import pbs_storage, scenario, sim_guest, sim_node, vzdump_job, vzdump_task
+from builders import night, pbs_storage, scenario, sim_guest, sim_node, vzdump_job, vzdump_task
 from pve_backup_report.analysis.coverage import analyse_coverage
 from pve_backup_report.collect.inventory import collect_inventory
 from pve_backup_report.collect.pve_client import PveClient
@@ -33,10 +33,6 @@ from pve_sim import Scenario, Simulator
 NOW = parse_timestamp("2026-11-20T12:00:00Z")
 NODES = ("pve1", "pve2", "pve3")
 Latest = dict[int, tuple[Any, Any]]
-
-
-def _night(day: int) -> int:
-    return parse_timestamp(f"2026-11-{day:02d}T21:00:00Z")
 
 
 def _runs(
@@ -57,7 +53,7 @@ def _runs(
             failed = fails.get((day, node), [])
             if failed:
                 recipe["failures"] = [{"vmid": v, "error": "broken pipe"} for v in failed]
-            tasks.append(vzdump_task(node=node, start=_night(day) + 2 + k, log_recipe=recipe))
+            tasks.append(vzdump_task(node=node, start=night(day) + 2 + k, log_recipe=recipe))
     return tasks
 
 
@@ -119,7 +115,7 @@ def test_an_early_read_success_elsewhere_keeps_a_newer_absence_searched() -> Non
     for got in _cold_and_warm(cluster):
         last, success = _latest(got)[102]
         assert last[:2] == ("failed", "pve2")
-        assert success[0] == "pve3" and _night(18) <= success[1] < _night(19)
+        assert success[0] == "pve3" and night(18) <= success[1] < night(19)
 
 
 def test_a_new_guests_walk_keeps_another_guests_absences_searched() -> None:
@@ -135,7 +131,7 @@ def test_a_new_guests_walk_keeps_another_guests_absences_searched() -> None:
     for got in _cold_and_warm(_cluster(_runs(where, fails), guests)):
         last, success = _latest(got)[102]
         assert last[:2] == ("failed", "pve2")
-        assert success[0] == "pve3" and _night(16) <= success[1] < _night(17)
+        assert success[0] == "pve3" and night(16) <= success[1] < night(17)
         assert 103 not in got.histories
 
 
@@ -154,8 +150,8 @@ def test_an_older_absence_does_not_search_before_a_newer_unread_run() -> None:
     cluster = _cluster(_runs(where, {(19, "pve2"): [101]}), {100: "pve1", 101: "pve1"}, 2)
     for got in _cold_and_warm(cluster):
         last, success = _latest(got)[101]
-        assert last[:2] == ("failed", "pve2") and last[2] >= _night(19)
-        assert success[0] == "pve2" and _night(18) <= success[1] < _night(19)
+        assert last[:2] == ("failed", "pve2") and last[2] >= night(19)
+        assert success[0] == "pve2" and night(18) <= success[1] < night(19)
 
 
 PBS_DOWN = (
@@ -169,16 +165,16 @@ def test_a_log_older_than_every_newest_success_adds_no_anomaly() -> None:
     run of Nov 8 at 11:00 died before any guest. It is older than every guest's newest
     success: not read, it reports nothing."""
     tasks: list[dict[str, Any]] = [
-        vzdump_task(start=_night(d) + 2, log_recipe={"job": "daily", "vmids": [100, 103]})
+        vzdump_task(start=night(d) + 2, log_recipe={"job": "daily", "vmids": [100, 103]})
         if d <= 14
-        else vzdump_task(start=_night(d) + 2, log_recipe={"job": "daily", "vmids": [100]})
+        else vzdump_task(start=night(d) + 2, log_recipe={"job": "daily", "vmids": [100]})
         for d in range(6, 20)
     ]
-    manual = _night(8) - 10 * 3600
+    manual = night(8) - 10 * 3600
     tasks.append(vzdump_task(start=manual, end=manual + 9, status=PBS_DOWN))
     cluster = _cluster(tasks, {100: "pve1", 103: "pve1"}, 1)
     for got in _cold_and_warm(cluster):
-        assert _latest(got)[103][1][1] >= _night(14)
+        assert _latest(got)[103][1][1] >= night(14)
         assert list(got.anomalies) == []  # not "died before backing up any guest"
 
 
@@ -200,7 +196,7 @@ def _two_checks(
     def cluster(days: range, now: int, home: str) -> Scenario:
         tasks = _runs({d: where(d) for d in days}, fails)
         if down is not None:
-            start = _night(down[0])
+            start = night(down[0])
             tasks = [
                 t for t in tasks
                 if not (t["node"] == down[1] and start <= t["starttime"] < start + 3600)
@@ -232,7 +228,7 @@ def test_a_success_elsewhere_cached_days_ago_keeps_a_newer_absence_searched() ->
 
     cold, warm = _two_checks(where, {(19, "pve2"): [102]})
     success = _latest(cold)[102][1]
-    assert success[0] == "pve3" and _night(18) <= success[1] < _night(19)
+    assert success[0] == "pve3" and night(18) <= success[1] < night(19)
     assert _latest(warm)[102] == _latest(cold)[102]
 
 
@@ -251,7 +247,7 @@ def test_an_absence_is_not_searched_before_newer_unread_runs() -> None:
     for got in _two_checks(where, {(19, "pve2"): [102]}):
         last, success = _latest(got)[102]
         assert last[:2] == ("failed", "pve2")
-        assert success[0] == "pve3" and _night(18) <= success[1] < _night(19)
+        assert success[0] == "pve3" and night(18) <= success[1] < night(19)
 
 
 def _down_where(d: int) -> dict[int, str]:
@@ -265,7 +261,7 @@ def test_a_node_down_at_an_event_does_not_stop_a_warm_runs_search() -> None:
     _, warm = _two_checks(_down_where, {(17, "pve2"): [102], (19, "pve2"): [102]}, (18, "pve2"))
     last, success = _latest(warm)[102]
     assert last[:2] == ("failed", "pve2")
-    assert success[0] == "pve3" and _night(16) <= success[1] < _night(17)
+    assert success[0] == "pve3" and night(16) <= success[1] < night(17)
 
 
 @pytest.mark.xfail(
