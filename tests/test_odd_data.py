@@ -453,3 +453,33 @@ def test_ten_thousand_guests_in_one_pool() -> None:
 @pytest.fixture(autouse=True)
 def _cache_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def test_flags_read_as_before_their_lookup() -> None:
+    """``_flag`` looks the values PVE serves (0, 1, "0", "1") up before the general
+    reading; every other value is read as before (bools as they are, a Perl-false
+    string false, anything else true, missing: the default)."""
+    from pve_backup_report.collect.inventory import _flag
+
+    cases = [(0, True, False), (1, False, True), ("0", True, False), ("1", False, True),
+             (True, False, True), (False, True, False), (None, True, True), ("", False, False),
+             ("off", True, False), ("yes", False, True), (2, False, True), (0.0, True, True),
+             (" 0 ", True, False)]  # fmt: skip
+    for value, default, expected in cases:
+        assert _flag(value, default) is expected, (value, default)
+
+
+def test_log_lines_taken_from_page_items_as_before() -> None:
+    """A log page's ``t`` texts: a string ``t`` as it is, a line object without one or
+    with another type as "", a non-object item skipped (the one-pass form and the
+    item-by-item one agree)."""
+    from pve_backup_report.collect.tasks import _lines
+
+    class Item(dict[str, object]):
+        pass
+
+    assert _lines([{"n": 1, "t": "a"}, {"n": 2, "t": "b"}]) == ["a", "b"]
+    assert _lines([{"t": "a"}, {"n": 2}, {"t": 3}, 5, {"t": "c"}]) == ["a", "", "", "c"]
+    assert _lines([{"t": "a"}, None]) == ["a"]
+    assert _lines([Item(t="x")]) == ["x"]
+    assert _lines({"t": "a"}) == []
