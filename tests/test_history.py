@@ -911,16 +911,16 @@ def test_local_log_times_read_as_datetime_reads_them(zone_name: str, local: date
     text = local.strftime("%Y-%m-%d %H:%M:%S")
     expected = int(local.replace(microsecond=0, tzinfo=zone).timestamp())
     assert _local_epoch(text, zone) == expected
-    # a second time in that minute: read from the minute remembered by its text
+    # a second time in that minute: the zone's answer for the minute is reused
     later = local.replace(second=59 - local.second, microsecond=0)
     again = later.strftime("%Y-%m-%d %H:%M:%S")
     assert _local_epoch(again, zone) == int(later.replace(tzinfo=zone).timestamp())
 
 
-def test_a_remembered_minute_keeps_bad_seconds_bad() -> None:
-    """A minute read once is looked up by its text; the seconds after it are still
-    checked: no second 60, no non-digit, and what follows the time is ignored as the
-    pattern (``re.match``) always did."""
+def test_a_minute_read_before_keeps_bad_seconds_bad() -> None:
+    """After a minute was read (the zone asked once for it, ``_minute_start``), the
+    seconds of later times are still checked: no second 60, no non-digit, and what
+    follows the time is ignored (``re.match``)."""
     from zoneinfo import ZoneInfo
 
     from pve_backup_report.analysis.history import _local_epoch
@@ -934,83 +934,3 @@ def test_a_remembered_minute_keeps_bad_seconds_bad() -> None:
     assert _local_epoch("2026-11-20 21:00:5x", zone) is None
     assert _local_epoch("2026-11-20 21:00-59", zone) is None
     assert _local_epoch("2026-11-20 21:00", zone) is None
-
-
-_LINE_KINDS = (
-    "INFO: Starting Backup of VM 101 (qemu)",
-    "INFO: Starting Backup of VM 102 (lxc)",
-    "INFO: Backup started at 2026-11-20 21:00:03",
-    "INFO: Finished Backup of VM 101 (00:01:02)",
-    "INFO: Backup finished at 2026-11-20 21:01:05",
-    "INFO: Failed at 2026-11-20 21:01:05",
-    "INFO: creating Proxmox Backup Server archive 'vm/101/2026-11-20T20:00:03Z'",
-    "INFO: skip external VMs: 104, 105",
-    "INFO: Backup job finished successfully",
-    "INFO: Backup job finished with errors",
-    "INFO:  42% (1.0 GiB of 2.4 GiB) in 3s, read: 300 MiB/s",
-    "INFO: status = running",
-    "INFO: Backup",
-    "INFO: ",
-    "ERROR: Backup of VM 101 failed - unable to connect to PBS",
-    "ERROR: Backup of VM 102 failed - job aborted",
-    "ERROR: a continuation of the failure",
-    "ERROR: Backup job failed - connection refused",
-    "WARN: something odd",
-    "TASK OK",
-    "TASK WARNINGS: 2",
-    "TASK ERROR: job errors",
-    "",
-    "   ",
-    "\t",
-    "plain text",
-    " INFO: indented",
-    "INFO: Starting Backup of VM 103 (qemu)\r",
-    "INFO:\u2028Starting",
-)
-
-
-def _state_of(st_: Any) -> dict[str, Any]:
-    guests = [{k: getattr(g, k) for k in g.__slots__ if hasattr(g, k)} for g in st_.guests]
-    plain = {k: v for k, v in vars(st_).items() if k not in ("guests", "open", "latest",
-             "pending_end", "failure_cont")}  # fmt: skip
-    refs = {k: None if getattr(st_, k) is None else st_.guests.index(getattr(st_, k))
-            for k in ("open", "pending_end", "failure_cont")}  # fmt: skip
-    return {"guests": guests, **plain, **refs}
-
-
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.sampled_from(_LINE_KINDS), max_size=40))
-def test_the_pattern_reads_a_log_as_the_line_by_line_reading_does(lines: list[str]) -> None:
-    """``_LogState.feed`` finds the lines it looks at with a pattern over the joined
-    text and passes over INFO lines that say nothing about the result; what it learns
-    (guests, their states and times, failure continuation lines ended by an INFO line,
-    the task line, the count of lines with text) is what reading every line learns."""
-    from zoneinfo import ZoneInfo
-
-    from pve_backup_report.analysis.history import _LogState
-
-    zone = ZoneInfo("Europe/Paris")
-    fast, slow = _LogState(zone), _LogState(zone)
-    fast.feed(lines)
-    slow._feed_lines(lines)
-    assert _state_of(fast) == _state_of(slow)
-
-
-def test_a_line_holding_a_line_break_is_read_line_by_line() -> None:
-    """A line with a line break in it cannot be told apart in the joined text: such a
-    log is read line by line, and a non-string line is still refused with its number."""
-    from zoneinfo import ZoneInfo
-
-    from pve_backup_report.analysis.history import _LogState
-
-    lines = [
-        "INFO: Starting Backup of VM 101 (qemu)",
-        "ERROR: Backup of VM 101 failed - first\nERROR: Backup of VM 999 failed - x",
-    ]
-    fast, slow = _LogState(ZoneInfo("UTC")), _LogState(ZoneInfo("UTC"))
-    fast.feed(lines)
-    slow._feed_lines(lines)
-    assert _state_of(fast) == _state_of(slow)
-    assert [g.vmid for g in fast.guests] == [101]
-    with pytest.raises(HistoryDataError, match="log line 2 is not a string"):
-        _LogState(ZoneInfo("UTC")).feed(["INFO: x", 7])  # type: ignore[list-item]

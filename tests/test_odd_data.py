@@ -455,10 +455,9 @@ def _cache_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
-def test_flags_read_as_before_their_lookup() -> None:
-    """``_flag`` looks the values PVE serves (0, 1, "0", "1") up before the general
-    reading; every other value is read as before (bools as they are, a Perl-false
-    string false, anything else true, missing: the default)."""
+def test_flags_read_as_pve_serves_them() -> None:
+    """``_flag`` reads the values PVE serves (0, 1, "0", "1") and the others: bools as
+    they are, a Perl-false string false, anything else true, missing: the default."""
     from pve_backup_report.collect.inventory import _flag
 
     cases = [(0, True, False), (1, False, True), ("0", True, False), ("1", False, True),
@@ -469,10 +468,9 @@ def test_flags_read_as_before_their_lookup() -> None:
         assert _flag(value, default) is expected, (value, default)
 
 
-def test_log_lines_taken_from_page_items_as_before() -> None:
+def test_log_lines_taken_from_page_items() -> None:
     """A log page's ``t`` texts: a string ``t`` as it is, a line object without one or
-    with another type as "", a non-object item skipped (the one-pass form and the
-    item-by-item one agree)."""
+    with another type as "", a non-object item skipped."""
     from pve_backup_report.collect.tasks import _lines
 
     class Item(dict[str, object]):

@@ -378,11 +378,6 @@ _INFO_HEADS = frozenset(
         _INFO_PBS_ARCHIVE, _INFO_SKIP, _INFO_JOB_OK, _INFO_JOB_ERRORS,
     )
 )  # fmt: skip
-# in the text of a log's lines, each after a line break (``_LogState._feed_text``): the
-# INFO lines whose text starts as one of ``_INFO_HEADS``, and every line that is not an
-# INFO line, an empty one included; the group is the line
-_HEADS_RE = "|".join(re.escape(h) for h in sorted(_INFO_HEADS))
-_LOOKED_AT = re.compile(rf"\n((?:INFO: (?:{_HEADS_RE})|(?!INFO: ))[^\n]*)")
 
 
 class _Guest:
@@ -426,22 +421,9 @@ class _Guest:
             self.fail_len += len(text) + 1
 
 
-# A minute's first second by its ``YYYY-MM-DD HH:MM`` text and zone (``_local_epoch``):
-# the lines of a run share a few minutes, and a log has a time on most of them.
-_MINUTES: dict[tuple[str, tzinfo], int] = {}
-_MINUTES_MAX = 1 << 16
-_SECONDS = {f"{s:02d}": s for s in range(60)}
-
-
 def _local_epoch(text: str, zone: tzinfo) -> int | None:
     """The epoch of a node-local ``YYYY-MM-DD HH:MM:SS`` (as ``datetime(...,
-    tzinfo=zone).timestamp()``, fold 0); None when it is no valid time. A minute seen
-    before is looked up by its text (``_MINUTES`` holds valid minutes only)."""
-    second = _SECONDS.get(text[17:19])
-    if second is not None and text[16:17] == ":":
-        start = _MINUTES.get((text[:16], zone))
-        if start is not None:
-            return start + second
+    tzinfo=zone).timestamp()``, fold 0); None when it is no valid time."""
     m = _LOCAL_TIME_RE.match(text)
     if m is None:
         return None
@@ -449,9 +431,6 @@ def _local_epoch(text: str, zone: tzinfo) -> int | None:
     start = _minute_start(year, month, day, hour, minute, zone)
     if start is None or second > 59:
         return _exact_epoch(year, month, day, hour, minute, second, zone)
-    if len(_MINUTES) >= _MINUTES_MAX:
-        _MINUTES.clear()
-    _MINUTES[(text[:16], zone)] = start
     return start + second
 
 
@@ -545,67 +524,34 @@ class _LogState:
         return value
 
     def feed(self, lines: Sequence[str]) -> None:
-        """Read the log's lines. Most are INFO lines that say nothing about the result
-        (progress, disks, sizes): a pattern finds the others in one text of the lines,
-        and only those are looked at one by one (``_feed_text``). A non-string line, or
-        one holding a line break, is read line by line (``_feed_lines``)."""
-        try:
-            text = "\n" + "\n".join(lines)
-        except TypeError:  # a line that is not a string: _feed_lines says which
-            self._feed_lines(lines)
-            return
-        if text.count("\n") != len(lines):
-            self._feed_lines(lines)
-            return
-        self._feed_text(text)
-
-    def _feed_lines(self, lines: Sequence[str]) -> None:
+        heads = _INFO_HEADS
+        nonblank = 0
         for index, raw in enumerate(lines):
             if not isinstance(raw, str):
+                self.nonblank += nonblank
                 raise HistoryDataError(f"log line {index + 1} is not a string")
-            if raw.startswith(_P_INFO):
-                self.nonblank += 1
-                self._info_line(raw)
+            if raw.startswith(_P_INFO):  # most lines: no copy without trailing blanks
+                nonblank += 1
+                self.failure_cont = None
+                if raw[6:10] in heads:  # most INFO lines say nothing about the result
+                    self._info(raw[6:].rstrip())
+                continue
+            line = raw.rstrip()
+            if not line:
+                continue
+            nonblank += 1
+            if line.startswith(_P_ERROR):
+                self._error(line[len(_P_ERROR) :].strip())
+            elif line.startswith(_P_WARN):
+                self.failure_cont = None
+                if self.open is not None:
+                    self.open.add_issue(line[len(_P_WARN) :].strip())
+            elif line.startswith("TASK "):
+                self.failure_cont = None
+                self._task_line(line)
             else:
-                self.nonblank += self._other_line(raw)
-
-    def _feed_text(self, text: str) -> None:
-        """``_feed_lines`` on ``text``, each line after a line break. The INFO lines the
-        pattern passes over count as text and end a failure's continuation lines."""
-        self.nonblank += text.count("\n" + _P_INFO)
-        end = 0
-        for m in _LOOKED_AT.finditer(text):
-            if m.start() != end:
-                self.failure_cont = None  # INFO lines were passed over
-            end = m.end()
-            raw = m.group(1)
-            if raw.startswith(_P_INFO):
-                self._info_line(raw)
-            else:
-                self.nonblank += self._other_line(raw)
-        if end != len(text):
-            self.failure_cont = None  # the last lines were INFO lines passed over
-
-    def _info_line(self, raw: str) -> None:
-        self.failure_cont = None
-        if raw[6:10] in _INFO_HEADS:  # most INFO lines say nothing about the result
-            self._info(raw[6:].rstrip())
-
-    def _other_line(self, raw: str) -> int:
-        """A line that is not an INFO line; 1 when it has text, else 0."""
-        line = raw.rstrip()
-        if not line:
-            return 0
-        if line.startswith(_P_ERROR):
-            self._error(line[len(_P_ERROR) :].strip())
-            return 1
-        self.failure_cont = None
-        if line.startswith(_P_WARN):
-            if self.open is not None:
-                self.open.add_issue(line[len(_P_WARN) :].strip())
-        elif line.startswith("TASK "):
-            self._task_line(line)
-        return 1
+                self.failure_cont = None
+        self.nonblank += nonblank
 
     def _info(self, text: str) -> None:
         if self._guest_line(text):

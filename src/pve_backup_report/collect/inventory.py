@@ -55,13 +55,7 @@ _CORE: dict[str, tuple[Severity, Component]] = {
 # --------------------------------------------------------------------------- normalisation
 
 
-# the values PVE serves for its flags (``template``, ``disable``...): looked up first
-_FLAGS: dict[Any, bool] = {0: False, 1: True, "0": False, "1": True}
-
-
 def _flag(value: Any, default: bool) -> bool:
-    if type(value) in (int, str) and value in _FLAGS:
-        return _FLAGS[value]
     if value is None or value == "":
         return default
     if isinstance(value, bool):

@@ -98,10 +98,6 @@ class TaskPredictor:
         # ... of which a logged command line was another job's run (not just missing)
         self._contradicted: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
         self._guesses: dict[tuple[str, int, bool], Prediction] = {}  # see guests()
-        self._peeked: dict[
-            tuple[str, int, bool],
-            tuple[Prediction, tuple[str, tuple[tuple[str, int], ...]] | None],
-        ] = {}  # guests(peek=True)
         self._event_groups: dict[
             tuple[str, int, int, int, tuple[tuple[str, int], ...]], tuple[TaskInfo, ...] | None
         ] = {}  # see _event_tasks()
@@ -181,9 +177,8 @@ class TaskPredictor:
         Only the tasks started within ``TOLERANCE_S`` of it are looked at (for a shared
         event), so a run whose logs are all cached predicts nothing. Remembered until the
         node's list grows (an older page) or a log shows its event's pairing wrong.
-        ``peek``: not paired (``checked`` then judges the task's log as if it had not
-        been asked), for a caller that only looks ahead; what it found is kept aside and
-        taken, pairing and all, when the task is asked without ``peek``.
+        ``peek``: neither remembered nor paired (``checked`` then judges the task's log
+        as if it had not been asked), for a caller that only looks ahead.
         """
         task = tasks[i]
         if task.vmid is not None:
@@ -192,18 +187,9 @@ class TaskPredictor:
         key = (task.upid, len(tasks), (task.node, keys) in self._distrusted)
         if key in self._guesses:
             return self._guesses[key]
-        # what a peek found for the same key is what a guess would find: the key holds
-        # every state ``_guess`` reads (the list's length, the pairing's trust)
-        guessed = self._peeked.get(key) if peek else self._peeked.pop(key, None)
-        if guessed is None:
-            guessed = self._guess(tasks, i, tz, keys)
-        found, pair = guessed
-        if peek:
-            self._peeked[key] = guessed
-            return found
-        if pair is not None:
-            self._paired[task.upid] = pair
-        self._guesses[key] = found
+        found = self._guess(tasks, i, tz, keys, record=not peek)
+        if not peek:
+            self._guesses[key] = found
         return found
 
     def _guess(
@@ -212,22 +198,24 @@ class TaskPredictor:
         i: int,
         tz: str | None,
         keys: tuple[tuple[str, int], ...],
-    ) -> tuple[Prediction, tuple[str, tuple[tuple[str, int], ...]] | None]:
-        """``guests`` for an unnamed task whose start matches ``keys``, and the job it
-        is paired with (for ``_paired``) when its event has several."""
+        record: bool = True,
+    ) -> Prediction:
+        """``guests`` for an unnamed task whose start matches ``keys``."""
         task = tasks[i]
         if not keys:
-            return None, None
+            return None
         order = self._event_tasks(tasks, near(tasks, i), tz, keys)
         if order is None:
-            return None, None
+            return None
         if len(keys) > 1 and len(order) == len(keys) and (task.node, keys) not in self._distrusted:
             # pvescheduler starts the jobs due in one pass in job-id order (``sort keys``
             # in PVE::Jobs::run_jobs), so the n-th task started (pstart orders one second)
             # is the n-th job's run. ``collect_tasks`` checks that on every log it reads.
             mine = sorted(keys)[order.index(task)]
-            return self._held(task.node, (mine,)), (mine[0], keys)
-        return self._held(task.node, keys), None
+            if record:
+                self._paired[task.upid] = (mine[0], keys)
+            keys = (mine,)
+        return self._held(task.node, keys)
 
     def _event_tasks(
         self,

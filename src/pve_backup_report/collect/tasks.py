@@ -1178,15 +1178,8 @@ def _fetch_log(client: PveClient, task: TaskInfo, cap: int) -> list[str] | ApiEr
 
 
 def _lines(data: Any) -> list[str]:
-    """The ``t`` of each line object of a log page ("" when it is not a string)."""
     if not isinstance(data, list):
         return []
-    try:  # every item an object with a string ``t``: the join refuses any other
-        out = [item["t"] for item in data if isinstance(item, dict)]
-        "".join(out)
-        return out
-    except (KeyError, TypeError):
-        pass
     out = []
     for item in data:
         if isinstance(item, dict):
