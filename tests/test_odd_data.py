@@ -456,8 +456,11 @@ def _cache_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_flags_read_as_pve_serves_them() -> None:
-    """``_flag`` reads the values PVE serves (0, 1, "0", "1") and the others: bools as
-    they are, a Perl-false string false, anything else true, missing: the default."""
+    """``_flag`` reads PVE's boolean strings as pve-common ``PVE/JSONSchema.pm``
+    ``parse_boolean`` does (``1|on|yes|true`` true, ``0|off|no|false`` false, any case),
+    and the API's JSON 0 and 1 and bools. Beyond PVE, our reading is lenient: blanks
+    around a value are ignored, a value PVE would refuse (2, 0.0) counts as true, and a
+    missing or empty one gives the default."""
     from pve_backup_report.collect.inventory import _flag
 
     cases = [(0, True, False), (1, False, True), ("0", True, False), ("1", False, True),
@@ -469,8 +472,10 @@ def test_flags_read_as_pve_serves_them() -> None:
 
 
 def test_log_lines_taken_from_page_items() -> None:
-    """A log page's ``t`` texts: a string ``t`` as it is, a line object without one or
-    with another type as "", a non-object item skipped."""
+    """A log page's ``t`` texts. pve-manager ``PVE/API2/Tasks.pm`` ``read_task_log``
+    serves pve-common ``PVE/Tools.pm`` ``dump_logfile_by_filehandle``'s lines, each
+    ``{ n => $count, t => $line }``: a string ``t`` is taken as it is; odd data (a line
+    object without one, or with another type) as "", a non-object item skipped."""
     from pve_backup_report.collect.tasks import _lines
 
     class Item(dict[str, object]):
