@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from urllib3.util.retry import Retry
 from urllib3.util.url import _encode_target, parse_url
 
-from pve_backup_report.collect import http
+from pve_backup_report.collect import http, http_wire
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.config import Secret, Settings
 from pve_backup_report.errors import ApiError
@@ -48,7 +48,9 @@ class _KeepAlive(BaseHTTPRequestHandler):
     a stale answer on the same connection), ``/badgz`` with a body that is no gzip; ``/cut``
     announces 100 bytes and sends 10; ``/hang`` answers after 2 s; ``/drop`` closes
     without an answer; ``/busy`` is a 503; ``/nopath`` redirects to the server's URL
-    without a path, ``/dots`` to ``/a/./b/../c``."""
+    without a path, ``/dots`` to ``/a/./b/../c``; ``/continue`` sends a 100 Continue
+    first, ``/toclose`` a body that runs to the close, ``/old`` an HTTP/1.0 answer,
+    ``/big`` a large gzip body, ``/chunked`` a chunked one (``_beyond_pve``)."""
 
     protocol_version = "HTTP/1.1"
     hits: ClassVar[list[str]] = []
@@ -83,6 +85,8 @@ class _KeepAlive(BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(0.2)
             self._send(200, b'{"data": "stale"}', {})
+        elif self._beyond_pve(path, body):
+            pass
         elif path == "/multigz":
             self._send(
                 200, gzip.compress(body[:5]) + gzip.compress(body[5:]), {"Content-Encoding": "gzip"}
@@ -98,6 +102,31 @@ class _KeepAlive(BaseHTTPRequestHandler):
             self._send(200, coding(body), {"Content-Encoding": path[1:]})
         else:
             self._send(200, body, {})
+
+    def _beyond_pve(self, path: str, body: bytes) -> bool:
+        """What pve-http-server never sends, read as urllib3 reads it; False: not one."""
+        if path == "/continue":  # a 100 Continue first, skipped
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\nX-Not: the answer's\r\n\r\n")
+            self._send(200, body, {})
+        elif path in ("/toclose", "/old"):  # a body to the close; HTTP/1.0, not kept
+            line = (
+                b"HTTP/1.1 200 OK\r\nConnection: close"
+                if path == "/toclose"
+                else (b"HTTP/1.0 200 Fine \r\nContent-Length: %d" % len(body))
+            )
+            self.wfile.write(line + b"\r\nContent-Type: application/json\r\n\r\n" + body)
+            self.close_connection = True
+        elif path == "/big":  # read in many pieces
+            big = json.dumps({"data": [path] * 200_000}).encode()
+            self._send(200, gzip.compress(big), {"Content-Encoding": "gzip"})
+        elif path == "/chunked":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for part in (body[:7], body[7:]):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            return False
+        return True
 
     def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
@@ -127,6 +156,17 @@ def server() -> Iterator[tuple[str, type[_KeepAlive]]]:
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@pytest.fixture(autouse=True, params=["llhttp", "http.client"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test twice: the answers on an open connection read by llhttp
+    (``collect/http_wire.py``, when ``httptools`` is installed), then by ``http.client``."""
+    if request.param == "llhttp":
+        assert http_wire.AVAILABLE, "httptools (the extra 'fast') is needed for the tests"
+    else:
+        monkeypatch.setattr(http_wire, "AVAILABLE", False)
+    return str(request.param)
 
 
 def _run(paths: list[str], reuse: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
@@ -179,6 +219,10 @@ CASES: dict[str, tuple[list[str], int, int]] = {
     "no gzip": (["/json", "/badgz", "/json"], 3, 1),  # read to its end: kept, as urllib3 does
     # to a URL without a path, and one urllib3 normalises: both sent by urllib3
     "redirects": (["/json", "/nopath", "/dots"], 5, 3),
+    "a 100 Continue before the answer": (["/json", "/continue", "/json"], 3, 1),
+    "a body that runs to the close": (["/json", "/toclose", "/json"], 3, 2),
+    "an HTTP/1.0 answer": (["/json", "/old", "/json"], 3, 2),  # not kept
+    "a large body, then a chunked one": (["/json", "/big", "/chunked", "/json"], 4, 1),
 }
 
 

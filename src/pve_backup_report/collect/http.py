@@ -53,6 +53,7 @@ from urllib3.exceptions import (
 from urllib3.util import make_headers, parse_url
 from urllib3.util.retry import RequestHistory, Retry
 
+from pve_backup_report.collect import http_wire
 from pve_backup_report.collect.json_decode import UNDECODED, decode_fast
 
 ErrorKind = Literal["tls", "timeout", "truncated", "connection"]
@@ -240,10 +241,14 @@ class Transport:
         self._pools[origin] = pool
         clean = False  # the answer was read to its end, and the connection may be kept
         try:
+            if http_wire.AVAILABLE:
+                reply = _exchange_wire(conn, target.group(1), headers, self._read_timeout)
+                clean = reply.keep  # read to its end: kept, even if not decodable
+                return _wire_answer(reply)
             resp = _exchange(conn, target.group(1), headers, self._read_timeout)
             body = _read(resp)
-            clean = not resp.will_close  # read to its end: kept, even if not decodable
-            return _answer(resp, _decoded(resp, body))
+            clean = not resp.will_close
+            return _answer(resp, _decoded(resp.getheader("content-encoding"), body))
         finally:
             if not clean:  # as urllib3 does after any error: nothing half-read is kept
                 conn.close()
@@ -267,6 +272,31 @@ def _exchange(
         return http.client.HTTPConnection.getresponse(conn)
     except (OSError, http.client.HTTPException) as exc:
         raise _failed(exc, "connection", "Connection aborted.") from None
+
+
+def _exchange_wire(
+    conn: http.client.HTTPConnection, target: str, headers: Mapping[str, str], timeout: float
+) -> http_wire.Reply:
+    """``_exchange`` and ``_read`` through llhttp (``http_wire``), the failures the same:
+    none before the answer's head is "connection", a body cut short "truncated"."""
+    try:
+        assert conn.sock is not None
+        head = http_wire.request_head(conn, target, dict(headers))
+        conn.sock.settimeout(timeout)
+        return http_wire.exchange(conn.sock, head)
+    except http.client.IncompleteRead as exc:
+        raise _failed(exc, "truncated", "Connection broken") from None
+    except http_wire.BodyError as exc:
+        raise _failed(exc.cause, "truncated", "Connection broken") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise _failed(exc, "connection", "Connection aborted.") from None
+
+
+def _wire_answer(reply: http_wire.Reply) -> Answer:
+    status = reply.status
+    location = reply.headers.get("location") if status in REDIRECT_STATUSES else None
+    body = _decoded(reply.headers.get("content-encoding"), reply.body)
+    return Answer(status, reply.reason, body, reply.headers.get("content-type"), location)
 
 
 def _send_get(conn: http.client.HTTPConnection, target: str, headers: Mapping[str, str]) -> None:
@@ -294,9 +324,8 @@ def _read(resp: http.client.HTTPResponse) -> bytes:
         raise _failed(exc, "truncated", "Connection broken") from None
 
 
-def _decoded(resp: http.client.HTTPResponse, body: bytes) -> bytes:
+def _decoded(coding: str | None, body: bytes) -> bytes:
     """The body decoded as urllib3 decodes it; one it cannot decode is "connection"."""
-    coding = resp.getheader("content-encoding")
     if not coding or coding.strip().lower() == "identity":
         return body
     inflated = _inflated(coding.lower(), body)
