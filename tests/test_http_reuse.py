@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import random
 import socket
 import threading
 import time
@@ -40,6 +41,10 @@ from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.config import Secret, Settings
 from pve_backup_report.errors import ApiError
 from test_pve_client import CANARY, TOKEN
+
+# over 256 KiB gzipped: more than one read of the socket (``http_wire._RECV``)
+BIG = json.dumps({"data": random.Random(17).randbytes(600_000).hex()}).encode()
+assert len(gzip.compress(BIG)) > 2 * http_wire._RECV
 
 
 class _KeepAlive(BaseHTTPRequestHandler):
@@ -117,8 +122,7 @@ class _KeepAlive(BaseHTTPRequestHandler):
             self.wfile.write(line + b"\r\nContent-Type: application/json\r\n\r\n" + body)
             self.close_connection = True
         elif path == "/big":  # read in many pieces
-            big = json.dumps({"data": [path] * 200_000}).encode()
-            self._send(200, gzip.compress(big), {"Content-Encoding": "gzip"})
+            self._send(200, gzip.compress(BIG), {"Content-Encoding": "gzip"})
         elif path == "/chunked":
             self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
             for part in (body[:7], body[7:]):
@@ -221,7 +225,7 @@ CASES: dict[str, tuple[list[str], int, int]] = {
     "redirects": (["/json", "/nopath", "/dots"], 5, 3),
     "a 100 Continue before the answer": (["/json", "/continue", "/json"], 3, 1),
     "a body that runs to the close": (["/json", "/toclose", "/json"], 3, 2),
-    "an HTTP/1.0 answer": (["/json", "/old", "/json"], 3, 2),  # not kept
+    "an HTTP/1.0 answer": (["/json", "/old", "/json"], 3, 2),  # the server closed it
     "a large body, then a chunked one": (["/json", "/big", "/chunked", "/json"], 4, 1),
 }
 
@@ -271,6 +275,11 @@ def test_cases_say_what_they_test(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     assert got("no gzip")["hits"] == ["/json", "/badgz", "/json"]
     assert got("redirects")["answers"] == ["/json", "/", "/a/c"]
+    assert got("a 100 Continue before the answer")["answers"] == ["/json", "/continue", "/json"]
+    assert got("a body that runs to the close")["answers"][1] == "/toclose"
+    assert got("an HTTP/1.0 answer")["answers"][1] == "/old"
+    big = json.loads(BIG)["data"]
+    assert got("a large body, then a chunked one")["answers"] == ["/json", big, "/chunked", "/json"]
 
 
 def test_no_status_retry_left_returns_the_first_answer() -> None:

@@ -15,16 +15,29 @@ as before (``http._failed``): a connection closed before the answer is
 ``RemoteDisconnected``, an answer that is no HTTP ``BadStatusLine``, a body cut short
 ``IncompleteRead``.
 
-What differs from ``http.client`` (neither is sent by pve-http-server, whose answers
-carry a ``Content-Length`` and one value per header: ``PVE/APIServer/AnyEvent.pm``
-``response``): llhttp strips the spaces at the end of a header value and refuses some
-malformed heads ``http.client`` reads anyway (the request then fails as "connection").
+What differs from ``http.client``, none of it in what pve-http-server sends (it writes
+CRLF line ends, a ``Content-Length`` with every body, no 1xx to a GET: ``src/PVE/
+APIServer/AnyEvent.pm`` ``response``), found by an independent review comparing both
+readers on the same bytes:
+
+* bytes after the answer (a second answer, garbage, a body a 204 should not have) are
+  dropped by both, and the connection is closed rather than kept (``http.client`` would
+  leave what it had not buffered for the next request);
+* llhttp refuses some heads ``http.client`` reads (the request then fails as
+  "connection"): ``HTTP/1.2``, a ``Content-Length`` given twice or with a
+  ``Transfer-Encoding``, a control byte in a header value, a chunk size followed by a
+  space, a head cut by the close; it reads some that ``http.client`` refuses: more than
+  100 headers, lines over 64 KiB, ``HTTP/2.0``, a status below 100;
+* ``Transfer-Encoding: gzip, chunked``: llhttp takes the chunks apart, ``http.client``
+  returns their framing;
+* a 101 answer: the same answer, the connection closed.
 """
 
 from __future__ import annotations
 
 import http.client
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -36,10 +49,11 @@ except ImportError:  # the extra ``fast`` is not installed
 
 
 def _llhttp(module: Any) -> bool:
-    """httptools 0.5 or later (llhttp; ``pyproject.toml``'s minimum): older ones parse
-    with the retired http-parser (Debian 12's python3-httptools is 0.1.1)."""
+    """httptools 0.9 or later (``pyproject.toml``'s minimum, the version the comparison
+    with ``http.client`` was made with): 0.5 read ``HTTP/1.1  200 OK`` as status 0,
+    before 0.5 it parsed with the retired http-parser (Debian 12 has 0.1.1)."""
     found = getattr(module, "__version__", "0").split(".")[:2]
-    return module is not None and tuple(int(p) if p.isdigit() else 0 for p in found) >= (0, 5)
+    return module is not None and tuple(int(p) if p.isdigit() else 0 for p in found) >= (0, 9)
 
 
 AVAILABLE = _llhttp(httptools)
@@ -101,19 +115,31 @@ def request_head(conn: http.client.HTTPConnection, target: str, headers: dict[st
     return b"GET " + target.encode("ascii") + b" HTTP/1.1\r\n" + tail
 
 
-class _Message:
-    """llhttp's callbacks for one answer. A new message starts afresh: the answer after
-    a ``100 Continue`` is read as ``http.client`` reads it, the 100 skipped."""
+class _After(Exception):
+    """Bytes after the answer began another message."""
 
-    def __init__(self) -> None:
+
+class _Message:
+    """llhttp's callbacks for one answer: a ``100 Continue`` before it is skipped, as
+    ``http.client`` skips it; anything after it is not read (``extra``)."""
+
+    def __init__(self, status_of: Callable[[], int] | None) -> None:
+        self.status_of = status_of  # the parser's: None once the exchange is over
+        self._fresh()
+        self.done = False  # the answer is complete
+        self.extra = False  # and bytes came after it
+
+    def _fresh(self) -> None:
         self.reason = b""
         self.fields: list[tuple[bytes, bytes]] = []
         self.chunks: list[bytes] = []
         self.head_done = False
-        self.done = False
 
     def on_message_begin(self) -> None:
-        self.__init__()  # type: ignore[misc]
+        if self.done:
+            self.extra = True
+            raise _After
+        self._fresh()
 
     def on_status(self, part: bytes) -> None:
         self.reason += part
@@ -128,41 +154,59 @@ class _Message:
         self.chunks.append(part)
 
     def on_message_complete(self) -> None:
-        self.done = True
+        assert self.status_of is not None
+        if self.status_of() == 100:
+            self._fresh()  # its head is not the answer's: the answer follows
+        else:
+            self.done = True  # any other status is the answer, 1xx too (http.client's)
 
 
 def exchange(sock: socket.socket, head: bytes) -> Reply:
     """Send ``head`` on ``sock`` and read the answer (the socket's timeout applies to
-    each send and receive). Raises ``OSError`` (a timeout, a TLS error, a reset) or
-    ``http.client.HTTPException`` as ``http.client`` would for the same failure."""
+    each send and receive). Raises ``OSError`` (a timeout, a TLS error, a reset),
+    :class:`BodyError` around one met in the body, or ``http.client.HTTPException`` as
+    ``http.client`` would for the same failure."""
     assert httptools is not None
-    msg = _Message()
-    parser = httptools.HttpResponseParser(msg)
-    sock.sendall(head)
-    received = False
-    while not msg.done:
-        try:
-            data = sock.recv(_RECV)
-        except OSError as exc:
-            if msg.head_done:
-                raise BodyError(exc) from exc
-            raise
-        if not data:
-            return _at_eof(msg, parser.get_status_code(), received)
-        received = True
-        _feed(parser, msg, data)
-        if msg.done and parser.get_status_code() == 100:
-            msg.done = False  # the answer follows: its message starts afresh
-    reply = _reply(msg, parser.get_status_code(), keep=True)
-    if _will_close(parser.get_http_version(), reply.headers):
-        return Reply(reply.status, reply.reason, reply.headers, reply.body, keep=False)
-    return reply
+    parser = httptools.HttpResponseParser(msg := _Message(None))
+    parser.set_dangerous_leniencies(lenient_keep_alive=True)  # an answer after a 100 that
+    # says "Connection: close" is read, as http.client reads it (nothing is sent after)
+    msg.status_of = parser.get_status_code  # a cycle, broken below (no cyclic GC here)
+    try:
+        sock.sendall(head)
+        received = False
+        while not msg.done:
+            data = _recv(sock, msg)
+            if not data:
+                return _at_eof(msg, parser.get_status_code(), received)
+            received = True
+            _feed(parser, msg, data)
+        status = parser.get_status_code()
+        # a 1xx answer (101, 102, 103) is followed by another: not kept, nor what follows
+        keep = status >= 200 and not msg.extra
+        keep = keep and not _will_close(parser.get_http_version(), msg.fields)
+        return _reply(msg, status, keep)
+    finally:
+        msg.status_of = None
+
+
+def _recv(sock: socket.socket, msg: _Message) -> bytes:
+    try:
+        return sock.recv(_RECV)
+    except OSError as exc:
+        if msg.head_done:
+            raise BodyError(exc) from exc
+        raise
 
 
 def _feed(parser: Any, msg: _Message, data: bytes) -> None:
+    """llhttp reads ``data``; what follows a complete answer is dropped, as ``http.client``
+    drops what it buffered beyond it (the connection is then not kept: ``extra``)."""
     try:
         parser.feed_data(data)
-    except httptools.HttpParserError as exc:
+    except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+        if msg.done:
+            msg.extra = True  # after the answer: another message, or data after a close
+            return
         if msg.head_done:  # a broken chunk: what http.client's _read_chunked raises
             raise http.client.IncompleteRead(b"".join(msg.chunks)) from exc
         raise http.client.BadStatusLine(str(exc)) from exc
@@ -170,32 +214,38 @@ def _feed(parser: Any, msg: _Message, data: bytes) -> None:
 
 def _at_eof(msg: _Message, status: int, received: bool) -> Reply:
     """The connection closed before llhttp saw the answer's end: a body that runs to the
-    close is whole; anything else was cut (the errors ``http.client`` raises)."""
+    close is whole; anything else was cut (the errors ``http.client`` raises, by its
+    rules: chunked only when the first ``Transfer-Encoding`` says so, else the first
+    ``Content-Length``)."""
     if not received or not msg.head_done:
         raise http.client.RemoteDisconnected("Remote end closed connection without response")
     body = b"".join(msg.chunks)
-    if any(name.lower() == b"transfer-encoding" for name, _ in msg.fields):
+    if (_first(msg.fields, b"transfer-encoding") or "").lower() == "chunked":
         raise http.client.IncompleteRead(body)
-    length = _header(msg.fields, b"content-length")
-    if length is not None:
+    length = _first(msg.fields, b"content-length")
+    if length is not None and length.strip().isdigit():
         raise http.client.IncompleteRead(body, max(0, int(length) - len(body)))
     return _reply(msg, status, keep=False)
 
 
-def _will_close(version: str, headers: dict[str, str]) -> bool:
-    """``HTTPResponse._check_close``: whether the connection ends with this answer (one
-    whose body runs to the close never reaches here: ``_at_eof``)."""
-    conn = headers.get("connection", "").lower()
+def _will_close(version: str, fields: list[tuple[bytes, bytes]]) -> bool:
+    """``HTTPResponse._check_close``, which reads the first value of each header: whether
+    the connection ends with this answer (one whose body runs to the close never reaches
+    here: ``_at_eof``)."""
+    conn = (_first(fields, b"connection") or "").lower()
     if version == "1.1":
         return "close" in conn
-    if headers.get("keep-alive") or "keep-alive" in conn:
+    if _first(fields, b"keep-alive") or "keep-alive" in conn:
         return False
-    return "keep-alive" not in headers.get("proxy-connection", "").lower()
+    return "keep-alive" not in (_first(fields, b"proxy-connection") or "").lower()
 
 
-def _header(fields: list[tuple[bytes, bytes]], name: bytes) -> str | None:
-    values = [v.decode("iso-8859-1") for k, v in fields if k.lower() == name]
-    return ", ".join(values) if values else None
+def _first(fields: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """The first value of header ``name`` (lower case), as ``email.message.Message.get``."""
+    for key, value in fields:
+        if key.lower() == name:
+            return value.decode("iso-8859-1")
+    return None
 
 
 def _reply(msg: _Message, status: int, keep: bool) -> Reply:
