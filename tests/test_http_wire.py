@@ -42,6 +42,16 @@ CASES: dict[str, bytes] = {
         b"HTTP/1.1 100 Continue\r\nContent-Type: not/this\r\n\r\n"
         b"HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\n" + BODY
     ),
+    "chunked, a trailer naming headers": (
+        b"HTTP/1.1 302 Found\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n13\r\n" + BODY + b"\r\n0\r\n"
+        b"Location: /elsewhere\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\n"
+    ),
+    "HTTP/1.0 chunked, a trailer saying keep-alive": (
+        b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n13\r\n"
+        + BODY
+        + b"\r\n0\r\nConnection: keep-alive\r\n\r\n"
+    ),
     "chunked, with a trailer": (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"5\r\n" + BODY[:5] + b"\r\ne\r\n" + BODY[5:] + b"\r\n0\r\nX-Trailer: 1\r\n\r\n"
@@ -170,6 +180,9 @@ def test_the_cases_say_what_they_test() -> None:
     assert got["a header twice"][4] == "/a, /b"  # getheader joins them
     assert got["a 100 Continue first"] == (200, "OK", None, None, None, BODY, True)
     assert got["chunked, with a trailer"][5] == BODY
+    trailer = got["chunked, a trailer naming headers"]  # dropped, as http.client drops it
+    assert trailer == (302, "Found", "application/json", None, None, BODY, True)
+    assert got["HTTP/1.0 chunked, a trailer saying keep-alive"][-1] is False
     assert got["HTTP/1.0"][-1] is False and got["HTTP/1.0, kept alive"][-1] is True
     assert got["a body to the close"] == (200, "OK", None, None, None, BODY, False)
     assert got["a reason with spaces"][:2] == (500, "Internal  Error")
@@ -193,6 +206,34 @@ def test_the_cases_say_what_they_test() -> None:
     assert after["a 102 first"][0] == 102
     assert after["a 204 with a body"][::5] == (204, b"")
     assert after["a 101"][0] == 101
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked",
+        b"Transfer-Encoding: gzip, chunked",
+    ],
+)
+def test_chunks_cut_by_the_close_are_cut(head: bytes) -> None:
+    """llhttp takes the chunks apart whatever comes before ``chunked``; cut before the
+    last chunk, the answer is "truncated", never a shorter body (``http.client`` returns
+    the framing of such a body, which is no JSON: documented in the module)."""
+    raw = b"HTTP/1.1 200 OK\r\n" + head + b"\r\n\r\n13\r\n" + BODY + b"\r\n"
+    assert _served(raw, _outcome_wire) == ("body", "IncompleteRead")
+    assert _served(raw + b"2\r\n{\r\n", _outcome_wire) == ("body", "IncompleteRead")
+
+
+def test_ctrl_c_in_a_callback_is_not_a_transport_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httptools turns what a callback raises into a parser error: a ``KeyboardInterrupt``
+    (or ``SystemExit``) met while reading is raised as itself."""
+
+    def interrupted(self: Any, part: bytes) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(http_wire._Message, "on_body", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        http_wire.exchange(_Pieces([CASES["plain"]]), b"")  # type: ignore[arg-type]
 
 
 class _Pieces:

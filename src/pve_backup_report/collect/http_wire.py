@@ -17,20 +17,25 @@ as before (``http._failed``): a connection closed before the answer is
 
 What differs from ``http.client``, none of it in what pve-http-server sends (it writes
 CRLF line ends, a ``Content-Length`` with every body, no 1xx to a GET: ``src/PVE/
-APIServer/AnyEvent.pm`` ``response``), found by an independent review comparing both
+APIServer/AnyEvent.pm`` ``response``), found by two independent reviews comparing both
 readers on the same bytes:
 
-* bytes after the answer (a second answer, garbage, a body a 204 should not have) are
-  dropped by both, and the connection is closed rather than kept (``http.client`` would
-  leave what it had not buffered for the next request);
-* llhttp refuses some heads ``http.client`` reads (the request then fails as
-  "connection"): ``HTTP/1.2``, a ``Content-Length`` given twice or with a
+* what is left out of the answer closes the connection rather than keeping it for the
+  next request (``http.client`` would leave it there): bytes after the answer (a second
+  answer, garbage, a body a 204 should not have), and the answer that follows a 1xx
+  other than 100 (a 101, 102 or 103 is the answer, as with ``http.client``);
+* llhttp refuses heads RFC 9112 forbids and ``http.client`` tolerates (the request then
+  fails as "connection"): bare LF line ends, folded header lines, a space before a
+  colon, ``HTTP/1.2``, a ``Content-Length`` that is not one number or comes with a
   ``Transfer-Encoding``, a control byte in a header value, a chunk size followed by a
-  space, a head cut by the close; it reads some that ``http.client`` refuses: more than
-  100 headers, lines over 64 KiB, ``HTTP/2.0``, a status below 100;
-* ``Transfer-Encoding: gzip, chunked``: llhttp takes the chunks apart, ``http.client``
-  returns their framing;
-* a 101 answer: the same answer, the connection closed.
+  space, a head cut by the close; it reads some ``http.client`` refuses: more than 100
+  headers, lines over 64 KiB, ``HTTP/2.0``, a status below 100, a CRLF before the
+  status line;
+* a ``Transfer-Encoding`` ending in ``chunked`` (``gzip, chunked``): llhttp takes the
+  chunks apart and the connection may be kept, ``http.client`` returns their framing
+  and closes; chunks cut by the close are "truncated" either way;
+* a 204 or 304 saying ``Transfer-Encoding: chunked``, and a chunked body whose last
+  CRLF is missing at the close: llhttp reads the first, refuses the second.
 """
 
 from __future__ import annotations
@@ -134,6 +139,7 @@ class _Message:
         self.fields: list[tuple[bytes, bytes]] = []
         self.chunks: list[bytes] = []
         self.head_done = False
+        self.chunked = False  # llhttp took the body apart in chunks
 
     def on_message_begin(self) -> None:
         if self.done:
@@ -145,7 +151,11 @@ class _Message:
         self.reason += part
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.fields.append((name, value))
+        if not self.head_done:  # a chunked body's trailer is dropped, as http.client does
+            self.fields.append((name, value))
+
+    def on_chunk_header(self) -> None:
+        self.chunked = True
 
     def on_headers_complete(self) -> None:
         self.head_done = True
@@ -204,6 +214,9 @@ def _feed(parser: Any, msg: _Message, data: bytes) -> None:
     try:
         parser.feed_data(data)
     except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+        cause = exc.__context__  # what a callback raised: Ctrl-C is not a transport error
+        if cause is not None and not isinstance(cause, Exception):
+            raise cause from None
         if msg.done:
             msg.extra = True  # after the answer: another message, or data after a close
             return
@@ -214,14 +227,13 @@ def _feed(parser: Any, msg: _Message, data: bytes) -> None:
 
 def _at_eof(msg: _Message, status: int, received: bool) -> Reply:
     """The connection closed before llhttp saw the answer's end: a body that runs to the
-    close is whole; anything else was cut (the errors ``http.client`` raises, by its
-    rules: chunked only when the first ``Transfer-Encoding`` says so, else the first
-    ``Content-Length``)."""
+    close is whole; anything else was cut (the errors ``http.client`` raises): chunks
+    before their last, a ``Content-Length`` not reached."""
     if not received or not msg.head_done:
         raise http.client.RemoteDisconnected("Remote end closed connection without response")
     body = b"".join(msg.chunks)
-    if (_first(msg.fields, b"transfer-encoding") or "").lower() == "chunked":
-        raise http.client.IncompleteRead(body)
+    if msg.chunked or (_first(msg.fields, b"transfer-encoding") or "").lower() == "chunked":
+        raise http.client.IncompleteRead(body)  # chunks cut before the last one
     length = _first(msg.fields, b"content-length")
     if length is not None and length.strip().isdigit():
         raise http.client.IncompleteRead(body, max(0, int(length) - len(body)))
