@@ -55,7 +55,8 @@ class _KeepAlive(BaseHTTPRequestHandler):
     without an answer; ``/busy`` is a 503; ``/nopath`` redirects to the server's URL
     without a path, ``/dots`` to ``/a/./b/../c``; ``/continue`` sends a 100 Continue
     first, ``/toclose`` a body that runs to the close, ``/old`` an HTTP/1.0 answer,
-    ``/big`` a large gzip body, ``/chunked`` a chunked one (``_beyond_pve``)."""
+    ``/big`` a large gzip body, ``/chunked`` a chunked one, ``/huge`` a Content-Length
+    beyond 2**63 (``_beyond_pve``)."""
 
     protocol_version = "HTTP/1.1"
     hits: ClassVar[list[str]] = []
@@ -123,6 +124,9 @@ class _KeepAlive(BaseHTTPRequestHandler):
             self.close_connection = True
         elif path == "/big":  # read in many pieces
             self._send(200, gzip.compress(BIG), {"Content-Encoding": "gzip"})
+        elif path == "/huge":  # a Content-Length no read can reach
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n{")
+            self.close_connection = True
         elif path == "/chunked":
             self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
             for part in (body[:7], body[7:]):
@@ -226,6 +230,7 @@ CASES: dict[str, tuple[list[str], int, int]] = {
     "a 100 Continue before the answer": (["/json", "/continue", "/json"], 3, 1),
     "a body that runs to the close": (["/json", "/toclose", "/json"], 3, 2),
     "an HTTP/1.0 answer": (["/json", "/old", "/json"], 3, 2),  # the server closed it
+    "a Content-Length beyond 2**63": (["/json", "/huge", "/json"], 3, 2),
     "a large body, then a chunked one": (["/json", "/big", "/chunked", "/json"], 4, 1),
 }
 
@@ -278,6 +283,9 @@ def test_cases_say_what_they_test(monkeypatch: pytest.MonkeyPatch) -> None:
     assert got("a 100 Continue before the answer")["answers"] == ["/json", "/continue", "/json"]
     assert got("a body that runs to the close")["answers"][1] == "/toclose"
     assert got("an HTTP/1.0 answer")["answers"][1] == "/old"
+    assert got("a Content-Length beyond 2**63")["answers"][1] == (  # no internal error
+        "ApiConnectionError: /huge: cannot connect to HOST: connection closed without an answer"
+    )  # as for any answer that is no HTTP (urllib3's "Connection aborted.")
     big = json.loads(BIG)["data"]
     assert got("a large body, then a chunked one")["answers"] == ["/json", big, "/chunked", "/json"]
 
