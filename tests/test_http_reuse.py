@@ -42,7 +42,7 @@ from pve_backup_report.config import Secret, Settings
 from pve_backup_report.errors import ApiError
 from test_pve_client import CANARY, TOKEN
 
-# over 256 KiB gzipped: more than one read of the socket (``http_wire._RECV``)
+# gzipped, over twice what one read of the socket takes (``http_wire._RECV``)
 BIG = json.dumps({"data": random.Random(17).randbytes(600_000).hex()}).encode()
 assert len(gzip.compress(BIG)) > 2 * http_wire._RECV
 
