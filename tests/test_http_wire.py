@@ -2,10 +2,11 @@
 ``http.client`` reads from the same bytes: status, reason, the headers the transport
 uses, body, whether the connection is kept; or the same error.
 
-pve-http-server writes every answer with a ``Content-Length`` and no header twice
-(``src/PVE/APIServer/AnyEvent.pm`` ``response``: ``HTTP::Response`` with
-``Content-Length`` set, sent as ``$res->headers_as_string``); the cases below go beyond
-it, to what a proxy in front of PVE may send.
+pve-http-server (``src/PVE/APIServer/AnyEvent.pm`` ``response``) writes CRLF line ends,
+a ``Content-Length`` with every body (none when there is no content), and pushes
+``Connection: Keep-Alive`` (``close`` for a status of 400 and over) onto the headers of
+the ``HTTP::Response`` before ``headers_as_string``: "PVE's head" below. The other cases
+go beyond it, to what a proxy in front of PVE may send.
 """
 
 from __future__ import annotations

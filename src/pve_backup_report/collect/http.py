@@ -30,7 +30,7 @@ import os
 import re
 import ssl
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, cast
@@ -247,11 +247,11 @@ class Transport:
             if http_wire.AVAILABLE:
                 reply = _exchange_wire(conn, target.group(1), headers, self._read_timeout)
                 clean = reply.keep  # read to its end: kept, even if not decodable
-                return _wire_answer(reply)
+                return _answer(reply.status, reply.reason, reply.headers.get, reply.body)
             resp = _exchange(conn, target.group(1), headers, self._read_timeout)
             body = _read(resp)
             clean = not resp.will_close
-            return _answer(resp, _decoded(resp.getheader("content-encoding"), body))
+            return _answer(resp.status, resp.reason, resp.getheader, body)
         finally:
             if not clean:  # as urllib3 does after any error: nothing half-read is kept
                 conn.close()
@@ -284,7 +284,7 @@ def _exchange_wire(
     none before the answer's head is "connection", a body cut short "truncated"."""
     try:
         assert conn.sock is not None
-        head = http_wire.request_head(conn, target, dict(headers))
+        head = http_wire.request_head(conn, target, headers)
         conn.sock.settimeout(timeout)
         return http_wire.exchange(conn.sock, head)
     except http.client.IncompleteRead as exc:
@@ -293,13 +293,6 @@ def _exchange_wire(
         raise _failed(exc.cause, "truncated", "Connection broken") from None
     except (OSError, http.client.HTTPException) as exc:
         raise _failed(exc, "connection", "Connection aborted.") from None
-
-
-def _wire_answer(reply: http_wire.Reply) -> Answer:
-    status = reply.status
-    location = reply.headers.get("location") if status in REDIRECT_STATUSES else None
-    body = _decoded(reply.headers.get("content-encoding"), reply.body)
-    return Answer(status, reply.reason, body, reply.headers.get("content-type"), location)
 
 
 def _send_get(conn: http.client.HTTPConnection, target: str, headers: Mapping[str, str]) -> None:
@@ -382,10 +375,14 @@ def _failed(exc: Exception, kind: ErrorKind, text: str) -> TransportError:
     return TransportError(kind, ProtocolError(text, exc))
 
 
-def _answer(resp: http.client.HTTPResponse, body: bytes) -> Answer:
-    status = resp.status
-    location = resp.getheader("location") if status in REDIRECT_STATUSES else None
-    return Answer(status, resp.reason, body, resp.getheader("content-type"), location)
+def _answer(
+    status: int, reason: str | None, header: Callable[[str], str | None], raw: bytes
+) -> Answer:
+    """The answer of either reader: ``header`` gives a header's value (repeated ones
+    joined), ``raw`` is the body as sent, decoded here."""
+    location = header("location") if status in REDIRECT_STATUSES else None
+    body = _decoded(header("content-encoding"), raw)
+    return Answer(status, reason, body, header("content-type"), location)
 
 
 # ---------------------------------------------------------------------- errors

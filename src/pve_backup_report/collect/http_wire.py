@@ -3,22 +3,23 @@ optional extra ``fast``); ``collect/http.py`` ``Transport._get_reused`` uses it 
 ``httptools`` is installed, ``http.client`` otherwise.
 
 Why not ``http.client``: a cold check of a large cluster reads thousands of task logs, and
-the CPU of each request, under the GIL, sets how fast the worker threads get through them.
-300 task logs from the L simulator over HTTPS, one after the other, cost 0.70–0.76 ms of
-CPU each; ``HTTPResponse.begin`` alone 0.23 ms of it (its header parsing goes through the
-``email`` package), the request head built by ``putrequest`` and ``putheader`` 0.05 ms.
-Sent as bytes built once per connection's origin and headers, and read with ``recv`` into
-llhttp (Node.js's parser, C), the same request costs about half of that
-(docs/performance.md). What is kept from ``http.client``: the request head (built by its
-own methods, once: :func:`request_head`) and its exceptions, so that a failure is sorted
-as before (``http._failed``): a connection closed before the answer is
+each request's CPU is spent under the GIL. 300 task logs from the L simulator over HTTPS,
+one after the other (JSON decoding included), cost 0.80–0.95 ms of CPU each; of that,
+``HTTPResponse.begin`` took 0.23 ms (its header parsing goes through the ``email``
+package) and the request head built by ``putrequest`` and ``putheader`` 0.05 ms. Sent as
+bytes built once per connection's origin and headers, and read with ``recv`` into llhttp
+(Node.js's parser, C), the same request costs 0.60–0.76 ms: about a fifth less, in four
+alternating pairs (docs/performance.md). What is kept from ``http.client``: the request
+head (built by its own methods, once: :func:`request_head`) and its exceptions, so that a
+failure is sorted as before (``http._failed``): a connection closed before the answer is
 ``RemoteDisconnected``, an answer that is no HTTP ``BadStatusLine``, a body cut short
 ``IncompleteRead``.
 
-What differs from ``http.client``, none of it in what pve-http-server sends (it writes
-CRLF line ends, a ``Content-Length`` with every body, no 1xx to a GET: ``src/PVE/
-APIServer/AnyEvent.pm`` ``response``), found by two independent reviews comparing both
-readers on the same bytes:
+What differs from ``http.client``, none of it in what pve-http-server sends
+(``src/PVE/APIServer/AnyEvent.pm`` ``response``: CRLF line ends; a ``Content-Length``
+with every body, none when there is no content; ``Connection: Keep-Alive``, or
+``close`` for a status of 400 and over; a 1xx, 204 or 304 without content), found by two
+independent reviews comparing both readers on the same bytes:
 
 * what is left out of the answer closes the connection rather than keeping it for the
   next request (``http.client`` would leave it there): bytes after the answer (a second
@@ -42,7 +43,7 @@ from __future__ import annotations
 
 import http.client
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -115,7 +116,9 @@ def _head_tail(
     return scratch.sent.split(b"\r\n", 1)[1]
 
 
-def request_head(conn: http.client.HTTPConnection, target: str, headers: dict[str, str]) -> bytes:
+def request_head(
+    conn: http.client.HTTPConnection, target: str, headers: Mapping[str, str]
+) -> bytes:
     """The head ``http.client`` sends for a GET of ``target`` (plain ASCII, checked by
     the caller) with ``headers`` on ``conn``: ``putrequest``, ``putheader``, ``endheaders``."""
     tail = _head_tail(conn.host, conn.port, conn.default_port, tuple(headers.items()))
