@@ -2,6 +2,7 @@
 """Benchmark check_pve_backup against generated clusters (see docs/performance.md).
 
     python bench/run.py [--sizes S,M,L] [--days 14] [--latency-ms 20] [--json]
+                        [--repeat N] [--plugin-src DIR] [--baseline DIR]
 
 For each size: generate the cluster (``simulator.generate``), serve it over HTTPS from a
 separate simulator process (its CPU is not the check's) with the given latency per request,
@@ -30,6 +31,15 @@ being settled by the task cache), and for the report the notes not cached), and
 remaining minimum requests times the latency over ``--max-workers`` (the table shows
 ``wall / floor``). CPU is also given per guest and, cold, per log the run had to read.
 Timings are never asserted anywhere; this script only reports them.
+
+With ``--baseline DIR`` the check from that source tree (the previous release, say) is
+measured too, against the same simulator and in the same run, each version with its
+own task cache and notes cache. The two take turns, each first in every other turn (one
+turn is one run of a mode by each), and a mode repeated runs an even number of times:
+of two runs back to back the second was the faster by about 3 % (the same code against
+itself). Two separate runs, one per version, had put a warm check whose code had not
+changed at 0.81 to 0.96 of the baseline. The rows say which version ran (``plugin``:
+``this`` or ``baseline``) and the table gives this / baseline.
 
 A size is ``S``, ``M``, ``L`` or ``nodes=N,guests=N,jobs=N[,days=N][,seed=N]``.
 """
@@ -80,7 +90,7 @@ INVENTORY = 9  # /version /nodes /storage /cluster/resources /cluster/backup /po
 KEYS = (
     "size", "mode", "nodes", "guests", "wall_s", "cpu_s", "peak_rss_mb", "requests",
     "min_requests", "bytes", "truth_match", "floor_s", "cpu_per_guest_ms", "cpu_per_log_ms",
-    "sim_cpu_s",
+    "sim_cpu_s", "plugin",
 )  # fmt: skip
 MAX_WORKERS = 16  # the plugin's default --max-workers
 
@@ -105,6 +115,7 @@ class Row:
     cpu_per_guest_ms: float = 0.0  # CPU per guest of the cluster
     cpu_per_log_ms: float | None = None  # cold: CPU per log the run had to read
     sim_cpu_s: float = 0.0  # the simulator's CPU while it served the run (same machine)
+    plugin: str = "this"  # the source tree that ran: "this", or "baseline" (``--baseline``)
 
     def as_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in (*KEYS, "days", "exit_code")}
@@ -337,6 +348,75 @@ def perfdata(output: str, label: str) -> int | None:
 # --------------------------------------------------------------------------- one size
 
 
+@dataclass
+class Version:
+    """One source tree under test: its check command, environment and task cache, in a
+    directory of its own (its notes cache too), against the size's simulator."""
+
+    label: str  # "this", or "baseline" (``--baseline``)
+    base: list[str]  # the check and the options every run of it takes
+    env: dict[str, str]
+    work: Path
+    cache_file: Path
+
+
+def version(
+    label: str, plugin_src: Path | None, served: Served, scenario: Scenario, days: int,
+    workers: int, root: Path,
+) -> Version:  # fmt: skip
+    work = root / label
+    work.mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(work),
+        "XDG_CACHE_HOME": str(work / "cache"),
+        "PYTHONPATH": str(plugin_src or SRC),
+        "PVE_HOST": served.url,
+        "PVE_API_TOKEN_ID": served.token_id,
+        "PVE_API_TOKEN_SECRET": served.token_secret,
+    }
+    if served.ca:
+        env["PVE_CA_BUNDLE"] = served.ca
+    cache_file = work / "tasks.json"
+    base = [
+        *check_command(plugin_src),
+        "--now", str(scenario.now),
+        "--cache-file", str(cache_file),
+        "--history-days", str(days),
+        "--max-workers", str(workers),
+        "-t", "300",
+    ]  # fmt: skip
+    return Version(label, base, env, work, cache_file)
+
+
+def in_turn(versions: Sequence[Version], turn: int) -> Sequence[Version]:
+    """The order the versions run in at ``turn`` (a mode's repetition, counted over the
+    modes): each goes first every other turn, so that neither is always the one that
+    runs right after the other (of two runs back to back the second was the faster by
+    about 3 %, the same code against itself)."""
+    return versions if turn % 2 == 0 else versions[::-1]
+
+
+Best = dict[tuple[str, str], tuple[Measured, int, float]]  # (label, mode): the fastest run
+
+
+def measure(
+    served: Served, v: Version, mode: str, cmd: Sequence[str], attempt: int, best: Best
+) -> None:
+    """One run of ``v`` in ``mode``, kept in ``best`` when it is the fastest so far (a
+    repeated cold run starts from an empty task cache)."""
+    if mode == "cold" and attempt:
+        v.cache_file.unlink(missing_ok=True)
+    before = simulator_stats(served)
+    measured = run_child(cmd, v.env, v.work)
+    after = simulator_stats(served)
+    sent = int(after["bytes_sent"]) - int(before["bytes_sent"])
+    served_cpu = float(after["cpu_s"]) - float(before["cpu_s"])
+    found = best.get((v.label, mode))
+    if found is None or measured.wall_s < found[0].wall_s:
+        best[(v.label, mode)] = (measured, sent, served_cpu)
+
+
 def bench_size(
     name: str,
     spec: GenerateSpec,
@@ -346,98 +426,113 @@ def bench_size(
     repeat: int = 1,
     plugin_src: Path | None = None,
     workers: int = MAX_WORKERS,
+    baseline: Path | None = None,
 ) -> list[Row]:
+    """The size's rows: this source tree's (``plugin_src``, else this checkout's), and
+    with ``baseline`` that tree's too, run in turn against the same simulator."""
     generated = generate_cluster(spec)
     truth = ground_truth(generated)
     scenario = Scenario.from_dict(generated.data)
     assert scenario.now is not None
-    history_days = spec.days
-    least = minimum(scenario, history_days, truth)
+    least = minimum(scenario, spec.days, truth)
     del generated
-    rows: list[Row] = []
-    work = Path(tempfile.mkdtemp(prefix="pve-bench-"))
+    root = Path(tempfile.mkdtemp(prefix="pve-bench-"))
     try:
-        with serve(spec, latency_ms, tls, work) as served:
-            env = {
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "HOME": str(work),
-                "XDG_CACHE_HOME": str(work / "cache"),
-                "PYTHONPATH": str(plugin_src or SRC),
-                "PVE_HOST": served.url,
-                "PVE_API_TOKEN_ID": served.token_id,
-                "PVE_API_TOKEN_SECRET": served.token_secret,
-            }
-            if served.ca:
-                env["PVE_CA_BUNDLE"] = served.ca
-            cache_file = work / "tasks.json"
-            base = [
-                *check_command(plugin_src),
-                "--now", str(scenario.now),
-                "--cache-file", str(cache_file),
-                "--history-days", str(history_days),
-                "--max-workers", str(workers),
-                "-t", "300",
-            ]  # fmt: skip
-            report = ["--report", str(work / "report.md")]
-            plan: list[tuple[str, list[str], int]] = [
-                ("cold", base, least.cold()),
-                ("warm", base, least.warm()),
-                ("report-first", base + report, least.warm() + least.notes),
-                ("report", base + report, least.warm()),
+        with serve(spec, latency_ms, tls, root) as served:
+            trees = [("this", plugin_src)] + ([("baseline", baseline)] if baseline else [])
+            versions = [
+                version(label, src, served, scenario, spec.days, workers, root)
+                for label, src in trees
             ]
-            prime(base, env, work, cache_file)
-            for mode, cmd, min_requests in plan:
-                best: tuple[Measured, int, float] | None = None
-                for attempt in range(repeat if mode != "report-first" else 1):
-                    if mode == "cold" and attempt:
-                        cache_file.unlink(missing_ok=True)
-                    before = simulator_stats(served)
-                    measured = run_child(cmd, env, work)
-                    after = simulator_stats(served)
-                    sent = int(after["bytes_sent"]) - int(before["bytes_sent"])
-                    served_cpu = float(after["cpu_s"]) - float(before["cpu_s"])
-                    if best is None or measured.wall_s < best[0].wall_s:
-                        best = (measured, sent, served_cpu)
-                assert best is not None
-                m, sent, served_cpu = best
-                requests = perfdata(m.stdout, "api_requests")
-                if requests is None:
-                    raise RuntimeError(f"{name} {mode}: no api_requests perfdata: {m.stdout!r}")
-                row = Row(
-                    size=name,
-                    mode=mode,
-                    nodes=spec.nodes,
-                    guests=spec.guests,
-                    days=spec.days,
-                    wall_s=round(m.wall_s, 3),
-                    cpu_s=round(m.cpu_s, 3),
-                    peak_rss_mb=round(m.peak_rss_mb, 1),
-                    requests=requests,
-                    min_requests=min_requests,
-                    bytes=sent,
-                    exit_code=m.exit_code,
-                    status=m.stdout.split("|", 1)[0].strip()[:90],
-                    floor_s=round(floor(least, mode, min_requests, latency_ms, workers), 3),
-                    cpu_per_guest_ms=round(1000 * m.cpu_s / max(1, spec.guests), 4),
-                    cpu_per_log_ms=(
-                        round(1000 * m.cpu_s / least.logs, 3)
-                        if mode == "cold" and least.logs
-                        else None
-                    ),
-                    sim_cpu_s=round(served_cpu, 3),
-                )
-                rows.append(row)
-                if verbose:
-                    print(
-                        f"  {name} {mode}: {row.wall_s:.2f}s {row.requests} requests {row.status}",
-                        file=sys.stderr,
-                    )
-            match = truth_match(base, env, work, truth)
-            for row in rows:
-                row.truth_match = match
+            for v in versions:
+                prime(v.base, v.env, v.work, v.cache_file)
+            plan = [
+                ("cold", least.cold()),
+                ("warm", least.warm()),
+                ("report-first", least.warm() + least.notes),
+                ("report", least.warm()),
+            ]
+            best = run_modes(served, versions, plan, repeat)
+            rows = []
+            for v in versions:
+                rows += version_rows(name, spec, v, plan, best, least, latency_ms, workers)
+                match = truth_match(v.base, v.env, v.work, truth)
+                for r in rows[-len(plan) :]:
+                    r.truth_match = match
+                    if verbose:
+                        print(f"  {name} {v.label} {r.mode}: {r.wall_s:.2f}s {r.requests} "
+                              f"requests {r.status}", file=sys.stderr)  # fmt: skip
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
     return rows
+
+
+def run_modes(
+    served: Served, versions: Sequence[Version], plan: Sequence[tuple[str, int]], repeat: int
+) -> Best:
+    """Every mode in ``plan``'s order, ``repeat`` times (the first report once), each
+    version in turn (``in_turn``); the fastest run of each version and mode. With two
+    versions a repeated mode runs an even number of times, so that each goes first as
+    often as the other."""
+    best: Best = {}
+    turn = 0
+    for mode, _min_requests in plan:
+        times = 1 if mode == "report-first" else repeat + (repeat % 2 if len(versions) > 1 else 0)
+        for attempt in range(times):
+            for v in in_turn(versions, turn):
+                measure(served, v, mode, command(v, mode), attempt, best)
+            turn += 1
+    return best
+
+
+def version_rows(
+    name: str, spec: GenerateSpec, v: Version, plan: Sequence[tuple[str, int]], best: Best,
+    least: Minimum, latency_ms: int, workers: int,
+) -> list[Row]:  # fmt: skip
+    return [
+        row(name, spec, v, mode, best[(v.label, mode)], min_requests, least, latency_ms, workers)
+        for mode, min_requests in plan
+    ]
+
+
+def command(v: Version, mode: str) -> list[str]:
+    """``v``'s check as ``mode`` runs it: the report modes write a report too."""
+    if mode in ("report-first", "report"):
+        return [*v.base, "--report", str(v.work / "report.md")]
+    return v.base
+
+
+def row(
+    name: str, spec: GenerateSpec, v: Version, mode: str,
+    found: tuple[Measured, int, float], min_requests: int, least: Minimum,
+    latency_ms: int, workers: int,
+) -> Row:  # fmt: skip
+    m, sent, served_cpu = found
+    requests = perfdata(m.stdout, "api_requests")
+    if requests is None:
+        raise RuntimeError(f"{name} {v.label} {mode}: no api_requests perfdata: {m.stdout!r}")
+    return Row(
+        size=name,
+        mode=mode,
+        nodes=spec.nodes,
+        guests=spec.guests,
+        days=spec.days,
+        wall_s=round(m.wall_s, 3),
+        cpu_s=round(m.cpu_s, 3),
+        peak_rss_mb=round(m.peak_rss_mb, 1),
+        requests=requests,
+        min_requests=min_requests,
+        bytes=sent,
+        exit_code=m.exit_code,
+        status=m.stdout.split("|", 1)[0].strip()[:90],
+        floor_s=round(floor(least, mode, min_requests, latency_ms, workers), 3),
+        cpu_per_guest_ms=round(1000 * m.cpu_s / max(1, spec.guests), 4),
+        cpu_per_log_ms=(
+            round(1000 * m.cpu_s / least.logs, 3) if mode == "cold" and least.logs else None
+        ),
+        sim_cpu_s=round(served_cpu, 3),
+        plugin=v.label,
+    )
 
 
 def prime(base: Sequence[str], env: Mapping[str, str], work: Path, cache_file: Path) -> None:
@@ -465,19 +560,45 @@ def truth_match(
 
 def table(rows: Sequence[Row]) -> str:
     head = (
-        "| size | days | mode | nodes | guests | wall s | floor s | wall / floor | CPU s "
-        "| CPU ms / guest | CPU ms / log | simulator CPU s | peak RSS MB | requests "
+        "| plugin | size | days | mode | nodes | guests | wall s | floor s | wall / floor "
+        "| CPU s | CPU ms / guest | CPU ms / log | simulator CPU s | peak RSS MB | requests "
         "| min requests | bytes | truth match % |"
     )
-    lines = [head, "|" + " --- |" * 17]
+    lines = [head, "|" + " --- |" * 18]
     for r in rows:
         per_log = f"{r.cpu_per_log_ms:.2f}" if r.cpu_per_log_ms is not None else "-"
         lines.append(
-            f"| {r.size} | {r.days} | {r.mode} | {r.nodes} | {r.guests:,} "
-            f"| {r.wall_s:.2f} | {r.floor_s:.2f} | {r.wall_s / max(r.floor_s, 1e-9):.1f} "
+            f"| {r.plugin} | {r.size} | {r.days} | {r.mode} | {r.nodes} | {r.guests:,} "
+            f"| {r.wall_s:.2f} | {r.floor_s:.2f} | {per_floor(r, 1)} "
             f"| {r.cpu_s:.2f} | {r.cpu_per_guest_ms:.3f} | {per_log} | {r.sim_cpu_s:.2f} "
             f"| {r.peak_rss_mb:.0f} | {r.requests:,} | {r.min_requests:,} "
             f"| {r.bytes:,} | {r.truth_match if r.truth_match is not None else '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def per_floor(r: Row, digits: int) -> str:
+    """``wall / floor``; "-" without a floor (no latency)."""
+    return f"{r.wall_s / r.floor_s:.{digits}f}" if r.floor_s > 0 else "-"
+
+
+def ratio_table(rows: Sequence[Row]) -> str:
+    """This tree against the baseline, per size and mode (``--baseline``)."""
+    base = {(r.size, r.mode): r for r in rows if r.plugin == "baseline"}
+    lines = [
+        "| size | mode | wall this / baseline | CPU this / baseline | wall / floor "
+        "(baseline) | peak RSS MB (baseline) | requests (baseline) |",
+        "|" + " --- |" * 7,
+    ]
+    for r in rows:
+        b = base.get((r.size, r.mode))
+        if r.plugin != "this" or b is None:
+            continue
+        lines.append(
+            f"| {r.size} | {r.mode} | {r.wall_s / max(b.wall_s, 1e-9):.2f} "
+            f"| {r.cpu_s / max(b.cpu_s, 1e-9):.2f} "
+            f"| {per_floor(r, 2)} ({per_floor(b, 2)}) "
+            f"| {r.peak_rss_mb:.0f} ({b.peak_rss_mb:.0f}) | {r.requests:,} ({b.requests:,}) |"
         )
     return "\n".join(lines)
 
@@ -519,6 +640,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "pve_backup_report), e.g. an older version for a before/after comparison",
     )
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also run the check from this source tree (e.g. the previous release), "
+        "against the same simulator, each run in turn with this one; rows say which "
+        '("plugin": "this" or "baseline"), and the table gives the ratios',
+    )
+    parser.add_argument(
         "--max-workers",
         type=int,
         default=MAX_WORKERS,
@@ -538,12 +668,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             max(1, args.repeat),
             args.plugin_src.resolve() if args.plugin_src else None,
             max(1, args.max_workers),
+            args.baseline.resolve() if args.baseline else None,
         )
     if args.json:
         print(json.dumps([r.as_json() for r in rows], indent=1))
     else:
         print(f"latency {args.latency_ms} ms per request, {os.cpu_count()} CPUs")
         print(table(rows))
+        if args.baseline:
+            print()
+            print(ratio_table(rows))
     return 0
 
 

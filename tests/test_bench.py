@@ -3,11 +3,13 @@ schedule-based log selection against plain newest-first reading on generated clu
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -51,6 +53,71 @@ def test_bench_smoke() -> None:
     assert cold["cpu_per_log_ms"] is not None and warm["cpu_per_log_ms"] is None
     assert warm["requests"] == warm["min_requests"] < cold["requests"]
     assert report["requests"] == warm["requests"]  # the notes come from the cache
+
+
+def _bench_module() -> Any:
+    """bench/run.py as a module (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_baseline_rows_for_both_trees_from_one_simulator() -> None:
+    """``--baseline``: the same size measured for both source trees (here the same tree,
+    so every count is equal), rows labelled, and the ratio table printed."""
+    src = Path(__file__).resolve().parent.parent / "src"
+    args = [sys.executable, str(BENCH / "run.py"), "--sizes", "nodes=2,guests=12,jobs=4,days=2",
+            "--latency-ms", "0", "--baseline", str(src)]  # fmt: skip
+    proc = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    modes = ["cold", "warm", "report-first", "report"]
+    assert [(r["plugin"], r["mode"]) for r in rows] == [
+        *(("this", m) for m in modes),
+        *(("baseline", m) for m in modes),
+    ]
+    this, base = rows[:4], rows[4:]
+    for a, b in zip(this, base, strict=True):
+        assert (a["requests"], a["min_requests"], a["truth_match"]) == (
+            b["requests"], b["min_requests"], b["truth_match"],
+        )  # fmt: skip
+        assert a["bytes"] == b["bytes"] > 0  # the same answers from the same simulator
+    assert base[2]["requests"] > base[1]["requests"]  # its own notes cache: filled once
+    assert base[3]["requests"] == base[1]["requests"]
+    text = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert text.returncode == 0, text.stderr
+    assert "| wall this / baseline |" in text.stdout and "| baseline |" in text.stdout
+
+
+def _turns(versions: list[Any], repeat: int) -> list[tuple[str, int, Any]]:
+    """The runs ``run_modes`` makes, in order: (mode, attempt, version)."""
+    bench = _bench_module()
+    order: list[tuple[str, int, Any]] = []
+    bench.measure = lambda served, v, mode, cmd, attempt, best: order.append((mode, attempt, v))
+    plan = [("cold", 1), ("warm", 1), ("report-first", 1), ("report", 1)]
+    bench.run_modes(None, versions, plan, repeat)
+    return order
+
+
+def test_the_versions_take_turns_going_first() -> None:
+    """Each version runs first in every other turn, over the modes and their
+    repetitions, and a repeated mode runs an even number of times: neither is always
+    the second of two runs back to back (about 3 % faster, the same code against
+    itself)."""
+    a, b = (SimpleNamespace(base=[], work=Path(n)) for n in "ab")
+    order = _turns([a, b], 2)
+    firsts = [v for mode, attempt, v in order[::2]]
+    assert firsts == [a, b, a, b, a, b, a]  # cold x2, warm x2, report-first x1, report x2
+    assert [(m, n) for m, n, _v in order[::2]] == [
+        ("cold", 0), ("cold", 1), ("warm", 0), ("warm", 1), ("report-first", 0),
+        ("report", 0), ("report", 1),
+    ]  # fmt: skip
+    warm = [v for m, _n, v in _turns([a, b], 1) if m == "warm"]
+    assert warm == [a, b, b, a]  # one repetition asked: two, each version first once
+    assert [m for m, _n, _v in _turns([a], 1)] == ["cold", "warm", "report-first", "report"]
 
 
 def _newest_first(
