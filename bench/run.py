@@ -34,12 +34,14 @@ Timings are never asserted anywhere; this script only reports them.
 
 With ``--baseline DIR`` the check from that source tree (the previous release, say) is
 measured too, against the same simulator and in the same run, each version with its
-own task cache and notes cache. The two take turns, each first in every other turn (one
-turn is one run of a mode by each), and a mode repeated runs an even number of times:
-of two runs back to back the second was the faster by about 3 % (the same code against
-itself). Two separate runs, one per version, had put a warm check whose code had not
-changed at 0.81 to 0.96 of the baseline. The rows say which version ran (``plugin``:
-``this`` or ``baseline``) and the table gives this / baseline.
+own task cache and notes cache, both started alike (``python -m`` with their tree on
+``PYTHONPATH``, this checkout's unless ``--plugin-src``). The two take turns, each
+first in every other turn (one turn is one run of a mode by each), and a mode repeated
+runs an even number of times, so that neither is favoured by the order. With the same
+code on both sides the wall times of one run came out at 0.98 to 1.02 of each other on
+L; two separate runs, one per version, had put a warm check whose code had not changed
+at 0.81 to 0.96 of the baseline's CPU. The rows say which version ran (``plugin``: ``this``
+or ``baseline``) and the table gives this / baseline.
 
 A size is ``S``, ``M``, ``L`` or ``nodes=N,guests=N,jobs=N[,days=N][,seed=N]``.
 """
@@ -392,8 +394,7 @@ def version(
 def in_turn(versions: Sequence[Version], turn: int) -> Sequence[Version]:
     """The order the versions run in at ``turn`` (a mode's repetition, counted over the
     modes): each goes first every other turn, so that neither is always the one that
-    runs right after the other (of two runs back to back the second was the faster by
-    about 3 %, the same code against itself)."""
+    runs right after the other."""
     return versions if turn % 2 == 0 else versions[::-1]
 
 
@@ -439,7 +440,9 @@ def bench_size(
     root = Path(tempfile.mkdtemp(prefix="pve-bench-"))
     try:
         with serve(spec, latency_ms, tls, root) as served:
-            trees = [("this", plugin_src)] + ([("baseline", baseline)] if baseline else [])
+            trees = [("this", plugin_src)]
+            if baseline is not None:  # both started alike (see the module docstring)
+                trees = [("this", plugin_src or SRC), ("baseline", baseline)]
             versions = [
                 version(label, src, served, scenario, spec.days, workers, root)
                 for label, src in trees

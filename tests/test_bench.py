@@ -105,8 +105,7 @@ def _turns(versions: list[Any], repeat: int) -> list[tuple[str, int, Any]]:
 def test_the_versions_take_turns_going_first() -> None:
     """Each version runs first in every other turn, over the modes and their
     repetitions, and a repeated mode runs an even number of times: neither is always
-    the second of two runs back to back (about 3 % faster, the same code against
-    itself)."""
+    the second of two runs back to back."""
     a, b = (SimpleNamespace(base=[], work=Path(n)) for n in "ab")
     order = _turns([a, b], 2)
     firsts = [v for mode, attempt, v in order[::2]]
