@@ -36,8 +36,10 @@ With ``--baseline DIR`` the check from that source tree (the previous release, s
 measured too, against the same simulator and in the same run, each version with its
 own task cache and notes cache, both started alike (``python -m`` with their tree on
 ``PYTHONPATH``, this checkout's unless ``--plugin-src``). The two take turns, each
-first in every other turn (one turn is one run of a mode by each), and a mode repeated
-runs an even number of times, so that neither is favoured by the order. With the same
+first in every other turn (one turn is one run of a mode by each), and each mode but
+the first report runs an even number of times (an odd ``--repeat`` is rounded up), so
+that neither is favoured by the order; the first report, run once, starts with each version in turn
+over the sizes of a run (with one size, this tree's goes first). With the same
 code on both sides the wall times of one run came out at 0.98 to 1.02 of each other on
 L; two separate runs, one per version, had put a warm check whose code had not changed
 at 0.81 to 0.96 of the baseline's CPU. The rows say which version ran (``plugin``: ``this``
@@ -403,7 +405,7 @@ Best = dict[tuple[str, str], tuple[Measured, int, float]]  # (label, mode): the 
 
 def measure(
     served: Served, v: Version, mode: str, cmd: Sequence[str], attempt: int, best: Best
-) -> None:
+) -> Measured:
     """One run of ``v`` in ``mode``, kept in ``best`` when it is the fastest so far (a
     repeated cold run starts from an empty task cache)."""
     if mode == "cold" and attempt:
@@ -416,6 +418,7 @@ def measure(
     found = best.get((v.label, mode))
     if found is None or measured.wall_s < found[0].wall_s:
         best[(v.label, mode)] = (measured, sent, served_cpu)
+    return measured
 
 
 def bench_size(
@@ -428,9 +431,11 @@ def bench_size(
     plugin_src: Path | None = None,
     workers: int = MAX_WORKERS,
     baseline: Path | None = None,
+    first_turn: int = 0,
 ) -> list[Row]:
     """The size's rows: this source tree's (``plugin_src``, else this checkout's), and
-    with ``baseline`` that tree's too, run in turn against the same simulator."""
+    with ``baseline`` that tree's too, run in turn against the same simulator
+    (``run_modes``, from ``first_turn``: the size's place in the run)."""
     generated = generate_cluster(spec)
     truth = ground_truth(generated)
     scenario = Scenario.from_dict(generated.data)
@@ -455,35 +460,42 @@ def bench_size(
                 ("report-first", least.warm() + least.notes),
                 ("report", least.warm()),
             ]
-            best = run_modes(served, versions, plan, repeat)
+            best = run_modes(served, versions, plan, repeat, first_turn, name if verbose else None)
             rows = []
             for v in versions:
                 rows += version_rows(name, spec, v, plan, best, least, latency_ms, workers)
                 match = truth_match(v.base, v.env, v.work, truth)
                 for r in rows[-len(plan) :]:
                     r.truth_match = match
-                    if verbose:
-                        print(f"  {name} {v.label} {r.mode}: {r.wall_s:.2f}s {r.requests} "
-                              f"requests {r.status}", file=sys.stderr)  # fmt: skip
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return rows
 
 
 def run_modes(
-    served: Served, versions: Sequence[Version], plan: Sequence[tuple[str, int]], repeat: int
+    served: Served,
+    versions: Sequence[Version],
+    plan: Sequence[tuple[str, int]],
+    repeat: int,
+    turn: int = 0,
+    verbose: str | None = None,
 ) -> Best:
     """Every mode in ``plan``'s order, ``repeat`` times (the first report once), each
-    version in turn (``in_turn``); the fastest run of each version and mode. With two
-    versions a repeated mode runs an even number of times, so that each goes first as
-    often as the other."""
+    version in turn (``in_turn``, from ``turn``); the fastest run of each version and
+    mode. With two versions a repeated mode runs an even number of times, so that each
+    goes first as often as the other; the first report, once, goes first with the
+    version that starts ``turn`` (the sizes of a run alternate it). ``verbose``: the
+    size's name, each run then said on stderr."""
     best: Best = {}
-    turn = 0
     for mode, _min_requests in plan:
         times = 1 if mode == "report-first" else repeat + (repeat % 2 if len(versions) > 1 else 0)
         for attempt in range(times):
             for v in in_turn(versions, turn):
-                measure(served, v, mode, command(v, mode), attempt, best)
+                m = measure(served, v, mode, command(v, mode), attempt, best)
+                if verbose is not None:
+                    print(f"  {verbose} {v.label} {mode}: {m.wall_s:.2f}s "
+                          f"{perfdata(m.stdout, 'api_requests')} requests "
+                          f"{m.stdout.split('|', 1)[0].strip()[:90]}", file=sys.stderr)  # fmt: skip
             turn += 1
     return best
 
@@ -587,16 +599,15 @@ def per_floor(r: Row, digits: int) -> str:
 
 def ratio_table(rows: Sequence[Row]) -> str:
     """This tree against the baseline, per size and mode (``--baseline``)."""
-    base = {(r.size, r.mode): r for r in rows if r.plugin == "baseline"}
+    # each size gives this tree's rows, then the baseline's, in the same order of modes
+    this = [r for r in rows if r.plugin == "this"]
+    base = [r for r in rows if r.plugin == "baseline"]
     lines = [
         "| size | mode | wall this / baseline | CPU this / baseline | wall / floor "
         "(baseline) | peak RSS MB (baseline) | requests (baseline) |",
         "|" + " --- |" * 7,
     ]
-    for r in rows:
-        b = base.get((r.size, r.mode))
-        if r.plugin != "this" or b is None:
-            continue
+    for r, b in zip(this, base, strict=True):
         lines.append(
             f"| {r.size} | {r.mode} | {r.wall_s / max(b.wall_s, 1e-9):.2f} "
             f"| {r.cpu_s / max(b.cpu_s, 1e-9):.2f} "
@@ -632,7 +643,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--repeat",
         type=int,
         default=1,
-        help="run each mode N times (cold with a fresh cache each time), keep the fastest",
+        help="run each mode N times (cold with a fresh cache each time), keep the fastest; "
+        "with --baseline an odd N is rounded up (each version goes first as often)",
     )
     parser.add_argument(
         "--plugin-src",
@@ -661,7 +673,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
     args = parser.parse_args(argv)
     rows: list[Row] = []
-    for name, spec in parse_sizes(args.sizes, args.days):
+    for i, (name, spec) in enumerate(parse_sizes(args.sizes, args.days)):
         rows += bench_size(
             name,
             spec,
@@ -672,6 +684,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.plugin_src.resolve() if args.plugin_src else None,
             max(1, args.max_workers),
             args.baseline.resolve() if args.baseline else None,
+            i,  # the sizes alternate which version goes first (the first report's)
         )
     if args.json:
         print(json.dumps([r.as_json() for r in rows], indent=1))

@@ -92,20 +92,21 @@ def test_bench_baseline_rows_for_both_trees_from_one_simulator() -> None:
     assert "| wall this / baseline |" in text.stdout and "| baseline |" in text.stdout
 
 
-def _turns(versions: list[Any], repeat: int) -> list[tuple[str, int, Any]]:
+def _turns(versions: list[Any], repeat: int, turn: int = 0) -> list[tuple[str, int, Any]]:
     """The runs ``run_modes`` makes, in order: (mode, attempt, version)."""
     bench = _bench_module()
     order: list[tuple[str, int, Any]] = []
     bench.measure = lambda served, v, mode, cmd, attempt, best: order.append((mode, attempt, v))
     plan = [("cold", 1), ("warm", 1), ("report-first", 1), ("report", 1)]
-    bench.run_modes(None, versions, plan, repeat)
+    bench.run_modes(None, versions, plan, repeat, turn)
     return order
 
 
 def test_the_versions_take_turns_going_first() -> None:
     """Each version runs first in every other turn, over the modes and their
     repetitions, and a repeated mode runs an even number of times: neither is always
-    the second of two runs back to back."""
+    the second of two runs back to back. The first report runs once: the sizes of a
+    run (their place, ``turn``) alternate which version it starts with."""
     a, b = (SimpleNamespace(base=[], work=Path(n)) for n in "ab")
     order = _turns([a, b], 2)
     firsts = [v for mode, attempt, v in order[::2]]
@@ -117,6 +118,8 @@ def test_the_versions_take_turns_going_first() -> None:
     warm = [v for m, _n, v in _turns([a, b], 1) if m == "warm"]
     assert warm == [a, b, b, a]  # one repetition asked: two, each version first once
     assert [m for m, _n, _v in _turns([a], 1)] == ["cold", "warm", "report-first", "report"]
+    first_reports = [v for m, _n, v in _turns([a, b], 1, turn=1) if m == "report-first"]
+    assert first_reports == [b, a]  # the second size of a run: the baseline first
 
 
 def _newest_first(
