@@ -38,12 +38,12 @@ own task cache and notes cache, both started alike (``python -m`` with their tre
 ``PYTHONPATH``, this checkout's unless ``--plugin-src``). The two take turns, each
 first in every other turn (one turn is one run of a mode by each), and each mode but
 the first report runs an even number of times (an odd ``--repeat`` is rounded up), so
-that neither is favoured by the order; the first report, run once, starts with each version in turn
-over the sizes of a run (with one size, this tree's goes first). With the same
-code on both sides the wall times of one run came out at 0.98 to 1.02 of each other on
-L; two separate runs, one per version, had put a warm check whose code had not changed
-at 0.81 to 0.96 of the baseline's CPU. The rows say which version ran (``plugin``: ``this``
-or ``baseline``) and the table gives this / baseline.
+that neither is favoured by the order; the first report, run once, starts with each
+version in turn over the sizes of a run (with one size, this tree's goes first). With
+the same code on both sides the wall times of one run came out at 0.98 to 1.02 of each
+other on L; two separate runs, one per version, had put a warm check whose code had not
+changed at 0.81 to 0.96 of the baseline's CPU. The rows say which version ran
+(``plugin``: ``this`` or ``baseline``) and the table gives this / baseline.
 
 A size is ``S``, ``M``, ``L`` or ``nodes=N,guests=N,jobs=N[,days=N][,seed=N]``.
 """
@@ -494,8 +494,8 @@ def run_modes(
                 m = measure(served, v, mode, command(v, mode), attempt, best)
                 if verbose is not None:
                     print(f"  {verbose} {v.label} {mode}: {m.wall_s:.2f}s "
-                          f"{perfdata(m.stdout, 'api_requests')} requests "
-                          f"{m.stdout.split('|', 1)[0].strip()[:90]}", file=sys.stderr)  # fmt: skip
+                          f"{perfdata(m.stdout, 'api_requests')} requests {status(m)}",
+                          file=sys.stderr)  # fmt: skip
             turn += 1
     return best
 
@@ -539,7 +539,7 @@ def row(
         min_requests=min_requests,
         bytes=sent,
         exit_code=m.exit_code,
-        status=m.stdout.split("|", 1)[0].strip()[:90],
+        status=status(m),
         floor_s=round(floor(least, mode, min_requests, latency_ms, workers), 3),
         cpu_per_guest_ms=round(1000 * m.cpu_s / max(1, spec.guests), 4),
         cpu_per_log_ms=(
@@ -590,6 +590,11 @@ def table(rows: Sequence[Row]) -> str:
             f"| {r.bytes:,} | {r.truth_match if r.truth_match is not None else '-'} |"
         )
     return "\n".join(lines)
+
+
+def status(m: Measured) -> str:
+    """The check's status line, without its perfdata."""
+    return m.stdout.split("|", 1)[0].strip()[:90]
 
 
 def per_floor(r: Row, digits: int) -> str:

@@ -191,7 +191,7 @@ class Transport:
             raise TransportError(read_error(exc), exc) from None
         except OverflowError as exc:  # a Content-Length beyond 2**63 (http.client's read):
             # an answer that is no HTTP, as urllib3 reports a bad status line
-            raise TransportError("connection", ProtocolError("Connection aborted.", exc)) from None
+            raise _failed(exc, "connection", "Connection aborted.") from None
         resp.release_conn()
         status = resp.status
         location = resp.headers.get("location") if status in REDIRECT_STATUSES else None
@@ -319,7 +319,7 @@ def _read(resp: http.client.HTTPResponse) -> bytes:
     except (OSError, http.client.HTTPException) as exc:
         raise _failed(exc, "truncated", "Connection broken") from None
     except OverflowError as exc:  # a Content-Length beyond 2**63: as ``_get_once``
-        raise TransportError("connection", ProtocolError("Connection aborted.", exc)) from None
+        raise _failed(exc, "connection", "Connection aborted.") from None
 
 
 def _decoded(coding: str | None, body: bytes) -> bytes:
