@@ -286,18 +286,30 @@ class TaskPredictor:
         not (it may have been disabled since). A run no job was due for (a manual one)
         may hold any guest, as may a job whose selection is unresolved.
         """
+        sets = self.holder_sets(tasks, i, tz)
+        return sets is None or any(not s.isdisjoint(vmids) for s in sets)
+
+    def holder_sets(
+        self, tasks: Sequence[TaskInfo], i: int, tz: str | None
+    ) -> tuple[frozenset[int], ...] | None:
+        """What :meth:`may_hold_any` tests: ``tasks[i]`` may hold a guest of one of these
+        sets (its id's guest, or the guests its jobs include); None: any guest. The same
+        until a log is read (it may unpair the task's event) or the list grows, so a
+        caller asking for many guests at once may keep it meanwhile."""
         task = tasks[i]
         if task.vmid is not None:
-            return task.vmid in vmids
+            return (frozenset({task.vmid}),)
         due = self._due_jobs(task, tz or "UTC")
         if not due:
-            return True
+            return None
         paired = self._paired_job(tasks, i, tz, due)
+        sets = []
         for job_id in due if paired is None else (paired,):
             included = self._includes.get(job_id)
-            if included is None or not included.isdisjoint(vmids):
-                return True
-        return False
+            if included is None:
+                return None
+            sets.append(included)
+        return tuple(sets)
 
     def _paired_job(
         self, tasks: Sequence[TaskInfo], i: int, tz: str | None, due: set[str]

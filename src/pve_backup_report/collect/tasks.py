@@ -296,6 +296,7 @@ class _Reader:
         self._ahead_done: set[tuple[str, int]] = set()  # (node, guest) fetched ahead for
         self._snapshot_start: dict[int, int] | None = None  # ``_snapshot_starts``
         self._other_start: dict[int, int] = {}  # the other guest type's group, by VMID
+        self._vmids: dict[str, tuple[CachedTask, frozenset[int]]] = {}  # ``_vmids_of``
 
     def outcome(self, task: TaskInfo) -> tuple[bool, CachedTask | None]:
         """Whether the task's log is known (read or cached), and what it taught."""
@@ -672,7 +673,15 @@ class _Reader:
                 assert task.vmid is not None
                 return True, frozenset({task.vmid}), True
             return known, None, False
-        return known, frozenset(r.vmid for r in got.results), got.storage is not None
+        return known, self._vmids_of(got), got.storage is not None
+
+    def _vmids_of(self, got: CachedTask) -> frozenset[int]:
+        """The guests of a known log's results, built once per log: a settling search
+        asks for the same runs' guests once per searched guest (XL: 60,000 times)."""
+        found = self._vmids.get(got.upid)
+        if found is None or found[0] is not got:
+            found = self._vmids[got.upid] = (got, frozenset(r.vmid for r in got.results))
+        return found[1]
 
     def _told_by_id(self, task: TaskInfo) -> bool:
         """An unread run whose listing tells a search all its log would: a successful
@@ -689,6 +698,27 @@ class _Reader:
     def settle(self, states: list[_NodeState]) -> bool:
         """End the searches whose runs are all known; True: plan every node again."""
         by_name = {s.name: s for s in states if s.readable}
+        if not self.search.settle(self._holds(by_name)):
+            return False
+        if len(by_name) == len(states):  # else the guest may have been on a node not read
+            self._dead_runs_of_stopped(by_name)
+        for st in by_name.values():
+            st.done = st.done and not self._concerned(st)
+        return True
+
+    def _holds(self, by_name: Mapping[str, _NodeState]) -> Callable[[int, str, int], bool | None]:
+        """``CrossNodeSearch.settle``'s test: whether another node's run near ``start``
+        holds the guest; None while one that may hold it is unknown. Each unknown run's
+        ``holder_sets`` is kept for every guest searched near it: a settling reads no
+        log and no page, which alone may change them."""
+        sets: dict[str, tuple[frozenset[int], ...] | None] = {}
+
+        def may_hold(st: _NodeState, i: int, vmid: int) -> bool:
+            upid = st.tasks[i].upid
+            if upid not in sets:
+                sets[upid] = self.runs.holder_sets(st.tasks, i, st.tz)
+            found = sets[upid]
+            return found is None or any(vmid in s for s in found)
 
         def holds(start: int, home: str, vmid: int) -> bool | None:
             found = False
@@ -701,17 +731,11 @@ class _Reader:
                     known, vmids, _ran = self._held_by(st.tasks[i])
                     if known:
                         found = found or vmid in (vmids or ())
-                    elif self.runs.may_hold_any(st.tasks, i, st.tz, (vmid,)):
+                    elif may_hold(st, i, vmid):
                         return None
             return found
 
-        if not self.search.settle(holds):
-            return False
-        if len(by_name) == len(states):  # else the guest may have been on a node not read
-            self._dead_runs_of_stopped(by_name)
-        for st in by_name.values():
-            st.done = st.done and not self._concerned(st)
-        return True
+        return holds
 
     def _concerned(self, st: _NodeState) -> bool:
         """Whether a search change since the node's latest plan may change it: one of
