@@ -57,6 +57,7 @@ from pve_backup_report.collect.storage_content import collect_pbs_content
 from pve_backup_report.collect.tasks import (
     HistoryCollection,
     HistoryOptions,
+    PbsSnapshots,
     SnapshotHint,
     collect_history,
 )
@@ -96,12 +97,13 @@ def _cluster(
     tasks: list[dict[str, Any]],
     vmids: list[int],
     snapshots: dict[int, int],
-    privileges: tuple[str, ...] = LISTS_BACKUPS,
+    privileges: tuple[str, ...] | dict[str, list[str]] = LISTS_BACKUPS,
 ) -> Scenario:
+    acl = privileges if isinstance(privileges, dict) else {"/": list(privileges)}
     return Scenario.from_dict(
         scenario(
             now=NOW,
-            privileges={"/": list(privileges)},
+            privileges=acl,
             nodes=[sim_node("pve1")],
             storages=[pbs_storage()],
             guests=[sim_guest(v) for v in vmids],
@@ -114,7 +116,8 @@ def _cluster(
 
 def _hint(snapshots: dict[int, int]) -> SnapshotHint:
     """The newest snapshot of each guest, as the scenario holds them (all qemu)."""
-    return lambda: {(vmid, "qemu"): start for vmid, start in snapshots.items()}
+    starts = {(vmid, "qemu"): start for vmid, start in snapshots.items()}
+    return lambda: PbsSnapshots(starts, frozenset({"pbs"}))
 
 
 class LogWatch:
@@ -211,19 +214,18 @@ def test_a_guest_failing_for_nights_has_its_older_runs_fetched_beside_the_newest
     assert ahead.logs_fetched == plain.logs_fetched == 7
 
 
-def test_a_guest_in_no_run_has_the_runs_of_the_window_fetched_from_its_second_round() -> None:
-    """103 joined the job this morning: no run holds it, and it has no snapshot. Its
-    newest run is read alone (it may have held it); once a search found it in no run
-    of that event, every older run of the window is asked beside the next. Same logs,
+def test_a_guest_in_no_run_has_the_runs_of_the_window_fetched_from_its_first_round() -> None:
+    """103 joined the job this morning: no run holds it, and it has no snapshot where
+    the token sees every backup (``LISTS_BACKUPS``). Its walk reads every run of the
+    window (none holds it), so they are all asked at once, with its newest. Same logs,
     same results."""
     snapshots = {100: night(19) + 60}
     cluster = _cluster(_runs(range(6, 20), [100], {}), [100, 103], snapshots)
     ahead, watch, plain, plain_watch = _with_and_without(
-        cluster, snapshots, hold=18, beside=set(range(6, 19))
+        cluster, snapshots, hold=19, beside=set(range(6, 20))
     )
     assert watch.in_time, f"asked: {watch.nights}"
     assert not plain_watch.in_time
-    assert watch.nights[0] == 19  # alone: the guest may have been in it
     assert sorted(watch.nights) == sorted(plain_watch.nights) == list(range(6, 20))
     assert _latest(ahead) == _latest(plain)
     assert 103 not in ahead.histories
@@ -341,6 +343,48 @@ def test_a_token_that_sees_no_snapshot_fetches_nothing_ahead(tmp_path: Path) -> 
     assert asked == result.stats.logs_fetched == 7
 
 
+# 101's backups hidden: the content lists only those of the guests with VM.Backup
+HIDES_101 = {
+    "/": ["PVEAuditor"],
+    "/storage": ["Datastore.AllocateSpace"],
+    "/vms/100": ["VM.Backup"],
+}
+
+
+@pytest.mark.parametrize(
+    ("privileges", "fetched_ahead"), [(LISTS_BACKUPS, True), (HIDES_101, False)]
+)
+def test_a_guest_with_no_snapshot_is_fetched_ahead_only_where_the_token_would_see_one(
+    privileges: Any, fetched_ahead: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """101 failed every night of the window, so PBS holds no snapshot of it. Where the
+    token sees its backups (pve-storage ``PVE/Storage.pm`` ``check_volume_access``:
+    ``Datastore.Allocate`` on the storage), none listed means none there: its walk
+    reads every run back to the window's start, and they are asked beside Nov 18's, not
+    one night a round. Where they may be hidden (``VM.Backup`` on 100 only), nothing is
+    fetched ahead. The same logs are read either way, and 101 never succeeded."""
+    handed = _handed_over(monkeypatch)
+    watches: list[LogWatch] = []
+
+    def watch(client: PveClient) -> None:
+        watches.append(LogWatch(client, hold=18, beside=set(range(6, 19))))
+        _first_log_after(client, handed, watches[-1])
+
+    failing = {d: [101] for d in range(6, 20)}
+    cluster = _cluster(
+        _runs(range(6, 20), [100, 101], failing), [100, 101], {100: night(19) + 60}, privileges
+    )
+    with Simulator(cluster, tls=False) as sim:
+        result, asked = _assess(sim, watch, cache_file=str(tmp_path / "cache.json"))
+    assert handed.is_set()
+    assert watches[0].in_time is fetched_ahead, f"asked: {watches[0].nights}"
+    assert sorted(watches[0].nights) == list(range(6, 20))
+    assert asked == result.stats.logs_fetched == 14
+    status = {s.guest.vmid: s for s in result.guests}[101]
+    assert status.last_success is None
+    assert status.last_backup is not None and status.last_backup.status == "failed"
+
+
 def test_a_warm_run_fetches_ahead_only_the_logs_it_has_not_cached() -> None:
     """The cache holds the runs to Nov 17 (read two days ago); 101 failed since Nov 14
     and its snapshot is Nov 13's. Its walk reads Nov 19 and Nov 18 only: the older
@@ -432,7 +476,8 @@ def test_fetching_ahead_leaves_every_log_parsed_in_the_same_round(
             starts = {
                 key: s.ctime for c in content.storages.values() for key, s in c.newest.items()
             }
-            for hint in (None, lambda: starts):
+            listed = PbsSnapshots(starts, frozenset(content.storages))
+            for hint in (None, lambda: listed):
                 rounds.clear()
                 count[0] = 0
                 history = collect_history(

@@ -15,6 +15,7 @@ from pve_backup_report.analysis.privileges import (
     DATASTORE_AUDIT,
     SYS_AUDIT_NODES,
     VM_AUDIT,
+    backup_visibility,
     granted,
 )
 from pve_backup_report.collect.inventory import default_target
@@ -467,3 +468,40 @@ def test_granted_reads_pve_permission_answers(
     assert granted(answer, VM_AUDIT) == vms
     assert granted(answer, SYS_AUDIT_NODES) == nodes
     assert granted(None, DATASTORE_AUDIT) == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("answer", "seen", "hidden"),
+    [
+        # Datastore.Allocate on /storage (PVEDatastoreAdmin): every backup listed
+        ({"/storage": {"Datastore.Allocate": 1, "Datastore.AllocateSpace": 1}},
+         [("pbs-a", 100), ("pbs-b", 101)], []),
+        # the setup of docs/proxmox-setup.md: AllocateSpace on /storage, VM.Backup on /vms
+        ({"/storage": {"Datastore.AllocateSpace": 1}, "/vms": {"VM.Backup": 1}},
+         [("pbs-a", 100), ("pbs-b", 101)], []),
+        # VM.Backup through a pool only (unpropagated on its members)
+        ({"/storage": {"Datastore.AllocateSpace": 1}, "/vms/100": {"VM.Backup": 0}},
+         [("pbs-a", 100)], [("pbs-a", 101)]),
+        # a storage whose own ACL replaces what /storage grants
+        ({"/storage": {"Datastore.AllocateSpace": 1}, "/storage/pbs-b": {"Datastore.Audit": 1},
+          "/vms": {"VM.Backup": 1}},
+         [("pbs-a", 101)], [("pbs-b", 101)]),
+        # PVEAuditor: Datastore.Audit lists the storage, none of its backups
+        ({"/": {"Datastore.Audit": 1, "VM.Audit": 1}, "/storage": {"Datastore.Audit": 1},
+          "/vms": {"VM.Audit": 1}},
+         [], [("pbs-a", 100)]),
+    ],
+)  # fmt: skip
+def test_backup_visibility_follows_check_volume_access(
+    answer: dict[str, dict[str, int]], seen: list[tuple[str, int]], hidden: list[tuple[str, int]]
+) -> None:
+    """pve-storage ``PVE/API2/Storage/Content.pm`` ``index`` drops each volume that
+    ``PVE/Storage.pm`` ``check_volume_access`` refuses (no VMID asked): a backup is
+    listed with ``Datastore.Allocate`` on ``/storage/<id>``, or with
+    ``Datastore.AllocateSpace`` there and ``VM.Backup`` on ``/vms/<its VMID>``. The
+    history fetches a guest's runs ahead on no snapshot only where it is listed."""
+    visibility = backup_visibility(answer, ["pbs-a", "pbs-b"], [100, 101])
+    assert visibility is not None
+    assert all(visibility.sees(s, v) for s, v in seen)
+    assert not any(visibility.sees(s, v) for s, v in hidden)
+    assert backup_visibility(None, ["pbs-a"], [100]) is None

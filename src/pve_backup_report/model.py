@@ -224,6 +224,28 @@ class Guest:
 
 
 @dataclass(frozen=True)
+class BackupVisibility:
+    """Whose backups the token sees in a storage's content list.
+
+    pve-storage ``PVE/API2/Storage/Content.pm`` ``index`` drops every volume that
+    ``PVE/Storage.pm`` ``check_volume_access`` refuses (with no VMID asked): a token
+    with ``Datastore.Allocate`` on ``/storage/<id>`` sees every backup there; otherwise a
+    backup only with ``Datastore.AllocateSpace`` on the storage and ``VM.Backup`` on
+    ``/vms/<its VMID>``. From ``/access/permissions`` (``privileges.backup_visibility``).
+    """
+
+    every_backup: frozenset[str]  # storages with Datastore.Allocate
+    with_vm_backup: frozenset[str]  # storages with Datastore.AllocateSpace
+    vm_backup: frozenset[int] | None  # guests with VM.Backup; None: every guest
+
+    def sees(self, storage: str, vmid: int) -> bool:
+        """Whether ``storage``'s content lists the backups of guest ``vmid`` it holds."""
+        if storage in self.every_backup:
+            return True
+        return storage in self.with_vm_backup and (self.vm_backup is None or vmid in self.vm_backup)
+
+
+@dataclass(frozen=True)
 class Pool:
     id: str
     comment: str | None
@@ -256,6 +278,8 @@ class Inventory:
     # would list it: it does not exist), False when it lacks both (it may be hidden);
     # absent when not known
     storage_audit: dict[str, bool] = field(default_factory=dict)
+    # whose backups the storages' content lists show; None: permissions not read
+    backup_visibility: BackupVisibility | None = None
 
     @cached_property
     def jobs_by_id(self) -> Mapping[str, BackupJob]:

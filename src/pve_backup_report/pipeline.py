@@ -39,7 +39,7 @@ from pve_backup_report.collect.tasks import (
     HistoryCollection,
     HistoryOptions,
     PageAnswer,
-    SnapshotStarts,
+    PbsSnapshots,
     ask_first_pages,
     collect_history,
 )
@@ -354,7 +354,7 @@ class _Snapshots:
     warns)."""
 
     def __init__(self) -> None:
-        self._starts: SnapshotStarts | None = None
+        self._found: PbsSnapshots | None = None
 
     def read(self, content: PbsContent) -> None:
         if content.anomalies or any(c.count == 0 for c in content.storages.values()):
@@ -364,10 +364,11 @@ class _Snapshots:
             for key, snapshot in storage.newest.items():
                 if snapshot.ctime > starts.get(key, -1):
                     starts[key] = snapshot.ctime
-        self._starts = starts  # one assignment: the history's thread sees all or nothing
+        # one assignment: the history's thread sees all or nothing
+        self._found = PbsSnapshots(starts, frozenset(content.storages))
 
-    def __call__(self) -> SnapshotStarts | None:
-        return self._starts
+    def __call__(self) -> PbsSnapshots | None:
+        return self._found
 
 
 def _stats(client: PveClient, t0: float, history: HistoryCollection | None) -> CollectStats:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pve_backup_report.messages import Msg
-from pve_backup_report.model import Anomaly, BackupJob, Severity, perl_truth
+from pve_backup_report.model import Anomaly, BackupJob, BackupVisibility, Severity, perl_truth
 
 Grant = Literal["yes", "partly", "no", "unknown"]
 
@@ -90,6 +90,10 @@ POOL_AUDIT = Need(
     "cannot be resolved",
 )
 
+# Not a need of the check: what lets a content list show a guest's backups without
+# Datastore.Allocate (``backup_visibility``).
+_VM_BACKUP = Need("VM.Backup", "/vms", "the guests (/vms)", "their backups are not listed")
+
 # What --check-api lists, in this order.
 API_CHECK_NEEDS = (SYS_AUDIT_ROOT, SYS_AUDIT_NODES, VM_AUDIT, DATASTORE_AUDIT, POOL_AUDIT)
 
@@ -133,6 +137,30 @@ def granted(perms: Any, need: Need) -> Grant:
         # a listed path below without it: an ACL there replaces what the parent grants
         return "yes" if all(_has(e, privs) for e in below) else "partly"
     return "partly" if any(_has(e, privs) for e in below) else "no"
+
+
+def allows(perms: Mapping[str, Any], path: str, privilege: str) -> bool:
+    """Whether the token has ``privilege`` on ``path`` (``PVE::RPCEnvironment::check``)."""
+    entry = _at(perms, path)
+    return isinstance(entry, Mapping) and privilege in entry
+
+
+def backup_visibility(
+    perms: Any, storages: Iterable[str], guests: Iterable[int]
+) -> BackupVisibility | None:
+    """Whose backups each storage's content list shows the token (``BackupVisibility``,
+    pve-storage ``PVE/Storage.pm`` ``check_volume_access``); None without an answer."""
+    if not isinstance(perms, Mapping):
+        return None
+    storages = list(storages)
+    every = frozenset(s for s in storages if allows(perms, f"/storage/{s}", "Datastore.Allocate"))
+    space = frozenset(
+        s for s in storages if allows(perms, f"/storage/{s}", "Datastore.AllocateSpace")
+    )
+    vm_backup: frozenset[int] | None = None
+    if granted(perms, _VM_BACKUP) != "yes":
+        vm_backup = frozenset(v for v in guests if allows(perms, f"/vms/{v}", "VM.Backup"))
+    return BackupVisibility(every, space, vm_backup)
 
 
 def check_needs(jobs: Iterable[BackupJob]) -> tuple[Need, ...]:

@@ -16,7 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from pve_backup_report.analysis.privileges import DATASTORE_AUDIT, privilege_anomalies
+from pve_backup_report.analysis.privileges import (
+    DATASTORE_AUDIT,
+    backup_visibility,
+    privilege_anomalies,
+)
 from pve_backup_report.collect.parallel import in_order, worker_pool
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.errors import ApiError, ApiHttpError
@@ -24,6 +28,7 @@ from pve_backup_report.messages import Msg
 from pve_backup_report.model import (
     Anomaly,
     BackupJob,
+    BackupVisibility,
     Component,
     Guest,
     Inventory,
@@ -320,7 +325,17 @@ def collect_inventory(
         cluster_name=_cluster_name(first["status"]),
         unreadable=frozenset(unreadable),
         storage_audit=storage_audit,
+        backup_visibility=_backup_visibility(first["permissions"], storages, guests),
     )
+
+
+def _backup_visibility(
+    permissions: Fetched, storages: Sequence[Storage], guests: Sequence[Guest]
+) -> BackupVisibility | None:
+    """Whose backups the PBS storages' content lists show the token (None: unread)."""
+    perms = permissions.data if permissions.error is None else None
+    pbs = [s.id for s in storages if s.type == "pbs"]
+    return backup_visibility(perms, pbs, [g.vmid for g in guests])
 
 
 def _first_round(jobs_endpoint: str) -> dict[str, tuple[str, dict[str, Any] | None]]:

@@ -83,7 +83,17 @@ from pve_backup_report.timeutil import window_s
 # and guest type, and the hint that gives them once the PBS content is read (None before,
 # or when a PBS storage in use could not be read): ``_Reader._fetch_ahead``.
 SnapshotStarts = Mapping[tuple[int, str], int]
-SnapshotHint = Callable[[], SnapshotStarts | None]
+
+
+@dataclass(frozen=True)
+class PbsSnapshots:
+    """What the hint gives: the starts, and the PBS storages whose content they come from."""
+
+    starts: SnapshotStarts
+    storages: frozenset[str]
+
+
+SnapshotHint = Callable[[], PbsSnapshots | None]
 
 _LOG_PAGE = 50000  # task log lines per request
 _AHEAD = 4  # logs fetched ahead of the parsing, per worker (``_fetch_one``)
@@ -296,6 +306,7 @@ class _Reader:
         self._ahead_done: set[tuple[str, int]] = set()  # (node, guest) fetched ahead for
         self._snapshot_start: dict[int, int] | None = None  # ``_snapshot_starts``
         self._other_start: dict[int, int] = {}  # the other guest type's group, by VMID
+        self._listed_on: frozenset[str] = frozenset()  # the storages they come from
         self._vmids: dict[str, tuple[CachedTask, frozenset[int]]] = {}  # ``_vmids_of``
 
     def outcome(self, task: TaskInfo) -> tuple[bool, CachedTask | None]:
@@ -458,10 +469,16 @@ class _Reader:
           started after it did not make it: the guest failed or was left out there;
         * as far as ``_new_guest_bound`` says when it has no snapshot, no log read so
           far shows it, and a search found it in no node's run of the event of a home
-          run that left it out (``guest_search``): a new guest. A guest that a log shows
-          failing but that has no snapshot is not: its snapshots may be hidden from the
-          token (pve-storage ``check_volume_access``), and its walk stops at its newest
-          success.
+          run that left it out (``guest_search``): a new guest;
+        * as far too when it has no snapshot and the token sees its backups on every
+          PBS storage read (``BackupVisibility``, pve-storage ``PVE/Storage.pm``
+          ``check_volume_access``): it has none there, so its walk reads its runs back
+          to its newest success, whose snapshot is gone (pruned, deleted by hand), or
+          to the window's start; fetched ahead that far, a success found sooner costs
+          the older runs' requests, never a result. On L a guest that failed every
+          night walked back one night a round, ten rounds after every other node was
+          done. Where its backups may be hidden from the token, nothing is fetched
+          ahead for it.
 
         The predictions made here pair nothing (``TaskPredictor.guests``, ``peek``).
         """
@@ -506,10 +523,22 @@ class _Reader:
             if made is not None:
                 self._ahead_done.add((st.name, v))
                 since[v] = (made, True)
-            elif v in self.search.stopped_at and v not in self._results_for()[1]:
-                self._ahead_done.add((st.name, v))  # found in no run: a new guest
+            elif (v in self.search.stopped_at and v not in self._results_for()[1]) or (
+                self._none_hidden(v)
+            ):
+                self._ahead_done.add((st.name, v))  # a new guest, or one with no snapshot
                 since[v] = self._new_guest_bound(v)
         return since
+
+    def _none_hidden(self, vmid: int) -> bool:
+        """Whether every PBS storage the snapshot starts come from lists the guest's
+        backups to the token (``BackupVisibility``): none listed, it has none there."""
+        seen = self.inventory.backup_visibility
+        return (
+            seen is not None
+            and bool(self._listed_on)
+            and all(seen.sees(s, vmid) for s in self._listed_on)
+        )
 
     def _new_guest_bound(self, vmid: int) -> tuple[int, bool]:
         """How far back a new guest's walk goes (``_fetch_ahead``'s bound): to the start
@@ -529,8 +558,9 @@ class _Reader:
         in it), once the hint has them; None before, and for a node read newest first
         (no predictions)."""
         if self._snapshot_start is None and self.snapshots is not None:
-            newest = self.snapshots()
-            if newest is not None:
+            hint = self.snapshots()
+            if hint is not None:
+                newest, self._listed_on = hint.starts, hint.storages
                 self._snapshot_start, self._other_start = {}, {}
                 for v, kind in self._types.items():
                     if (v, kind) in newest:
