@@ -91,6 +91,12 @@ def _runs(days: range, vmids: list[int], failed: dict[int, list[int]]) -> list[d
 # the rights that list the backups (docs/proxmox-setup.md, the PBS content trade-off:
 # pve-storage ``check_volume_access``)
 LISTS_BACKUPS = ("PVEAuditor", "Datastore.Allocate")
+# the backups of every guest but 100 hidden: the content lists only those with VM.Backup
+HIDES_BUT_100 = {
+    "/": ["PVEAuditor"],
+    "/storage": ["Datastore.AllocateSpace"],
+    "/vms/100": ["VM.Backup"],
+}
 
 
 def _cluster(
@@ -214,18 +220,22 @@ def test_a_guest_failing_for_nights_has_its_older_runs_fetched_beside_the_newest
     assert ahead.logs_fetched == plain.logs_fetched == 7
 
 
-def test_a_guest_in_no_run_has_the_runs_of_the_window_fetched_from_its_first_round() -> None:
-    """103 joined the job this morning: no run holds it, and it has no snapshot where
-    the token sees every backup (``LISTS_BACKUPS``). Its walk reads every run of the
-    window (none holds it), so they are all asked at once, with its newest. Same logs,
-    same results."""
+@pytest.mark.parametrize("privileges", [LISTS_BACKUPS, HIDES_BUT_100])
+def test_a_guest_in_no_run_has_the_runs_of_the_window_fetched_from_its_second_round(
+    privileges: Any,
+) -> None:
+    """103 joined the job this morning: no run holds it, and it has no snapshot. Its
+    newest run is read alone (it may have held it); once a search found it in no run
+    of that event, every older run of the window is asked beside the next, whether the
+    token sees its backups or not. Same logs, same results."""
     snapshots = {100: night(19) + 60}
-    cluster = _cluster(_runs(range(6, 20), [100], {}), [100, 103], snapshots)
+    cluster = _cluster(_runs(range(6, 20), [100], {}), [100, 103], snapshots, privileges)
     ahead, watch, plain, plain_watch = _with_and_without(
-        cluster, snapshots, hold=19, beside=set(range(6, 20))
+        cluster, snapshots, hold=18, beside=set(range(6, 19))
     )
     assert watch.in_time, f"asked: {watch.nights}"
     assert not plain_watch.in_time
+    assert watch.nights[0] == 19  # alone: the guest may have been in it
     assert sorted(watch.nights) == sorted(plain_watch.nights) == list(range(6, 20))
     assert _latest(ahead) == _latest(plain)
     assert 103 not in ahead.histories
@@ -246,6 +256,21 @@ def test_a_snapshot_that_is_not_the_newest_success_changes_nothing() -> None:
     assert _latest(ahead) == _latest(plain)
     assert _latest(ahead)[101] == (("ok", 19), 19)
     assert ahead.logs_fetched == plain.logs_fetched == 1
+
+
+def test_a_success_with_no_snapshot_listed_fetches_nothing_ahead() -> None:
+    """101 succeeds every night, but PBS lists no snapshot of it (deleted by hand, or
+    written to a storage no job uses now, whose content is not read), though the token
+    sees every backup. Its walk reads Nov 19 only, and nothing else is asked: no log
+    read shows it without a success, so it does not walk back (found by review: the
+    window's other 13 runs were fetched for nothing)."""
+    snapshots = {100: night(19) + 60}
+    cluster = _cluster(_runs(range(6, 20), [100, 101], {}), [100, 101], snapshots)
+    ahead, watch, plain, plain_watch = _with_and_without(cluster, snapshots, hold=99, beside=set())
+    assert watch.nights == plain_watch.nights == [19]
+    assert ahead.logs_fetched == plain.logs_fetched == 1
+    assert _latest(ahead) == _latest(plain)
+    assert _latest(ahead)[101] == (("ok", 19), 19)
 
 
 def _assess(
@@ -343,16 +368,8 @@ def test_a_token_that_sees_no_snapshot_fetches_nothing_ahead(tmp_path: Path) -> 
     assert asked == result.stats.logs_fetched == 7
 
 
-# 101's backups hidden: the content lists only those of the guests with VM.Backup
-HIDES_101 = {
-    "/": ["PVEAuditor"],
-    "/storage": ["Datastore.AllocateSpace"],
-    "/vms/100": ["VM.Backup"],
-}
-
-
 @pytest.mark.parametrize(
-    ("privileges", "fetched_ahead"), [(LISTS_BACKUPS, True), (HIDES_101, False)]
+    ("privileges", "fetched_ahead"), [(LISTS_BACKUPS, True), (HIDES_BUT_100, False)]
 )
 def test_a_guest_with_no_snapshot_is_fetched_ahead_only_where_the_token_would_see_one(
     privileges: Any, fetched_ahead: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

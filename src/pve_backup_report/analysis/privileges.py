@@ -140,7 +140,13 @@ def granted(perms: Any, need: Need) -> Grant:
 
 
 def allows(perms: Mapping[str, Any], path: str, privilege: str) -> bool:
-    """Whether the token has ``privilege`` on ``path`` (``PVE::RPCEnvironment::check``)."""
+    """Whether the token has ``privilege`` on ``path`` (``PVE::RPCEnvironment::check``).
+
+    One case says yes where PVE says no: ``get_effective_permissions`` drops a path
+    where the token has nothing (``NoAccess``), and ``_at`` then takes what its parent
+    propagates. For ``backup_visibility`` that is safe: such a guest has no
+    ``VM.Audit`` and is not in the inventory, and such a storage answers its content
+    call with 403 (an anomaly: no snapshot hint is given)."""
     entry = _at(perms, path)
     return isinstance(entry, Mapping) and privilege in entry
 

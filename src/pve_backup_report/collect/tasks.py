@@ -470,15 +470,16 @@ class _Reader:
         * as far as ``_new_guest_bound`` says when it has no snapshot, no log read so
           far shows it, and a search found it in no node's run of the event of a home
           run that left it out (``guest_search``): a new guest;
-        * as far too when it has no snapshot and the token sees its backups on every
-          PBS storage read (``BackupVisibility``, pve-storage ``PVE/Storage.pm``
+        * as far too when it has no snapshot, a log read shows it without a success,
+          and the token sees its backups on every PBS storage read
+          (``BackupVisibility``, pve-storage ``PVE/Storage.pm``
           ``check_volume_access``): it has none there, so its walk reads its runs back
-          to its newest success, whose snapshot is gone (pruned, deleted by hand), or
-          to the window's start; fetched ahead that far, a success found sooner costs
-          the older runs' requests, never a result. On L a guest that failed every
-          night walked back one night a round, ten rounds after every other node was
-          done. Where its backups may be hidden from the token, nothing is fetched
-          ahead for it.
+          to its newest success, whose snapshot PBS does not list (pruned, deleted by
+          hand, on a storage or namespace no longer read, hidden by the rights of the
+          storage's PBS user), or to the window's start. Fetched ahead that far, a
+          success found sooner costs the older runs' requests, never a result. A guest
+          failing every night of a fortnight walked back one night a round. Where its
+          backups may be hidden from the token, it does not walk back on this ground.
 
         The predictions made here pair nothing (``TaskPredictor.guests``, ``peek``).
         """
@@ -523,16 +524,27 @@ class _Reader:
             if made is not None:
                 self._ahead_done.add((st.name, v))
                 since[v] = (made, True)
-            elif (v in self.search.stopped_at and v not in self._results_for()[1]) or (
-                self._none_hidden(v)
-            ):
-                self._ahead_done.add((st.name, v))  # a new guest, or one with no snapshot
+            elif self._walks_back(v):
+                self._ahead_done.add((st.name, v))
                 since[v] = self._new_guest_bound(v)
         return since
 
+    def _walks_back(self, vmid: int) -> bool:
+        """Whether a guest with no snapshot of its type's group walks back as far as
+        ``_new_guest_bound`` says: no log read shows it and a search found it in no run
+        (a new guest), or a log read shows it without a success (it lacks one) where
+        the token would see its backups (``_none_hidden``). Not before such a log: a
+        guest that succeeds with no snapshot listed (deleted, or on a storage not read)
+        would have its whole window fetched for the one run its walk reads."""
+        if vmid not in self._results_for()[1]:
+            return vmid in self.search.stopped_at
+        return self._none_hidden(vmid)
+
     def _none_hidden(self, vmid: int) -> bool:
         """Whether every PBS storage the snapshot starts come from lists the guest's
-        backups to the token (``BackupVisibility``): none listed, it has none there."""
+        backups to the token (``BackupVisibility``): none listed, it has none there.
+        Every storage read, not only its jobs' (simpler; a storage that hides it
+        elsewhere only leaves it to one run a round, as before)."""
         seen = self.inventory.backup_visibility
         return (
             seen is not None
