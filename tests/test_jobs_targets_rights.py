@@ -499,7 +499,10 @@ def test_backup_visibility_follows_check_volume_access(
     ``PVE/Storage.pm`` ``check_volume_access`` refuses (no VMID asked): a backup is
     listed with ``Datastore.Allocate`` on ``/storage/<id>``, or with
     ``Datastore.AllocateSpace`` there and ``VM.Backup`` on ``/vms/<its VMID>``. The
-    history fetches a guest's runs ahead on no snapshot only where it is listed."""
+    answers are shaped as pve-access-control ``PVE/RPCEnvironment.pm``
+    ``get_effective_permissions`` builds them: the top-level paths, every path an ACL
+    names, ``{privilege: propagate}``, paths with no privilege left out. The history
+    fetches a guest's runs ahead on no snapshot only where it is listed."""
     visibility = backup_visibility(answer, ["pbs-a", "pbs-b"], [100, 101])
     assert visibility is not None
     assert all(visibility.sees(s, v) for s, v in seen)
