@@ -87,6 +87,30 @@ def test_any_json_text_decodes_to_json_loads_value(value: Any, ascii_only: bool)
         assert _outcome(loads, data) == _outcome(json.loads, data)
 
 
+@given(value=JSON_VALUES)
+def test_dumps_reads_back_as_the_value_with_or_without_orjson(value: Any) -> None:
+    """The task cache's encoder (``json_decode.dumps``): compact, and read back as the
+    value it was given, through orjson or ``json``."""
+    assert json.loads(json_decode.dumps(value)) == value
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(json_decode, "orjson", None)
+        text = json_decode.dumps(value)
+        assert text == json.dumps(value, separators=(",", ":"))
+        assert json.loads(text) == value
+
+
+def test_dumps_hands_what_orjson_refuses_to_json() -> None:
+    """A lone surrogate (a log line ``json`` decoded from an escape) and an integer
+    beyond 64 bits: orjson refuses them, ``json`` writes them (escaped, so the file
+    stays valid UTF-8)."""
+    for value in ({"m": "broken \ud800 pipe"}, [2**64 + 1]):
+        text = json_decode.dumps(value)
+        assert text == json.dumps(value, separators=(",", ":"))
+        text.encode("utf-8")
+        assert json.loads(text) == value
+    assert json_decode.dumps({"m": "café"}) == '{"m":"café"}'  # orjson: UTF-8 as is
+
+
 def test_orjson_decodes_what_it_takes_and_hands_back_the_rest() -> None:
     assert json_decode.orjson is orjson
     assert decode_fast(b'{"data": [1, "a"]}') == {"data": [1, "a"]}

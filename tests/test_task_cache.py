@@ -98,3 +98,27 @@ def test_overlapping_runs_merge_and_old_tasks_are_dropped(tmp_path: Path) -> Non
     loaded = TaskCache.load(path)
     assert set(loaded.tasks) == {"UPID:b"}
     assert loaded.tasks["UPID:b"].results[0].upid == "UPID:b"
+
+
+def test_messages_beyond_ascii_and_odd_text_come_back_as_written(
+    tmp_path: Path, json_decoder: str
+) -> None:
+    """The file is written by orjson when installed (``json_decode.dumps``: text beyond
+    ASCII as UTF-8), else by ``json``; a message it refuses (a lone surrogate, from a
+    log line ``json`` decoded from an escape) sends the whole file to ``json``. Each
+    comes back as written, with or without orjson."""
+    from pve_backup_report.collect.task_cache import TaskCache
+
+    path = str(tmp_path / "tasks.json")
+    texts = ["échec : sauvegarde interrompue", "broken \ud800 pipe", "ok ✓"]
+
+    def task(i: int, text: str) -> CachedTask:
+        r = backup_result(started=1000 + i, status="failed", message=text)
+        return CachedTask(f"UPID:{i}", "pve1", 1000 + i, "pbs1", pbs=True, results=(r,))
+
+    written = [task(i, text) for i, text in enumerate(texts)]
+    for upto in (1, len(texts)):  # without the surrogate, then with it
+        assert TaskCache.load(path).save(written[:upto], oldest=0)
+        loaded = TaskCache.load(path)
+        assert not loaded.anomalies
+        assert [loaded.tasks[t.upid].results[0].message for t in written[:upto]] == texts[:upto]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -265,7 +264,7 @@ class TaskCache:
                 made = {**on_disk.creations, **self.creations}
                 if made := {v: c for v, c in made.items() if c.started >= oldest}:
                     payload["creations"] = [c.to_json() for _, c in sorted(made.items())]
-                atomic_write_text(self.path, json.dumps(payload, separators=(",", ":")))
+                atomic_write_text(self.path, json_decode.dumps(payload))
                 self.tasks, self.creations = kept, made
                 self._as_read = self._state()
                 return True
