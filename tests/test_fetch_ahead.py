@@ -166,14 +166,20 @@ def _settings(sim: Simulator) -> Settings:
 
 
 def _history(
-    sim: Simulator, hint: SnapshotHint | None, watch: Callable[[PveClient], Any]
+    sim: Simulator,
+    hint: SnapshotHint | None,
+    watch: Callable[[PveClient], Any],
+    progress: Callable[[str], None] = lambda message: None,
 ) -> HistoryCollection:
     settings = _settings(sim)
     with PveClient(settings) as client:
         watch(client)
         inventory = collect_inventory(client, settings.backup_jobs_endpoint, 4)
         coverage = analyse_coverage(inventory, settings.ignore, NOW)
-        return collect_history(client, inventory, coverage, NOW, HistoryOptions(15), snapshots=hint)
+        return collect_history(
+            client, inventory, coverage, NOW, HistoryOptions(15), progress=progress,
+            snapshots=hint,
+        )  # fmt: skip
 
 
 def _latest(got: HistoryCollection) -> dict[int, Any]:
@@ -185,6 +191,18 @@ def _latest(got: HistoryCollection) -> dict[int, Any]:
             _day(ls.started) if ls and ls.started else None,
         )
     return out
+
+
+class _Rounds:
+    """A progress callback counting the rounds of reading (``_read_rounds`` reports each
+    round's batch before it is read)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, message: str) -> None:
+        if message.startswith("task logs:"):
+            self.count += 1
 
 
 def _with_and_without(
@@ -214,6 +232,26 @@ def test_a_guest_failing_for_nights_has_its_older_runs_fetched_beside_the_newest
     assert watch.in_time, f"asked: {watch.nights}"
     assert not plain_watch.in_time, "without the snapshots, one run a round"
     assert sorted(watch.nights) == sorted(plain_watch.nights) == list(range(13, 20))
+    assert _latest(ahead) == _latest(plain)
+    assert _latest(ahead)[101] == (("failed", 19), 13)
+    assert ahead.anomalies == plain.anomalies
+    assert ahead.logs_fetched == plain.logs_fetched == 7
+
+
+def test_a_walk_reads_the_logs_fetched_ahead_as_it_takes_them() -> None:
+    """101 failed every night since Nov 14; its newest snapshot is Nov 13's. Its runs of
+    Nov 18 down to Nov 13, fetched ahead while Nov 19's is read, are read by the next
+    walk one after another as it takes them (``_Reader._read_ahead``), not one a round:
+    one round of reading (Nov 19's log) instead of seven, the same logs, the same
+    results."""
+    failing = {d: [101] for d in range(14, 20)}
+    snapshots = {100: night(19) + 60, 101: night(13) + 90}
+    cluster = _cluster(_runs(range(6, 20), [100, 101], failing), [100, 101], snapshots)
+    ahead_rounds, plain_rounds = _Rounds(), _Rounds()
+    with Simulator(cluster, tls=False) as sim:
+        ahead = _history(sim, _hint(snapshots), lambda client: None, ahead_rounds)
+        plain = _history(sim, None, lambda client: None, plain_rounds)
+    assert (ahead_rounds.count, plain_rounds.count) == (1, 7)
     assert _latest(ahead) == _latest(plain)
     assert _latest(ahead)[101] == (("failed", 19), 13)
     assert ahead.anomalies == plain.anomalies
@@ -455,33 +493,37 @@ def test_generated_clusters_fetch_only_logs_the_history_reads(
     assert ahead.anomalies == plain.anomalies
 
 
-def test_fetching_ahead_leaves_every_log_parsed_in_the_same_round(
+def test_fetching_ahead_parses_the_same_logs_in_no_more_rounds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Predicting an older run's guests to fetch it ahead pairs nothing
     (``TaskPredictor.guests(peek=True)``): a pairing recorded there made a log read
     later distrust its event, and 12 logs of a generated cluster with runs that die
     waiting for the node's vzdump lock (one minute) were parsed a round later (found by
-    review). Each log is parsed in the same round with and without the snapshots."""
+    review). With the snapshots, the same logs are parsed with the same results, in
+    no more rounds: a walk reads a log fetched ahead as it takes it
+    (``_Reader._read_ahead``), so some are parsed rounds sooner and a node's chain of
+    logs may be read in another order."""
     monkeypatch.setattr(generate, "LOCKWAIT_MINUTES", 1)
     cluster = Scenario.from_dict(generate_scenario(6, 400, 20, 14, 7))
-    rounds: dict[str, int] = {}
-    count = [0]
+    parsed: list[str] = []
+    inline = [0]
     real = tasks._Reader.read
 
     def read(self: Any, batch: Any) -> None:
-        count[0] += 1
+        if isinstance(batch, list):  # one log a plan reads (a round's batch: ``Ahead``)
+            inline[0] += 1
 
         def noted() -> Any:
             for item in batch:
-                rounds[item[0][1].upid] = count[0]
+                parsed.append(item[0][1].upid)
                 yield item
 
         real(self, noted())
 
     monkeypatch.setattr(tasks._Reader, "read", read)
     assert cluster.now is not None
-    got = []
+    got, rounds, inlines = [], [], []
     with Simulator(cluster) as sim:
         settings = _settings(sim)
         with PveClient(settings) as client:
@@ -495,14 +537,20 @@ def test_fetching_ahead_leaves_every_log_parsed_in_the_same_round(
             }
             listed = PbsSnapshots(starts, frozenset(content.storages))
             for hint in (None, lambda: listed):
-                rounds.clear()
-                count[0] = 0
+                parsed.clear()
+                inline[0] = 0
+                counted = _Rounds()
                 history = collect_history(
-                    client, inventory, coverage, cluster.now, HistoryOptions(15), snapshots=hint
-                )
-                got.append((dict(rounds), _latest(history), history.anomalies))
+                    client, inventory, coverage, cluster.now, HistoryOptions(15), progress=counted,
+                    snapshots=hint,
+                )  # fmt: skip
+                got.append((sorted(parsed), _latest(history), history.anomalies))
+                rounds.append(counted.count)
+                inlines.append(inline[0])
     assert starts
     assert got[0] == got[1]
+    assert inlines[0] == 0 < inlines[1]
+    assert rounds[1] <= rounds[0]
 
 
 def test_logs_asked_beyond_the_bound_wait_their_turn_and_are_not_dropped() -> None:

@@ -143,6 +143,12 @@ class TaskPredictor:
         self._runs_on[job_id] = set(counts)
         self._holds[job_id] = {n: frozenset(v) for n, v in per_node.items()}
 
+    @property
+    def revision(self) -> int:
+        """Grows whenever :meth:`checked` finds a pairing wrong (the predictions and the
+        pairings of that event change)."""
+        return len(self._distrusted) + len(self._contradicted)
+
     def checked(
         self, task: TaskInfo, command: VzdumpCommand | None, prediction: Prediction
     ) -> Prediction:

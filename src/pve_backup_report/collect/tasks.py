@@ -222,6 +222,8 @@ class _Walk:
     # no value of ``success_end`` is lower: ``older_than`` builds no set while a run is
     # newer than every success (on L about 700,000 items a cold run, 240,000 warm)
     low: float = float("inf")
+    read_now: bool = False  # it read a log fetched ahead (``_Reader._read_ahead``)
+    cut: bool = False  # ... that changed what it had gone by: it stopped there
 
     def __post_init__(self) -> None:
         self.low = min(self.success_end.values(), default=self.low)
@@ -313,6 +315,8 @@ class _Reader:
         self._snapshot_start: dict[int, int] | None = None  # ``_snapshot_starts``
         self._other_start: dict[int, int] = {}  # the other guest type's group, by VMID
         self._listed_on: frozenset[str] = frozenset()  # the storages they come from
+        # the fetch of a log started ahead, taken from those waiting (``_FetchedAhead.take``)
+        self.fetched: Callable[[str], Future[list[str] | ApiError] | None] = lambda upid: None
 
     def outcome(self, task: TaskInfo) -> tuple[bool, CachedTask | None]:
         """Whether the task's log is known (read or cached), and what it taught."""
@@ -330,7 +334,18 @@ class _Reader:
         return False, None
 
     def plan(self, st: _NodeState) -> list[TaskInfo]:
-        """The unknown tasks of the node to read this round (see the class docstring)."""
+        """The unknown tasks of the node to read this round (see the class docstring). A
+        walk that read logs fetched ahead (``_read_ahead``) and took none is walked again
+        at once, with what they taught, rather than a round later."""
+        w = self._walk(st)
+        while w.read_now and not w.take:
+            w = self._walk(st)
+        if not w.take and not ((w.lacking or self._older_wanted(st)) and st.more_pages):
+            st.done = True
+        return w.take
+
+    def _walk(self, st: _NodeState) -> _Walk:
+        """One walk over the node's tasks, newest first: what it takes to read."""
         st.seen = len(self.search.journal)
         ends_from = self._use_cached(st)
         w = _Walk(set(st.wanted), {**self._created_since(st), **self.search.resolved(st.wanted)})
@@ -342,6 +357,8 @@ class _Reader:
             if self._idle(st, i, w, ends_from[i]):
                 break
             self._visit(st, i, w)
+            if w.cut:
+                return w
         if not st.more_pages:  # the list reaches back to the window's start
             while absences:
                 self._absent(absences.pop(), w)
@@ -351,9 +368,7 @@ class _Reader:
                 self.predicted[task.upid] = prediction
         if st.newest_first and w.take:
             self._widen(st, w)
-        if not w.take and not ((w.lacking or self._older_wanted(st)) and st.more_pages):
-            st.done = True
-        return w.take
+        return w
 
     def _results_for(self) -> tuple[set[int], set[int]]:
         """The guests with a result so far, and those a log shows (a result of their own,
@@ -446,6 +461,10 @@ class _Reader:
         prediction = self._prediction(st, i)
         guests = _here(st, prediction)
         if guests & w.lacking:
+            if self._read_ahead(st, task, prediction, w):
+                if not w.cut:
+                    self._visit(st, i, w)  # known now
+                return
             self._take(task, prediction, w)
             self._fetch_ahead(st, i, guests & w.lacking)
             w.resolve(self._unread_holds(st, i, guests, w.lacking), held)
@@ -455,14 +474,41 @@ class _Reader:
         elif guests:
             w.later.append((task, prediction, guests))
 
+    def _read_ahead(self, st: _NodeState, task: TaskInfo, prediction: Prediction, w: _Walk) -> bool:
+        """Read now, during the walk, the first log it takes when that log was fetched
+        ahead (``_fetch_ahead``; its fetch waited for if still under way), as the next
+        round would have: a guest failing night after night then walks back through its
+        runs in one walk, not one run a round with every unresolved node planned again
+        each round. Only while the walk has taken nothing else, so that what it has gone
+        by is what a new walk would go by. When the log changes that (a success on
+        another node, a pairing found wrong, the node read newest first, a creation
+        found no longer alone), the walk stops there; ``plan`` walks again either way
+        before the node is done."""
+        if w.take:
+            return False
+        fetching = self.fetched(task.upid)
+        if fetching is None:
+            return False
+        before = self._walk_inputs(st)
+        self.predicted[task.upid] = prediction
+        self.read([((st, task), fetching.result())])
+        w.read_now = True
+        w.cut = self._walk_inputs(st) != before
+        return True
+
+    def _walk_inputs(self, st: _NodeState) -> tuple[object, ...]:
+        """What a log read may change that a walk depends on before it reaches the log."""
+        return (self.search.noted, self.runs.revision, st.newest_first, self._created_since(st))
+
     def _fetch_ahead(self, st: _NodeState, i: int, lacking: frozenset[int]) -> None:
         """Fetch now (``ahead``) the logs a guest's walk will read one round after
         another: an unread run is taken as holding each guest predicted for it until it
         is read, so a guest that no run gives a success walks back one run per round.
-        Only the fetching moves: each log is parsed and counts when a plan takes it, as
-        before, so what is read, in which order, and what it teaches are unchanged. A
-        log fetched ahead that no plan takes (the guest found on another node, a
-        snapshot deleted by hand) costs a request, never a result.
+        Only the fetching moves: each log is parsed and counts when a plan takes it, so
+        what is read and what it teaches are unchanged; a walk reads one as soon as it
+        takes it first (``_read_ahead``), not a round later. A log fetched ahead that no
+        plan takes (the guest found on another node, a snapshot deleted by hand) costs a
+        request, never a result.
 
         Fetched ahead, for a guest lacking a success at the unread run ``st.tasks[i]``,
         the node's older runs predicted to hold it:
@@ -1094,9 +1140,11 @@ def _read_rounds(
     fetch = partial(_fetch_one, client, options.log_limit)
     bound = max(1, options.workers) * _AHEAD
     ahead = _FetchedAhead(pool, fetch, bound, reader)
+    reader.fetched = ahead.take
     while True:
         # a node's logs are asked as soon as it is planned, and parsed once every node is
-        # (a plan never waits for a log: it sees the logs parsed in earlier rounds only)
+        # (a plan sees the logs parsed in earlier rounds, and those fetched ahead that it
+        # reads itself, ``_Reader._read_ahead``)
         batch = Ahead(pool, fetch, bound)
         for st in states:
             if st.done:
