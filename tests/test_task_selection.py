@@ -347,6 +347,36 @@ def test_jobs_sharing_an_event_are_told_apart_by_start_order() -> None:
     assert predictor.guests(tasks, 1, "UTC") == frozenset({100, 101, 102})
 
 
+def test_a_peek_predicts_as_a_plain_call_and_pairs_nothing() -> None:
+    """A look ahead (``guests(peek=True)``, ``_Reader._fetch_ahead``) gives what a plain
+    call gives for the same task and list, remembered apart from it: it records no
+    pairing, so a log read later is judged as if never peeked (``checked``), and a plain
+    call after it still pairs. Once a log shows the event's pairing wrong, the peek
+    answers anew (the key holds whether the event is distrusted)."""
+    thu = NOW - DAY + 9 * 3600 + 5
+    with Simulator(_pair_scenario([]), tls=False) as sim:
+        _, _, (inventory, coverage) = _run(sim)
+    later, first = (
+        replace(_info(thu), upid=f"UPID:pve1:{pid}:{pstart:08X}:{thu:08X}:vzdump::root@pam:")
+        for pid, pstart in ((2, 50_000_001), (1, 50_000_000))
+    )  # fmt: skip
+    tasks = [later, first]
+    plain = TaskPredictor(inventory, coverage, NOW - 15 * DAY, NOW)
+    expected = [plain.guests(tasks, i, "UTC") for i in (0, 1)]
+    peeker = TaskPredictor(inventory, coverage, NOW - 15 * DAY, NOW)
+    for _ in range(2):  # the second time from what it remembered
+        assert [peeker.guests(tasks, i, "UTC", peek=True) for i in (0, 1)] == expected
+    wrong = frozenset({100, 101, 102})
+    beta_line = "INFO: starting new backup job: vzdump 103 104 105 --storage pbs"
+    # never paired: a log read after a peek is checked against the prediction it came with
+    assert peeker.checked(first, parse_vzdump_command([beta_line]), wrong) == wrong
+    assert peeker.guests(tasks, 1, "UTC") == expected[1]  # a plain call pairs
+    assert peeker.checked(first, parse_vzdump_command([beta_line]), wrong) == frozenset(
+        {100, 101, 102, 103, 104, 105}
+    )  # paired now, and the log is the other job's: the event is unpaired
+    assert peeker.guests(tasks, 1, "UTC", peek=True) == frozenset({100, 101, 102, 103, 104, 105})
+
+
 @pytest.mark.parametrize("beta_storage", ["local", "pbs"])
 def test_siblings_started_out_of_job_order_are_all_read(beta_storage: str) -> None:
     """Thursday's first task is beta's; it was predicted to be alpha's. Its log shows

@@ -98,6 +98,7 @@ class TaskPredictor:
         # ... of which a logged command line was another job's run (not just missing)
         self._contradicted: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
         self._guesses: dict[tuple[str, int, bool], Prediction] = {}  # see guests()
+        self._peeks: dict[tuple[str, int, bool], Prediction] = {}  # guests(peek=True)
         self._event_groups: dict[
             tuple[str, int, int, int, tuple[tuple[str, int], ...]], tuple[TaskInfo, ...] | None
         ] = {}  # see _event_tasks()
@@ -183,8 +184,8 @@ class TaskPredictor:
         Only the tasks started within ``TOLERANCE_S`` of it are looked at (for a shared
         event), so a run whose logs are all cached predicts nothing. Remembered until the
         node's list grows (an older page) or a log shows its event's pairing wrong.
-        ``peek``: neither remembered nor paired (``checked`` then judges the task's log
-        as if it had not been asked), for a caller that only looks ahead.
+        ``peek``: paired with nothing (``checked`` then judges the task's log as if it
+        had not been asked), for a caller that only looks ahead; remembered apart.
         """
         task = tasks[i]
         if task.vmid is not None:
@@ -193,9 +194,11 @@ class TaskPredictor:
         key = (task.upid, len(tasks), (task.node, keys) in self._distrusted)
         if key in self._guesses:
             return self._guesses[key]
-        found = self._guess(tasks, i, tz, keys, record=not peek)
-        if not peek:
-            self._guesses[key] = found
+        if peek:  # the same value, kept apart: a later plain call still pairs
+            if key not in self._peeks:
+                self._peeks[key] = self._guess(tasks, i, tz, keys, record=False)
+            return self._peeks[key]
+        found = self._guesses[key] = self._guess(tasks, i, tz, keys)
         return found
 
     def _guess(
