@@ -258,6 +258,63 @@ def test_a_walk_reads_the_logs_fetched_ahead_as_it_takes_them() -> None:
     assert ahead.logs_fetched == plain.logs_fetched == 7
 
 
+def test_what_the_logs_say_comes_in_one_order_however_they_were_read() -> None:
+    """101 (pve1) failed every night since Nov 14, 201 (pve2) since Nov 15; the logs of
+    pve1's Nov 16 run and pve2's Nov 17 run are refused (403). Read with the snapshots,
+    the walks read the logs fetched ahead as they take them, in another order than one
+    run a round; the two "no log" anomalies are condensed into one that names the first
+    one's node and samples the UPIDs, the same either way: by node, newest task first,
+    not by when each log was read (found by review: with the snapshots it named pve1,
+    without them pve2)."""
+    pve1 = _runs(range(6, 20), [100, 101], {d: [101] for d in range(14, 20)})
+    pve2 = [
+        {**t, "node": "pve2", "log_recipe": {**t["log_recipe"], "job": "daily2"}}
+        for t in _runs(range(6, 20), [200, 201], {d: [201] for d in range(15, 20)})
+    ]
+    snapshots = {100: night(19) + 60, 101: night(13) + 90, 200: night(19) + 60}
+    snapshots[201] = night(14) + 90
+    cluster = Scenario.from_dict(
+        scenario(
+            now=NOW,
+            privileges={"/": list(LISTS_BACKUPS)},
+            nodes=[sim_node("pve1"), sim_node("pve2")],
+            storages=[pbs_storage()],
+            guests=[
+                sim_guest(100),
+                sim_guest(101),
+                *(sim_guest(v, node="pve2") for v in (200, 201)),
+            ],
+            jobs=[vzdump_job("daily", vmid="100,101"), vzdump_job("daily2", vmid="200,201")],
+            tasks=[*pve1, *pve2],
+            backups=[backup(v, ctime=t, storage="pbs") for v, t in snapshots.items()],
+        )
+    )
+
+    def refuse(client: PveClient) -> None:
+        real = client._transport.get
+
+        def get(url: str, headers: Any) -> Answer:
+            if "/log" in url:
+                upid = parse_upid(unquote(url.split("/tasks/")[1].split("/log")[0]))
+                if (upid.node, _day(upid.starttime)) in {("pve1", 16), ("pve2", 17)}:
+                    return Answer(
+                        403, "Permission check failed", b'{"data":null}', "application/json"
+                    )
+            return real(url, headers)
+
+        client._transport.get = get  # type: ignore[method-assign]
+
+    ahead_rounds, plain_rounds = _Rounds(), _Rounds()
+    with Simulator(cluster, tls=False) as sim:
+        ahead = _history(sim, _hint(snapshots), refuse, ahead_rounds)
+        plain = _history(sim, None, refuse, plain_rounds)
+    assert ahead_rounds.count < plain_rounds.count  # read in another order
+    assert _latest(ahead) == _latest(plain)
+    [said] = ahead.anomalies
+    assert said.details["count"] == 2 and said.details["node"] == "pve1"
+    assert ahead.anomalies == plain.anomalies
+
+
 @pytest.mark.parametrize("privileges", [LISTS_BACKUPS, HIDES_BUT_100])
 def test_a_guest_in_no_run_has_the_runs_of_the_window_fetched_from_its_second_round(
     privileges: Any,
@@ -532,9 +589,10 @@ def test_fetching_ahead_parses_the_same_logs_in_no_more_rounds(
             content = collect_pbs_content(
                 client, inventory, pbs_storages_in_use(inventory, coverage), 4
             )
-            starts = {
-                key: s.ctime for c in content.storages.values() for key, s in c.newest.items()
-            }
+            starts: dict[tuple[int, str], int] = {}
+            for c in content.storages.values():  # the newest of all storages (``_Snapshots``)
+                for key, s in c.newest.items():
+                    starts[key] = max(s.ctime, starts.get(key, s.ctime))
             listed = PbsSnapshots(starts, frozenset(content.storages))
             for hint in (None, lambda: listed):
                 parsed.clear()

@@ -82,7 +82,6 @@ class CrossNodeSearch:
         self.journal: list[tuple[int, int]] = []
         self._settled = 0  # the journal's length at the last ``settle``
         self._by_event: dict[int, list[int]] | None = None  # ``_events``, rebuilt on changes
-        self.noted = 0  # how many times ``note`` changed ``elsewhere``
 
     def note(self, results: Iterable[GuestBackupResult], task_start: int) -> None:
         """Results read or taken from the cache: successes away from home count."""
@@ -93,7 +92,6 @@ class CrossNodeSearch:
             start = r.started if r.started is not None else task_start
             if start > self.elsewhere.get(r.vmid, -1):
                 self.elsewhere[r.vmid] = start
-                self.noted += 1
 
     def resolved(self, wanted: Collection[int]) -> dict[int, int]:
         """Home guests settled elsewhere (a success, or a search under way), with the time

@@ -293,6 +293,8 @@ class _Reader:
         self.used: set[str] = set()  # tasks whose results are in ``results``
         self.predicted: dict[str, Prediction] = {}  # of the tasks being read
         self.results: list[GuestBackupResult] = []
+        # what the logs read said, by log (``log_anomalies``)
+        self.said: list[tuple[tuple[str, int, str], list[Anomaly]]] = []
         self.new_tasks: list[CachedTask] = []
         self.counters = {"listed": 0, "fetched": 0, "cached": 0}
         # guests' results on other nodes than their own (migrations, ``guest_search``);
@@ -461,7 +463,7 @@ class _Reader:
         prediction = self._prediction(st, i)
         guests = _here(st, prediction)
         if guests & w.lacking:
-            if self._read_ahead(st, task, prediction, w):
+            if self._read_ahead(st, i, prediction, w):
                 if not w.cut:
                     self._visit(st, i, w)  # known now
                 return
@@ -474,18 +476,24 @@ class _Reader:
         elif guests:
             w.later.append((task, prediction, guests))
 
-    def _read_ahead(self, st: _NodeState, task: TaskInfo, prediction: Prediction, w: _Walk) -> bool:
+    def _read_ahead(self, st: _NodeState, i: int, prediction: Prediction, w: _Walk) -> bool:
         """Read now, during the walk, the first log it takes when that log was fetched
         ahead (``_fetch_ahead``; its fetch waited for if still under way), as the next
         round would have: a guest failing night after night then walks back through its
         runs in one walk, not one run a round with every unresolved node planned again
         each round. Only while the walk has taken nothing else, so that what it has gone
-        by is what a new walk would go by. When the log changes that (a success on
-        another node, a pairing found wrong, the node read newest first, a creation
-        found no longer alone), the walk stops there; ``plan`` walks again either way
+        by is what a new walk would go by. The walk stops there when the log may change
+        that: a pairing found wrong, the node read newest first, a creation found no
+        longer alone, or, when a newer task of the same event was already visited (its
+        search, the guests a single-guest run tells away, were judged with this one
+        unknown: as holding what it was predicted to), a log that does not hold just
+        the guests it was predicted to (found by review). A success on another
+        node cannot: a node's log holds that node's results, and only guests at home
+        elsewhere count there (``CrossNodeSearch.note``). ``plan`` walks again either way
         before the node is done."""
         if w.take:
             return False
+        task = st.tasks[i]
         fetching = self.fetched(task.upid)
         if fetching is None:
             return False
@@ -493,12 +501,19 @@ class _Reader:
         self.predicted[task.upid] = prediction
         self.read([((st, task), fetching.result())])
         w.read_now = True
-        w.cut = self._walk_inputs(st) != before
+        w.cut = self._walk_inputs(st) != before or (
+            near(st.tasks, i).start < i and self._held_here(st, task) != _here(st, prediction)
+        )
         return True
+
+    def _held_here(self, st: _NodeState, task: TaskInfo) -> frozenset[int] | None:
+        """The node's judged guests a read log holds (None: an unusable log)."""
+        got = self.known.get(task.upid)
+        return None if got is None else got.vmids & st.wanted
 
     def _walk_inputs(self, st: _NodeState) -> tuple[object, ...]:
         """What a log read may change that a walk depends on before it reaches the log."""
-        return (self.search.noted, self.runs.revision, st.newest_first, self._created_since(st))
+        return (self.runs.revision, st.newest_first, self._created_since(st))
 
     def _fetch_ahead(self, st: _NodeState, i: int, lacking: frozenset[int]) -> None:
         """Fetch now (``ahead``) the logs a guest's walk will read one round after
@@ -881,10 +896,13 @@ class _Reader:
     ) -> None:
         for (st, task), fetched in batch:
             self.counters["fetched"] += 1
+            said: list[Anomaly] = []
             got = _parse(
-                task, fetched, self.inventory, st.tz, self.anomalies,
+                task, fetched, self.inventory, st.tz, said,
                 self.selections, partial(self._pairing, st, task),
             )  # fmt: skip
+            if said:
+                self.said.append(((task.node, -task.starttime, task.upid), said))
             parsed = got.task
             self.known[task.upid] = parsed
             # the pairer is the predictor when there is one (else it has paired nothing)
@@ -902,6 +920,12 @@ class _Reader:
                 held = parsed.vmids & st.wanted
                 if not held <= prediction:
                     st.newest_first = True  # the schedules do not explain this node
+
+    def log_anomalies(self) -> list[Anomaly]:
+        """What the logs read said, by node, newest task first: not in the order they were
+        read, which depends on which logs were fetched ahead, and when (``_read_ahead``;
+        ``condense`` keeps the first of a kind's details)."""
+        return [a for _key, said in sorted(self.said, key=lambda item: item[0]) for a in said]
 
     def _pairing(self, st: _NodeState, task: TaskInfo) -> RunPairing:
         return self.pairer.run_of(st.tasks, st.tasks.index(task), st.tz)
@@ -1086,7 +1110,7 @@ def collect_history(
             )
         ),
         readable_nodes=frozenset(s.name for s in states if s.readable),
-        anomalies=tuple(condense(anomalies)),
+        anomalies=tuple(condense([*anomalies, *reader.log_anomalies()])),
         new_tasks=tuple(reader.new_tasks),
         tasks_listed=counters["listed"],
         logs_fetched=counters["fetched"],
