@@ -223,7 +223,7 @@ class _Walk:
     # newer than every success (on L about 700,000 items a cold run, 240,000 warm)
     low: float = float("inf")
     read_now: bool = False  # it read a log fetched ahead (``_Reader._read_ahead``)
-    cut: bool = False  # ... that changed what it had gone by: it stopped there
+    cut: bool = False  # ... that may change what it had gone by: it stopped there
 
     def __post_init__(self) -> None:
         self.low = min(self.success_end.values(), default=self.low)
@@ -478,19 +478,24 @@ class _Reader:
 
     def _read_ahead(self, st: _NodeState, i: int, prediction: Prediction, w: _Walk) -> bool:
         """Read now, during the walk, the first log it takes when that log was fetched
-        ahead (``_fetch_ahead``; its fetch waited for if still under way), as the next
+        ahead (``_fetch_ahead``; waiting for the fetch if it is under way), as the next
         round would have: a guest failing night after night then walks back through its
         runs in one walk, not one run a round with every unresolved node planned again
-        each round. Only while the walk has taken nothing else, so that what it has gone
-        by is what a new walk would go by. The walk stops there when the log may change
-        that: a pairing found wrong, the node read newest first, a creation found no
-        longer alone, or, when a newer task of the same event was already visited (its
-        search, the guests a single-guest run tells away, were judged with this one
-        unknown: as holding what it was predicted to), a log that does not hold just
-        the guests it was predicted to (found by review). A success on another
-        node cannot: a node's log holds that node's results, and only guests at home
-        elsewhere count there (``CrossNodeSearch.note``). ``plan`` walks again either way
-        before the node is done."""
+        each round.
+
+        Only while the walk has taken nothing else, so that what it has gone by is what
+        a new walk would go by. The walk stops at this log when the log may change that:
+
+        * a pairing found wrong, the node read newest first, a creation no longer alone
+          (``_walk_inputs``);
+        * a newer task of the same event already visited, when the log does not hold
+          just the guests it was predicted to: that task's search, and the guests a
+          single-guest run tells away, were judged with this log unknown, as holding
+          its predicted guests (found by review).
+
+        A success on another node cannot change it: a node's log holds that node's
+        results, and only guests at home elsewhere count there (``CrossNodeSearch.note``).
+        ``plan`` walks again either way before the node is done."""
         if w.take:
             return False
         task = st.tasks[i]
