@@ -7,6 +7,7 @@ one 2026-11-20 20:00 UTC. The guests added here have no backup result at all.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -372,3 +373,50 @@ def test_a_cached_creation_older_than_the_history_window_is_asked_again() -> Non
     wanted = {110: Candidate(110, "qemu", expected=900)}
     assert cache.known_creations(wanted, since=1000) == {110: made}
     assert cache.known_creations(wanted, since=1001) == {}
+
+
+@pytest.mark.parametrize("cluster", ["pending", "generated-1", "generated-3"])
+def test_the_guests_judged_alone_name_the_candidates_of_the_whole_judgment(
+    cluster: str, sim: Simulator
+) -> None:
+    """The creation lookup starts while every guest is judged, for the candidates named
+    by judging alone the guests the history gives no success (``pipeline._pending``):
+    each guest is judged on its own, and one with a success is neither never backed up
+    nor failed by a dead run only. Those are the candidates the whole judgment names,
+    here and on generated clusters (new guests, reused VMIDs, dead runs)."""
+    from pve_backup_report import pipeline
+    from pve_backup_report.analysis.assess import (
+        AnalysisOptions,
+        assess,
+        pending_candidates,
+    )
+    from pve_backup_report.collect.progress import no_progress
+    from pve_backup_report.collect.pve_client import PveClient
+    from pve_backup_report.config import Secret, Settings
+    from pve_backup_report.pipeline import RunOptions
+    from pve_backup_report.timeutil import parse_timestamp
+    from pve_sim.generate import generate_scenario
+
+    now = parse_timestamp(NOW)
+    served = (
+        contextlib.nullcontext(sim)
+        if cluster == "pending"
+        else Simulator(
+            Scenario.from_dict(generate_scenario(4, 200, 12, 14, int(cluster[-1]), now=now)),
+            tls=False,
+        )
+    )
+    with served as s:
+        settings = Settings(
+            hosts=(s.url,), token_id=s.token_id, token_secret=Secret(s.token_secret)
+        )
+        with PveClient(settings) as client:
+            inventory, coverage, got = pipeline._collected(
+                settings, RunOptions(now=now), client, None, no_progress
+            )
+    options = AnalysisOptions()
+    inputs = (got.histories, got.readable, got.content, got.anomalies)
+    whole = assess(inventory, coverage, *inputs[:3], now, options)
+    expected = pending_candidates(whole)
+    assert expected  # the case is there
+    assert pipeline._pending(inventory, coverage, inputs, now, options) == expected

@@ -24,7 +24,7 @@ from pve_backup_report.analysis.assess import (
     pending_candidates,
 )
 from pve_backup_report.analysis.coverage import CoverageResult, analyse_coverage
-from pve_backup_report.analysis.creation import Candidate
+from pve_backup_report.analysis.creation import Candidate, GuestCreation
 from pve_backup_report.analysis.history import GuestHistory
 from pve_backup_report.analysis.pbs_content import PbsContent
 from pve_backup_report.analysis.pbs_health import StorageSpace
@@ -100,18 +100,16 @@ def _run_assessment(
     extra = [Anomaly(Severity.WARNING, "config", w) for w in settings.secret_warnings]
     extra += got.anomalies
     analysis = AnalysisOptions(settings.grace_s, settings.max_age_s, settings.history_days)
-    result = assess(
-        inventory, coverage, got.histories, got.readable, got.content, options.now, analysis, extra
-    )
+    inputs = (got.histories, got.readable, got.content, extra)
     history = got.history
-    if history is not None:
+    if history is None:
+        result = assess(inventory, coverage, *inputs[:3], options.now, analysis, extra)
+    else:
         window = window_s(settings.history_days)
+        lookup = _Lookup(client, inventory, settings, progress, cache, options.now - window)
         written: list[Anomaly] = []
         try:
-            result = _with_creations(
-                result, client, settings, progress,
-                (got.histories, got.readable, got.content, extra), cache, options.now - window,
-            )  # fmt: skip
+            result = _judged(inventory, coverage, inputs, options.now, analysis, lookup)
         finally:  # also when the check's timeout stops the lookup: keep what was read
             if cache is not None:
                 written = _save_cache(cache, history, options.now - window)
@@ -388,39 +386,108 @@ def _stats(client: PveClient, t0: float, history: HistoryCollection | None) -> C
     return stats
 
 
+def _judged(
+    inventory: Inventory,
+    coverage: CoverageResult,
+    inputs: tuple[dict[int, GuestHistory], frozenset[str], PbsContent | None, list[Anomaly]],
+    now: int,
+    options: AnalysisOptions,
+    lookup: _Lookup,
+) -> Assessment:
+    """Every guest judged, and judged again with the creations of those without any
+    result, whose lookup (one task list per node) runs on a side thread while every guest
+    is judged: on 10,000 guests the judging is about 0.12 s of CPU and the lookup two
+    waves of 16 requests, which came one after the other at the end of each cold run."""
+    with worker_pool(1) as side:
+        early = side.submit(lookup, _pending(inventory, coverage, inputs, now, options))
+        first = assess(inventory, coverage, *inputs[:3], now, options, inputs[3])
+        return _with_creations(first, lookup, early, inputs)
+
+
+def _pending(
+    inventory: Inventory,
+    coverage: CoverageResult,
+    inputs: tuple[dict[int, GuestHistory], frozenset[str], PbsContent | None, list[Anomaly]],
+    now: int,
+    options: AnalysisOptions,
+) -> dict[int, Candidate]:
+    """What :func:`pending_candidates` names, from the guests the history gives no
+    success, judged alone (each guest is judged on its own): a guest with one is neither
+    never backed up nor failed by a dead run only. 2 ms on 10,000 guests, so that their
+    creation lookup runs while every guest is judged."""
+    histories, readable, content, _extra = inputs
+    alone = tuple(
+        gc
+        for gc in coverage.guests
+        if (h := histories.get(gc.guest.vmid)) is None or h.last_success is None
+    )
+    if not alone:
+        return {}
+    judged = assess(inventory, replace(coverage, guests=alone), histories, readable, content,
+                    now, options)  # fmt: skip
+    return pending_candidates(judged)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """The creations found for some candidates (``_Lookup``): those the cache knew and
+    those read now (``made``, for the cache), and the lookup's anomalies."""
+
+    candidates: Mapping[int, Candidate]
+    creations: dict[int, GuestCreation]
+    made: dict[int, GuestCreation]
+    anomalies: tuple[Anomaly, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """The creation tasks of pending candidates (``collect_creation``). A creation the
+    cache knows to be after the expected run (and since ``oldest``, the window's start)
+    settles its guest without asking PVE. It only reads the cache: what it finds goes
+    into the cache on the run's thread (``_with_creations``), never beside a write."""
+
+    client: PveClient
+    inventory: Inventory
+    settings: Settings
+    progress: Progress
+    cache: TaskCache | None
+    oldest: int
+
+    def __call__(self, candidates: Mapping[int, Candidate]) -> _Found:
+        cache = self.cache
+        known = cache.known_creations(candidates, self.oldest) if cache is not None else {}
+        rest = {v: c for v, c in candidates.items() if v not in known}
+        if not rest:
+            if known:
+                log.info("creation tasks: %d guest(s) created since their expected run "
+                         "(cached)", len(known))  # fmt: skip
+            return _Found(candidates, known, {})
+        made = _lookup_creations(self.client, self.inventory, rest, self.settings, self.progress)
+        return _Found(candidates, {**known, **made.creations}, made.creations, made.anomalies)
+
+
 def _with_creations(
     first: Assessment,
-    client: PveClient,
-    settings: Settings,
-    progress: Progress,
+    lookup: _Lookup,
+    early: Future[_Found],
     inputs: tuple[dict[int, GuestHistory], frozenset[str], PbsContent | None, list[Anomaly]],
-    cache: TaskCache | None,
-    oldest: int,
 ) -> Assessment:
-    """Judge again the guests without any result once their creation tasks are known
-    (``collect_creation``): one created after its expected run is pending. A creation
-    the cache knows to be after that run (and since ``oldest``, the window's start)
-    settles its guest without asking PVE."""
+    """Judge again the guests without any result once their creation tasks are known: one
+    created after its expected run is pending. Their lookup started while every guest was
+    judged (``_pending``); candidates it did not look up (none: each guest is judged on
+    its own) would be looked up now."""
     candidates = pending_candidates(first)
-    if not candidates:
-        return first
-    creations = cache.known_creations(candidates, oldest) if cache is not None else {}
-    anomalies: tuple[Anomaly, ...] = ()
-    rest = {v: c for v, c in candidates.items() if v not in creations}
-    if rest:
-        made = _lookup_creations(client, first.inventory, rest, settings, progress)
-        creations, anomalies = {**creations, **made.creations}, made.anomalies
-        if cache is not None:
-            cache.creations.update(made.creations)  # saved with the run's tasks
-    else:
-        log.info("creation tasks: %d guest(s) created since their expected run (cached)",
-                 len(creations))  # fmt: skip
-    if not creations and not anomalies:
+    found = early.result()
+    if found.candidates != candidates:
+        found = lookup(candidates)
+    if lookup.cache is not None:
+        lookup.cache.creations.update(found.made)  # saved with the run's tasks
+    if not found.creations and not found.anomalies:
         return first
     histories, readable, content, extra = inputs
     return assess(
         first.inventory, first.coverage, histories, readable, content, first.now,
-        first.options, [*extra, *anomalies], creations, first,
+        first.options, [*extra, *found.anomalies], found.creations, first,
     )  # fmt: skip
 
 
