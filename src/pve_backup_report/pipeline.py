@@ -20,6 +20,7 @@ from pve_backup_report.analysis.assess import (
     Assessment,
     CollectStats,
     assess,
+    may_be_pending,
     pbs_storages_in_use,
     pending_candidates,
 )
@@ -411,16 +412,11 @@ def _pending(
     now: int,
     options: AnalysisOptions,
 ) -> dict[int, Candidate]:
-    """What :func:`pending_candidates` names, from the guests the history gives no
-    success, judged alone (each guest is judged on its own): a guest with one is neither
-    never backed up nor failed by a dead run only. 2 ms on 10,000 guests, so that their
-    creation lookup runs while every guest is judged."""
+    """What :func:`pending_candidates` names, from the guests it may name judged alone
+    (``may_be_pending``): 2 ms on 10,000 guests, so that their creation lookup runs
+    while every guest is judged."""
     histories, readable, content, _extra = inputs
-    alone = tuple(
-        gc
-        for gc in coverage.guests
-        if (h := histories.get(gc.guest.vmid)) is None or h.last_success is None
-    )
+    alone = tuple(gc for gc in coverage.guests if may_be_pending(histories.get(gc.guest.vmid)))
     if not alone:
         return {}
     judged = assess(inventory, replace(coverage, guests=alone), histories, readable, content,

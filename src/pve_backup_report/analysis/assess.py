@@ -471,6 +471,14 @@ def pending_candidates(a: Assessment) -> dict[int, Candidate]:
     return out
 
 
+def may_be_pending(hist: GuestHistory | None) -> bool:
+    """Whether :func:`pending_candidates` may name a guest with this history: not when it
+    gives a success (the guest is then neither never backed up nor failed by a dead run
+    only). Each guest is judged on its own, so judging only these guests names the same
+    candidates as judging all (``pipeline._pending``)."""
+    return hist is None or hist.last_success is None
+
+
 def _dead_run_start(result: GuestBackupResult | None) -> int | None:
     """The start of the run a failure comes from, when that run died before any guest
     and the guest was only assigned to it (``collect_tasks``: the guests of its job on

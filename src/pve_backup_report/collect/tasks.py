@@ -513,8 +513,8 @@ class _Reader:
 
     def _held_here(self, st: _NodeState, task: TaskInfo) -> frozenset[int] | None:
         """The node's judged guests a read log holds (None: an unusable log)."""
-        got = self.known.get(task.upid)
-        return None if got is None else got.vmids & st.wanted
+        _known, held, _ran = self._held_by(task)
+        return None if held is None else held & st.wanted
 
     def _walk_inputs(self, st: _NodeState) -> tuple[object, ...]:
         """What a log read may change that a walk depends on before it reaches the log."""
