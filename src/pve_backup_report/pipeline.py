@@ -30,7 +30,6 @@ from pve_backup_report.analysis.history import GuestHistory
 from pve_backup_report.analysis.pbs_content import PbsContent
 from pve_backup_report.analysis.pbs_health import StorageSpace
 from pve_backup_report.collect.backup_sources import collect_backup_sources
-from pve_backup_report.collect.content_memo import ContentMemo
 from pve_backup_report.collect.creation import CreationCollection, collect_creations
 from pve_backup_report.collect.inventory import collect_inventory, with_notes
 from pve_backup_report.collect.parallel import worker_pool
@@ -315,7 +314,6 @@ def _history_and_sources(
             pbs_storages_in_use(inventory, coverage),
             options.now,
             snapshots.read,
-            _content_memo(cache),
         )
         history = collect_history(
             client,
@@ -343,13 +341,6 @@ def _history_and_sources(
         history, history.histories, history.readable_nodes, sources.content, sources.spaces,
         anomalies,
     )  # fmt: skip
-
-
-def _content_memo(cache: TaskCache | None) -> ContentMemo | None:
-    """PVE's view of the PBS storages kept beside the task cache, recalled only when the
-    task cache was read: a run without one (the first, or after it was deleted) reads
-    everything afresh."""
-    return None if cache is None else ContentMemo(cache.path, recall=cache.was_read)
 
 
 class _Snapshots:

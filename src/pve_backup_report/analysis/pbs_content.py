@@ -26,13 +26,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pve_backup_report.model import Anomaly, GuestType, guest_type
-from pve_backup_report.records import quick_init
+from pve_backup_report.model import Anomaly, GuestType
 
 _GROUP_TYPES: dict[str, GuestType] = {"vm": "qemu", "ct": "lxc"}
 
 
-@quick_init
 @dataclass(frozen=True)
 class Snapshot:
     storage: str
@@ -123,62 +121,6 @@ def parse_content(storage: str, items: Any) -> StorageContent:
         for key, (ctime, item, archive) in best.items()
     }
     return StorageContent(storage, newest, frozenset(archives), count, unfinished)
-
-
-def content_to_json(content: StorageContent) -> dict[str, Any]:
-    """``content`` as JSON, for :func:`content_from_json` (the content kept between runs,
-    ``collect/content_memo.py``): one row per newest snapshot, the archives sorted."""
-    return {
-        "storage": content.storage,
-        "count": content.count,
-        "unfinished": content.unfinished,
-        "archives": sorted(content.archives),
-        "newest": [_row(s) for s in content.newest.values()],
-    }
-
-
-def _row(s: Snapshot) -> list[Any]:
-    return [s.vmid, s.guest_type, s.ctime, s.size, s.verification, s.encrypted, s.protected,
-            s.archive]  # fmt: skip
-
-
-def content_from_json(raw: Any) -> StorageContent:
-    """The :class:`StorageContent` that :func:`content_to_json` wrote, equal to it;
-    ValueError (or KeyError, TypeError, IndexError) for anything else."""
-    storage = raw["storage"]
-    if not isinstance(storage, str) or not isinstance(raw["archives"], list):
-        raise ValueError("not a storage content")
-    newest: dict[tuple[int, str], Snapshot] = {}
-    for vmid, kind, ctime, size, verification, encrypted, protected, archive in raw["newest"]:
-        snap = Snapshot(
-            storage, _of(vmid, int), _kind(kind), _of(ctime, int), _opt(size, int),
-            _opt(verification, str), _of(encrypted, bool), _of(protected, bool), _of(archive, str),
-        )  # fmt: skip
-        newest[(snap.vmid, snap.guest_type)] = snap
-    archives = frozenset(raw["archives"])
-    if not all(type(a) is str for a in archives):
-        raise ValueError("an archive that is not a string")
-    count, unfinished = _of(raw["count"], int), _of(raw["unfinished"], int)
-    return StorageContent(storage, newest, archives, count, unfinished)
-
-
-def _kind(value: Any) -> GuestType:
-    found = guest_type(value)
-    if found is None:
-        raise ValueError(f"not a guest type: {value!r}")
-    return found
-
-
-def _of(value: Any, kind: type) -> Any:
-    if type(value) is not kind:
-        raise ValueError(f"not {kind.__name__}: {value!r}")
-    return value
-
-
-def _opt(value: Any, kind: type) -> Any:
-    if value is not None and type(value) is not kind:
-        raise ValueError(f"not {kind.__name__} or null: {value!r}")
-    return value
 
 
 def _group_type(archive: str, item: Mapping[str, Any]) -> GuestType | None:

@@ -19,7 +19,6 @@ from pve_backup_report.analysis.pbs_health import (
     outdated_verifications,
     space_anomalies,
 )
-from pve_backup_report.collect.content_memo import ContentMemo
 from pve_backup_report.collect.pbs import PbsCollection, collect_pbs
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.collect.storage_content import collect_pbs_content
@@ -44,16 +43,14 @@ def collect_backup_sources(
     storage_ids: Iterable[str],
     now: int,
     on_content: Callable[[PbsContent], None] | None = None,
-    memo: ContentMemo | None = None,
 ) -> BackupSources:
     """``on_content``: given PVE's view of the PBS storages as soon as it is read, when
-    no PBS is asked directly (the history fetches logs ahead with it); ``memo``: that
-    view kept between runs (``content_memo``)."""
+    no PBS is asked directly (the history fetches logs ahead with it)."""
     ids = sorted(set(storage_ids))
     pbs = collect_pbs(settings, inventory, ids, now) if settings.pbs_servers else None
     pve_ids = ids if pbs is None else list(pbs.fallback)
     content = (
-        collect_pbs_content(client, inventory, pve_ids, settings.max_workers, memo)
+        collect_pbs_content(client, inventory, pve_ids, settings.max_workers)
         if settings.pbs_content and pve_ids
         else None
     )

@@ -75,14 +75,6 @@ class Page:
     total: int | None
 
 
-@dataclass(frozen=True)
-class _Reduction:
-    """What ``get_reduced`` makes of an answer, and what it may recall of the same body."""
-
-    reduce: Callable[[Any], Any]
-    recall: Callable[[bytes, str | None], Any] | None = None
-
-
 class PveClient:
     """GET-only client; thread-safe for parallel collection."""
 
@@ -169,11 +161,7 @@ class PveClient:
         return self.get_page(path, params).data
 
     def get_reduced(
-        self,
-        path: str,
-        params: dict[str, Any] | None,
-        reduce: Callable[[Any], T],
-        recall: Callable[[bytes, str | None], T | None] | None = None,
+        self, path: str, params: dict[str, Any] | None, reduce: Callable[[Any], T]
     ) -> T:
         """``reduce(self.get(path, params))``, a large answer (over :data:`LARGE_ANSWER`
         bytes) decoded and reduced while no other large answer is: the requests still run
@@ -181,20 +169,15 @@ class PveClient:
         held at the same time, and each is dropped once ``reduce`` has taken what it
         keeps. ``reduce`` runs in the calling worker thread; it must not call the client
         (the lock is not reentrant) nor raise :class:`ApiError` (a connection error would
-        be taken for the host's and the request sent to the next host).
-
-        ``recall``, given the body and the ``Content-Type`` of an answer that is not an
-        error, may return what ``reduce`` made of that very answer before (the content
-        kept between runs, ``content_memo``): the body is then not decoded. It must not
-        raise either."""
-        return cast(T, self._get_page(path, params, _Reduction(reduce, recall)).data)
+        be taken for the host's and the request sent to the next host)."""
+        return cast(T, self._get_page(path, params, reduce).data)
 
     def get_page(self, path: str, params: dict[str, Any] | None = None) -> Page:
         """GET ``path`` and return ``data`` plus ``total`` (task lists, task logs)."""
         return self._get_page(path, params, None)
 
     def _get_page(
-        self, path: str, params: dict[str, Any] | None, reduce: _Reduction | None
+        self, path: str, params: dict[str, Any] | None, reduce: Callable[[Any], Any] | None
     ) -> Page:
         if len(self._hosts) > 1 and not self._answered.is_set():
             # Until a host has answered, one request at a time looks for a working host,
@@ -204,7 +187,7 @@ class PveClient:
         return self._get_failing_over(path, params, reduce)
 
     def _get_failing_over(
-        self, path: str, params: dict[str, Any] | None, reduce: _Reduction | None
+        self, path: str, params: dict[str, Any] | None, reduce: Callable[[Any], Any] | None
     ) -> Page:
         first_error: ApiError | None = None
         for idx in self._host_order():
@@ -249,21 +232,17 @@ class PveClient:
         base: str,
         path: str,
         params: dict[str, Any] | None,
-        reduce: _Reduction | None = None,
+        reduce: Callable[[Any], Any] | None = None,
     ) -> Page:
         with self._slots:
             answer = self._answer(base, path, params)
         if reduce is None:
             return self._page(path, answer)
-        if reduce.recall is not None and answer.status < 400:
-            known = reduce.recall(answer.content, answer.content_type)
-            if known is not None:
-                return Page(known, None)
         if len(answer.content) <= LARGE_ANSWER:
-            return self._reduced(path, answer, reduce.reduce)
+            return self._reduced(path, answer, reduce)
         # a timeout meanwhile names the answer waiting for its turn or being decoded
         with self._in_flight(f"{path} (decoding)"), self._large:
-            return self._reduced(path, answer, reduce.reduce)
+            return self._reduced(path, answer, reduce)
 
     def _reduced(self, path: str, answer: Answer, reduce: Callable[[Any], Any]) -> Page:
         page = self._page(path, answer)

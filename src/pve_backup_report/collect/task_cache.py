@@ -149,11 +149,6 @@ class TaskCache:
     # What the file held when it was read cleanly (None: missing or unreadable).
     _as_read: tuple[Any, ...] | None = field(default=None, repr=False)
 
-    @property
-    def was_read(self) -> bool:
-        """Whether the file was there and read cleanly, with something in it."""
-        return self._as_read is not None
-
     def known_creations(
         self, candidates: Mapping[int, Candidate], since: int
     ) -> dict[int, GuestCreation]:
