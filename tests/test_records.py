@@ -14,6 +14,7 @@ from pve_backup_report.analysis.assess import GuestStatus, _Timing
 from pve_backup_report.analysis.coverage import BackupTarget, GuestCoverage, _SureJobs
 from pve_backup_report.analysis.freshness import FreshnessResult
 from pve_backup_report.analysis.history import GuestBackupResult, GuestHistory, TaskInfo
+from pve_backup_report.analysis.pbs_content import Snapshot
 from pve_backup_report.collect.tasks import CachedTask
 from pve_backup_report.model import Guest
 from pve_backup_report.pve.upid import Upid
@@ -21,7 +22,7 @@ from pve_backup_report.records import quick_init
 
 QUICK = [
     GuestStatus, _Timing, BackupTarget, GuestCoverage, _SureJobs, FreshnessResult,
-    GuestBackupResult, GuestHistory, TaskInfo, CachedTask, Guest, Upid,
+    GuestBackupResult, GuestHistory, TaskInfo, CachedTask, Guest, Upid, Snapshot,
 ]  # fmt: skip
 
 

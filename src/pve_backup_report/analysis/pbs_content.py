@@ -27,10 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pve_backup_report.model import Anomaly, GuestType
+from pve_backup_report.records import quick_init
 
 _GROUP_TYPES: dict[str, GuestType] = {"vm": "qemu", "ct": "lxc"}
+_FAST_GROUPS: dict[str, GuestType] = {f"{group}/": t for group, t in _GROUP_TYPES.items()}
 
 
+@quick_init  # one per guest and storage: 10,259 on 10,000 guests, every run
 @dataclass(frozen=True)
 class Snapshot:
     storage: str
@@ -93,20 +96,24 @@ def parse_content(storage: str, items: Any) -> StorageContent:
     archives: set[str] = set()
     count = unfinished = 0
     for item in items if isinstance(items, list) else []:
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             continue
         try:
             vmid = int(item["vmid"])
             ctime = int(item["ctime"])
         except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: 1e400
             continue
-        volid = str(item.get("volid") or "")
-        archive = volid.split(":backup/", 1)[1] if ":backup/" in volid else ""
-        guest_type = _group_type(archive, item)
+        volid = item.get("volid")
+        if type(volid) is not str:
+            volid = str(volid or "")
+        archive = volid.partition(":backup/")[2]
+        # the usual groups first: 30,000 snapshots a run on 10,000 guests
+        guest_type = _FAST_GROUPS.get(archive[:3]) or _group_type(archive, item)
         if guest_type is None:
             continue  # not a guest backup group (PVE lists only vm/ and ct/)
         count += 1
-        if not _finished(item):
+        size = item.get("size")
+        if not (type(size) is int and size > 1) and not _finished(item):
             unfinished += 1
             continue
         if archive:
