@@ -371,9 +371,11 @@ def test_anomaly_says_why(tmp_path: Path, endpoint: str, reason: str) -> None:
         ({"status": 500, "message": "internal error"}, "500 internal error"),
         ({"drop": True}, "connection closed without an answer"),
         ({"body": "not json"}, "answer is not JSON"),
+        # deeper than ``json`` recurses (its RecursionError, once an internal error)
+        ({"body": "[" * 100_000 + "]" * 100_000}, "answer is not JSON"),
         ({"status": 401, "message": "authentication failure"}, "401 authentication failure"),
     ],
-    ids=["500", "dropped", "not_json", "401"],
+    ids=["500", "dropped", "not_json", "nested", "401"],
 )
 def test_nothing_readable_is_one_line_unknown(
     tmp_path: Path, fault: dict[str, Any], reason: str

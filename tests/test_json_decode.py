@@ -51,9 +51,30 @@ ODD = [
 ]
 
 
+def _json_loads(data: bytes) -> Any:
+    """``json.loads``, its RecursionError (a document nested deeper than it recurses)
+    raised as the ValueError ``loads`` gives for it."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 @pytest.mark.parametrize("data", ODD, ids=range(len(ODD)))
 def test_odd_json_decodes_as_json_loads_did(json_decoder: str, data: bytes) -> None:
-    assert _outcome(loads, data) == _outcome(json.loads, data)
+    assert _outcome(loads, data) == _outcome(_json_loads, data)
+
+
+def test_json_nested_too_deeply_is_a_value_error(json_decoder: str) -> None:
+    """A damaged task cache is rebuilt and such an answer is 'not JSON' (their callers
+    catch ValueError), not an internal error."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(RecursionError):
+        json.loads(deep)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        loads(deep)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        http.decode_json(deep, "application/json;charset=UTF-8")
 
 
 def test_an_integer_beyond_64_bits_is_the_one_difference() -> None:

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from builders import backup_result, basic
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.collect.tasks import CachedTask
@@ -55,9 +57,14 @@ def test_warm_run_reads_no_log_and_agrees(tmp_path: Path) -> None:
     assert oct(os.stat(cache.parent).st_mode & 0o777) == "0o700"
 
 
-def test_corrupt_cache_is_rebuilt_with_info_anomaly(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "damaged",
+    ["{not json", '{"version": 1, "tasks": ' + "[" * 100_000 + "]" * 100_000 + "}"],
+    ids=["not-json", "nested-too-deep"],  # the second raised RecursionError from json
+)
+def test_corrupt_cache_is_rebuilt_with_info_anomaly(tmp_path: Path, damaged: str) -> None:
     cache = tmp_path / "tasks.json"
-    cache.write_text("{not json")
+    cache.write_text(damaged)
     with Simulator(_scenario(), tls=False) as sim:
         doc, stats = _run(sim, cache)
         assert stats["logs_fetched"] == 3  # see test_warm_run_reads_no_log_and_agrees

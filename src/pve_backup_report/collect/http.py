@@ -504,7 +504,15 @@ def should_strip_auth(old_url: str, new_url: str) -> bool:
 
 def decode_json(body: bytes, content_type: str | None) -> Any:
     """requests' ``Response.json()``: the charset of ``Content-Type`` (invalid bytes
-    replaced), else JSON's own UTF-8/16/32 detection; ValueError when it is not JSON."""
+    replaced), else JSON's own UTF-8/16/32 detection; ValueError when it is not JSON,
+    or nested too deeply for ``json`` (its RecursionError)."""
+    try:
+        return _decode_json(body, content_type)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _decode_json(body: bytes, content_type: str | None) -> Any:
     encoding = charset(content_type) if content_type else None
     if encoding is None or encoding.lower() in _UTF8:
         found = decode_fast(body)  # orjson, when installed and it takes the body

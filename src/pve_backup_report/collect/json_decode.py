@@ -53,9 +53,16 @@ def decode_fast(data: bytes) -> Any:
 
 def loads(data: bytes) -> Any:
     """``json.loads(data)``, through orjson when it can; raises what ``json.loads`` raises
-    (``ValueError``: ``JSONDecodeError``, ``UnicodeDecodeError``)."""
+    (``ValueError``: ``JSONDecodeError``, ``UnicodeDecodeError``), and ``ValueError`` for
+    a document nested too deeply (``json``'s RecursionError: a damaged task cache is
+    rebuilt, not a crash)."""
     found = decode_fast(data)
-    return json.loads(data) if found is UNDECODED else found
+    if found is not UNDECODED:
+        return found
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def dumps(value: Any) -> str:
