@@ -59,8 +59,13 @@ def test_warm_run_reads_no_log_and_agrees(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "damaged",
-    ["{not json", '{"version": 1, "tasks": ' + "[" * 100_000 + "]" * 100_000 + "}"],
-    ids=["not-json", "nested-too-deep"],  # the second raised RecursionError from json
+    [
+        "{not json",
+        '{"version": 1, "tasks": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        # within orjson's 1,024 levels, beyond Python's recursion when made text
+        '{"version": 1, "tasks": {}, "timezones": {"pve1": [' + "[" * 1005 + "]" * 1005 + ", 1]}}",
+    ],
+    ids=["not-json", "nested-too-deep", "nested-orjson-reads"],  # both raised RecursionError
 )
 def test_corrupt_cache_is_rebuilt_with_info_anomaly(tmp_path: Path, damaged: str) -> None:
     cache = tmp_path / "tasks.json"

@@ -11,16 +11,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pve_backup_report.analysis.pbs_content import (
-    StorageContent,
-    _finished,
-    _group_type,
-    _snapshot,
-    parse_content,
-)
+from pve_backup_report.analysis.pbs_content import StorageContent, _snapshot, parse_content
 from pve_backup_report.output.report import _escaped, md
 from pve_backup_report.timeutil import iso_utc
 
@@ -75,9 +69,28 @@ def test_iso_utc_at_the_ends_of_what_datetime_represents() -> None:
     assert iso_utc(None) is None
 
 
+def _group_type_before(archive: str, item: Mapping[str, Any]) -> str | None:
+    group = archive.split("/", 1)[0] if "/" in archive else ""
+    if group in ("vm", "ct"):
+        return "qemu" if group == "vm" else "lxc"
+    subtype = item.get("subtype")
+    if subtype == "qemu":
+        return "qemu"
+    return "lxc" if subtype == "lxc" else None
+
+
+def _finished_before(item: Mapping[str, Any]) -> bool:
+    size = item.get("size")
+    if isinstance(size, int) and not isinstance(size, bool) and size > 1:
+        return True
+    verification = item.get("verification")
+    return isinstance(verification, Mapping) and bool(verification.get("state"))
+
+
 def _parse_content_before(storage: str, items: Any) -> StorageContent:
-    """What ``parse_content`` computed before its fast path: every item through
-    ``isinstance``, the volid split, ``_group_type`` and ``_finished``."""
+    """What ``parse_content`` computed before its fast path (0b9abd5, copied here with
+    its ``_group_type`` and ``_finished`` so that it stays what it was; ``_snapshot``,
+    which builds the newest snapshots on both sides, is shared)."""
     best: dict[tuple[int, str], tuple[int, Mapping[str, Any], str]] = {}
     archives: set[str] = set()
     count = unfinished = 0
@@ -91,11 +104,11 @@ def _parse_content_before(storage: str, items: Any) -> StorageContent:
             continue
         volid = str(item.get("volid") or "")
         archive = volid.split(":backup/", 1)[1] if ":backup/" in volid else ""
-        guest_type = _group_type(archive, item)
+        guest_type = _group_type_before(archive, item)
         if guest_type is None:
             continue
         count += 1
-        if not _finished(item):
+        if not _finished_before(item):
             unfinished += 1
             continue
         if archive:
@@ -146,8 +159,22 @@ _CONTENT = st.one_of(
 )
 
 
+def _one(**item: Any) -> list[dict[str, Any]]:
+    return [{"vmid": 100, "ctime": 1, "volid": "s:backup/vm/100/a", **item}]
+
+
 @settings(max_examples=400)
 @given(_CONTENT)
+@example(_one(size=1))  # PVE's size of a snapshot without a manifest
+@example(_one(size=True))
+@example(_one(size=2))
+@example(_one(size=2**64))
+@example(_one(verification={"state": "ok"}))
+@example(_one(size=1, verification={"state": ""}))
+@example(_one(volid="s:backup/vm", subtype="lxc"))
+@example(_one(volid="s:backup/vm/", subtype="lxc"))
+@example(_one(volid="s:backup/vm/1:backup/ct/2", size=5))
+@example(_one(volid=123, subtype="qemu", size=5))
 def test_parse_content_is_the_full_reading_for_any_answer(items: Any) -> None:
     """pve-storage ``PVE/Storage/PBSPlugin.pm`` ``list_volumes`` writes ``volid``
     ``<storage>:backup/<vm|ct>/<vmid>/<time>`` and ``subtype`` qemu / lxc (the module

@@ -104,16 +104,18 @@ def parse_content(storage: str, items: Any) -> StorageContent:
         except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: 1e400
             continue
         volid = item.get("volid")
-        if type(volid) is not str:
+        if type(volid) is str:  # the usual groups first: 30,000 snapshots a run on L
+            archive = volid.partition(":backup/")[2]
+            guest_type = _FAST_GROUPS.get(archive[:3]) or _group_type(archive, item)
+        else:
             volid = str(volid or "")
-        archive = volid.partition(":backup/")[2]
-        # the usual groups first: 30,000 snapshots a run on 10,000 guests
-        guest_type = _FAST_GROUPS.get(archive[:3]) or _group_type(archive, item)
+            archive = volid.split(":backup/", 1)[1] if ":backup/" in volid else ""
+            guest_type = _group_type(archive, item)
         if guest_type is None:
             continue  # not a guest backup group (PVE lists only vm/ and ct/)
         count += 1
         size = item.get("size")
-        if not (type(size) is int and size > 1) and not _finished(item):
+        if not (type(size) is int and size > 1) and not _finished(item, size):
             unfinished += 1
             continue
         if archive:
@@ -141,11 +143,11 @@ def _group_type(archive: str, item: Mapping[str, Any]) -> GuestType | None:
     return "lxc" if subtype == "lxc" else None
 
 
-def _finished(item: Mapping[str, Any]) -> bool:
+def _finished(item: Mapping[str, Any], size: Any) -> bool:
     """Whether the snapshot has a manifest: PBS gave a size (PVE shows 1 for none, pve-storage
     ``PBSPlugin::list_volumes``) or a verification state (proxmox-backup
-    ``list_snapshots_blocking`` reads both from the manifest only)."""
-    size = item.get("size")
+    ``list_snapshots_blocking`` reads both from the manifest only). ``size``: the item's,
+    read once by the caller."""
     if isinstance(size, int) and not isinstance(size, bool) and size > 1:
         return True
     verification = item.get("verification")

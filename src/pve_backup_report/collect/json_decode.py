@@ -13,9 +13,14 @@ PVE answers in UTF-8: pve-http-server ``PVE/APIServer/Formatter/Standard.pm`` (f
 ``application/json;charset=UTF-8``. The values are ``json.loads``'s. What orjson refuses
 goes to the standard decoder, which then answers or raises as it always did: NaN and
 Infinity, a lone surrogate escape, a byte-order mark, UTF-16 or UTF-32, invalid UTF-8.
-One difference is left: orjson reads an integer literal beyond 64 bits as a float. PVE
-and PBS never write one: Perl keeps a number outside IV/UV (64 bits) as a float, which
-``JSON`` prints as one, and proxmox-backup's ``serde_json`` has only i64, u64 and f64.
+Two differences are left, neither written by PVE or PBS:
+
+* orjson reads an integer literal beyond 64 bits as a float. Perl keeps a number outside
+  IV/UV (64 bits) as a float, which ``JSON`` prints as one, and proxmox-backup's
+  ``serde_json`` has only i64, u64 and f64.
+* orjson reads arrays and objects nested up to 1,024 levels, ``json`` some 980 (then
+  :func:`loads` raises ValueError). Perl's ``JSON`` refuses to write more than 512
+  (``max_depth``), and PBS answers with fixed structures.
 """
 
 from __future__ import annotations

@@ -207,7 +207,9 @@ class TaskCache:
                 creations[creation.vmid] = creation
         except FileNotFoundError:
             pass
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        # RecursionError: a value nested deeper than Python recurses (orjson reads
+        # up to 1,024 levels), met when it is turned into text
+        except (OSError, ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
             tasks, timezones, notes, creations = {}, {}, {}, {}
             anomalies.append(
                 Anomaly(
