@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from pve_sim import routes_cluster, routes_nodes, routes_storage, routes_tasks
 from pve_sim.apibase import ApiError, Context, Page, Route, parse_params
 from pve_sim.scenario import Scenario
 
-__all__ = ["API_PREFIX", "ApiRequest", "ApiResponse", "PveApi", "error_response"]
+__all__ = ["API_PREFIX", "ApiRequest", "ApiResponse", "PveApi", "error_response", "perl_json"]
 
 API_PREFIX = "/api2/json"
 PROXY_ERROR = "Errors during connection establishment, proxy handler: No route to host"
@@ -41,7 +43,29 @@ class ApiResponse:
     payload: Mapping[str, Any]
 
     def body(self) -> bytes:
-        return json.dumps(self.payload, sort_keys=True, separators=(",", ":")).encode()
+        return perl_json(self.payload)
+
+
+# PVE_SIM_KEY_SEED: the order of every answer's keys, for a run to reproduce
+_KEYS = random.Random(os.environ.get("PVE_SIM_KEY_SEED"))
+
+
+def perl_json(payload: Any) -> bytes:
+    """``payload`` as pve-http-server writes it: ``to_json`` without ``canonical``
+    (``src/PVE/APIServer/Formatter/Standard.pm``), each hash's keys in an order of its
+    own that changes from one request to the next (Perl's hash order is random per hash),
+    so the same data is not the same bytes twice."""
+    return json.dumps(_unordered(payload), separators=(",", ":")).encode()
+
+
+def _unordered(value: Any) -> Any:
+    if isinstance(value, dict):
+        keys = list(value)
+        _KEYS.shuffle(keys)
+        return {k: _unordered(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [_unordered(v) for v in value]
+    return value
 
 
 def error_response(

@@ -29,6 +29,7 @@ from pve_sim.api import (
     ApiResponse,
     PveApi,
     error_response,
+    perl_json,
 )
 from pve_sim.faults import FaultTable
 from pve_sim.pbs_api import PbsApi
@@ -169,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
             body, content_type = fault.body.encode(), fault.content_type
         elif fault is not None and fault.no_data:
             payload = {k: v for k, v in response.payload.items() if k != "data"}
-            body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+            body = perl_json(payload)
         accept = ", ".join(self.headers.get_all("Accept-Encoding") or ())  # Perl joins them
         body, encoding = sim.encoded(request if fault is None else None, body, accept)
         self._send(
