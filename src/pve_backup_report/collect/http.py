@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import http.client
 import io
-import json
 import os
 import re
 import ssl
@@ -54,7 +53,7 @@ from urllib3.util import make_headers, parse_url
 from urllib3.util.retry import RequestHistory, Retry
 
 from pve_backup_report.collect import http_wire
-from pve_backup_report.collect.json_decode import UNDECODED, decode_fast
+from pve_backup_report.collect.json_decode import UNDECODED, decode_fast, standard_loads
 
 ErrorKind = Literal["tls", "timeout", "truncated", "connection"]
 
@@ -505,14 +504,7 @@ def should_strip_auth(old_url: str, new_url: str) -> bool:
 def decode_json(body: bytes, content_type: str | None) -> Any:
     """requests' ``Response.json()``: the charset of ``Content-Type`` (invalid bytes
     replaced), else JSON's own UTF-8/16/32 detection; ValueError when it is not JSON,
-    or nested too deeply for ``json`` (its RecursionError)."""
-    try:
-        return _decode_json(body, content_type)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-
-
-def _decode_json(body: bytes, content_type: str | None) -> Any:
+    or nested too deeply for ``json`` (``standard_loads``)."""
     encoding = charset(content_type) if content_type else None
     if encoding is None or encoding.lower() in _UTF8:
         found = decode_fast(body)  # orjson, when installed and it takes the body
@@ -520,14 +512,14 @@ def _decode_json(body: bytes, content_type: str | None) -> Any:
             return found
     if not encoding and len(body) > 3:
         try:
-            return json.loads(body)
+            return standard_loads(body)
         except UnicodeDecodeError:
             pass  # requests then guessed the charset; UTF-8 with replacements here
     try:
         text = str(body, encoding or "utf-8", errors="replace")
     except (LookupError, TypeError):  # an unknown charset
         text = str(body, errors="replace")
-    return json.loads(text)
+    return standard_loads(text)
 
 
 _UTF8 = frozenset({"utf-8", "utf8"})

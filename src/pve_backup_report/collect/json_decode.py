@@ -62,10 +62,14 @@ def loads(data: bytes) -> Any:
     a document nested too deeply (``json``'s RecursionError: a damaged task cache is
     rebuilt, not a crash)."""
     found = decode_fast(data)
-    if found is not UNDECODED:
-        return found
+    return standard_loads(data) if found is UNDECODED else found
+
+
+def standard_loads(text: str | bytes) -> Any:
+    """``json.loads(text)``, a document nested deeper than it recurses refused with
+    ValueError, as any other JSON it refuses (not its RecursionError)."""
     try:
-        return json.loads(data)
+        return json.loads(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 
