@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -21,6 +22,7 @@ from builders import (
     vzdump_task,
 )
 from pve_backup_report.analysis.history import TaskInfo
+from pve_backup_report.collect import inventory as inventory_module
 from pve_backup_report.collect.inventory import collect_inventory, normalise_job
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.collect.task_selection import RunPairing
@@ -270,30 +272,45 @@ def test_a_cli_started_lock_timeout_keeps_the_lock_error() -> None:
 # ------------------------------------------------- first task-list pages asked early
 
 
-def test_inventory_names_the_nodes_before_its_second_round() -> None:
-    """``collect_inventory`` hands the nodes of ``/nodes`` to ``on_nodes`` before it asks
-    anything that needs them (the time zones): the pipeline asks the nodes' first
-    task-list pages from there, while the rest of the inventory is read and analysed."""
-    seen: list[tuple[list[str], list[str]]] = []
+def test_inventory_asks_the_time_zones_and_names_the_nodes_before_it_normalises(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As soon as ``/nodes`` is read, ``collect_inventory`` asks the online nodes' time
+    zones and hands the nodes to ``on_nodes`` (the pipeline asks their first task-list
+    pages from there): both are on the way while the rest of the inventory is normalised,
+    not a round after it. The normalisation here waits (up to 10 s) for the time zone
+    request to reach the simulator: asked after it, it would never come in time."""
+    order: list[str] = []
     data = scenario(nodes=[sim_node("pve1"), sim_node("pve2", status="offline")])
     with Simulator(Scenario.from_dict(data), tls=False) as sim:
         settings = Settings(
             hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret)
         )
+        real = inventory_module._normalised
+
+        def normalised(first: Any, anomalies: list[Anomaly]) -> Any:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not _asked(sim, "/nodes/pve1/time"):
+                time.sleep(0.005)
+            order.append("normalised, time zone asked" if _asked(sim, "/nodes/pve1/time")
+                         else "normalised, time zone not asked")  # fmt: skip
+            return real(first, anomalies)
 
         def on_nodes(nodes: list[Node]) -> None:
-            seen.append(([f"{n.name}:{n.status}" for n in nodes],
-                         [r.path for r in sim.stats.records]))  # fmt: skip
+            order.append("on_nodes " + " ".join(f"{n.name}:{n.status}" for n in nodes))
 
+        monkeypatch.setattr(inventory_module, "_normalised", normalised)
         with PveClient(settings) as client:
             inventory = collect_inventory(client, on_nodes=on_nodes)
         asked = [r.path for r in sim.stats.records]
-    assert len(seen) == 1
-    nodes, before = seen[0]
-    assert nodes == ["pve1:online", "pve2:offline"]
-    assert "/nodes" in before and not any(p.startswith("/nodes/") for p in before)
-    assert "/nodes/pve1/time" in asked  # asked after on_nodes
+    assert order == ["on_nodes pve1:online pve2:offline", "normalised, time zone asked"]
+    assert asked.count("/nodes/pve1/time") == 1 and "/nodes/pve2/time" not in asked
     assert [n.name for n in inventory.nodes] == ["pve1", "pve2"]
+    assert inventory.nodes[0].timezone and inventory.nodes[0].timezone_fetched
+
+
+def _asked(sim: Simulator, path: str) -> bool:
+    return any(r.path == path for r in list(sim.stats.records))
 
 
 def test_first_pages_are_asked_once_and_only_for_online_nodes() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -289,20 +290,23 @@ def collect_inventory(
     first = fetch_parallel(client, _first_round(jobs_endpoint), workers)
     _raise_if_blind(first)
     nodes = _nodes(first["nodes"])
-    if on_nodes is not None:
-        on_nodes(nodes)
-    anomalies: list[Anomaly] = [
-        _endpoint_anomaly(k, r.error) for k, r in first.items() if r.error is not None
-    ]
-    storages, jobs, guests = _normalised(first, anomalies)
-    unreadable = _blind_spots(first, nodes, storages, jobs, anomalies)
-    if first["permissions"].error is None:
-        anomalies += privilege_anomalies(first["permissions"].data, jobs)
-    pools = _pools(client, first["pools"], jobs, guests, anomalies)
-    timezones, read_now, defaults = _node_details(
-        client, nodes, jobs, workers, fallback_timezone, known_timezones or {}, anomalies,
-        need_defaults,
-    )  # fmt: skip
+    known = known_timezones or {}
+    with worker_pool(1) as side:
+        zones = _asked(side, client, _zone_requests(nodes, known), workers)
+        if on_nodes is not None:
+            on_nodes(nodes)
+        anomalies: list[Anomaly] = [
+            _endpoint_anomaly(k, r.error) for k, r in first.items() if r.error is not None
+        ]
+        storages, jobs, guests = _normalised(first, anomalies)
+        unreadable = _blind_spots(first, nodes, storages, jobs, anomalies)
+        if first["permissions"].error is None:
+            anomalies += privilege_anomalies(first["permissions"].data, jobs)
+        pools = _pools(client, first["pools"], jobs, guests, anomalies)
+        timezones, read_now, defaults = _node_details(
+            client, nodes, jobs, workers, fallback_timezone, known, anomalies, need_defaults,
+            zones.result(),
+        )  # fmt: skip
     nodes = [Node(n.name, n.status, timezones.get(n.name), n.name in read_now) for n in nodes]
     if need_notes and guests:
         guests = with_notes(client, guests, workers, anomalies, known_notes or {})
@@ -587,6 +591,31 @@ def _known_zone(name: str) -> bool:
     return True
 
 
+def _zone_requests(
+    nodes: list[Node], known_timezones: Mapping[str, str]
+) -> dict[str, tuple[str, dict[str, Any] | None]]:
+    """The time zones to read: those of the online nodes the task cache does not know."""
+    return {
+        f"time:{n.name}": (f"/nodes/{n.name}/time", None)
+        for n in nodes
+        if n.status == "online" and n.name not in known_timezones
+    }
+
+
+def _asked(
+    side: ThreadPoolExecutor,
+    client: PveClient,
+    requests: Mapping[str, tuple[str, dict[str, Any] | None]],
+    workers: int,
+) -> Future[dict[str, Fetched]]:
+    """``fetch_parallel`` of ``requests`` started on ``side`` (done at once when empty)."""
+    if requests:
+        return side.submit(fetch_parallel, client, requests, workers)
+    done: Future[dict[str, Fetched]] = Future()
+    done.set_result({})
+    return done
+
+
 def _node_details(
     client: PveClient,
     nodes: list[Node],
@@ -595,21 +624,22 @@ def _node_details(
     fallback: str | None,
     known_timezones: Mapping[str, str],
     anomalies: list[Anomaly],
-    need_defaults: bool = False,
+    need_defaults: bool,
+    zones: Mapping[str, Fetched],
 ) -> tuple[dict[str, str], set[str], dict[str, str]]:
     """Time zone of each node (and which were read now), and the default vzdump storage
     of each node when a job has none.
 
-    Both are asked in one parallel round; time zones already known (from the task cache)
-    are not asked again.
+    The time zones (``zones``, read as ``_zone_requests`` says) are asked as soon as the
+    first round names the nodes, while the rest of the inventory is normalised: on 32
+    nodes and 10,000 guests they were a round of their own after it, some 0.09 s of
+    each cold run. The defaults depend on the jobs, so they are asked after them.
     """
     online = [n.name for n in nodes if n.status == "online"]
-    requests: dict[str, tuple[str, dict[str, Any] | None]] = {
-        f"time:{n}": (f"/nodes/{n}/time", None) for n in online if n not in known_timezones
-    }
+    fetched = dict(zones)
     if need_defaults or any(j.storage is None and j.dumpdir is None for j in jobs):
-        requests.update({f"defaults:{n}": (f"/nodes/{n}/vzdump/defaults", None) for n in online})
-    fetched = fetch_parallel(client, requests, workers) if requests else {}
+        requests = {f"defaults:{n}": (f"/nodes/{n}/vzdump/defaults", None) for n in online}
+        fetched.update(fetch_parallel(client, requests, workers) if requests else {})
     timezones, read_now = _timezones(nodes, fetched, known_timezones, fallback, anomalies)
     return timezones, read_now, _defaults(online, fetched, anomalies)
 
