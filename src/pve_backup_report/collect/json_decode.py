@@ -38,10 +38,12 @@ UNDECODED: Final = object()
 # orjson parses a whole document into its own tree before it builds the Python objects,
 # about twice the text's size held at once; ``json`` holds one copy of the text (a 9.7 MB
 # content list: +66 MB of peak RSS against +47 MB). With every answer to orjson, a warm
-# run on 10,000 guests peaked at 123 MB, 112-119 MB with this limit (docs/performance.md),
-# so the largest answers (PBS content, ``/cluster/resources``, the task cache) go to
-# ``json``; orjson keeps the many small ones (task lists, task logs, configs).
-FAST_MAX_BYTES: Final = 1 << 20
+# run on 10,000 guests peaked at 117-122 MB, 105-115 MB with a limit of 1 MiB and
+# 104-112 MB with 4 MiB (docs/performance.md), so the largest answers (the PBS content
+# lists and ``/cluster/resources`` of 30,000 guests, a large task cache) go to ``json``;
+# orjson keeps the rest, among them the 3.2 MB ``/cluster/resources`` of 10,000 guests,
+# which a cold run waits for before it asks anything else (21 ms against 37 ms).
+FAST_MAX_BYTES: Final = 4 << 20
 
 
 def decode_fast(data: bytes) -> Any:
