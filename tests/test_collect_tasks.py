@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from builders import (
 from pve_backup_report.analysis.history import TaskInfo
 from pve_backup_report.collect import inventory as inventory_module
 from pve_backup_report.collect.inventory import collect_inventory, normalise_job
+from pve_backup_report.collect.parallel import worker_pool
 from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.collect.task_selection import RunPairing
 from pve_backup_report.collect.tasks import _parse
@@ -307,6 +309,29 @@ def test_inventory_asks_the_time_zones_and_names_the_nodes_before_it_normalises(
     assert asked.count("/nodes/pve1/time") == 1 and "/nodes/pve2/time" not in asked
     assert [n.name for n in inventory.nodes] == ["pve1", "pve2"]
     assert inventory.nodes[0].timezone and inventory.nodes[0].timezone_fetched
+
+
+def test_on_the_runs_threads_the_time_zones_go_before_what_on_nodes_asks() -> None:
+    """On the pool given (the pipeline's, which then reads the first task-list pages),
+    ``collect_inventory`` asks the time zones before it calls ``on_nodes``: the pool's
+    queue is first in, first out, so the zones, needed as soon as the rest is normalised,
+    do not wait behind the pages, needed only after the coverage. With one thread, a
+    task ``on_nodes`` submits runs once every zone is read."""
+    data = scenario(nodes=[sim_node("pve1"), sim_node("pve2"), sim_node("pve3", status="offline")])
+    with Simulator(Scenario.from_dict(data), tls=False) as sim:
+        settings = Settings(
+            hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret)
+        )
+        with PveClient(settings) as client, worker_pool(1) as pool:
+            seen: list[Future[list[str]]] = []
+
+            def on_nodes(nodes: list[Node]) -> None:
+                seen.append(pool.submit(lambda: [r.path for r in list(sim.stats.records)]))
+
+            collect_inventory(client, workers=1, on_nodes=on_nodes, pool=pool)
+            asked_then = seen[0].result()
+    zones = [p for p in asked_then if p.endswith("/time")]
+    assert sorted(zones) == ["/nodes/pve1/time", "/nodes/pve2/time"]
 
 
 def _asked(sim: Simulator, path: str) -> bool:

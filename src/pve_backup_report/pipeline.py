@@ -145,7 +145,7 @@ def _collected(
                     ask_first_pages(client, early, online, options.now, _history_options(settings))
                 )
 
-        inventory = _inventory(settings, client, cache, progress, ask)
+        inventory = _inventory(settings, client, cache, progress, ask, early)
         return _coverage_and_history(settings, options, client, cache, progress, inventory, asked)
 
 
@@ -190,9 +190,13 @@ def _inventory(
     cache: TaskCache | None,
     progress: Progress,
     on_nodes: Callable[[list[Node]], object] | None = None,
+    pool: ThreadPoolExecutor | None = None,
 ) -> Inventory:
     """The inventory (its guests without notes), with the time zones the cache still
-    knows; those read now go back into the cache."""
+    knows; those read now go back into the cache. Read on ``pool``, the threads that
+    then read the first task-list pages (``on_nodes``): started while the first round
+    is awaited, they are idle when the time zones and then the pages are asked, in that
+    order, while the main thread normalises."""
     progress("inventory: nodes, storages, jobs, guests, pools")
     inventory = collect_inventory(
         client,
@@ -201,6 +205,7 @@ def _inventory(
         fallback_timezone=settings.timezone,
         known_timezones=cache.fresh_timezones(int(time.time())) if cache else None,
         on_nodes=on_nodes,
+        pool=pool,
     )
     if cache is not None:
         _remember(cache, inventory)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -218,25 +219,37 @@ def fetch_parallel(
     requests: Mapping[str, tuple[str, dict[str, Any] | None]],
     workers: int,
     keep: Callable[[Any], Any] | None = None,
+    pool: ThreadPoolExecutor | None = None,
 ) -> dict[str, Fetched]:
-    """GET several independent endpoints at once; errors are returned, not raised.
-    ``keep`` takes from each answer, as soon as it arrives, the part to return (the
-    rest is freed: thousands of answers do not all stay in memory). At most
-    ``_AHEAD`` requests per worker are queued at a time: 30,000 guest configs (a
+    """GET several independent endpoints at once (on ``pool`` when given); errors are
+    returned, not raised. ``keep`` takes from each answer, as soon as it arrives, the
+    part to return (the rest is freed: thousands of answers do not all stay in memory).
+    At most ``_AHEAD`` requests per worker are queued at a time: 30,000 guest configs (a
     first report) as 30,000 futures at once held some 30 MB while the history was
     collected beside them."""
 
     def one(key: str) -> Fetched:
-        path, params = requests[key]
-        try:
-            data = client.get(path, params)
-        except ApiError as exc:
-            return Fetched(error=exc)
-        return Fetched(data if keep is None else keep(data))
+        return _fetch(client, *requests[key], keep=keep)
 
     size = max(1, min(workers, len(requests)))
-    with worker_pool(size) as pool:
+    if pool is not None:
         return dict(in_order(pool, one, requests, size * _AHEAD))
+    with worker_pool(size) as own:
+        return dict(in_order(own, one, requests, size * _AHEAD))
+
+
+def _fetch(
+    client: PveClient,
+    path: str,
+    params: dict[str, Any] | None,
+    keep: Callable[[Any], Any] | None = None,
+) -> Fetched:
+    """One endpoint's answer (``keep`` of it) or its error."""
+    try:
+        data = client.get(path, params)
+    except ApiError as exc:
+        return Fetched(error=exc)
+    return Fetched(data if keep is None else keep(data))
 
 
 _AHEAD = 4  # queued requests per worker in fetch_parallel
@@ -278,21 +291,24 @@ def collect_inventory(
     known_notes: Mapping[int, str] | None = None,
     need_defaults: bool = False,
     on_nodes: Callable[[list[Node]], object] | None = None,
+    pool: ThreadPoolExecutor | None = None,
 ) -> Inventory:
     """Read storages, jobs, guests, pools, nodes (with time zones) and node defaults.
 
     ``on_nodes`` is given the nodes as soon as they are known (before the rest is read and
-    normalised), for requests that need only them to start. With ``need_notes``, guest
-    notes come from ``known_notes`` (the cache) where given and from the guests' configs
-    otherwise. The node defaults are read when a job relies on them, or always with
+    normalised), for requests that need only them to start. The requests go to ``pool``
+    (the run's threads; else threads of its own), the time zones first: they are needed
+    once the rest is normalised, what ``on_nodes`` asks for later. With ``need_notes``,
+    guest notes come from ``known_notes`` (the cache) where given and from the guests'
+    configs otherwise. The node defaults are read when a job relies on them, or always with
     ``need_defaults`` (``--dump-inventory`` shows them).
     """
-    first = fetch_parallel(client, _first_round(jobs_endpoint), workers)
-    _raise_if_blind(first)
-    nodes = _nodes(first["nodes"])
-    known = known_timezones or {}
-    with worker_pool(1) as side:
-        zones = _asked(side, client, _zone_requests(nodes, known), workers)
+    with worker_pool(workers) if pool is None else nullcontext(pool) as io:
+        first = fetch_parallel(client, _first_round(jobs_endpoint), workers, pool=io)
+        _raise_if_blind(first)
+        nodes = _nodes(first["nodes"])
+        known = known_timezones or {}
+        zones = {k: io.submit(_fetch, client, *r) for k, r in _zone_requests(nodes, known).items()}
         if on_nodes is not None:
             on_nodes(nodes)
         anomalies: list[Anomaly] = [
@@ -305,7 +321,7 @@ def collect_inventory(
         pools = _pools(client, first["pools"], jobs, guests, anomalies)
         timezones, read_now, defaults = _node_details(
             client, nodes, jobs, workers, fallback_timezone, known, anomalies, need_defaults,
-            zones.result(),
+            {k: f.result() for k, f in zones.items()},
         )  # fmt: skip
     nodes = [Node(n.name, n.status, timezones.get(n.name), n.name in read_now) for n in nodes]
     if need_notes and guests:
@@ -600,20 +616,6 @@ def _zone_requests(
         for n in nodes
         if n.status == "online" and n.name not in known_timezones
     }
-
-
-def _asked(
-    side: ThreadPoolExecutor,
-    client: PveClient,
-    requests: Mapping[str, tuple[str, dict[str, Any] | None]],
-    workers: int,
-) -> Future[dict[str, Fetched]]:
-    """``fetch_parallel`` of ``requests`` started on ``side`` (done at once when empty)."""
-    if requests:
-        return side.submit(fetch_parallel, client, requests, workers)
-    done: Future[dict[str, Fetched]] = Future()
-    done.set_result({})
-    return done
 
 
 def _node_details(
