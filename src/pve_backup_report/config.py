@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from pve_backup_report.analysis.thresholds import resolve_thresholds
 from pve_backup_report.errors import ConfigError
 from pve_backup_report.messages import Msg
@@ -533,6 +531,8 @@ class Settings:
 
 
 def read_yaml_file(path: str) -> dict[str, Any]:
+    import yaml  # here: most runs read no config file (``cli``, the module checks)
+
     try:
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
