@@ -491,8 +491,14 @@ def _zone(tz: str) -> ZoneInfo:
         raise ScheduleError(f"unknown time zone '{tz}'") from err
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _offset(zone: ZoneInfo, t: int) -> tuple[int, bool]:
-    """UTC offset in seconds and the DST flag at instant ``t`` (like ``localtime_r``)."""
+    """UTC offset in seconds and the DST flag at instant ``t`` (like ``localtime_r``).
+
+    Kept per zone and instant: a warm check of 10,000 guests asked 9,601 times for 1,775
+    instants (each ``_mktime`` probe is loaded again by ``_Tm._load``, and the jobs'
+    schedules meet at the same minutes), about 2.5 microseconds each through
+    ``datetime.astimezone``."""
     if t > _T_MAX:
         t -= ((t - _T_MAX) // _CYCLE + 1) * _CYCLE
     elif t < _T_MIN:
