@@ -163,3 +163,30 @@ print(read_yaml_file(sys.argv[1]), "yaml" in sys.modules)
         [sys.executable, "-c", code, str(config)], capture_output=True, text=True, check=True
     )
     assert out.stdout.splitlines() == ["[]", "{'host': 'pve.example'} True"]
+
+
+@pytest.mark.parametrize(("module", "flag", "text"), [
+    ("yaml", "--config", "host: pve.example\n"),
+    ("dotenv", "--env-file", "PVE_HOST=pve.example\n"),
+])  # fmt: skip
+def test_a_broken_yaml_or_dotenv_is_named_when_its_file_is_read(
+    tmp_path: Path, module: str, flag: str, text: str
+) -> None:
+    """The command line only looks for PyYAML and python-dotenv; one that is there but
+    cannot be imported (here a package of that name ahead on the path that raises
+    ImportError, as a broken installation does) is named in the same one line, UNKNOWN,
+    when its file is read, not an internal error (found by review)."""
+    shadow = tmp_path / "shadow"
+    (shadow / module).mkdir(parents=True)
+    (shadow / module / "__init__.py").write_text("raise ImportError('broken')\n")
+    given = tmp_path / "settings"
+    given.write_text(text, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadow), *sys.path])}
+    out = subprocess.run(
+        [sys.executable, "-m", "pve_backup_report", flag, str(given), "--check-api"],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert out.stderr == ""
+    assert out.stdout.startswith(f"PVE_BACKUP UNKNOWN - missing Python module {module}: install")
+    assert out.stdout.count("\n") == 1

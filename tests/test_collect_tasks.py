@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import Future
 from dataclasses import replace
@@ -325,13 +326,46 @@ def test_on_the_runs_threads_the_time_zones_go_before_what_on_nodes_asks() -> No
         with PveClient(settings) as client, worker_pool(1) as pool:
             seen: list[Future[list[str]]] = []
 
-            def on_nodes(nodes: list[Node]) -> None:
-                seen.append(pool.submit(lambda: [r.path for r in list(sim.stats.records)]))
+            def on_nodes(nodes: list[Node]) -> None:  # the client's count of answers read
+                seen.append(pool.submit(lambda: client.stats.per_path["/nodes/{node}/time"]))
 
             collect_inventory(client, workers=1, on_nodes=on_nodes, pool=pool)
-            asked_then = seen[0].result()
-    zones = [p for p in asked_then if p.endswith("/time")]
-    assert sorted(zones) == ["/nodes/pve1/time", "/nodes/pve2/time"]
+            zones_read_then = seen[0].result()
+    assert zones_read_then == 2  # pve1 and pve2 (pve3 is offline)
+
+
+def test_the_pipeline_reads_the_time_zones_before_the_first_task_pages_on_its_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pipeline gives ``collect_inventory`` the threads it then asks the first
+    task-list pages on (``pipeline._inventory``): with one thread, the first round, every
+    time zone and then the pages are read by that one thread, in that order. On threads
+    of their own the zones and the pages would come from two threads."""
+    asked: list[tuple[str, int]] = []
+    get, get_page = PveClient.get, PveClient.get_page
+
+    def recording(real: Any) -> Any:
+        def call(self: PveClient, path: str, *args: Any, **kw: Any) -> Any:
+            asked.append((path, threading.get_ident()))
+            return real(self, path, *args, **kw)
+
+        return call
+
+    monkeypatch.setattr(PveClient, "get", recording(get))
+    monkeypatch.setattr(PveClient, "get_page", recording(get_page))
+    tasks = [_task([100, 101], NOW - d * DAY) for d in range(1, 4)]
+    base = scenario(
+        now=NOW, nodes=[sim_node(f"pve{i}") for i in range(1, 5)],
+        guests=[sim_guest(100), sim_guest(101)],
+        jobs=[vzdump_job("daily", schedule="21:00", vmid="100,101")], tasks=tasks,
+    )  # fmt: skip
+    with Simulator(Scenario.from_dict(base), tls=False) as sim:
+        _assess(sim, max_workers=1)
+    early = [(p, t) for p, t in asked if "/" not in p[1:] or p.endswith(("/time", "/tasks"))]
+    kinds = [p.rsplit("/", 1)[-1] for p, _t in early]
+    first_pages = kinds.index("tasks")
+    assert kinds[first_pages - 4 : first_pages] == ["time"] * 4, kinds
+    assert len({t for _p, t in early[: first_pages + 4]}) == 1  # one thread, the pipeline's
 
 
 def _asked(sim: Simulator, path: str) -> bool:

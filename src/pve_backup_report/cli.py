@@ -16,20 +16,20 @@ from typing import Any, NoReturn
 EXIT_UNKNOWN = 3
 UNKNOWN = "PVE_BACKUP UNKNOWN - "  # every UNKNOWN line starts like the check's own
 
+from pve_backup_report.errors import missing_module_message
+
 try:  # third-party imports: a missing module is UNKNOWN, not WARNING (exit 1)
     import nagiosplugin  # noqa: F401
     import urllib3  # noqa: F401
 
-    # imported where a config or env file is read: looked for here, not imported (PyYAML
-    # and python-dotenv took 10 ms of every run's start, most runs read neither file)
+    # PyYAML and python-dotenv are imported where a config or env file is read (about
+    # 6 ms of every run's start, mostly PyYAML's, when imported here): only looked for
+    # here; one that is there but broken is named when it is imported (MissingModuleError)
     for _module in ("yaml", "dotenv"):
         if importlib.util.find_spec(_module) is None:
             raise ModuleNotFoundError(f"No module named {_module!r}", name=_module)
 except ImportError as _exc:  # pragma: no cover - depends on the installation
-    print(
-        f"{UNKNOWN}missing Python module {_exc.name}: install check_pve_backup with its "
-        f"dependencies (pip install <wheel or checkout>) for {sys.executable}"
-    )
+    print(f"{UNKNOWN}{missing_module_message(_exc.name or 'unknown')}")
     sys.exit(EXIT_UNKNOWN)
 
 from pve_backup_report import __version__

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pve_backup_report.analysis.thresholds import resolve_thresholds
-from pve_backup_report.errors import ConfigError
+from pve_backup_report.errors import ConfigError, MissingModuleError
 from pve_backup_report.messages import Msg
 
 DEFAULT_PORT = 8006
@@ -531,8 +531,10 @@ class Settings:
 
 
 def read_yaml_file(path: str) -> dict[str, Any]:
-    import yaml  # here: most runs read no config file (``cli``, the module checks)
-
+    try:  # imported here: a run without a config file does without (``cli``)
+        import yaml
+    except ImportError:
+        raise MissingModuleError("yaml") from None
     try:
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
@@ -573,8 +575,10 @@ def _select_profile(data: dict[str, Any], cluster: str | None, path: str) -> dic
 
 
 def read_env_file(path: str) -> dict[str, str]:
-    from dotenv import dotenv_values
-
+    try:  # imported here: a run without an env file does without (``cli``)
+        from dotenv import dotenv_values
+    except ImportError:
+        raise MissingModuleError("dotenv") from None
     try:
         with open(path, encoding="utf-8") as fh:
             values = dotenv_values(stream=fh)

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import sys
+
 
 class PveBackupError(Exception):
     """Base class of the errors this plugin reports as one clear line."""
+
+
+class MissingModuleError(PveBackupError):
+    """A Python module the check needs is not installed (or not importable)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(missing_module_message(name))
+
+
+def missing_module_message(name: str) -> str:
+    """The one line that names a missing dependency and how to install it."""
+    return (
+        f"missing Python module {name}: install check_pve_backup with its dependencies "
+        f"(pip install <wheel or checkout>) for {sys.executable}"
+    )
 
 
 class ConfigError(PveBackupError):

@@ -193,10 +193,11 @@ def _inventory(
     pool: ThreadPoolExecutor | None = None,
 ) -> Inventory:
     """The inventory (its guests without notes), with the time zones the cache still
-    knows; those read now go back into the cache. Read on ``pool``, the threads that
-    then read the first task-list pages (``on_nodes``): started while the first round
-    is awaited, they are idle when the time zones and then the pages are asked, in that
-    order, while the main thread normalises."""
+    knows; those read now go back into the cache. Its first round and time zones are read
+    on ``pool``, the threads that then read the first task-list pages (``on_nodes``), in
+    that order while the main thread normalises: the threads the first round started
+    (up to nine) are idle by then, and the main thread starts the rest as it submits the
+    zones, rather than a side thread while the main thread is busy."""
     progress("inventory: nodes, storages, jobs, guests, pools")
     inventory = collect_inventory(
         client,

@@ -304,9 +304,10 @@ def collect_inventory(
     """Read storages, jobs, guests, pools, nodes (with time zones) and node defaults.
 
     ``on_nodes`` is given the nodes as soon as they are known (before the rest is read and
-    normalised), for requests that need only them to start. The requests go to ``pool``
-    (the run's threads; else threads of its own), the time zones first: they are needed
-    once the rest is normalised, what ``on_nodes`` asks for later. With ``need_notes``,
+    normalised), for requests that need only them to start. The first round and the time
+    zones go to ``pool`` (the run's threads; else threads of their own), the zones before
+    ``on_nodes`` is called: they are needed once the rest is normalised, what it asks for
+    later (the node defaults, pools and notes keep threads of their own). With ``need_notes``,
     guest notes come from ``known_notes`` (the cache) where given and from the guests'
     configs otherwise. The node defaults are read when a job relies on them, or always with
     ``need_defaults`` (``--dump-inventory`` shows them).
