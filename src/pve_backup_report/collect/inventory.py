@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
@@ -303,23 +303,15 @@ def collect_inventory(
 ) -> Inventory:
     """Read storages, jobs, guests, pools, nodes (with time zones) and node defaults.
 
-    ``on_nodes`` is given the nodes as soon as they are known (before the rest is read and
-    normalised), for requests that need only them to start. The first round and the time
-    zones go to ``pool`` (the run's threads; else threads of their own), the zones before
-    ``on_nodes`` is called: they are needed once the rest is normalised, what it asks for
-    later (the node defaults, pools and notes keep threads of their own). With ``need_notes``,
-    guest notes come from ``known_notes`` (the cache) where given and from the guests'
-    configs otherwise. The node defaults are read when a job relies on them, or always with
-    ``need_defaults`` (``--dump-inventory`` shows them).
+    ``on_nodes`` is given the nodes as soon as they are known, for requests that need only
+    them to start (``_first_and_zones``: on ``pool``, after the time zones). With
+    ``need_notes``, guest notes come from ``known_notes`` (the cache) where given and from
+    the guests' configs otherwise. The node defaults are read when a job relies on them,
+    or always with ``need_defaults`` (``--dump-inventory`` shows them).
     """
+    known = known_timezones or {}
     with worker_pool(workers) if pool is None else nullcontext(pool) as io:
-        first = fetch_parallel(client, _first_round(jobs_endpoint), workers, pool=io)
-        _raise_if_blind(first)
-        nodes = _nodes(first["nodes"])
-        known = known_timezones or {}
-        zones = {k: io.submit(_fetch, client, *r) for k, r in _zone_requests(nodes, known).items()}
-        if on_nodes is not None:
-            on_nodes(nodes)
+        first, nodes, zones = _first_and_zones(client, jobs_endpoint, workers, io, known, on_nodes)
         anomalies: list[Anomaly] = [
             _endpoint_anomaly(k, r.error) for k, r in first.items() if r.error is not None
         ]
@@ -356,6 +348,29 @@ def collect_inventory(
         storage_audit=storage_audit,
         backup_visibility=_backup_visibility(first["permissions"], storages, guests),
     )
+
+
+def _first_and_zones(
+    client: PveClient,
+    jobs_endpoint: str,
+    workers: int,
+    io: ThreadPoolExecutor,
+    known_timezones: Mapping[str, str],
+    on_nodes: Callable[[list[Node]], object] | None,
+) -> tuple[dict[str, Fetched], list[Node], dict[str, Future[Fetched]]]:
+    """The first round's answers and the nodes they name; the nodes' time zones asked on
+    ``io`` (the run's threads; else threads of the inventory's own), then ``on_nodes``
+    called, before the rest is normalised. The zones are needed once it is, what
+    ``on_nodes`` asks for later: the pool's queue is first in, first out. The node
+    defaults, pools and notes keep threads of their own."""
+    first = fetch_parallel(client, _first_round(jobs_endpoint), workers, pool=io)
+    _raise_if_blind(first)
+    nodes = _nodes(first["nodes"])
+    requests = _zone_requests(nodes, known_timezones)
+    zones = {key: io.submit(_fetch, client, *request) for key, request in requests.items()}
+    if on_nodes is not None:
+        on_nodes(nodes)
+    return first, nodes, zones
 
 
 def _backup_visibility(
