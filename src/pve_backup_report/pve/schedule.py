@@ -497,8 +497,8 @@ def _offset(zone: ZoneInfo, t: int) -> tuple[int, bool]:
 
     Kept per zone and instant: a warm check of 10,000 guests asked 9,601 times for 1,775
     instants (each ``_mktime`` probe is loaded again by ``_Tm._load``, and the jobs'
-    schedules meet at the same minutes), about 2.5 microseconds each through
-    ``datetime.astimezone``."""
+    schedules meet at the same minutes), 1.2 microseconds each through
+    ``datetime.astimezone``, 0.09 once kept: about 9 ms less a warm check."""
     if t > _T_MAX:
         t -= ((t - _T_MAX) // _CYCLE + 1) * _CYCLE
     elif t < _T_MIN:
