@@ -2,7 +2,7 @@
 """Benchmark check_pve_backup against generated clusters (see docs/performance.md).
 
     python bench/run.py [--sizes S,M,L] [--days 14] [--latency-ms 20] [--json]
-                        [--repeat N] [--plugin-src DIR] [--baseline DIR]
+                        [--repeat N] [--plugin-src DIR] [--baseline DIR] [--public-store]
 
 For each size: generate the cluster (``simulator.generate``), serve it over HTTPS from a
 separate simulator process (its CPU is not the check's) with the given latency per request,
@@ -44,6 +44,10 @@ the same code on both sides the wall times of one run came out at 0.98 to 1.02 o
 other on L; two separate runs, one per version, had put a warm check whose code had not
 changed at 0.81 to 0.96 of the baseline's CPU. The rows say which version ran
 (``plugin``: ``this`` or ``baseline``) and the table gives this / baseline.
+
+``--public-store`` has every check verify TLS against certifi's bundle with the
+simulator's CA added, as a check without ``PVE_CA_BUNDLE`` verifies against a public
+store, instead of against the simulator's CA alone.
 
 A size is ``S``, ``M``, ``L`` or ``nodes=N,guests=N,jobs=N[,days=N][,seed=N]``.
 """
@@ -286,6 +290,17 @@ def serve(spec: GenerateSpec, latency_ms: int, tls: bool, workdir: Path) -> Iter
         proc.wait(timeout=20)
 
 
+def public_ca_store(ca: str, root: Path) -> str:
+    """A CA file of certifi's bundle and the simulator's CA: what a check verifying
+    against a public store (the default without ``PVE_CA_BUNDLE``: certifi's, or the
+    system's) loads, its own CA added as a site adds an internal one."""
+    import certifi
+
+    store = root / "public-store.pem"
+    store.write_text(Path(certifi.where()).read_text() + Path(ca).read_text())
+    return str(store)
+
+
 def simulator_stats(served: Served) -> dict[str, Any]:
     context = ssl.create_default_context(cafile=served.ca) if served.ca else None
     with urllib.request.urlopen(served.url + "/_simulator/stats", context=context) as resp:
@@ -432,6 +447,7 @@ def bench_size(
     workers: int = MAX_WORKERS,
     baseline: Path | None = None,
     first_turn: int = 0,
+    public_store: bool = False,
 ) -> list[Row]:
     """The size's rows: this source tree's (``plugin_src``, else this checkout's), and
     with ``baseline`` that tree's too, run in turn against the same simulator
@@ -445,6 +461,8 @@ def bench_size(
     root = Path(tempfile.mkdtemp(prefix="pve-bench-"))
     try:
         with serve(spec, latency_ms, tls, root) as served:
+            if public_store and served.ca:
+                served.ca = public_ca_store(served.ca, root)
             trees = [("this", plugin_src)]
             if baseline is not None:  # both started alike (see the module docstring)
                 trees = [("this", plugin_src or SRC), ("baseline", baseline)]
@@ -674,6 +692,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=MAX_WORKERS,
         help=f"the check's --max-workers, also used for the latency floor (default {MAX_WORKERS})",
     )
+    parser.add_argument(
+        "--public-store",
+        action="store_true",
+        help="verify TLS against certifi's bundle with the simulator's CA added (a check "
+        "without PVE_CA_BUNDLE verifies against such a store) instead of that CA alone",
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
     args = parser.parse_args(argv)
@@ -690,6 +714,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max(1, args.max_workers),
             args.baseline.resolve() if args.baseline else None,
             i,  # the sizes alternate which version goes first (the first report's)
+            args.public_store,
         )
     if args.json:
         print(json.dumps([r.as_json() for r in rows], indent=1))

@@ -170,3 +170,19 @@ def test_schedule_selection_gives_the_same_results_with_fewer_logs(
         by_schedule, schedule_logs = _histories(sim, scenario.now, collect_history)
     assert by_schedule == newest
     assert schedule_logs < newest_logs
+
+
+def test_public_store_verifies_the_simulator(tmp_path: Path) -> None:
+    """``--public-store``: certifi's bundle with the simulator's CA added; a check given
+    it verifies the simulator, loading the whole store (``http.shared_tls``)."""
+    bench = _bench_module()
+    scenario = Scenario.from_dict(generate_scenario(nodes=1, guests=2, jobs=1, days=1))
+    with Simulator(scenario, tls=True) as sim:
+        assert sim.ca_path is not None
+        store = bench.public_ca_store(str(sim.ca_path), tmp_path)
+        settings = Settings(hosts=(sim.url,), token_id=sim.token_id,
+                            token_secret=Secret(sim.token_secret), ca_bundle=store)  # fmt: skip
+        with PveClient(settings) as client:
+            assert client.get("/version")["version"]
+            context = client._transport._pool.connection_pool_kw["ssl_context"]
+            assert context.cert_store_stats()["x509_ca"] > 100

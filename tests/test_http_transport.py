@@ -9,8 +9,10 @@ server that redirects, and the simulator).
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any, ClassVar
 
 import pytest
 import requests
+import trustme
 from hypothesis import given
 from hypothesis import strategies as st
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers
@@ -244,3 +247,55 @@ def test_tls_options_as_the_session_set_them(tmp_path: Path) -> None:
         "cert_reqs": "CERT_NONE",
         "assert_fingerprint": "ab" * 32,
     }
+
+
+def test_one_tls_context_for_every_connection() -> None:
+    """One TLS context, its CA store loaded once, for every connection (``shared_tls``).
+    Given CA files and no ``ssl_context``, urllib3 makes a context per connection and
+    loads the store into it: urllib3 2 ``connection.py``
+    ``_ssl_wrap_socket_and_match_hostname`` (``create_urllib3_context``) and
+    ``util/ssl_.py`` ``ssl_wrap_socket`` (``load_verify_locations``); urllib3 1.26
+    ``HTTPSConnection.connect``. Over HTTPS, the connections opened at once share it."""
+    with Simulator(scenario(), tls=True, latency_ms=50) as sim:
+        settings = Settings(
+            hosts=(sim.url,), token_id=TOKEN, token_secret=Secret(CANARY),
+            ca_bundle=str(sim.ca_path), max_workers=4,
+        )  # fmt: skip
+        with PveClient(settings) as client, ThreadPoolExecutor(4) as pool:
+            assert all(v["version"] for v in pool.map(lambda _: client.get("/version"), range(8)))
+            manager = client._transport._pool
+            shared = manager.connection_pool_kw["ssl_context"]
+            assert "ca_certs" not in manager.connection_pool_kw
+            conns = [c for p in manager.pools._container.values() for c in p.pool.queue if c]
+            opened = [c.sock for c in conns if c.sock is not None]
+            assert len(opened) >= 2  # four requests were in flight at once
+            assert all(sock.context is shared for sock in opened)
+            assert shared.cert_store_stats()["x509_ca"] == 1  # the simulator's CA alone
+
+
+def test_shared_tls_keeps_each_mode(tmp_path: Path) -> None:
+    """Verified against a file or a directory (its store loaded once), not verified,
+    pinned: the context does what urllib3's own per-connection context did, and urllib3
+    still gets ``cert_reqs`` and the fingerprint. A CA file it cannot load leaves the
+    options as they were: the connection fails with its own error, as before
+    (``test_pve_client.test_a_ca_bundle_without_a_certificate_is_one_line``)."""
+    bundle = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(bundle))
+    verified = http.shared_tls(http.tls_pool_options(True, str(bundle), None))
+    assert verified.keys() == {"cert_reqs", "ssl_context"}
+    assert verified["ssl_context"].verify_mode == ssl.CERT_REQUIRED
+    assert verified["ssl_context"].cert_store_stats()["x509_ca"] == 1
+    by_dir = http.shared_tls(http.tls_pool_options(True, str(tmp_path), None))
+    assert by_dir.keys() == {"cert_reqs", "ssl_context"}
+    default = http.shared_tls(http.tls_pool_options(True, None, None))
+    assert default["ssl_context"].cert_store_stats()["x509_ca"] > 10  # certifi's bundle
+    pinned = http.shared_tls(http.tls_pool_options(True, None, "ab" * 32))
+    assert pinned["assert_fingerprint"] == "ab" * 32
+    assert pinned["ssl_context"].verify_mode == ssl.CERT_NONE
+    off = http.shared_tls(http.tls_pool_options(False, None, None))
+    assert off["ssl_context"].verify_mode == ssl.CERT_NONE
+    assert not off["ssl_context"].check_hostname
+    broken = tmp_path / "broken.pem"
+    broken.write_text("-----BEGIN CERTIFICATE-----\nTUlJQmFk\n-----END CERTIFICATE-----\n")
+    options = http.tls_pool_options(True, str(broken), None)
+    assert http.shared_tls(options) == options

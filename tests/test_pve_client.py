@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,6 +119,19 @@ def test_verification_disabled_is_visible() -> None:
         with client_for(sim, ca_bundle=None, verify_tls=False) as client:
             assert client.get("/version")
             assert client.tls_mode == "not verified"
+
+
+def test_a_ca_bundle_without_a_certificate_is_one_line(tmp_path: Path) -> None:
+    """A CA file with a PEM marker and no certificate: the shared TLS context cannot be
+    made (``http.shared_tls``), and the connection fails as it did, in one line naming
+    the file."""
+    broken = tmp_path / "broken.pem"
+    broken.write_text("-----BEGIN CERTIFICATE-----\nTUlJQmFk\n-----END CERTIFICATE-----\n")
+    with Simulator(scenario(), tls=True) as sim:
+        with client_for(sim, ca_bundle=str(broken)) as client, pytest.raises(ApiTlsError) as err:
+            client.get("/version")
+    assert str(err.value) == f"/version: CA bundle {broken} () holds no PEM certificate"
+    assert_no_canary(err.value)
 
 
 def test_dead_host_falls_over_to_the_next() -> None:

@@ -51,6 +51,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util import make_headers, parse_url
 from urllib3.util.retry import RequestHistory, Retry
+from urllib3.util.ssl_ import create_urllib3_context
 
 from pve_backup_report.collect import http_wire
 from pve_backup_report.collect.json_decode import UNDECODED, decode_fast, standard_loads
@@ -136,13 +137,42 @@ def _certifi_bundle() -> str | None:
     return str(certifi.where())
 
 
+def shared_tls(tls: Mapping[str, Any]) -> dict[str, Any]:
+    """The pool options ``tls`` (:func:`tls_pool_options`) with one TLS context, its CA
+    store loaded once, for every connection; ``tls`` itself when that context cannot be
+    made (an unreadable CA file), so that the connection fails as before, with its error.
+
+    Given CA files and no context, urllib3 makes a context for each connection it opens
+    and loads the CA store into it (``_ssl_wrap_socket_and_match_hostname``,
+    ``ssl_wrap_socket``): certifi's bundle, the default, took 19 ms of CPU each time, and
+    a run opens up to ``--max-workers`` connections per host (docs/performance.md).
+    requests (2.32 on) shares one context loaded once for the same reason. urllib3
+    still sets the context's ``verify_mode`` from ``cert_reqs`` (kept in the options)
+    and checks the host name or the pinned fingerprint on each connection, as before.
+    """
+    reqs = ssl.CERT_NONE if tls.get("cert_reqs") == "CERT_NONE" else ssl.CERT_REQUIRED
+    try:
+        context = create_urllib3_context(cert_reqs=reqs)
+        if reqs == ssl.CERT_REQUIRED:
+            cafile, capath = tls.get("ca_certs"), tls.get("ca_cert_dir")
+            if cafile or capath:
+                context.load_verify_locations(cafile, capath)
+            else:  # no certifi: the system store, as urllib3 loads it then
+                context.load_default_certs()
+    except (ssl.SSLError, OSError, ValueError):
+        return dict(tls)
+    kept = {k: v for k, v in tls.items() if k not in ("ca_certs", "ca_cert_dir")}
+    return {**kept, "ssl_context": context}
+
+
 class Transport:
     """GETs through one urllib3 pool manager (thread-safe); every error a TransportError."""
 
     def __init__(
         self, *, pool_size: int, retry: Retry, timeout: float, tls: Mapping[str, Any]
     ) -> None:
-        self._pool = urllib3.PoolManager(num_pools=4, maxsize=pool_size, block=False, **tls)
+        options = shared_tls(tls)
+        self._pool = urllib3.PoolManager(num_pools=4, maxsize=pool_size, block=False, **options)
         # the pool of each origin ``_get_reused`` last sent on: looking it up in the
         # manager (``connection_from_url`` parses the URL and builds its key) took a
         # tenth of the CPU of a request on an open connection. Weak: a pool the manager
