@@ -249,13 +249,24 @@ def test_tls_options_as_the_session_set_them(tmp_path: Path) -> None:
     }
 
 
-def test_one_tls_context_for_every_connection() -> None:
+def test_one_tls_context_for_every_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     """One TLS context, its CA store loaded once, for every connection (``shared_tls``).
     Given CA files and no ``ssl_context``, urllib3 makes a context per connection and
     loads the store into it: urllib3 2 ``connection.py``
     ``_ssl_wrap_socket_and_match_hostname`` (``create_urllib3_context``) and
     ``util/ssl_.py`` ``ssl_wrap_socket`` (``load_verify_locations``); urllib3 1.26
-    ``HTTPSConnection.connect``. Over HTTPS, the connections opened at once share it."""
+    ``HTTPSConnection.connect``. Over HTTPS, the connections opened at once share it,
+    and its ALPN list, which ``ssl_wrap_socket`` sets on every connection, is set in
+    OpenSSL once, before them: set again while another thread's ``SSL_new`` copies it,
+    it is freed under that copy (python/cpython#141012)."""
+    alpn_sets: list[object] = []
+    base_set = ssl.SSLContext.set_alpn_protocols
+
+    def counted(context: ssl.SSLContext, protocols: Any) -> None:
+        alpn_sets.append(context)
+        base_set(context, protocols)
+
+    monkeypatch.setattr(ssl.SSLContext, "set_alpn_protocols", counted)
     with Simulator(scenario(), tls=True, latency_ms=50) as sim:
         settings = Settings(
             hosts=(sim.url,), token_id=TOKEN, token_secret=Secret(CANARY),
@@ -271,6 +282,8 @@ def test_one_tls_context_for_every_connection() -> None:
             assert len(opened) >= 2  # four requests were in flight at once
             assert all(sock.context is shared for sock in opened)
             assert shared.cert_store_stats()["x509_ca"] == 1  # the simulator's CA alone
+    assert isinstance(shared, ssl.SSLContext)
+    assert alpn_sets == [shared]  # once, by shared_tls
 
 
 def test_shared_tls_keeps_each_mode(tmp_path: Path) -> None:
@@ -295,6 +308,7 @@ def test_shared_tls_keeps_each_mode(tmp_path: Path) -> None:
     off = http.shared_tls(http.tls_pool_options(False, None, None))
     assert off["ssl_context"].verify_mode == ssl.CERT_NONE
     assert not off["ssl_context"].check_hostname
+    assert http.shared_tls({"cert_reqs": ssl.CERT_NONE})["ssl_context"].verify_mode == 0
     broken = tmp_path / "broken.pem"
     broken.write_text("-----BEGIN CERTIFICATE-----\nTUlJQmFk\n-----END CERTIFICATE-----\n")
     options = http.tls_pool_options(True, str(broken), None)

@@ -29,7 +29,7 @@ import os
 import re
 import ssl
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, cast
@@ -51,7 +51,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util import make_headers, parse_url
 from urllib3.util.retry import RequestHistory, Retry
-from urllib3.util.ssl_ import create_urllib3_context
+from urllib3.util.ssl_ import ALPN_PROTOCOLS, create_urllib3_context, resolve_cert_reqs
 
 from pve_backup_report.collect import http_wire
 from pve_backup_report.collect.json_decode import UNDECODED, decode_fast, standard_loads
@@ -137,6 +137,24 @@ def _certifi_bundle() -> str | None:
     return str(certifi.where())
 
 
+class _SharedContext(ssl.SSLContext):
+    """A TLS context shared by the run's threads. urllib3 sets its ALPN list again on
+    every connection it opens (``util/ssl_.py`` ``ssl_wrap_socket``): OpenSSL frees and
+    replaces the context's copy while another thread's ``SSL_new``, which CPython runs
+    without the GIL, may be copying it (python/cpython#141012, a use-after-free: one
+    ClientHello in about 100,000 went out with freed bytes for its ALPN extension in a
+    review's stress test). The list is set once, before any thread uses the context
+    (``shared_tls``); the same list again changes nothing."""
+
+    _alpn: tuple[str, ...] | None = None
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        protocols = tuple(alpn_protocols)
+        if protocols != self._alpn:
+            super().set_alpn_protocols(protocols)
+            self._alpn = protocols
+
+
 def shared_tls(tls: Mapping[str, Any]) -> dict[str, Any]:
     """The pool options ``tls`` (:func:`tls_pool_options`) with one TLS context, its CA
     store loaded once, for every connection; ``tls`` itself when that context cannot be
@@ -146,11 +164,12 @@ def shared_tls(tls: Mapping[str, Any]) -> dict[str, Any]:
     and loads the CA store into it (``_ssl_wrap_socket_and_match_hostname``,
     ``ssl_wrap_socket``): certifi's bundle, the default, took 19 ms of CPU each time, and
     a run opens up to ``--max-workers`` connections per host (docs/performance.md).
-    requests (2.32 on) shares one context loaded once for the same reason. urllib3
-    still sets the context's ``verify_mode`` from ``cert_reqs`` (kept in the options)
-    and checks the host name or the pinned fingerprint on each connection, as before.
+    requests (2.32 on) shares one context loaded once for the same reason. The context
+    is urllib3's own (``create_urllib3_context``); urllib3 still sets its ``verify_mode``
+    from ``cert_reqs`` (kept in the options, the value it already has) and checks the
+    host name or the pinned fingerprint on each connection, as before.
     """
-    reqs = ssl.CERT_NONE if tls.get("cert_reqs") == "CERT_NONE" else ssl.CERT_REQUIRED
+    reqs = resolve_cert_reqs(tls.get("cert_reqs"))
     try:
         context = create_urllib3_context(cert_reqs=reqs)
         if reqs == ssl.CERT_REQUIRED:
@@ -161,6 +180,9 @@ def shared_tls(tls: Mapping[str, Any]) -> dict[str, Any]:
                 context.load_default_certs()
     except (ssl.SSLError, OSError, ValueError):
         return dict(tls)
+    if type(context) is ssl.SSLContext:  # not pyOpenSSL's (urllib3.contrib.pyopenssl)
+        context.__class__ = _SharedContext  # the same object, its ALPN list set once
+    context.set_alpn_protocols(ALPN_PROTOCOLS)  # before any thread uses it
     kept = {k: v for k, v in tls.items() if k not in ("ca_certs", "ca_cert_dir")}
     return {**kept, "ssl_context": context}
 
