@@ -31,7 +31,13 @@ from pve_backup_report.collect.pve_client import PveClient
 from pve_backup_report.config import Secret, Settings
 from pve_backup_report.errors import ApiConnectionError, ApiHttpError
 from pve_sim import Simulator
-from test_pve_client import CANARY, TOKEN, assert_no_canary, scenario
+from test_pve_client import (
+    CANARY,
+    PEM_WITHOUT_CERTIFICATE,
+    TOKEN,
+    assert_no_canary,
+    scenario,
+)
 
 BASE = "https://pve1.example.org:8006/api2/json"
 
@@ -310,6 +316,6 @@ def test_shared_tls_keeps_each_mode(tmp_path: Path) -> None:
     assert not off["ssl_context"].check_hostname
     assert http.shared_tls({"cert_reqs": ssl.CERT_NONE})["ssl_context"].verify_mode == 0
     broken = tmp_path / "broken.pem"
-    broken.write_text("-----BEGIN CERTIFICATE-----\nTUlJQmFk\n-----END CERTIFICATE-----\n")
+    broken.write_text(PEM_WITHOUT_CERTIFICATE)
     options = http.tls_pool_options(True, str(broken), None)
     assert http.shared_tls(options) == options

@@ -121,12 +121,16 @@ def test_verification_disabled_is_visible() -> None:
             assert client.tls_mode == "not verified"
 
 
+# a PEM marker and no certificate in it: OpenSSL loads nothing from such a CA file
+PEM_WITHOUT_CERTIFICATE = "-----BEGIN CERTIFICATE-----\nTUlJQmFk\n-----END CERTIFICATE-----\n"
+
+
 def test_a_ca_bundle_without_a_certificate_is_one_line(tmp_path: Path) -> None:
     """A CA file with a PEM marker and no certificate: the shared TLS context cannot be
     made (``http.shared_tls``), and the connection fails as it did, in one line naming
     the file."""
     broken = tmp_path / "broken.pem"
-    broken.write_text("-----BEGIN CERTIFICATE-----\nTUlJQmFk\n-----END CERTIFICATE-----\n")
+    broken.write_text(PEM_WITHOUT_CERTIFICATE)
     with Simulator(scenario(), tls=True) as sim:
         with client_for(sim, ca_bundle=str(broken)) as client, pytest.raises(ApiTlsError) as err:
             client.get("/version")
