@@ -3,6 +3,7 @@
 
     python bench/run.py [--sizes S,M,L] [--days 14] [--latency-ms 20] [--json]
                         [--repeat N] [--plugin-src DIR] [--baseline DIR] [--public-store]
+                        [--least]
 
 For each size: generate the cluster (``simulator.generate``), serve it over HTTPS from a
 separate simulator process (its CPU is not the check's) with the given latency per request,
@@ -49,6 +50,12 @@ changed at 0.81 to 0.96 of the baseline's CPU. The rows say which version ran
 simulator's CA added, as a check without ``PVE_CA_BUNDLE`` verifies against a public
 store, instead of against the simulator's CA alone.
 
+``--least`` replays the GETs of one cold and one warm run of this tree with
+``bench/least.py`` (rows labelled ``least``): every answer asked at once, decoded and
+kept in the least form the check needs, no analysis. Its CPU is a floor for any check
+making those requests in this interpreter; the table gives least / this and least /
+baseline CPU, measured in the same run.
+
 A size is ``S``, ``M``, ``L`` or ``nodes=N,guests=N,jobs=N[,days=N][,seed=N]``.
 """
 
@@ -67,11 +74,12 @@ import tempfile
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 SRC = Path(__file__).resolve().parent.parent / "src"
+LEAST = Path(__file__).resolve().parent / "least.py"
 if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
@@ -301,9 +309,11 @@ def public_ca_store(ca: str, root: Path) -> str:
     return str(store)
 
 
-def simulator_stats(served: Served) -> dict[str, Any]:
+def simulator_stats(served: Served, records: int = 0) -> dict[str, Any]:
+    """The simulator's statistics, with its last ``records`` requests when asked."""
     context = ssl.create_default_context(cafile=served.ca) if served.ca else None
-    with urllib.request.urlopen(served.url + "/_simulator/stats", context=context) as resp:
+    query = f"?records={records}" if records else ""
+    with urllib.request.urlopen(served.url + "/_simulator/stats" + query, context=context) as resp:
         result: dict[str, Any] = json.load(resp)
         return result
 
@@ -448,6 +458,7 @@ def bench_size(
     baseline: Path | None = None,
     first_turn: int = 0,
     public_store: bool = False,
+    least_too: bool = False,
 ) -> list[Row]:
     """The size's rows: this source tree's (``plugin_src``, else this checkout's), and
     with ``baseline`` that tree's too, run in turn against the same simulator
@@ -485,6 +496,9 @@ def bench_size(
                 match = truth_match(v.base, v.env, v.work, truth)
                 for r in rows[-len(plan) :]:
                     r.truth_match = match
+            if least_too:
+                rows += least_rows(name, spec, served, versions[0], plan, least, latency_ms,
+                                   workers, repeat)  # fmt: skip
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return rows
@@ -568,6 +582,42 @@ def row(
     )
 
 
+def least_rows(
+    name: str, spec: GenerateSpec, served: Served, v: Version, plan: Sequence[tuple[str, int]],
+    least: Minimum, latency_ms: int, workers: int, repeat: int,
+) -> list[Row]:  # fmt: skip
+    """``--least``: the GETs of one cold and one warm run of ``v`` (untimed, from an
+    empty task cache), each replayed ``repeat`` times by ``bench/least.py``, the fastest
+    kept: rows labelled ``least``, with ``v``'s minimum requests and latency floor."""
+    v.cache_file.unlink(missing_ok=True)
+    asked = {mode: requests_of(served, v) for mode in ("cold", "warm")}
+    replay = replace(v, label="least")
+    best: Best = {}
+    for mode, requests in asked.items():
+        listed = v.work / f"least-{mode}.json"
+        listed.write_text(json.dumps(requests))
+        cmd = [sys.executable, str(LEAST), str(listed), "--max-workers", str(workers)]
+        for attempt in range(repeat):
+            m = measure(served, replay, mode, cmd, attempt, best)
+            if m.exit_code != 0:
+                raise RuntimeError(f"{name} least {mode}: {m.stdout.strip()} {m.stderr[-300:]}")
+    minimum_of = dict(plan)
+    return [
+        row(name, spec, replay, mode, best[("least", mode)], minimum_of[mode], least,
+            latency_ms, workers)
+        for mode in asked
+    ]  # fmt: skip
+
+
+def requests_of(served: Served, v: Version) -> list[tuple[str, str]]:
+    """The GETs (path, query) of one run of ``v``'s check, in the order it asked them."""
+    before = int(simulator_stats(served)["requests"])
+    run_child(v.base, v.env, v.work)
+    count = int(simulator_stats(served)["requests"]) - before
+    records = simulator_stats(served, count)["records"] if count else []
+    return [(path, query) for method, path, query, _status in records if method == "GET"]
+
+
 def prime(base: Sequence[str], env: Mapping[str, str], work: Path, cache_file: Path) -> None:
     """One untimed cold check before the measured ones, its task cache then removed: the
     simulator (``--cache-answers``) builds every answer it gives, a rendered task log
@@ -640,6 +690,27 @@ def ratio_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+def least_table(rows: Sequence[Row]) -> str:
+    """The least CPU of each replayed mode (``--least``) against the trees measured."""
+    by = {(r.size, r.mode, r.plugin): r for r in rows}
+    lines = [
+        "| size | mode | least CPU s | least / this CPU | least / baseline CPU "
+        "| least wall / floor |",
+        "|" + " --- |" * 6,
+    ]
+    for r in (r for r in rows if r.plugin == "least"):
+        this, base = by.get((r.size, r.mode, "this")), by.get((r.size, r.mode, "baseline"))
+        lines.append(
+            f"| {r.size} | {r.mode} | {r.cpu_s:.3f} | {_cpu_ratio(r, this)} "
+            f"| {_cpu_ratio(r, base)} | {per_floor(r, 2)} |"
+        )
+    return "\n".join(lines)
+
+
+def _cpu_ratio(r: Row, other: Row | None) -> str:
+    return f"{r.cpu_s / max(other.cpu_s, 1e-9):.2f}" if other is not None else "-"
+
+
 def parse_sizes(text: str, days: int | None) -> list[tuple[str, GenerateSpec]]:
     out = []
     for item in (p.strip() for p in text.split(";" if "=" in text else ",")):
@@ -698,6 +769,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="verify TLS against certifi's bundle with the simulator's CA added (a check "
         "without PVE_CA_BUNDLE verifies against such a store) instead of that CA alone",
     )
+    parser.add_argument(
+        "--least",
+        action="store_true",
+        help="also replay the GETs of one cold and one warm run of this tree with "
+        "bench/least.py (rows labelled least): the CPU any check making those requests "
+        "costs in this interpreter, and the table gives the ratios",
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
     args = parser.parse_args(argv)
@@ -715,6 +793,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.baseline.resolve() if args.baseline else None,
             i,  # the sizes alternate which version goes first (the first report's)
             args.public_store,
+            args.least,
         )
     if args.json:
         print(json.dumps([r.as_json() for r in rows], indent=1))
@@ -724,6 +803,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.baseline:
             print()
             print(ratio_table(rows))
+        if args.least:
+            print()
+            print(least_table(rows))
     return 0
 
 

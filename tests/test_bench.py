@@ -186,3 +186,42 @@ def test_public_store_verifies_the_simulator(tmp_path: Path) -> None:
             assert client.get("/version")["version"]
             context = client._transport._pool.connection_pool_kw["ssl_context"]
             assert context.cert_store_stats()["x509_ca"] > 100
+
+
+def test_least_replays_the_requests_of_a_cold_and_a_warm_run() -> None:
+    """``--least``: the GETs of one cold and one warm run of this tree, replayed by
+    ``bench/least.py`` over HTTPS (the simulator's ``?records=N``): the same requests and
+    the same bytes as the check's, rows labelled ``least``, and the table of ratios."""
+    args = [sys.executable, str(BENCH / "run.py"), "--sizes", "nodes=2,guests=12,jobs=4,days=2",
+            "--latency-ms", "0", "--least"]  # fmt: skip
+    proc = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = {(r["plugin"], r["mode"]): r for r in json.loads(proc.stdout)}
+    assert [k for k in rows if k[0] == "least"] == [("least", "cold"), ("least", "warm")]
+    for mode in ("cold", "warm"):
+        least, this = rows["least", mode], rows["this", mode]
+        assert least["exit_code"] == 0 and least["cpu_s"] > 0
+        assert (least["requests"], least["bytes"]) == (this["requests"], this["bytes"])
+        assert least["min_requests"] == this["min_requests"]
+    text = subprocess.run(args, capture_output=True, text=True, timeout=300).stdout
+    assert "| least / this CPU |" in text and "| least | nodes=2" in text
+
+
+def test_least_says_in_one_line_what_failed(tmp_path: Path) -> None:
+    """A request the simulator refuses: one line naming it, exit 1, no secret."""
+    scenario = Scenario.from_dict(generate_scenario(nodes=1, guests=2, jobs=1, days=1))
+    listed = tmp_path / "requests.json"
+    listed.write_text(json.dumps([["/version", ""], ["/nodes/nowhere/tasks", ""]]))
+    with Simulator(scenario, tls=True) as sim:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "PVE_HOST": sim.url,
+            "PVE_API_TOKEN_ID": sim.token_id,
+            "PVE_API_TOKEN_SECRET": sim.token_secret,
+            "PVE_CA_BUNDLE": str(sim.ca_path),
+        }
+        proc = subprocess.run([sys.executable, str(BENCH / "least.py"), str(listed)],
+                              capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert proc.returncode == 1 and proc.stderr == ""
+    assert proc.stdout.startswith("least: ") and "/nodes/nowhere/tasks: HTTP " in proc.stdout
+    assert proc.stdout.count("\n") == 1 and sim.token_secret not in proc.stdout

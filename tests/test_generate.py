@@ -540,6 +540,21 @@ def test_stats_endpoint_is_not_counted(scenario: Scenario) -> None:
     assert stats["requests"] == again["requests"] == 1
     assert stats["per_path"] == {"/version": 1} and stats["bytes_sent"] > 0
     assert 0 < stats["cpu_s"] <= again["cpu_s"]  # the process's CPU, never decreasing
+    assert "records" not in stats  # only when asked
+
+
+def test_stats_give_the_last_requests_when_asked(scenario: Scenario) -> None:
+    """``?records=N``: the last N requests, oldest first, for ``bench/least.py`` to
+    replay a run's requests."""
+    with Simulator(scenario) as sim:
+        _get(sim, "/version")
+        _get(sim, "/cluster/resources", type="vm")
+        _get(sim, "/nodes")
+        url = sim.url + "/_simulator/stats"
+        two = requests.get(url, params={"records": 2}, timeout=10).json()["records"]
+        every = requests.get(url, params={"records": 10}, timeout=10).json()["records"]
+    assert two == [["GET", "/cluster/resources", "type=vm", 200], ["GET", "/nodes", "", 200]]
+    assert [r[1] for r in every] == ["/version", "/cluster/resources", "/nodes"]
 
 
 def test_cached_answers_are_the_same(scenario: Scenario) -> None:

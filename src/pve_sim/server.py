@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 from pve_sim.api import (
     API_PREFIX,
@@ -98,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         raw_path = unquote(split.path)
         if raw_path == STATS_PATH:  # not a PVE path: for benchmarks, never counted
-            self._send_stats(sim)
+            self._send_stats(sim, split.query)
             return
         api_path = raw_path[len(API_PREFIX) :] if raw_path.startswith(API_PREFIX) else None
         fault = sim.faults.match(api_path) if api_path is not None else None
@@ -115,9 +115,12 @@ class _Handler(BaseHTTPRequestHandler):
             record = RequestRecord(self.command, api_path or raw_path, split.query, status)
             sim.record(record, self._counter.count - start_bytes)
 
-    def _send_stats(self, sim: Simulator) -> None:
+    def _send_stats(self, sim: Simulator, query: str) -> None:
+        """The statistics; ``?records=N`` adds the last N requests (of the
+        ``MAX_RECORDS`` kept), oldest first, as ``[method, path, query, status]``: a
+        benchmark replays a run's requests (``bench/least.py``)."""
         stats = sim.stats
-        payload = {
+        payload: dict[str, Any] = {
             "requests": stats.requests,
             "bytes_sent": stats.bytes_sent,
             "per_path": dict(stats.per_path),
@@ -125,6 +128,12 @@ class _Handler(BaseHTTPRequestHandler):
             # same machine sees what serving cost next to the client's own CPU
             "cpu_s": time.process_time(),
         }
+        wanted = parse_qs(query).get("records", ["0"])[-1]
+        last = int(wanted) if wanted.isdigit() else 0
+        if last:
+            payload["records"] = [
+                [r.method, r.path, r.query, r.status] for r in stats.records[-last:]
+            ]
         body = json.dumps(payload, sort_keys=True).encode()
         self._send(ApiResponse(200, "OK", {}), body, JSON_TYPE, truncate=False)
 
