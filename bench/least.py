@@ -4,22 +4,25 @@
     PVE_HOST=... PVE_API_TOKEN_ID=... PVE_API_TOKEN_SECRET=... [PVE_CA_BUNDLE=...] \\
         python bench/least.py REQUESTS.json [--max-workers 16]
 
-``REQUESTS.json`` is a list of ``[path, query]`` (below ``/api2/json``), the GETs one run
-of the check made, in the order it made them (the simulator's ``/_simulator/stats
-?records=N``). They are all asked at once, ``--max-workers`` at a time, one kept-alive
+``REQUESTS.json`` is a list of ``[path, query]`` (below ``/api2/json``, unquoted), the
+GETs one run of the check made (the simulator's ``/_simulator/stats?records=N``). They
+are all asked at once, ``--max-workers`` at a time (the check's), one kept-alive
 connection per worker (one TLS context for all, its CA loaded once), compressed as the
 check asks; each answer is inflated, decoded (orjson when installed, as the check) and
 kept in the least form the check needs: the guests by VMID, the newest snapshot per
-backup group, the task lists as tuples, a log's lines. Nothing else: no plugin code, no
-analysis, no order between requests (the check's rounds depend on answers; here none
-waits). The process's CPU is a floor for any check in this interpreter that makes the
-same requests, its wall time one for their transfer. Prints one line; exits 1 with one
-line when an answer is not a 200 or cannot be read. The token secret is only sent.
+backup group, the task lists as tuples, a log's lines. The garbage collector is off, as
+in the check while it builds its data. Nothing else: no plugin code, no task cache, no
+analysis, no order between requests (the check's rounds wait on answers; here none
+does). The process's CPU is a floor for a check in this interpreter that makes the same
+requests with as many workers, its wall time one for their transfer. Prints one line;
+exits 1 with one line when an answer is not a 200 or cannot be read. The token secret
+is only sent, never printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import http.client
 import json
 import os
@@ -29,7 +32,7 @@ import threading
 import zlib
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 try:
     import orjson
@@ -37,6 +40,9 @@ try:
     loads: Callable[[bytes], Any] = orjson.loads
 except ImportError:  # the check's own fallback (collect/json_decode.py)
     loads = json.loads
+
+
+TIMEOUT_S = 120  # per socket operation: a server that never answers ends the replay
 
 
 class Replay:
@@ -56,8 +62,10 @@ class Replay:
 
     def connection(self, context: ssl.SSLContext | None) -> http.client.HTTPConnection:
         if self.tls:
-            return http.client.HTTPSConnection(self.host, self.port, context=context)
-        return http.client.HTTPConnection(self.host, self.port)
+            return http.client.HTTPSConnection(
+                self.host, self.port, timeout=TIMEOUT_S, context=context
+            )
+        return http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT_S)
 
 
 def least_form(path: str, data: Any) -> Any:
@@ -92,8 +100,8 @@ def worker(replay: Replay, context: ssl.SSLContext | None, headers: dict[str, st
                 path, query = replay.todo.get_nowait()
             except queue.Empty:
                 break
-            conn.request("GET", replay.prefix + path + (f"?{query}" if query else ""),
-                         headers=headers)  # fmt: skip
+            target = quote(replay.prefix + path, safe="/:@!$&'()*+,;=~")
+            conn.request("GET", target + (f"?{query}" if query else ""), headers=headers)
             answer = conn.getresponse()
             body = answer.read()
             if answer.status != 200:
@@ -109,15 +117,36 @@ def worker(replay: Replay, context: ssl.SSLContext | None, headers: dict[str, st
         replay.received.append(received)
 
 
+def read_requests(path: str) -> list[tuple[str, str]]:
+    """The ``[path, query]`` pairs of the file; ValueError for anything else."""
+    with open(path, encoding="utf-8") as f:
+        listed = json.load(f)
+    if not isinstance(listed, list) or not all(
+        isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)
+        for item in listed
+    ):
+        raise ValueError(f"{path}: not a list of [path, query]")
+    return [(p, q) for p, q in listed]
+
+
+def redacted(text: str) -> str:
+    """``text`` without the token secret (an error may quote the header it is in)."""
+    secret = os.environ.get("PVE_API_TOKEN_SECRET", "")
+    for form in (secret, secret.strip()):  # a header error quotes it as bytes' repr
+        if form:
+            text = text.replace(form, "<secret>")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("requests", help="JSON list of [path, query]")
     parser.add_argument("--max-workers", type=int, default=16)
     args = parser.parse_args(argv)
-    with open(args.requests, encoding="utf-8") as f:
-        replay = Replay(os.environ["PVE_HOST"], [(p, q) for p, q in json.load(f)])
+    replay = Replay(os.environ["PVE_HOST"], read_requests(args.requests))
     token = f"{os.environ['PVE_API_TOKEN_ID']}={os.environ['PVE_API_TOKEN_SECRET']}"
     headers = {"Authorization": f"PVEAPIToken={token}", "Accept-Encoding": "gzip"}
+    gc.disable()
     ca = os.environ.get("PVE_CA_BUNDLE")
     context = ssl.create_default_context(cafile=ca) if replay.tls else None
     threads = [
@@ -129,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     for t in threads:
         t.join()
     if replay.failed:
-        print(f"least: {replay.failed[0]}")
+        print(f"least: {redacted(replay.failed[0])}")
         return 1
     # the check's perfdata label, which bench/run.py reads
     print(f"least: {replay.count} answers, {sum(replay.received)} bytes "
@@ -141,5 +170,5 @@ if __name__ == "__main__":
     try:
         raise SystemExit(main())
     except (OSError, ValueError, KeyError) as exc:  # the environment or the request file
-        print(f"least: {type(exc).__name__}: {exc}")
+        print(f"least: {type(exc).__name__}: {redacted(str(exc))}")
         raise SystemExit(1) from None

@@ -610,12 +610,16 @@ def least_rows(
 
 
 def requests_of(served: Served, v: Version) -> list[tuple[str, str]]:
-    """The GETs (path, query) of one run of ``v``'s check, in the order it asked them."""
+    """The GETs (path, query) of one run of ``v``'s check answered with a 200, in the
+    order the simulator answered them; all of them (it keeps the last 10,000)."""
     before = int(simulator_stats(served)["requests"])
     run_child(v.base, v.env, v.work)
     count = int(simulator_stats(served)["requests"]) - before
     records = simulator_stats(served, count)["records"] if count else []
-    return [(path, query) for method, path, query, _status in records if method == "GET"]
+    if len(records) != count:
+        raise RuntimeError(f"{count} requests, the simulator kept {len(records)}")
+    return [(path, query) for method, path, query, status in records
+            if method == "GET" and status == 200]  # fmt: skip
 
 
 def prime(base: Sequence[str], env: Mapping[str, str], work: Path, cache_file: Path) -> None:

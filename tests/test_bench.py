@@ -225,3 +225,30 @@ def test_least_says_in_one_line_what_failed(tmp_path: Path) -> None:
     assert proc.returncode == 1 and proc.stderr == ""
     assert proc.stdout.startswith("least: ") and "/nodes/nowhere/tasks: HTTP " in proc.stdout
     assert proc.stdout.count("\n") == 1 and sim.token_secret not in proc.stdout
+
+
+def test_least_never_prints_the_secret(tmp_path: Path) -> None:
+    """A secret that makes an invalid header: the error quotes the header as bytes, and
+    the line printed says ``<secret>`` instead."""
+    listed = tmp_path / "requests.json"
+    listed.write_text(json.dumps([["/version", ""]]))
+    scenario = Scenario.from_dict(generate_scenario(nodes=1, guests=2, jobs=1, days=1))
+    with Simulator(scenario) as sim:
+        env = {"PATH": "/usr/bin:/bin", "PVE_HOST": sim.url, "PVE_API_TOKEN_ID": "a@pve!t",
+               "PVE_API_TOKEN_SECRET": "S3CRET-VALUE\n"}  # fmt: skip
+        proc = subprocess.run([sys.executable, str(BENCH / "least.py"), str(listed)],
+                              capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert proc.returncode == 1 and proc.stderr == ""
+    assert "S3CRET" not in proc.stdout and "<secret>" in proc.stdout
+
+
+@pytest.mark.parametrize("content", ["[1]", "null", '[["/version"]]', "{"])
+def test_least_says_a_bad_requests_file_in_one_line(tmp_path: Path, content: str) -> None:
+    listed = tmp_path / "requests.json"
+    listed.write_text(content)
+    env = {"PATH": "/usr/bin:/bin", "PVE_HOST": "https://127.0.0.1:9",
+           "PVE_API_TOKEN_ID": "a@pve!t", "PVE_API_TOKEN_SECRET": "s"}  # fmt: skip
+    proc = subprocess.run([sys.executable, str(BENCH / "least.py"), str(listed)],
+                          capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert proc.returncode == 1 and proc.stderr == ""
+    assert proc.stdout.startswith("least: ") and proc.stdout.count("\n") == 1

@@ -544,8 +544,8 @@ def test_stats_endpoint_is_not_counted(scenario: Scenario) -> None:
 
 
 def test_stats_give_the_last_requests_when_asked(scenario: Scenario) -> None:
-    """``?records=N``: the last N requests, oldest first, for ``bench/least.py`` to
-    replay a run's requests."""
+    """``?records=N``: the last N requests in the order they ended, for
+    ``bench/least.py`` to replay a run's; anything but ASCII digits refused."""
     with Simulator(scenario) as sim:
         _get(sim, "/version")
         _get(sim, "/cluster/resources", type="vm")
@@ -553,8 +553,10 @@ def test_stats_give_the_last_requests_when_asked(scenario: Scenario) -> None:
         url = sim.url + "/_simulator/stats"
         two = requests.get(url, params={"records": 2}, timeout=10).json()["records"]
         every = requests.get(url, params={"records": 10}, timeout=10).json()["records"]
+        refused = [requests.get(url, params={"records": n}, timeout=10) for n in ("-1", "²", "x")]
     assert two == [["GET", "/cluster/resources", "type=vm", 200], ["GET", "/nodes", "", 200]]
     assert [r[1] for r in every] == ["/version", "/cluster/resources", "/nodes"]
+    assert [r.status_code for r in refused] == [400, 400, 400]
 
 
 def test_cached_answers_are_the_same(scenario: Scenario) -> None:

@@ -117,8 +117,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_stats(self, sim: Simulator, query: str) -> None:
         """The statistics; ``?records=N`` adds the last N requests (of the
-        ``MAX_RECORDS`` kept), oldest first, as ``[method, path, query, status]``: a
-        benchmark replays a run's requests (``bench/least.py``)."""
+        ``MAX_RECORDS`` kept) in the order they ended, as ``[method, path, query,
+        status]``: a benchmark replays a run's requests (``bench/least.py``). N other
+        than ASCII digits: 400."""
+        wanted = parse_qs(query).get("records", ["0"])[-1]
+        if not (wanted.isascii() and wanted.isdigit()):
+            body = b'{"errors":{"records":"not a number of requests"}}'
+            self._send(ApiResponse(400, "Bad Request", {}), body, JSON_TYPE, truncate=False)
+            return
         stats = sim.stats
         payload: dict[str, Any] = {
             "requests": stats.requests,
@@ -128,8 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
             # same machine sees what serving cost next to the client's own CPU
             "cpu_s": time.process_time(),
         }
-        wanted = parse_qs(query).get("records", ["0"])[-1]
-        last = int(wanted) if wanted.isdigit() else 0
+        last = int(wanted)
         if last:
             payload["records"] = [
                 [r.method, r.path, r.query, r.status] for r in stats.records[-last:]
