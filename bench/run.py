@@ -52,9 +52,9 @@ store, instead of against the simulator's CA alone.
 
 ``--least`` replays the GETs of one cold and one warm run of this tree with
 ``bench/least.py`` (rows labelled ``least``): every answer asked at once, decoded and
-kept in the least form the check needs, no analysis. Its CPU is a floor for any check
-making those requests in this interpreter; the table gives least / this and least /
-baseline CPU, measured in the same run.
+kept in the least form the check needs, no analysis. Its CPU is a floor for a check
+making those requests in this interpreter with as many workers; the table gives least /
+this and least / baseline CPU, measured in the same run.
 
 A size is ``S``, ``M``, ``L`` or ``nodes=N,guests=N,jobs=N[,days=N][,seed=N]``.
 """
@@ -777,8 +777,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--least",
         action="store_true",
         help="also replay the GETs of one cold and one warm run of this tree with "
-        "bench/least.py (rows labelled least): the CPU any check making those requests "
-        "costs in this interpreter, and the table gives the ratios",
+        "bench/least.py (rows labelled least): the CPU a check making those requests "
+        "with as many workers costs in this interpreter, and the table gives the ratios",
     )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
