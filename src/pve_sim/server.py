@@ -122,8 +122,9 @@ class _Handler(BaseHTTPRequestHandler):
         than ASCII digits: 400."""
         wanted = parse_qs(query).get("records", ["0"])[-1]
         if not (wanted.isascii() and wanted.isdigit()):
-            body = b'{"errors":{"records":"not a number of requests"}}'
-            self._send(ApiResponse(400, "Bad Request", {}), body, JSON_TYPE, truncate=False)
+            refused = error_response(400, "Parameter verification failed.",
+                                     {"records": "not a number of requests"})  # fmt: skip
+            self._send(refused, refused.body(), JSON_TYPE, truncate=False)
             return
         stats = sim.stats
         payload: dict[str, Any] = {
