@@ -3,7 +3,7 @@
 
     python bench/run.py [--sizes S,M,L] [--days 14] [--latency-ms 20] [--json]
                         [--repeat N] [--plugin-src DIR] [--baseline DIR] [--public-store]
-                        [--least]
+                        [--least] [--carried]
 
 For each size: generate the cluster (``simulator.generate``), serve it over HTTPS from a
 separate simulator process (its CPU is not the check's) with the given latency per request,
@@ -56,6 +56,14 @@ kept in the least form the check needs, no analysis. Its CPU is a floor for a ch
 making those requests in this interpreter with as many workers; the table gives least /
 this and least / baseline CPU, measured in the same run.
 
+``--carried`` runs this tree's warm check through ``bench/carried.py`` (rows labelled
+``carried``): one untimed run keeps its assessment, then each timed run makes the
+requests and does the parsing a warm run needs for its inputs and gives the kept
+assessment back, without reading the task cache or computing the coverage, the history
+and the verdicts, and without proving its inputs unchanged. Its CPU is a floor for a
+warm check that carries its whole analysis from one run to the next; the table gives
+carried / this and carried / baseline CPU, measured in the same run.
+
 A size is ``S``, ``M``, ``L`` or ``nodes=N,guests=N,jobs=N[,days=N][,seed=N]``.
 """
 
@@ -80,6 +88,7 @@ from typing import Any
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 LEAST = Path(__file__).resolve().parent / "least.py"
+CARRIED = Path(__file__).resolve().parent / "carried.py"
 if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
@@ -459,6 +468,7 @@ def bench_size(
     first_turn: int = 0,
     public_store: bool = False,
     least_too: bool = False,
+    carried_too: bool = False,
 ) -> list[Row]:
     """The size's rows: this source tree's (``plugin_src``, else this checkout's), and
     with ``baseline`` that tree's too, run in turn against the same simulator
@@ -499,6 +509,9 @@ def bench_size(
             if least_too:
                 rows += least_rows(name, spec, served, versions[0], plan, least, latency_ms,
                                    workers, repeat)  # fmt: skip
+            if carried_too:
+                rows.append(carried_row(name, spec, served, versions[0], least.warm(), least,
+                                        latency_ms, workers, repeat))  # fmt: skip
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return rows
@@ -609,6 +622,28 @@ def least_rows(
     ]  # fmt: skip
 
 
+def carried_row(
+    name: str, spec: GenerateSpec, served: Served, v: Version, min_requests: int,
+    least: Minimum, latency_ms: int, workers: int, repeat: int,
+) -> Row:  # fmt: skip
+    """``--carried``: ``v``'s warm check through ``bench/carried.py``, after the modes
+    (its task and notes caches warm): one untimed run keeps its assessment, then
+    ``repeat`` runs give it back, the fastest kept (a row labelled ``carried``)."""
+    kept = v.work / "carried.pickle"
+    kept.unlink(missing_ok=True)
+    cmd = [sys.executable, str(CARRIED), str(kept), *v.base[v.base.index("--now") :]]
+    first = run_child(cmd, v.env, v.work)
+    if not kept.exists():
+        raise RuntimeError(f"{name} carried: nothing kept: {first.stdout[:300]!r} "
+                           f"{first.stderr[-300:]!r}")  # fmt: skip
+    carried = replace(v, label="carried")
+    best: Best = {}
+    for attempt in range(repeat):
+        measure(served, carried, "warm", cmd, attempt, best)
+    return row(name, spec, carried, "warm", best[("carried", "warm")], min_requests, least,
+               latency_ms, workers)  # fmt: skip
+
+
 def requests_of(served: Served, v: Version) -> list[tuple[str, str]]:
     """The GETs (path, query) of one run of ``v``'s check answered with a 200, in the
     order the simulator answered them; all of them (it keeps the last 10,000)."""
@@ -694,15 +729,16 @@ def ratio_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def least_table(rows: Sequence[Row]) -> str:
-    """The least CPU of each replayed mode (``--least``) against the trees measured."""
+def least_table(rows: Sequence[Row], label: str = "least") -> str:
+    """The CPU of each mode the rows labelled ``label`` ran (``--least``, ``--carried``)
+    against the trees measured."""
     by = {(r.size, r.mode, r.plugin): r for r in rows}
     lines = [
-        "| size | mode | least CPU s | least / this CPU | least / baseline CPU "
-        "| least wall / floor |",
+        f"| size | mode | {label} CPU s | {label} / this CPU | {label} / baseline CPU "
+        f"| {label} wall / floor |",
         "|" + " --- |" * 6,
     ]
-    for r in (r for r in rows if r.plugin == "least"):
+    for r in (r for r in rows if r.plugin == label):
         this, base = by.get((r.size, r.mode, "this")), by.get((r.size, r.mode, "baseline"))
         lines.append(
             f"| {r.size} | {r.mode} | {r.cpu_s:.3f} | {_cpu_ratio(r, this)} "
@@ -780,6 +816,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench/least.py (rows labelled least): the CPU a check making those requests "
         "with as many workers costs in this interpreter, and the table gives the ratios",
     )
+    parser.add_argument(
+        "--carried",
+        action="store_true",
+        help="also run this tree's warm check through bench/carried.py (rows labelled "
+        "carried): the kept assessment given back after a warm run's requests and "
+        "parsing, no analysis; the CPU a check carrying its analysis across runs costs "
+        "at least, and the table gives the ratios",
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
     args = parser.parse_args(argv)
@@ -798,6 +842,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             i,  # the sizes alternate which version goes first (the first report's)
             args.public_store,
             args.least,
+            args.carried,
         )
     if args.json:
         print(json.dumps([r.as_json() for r in rows], indent=1))
@@ -810,6 +855,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.least:
             print()
             print(least_table(rows))
+        if args.carried:
+            print()
+            print(least_table(rows, "carried"))
     return 0
 
 

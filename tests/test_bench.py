@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -26,6 +27,7 @@ from pve_sim import Scenario, Simulator
 from pve_sim.generate import generate_scenario
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
+SRC = BENCH.parent / "src"
 
 
 def test_bench_smoke() -> None:
@@ -205,6 +207,55 @@ def test_least_replays_the_requests_of_a_cold_and_a_warm_run() -> None:
         assert least["min_requests"] == this["min_requests"]
     text = subprocess.run(args, capture_output=True, text=True, timeout=300).stdout
     assert "| least / this CPU |" in text and "| least | nodes=2" in text
+
+
+def test_carried_gives_back_the_kept_assessment_after_a_warm_runs_requests() -> None:
+    """``--carried``: this tree's warm check through ``bench/carried.py`` over HTTPS: one
+    run keeps its assessment, the timed ones give it back (the same status line as the
+    warm check's) after the requests a warm run makes for its inputs (at most its own,
+    at least the minimum), and the table of ratios."""
+    args = [sys.executable, str(BENCH / "run.py"), "--sizes", "nodes=2,guests=12,jobs=4,days=2",
+            "--latency-ms", "0", "--carried"]  # fmt: skip
+    proc = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = {(r["plugin"], r["mode"]): r for r in json.loads(proc.stdout)}
+    carried, this = rows["carried", "warm"], rows["this", "warm"]
+    assert [k for k in rows if k[0] == "carried"] == [("carried", "warm")]
+    assert carried["exit_code"] == this["exit_code"]
+    assert this["min_requests"] <= carried["requests"] <= this["requests"]
+    assert carried["cpu_s"] > 0 and carried["truth_match"] is None
+    text = subprocess.run(args, capture_output=True, text=True, timeout=300).stdout
+    assert "| carried / this CPU |" in text and "| carried | nodes=2" in text
+
+
+def test_carried_prints_what_the_warm_check_prints(tmp_path: Path) -> None:
+    """``bench/carried.py``: the first run is the check itself and keeps its assessment;
+    the next gives it back after a warm run's requests for its inputs: the same output
+    as the check's warm run, but for the requests made and the time taken (perfdata)."""
+    scenario = Scenario.from_dict(generate_scenario(nodes=2, guests=12, jobs=4, days=2))
+    kept = tmp_path / "kept.pickle"
+    with Simulator(scenario, tls=True) as sim:
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(SRC),
+               "PVE_HOST": sim.url, "PVE_API_TOKEN_ID": sim.token_id,
+               "PVE_API_TOKEN_SECRET": sim.token_secret,
+               "PVE_CA_BUNDLE": str(sim.ca_path)}  # fmt: skip
+        args = ["--now", str(scenario.now), "--cache-file", str(tmp_path / "tasks.json"),
+                "--history-days", "2"]  # fmt: skip
+
+        def run(*cmd: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, *cmd, *args], capture_output=True,
+                                  text=True, timeout=120, env=env)  # fmt: skip
+
+        first = run(str(BENCH / "carried.py"), str(kept))
+        assert kept.exists()
+        warm = run("-m", "pve_backup_report")
+        given = run(str(BENCH / "carried.py"), str(kept))
+    assert first.returncode == warm.returncode == given.returncode and given.stderr == ""
+
+    def steady(output: str) -> str:
+        return re.sub(r"(collect_time|api_requests)=[0-9.]+s?", "", output)
+
+    assert steady(given.stdout) == steady(warm.stdout) == steady(first.stdout)
 
 
 def test_least_says_in_one_line_what_failed(tmp_path: Path) -> None:
