@@ -510,7 +510,8 @@ def bench_size(
                 rows += least_rows(name, spec, served, versions[0], plan, least, latency_ms,
                                    workers, repeat)  # fmt: skip
             if carried_too:
-                rows.append(carried_row(name, spec, served, versions[0], least.warm(), least,
+                warm = next(r for r in rows if r.plugin == "this" and r.mode == "warm")
+                rows.append(carried_row(name, spec, served, versions[0], warm, least,
                                         latency_ms, workers, repeat))  # fmt: skip
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -623,25 +624,28 @@ def least_rows(
 
 
 def carried_row(
-    name: str, spec: GenerateSpec, served: Served, v: Version, min_requests: int,
+    name: str, spec: GenerateSpec, served: Served, v: Version, warm: Row,
     least: Minimum, latency_ms: int, workers: int, repeat: int,
 ) -> Row:  # fmt: skip
-    """``--carried``: ``v``'s warm check through ``bench/carried.py``, after the modes
-    (its task and notes caches warm): one untimed run keeps its assessment, then
-    ``repeat`` runs give it back, the fastest kept (a row labelled ``carried``)."""
+    """``--carried``: ``v``'s warm check through ``bench/carried.py``: one untimed run of
+    the check (its task cache warm again, whatever ran before: ``--least`` empties it),
+    one that keeps its assessment, then ``repeat`` runs that give it back, the fastest
+    kept (a row labelled ``carried``). The run that keeps must make the requests of
+    ``v``'s ``warm`` row: a run from an empty cache would keep its creation lookup."""
     kept = v.work / "carried.pickle"
     kept.unlink(missing_ok=True)
     cmd = [sys.executable, str(CARRIED), str(kept), *v.base[v.base.index("--now") :]]
+    run_child(v.base, v.env, v.work)
     first = run_child(cmd, v.env, v.work)
-    if not kept.exists():
-        raise RuntimeError(f"{name} carried: nothing kept: {first.stdout[:300]!r} "
+    if not kept.exists() or perfdata(first.stdout, "api_requests") != warm.requests:
+        raise RuntimeError(f"{name} carried: no warm run kept: {first.stdout[:300]!r} "
                            f"{first.stderr[-300:]!r}")  # fmt: skip
     carried = replace(v, label="carried")
     best: Best = {}
     for attempt in range(repeat):
         measure(served, carried, "warm", cmd, attempt, best)
-    return row(name, spec, carried, "warm", best[("carried", "warm")], min_requests, least,
-               latency_ms, workers)  # fmt: skip
+    return row(name, spec, carried, "warm", best[("carried", "warm")], warm.min_requests,
+               least, latency_ms, workers)  # fmt: skip
 
 
 def requests_of(served: Served, v: Version) -> list[tuple[str, str]]:
