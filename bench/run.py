@@ -396,6 +396,7 @@ class Version:
     env: dict[str, str]
     work: Path
     cache_file: Path
+    options: list[str]  # those options alone (``base`` without the check's command)
 
 
 def version(
@@ -416,15 +417,14 @@ def version(
     if served.ca:
         env["PVE_CA_BUNDLE"] = served.ca
     cache_file = work / "tasks.json"
-    base = [
-        *check_command(plugin_src),
+    options = [
         "--now", str(scenario.now),
         "--cache-file", str(cache_file),
         "--history-days", str(days),
         "--max-workers", str(workers),
         "-t", "300",
     ]  # fmt: skip
-    return Version(label, base, env, work, cache_file)
+    return Version(label, [*check_command(plugin_src), *options], env, work, cache_file, options)
 
 
 def in_turn(versions: Sequence[Version], turn: int) -> Sequence[Version]:
@@ -511,8 +511,9 @@ def bench_size(
                                    workers, repeat)  # fmt: skip
             if carried_too:
                 warm = next(r for r in rows if r.plugin == "this" and r.mode == "warm")
+                times = repeat + (repeat % 2 if len(versions) > 1 else 0)  # as the warm runs
                 rows.append(carried_row(name, spec, served, versions[0], warm, least,
-                                        latency_ms, workers, repeat))  # fmt: skip
+                                        latency_ms, workers, times))  # fmt: skip
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return rows
@@ -625,25 +626,33 @@ def least_rows(
 
 def carried_row(
     name: str, spec: GenerateSpec, served: Served, v: Version, warm: Row,
-    least: Minimum, latency_ms: int, workers: int, repeat: int,
+    least: Minimum, latency_ms: int, workers: int, times: int,
 ) -> Row:  # fmt: skip
     """``--carried``: ``v``'s warm check through ``bench/carried.py``: one untimed run of
-    the check (its task cache warm again, whatever ran before: ``--least`` empties it),
-    one that keeps its assessment, then ``repeat`` runs that give it back, the fastest
-    kept (a row labelled ``carried``). The run that keeps must make the requests of
-    ``v``'s ``warm`` row: a run from an empty cache would keep its creation lookup."""
+    the check (its task cache warm again whatever ran before: a repeated ``--least``
+    empties it), one that keeps its assessment, then ``times`` runs that give it back,
+    the fastest kept (a row labelled ``carried``). The run that keeps must make the
+    requests of ``v``'s ``warm`` row (a run from an empty cache would keep its creation
+    lookup), and those that give back end as that row did."""
     kept = v.work / "carried.pickle"
     kept.unlink(missing_ok=True)
-    cmd = [sys.executable, str(CARRIED), str(kept), *v.base[v.base.index("--now") :]]
+    cmd = [sys.executable, str(CARRIED), str(kept), *v.options]
     run_child(v.base, v.env, v.work)
     first = run_child(cmd, v.env, v.work)
-    if not kept.exists() or perfdata(first.stdout, "api_requests") != warm.requests:
-        raise RuntimeError(f"{name} carried: no warm run kept: {first.stdout[:300]!r} "
+    if not kept.exists():
+        raise RuntimeError(f"{name} carried: nothing kept: {first.stdout.strip()[:300]!r} "
                            f"{first.stderr[-300:]!r}")  # fmt: skip
+    made = perfdata(first.stdout, "api_requests")
+    if made != warm.requests:
+        raise RuntimeError(f"{name} carried: the kept run made {made} requests, a warm "
+                           f"run {warm.requests}")  # fmt: skip
     carried = replace(v, label="carried")
     best: Best = {}
-    for attempt in range(repeat):
-        measure(served, carried, "warm", cmd, attempt, best)
+    for attempt in range(times):
+        m = measure(served, carried, "warm", cmd, attempt, best)
+        if (m.exit_code, status(m)) != (warm.exit_code, warm.status):
+            raise RuntimeError(f"{name} carried: ended {status(m)!r} ({m.exit_code}), the "
+                               f"warm run {warm.status!r} ({warm.exit_code})")  # fmt: skip
     return row(name, spec, carried, "warm", best[("carried", "warm")], warm.min_requests,
                least, latency_ms, workers)  # fmt: skip
 
@@ -733,7 +742,7 @@ def ratio_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def least_table(rows: Sequence[Row], label: str = "least") -> str:
+def floor_table(rows: Sequence[Row], label: str) -> str:
     """The CPU of each mode the rows labelled ``label`` ran (``--least``, ``--carried``)
     against the trees measured."""
     by = {(r.size, r.mode, r.plugin): r for r in rows}
@@ -858,10 +867,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(ratio_table(rows))
         if args.least:
             print()
-            print(least_table(rows))
+            print(floor_table(rows, "least"))
         if args.carried:
             print()
-            print(least_table(rows, "carried"))
+            print(floor_table(rows, "carried"))
     return 0
 
 

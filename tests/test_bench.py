@@ -210,53 +210,73 @@ def test_least_replays_the_requests_of_a_cold_and_a_warm_run() -> None:
 
 
 def test_carried_gives_back_the_kept_assessment_after_a_warm_runs_requests() -> None:
-    """``--carried``: this tree's warm check through ``bench/carried.py`` over HTTPS: one
-    run keeps its assessment, the timed ones give it back (the same status line as the
-    warm check's) after the requests a warm run makes for its inputs (at most its own,
-    at least the minimum), and the table of ratios."""
-    args = [sys.executable, str(BENCH / "run.py"), "--sizes", "nodes=2,guests=12,jobs=4,days=2",
-            "--latency-ms", "0", "--least", "--carried"]  # fmt: skip
+    """``--carried`` after a repeated ``--least`` (which empties the task cache): the
+    assessment kept is a warm run's (the bench refuses another), the runs that give it
+    back make the warm check's requests (a run still going included: its log is read)
+    and end as it did; the table of ratios."""
+    args = [sys.executable, str(BENCH / "run.py"), "--sizes", "nodes=3,guests=20,jobs=6,days=2",
+            "--latency-ms", "0", "--repeat", "2", "--least", "--carried"]  # fmt: skip
     proc = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     rows = {(r["plugin"], r["mode"]): r for r in json.loads(proc.stdout)}
     carried, this = rows["carried", "warm"], rows["this", "warm"]
     assert [k for k in rows if k[0] == "carried"] == [("carried", "warm")]
     assert carried["exit_code"] == this["exit_code"]
-    # ``--least`` empties the task cache first: the assessment kept is a warm run's
-    assert this["min_requests"] <= carried["requests"] <= this["requests"]
+    assert carried["requests"] == this["requests"] > this["min_requests"]
     assert carried["cpu_s"] > 0 and carried["truth_match"] is None
     text = subprocess.run(args, capture_output=True, text=True, timeout=300).stdout
-    assert "| carried / this CPU |" in text and "| carried | nodes=2" in text
+    assert "| carried / this CPU |" in text and "| carried | nodes=3" in text
 
 
 def test_carried_prints_what_the_warm_check_prints(tmp_path: Path) -> None:
-    """``bench/carried.py``: the first run is the check itself and keeps its assessment;
-    the next gives it back after a warm run's requests for its inputs: the same output
-    as the check's warm run, but for the requests made and the time taken (perfdata)."""
-    scenario = Scenario.from_dict(generate_scenario(nodes=2, guests=12, jobs=4, days=2))
-    kept = tmp_path / "kept.pickle"
+    """``bench/carried.py``: a run with no kept file is the check itself (warm here) and
+    keeps its assessment; the next gives it back without its task cache (not written
+    again: the analysis did not run) after the warm check's requests, a run still going
+    included: the warm check's output, but for the time taken (perfdata)."""
+    scenario = Scenario.from_dict(generate_scenario(nodes=3, guests=20, jobs=6, days=2))
+    kept, cache = tmp_path / "kept.pickle", tmp_path / "tasks.json"
     with Simulator(scenario, tls=True) as sim:
         env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(SRC),
                "PVE_HOST": sim.url, "PVE_API_TOKEN_ID": sim.token_id,
                "PVE_API_TOKEN_SECRET": sim.token_secret,
                "PVE_CA_BUNDLE": str(sim.ca_path)}  # fmt: skip
-        args = ["--now", str(scenario.now), "--cache-file", str(tmp_path / "tasks.json"),
-                "--history-days", "2"]  # fmt: skip
+        args = ["--now", str(scenario.now), "--cache-file", str(cache), "--history-days", "2"]
 
         def run(*cmd: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run([sys.executable, *cmd, *args], capture_output=True,
                                   text=True, timeout=120, env=env)  # fmt: skip
 
+        run("-m", "pve_backup_report")  # cold: the task cache filled
         first = run(str(BENCH / "carried.py"), str(kept))
-        assert kept.exists()
         warm = run("-m", "pve_backup_report")
+        cache.unlink()
+        before = sim.stats.requests
         given = run(str(BENCH / "carried.py"), str(kept))
+        after = sim.stats
+    assert kept.exists() and not cache.exists()
     assert first.returncode == warm.returncode == given.returncode and given.stderr == ""
+    asked = after.records[before - after.requests :]
+    assert any(r.path.endswith("/log") and r.status == 200 for r in asked)
 
     def steady(output: str) -> str:
-        return re.sub(r"(collect_time|api_requests)=[0-9.]+s?", "", output)
+        return re.sub(r"collect_time=[0-9.]+s", "", output)
 
+    assert "api_requests=" in warm.stdout
     assert steady(given.stdout) == steady(warm.stdout) == steady(first.stdout)
+
+
+def test_carried_says_in_one_line_what_the_tree_lacks(tmp_path: Path) -> None:
+    """A tree without the internals ``bench/carried.py`` uses: one line, exit 2."""
+    package = tmp_path / "pve_backup_report"
+    (package / "collect").mkdir(parents=True)
+    for name in ("__init__.py", "pipeline.py", "collect/__init__.py", "collect/tasks.py"):
+        (package / name).write_text("")
+    (package / "cli.py").write_text("def main() -> None: ...\n")
+    proc = subprocess.run([sys.executable, str(BENCH / "carried.py"), str(tmp_path / "kept")],
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr == "" and proc.stdout.count("\n") == 1
+    assert proc.stdout.startswith("carried: the tree on PYTHONPATH lacks pipeline._run_assessment")
 
 
 def test_least_says_in_one_line_what_failed(tmp_path: Path) -> None:
