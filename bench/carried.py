@@ -8,17 +8,18 @@
 Without a ``KEPT`` file, the check of the tree on ``PYTHONPATH`` runs as it is, and
 what it found is kept there (pickle): its assessment, the time zones its next run would
 know (from its task cache, or read now), the PBS storages it read, the task logs it read
-(on a warm run, those of runs still going, whose results the task cache does not keep)
-and the guests whose creation it looked up. With one, the check makes the requests the
-kept run made to learn its inputs, and does with their answers what it must do before
-any analysis: the inventory (its first round normalised), every node's first task-list
-page turned into tasks, the PBS content and space read and parsed, the same logs read,
-the same creation lookup (a guest deleted and made again under its VMID shows only
-there). Then, instead of reading its task cache and computing the coverage, the history
-and the verdicts, it gives back the kept assessment (unpickled; with this run's storage
-space and request counts) to the check's output, as if the inputs were proven unchanged,
-at no cost: no comparison, no digest. Its output is the kept run's at the same
-``--now``, but for the perfdata that count this run (requests, time, space).
+(on a warm run, those of runs still going, whose results the task cache does not keep),
+the older task-list pages it asked and the guests whose creation it looked up. With one,
+the check makes the requests the kept run made to learn its inputs, and does with their
+answers what it must do before any analysis: the inventory (its first round
+normalised), every node's task-list pages turned into tasks, the PBS content and space
+read and parsed, the same logs read, the same creation lookup (a guest deleted and made
+again under its VMID shows only there). Then, instead of reading its task cache and
+computing the coverage, the history and the verdicts, it gives back the kept assessment
+(unpickled; with this run's storage space and request counts, the kept run's anomalies)
+to the check's output, as if the inputs were proven unchanged, at no cost: no
+comparison, no digest. Its output is the kept run's at the same ``--now`` and on the
+same cluster, but for the time taken.
 
 Its CPU is that of a warm check in this interpreter that makes the same requests and
 carries its whole assessment from one run to the next, proving nothing; less the
@@ -49,11 +50,14 @@ def main() -> None:
         from pve_backup_report import pipeline
         from pve_backup_report.cli import main as check
         from pve_backup_report.collect import tasks
-    except ImportError as exc:  # another layout: an older tree
-        _lacks(exc.name or "a module")
+    except ImportError as exc:  # another layout (an older tree), or a missing package
+        print(f"carried: cannot import {exc.name or 'a module'} (PYTHONPATH: the tree to run)")
+        raise SystemExit(2) from None
     missing = [name for name in _NEEDED if not hasattr(pipeline, name)]
-    if missing or not hasattr(tasks, "_fetch_log"):
-        _lacks(", ".join(f"pipeline.{m}" for m in missing) or "tasks._fetch_log")
+    lacking = [f"pipeline.{m}" for m in missing]
+    lacking += [f"tasks.{t}" for t in ("_fetch_log", "_ask_page") if not hasattr(tasks, t)]
+    if lacking:
+        _lacks(", ".join(lacking))
     seen = _Seen()
     computed = pipeline._run_assessment
 
@@ -81,12 +85,14 @@ class _Seen:
     def __init__(self) -> None:
         self.known_zones: dict[str, str] = {}
         self.logs: list[tuple[Any, int]] = []  # (task, cap)
+        self.pages: list[tuple[str, int, int, int]] = []  # (node, since, size, start) > 0
         self.looked_up: dict[int, Any] = {}
 
     def watch(self, pipeline: Any, tasks: Any) -> None:
         inventory, fetch_log, lookup = (
             pipeline.collect_inventory, tasks._fetch_log, pipeline._lookup_creations
         )  # fmt: skip
+        ask_page = tasks._ask_page
 
         def collect_inventory(*args: Any, **kwargs: Any) -> Any:
             self.known_zones.update(kwargs.get("known_timezones") or {})
@@ -100,8 +106,13 @@ class _Seen:
             self.looked_up.update(candidates)  # the guests the task cache did not settle
             return lookup(client, inv, candidates, settings, progress)
 
+        def page(client: Any, node: str, since: int, size: int, start: int) -> Any:
+            if start:  # the first pages are asked again anyway
+                self.pages.append((node, since, size, start))
+            return ask_page(client, node, since, size, start)
+
         pipeline.collect_inventory, tasks._fetch_log = collect_inventory, read_log
-        pipeline._lookup_creations = look_up
+        pipeline._lookup_creations, tasks._ask_page = look_up, page
 
 
 def _keep(path: Path, result: Any, seen: _Seen) -> None:
@@ -113,6 +124,7 @@ def _keep(path: Path, result: Any, seen: _Seen) -> None:
         "zones": {**seen.known_zones, **{k: v for k, v in read.items() if v}},
         "storages": pbs_storages_in_use(result.inventory, result.coverage),
         "logs": seen.logs,
+        "pages": seen.pages,
         "looked_up": seen.looked_up,
     }
     with path.open("wb") as out:
@@ -127,7 +139,7 @@ def _given_back(path: Path, settings: Any, options: Any, client: Any) -> Any:
     from pve_backup_report.collect.creation import collect_creations
     from pve_backup_report.collect.inventory import collect_inventory
     from pve_backup_report.collect.parallel import worker_pool
-    from pve_backup_report.collect.tasks import _fetch_log, ask_first_pages
+    from pve_backup_report.collect.tasks import _ask_page, _fetch_log, ask_first_pages
 
     with path.open("rb") as kept_file:
         kept = pickle.load(kept_file)
@@ -145,16 +157,17 @@ def _given_back(path: Path, settings: Any, options: Any, client: Any) -> Any:
             fallback_timezone=settings.timezone, known_timezones=kept["zones"],
             on_nodes=ask, pool=pool,
         )  # fmt: skip
-        logs = [pool.submit(_fetch_log, client, task, cap) for task, cap in kept["logs"]]
+        logs: list[Future[Any]] = [
+            pool.submit(_fetch_log, client, task, cap) for task, cap in kept["logs"]
+        ]
+        logs += [pool.submit(_ask_page, client, *page) for page in kept["pages"]]
         sources = collect_backup_sources(client, settings, inventory, kept["storages"], options.now)
         for waited in (*asked.values(), *logs):
             waited.result()
     if kept["looked_up"]:
         collect_creations(client, inventory, kept["looked_up"], settings.task_history_limit,
                           settings.max_workers)  # fmt: skip
-    result = kept["result"]
-    if sources.spaces:  # as the pipeline: this run's space
-        result = replace(result, storage_space=sources.spaces)
+    result = replace(kept["result"], storage_space=sources.spaces)  # this run's, or none
     return result.with_stats(pipeline._stats(client, t0, None))
 
 

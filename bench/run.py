@@ -59,10 +59,11 @@ this and least / baseline CPU, measured in the same run.
 ``--carried`` runs this tree's warm check through ``bench/carried.py`` (rows labelled
 ``carried``): one untimed run keeps its assessment, then each timed run makes the
 requests and does the parsing a warm run needs for its inputs and gives the kept
-assessment back, without reading the task cache or computing the coverage, the history
-and the verdicts, and without proving its inputs unchanged. Its CPU is a floor for a
-warm check that carries its whole analysis from one run to the next; the table gives
-carried / this and carried / baseline CPU, measured in the same run.
+assessment back (unpickled), without reading the task cache or computing the coverage,
+the history and the verdicts, and without proving its inputs unchanged. Its CPU is what
+a warm check carrying its whole analysis from one run to the next costs, less the
+unpickling a floor for it; the table gives carried / this and carried / baseline CPU,
+measured in the same run.
 
 A size is ``S``, ``M``, ``L`` or ``nodes=N,guests=N,jobs=N[,days=N][,seed=N]``.
 """
@@ -512,8 +513,9 @@ def bench_size(
             if carried_too:
                 warm = next(r for r in rows if r.plugin == "this" and r.mode == "warm")
                 times = repeat + (repeat % 2 if len(versions) > 1 else 0)  # as the warm runs
-                rows.append(carried_row(name, spec, served, versions[0], warm, least,
-                                        latency_ms, workers, times))  # fmt: skip
+                printed = best[("this", "warm")][0].stdout
+                rows.append(carried_row(name, spec, served, versions[0], (warm, printed),
+                                        least, latency_ms, workers, times))  # fmt: skip
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return rows
@@ -625,7 +627,7 @@ def least_rows(
 
 
 def carried_row(
-    name: str, spec: GenerateSpec, served: Served, v: Version, warm: Row,
+    name: str, spec: GenerateSpec, served: Served, v: Version, warm_run: tuple[Row, str],
     least: Minimum, latency_ms: int, workers: int, times: int,
 ) -> Row:  # fmt: skip
     """``--carried``: ``v``'s warm check through ``bench/carried.py``: one untimed run of
@@ -633,7 +635,9 @@ def carried_row(
     empties it), one that keeps its assessment, then ``times`` runs that give it back,
     the fastest kept (a row labelled ``carried``). The run that keeps must make the
     requests of ``v``'s ``warm`` row (a run from an empty cache would keep its creation
-    lookup), and those that give back end as that row did."""
+    lookup), and those that give back print what its fastest run printed (but for the
+    time taken)."""
+    warm, printed = warm_run
     kept = v.work / "carried.pickle"
     kept.unlink(missing_ok=True)
     cmd = [sys.executable, str(CARRIED), str(kept), *v.options]
@@ -650,9 +654,9 @@ def carried_row(
     best: Best = {}
     for attempt in range(times):
         m = measure(served, carried, "warm", cmd, attempt, best)
-        if (m.exit_code, status(m)) != (warm.exit_code, warm.status):
-            raise RuntimeError(f"{name} carried: ended {status(m)!r} ({m.exit_code}), the "
-                               f"warm run {warm.status!r} ({warm.exit_code})")  # fmt: skip
+        if (m.exit_code, steady(m.stdout)) != (warm.exit_code, steady(printed)):
+            raise RuntimeError(f"{name} carried: printed {m.stdout[:300]!r} ({m.exit_code}), "
+                               f"the warm check {printed[:300]!r} ({warm.exit_code})")  # fmt: skip
     return row(name, spec, carried, "warm", best[("carried", "warm")], warm.min_requests,
                least, latency_ms, workers)  # fmt: skip
 
@@ -710,6 +714,11 @@ def table(rows: Sequence[Row]) -> str:
             f"| {r.bytes:,} | {r.truth_match if r.truth_match is not None else '-'} |"
         )
     return "\n".join(lines)
+
+
+def steady(output: str) -> str:
+    """A check's output without the time it took (``collect_time``)."""
+    return re.sub(r"\bcollect_time=[0-9.]+s", "", output)
 
 
 def status(m: Measured) -> str:

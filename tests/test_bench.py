@@ -232,14 +232,15 @@ def test_carried_prints_what_the_warm_check_prints(tmp_path: Path) -> None:
     """``bench/carried.py``: a run with no kept file is the check itself (warm here) and
     keeps its assessment; the next gives it back without its task cache (not written
     again: the analysis did not run) after the warm check's requests, a run still going
-    included: the warm check's output, but for the time taken (perfdata)."""
+    and older task-list pages (three tasks a page) included: the warm check's output,
+    but for the time taken (perfdata)."""
     scenario = Scenario.from_dict(generate_scenario(nodes=3, guests=20, jobs=6, days=2))
     kept, cache = tmp_path / "kept.pickle", tmp_path / "tasks.json"
     with Simulator(scenario, tls=True) as sim:
         env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(SRC),
                "PVE_HOST": sim.url, "PVE_API_TOKEN_ID": sim.token_id,
                "PVE_API_TOKEN_SECRET": sim.token_secret,
-               "PVE_CA_BUNDLE": str(sim.ca_path)}  # fmt: skip
+               "PVE_CA_BUNDLE": str(sim.ca_path), "PVE_TASK_HISTORY_LIMIT": "3"}  # fmt: skip
         args = ["--now", str(scenario.now), "--cache-file", str(cache), "--history-days", "2"]
 
         def run(*cmd: str) -> subprocess.CompletedProcess[str]:
@@ -257,6 +258,7 @@ def test_carried_prints_what_the_warm_check_prints(tmp_path: Path) -> None:
     assert first.returncode == warm.returncode == given.returncode and given.stderr == ""
     asked = after.records[before - after.requests :]
     assert any(r.path.endswith("/log") and r.status == 200 for r in asked)
+    assert any(r.path.endswith("/tasks") and "start=3&" in f"{r.query}&" for r in asked)
 
     def steady(output: str) -> str:
         return re.sub(r"collect_time=[0-9.]+s", "", output)
@@ -265,18 +267,57 @@ def test_carried_prints_what_the_warm_check_prints(tmp_path: Path) -> None:
     assert steady(given.stdout) == steady(warm.stdout) == steady(first.stdout)
 
 
-def test_carried_says_in_one_line_what_the_tree_lacks(tmp_path: Path) -> None:
-    """A tree without the internals ``bench/carried.py`` uses: one line, exit 2."""
+@pytest.mark.parametrize(
+    ("files", "said"),
+    [
+        (("pipeline.py", "collect/__init__.py", "collect/tasks.py"),
+         "carried: the tree on PYTHONPATH lacks pipeline._run_assessment"),
+        (("pipeline.py",), "carried: cannot import pve_backup_report.collect"),
+    ],
+)  # fmt: skip
+def test_carried_says_in_one_line_what_the_tree_lacks(
+    tmp_path: Path, files: tuple[str, ...], said: str
+) -> None:
+    """A tree without the internals ``bench/carried.py`` uses, or another layout (an
+    older tree): one line, exit 2."""
     package = tmp_path / "pve_backup_report"
     (package / "collect").mkdir(parents=True)
-    for name in ("__init__.py", "pipeline.py", "collect/__init__.py", "collect/tasks.py"):
+    for name in ("__init__.py", *files):
         (package / name).write_text("")
+    if "collect/__init__.py" not in files:
+        (package / "collect").rmdir()
     (package / "cli.py").write_text("def main() -> None: ...\n")
     proc = subprocess.run([sys.executable, str(BENCH / "carried.py"), str(tmp_path / "kept")],
                           capture_output=True, text=True, timeout=60,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})  # fmt: skip
     assert proc.returncode == 2 and proc.stderr == "" and proc.stdout.count("\n") == 1
-    assert proc.stdout.startswith("carried: the tree on PYTHONPATH lacks pipeline._run_assessment")
+    assert proc.stdout.startswith(said)
+
+
+def test_carried_gives_this_runs_storage_space(tmp_path: Path) -> None:
+    """The space is this run's, as the pipeline's: none when it cannot be read now,
+    though the kept run read it (the anomalies stay the kept run's)."""
+    data = generate_scenario(nodes=3, guests=20, jobs=6, days=2)
+    scenario, kept, cache = Scenario.from_dict(data), tmp_path / "kept", tmp_path / "tasks.json"
+    with Simulator(scenario, tls=True) as sim:
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(SRC),
+               "PVE_HOST": sim.url, "PVE_API_TOKEN_ID": sim.token_id,
+               "PVE_API_TOKEN_SECRET": sim.token_secret,
+               "PVE_CA_BUNDLE": str(sim.ca_path)}  # fmt: skip
+        args = ["--now", str(scenario.now), "--cache-file", str(cache), "--history-days", "2"]
+
+        def run(*cmd: str) -> str:
+            return subprocess.run([sys.executable, *cmd, *args], capture_output=True,
+                                  text=True, timeout=120, env=env).stdout  # fmt: skip
+
+        run("-m", "pve_backup_report")
+        read = run(str(BENCH / "carried.py"), str(kept))
+        faults = [{"path": "/nodes/*/storage/*/status", "status": 500, "message": "x"}]
+        sim.set_scenario(Scenario.from_dict({**data, "faults": faults}))
+        unread = run("-m", "pve_backup_report")
+        given = run(str(BENCH / "carried.py"), str(kept))
+    assert "_used'=" in read
+    assert "_used'=" not in unread and "_used'=" not in given
 
 
 def test_least_says_in_one_line_what_failed(tmp_path: Path) -> None:
