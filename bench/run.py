@@ -27,7 +27,8 @@ result and latest success and those of the runs of its jobs since that success (
 tells which guests a run failed), one content call and one status call (space) per PBS
 storage in use, one task list per node to look up creations when a covered guest has no
 result (warm: only when such a guest was not created after its expected run, the others
-being settled by the task cache), and for the report the notes not cached), and
+being settled by the task cache), when warm the logs of those runs still going (the task
+cache keeps no running task), and for the report the notes not cached), and
 ``floor_s``, the latency floor: the dependent round trips times the latency plus the
 remaining minimum requests times the latency over ``--max-workers`` (the table shows
 ``wall / floor``). CPU is also given per guest and, cold, per log the run had to read.
@@ -164,6 +165,9 @@ class Minimum:
     # was is settled by the task cache)
     warm_creations: int = 0
     deepest_pages: int = 1  # the most task-list pages one node needs (read one after another)
+    # the logs of ``logs`` whose runs are still going: read again on every run (the task
+    # cache keeps no running task; only its log tells which guests it has done since)
+    running_logs: int = 0
 
     def cold(self) -> int:
         return (
@@ -172,13 +176,16 @@ class Minimum:
         )  # fmt: skip
 
     def warm(self) -> int:
-        return self.inventory + self.defaults + self.pages + self.content + self.warm_creations
+        return (
+            self.inventory + self.defaults + self.pages + self.content + self.warm_creations
+            + self.running_logs
+        )  # fmt: skip
 
     def rounds(self, mode: str) -> int:
         """Round trips that depend on each other: the inventory, the node details (time
         zones, defaults), the task-list pages one after another, the logs, the notes."""
         details = 1 if mode == "cold" or self.defaults else 0
-        logs = 1 if mode == "cold" and self.logs else 0
+        logs = 1 if (self.logs if mode == "cold" else self.running_logs) else 0
         notes = 1 if mode == "report-first" else 0
         return 1 + details + self.deepest_pages + logs + notes
 
@@ -238,6 +245,7 @@ def minimum(scenario: Scenario, history_days: int, truth: Sequence[GuestTruth]) 
         could_hold = (*guests, *local, *(recipe.vmids or ()))
         if any(v in covered and task.starttime > success.get(v, 0) for v in could_hold):
             needed.add((task.starttime, task.upid))
+    running = {t.upid for n in online for t in scenario.tasks_on(n) if t.running}
     pages = deepest_pages = 0
     for node in online:
         listed = sorted(
@@ -265,6 +273,7 @@ def minimum(scenario: Scenario, history_days: int, truth: Sequence[GuestTruth]) 
         if covered - {t.vmid for t in truth if t.latest or t.freshness == "pending"}
         else 0,
         deepest_pages=deepest_pages or 1,
+        running_logs=sum(1 for _start, upid in needed if upid in running),
     )
 
 
