@@ -506,6 +506,7 @@ class Certs:
     other_ca: Path
     wrong_name: tuple[Path, Path]  # cert, key for pve.example.invalid
     expired: tuple[Path, Path]  # cert, key for 127.0.0.1, expired yesterday
+    future: tuple[Path, Path]  # cert, key for 127.0.0.1, valid from tomorrow
 
 
 @pytest.fixture(scope="module")
@@ -531,6 +532,12 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
             "127.0.0.1",
             not_before=now - dt.timedelta(days=30),
             not_after=now - dt.timedelta(days=1),
+        ),
+        future=leaf(
+            "future",
+            "127.0.0.1",
+            not_before=now + dt.timedelta(days=1),
+            not_after=now + dt.timedelta(days=30),
         ),
     )
 
@@ -578,15 +585,32 @@ def test_expired_certificate_and_unknown_ca(certs: Certs, tmp_path: Path) -> Non
     with Simulator(Scenario.from_dict(scenario()), tls=True, cert=cert, key=key) as s:
         where = f"127.0.0.1:{s.port}"
         code, out = tls_run(s, tmp_path, PVE_CA_BUNDLE=str(certs.ca))
-        assert code == 3 and f"TLS verification of {where} failed" in out
+        assert code == 3 and out.count("\n") == 1
+        assert f"TLS verification of {where} failed: certificate has expired (renew it on " \
+               "the server, or check this machine's clock)" in out  # fmt: skip
         code, out = tls_run(s, tmp_path, PVE_CA_BUNDLE=str(certs.other_ca))
         assert code == 3 and f"TLS verification of {where} failed" in out
+        assert "unknown certificate authority" in out  # the chain fails first
+        # a pinned certificate is trusted whatever its dates (troubleshooting.md)
+        code, out = tls_run(s, tmp_path, PVE_TLS_FINGERPRINT=str(s.fingerprint))
+        assert code == 2 and "TLS verification" not in out, out
         # --check-api says the same
         code, out = tls_run(s, tmp_path, "--check-api", PVE_CA_BUNDLE=str(certs.ca))
         assert code == 3
         assert out.startswith(
             f"PVE_BACKUP UNKNOWN - PVE API not usable: TLS verification of {where}"
         )
+
+
+def test_certificate_not_yet_valid_says_so(certs: Certs, tmp_path: Path) -> None:
+    """A certificate valid from tomorrow (a clock behind, or a certificate made on a
+    machine whose clock is ahead): one line naming the clocks."""
+    cert, key = certs.future
+    with Simulator(Scenario.from_dict(scenario()), tls=True, cert=cert, key=key) as s:
+        code, out = tls_run(s, tmp_path, PVE_CA_BUNDLE=str(certs.ca))
+    assert code == 3 and out.count("\n") == 1
+    assert "failed: certificate is not yet valid (check the clocks of this machine and of " \
+           "the server)" in out  # fmt: skip
 
 
 def test_https_to_a_plain_http_port_is_unknown(tmp_path: Path) -> None:

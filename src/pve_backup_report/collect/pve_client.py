@@ -381,11 +381,25 @@ class PveClient:
         return f"cannot connect to {host}"
 
 
+# OpenSSL's texts for X509_V_ERR_CERT_HAS_EXPIRED and X509_V_ERR_CERT_NOT_YET_VALID
+# (crypto/x509/x509_txt.c ``X509_verify_cert_error_string``), which Python's
+# SSLCertVerificationError ends with; the verdict an operator can act on
+_VALIDITY = {
+    "certificate has expired": "certificate has expired (renew it on the server, or check "
+    "this machine's clock)",
+    "certificate is not yet valid": "certificate is not yet valid (check the clocks of "
+    "this machine and of the server)",
+}
+
+
 def _verify_reason(text: str, ca_origin: str) -> str:
     """Why certificate verification failed, and what to set."""
     lower = text.lower()
     if "hostname mismatch" in lower or "ip address mismatch" in lower or "doesn't match" in lower:
         return "certificate name does not match the host"
+    for said, reason in _VALIDITY.items():
+        if said in lower:
+            return reason
     what = "self-signed certificate" if "self-signed" in text or "self signed" in text else ""
     if "unable to get local issuer" in text:
         what = "unknown certificate authority"
