@@ -521,10 +521,10 @@ def bench_size(
                                    workers, repeat)  # fmt: skip
             if carried_too:
                 warm = next(r for r in rows if r.plugin == "this" and r.mode == "warm")
-                times = repeat + (repeat % 2 if len(versions) > 1 else 0)  # as the warm runs
                 printed = best[("this", "warm")][0].stdout
                 rows.append(carried_row(name, spec, served, versions[0], (warm, printed),
-                                        least, latency_ms, workers, times))  # fmt: skip
+                                        least, latency_ms, workers,
+                                        repeats(repeat, versions)))  # fmt: skip
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return rows
@@ -546,7 +546,7 @@ def run_modes(
     size's name, each run then said on stderr."""
     best: Best = {}
     for mode, _min_requests in plan:
-        times = 1 if mode == "report-first" else repeat + (repeat % 2 if len(versions) > 1 else 0)
+        times = 1 if mode == "report-first" else repeats(repeat, versions)
         for attempt in range(times):
             for v in in_turn(versions, turn):
                 m = measure(served, v, mode, command(v, mode), attempt, best)
@@ -556,6 +556,12 @@ def run_modes(
                           file=sys.stderr)  # fmt: skip
             turn += 1
     return best
+
+
+def repeats(repeat: int, versions: Sequence[Version]) -> int:
+    """The runs of a repeated mode: with two versions an even number, so that each goes
+    first as often as the other (``run_modes``; ``--carried`` runs as often)."""
+    return repeat + (repeat % 2 if len(versions) > 1 else 0)
 
 
 def version_rows(
@@ -851,9 +857,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--carried",
         action="store_true",
         help="also run this tree's warm check through bench/carried.py (rows labelled "
-        "carried): the kept assessment given back after a warm run's requests and "
-        "parsing, no analysis; the CPU a check carrying its analysis across runs costs "
-        "at least, and the table gives the ratios",
+        "carried): the kept assessment given back (unpickled) after a warm run's requests "
+        "and parsing, no analysis; what a check carrying its analysis across runs costs "
+        "(less the unpickling, a floor), and the table gives the ratios",
     )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -229,6 +229,25 @@ def test_carried_gives_back_the_kept_assessment_after_a_warm_runs_requests() -> 
     assert "| carried / this CPU |" in text and "| carried | nodes=3" in text
 
 
+def _check_runs(
+    sim: Simulator, now: int | None, tmp_path: Path, **extra: str
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Runs of a command (the check, ``bench/carried.py``) against ``sim`` at ``now``,
+    with this tree's code and a task cache in ``tmp_path``."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(SRC),
+           "PVE_HOST": sim.url, "PVE_API_TOKEN_ID": sim.token_id,
+           "PVE_API_TOKEN_SECRET": sim.token_secret, "PVE_CA_BUNDLE": str(sim.ca_path),
+           **extra}  # fmt: skip
+    args = ["--now", str(now), "--cache-file", str(tmp_path / "tasks.json"),
+            "--history-days", "2"]  # fmt: skip
+
+    def run(*cmd: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, *cmd, *args], capture_output=True, text=True,
+                              timeout=120, env=env)  # fmt: skip
+
+    return run
+
+
 def test_carried_prints_what_the_warm_check_prints(tmp_path: Path) -> None:
     """``bench/carried.py``: a run with no kept file is the check itself (warm here) and
     keeps its assessment; the next gives it back without its task cache (not written
@@ -238,16 +257,7 @@ def test_carried_prints_what_the_warm_check_prints(tmp_path: Path) -> None:
     scenario = Scenario.from_dict(generate_scenario(nodes=3, guests=20, jobs=6, days=2))
     kept, cache = tmp_path / "kept.pickle", tmp_path / "tasks.json"
     with Simulator(scenario, tls=True) as sim:
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(SRC),
-               "PVE_HOST": sim.url, "PVE_API_TOKEN_ID": sim.token_id,
-               "PVE_API_TOKEN_SECRET": sim.token_secret,
-               "PVE_CA_BUNDLE": str(sim.ca_path), "PVE_TASK_HISTORY_LIMIT": "3"}  # fmt: skip
-        args = ["--now", str(scenario.now), "--cache-file", str(cache), "--history-days", "2"]
-
-        def run(*cmd: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([sys.executable, *cmd, *args], capture_output=True,
-                                  text=True, timeout=120, env=env)  # fmt: skip
-
+        run = _check_runs(sim, scenario.now, tmp_path, PVE_TASK_HISTORY_LIMIT="3")
         run("-m", "pve_backup_report")  # cold: the task cache filled
         first = run(str(BENCH / "carried.py"), str(kept))
         warm = run("-m", "pve_backup_report")
@@ -260,10 +270,7 @@ def test_carried_prints_what_the_warm_check_prints(tmp_path: Path) -> None:
     asked = after.records[before - after.requests :]
     assert any(r.path.endswith("/log") and r.status == 200 for r in asked)
     assert any(r.path.endswith("/tasks") and "start=3&" in f"{r.query}&" for r in asked)
-
-    def steady(output: str) -> str:
-        return re.sub(r"collect_time=[0-9.]+s", "", output)
-
+    steady = _bench_module().steady  # the output but for collect_time, as the bench compares
     assert "api_requests=" in warm.stdout
     assert steady(given.stdout) == steady(warm.stdout) == steady(first.stdout)
 
@@ -299,24 +306,15 @@ def test_carried_gives_this_runs_storage_space(tmp_path: Path) -> None:
     """The space is this run's, as the pipeline's: none when it cannot be read now,
     though the kept run read it (the anomalies stay the kept run's)."""
     data = generate_scenario(nodes=3, guests=20, jobs=6, days=2)
-    scenario, kept, cache = Scenario.from_dict(data), tmp_path / "kept", tmp_path / "tasks.json"
+    scenario, kept = Scenario.from_dict(data), tmp_path / "kept"
     with Simulator(scenario, tls=True) as sim:
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(SRC),
-               "PVE_HOST": sim.url, "PVE_API_TOKEN_ID": sim.token_id,
-               "PVE_API_TOKEN_SECRET": sim.token_secret,
-               "PVE_CA_BUNDLE": str(sim.ca_path)}  # fmt: skip
-        args = ["--now", str(scenario.now), "--cache-file", str(cache), "--history-days", "2"]
-
-        def run(*cmd: str) -> str:
-            return subprocess.run([sys.executable, *cmd, *args], capture_output=True,
-                                  text=True, timeout=120, env=env).stdout  # fmt: skip
-
+        run = _check_runs(sim, scenario.now, tmp_path)
         run("-m", "pve_backup_report")
-        read = run(str(BENCH / "carried.py"), str(kept))
+        read = run(str(BENCH / "carried.py"), str(kept)).stdout
         faults = [{"path": "/nodes/*/storage/*/status", "status": 500, "message": "x"}]
         sim.set_scenario(Scenario.from_dict({**data, "faults": faults}))
-        unread = run("-m", "pve_backup_report")
-        given = run(str(BENCH / "carried.py"), str(kept))
+        unread = run("-m", "pve_backup_report").stdout
+        given = run(str(BENCH / "carried.py"), str(kept)).stdout
     assert "_used'=" in read
     assert "_used'=" not in unread and "_used'=" not in given
 
