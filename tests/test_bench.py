@@ -142,7 +142,7 @@ def _histories(sim: Simulator, now: int, collect: Any) -> tuple[dict[int, Any], 
         hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret),
         history_days=6,
     )  # fmt: skip
-    original = pipeline.collect_history
+    original = pipeline.collect_history  # type: ignore[attr-defined]
     pipeline.collect_history = collect  # type: ignore[attr-defined]
     try:
         with PveClient(settings) as client:
