@@ -111,7 +111,7 @@ def _guest(a: Assessment) -> GuestStatus:
 
 
 def test_a_newer_pbs_snapshot_is_the_latest_success() -> None:
-    """pve-storage ``PVE/Storage/PBSPlugin.pm`` ``list_volumes``: ``ctime`` is the
+    """pve-storage ``src/PVE/Storage/PBSPlugin.pm`` ``list_volumes``: ``ctime`` is the
     snapshot's backup time (the guest backup's start). A snapshot newer than every task
     result (its task outside the window, or its log unreadable) is the latest success."""
     older = _success(100, NOW - 3 * DAY)
@@ -128,7 +128,7 @@ def _failure(vmid: int, started: int) -> GuestBackupResult:
 
 
 def test_a_finished_snapshot_newer_than_the_latest_failure_is_the_latest_result() -> None:
-    """pve-storage ``PVE/Storage/PBSPlugin.pm`` ``list_volumes``: a finished snapshot of
+    """pve-storage ``src/PVE/Storage/PBSPlugin.pm`` ``list_volumes``: a finished snapshot of
     the guest's own group (``vm/100``), ``ctime`` its backup's start. Newer than the
     latest failed task (its own task outside the window, unreadable, or on a node whose
     history was not read), it proves a later backup: the latest result is that success,

@@ -298,7 +298,7 @@ def test_pbs_storage_without_backup_content() -> None:
 
 @pytest.mark.parametrize("audit", [None, False])
 def test_unknown_storage(audit: bool | None) -> None:
-    """pve-storage ``PVE/API2/Storage/Config.pm`` ``index`` leaves out a storage without
+    """pve-storage ``src/PVE/API2/Storage/Config.pm`` ``index`` leaves out a storage without
     Datastore.Audit or Datastore.AllocateSpace on ``/storage/<id>``: when the token may
     lack them there (``audit`` False, or not known), the storage may be a hidden PBS
     storage, so the guest's coverage is unknown: ``indeterminate`` (finding X2)."""
@@ -317,7 +317,7 @@ def test_unknown_storage(audit: bool | None) -> None:
 
 def test_a_storage_the_token_would_see_does_not_exist() -> None:
     """With Datastore.Audit on ``/storage/gone`` the token would see it in ``/storage``
-    (pve-storage ``PVE/API2/Storage/Config.pm`` ``index``): it does not exist, and every
+    (pve-storage ``src/PVE/API2/Storage/Config.pm`` ``index``): it does not exist, and every
     run dies in pve-manager ``PVE/VZDump.pm`` ``new`` (``could not get storage information
     for 'gone'``). The guest is not protected by that job: ``not_covered`` when nothing
     else covers it, with the reason, and a WARNING names the job and the storage (X2)."""

@@ -10,12 +10,12 @@ one, and still parsed, one round after another, only when a plan takes them.
 The upstream behaviour relied on:
 
 * a PBS snapshot's ``ctime`` is its ``backup-time`` (pve-storage
-  ``PVE/Storage/PBSPlugin.pm`` ``list_volumes``), set when vzdump starts that guest's
+  ``src/PVE/Storage/PBSPlugin.pm`` ``list_volumes``), set when vzdump starts that guest's
   backup (pve-manager ``PVE/VZDump.pm`` ``exec_backup_task``): a run started after a
   guest's newest snapshot did not make it;
 * pve-manager ``PVE/VZDump.pm`` ``get_included_guests`` picks a run's guests when it
   starts: a guest that joined its job today is in no older run;
-* pve-storage ``PVE/API2/Storage/Content.pm`` ``index`` drops each volume
+* pve-storage ``src/PVE/API2/Storage/Content.pm`` ``index`` drops each volume
   ``check_volume_access`` refuses: a token without ``Datastore.Allocate`` (or
   ``Datastore.AllocateSpace`` and ``VM.Backup``) sees an empty list, which says nothing
   of the guests' snapshots.
@@ -470,7 +470,7 @@ def test_a_guest_with_no_snapshot_is_fetched_ahead_only_where_the_token_would_se
     privileges: Any, fetched_ahead: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """101 failed every night of the window, so PBS holds no snapshot of it. Where the
-    token sees its backups (pve-storage ``PVE/Storage.pm`` ``check_volume_access``:
+    token sees its backups (pve-storage ``src/PVE/Storage.pm`` ``check_volume_access``:
     ``Datastore.Allocate`` on the storage), none listed means none there: its walk
     reads every run back to the window's start, and they are asked beside Nov 18's, not
     one night a round. Where they may be hidden (``VM.Backup`` on 100 only), nothing is

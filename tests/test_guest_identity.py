@@ -2,7 +2,7 @@
 
 Scenarios written from upstream code:
 
-* pve-storage ``PVE/Storage/PBSPlugin.pm`` ``list_volumes`` lists PBS groups by type,
+* pve-storage ``src/PVE/Storage/PBSPlugin.pm`` ``list_volumes`` lists PBS groups by type,
   ``backup/vm/100/...`` and ``backup/ct/100/...``; pve-manager ``PVE/VZDump.pm``
   ``exec_backup_task`` logs ``Starting Backup of VM 100 (qemu)`` or ``(lxc)``.
 * proxmox-backup ``src/api2/admin/datastore.rs`` ``list_snapshots_blocking`` lists a

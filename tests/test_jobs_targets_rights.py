@@ -322,7 +322,7 @@ def unlisted_storages(privileges: dict[str, list[str]]) -> dict[str, Any]:
 
 
 def test_a_storage_the_token_sees_everywhere_but_not_listed_does_not_exist() -> None:
-    """pve-storage ``PVE/API2/Storage/Config.pm`` ``index`` lists every storage on which
+    """pve-storage ``src/PVE/API2/Storage/Config.pm`` ``index`` lists every storage on which
     the token has Datastore.Audit or Datastore.AllocateSpace; ``GET /access/permissions``
     with ``path=/storage/gone`` (pve-access-control ``PVE/API2/AccessControl.pm``
     ``permissions``) shows it has them there: ``gone`` does not exist, and every run of
@@ -346,7 +346,7 @@ def test_a_storage_the_token_sees_everywhere_but_not_listed_does_not_exist() -> 
 
 def test_a_storage_the_token_may_not_see_is_indeterminate() -> None:
     """Without Datastore.Audit on ``/storage/pbs-b`` PVE leaves it out of ``/storage``
-    (pve-storage ``PVE/API2/Storage/Config.pm`` ``index``): it may be PBS, so VM 105 is
+    (pve-storage ``src/PVE/API2/Storage/Config.pm`` ``index``): it may be PBS, so VM 105 is
     ``indeterminate``; ``gone`` cannot be told from a hidden storage either."""
     rights = {
         "/": ["Sys.Audit", "VM.Audit", "Pool.Audit"],
@@ -495,8 +495,8 @@ def test_granted_reads_pve_permission_answers(
 def test_backup_visibility_follows_check_volume_access(
     answer: dict[str, dict[str, int]], seen: list[tuple[str, int]], hidden: list[tuple[str, int]]
 ) -> None:
-    """pve-storage ``PVE/API2/Storage/Content.pm`` ``index`` drops each volume that
-    ``PVE/Storage.pm`` ``check_volume_access`` refuses (no VMID asked): a backup is
+    """pve-storage ``src/PVE/API2/Storage/Content.pm`` ``index`` drops each volume that
+    ``src/PVE/Storage.pm`` ``check_volume_access`` refuses (no VMID asked): a backup is
     listed with ``Datastore.Allocate`` on ``/storage/<id>``, or with
     ``Datastore.AllocateSpace`` there and ``VM.Backup`` on ``/vms/<its VMID>``. The
     answers are shaped as pve-access-control ``PVE/RPCEnvironment.pm``

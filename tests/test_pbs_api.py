@@ -3,8 +3,8 @@
 Upstream: proxmox-backup ``src/api2/admin/datastore.rs`` (``list_snapshots``,
 ``garbage_collection_status``), ``src/api2/status.rs`` (``datastore_status``),
 ``src/api2/admin/verify.rs`` (``list_verification_jobs``), ``src/auth.rs``
-(``PBSAPIToken``), pve-storage ``PVE/Storage/PBSPlugin.pm`` (``list_volumes``) and
-``PVE/API2/Storage/Status.pm`` (``read_status``).
+(``PBSAPIToken``), pve-storage ``src/PVE/Storage/PBSPlugin.pm`` (``list_volumes``) and
+``src/PVE/API2/Storage/Status.pm`` (``read_status``).
 """
 
 from __future__ import annotations
@@ -251,7 +251,7 @@ def test_pve_and_pbs_views_agree() -> None:
 
 
 def test_storage_status_route_like_read_status() -> None:
-    """pve-storage ``PVE/API2/Storage/Status.pm`` ``read_status`` returns the storage's
+    """pve-storage ``src/PVE/API2/Storage/Status.pm`` ``read_status`` returns the storage's
     ``PVE::Storage::storage_info`` entry; an unknown storage is ``raise_param_exc``."""
     data = scenario_file("pbs")
     data["storages"][0]["status"] = {"total": 1000, "used": 400}

@@ -813,7 +813,7 @@ def test_grant_hint_names_privilege_and_path_as_code() -> None:
     [("en", "1.5 TiB of 8.0 TiB (18.8%)"), ("fr", "1,5 Tio sur 8,0 Tio (18,8 %)")],
 )
 def test_pbs_storage_space_with_the_language_decimal_sign(lang: str, expected: str) -> None:
-    """Space as PVE's storage status gives it (pve-storage ``PVE/API2/Storage/Status.pm``
+    """Space as PVE's storage status gives it (pve-storage ``src/PVE/API2/Storage/Status.pm``
     ``read_status``: bytes), binary units, a decimal comma in French."""
     tib = 1024**4
     space = StorageSpace("pbs1", total=8 * tib, used=tib * 3 // 2, avail=tib * 13 // 2, active=True)

@@ -176,7 +176,7 @@ def _one(**item: Any) -> list[dict[str, Any]]:
 @example(_one(volid="s:backup/vm/1:backup/ct/2", size=5))
 @example(_one(volid=123, subtype="qemu", size=5))
 def test_parse_content_is_the_full_reading_for_any_answer(items: Any) -> None:
-    """pve-storage ``PVE/Storage/PBSPlugin.pm`` ``list_volumes`` writes ``volid``
+    """pve-storage ``src/PVE/Storage/PBSPlugin.pm`` ``list_volumes`` writes ``volid``
     ``<storage>:backup/<vm|ct>/<vmid>/<time>`` and ``subtype`` qemu / lxc (the module
     docstring of ``analysis/pbs_content.py``); anything else takes the full path."""
     assert parse_content("s", items) == _parse_content_before("s", items)

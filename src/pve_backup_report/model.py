@@ -227,8 +227,8 @@ class Guest:
 class BackupVisibility:
     """Whose backups the token sees in a storage's content list.
 
-    pve-storage ``PVE/API2/Storage/Content.pm`` ``index`` drops every volume that
-    ``PVE/Storage.pm`` ``check_volume_access`` refuses (with no VMID asked): a token
+    pve-storage ``src/PVE/API2/Storage/Content.pm`` ``index`` drops every volume that
+    ``src/PVE/Storage.pm`` ``check_volume_access`` refuses (with no VMID asked): a token
     with ``Datastore.Allocate`` on ``/storage/<id>`` sees every backup there; otherwise a
     backup only with ``Datastore.AllocateSpace`` on the storage and ``VM.Backup`` on
     ``/vms/<its VMID>``. From ``/access/permissions`` (``privileges.backup_visibility``).

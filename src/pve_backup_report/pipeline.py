@@ -354,7 +354,7 @@ class _Snapshots:
     (``collect_history``), once the side thread has read PVE's view of every PBS storage
     in use: None before (the history never waits for it), and when one of them could
     not be read or lists nothing (a guest's newest snapshot may be there: pve-storage
-    ``PVE/API2/Storage/Content.pm`` ``index`` drops the volumes ``check_volume_access``
+    ``src/PVE/API2/Storage/Content.pm`` ``index`` drops the volumes ``check_volume_access``
     refuses a token without ``Datastore.Allocate``, as ``assess._content_anomalies``
     warns)."""
 

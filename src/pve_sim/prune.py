@@ -1,5 +1,5 @@
 """Which backups of a group survive pruning: pve-storage ``prune_mark_backup_group``
-(``PVE/Storage.pm``; proxmox-backup's ``prune.rs`` marks the same way).
+(``src/PVE/Storage.pm``; proxmox-backup's ``prune.rs`` marks the same way).
 
 The options are a storage's ``prune-backups`` (``keep-last=3,keep-daily=14``); none, or
 ``keep-all=1``, keeps everything (guest-common ``VZDump/Common.pm``: the default is

@@ -1,9 +1,9 @@
 """``GET /nodes/{node}/storage/{storage}/status``: a storage's space, as PVE reports it.
 
-pve-storage ``PVE/API2/Storage/Status.pm`` ``read_status`` returns the entry of
+pve-storage ``src/PVE/API2/Storage/Status.pm`` ``read_status`` returns the entry of
 ``PVE::Storage::storage_info``: ``type``, ``content``, ``shared``, ``enabled``, ``active``
 and ``total``/``used``/``avail`` in bytes, all three 0 when the storage is disabled or not
-active (for PBS: ``PVE/Storage/PBSPlugin.pm`` ``status`` could not reach the server). An
+active (for PBS: ``src/PVE/Storage/PBSPlugin.pm`` ``status`` could not reach the server). An
 unknown storage is a parameter error.
 """
 

@@ -554,7 +554,7 @@ def _storage_verdict(
     """Whether a run on ``node`` can write to this storage, and why not.
 
     A storage ``/storage`` does not list (``storage`` None): with Datastore.Audit or
-    Datastore.AllocateSpace on it (``audit``, pve-storage ``PVE/API2/Storage/Config.pm``
+    Datastore.AllocateSpace on it (``audit``, pve-storage ``src/PVE/API2/Storage/Config.pm``
     ``index`` filters on them) the token would see it, so it does not exist and every
     run dies (pve-manager ``PVE/VZDump.pm`` ``new``: ``could not get storage information
     for '<id>'``): ``missing``. Otherwise it may be a PBS storage hidden from the token:
@@ -852,7 +852,7 @@ def _unknown_storage_anomaly(
 ) -> Anomaly:
     """A storage the job names that ``/storage`` does not list: deleted (the token would
     see it), or hidden by a missing Datastore.Audit (pve-storage
-    ``PVE/API2/Storage/Config.pm`` ``index``)."""
+    ``src/PVE/API2/Storage/Config.pm`` ``index``)."""
     audit = analyser.inventory.storage_audit.get(storage_id)
     details: dict[str, Any] = {"job": job.id, "storage": storage_id}
     if audit:

@@ -9,7 +9,7 @@ analysis check that a task's archive really exists.
 Two rules follow PBS and PVE, not the VMID alone:
 
 * **Groups are typed.** PBS keeps ``vm/100`` and ``ct/100`` apart, and pve-storage
-  ``PVE/Storage/PBSPlugin.pm`` ``list_volumes`` lists them as ``backup/vm/100/...`` and
+  ``src/PVE/Storage/PBSPlugin.pm`` ``list_volumes`` lists them as ``backup/vm/100/...`` and
   ``backup/ct/100/...`` (``subtype`` qemu / lxc). A container that reuses the VMID of a
   deleted VM (or the reverse) gets none of the old guest's snapshots.
 * **An unfinished snapshot is not a backup.** PBS lists the snapshot of a backup still

@@ -155,7 +155,7 @@ def backup_visibility(
     perms: Any, storages: Iterable[str], guests: Iterable[int]
 ) -> BackupVisibility | None:
     """Whose backups each storage's content list shows the token (``BackupVisibility``,
-    pve-storage ``PVE/Storage.pm`` ``check_volume_access``); None without an answer."""
+    pve-storage ``src/PVE/Storage.pm`` ``check_volume_access``); None without an answer."""
     if not isinstance(perms, Mapping):
         return None
     storages = list(storages)

@@ -500,7 +500,7 @@ def _storage_audit(
     """For each storage a job or a node default names that ``/storage`` does not list:
     does the token have what ``/storage`` filters on there?
 
-    pve-storage ``PVE/API2/Storage/Config.pm`` ``index`` lists a storage when
+    pve-storage ``src/PVE/API2/Storage/Config.pm`` ``index`` lists a storage when
     ``check_any(/storage/<id>, [Datastore.Audit, Datastore.AllocateSpace])`` passes. One
     ``GET /access/permissions?path=/storage/<id>`` (pve-access-control
     ``PVE/API2/AccessControl.pm`` ``permissions``: ``permissions($user, $path)``, the

@@ -4,7 +4,7 @@ Each PBS storage in use is matched to a configured PBS server (:func:`match_stor
 its snapshots are then read from PBS (``GET /admin/datastore/{store}/snapshots?ns=``,
 proxmox-backup ``src/api2/admin/datastore.rs`` ``list_snapshots``) and translated item by
 item into what PVE's storage-content call would have shown (pve-storage
-``PVE/Storage/PBSPlugin.pm`` ``list_volumes`` does exactly this translation), so
+``src/PVE/Storage/PBSPlugin.pm`` ``list_volumes`` does exactly this translation), so
 :func:`pve_backup_report.analysis.pbs_content.parse_content` builds the same domain objects and the
 analysis does not know where they came from. A storage PBS cannot answer for falls back to
 PVE's view, with an anomaly.

@@ -1,8 +1,8 @@
 """Datastore space from PVE alone: ``/nodes/{node}/storage/{storage}/status`` per PBS storage.
 
-pve-storage ``PVE/API2/Storage/Status.pm`` ``read_status`` answers with the storage's
+pve-storage ``src/PVE/API2/Storage/Status.pm`` ``read_status`` answers with the storage's
 entry of ``PVE::Storage::storage_info``: ``total``, ``used``, ``avail`` in bytes and
-``active`` (0 with all three 0 when PBS could not be asked, ``PVE/Storage/PBSPlugin.pm``
+``active`` (0 with all three 0 when PBS could not be asked, ``src/PVE/Storage/PBSPlugin.pm``
 ``status``). It needs ``Datastore.Audit`` or ``Datastore.AllocateSpace`` on
 ``/storage/{storage}``, which ``PVEAuditor`` has. PBS storages are shared: one online
 node where the storage is enabled answers for all.

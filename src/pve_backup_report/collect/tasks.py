@@ -535,7 +535,7 @@ class _Reader:
 
         * down to the one that made its newest PBS snapshot, when that snapshot is older
           than the run. A snapshot's ``ctime`` is its ``backup-time`` (pve-storage
-          ``PVE/Storage/PBSPlugin.pm`` ``list_volumes``), set when vzdump starts that
+          ``src/PVE/Storage/PBSPlugin.pm`` ``list_volumes``), set when vzdump starts that
           guest's backup (pve-manager ``PVE/VZDump.pm`` ``exec_backup_task``), so a run
           started after it did not make it: the guest failed or was left out there;
         * as far as ``_new_guest_bound`` says when it has no snapshot, no log read so
@@ -543,7 +543,7 @@ class _Reader:
           run that left it out (``guest_search``): a new guest;
         * as far too when it has no snapshot, a log read shows it without a success,
           and the token sees its backups on every PBS storage read
-          (``BackupVisibility``, pve-storage ``PVE/Storage.pm``
+          (``BackupVisibility``, pve-storage ``src/PVE/Storage.pm``
           ``check_volume_access``): it has none there, so its walk reads its runs back
           to its newest success, whose snapshot PBS does not list (pruned, deleted by
           hand, on a storage or namespace no longer read, hidden by the rights of the
