@@ -157,12 +157,12 @@ def _given_back(path: Path, settings: Any, options: Any, client: Any) -> Any:
             fallback_timezone=settings.timezone, known_timezones=kept["zones"],
             on_nodes=ask, pool=pool,
         )  # fmt: skip
-        logs: list[Future[Any]] = [
+        more: list[Future[Any]] = [
             pool.submit(_fetch_log, client, task, cap) for task, cap in kept["logs"]
         ]
-        logs += [pool.submit(_ask_page, client, *page) for page in kept["pages"]]
+        more += [pool.submit(_ask_page, client, *page) for page in kept["pages"]]
         sources = collect_backup_sources(client, settings, inventory, kept["storages"], options.now)
-        for waited in (*asked.values(), *logs):
+        for waited in (*asked.values(), *more):  # the logs and older pages too
             waited.result()
     if kept["looked_up"]:
         collect_creations(client, inventory, kept["looked_up"], settings.task_history_limit,

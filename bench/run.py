@@ -402,11 +402,16 @@ class Version:
     directory of its own (its notes cache too), against the size's simulator."""
 
     label: str  # "this", or "baseline" (``--baseline``)
-    base: list[str]  # the check and the options every run of it takes
+    command: list[str]  # the check (``check_command``)
     env: dict[str, str]
     work: Path
     cache_file: Path
-    options: list[str]  # those options alone (``base`` without the check's command)
+    options: list[str]  # the options every run of it takes
+
+    @property
+    def base(self) -> list[str]:
+        """The check with the options every run of it takes."""
+        return [*self.command, *self.options]
 
 
 def version(
@@ -434,7 +439,7 @@ def version(
         "--max-workers", str(workers),
         "-t", "300",
     ]  # fmt: skip
-    return Version(label, [*check_command(plugin_src), *options], env, work, cache_file, options)
+    return Version(label, check_command(plugin_src), env, work, cache_file, options)
 
 
 def in_turn(versions: Sequence[Version], turn: int) -> Sequence[Version]:
