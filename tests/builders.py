@@ -356,8 +356,8 @@ def migration_task(
     vmid: int, *, node: str, start: int, target: str, kind: GuestType = "qemu", took: int = 60,
     **extra: Any,
 ) -> dict[str, Any]:  # fmt: skip
-    """A finished migration (qemu-server ``PVE/QemuMigrate.pm``, pve-container
-    ``PVE/LXC/Migrate.pm``): on the source node, its id the VMID, 60 s long."""
+    """A finished migration (qemu-server ``src/PVE/QemuMigrate.pm``, pve-container
+    ``src/PVE/LXC/Migrate.pm``): on the source node, its id the VMID, 60 s long."""
     word, typ = ("VM", "qmigrate") if kind == "qemu" else ("CT", "vzmigrate")
     log = (f"starting migration of {word} {vmid} to node '{target}' (192.0.2.2)\n"
            f"migration finished successfully (duration {_took(took)})\nTASK OK")  # fmt: skip

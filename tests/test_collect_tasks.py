@@ -259,7 +259,7 @@ def test_a_dead_run_after_a_failed_notification_names_the_task_error() -> None:
 def test_a_cli_started_lock_timeout_keeps_the_lock_error() -> None:
     """A run started on a shell or by a legacy ``vzdump.cron`` job is synchronous: after
     the worker's ``exit(-1)`` the parent ends the log with ``TASK ERROR: got unexpected
-    control message:`` (pve-common ``PVE/RESTEnvironment.pm`` ``fork_worker``). The lock
+    control message:`` (pve-common ``src/PVE/RESTEnvironment.pm`` ``fork_worker``). The lock
     error logged before it is the reason the guests failed."""
     anomalies: list[Anomaly] = []
     log = [*LOCK_LOG, "TASK ERROR: got unexpected control message:"]

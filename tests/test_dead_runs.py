@@ -5,9 +5,9 @@ pve-manager ``PVE/API2/VZDump.pm`` ``vzdump``: the worker builds ``PVE::VZDump->
 takes the node's lock (``PVE::VZDump::getlock``: ``can't acquire lock
 '/var/run/vzdump.lock' - got timeout``, then ``exit(-1)``), and only then
 ``exec_backup`` logs ``starting new backup job: vzdump …``. A run that dies in ``new`` has
-one line, pve-common ``PVE/RESTEnvironment.pm`` ``fork_worker``'s ``TASK ERROR: <error>``;
+one line, pve-common ``src/PVE/RESTEnvironment.pm`` ``fork_worker``'s ``TASK ERROR: <error>``;
 a lock timeout has no ``TASK`` line at all (the task list says ``unexpected status``,
-pve-common ``PVE/UPID.pm`` ``read_status``). Neither names a guest: the run is paired with
+pve-common ``src/PVE/UPID.pm`` ``read_status``). Neither names a guest: the run is paired with
 the job due at its start on its node.
 """
 

@@ -387,7 +387,7 @@ def test_a_dead_runs_reason_is_the_task_error_not_an_earlier_error_line() -> Non
     """pve-manager ``PVE/VZDump.pm`` ``new``: when activating the storage fails it first
     calls ``send_notification`` and, when that fails too, logs ``ERROR: <notification
     error>`` (``debugmsg('err', $@)``), then dies with the storage error, which the worker
-    writes as ``TASK ERROR:`` (pve-common ``PVE/RESTEnvironment.pm`` ``fork_worker``).
+    writes as ``TASK ERROR:`` (pve-common ``src/PVE/RESTEnvironment.pm`` ``fork_worker``).
     The reason PVE gives is the ``TASK ERROR`` text (finding X4)."""
     err = (
         "could not activate storage 'pbs1': pbs1: error fetching datastores - "
@@ -408,7 +408,7 @@ def test_a_dead_runs_reason_is_the_task_error_not_an_earlier_error_line() -> Non
 
 @pytest.mark.parametrize("status", ["0", "unexpected status", ""])
 def test_a_perl_false_or_unexpected_task_status_is_never_ok(status: str) -> None:
-    """pve-common ``PVE/Tools.pm`` ``upid_normalize_status_type``: ``!$status`` (``""``,
+    """pve-common ``src/PVE/Tools.pm`` ``upid_normalize_status_type``: ``!$status`` (``""``,
     ``"0"``) and ``unexpected status`` are ``unknown``, never ``ok``: a guest whose section
     never ended fails, a single-guest task without a log fails."""
     assert task_status_kind(status) == "unknown"

@@ -53,7 +53,7 @@ def legacy_job(**fields: Any) -> dict[str, Any]:
      (False, "disabled_only"), (1, "covered"), ("1", "covered"), (None, "covered")],
 )  # fmt: skip
 def test_perl_false_enabled_disables_a_job(enabled: Any, expected: str) -> None:
-    """pve-guest-common ``PVE/VZDump/Common.pm`` ``parse_vzdump_cron_config`` serves a
+    """pve-guest-common ``src/PVE/VZDump/Common.pm`` ``parse_vzdump_cron_config`` serves a
     commented-out cron line as ``enabled => !defined($enabled)``, Perl's false ``""``;
     pve-manager ``PVE/Jobs.pm`` ``run_jobs`` skips ``defined($cfg->{enabled}) &&
     !$cfg->{enabled}``: any Perl-false value disables, a missing one enables."""
@@ -324,7 +324,7 @@ def unlisted_storages(privileges: dict[str, list[str]]) -> dict[str, Any]:
 def test_a_storage_the_token_sees_everywhere_but_not_listed_does_not_exist() -> None:
     """pve-storage ``src/PVE/API2/Storage/Config.pm`` ``index`` lists every storage on which
     the token has Datastore.Audit or Datastore.AllocateSpace; ``GET /access/permissions``
-    with ``path=/storage/gone`` (pve-access-control ``PVE/API2/AccessControl.pm``
+    with ``path=/storage/gone`` (pve-access-control ``src/PVE/API2/AccessControl.pm``
     ``permissions``) shows it has them there: ``gone`` does not exist, and every run of
     ``to-gone`` dies in pve-manager ``PVE/VZDump.pm`` ``new``. ct 200 is not protected
     (``not_covered``) and a WARNING names the job and the storage (finding X2)."""
@@ -463,7 +463,7 @@ def test_check_api_says_the_same() -> None:
 def test_granted_reads_pve_permission_answers(
     answer: dict[str, dict[str, int]], vms: str, nodes: str
 ) -> None:
-    """acl ``PVE/API2/AccessControl.pm`` ``permissions``: ``{path: {priv: propagate}}``;
+    """acl ``src/PVE/API2/AccessControl.pm`` ``permissions``: ``{path: {priv: propagate}}``;
     ``get_effective_permissions`` always evaluates ``/vms``, ``/nodes``, ``/storage``."""
     assert granted(answer, VM_AUDIT) == vms
     assert granted(answer, SYS_AUDIT_NODES) == nodes
@@ -499,7 +499,7 @@ def test_backup_visibility_follows_check_volume_access(
     ``src/PVE/Storage.pm`` ``check_volume_access`` refuses (no VMID asked): a backup is
     listed with ``Datastore.Allocate`` on ``/storage/<id>``, or with
     ``Datastore.AllocateSpace`` there and ``VM.Backup`` on ``/vms/<its VMID>``. The
-    answers are shaped as pve-access-control ``PVE/RPCEnvironment.pm``
+    answers are shaped as pve-access-control ``src/PVE/RPCEnvironment.pm``
     ``get_effective_permissions`` builds them: the top-level paths, every path an ACL
     names, ``{privilege: propagate}``, paths with no privilege left out. The history
     fetches a guest's runs ahead on no snapshot only where it is listed."""

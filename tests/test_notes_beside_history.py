@@ -2,7 +2,7 @@
 threads together never have more than ``max_workers`` requests in flight.
 
 A first report on a large cluster asks for every guest's config (pve-manager
-``PVE/API2/Qemu.pm`` / ``PVE/API2/LXC.pm`` ``vm_config``: the ``description`` is the
+``src/PVE/API2/Qemu.pm`` / ``src/PVE/API2/LXC.pm`` ``vm_config``: the ``description`` is the
 notes); ``/cluster/resources`` does not carry them (pve-manager ``PVE/API2/Cluster.pm``
 ``resources``). Those thousands of round trips now wait while the history is collected.
 """

@@ -456,7 +456,7 @@ def _cache_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_flags_read_as_pve_serves_them() -> None:
-    """``_flag`` reads PVE's boolean strings as pve-common ``PVE/JSONSchema.pm``
+    """``_flag`` reads PVE's boolean strings as pve-common ``src/PVE/JSONSchema.pm``
     ``parse_boolean`` does (``1|on|yes|true`` true, ``0|off|no|false`` false, any case),
     and the API's JSON 0 and 1 and bools. Beyond PVE, our reading is lenient: blanks
     around a value are ignored, a value PVE would refuse (2, 0.0) counts as true, and a
@@ -473,7 +473,7 @@ def test_flags_read_as_pve_serves_them() -> None:
 
 def test_log_lines_taken_from_page_items() -> None:
     """A log page's ``t`` texts. pve-manager ``PVE/API2/Tasks.pm`` ``read_task_log``
-    serves pve-common ``PVE/Tools.pm`` ``dump_logfile_by_filehandle``'s lines, each
+    serves pve-common ``src/PVE/Tools.pm`` ``dump_logfile_by_filehandle``'s lines, each
     ``{ n => $count, t => $line }``: a string ``t`` is taken as it is; odd data (a line
     object without one, or with another type) as "", a non-object item skipped."""
     from pve_backup_report.collect.tasks import _lines

@@ -79,9 +79,9 @@ def _guests(sim: Simulator, now: str = NOW, *extra: str) -> dict[int, dict[str, 
 
 
 def test_created_restored_and_cloned_guests_are_pending(sim: Simulator) -> None:
-    """qemu-server ``PVE/API2/Qemu.pm`` ``create_vm`` (``qmcreate``, ``qmrestore``, task id =
+    """qemu-server ``src/PVE/API2/Qemu.pm`` ``create_vm`` (``qmcreate``, ``qmrestore``, task id =
     the new VMID) and ``clone_vm`` (``qmclone``, task id = the source, the log names the
-    new ID); pve-container ``PVE/API2/LXC.pm`` ``create_vm`` (``vzcreate``/``vzrestore``)
+    new ID); pve-container ``src/PVE/API2/LXC.pm`` ``create_vm`` (``vzcreate``/``vzrestore``)
     and ``clone_vm`` (``vzclone``, ``creating a clone of container N with ID M``)."""
     guests = _guests(sim)
     for vmid, kind, node, source in [

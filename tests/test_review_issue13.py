@@ -94,7 +94,7 @@ def dead(node: str, start: int, error: str, taskid: str = "") -> dict[str, Any]:
 def migration(
     node: str, vmid: int, when: int, target: str, kind: GuestType = "qemu"
 ) -> dict[str, Any]:
-    """qemu-server ``PVE/QemuMigrate.pm`` / pve-container ``PVE/LXC/Migrate.pm``: the task
+    """qemu-server ``src/PVE/QemuMigrate.pm`` / pve-container ``src/PVE/LXC/Migrate.pm``: the task
     is on the source node, its id the VMID."""
     return migration_task(vmid, node=node, start=when, target=target, kind=kind)
 
@@ -447,7 +447,7 @@ def _legacy_cluster(*, timeout_last_night: bool) -> Cluster:
             big["endtime"] = at(20, "04:30")
             c.tasks.append(big)
             # pve-manager PVE/VZDump.pm getlock; PVE/API2/VZDump.pm worker exit(-1);
-            # pve-common PVE/RESTEnvironment.pm fork_worker (CLI, sync): the parent reads
+            # pve-common src/PVE/RESTEnvironment.pm fork_worker (CLI, sync): the parent reads
             # no status and dies with 'got unexpected control message: '
             c.tasks.append(
                 vzdump_task(
@@ -536,7 +536,7 @@ def test_vmid_recreated_with_the_same_type_after_last_nights_run(
     simulator_factory: SimulatorFactory,
 ) -> None:
     """VM 100 was destroyed this morning (``qmdestroy``) and a new VM 100 created
-    (``qmcreate``, qemu-server ``PVE/API2/Qemu.pm`` ``create_vm``: it dies with ``VM 100
+    (``qmcreate``, qemu-server ``src/PVE/API2/Qemu.pm`` ``create_vm``: it dies with ``VM 100
     already exists`` unless the VMID is free, so a ``qmcreate`` of 100 means a new
     guest). PVE's answer: the new VM has never been backed up; the ``vm/100`` snapshots
     and last night's result are the old VM's (a restore would bring the old VM back).
@@ -654,7 +654,7 @@ def test_token_with_vm_audit_on_some_guests_only(simulator_factory: SimulatorFac
 
 def shell_quote(value: str) -> str:
     """String::ShellQuote ``shell_quote`` (pve-common ``PVE::Tools::shellquote``), which
-    pve-guest-common ``PVE/VZDump/Common.pm`` ``command_line`` applies to every value."""
+    pve-guest-common ``src/PVE/VZDump/Common.pm`` ``command_line`` applies to every value."""
     if value == "":
         return "''"
     if not re.search(r"[^\w!%+,\-./:=@^]", value, re.ASCII):
@@ -771,7 +771,7 @@ def test_lock_timeout_of_the_second_job_at_a_shared_event(
 
 def test_dead_run_before_a_guest_existed(simulator_factory: SimulatorFactory) -> None:
     """Last night pve1's run died (``could not activate storage``); VM 150 was created on
-    pve1 this morning (``qmcreate``, qemu-server ``PVE/API2/Qemu.pm`` ``create_vm``). The
+    pve1 this morning (``qmcreate``, qemu-server ``src/PVE/API2/Qemu.pm`` ``create_vm``). The
     dead run was to back up the guests on pve1 at its start (``get_included_guests``):
     100, not 150. PVE's answer: 100 failed; 150 has no result yet, it is pending."""
     c = Cluster({100: ("qemu", "pve1"), 150: ("qemu", "pve1"), 200: ("qemu", "pve2")})
@@ -905,7 +905,7 @@ def test_dead_run_on_a_node_drained_since(simulator_factory: SimulatorFactory) -
 def test_run_cut_by_a_node_crash(simulator_factory: SimulatorFactory) -> None:
     """pve1 crashed at 21:05 during 101's transfer and came back at 22:00: the task log
     stops mid-guest with no ``TASK`` line and is no longer running (pve-common
-    ``PVE/UPID.pm`` ``read_status``: ``unexpected status``); PBS lists 101's snapshot of
+    ``src/PVE/UPID.pm`` ``read_status``: ``unexpected status``); PBS lists 101's snapshot of
     that run without a manifest. PVE's answer: 100 backed up (fresh); 101 and 102 not
     backed up last night (failed: the run they were in ended without them), latest
     success the 18th; the unfinished snapshot is no success."""
@@ -941,7 +941,7 @@ def test_run_cut_by_a_node_crash(simulator_factory: SimulatorFactory) -> None:
 
 def test_disabled_legacy_and_jobs_cfg_jobs(simulator_factory: SimulatorFactory) -> None:
     """A commented-out ``vzdump.cron`` line is served with ``enabled: ""`` (pve-guest-common
-    ``PVE/VZDump/Common.pm`` ``parse_vzdump_cron_config``: ``!defined($enabled)``), a
+    ``src/PVE/VZDump/Common.pm`` ``parse_vzdump_cron_config``: ``!defined($enabled)``), a
     jobs.cfg job with ``enabled: 0``; pvescheduler skips the latter (``PVE/Jobs.pm``
     ``run_jobs``), cron never runs the former. PVE's answer: 300 (only in the legacy job)
     and 301 (only in the disabled jobs.cfg job) are in no enabled job: disabled only."""

@@ -1,7 +1,7 @@
 """The logged vzdump command line, split with shell rules.
 
-pve-guest-common ``PVE/VZDump/Common.pm`` ``command_line`` writes the VMIDs, then every
-option as `` --<key> `` plus the value through pve-common ``PVE/Tools.pm`` ``shellquote``
+pve-guest-common ``src/PVE/VZDump/Common.pm`` ``command_line`` writes the VMIDs, then every
+option as `` --<key> `` plus the value through pve-common ``src/PVE/Tools.pm`` ``shellquote``
 (``PVE::Cmd::shell_quote``, String::ShellQuote ``shell_quote``): a value holding a
 character outside ``[\\w!%+,-./:=@^]``, or an ``=``, is single-quoted.
 """

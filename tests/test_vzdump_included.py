@@ -354,7 +354,7 @@ def test_result_is_frozen() -> None:
     [({"vmid": "100"}, (100,)), ({"all": 1}, tuple(sorted(VMLIST))), ({}, None)],
 )
 def test_an_empty_exclude_is_no_exclude(extra: dict[str, Any], expected: Any) -> None:
-    """pve-common ``PVE/SectionConfig.pm`` ``parse_config``: a jobs.cfg line ``exclude``
+    """pve-common ``src/PVE/SectionConfig.pm`` ``parse_config``: a jobs.cfg line ``exclude``
     without a value fails ``check_value`` (``got undefined value``) and the key is dropped,
     so the run never sees it: no ``all`` is implied (pve-manager ``PVE/VZDump.pm``
     ``verify_vzdump_parameters`` tests ``defined($param->{exclude})``), and ``vmid``

@@ -149,7 +149,7 @@ def perl_truth(value: Any) -> bool:
     lists, objects) is true, as in Perl.
 
     Legacy ``vzdump.cron`` jobs carry ``enabled => !defined($enabled)`` (pve-guest-common
-    ``PVE/VZDump/Common.pm`` ``parse_vzdump_cron_config``): Perl's false, served as ``""``.
+    ``src/PVE/VZDump/Common.pm`` ``parse_vzdump_cron_config``): Perl's false, served as ``""``.
     """
     if value is None or isinstance(value, bool):
         return bool(value)

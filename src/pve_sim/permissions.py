@@ -102,7 +102,7 @@ ROLES: Mapping[str, frozenset[str]] = {
 }
 
 
-# acl PVE/RPCEnvironment.pm get_effective_permissions: always evaluated
+# acl src/PVE/RPCEnvironment.pm get_effective_permissions: always evaluated
 TOP_LEVEL_PATHS = ("/", "/access", "/access/groups", "/nodes", "/pool", "/sdn", "/storage", "/vms")
 
 

@@ -212,7 +212,7 @@ def storage_config(ctx: Context, path: PathArgs, args: Args) -> Any:
 
 
 def access_permissions(ctx: Context, path: PathArgs, args: Args) -> Any:
-    """acl ``PVE/API2/AccessControl.pm`` ``permissions``: ``{path: {priv: propagate}}``."""
+    """acl ``src/PVE/API2/AccessControl.pm`` ``permissions``: ``{path: {priv: propagate}}``."""
     acl = ctx.token.acl
     wanted = args.get("path")
     if wanted is None:

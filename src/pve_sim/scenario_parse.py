@@ -51,7 +51,7 @@ _STORAGE_KEYS = (
     "portal", "target", "nowritecache", "tagged_only", "snapshot-as-volume-chain", "status",
 )  # fmt: skip
 
-# /cluster/backup fields (mgr PVE/API2/Backup.pm + gc PVE/VZDump/Common.pm $confdesc).
+# /cluster/backup fields (mgr PVE/API2/Backup.pm + gc src/PVE/VZDump/Common.pm $confdesc).
 _JOB_KEYS = (
     "id", "type", "enabled", "schedule", "next-run", "repeat-missed", "comment", "all", "vmid",
     "exclude", "pool", "node", "storage", "mode", "compress", "prune-backups", "remove",

@@ -1,6 +1,6 @@
 """Shell quoting as vzdump writes its command line into the task log.
 
-pve-guest-common ``PVE/VZDump/Common.pm`` ``command_line`` appends ``--<option> <value>``
+pve-guest-common ``src/PVE/VZDump/Common.pm`` ``command_line`` appends ``--<option> <value>``
 with ``PVE::Tools::shellquote`` (pve-common), which is ``String::ShellQuote::shell_quote``:
 a value made only of word characters and ``!%+,-./:=@^`` stays as it is, anything else is
 put in single quotes, an embedded ``'`` written as ``'\\''``. A lone value that contains

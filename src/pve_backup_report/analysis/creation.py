@@ -5,8 +5,8 @@ Proxmox keeps no creation time of a guest in ``/cluster/resources`` (pve-manager
 guest was created is the node's task list (pve-manager ``PVE/API2/Tasks.pm``
 ``node_tasks``):
 
-* ``qmcreate`` / ``qmrestore`` (qemu-server ``PVE/API2/Qemu.pm`` ``create_vm``) and
-  ``vzcreate`` / ``vzrestore`` (pve-container ``PVE/API2/LXC.pm`` ``create_vm``) carry the
+* ``qmcreate`` / ``qmrestore`` (qemu-server ``src/PVE/API2/Qemu.pm`` ``create_vm``) and
+  ``vzcreate`` / ``vzrestore`` (pve-container ``src/PVE/API2/LXC.pm`` ``create_vm``) carry the
   new guest's VMID as task id;
 * ``qmclone`` / ``vzclone`` (``clone_vm`` in the same files) carry the **source** VMID; only
   the log names the new one (``creating a clone of VM 9000 with ID 123``, ``creating a

@@ -102,8 +102,8 @@ def judge(
     ``created`` is when the task that created the guest started (``collect_creation``).
     A guest without any completed result that was created after the expected run could
     not have been part of it: it is pending, not never backed up. The config exists
-    (locked ``create``) before that task starts (qemu-server ``PVE/API2/Qemu.pm``
-    ``create_vm``, pve-container ``PVE/API2/LXC.pm`` ``create_vm``:
+    (locked ``create``) before that task starts (qemu-server ``src/PVE/API2/Qemu.pm``
+    ``create_vm``, pve-container ``src/PVE/API2/LXC.pm`` ``create_vm``:
     ``create_and_lock_config`` before ``fork_worker``), so a run that started after it
     would have included the guest and logged a result.
     """

@@ -874,7 +874,7 @@ def _early_error(st: _LogState, final_status: str | None, kind: str) -> str | No
     when ``send_notification`` fails, then dies with the storage error). Without a
     ``TASK ERROR`` line (an API-started lock timeout ``exit``s) or when it is the
     ``got unexpected control message`` a CLI-started parent writes (pve-common
-    ``PVE/RESTEnvironment.pm``), the first ``ERROR:`` line before any guest is the reason.
+    ``src/PVE/RESTEnvironment.pm``), the first ``ERROR:`` line before any guest is the reason.
     """
     if st.guests or kind != "error" or st.task_line_status is None or final_status is None:
         return st.pre_guest_error

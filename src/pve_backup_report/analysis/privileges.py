@@ -1,6 +1,6 @@
 """What the token's effective permissions say about what the check can see (pure).
 
-``GET /access/permissions`` (pve-access-control ``PVE/API2/AccessControl.pm``
+``GET /access/permissions`` (pve-access-control ``src/PVE/API2/AccessControl.pm``
 ``permissions``, ``PVE::RPCEnvironment::get_effective_permissions``) answers
 ``{path: {privilege: propagate}}`` for the top-level paths (``/``, ``/nodes``, ``/pool``,
 ``/storage``, ``/vms``, ...), every path named in an ACL and every pool member

@@ -503,7 +503,7 @@ def _storage_audit(
     pve-storage ``src/PVE/API2/Storage/Config.pm`` ``index`` lists a storage when
     ``check_any(/storage/<id>, [Datastore.Audit, Datastore.AllocateSpace])`` passes. One
     ``GET /access/permissions?path=/storage/<id>`` (pve-access-control
-    ``PVE/API2/AccessControl.pm`` ``permissions``: ``permissions($user, $path)``, the
+    ``src/PVE/API2/AccessControl.pm`` ``permissions``: ``permissions($user, $path)``, the
     same computation) answers exactly that, also for a storage hidden by a ``NoAccess``
     ACL, which the full answer leaves out. Unanswered: not known (left out).
     """

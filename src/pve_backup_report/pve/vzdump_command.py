@@ -6,7 +6,7 @@ which guests the run was to back up (explicit VMIDs, ``--all`` with ``--exclude`
 job-level failure (no per-guest lines) to the right guests, and to count only backups
 that went to a PBS storage.
 
-The line is written by pve-guest-common ``PVE/VZDump/Common.pm`` ``command_line``: the
+The line is written by pve-guest-common ``src/PVE/VZDump/Common.pm`` ``command_line``: the
 VMIDs first (``vzdump 100 101``), then every option as `` --<key> <value>``, each value
 passed through ``PVE::Tools::shellquote`` (String::ShellQuote ``shell_quote``). That quotes
 a value in single quotes when it holds a character outside ``[A-Za-z0-9_!%+,-./:=@^]`` or
@@ -25,7 +25,7 @@ from functools import lru_cache
 
 _MARKER = "starting new backup job: vzdump"
 _SEARCH_LINES = 20  # the command is one of the first lines of the log
-# shell words as ``shellquote`` writes them (pve-common ``PVE/Tools.pm``, single quotes
+# shell words as ``shellquote`` writes them (pve-common ``src/PVE/Tools.pm``, single quotes
 # only): unquoted runs, '...' segments and backslash escapes, separated by shlex's
 # whitespace; anything else (a double quote, an unbalanced quote) goes to shlex
 _TOKEN = re.compile(r"(?P<word>(?:[^ \t\r\n'\"\\]+|'[^']*'|\\.)+)|(?P<odd>[^ \t\r\n])", re.S)
