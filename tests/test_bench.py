@@ -364,3 +364,51 @@ def test_least_says_a_bad_requests_file_in_one_line(tmp_path: Path, content: str
                           capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
     assert proc.returncode == 1 and proc.stderr == ""
     assert proc.stdout.startswith("least: ") and proc.stdout.count("\n") == 1
+
+
+def _walks_line(stdout: str) -> dict[str, float]:
+    """The counts and CPU of ``bench/walks.py``'s last line."""
+    *_out, last = stdout.splitlines()
+    assert last.startswith("walks: ")
+    return {k: float(v) for k, v in (item.split("=") for item in last.split()[1:])}
+
+
+def test_walks_counts_a_cold_checks_plans_after_its_output(tmp_path: Path) -> None:
+    """``bench/walks.py``: the check's own output and exit code, then one line. Cold,
+    every node of the cluster is walked once first, and walked again after the logs its
+    first walk took were read. Warm, the one log read is that of a run still going on one
+    node (the task cache keeps no running task); every node is walked again once after
+    it (``_Reader.settle``), and only that node's later walk meets a task whose log became
+    known since its first."""
+    scenario = Scenario.from_dict(generate_scenario(nodes=3, guests=20, jobs=6, days=2))
+    with Simulator(scenario, tls=True) as sim:
+        run = _check_runs(sim, scenario.now, tmp_path)
+        counted = run(str(BENCH / "walks.py"))
+        (tmp_path / "tasks.json").unlink()
+        plain = run("-m", "pve_backup_report")
+        warm = run(str(BENCH / "walks.py"))
+    steady = _bench_module().steady
+    assert counted.returncode == plain.returncode == warm.returncode and counted.stderr == ""
+    assert steady(counted.stdout.rsplit("walks: ", 1)[0]) == steady(plain.stdout)
+    cold = _walks_line(counted.stdout)
+    assert cold["first_walks"] == 3 and cold["later_walks"] >= 3
+    assert 0 <= cold["before_change"] <= cold["later_visits"]
+    assert cold["first_visits"] > 0 and min(cold.values()) >= 0
+    again = _walks_line(warm.stdout)
+    assert again["first_walks"] == again["later_walks"] == 3
+    assert 0 < again["before_change"] < again["later_visits"]
+
+
+def test_walks_says_in_one_line_what_the_tree_lacks(tmp_path: Path) -> None:
+    """A tree whose reader lacks the methods ``bench/walks.py`` counts: one line, exit 2."""
+    package = tmp_path / "pve_backup_report"
+    (package / "collect").mkdir(parents=True)
+    for name in ("__init__.py", "collect/__init__.py"):
+        (package / name).write_text("")
+    (package / "collect" / "tasks.py").write_text("class _Reader:\n    def plan(self): ...\n")
+    (package / "cli.py").write_text("def main() -> None: ...\n")
+    proc = subprocess.run([sys.executable, str(BENCH / "walks.py")], capture_output=True,
+                          text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr == "" and proc.stdout.count("\n") == 1
+    assert proc.stdout.startswith("walks: the tree on PYTHONPATH lacks _Reader._walk, ")
