@@ -5,6 +5,8 @@ The demo cluster, collected over HTTP from the simulator, run through the real c
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import nagiosplugin
 import pytest
 
@@ -31,13 +33,13 @@ def demo(demo_scenario: Scenario, demo_simulator: Simulator) -> Assessment:
     return run_assessment(settings, RunOptions(now=demo_scenario.now), PveClient(settings))
 
 
-def run(a: Assessment, **options: object) -> tuple[nagiosplugin.Check, list[Description]]:
+def run(a: Assessment, **options: Any) -> tuple[nagiosplugin.Check, list[Description]]:
     check = build_check(
         lambda: a, CheckOptions(thresholds={}, max_age_s=a.options.max_age_s, **options)
     )
     check()
     results = [r for r in check.results.results if r.metric is not None]
-    judged = Judged(a, {r.metric.name: r.state.code for r in results})
+    judged = Judged(a, {cast(nagiosplugin.Metric, r.metric).name: r.state.code for r in results})
     return check, [describe(r, judged) for r in results]
 
 

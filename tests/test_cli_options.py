@@ -67,6 +67,7 @@ def test_each_flag_is_the_option_its_spec_declares(spec: Spec) -> None:
 def test_each_flag_reaches_its_setting_and_names_itself(spec: Spec) -> None:
     flag = spec.flag
     assert flag is not None
+    expected: object
     if flag.sets is not None:
         argv, expected = [flag.name], flag.sets
     else:

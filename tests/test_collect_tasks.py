@@ -324,7 +324,7 @@ def test_on_the_runs_threads_the_time_zones_go_before_what_on_nodes_asks() -> No
             hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret)
         )
         with PveClient(settings) as client, worker_pool(1) as pool:
-            seen: list[Future[list[str]]] = []
+            seen: list[Future[int]] = []
 
             def on_nodes(nodes: list[Node]) -> None:  # the client's count of answers read
                 seen.append(pool.submit(lambda: client.stats.per_path["/nodes/{node}/time"]))

@@ -561,7 +561,7 @@ def test_stats_give_the_last_requests_when_asked(scenario: Scenario) -> None:
 
 def test_cached_answers_are_the_same(scenario: Scenario) -> None:
     task = next(t for t in scenario.tasks if t.log_recipe is not None)
-    paths = [
+    paths: list[tuple[str, dict[str, Any]]] = [
         ("/cluster/resources", {"type": "vm"}),
         (f"/nodes/{task.node}/tasks", {"typefilter": "vzdump", "limit": 50}),
         (f"/nodes/{task.node}/tasks/{task.upid}/log", {"limit": 0}),

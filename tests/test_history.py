@@ -17,6 +17,7 @@ from pve_backup_report.analysis.history import (
     JOB_STATUSES,
     GuestBackupResult,
     HistoryDataError,
+    ResultStatus,
     TaskInfo,
     latest_results,
     parse_task,
@@ -764,7 +765,7 @@ def test_to_json_keys() -> None:
 
 
 def result(
-    vmid: int, status: str, started: int | None, task_start: int, node: str = "pve1"
+    vmid: int, status: ResultStatus, started: int | None, task_start: int, node: str = "pve1"
 ) -> GuestBackupResult:
     upid = format_upid(Upid(node, 1, 1, task_start, "vzdump", "", "root@pam"))
     return GuestBackupResult(vmid, status, started, None, None, node, upid, None)

@@ -24,10 +24,10 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pytest
 import urllib3
@@ -70,18 +70,23 @@ class _KeepAlive(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.removeprefix("/api2/json").split("?")[0]
         self.hits.append(path)
-        port = f":{self.server.server_address[1]}"  # each run has its own server
+        address = cast("tuple[str, int]", self.server.server_address)
+        port = f":{address[1]}"  # each run has its own server
         self.heads.append(
             (self.requestline, [(k, v.replace(port, ":PORT")) for k, v in self.headers.items()])
         )
         body = json.dumps({"data": path}).encode()
-        coding = {"/gzip": gzip.compress, "/deflate": zlib.compress}.get(path)
+        codings: dict[str, Callable[[bytes], bytes]] = {
+            "/gzip": gzip.compress,
+            "/deflate": zlib.compress,
+        }
+        coding = codings.get(path)
         if path == "/hang":
             time.sleep(2)
         if path == "/drop":
             self.close_connection = True
         elif path in ("/nopath", "/dots"):
-            here = f"http://127.0.0.1:{self.server.server_address[1]}"
+            here = f"http://127.0.0.1:{address[1]}"
             to = here if path == "/nopath" else f"{here}/api2/json/a/./b/../c"
             self._send(302, b"", {"Location": to})
         elif path == "/badchunk":  # a chunk size that is none, then a stale answer

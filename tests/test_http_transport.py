@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from queue import LifoQueue
+from typing import Any, ClassVar, cast
 
 import pytest
 import requests
@@ -163,7 +164,8 @@ def test_json_as_requests_decoded_it(
 )  # fmt: skip
 def test_authorization_dropped_on_redirect_as_requests_did(old: str, new: str) -> None:
     target = http.redirect_url(old, new)
-    assert http.should_strip_auth(old, target) == requests.Session().should_strip_auth(old, target)
+    ours = http.should_strip_auth(old, target)
+    assert ours == requests.Session().should_strip_auth(old, target)  # type: ignore[no-untyped-call]
 
 
 # ---------------------------------------------------------------------- over HTTP
@@ -199,7 +201,9 @@ class _Redirector(BaseHTTPRequestHandler):
 
 @contextmanager
 def redirector(target: str) -> Iterator[tuple[str, list[str]]]:
-    handler = type("Handler", (_Redirector,), {"target": target, "hits": []})
+    handler = cast(
+        "type[_Redirector]", type("Handler", (_Redirector,), {"target": target, "hits": []})
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -283,7 +287,8 @@ def test_one_tls_context_for_every_connection(monkeypatch: pytest.MonkeyPatch) -
             manager = client._transport._pool
             shared = manager.connection_pool_kw["ssl_context"]
             assert "ca_certs" not in manager.connection_pool_kw
-            conns = [c for p in manager.pools._container.values() for c in p.pool.queue if c]
+            pools = manager.pools._container.values()
+            conns = [c for p in pools for c in cast("LifoQueue[Any]", p.pool).queue if c]
             opened = [c.sock for c in conns if c.sock is not None]
             assert len(opened) >= 2  # four requests were in flight at once
             assert all(sock.context is shared for sock in opened)

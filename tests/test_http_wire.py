@@ -151,9 +151,12 @@ def _served(raw: bytes, read: Any) -> tuple[Any, ...]:
     ours, theirs = socket.socketpair()
     with ours, theirs:
         ours.settimeout(5)
-        sender = threading.Thread(
-            target=lambda: (theirs.sendall(raw), theirs.shutdown(socket.SHUT_WR))
-        )
+
+        def send() -> None:
+            theirs.sendall(raw)
+            theirs.shutdown(socket.SHUT_WR)
+
+        sender = threading.Thread(target=send)
         sender.start()
         try:
             return read(ours)  # type: ignore[no-any-return]
@@ -291,9 +294,14 @@ def test_the_head_is_the_one_http_client_sends(
     ``collect/http.py`` ``_send_get`` sends through ``http.client`` on it."""
     conn = cls(host, port)
     sent: list[bytes] = []
-    conn.send = lambda data: sent.append(bytes(data))  # type: ignore[method-assign]
+
+    def send(data: Any) -> None:  # what http.client sends: bytes
+        sent.append(bytes(data))
+
+    conn.send = send  # type: ignore[method-assign]
     target = "/api2/json/nodes/pve1/tasks?start=0&limit=50"
-    http_client_head = (_send_get(conn, target, headers), sent.pop())[1]
+    _send_get(conn, target, headers)
+    http_client_head = sent.pop()
     assert http_wire.request_head(conn, target, headers) == http_client_head
 
 

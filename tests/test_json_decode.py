@@ -133,7 +133,7 @@ def test_dumps_hands_what_orjson_refuses_to_json() -> None:
 
 
 def test_orjson_decodes_what_it_takes_and_hands_back_the_rest() -> None:
-    assert json_decode.orjson is orjson
+    assert json_decode.orjson is orjson  # type: ignore[attr-defined]
     assert decode_fast(b'{"data": [1, "a"]}') == {"data": [1, "a"]}
     assert decode_fast(b"NaN") is UNDECODED
     assert decode_fast(b'"\xff"') is UNDECODED

@@ -33,7 +33,7 @@ def test_a_message_is_its_english_text_and_keeps_code_and_arguments() -> None:
     assert render(m, "fr") == "la tâche nightly est désactivée"
     assert render("data from PVE", "fr") == "data from PVE"
     with pytest.raises(AttributeError):
-        m.code = "other"  # type: ignore[misc]
+        m.code = "other"
 
 
 def test_copies_and_pickles_keep_the_code() -> None:

@@ -39,7 +39,7 @@ NOW = parse_timestamp(NOW_TEXT)
 
 def cli(
     sim: Simulator, *args: str, env: Mapping[str, str] | None = None
-) -> tuple[subprocess.CompletedProcess[str], float]:
+) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("PVE_")}
     full.update(
         XDG_CACHE_HOME="/nonexistent-cache-dir",

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
@@ -45,6 +45,8 @@ from pve_backup_report.collect.inventory import (
 )
 from pve_backup_report.config import SPECS, Settings, Sources, merge
 from pve_backup_report.errors import ConfigError
+from pve_backup_report.messages import Msg
+from pve_backup_report.model import Component
 from pve_backup_report.pve.schedule import ScheduleError, next_event, parse_event
 from pve_backup_report.pve.upid import Upid, UpidError, format_upid, parse_upid
 from pve_backup_report.pve.vzdump_command import parse_vzdump_command
@@ -548,7 +550,7 @@ def test_normalisers_skip_bad_items_and_never_raise(data: st.DataObject) -> None
             st.lists(st.dictionaries(st.sampled_from(keys), json_values), max_size=5),
         )
     )
-    out, anomalies = _normalise_all(items, fn, "items", "component")
+    out, anomalies = _normalise_all(items, fn, cast(Msg, "items"), cast(Component, "component"))
     if isinstance(items, list):
         assert len(out) + sum(a.details.get("skipped", 0) for a in anomalies) == len(items)
     else:

@@ -17,7 +17,7 @@ from markdown_it.token import Token
 from builders import backup_job, guest, storage
 from pve_backup_report.analysis.assess import AnalysisOptions, Assessment, CollectStats, assess
 from pve_backup_report.analysis.coverage import Coverage, analyse_coverage
-from pve_backup_report.analysis.history import GuestBackupResult, GuestHistory
+from pve_backup_report.analysis.history import GuestBackupResult, GuestHistory, ResultStatus
 from pve_backup_report.analysis.ignore import parse_ignore_rules
 from pve_backup_report.analysis.pbs_content import PbsContent, Snapshot, StorageContent
 from pve_backup_report.analysis.pbs_health import StorageSpace
@@ -50,7 +50,9 @@ HOSTILE_NAME = "evil|name`x`<script>alert(1)</script>\nnext *b* [l](http://x) & 
 HOSTILE_NOTE = "first | line <b>bold</b> `code` \\| end\nsecond line"
 
 
-def _ok(vmid: int, started: int, node: str = "pve1", status: str = "ok") -> GuestBackupResult:
+def _ok(
+    vmid: int, started: int, node: str = "pve1", status: ResultStatus = "ok"
+) -> GuestBackupResult:
     return GuestBackupResult(
         vmid=vmid,
         status=status,
@@ -132,7 +134,7 @@ def build(
     }
     verification = {100: "ok", 107: "failed"}
     kinds = {g.vmid: g.type for g in inventory.guests}
-    snaps = {
+    snaps: dict[tuple[int, str], Snapshot] = {
         (vmid, kinds[vmid]): Snapshot(
             "pbs1",
             vmid,

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -114,7 +114,7 @@ ALL_CMD = "vzdump --all 1 --mode snapshot --storage pbs --quiet 1"
 class Cluster:
     """A scenario under construction: nodes pve1, pve2 (UTC), PBS storage ``pbs``."""
 
-    guests: dict[int, tuple[str, str]]  # vmid -> (kind, node today)
+    guests: dict[int, tuple[GuestType, str]]  # vmid -> (kind, node today)
     jobs: list[dict[str, Any]] = field(default_factory=list)
     tasks: list[dict[str, Any]] = field(default_factory=list)
     backups: list[dict[str, Any]] = field(default_factory=list)
@@ -825,7 +825,7 @@ def test_repeat_missed_run_after_a_reboot_that_dies(
     event when the node has no other task since. Without ``repeat-missed`` the missed
     run is never made up: such a run is not the job's (a warning anomaly names it) and
     the guests are ``stale``."""
-    job = snapshot_job("daily", all=1, **{"repeat-missed": int(repeat)})
+    job = snapshot_job("daily", all=1, **cast("dict[str, Any]", {"repeat-missed": int(repeat)}))
     c = Cluster({100: ("qemu", "pve1"), 101: ("qemu", "pve1")}, jobs=[job], nodes=("pve1",))
     ok_nights(c, range(14, 19), {"pve1": [G(100), G(101)]})
     c.tasks.append(dead("pve1", at(20, "02:10") + 20, PBS_DOWN))

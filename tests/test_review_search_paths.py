@@ -95,7 +95,10 @@ class Story:
                 external = sorted(v for v, n in placed.items() if n != node)
                 log = vzdump_log(local, start=start, command=cmd, external=external, first=1,
                                  gap=31, took=30)  # fmt: skip
-                ids = {"pid": 5000 + day * 10 + k, "pstart": 900000 + day * 10 + k}
+                ids: dict[str, int | str] = {
+                    "pid": 5000 + day * 10 + k,
+                    "pstart": 900000 + day * 10 + k,
+                }
                 end: int | None = start + 2 + 31 * len(local)
                 vmids = [g.vmid for g in local]  # the task id: the VMID when only one
                 if (day, node) == self.running:
@@ -144,6 +147,7 @@ class Story:
     def truth(self, vmid: int) -> tuple[str, str, int, int]:
         """(status, node, start of the day's run) of the guest's latest result at check 2,
         and the day of its latest success, from ``where``, ``failed`` and ``manual``."""
+        node: str | None
         for node, start, v in self.manual:
             if v == vmid and start < self.now2:
                 return "ok", node, start, start

@@ -119,7 +119,7 @@ class Plan:
         )
         return Scenario.from_dict(data)
 
-    def truth(self, vmid: int) -> tuple[str, str, int | None, int | None]:
+    def truth(self, vmid: int) -> tuple[str, str, int, int | None]:
         """(status, node, night) of the guest's latest result before check 2, and the
         night of its latest success (None: none)."""
         latest: tuple[str, str, int] | None = None

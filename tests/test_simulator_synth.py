@@ -256,7 +256,7 @@ def test_demo_failed_and_stale_guests(demo_simulator: Simulator, sim_get: SimGet
     )
     assert "Backup of VM 103 failed" not in log_text(sim_get, sim, "pve1", pve1[1]["upid"])
     content = get(sim_get, sim, "/nodes/pve1/storage/pbs-main/content", content="backup")
-    newest = {}
+    newest: dict[int, int] = {}
     for item in content:
         newest[item["vmid"]] = max(newest.get(item["vmid"], 0), item["ctime"])
     assert 30 * 3600 < NOW - newest[103] < 50 * 3600  # last success the night before

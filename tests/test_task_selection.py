@@ -92,13 +92,10 @@ def _run(sim: Simulator) -> tuple[dict[int, Any], list[str], tuple[Inventory, Co
     settings = Settings(
         hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret)
     )
-    original = pipeline.collect_history
-    pipeline.collect_history = spy  # type: ignore[attr-defined]
-    try:
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(pipeline, "collect_history", spy)
         with PveClient(settings) as client:
             a = run_assessment(settings, RunOptions(now=NOW, use_cache=False), client)
-    finally:
-        pipeline.collect_history = original  # type: ignore[attr-defined]
     logs = [p for p, n in sim.stats.per_path.items() if p.endswith("/log") for _ in range(n)]
     return {g.guest.vmid: g for g in a.guests}, logs, seen[0]
 
@@ -178,17 +175,22 @@ def test_no_schedule_selection_reads_newest_first() -> None:
         settings = Settings(
             hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret)
         )
-        original = pipeline.collect_history
 
-        def newest(*args: Any) -> HistoryCollection:
-            return collect_history(*args[:4], replace(args[4], schedule_selection=False), *args[5:])
+        def newest(
+            client: PveClient,
+            inventory: Inventory,
+            coverage: CoverageResult,
+            now: int,
+            options: HistoryOptions,
+            *rest: Any,
+        ) -> HistoryCollection:
+            options = replace(options, schedule_selection=False)
+            return collect_history(client, inventory, coverage, now, options, *rest)
 
-        pipeline.collect_history = newest  # type: ignore[attr-defined]
-        try:
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(pipeline, "collect_history", newest)
             with PveClient(settings) as client:
                 run_assessment(settings, RunOptions(now=NOW, use_cache=False), client)
-        finally:
-            pipeline.collect_history = original  # type: ignore[attr-defined]
         logs = sum(n for p, n in sim.stats.per_path.items() if p.endswith("/log"))
     assert logs == 5  # rounds of 1, 2, then 2 more (every daily run precedes the weekly)
 
@@ -520,10 +522,11 @@ def test_a_finished_task_without_end_time_does_not_hide_older_runs() -> None:
     """Odd data: the task list gives alpha's newer run no end time. As the holder of 103's
     success it counts as ending when it started, so beta's older run (which ended later
     and failed 103 after alpha's success) is still read."""
+    params: dict[str, str | int] = {"typefilter": "vzdump", "source": "all", "limit": 1000}
     with Simulator(_pair_scenario(_overlap(), **OVERLAP_JOBS), tls=False) as sim:
         listed = requests.get(
             f"{sim.api_url}/nodes/pve1/tasks", headers=sim.auth_header, timeout=10,
-            params={"typefilter": "vzdump", "source": "all", "limit": 1000},
+            params=params,
         ).json()  # fmt: skip
     for item in listed["data"]:
         if item["starttime"] == THU + 3605:

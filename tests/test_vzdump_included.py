@@ -19,6 +19,7 @@ from pve_backup_report.collect.inventory import normalise_job
 from pve_backup_report.model import (
     BackupJob,
     Guest,
+    GuestType,
     Inventory,
     Node,
     Pool,
@@ -27,7 +28,7 @@ from pve_backup_report.model import (
 )
 
 # The vmlist and pool of the upstream test.
-VMLIST = {
+VMLIST: dict[int, tuple[GuestType, str]] = {
     100: ("qemu", "node1"),
     101: ("qemu", "node1"),
     112: ("lxc", "node1"),
