@@ -10,13 +10,13 @@ are all asked at once, ``--max-workers`` at a time (the check's), one kept-alive
 connection per worker (one TLS context for all, its CA loaded once), compressed as the
 check asks; each answer is inflated, decoded (orjson when installed, as the check) and
 kept in the least form the check needs: the guests by VMID, the newest snapshot per
-backup group, the task lists as tuples, a log's lines. The garbage collector is off, as
-in the check while it builds its data. Nothing else: no plugin code, no task cache, no
-analysis, no order between requests (the check's rounds wait on answers; here none
-does). The process's CPU is a floor for a check in this interpreter that makes the same
-requests with as many workers, its wall time one for their transfer. Prints one line;
-exits 1 with one line when an answer is not a 200 or cannot be read. The token secret
-is only sent, never printed.
+backup group, the task lists as tuples, a log's lines, a guest's notes. The garbage
+collector is off, as in the check while it builds its data. Nothing else: no plugin
+code, no task cache, no analysis, no order between requests (the check's rounds wait on
+answers; here none does). The process's CPU is a floor for a check in this interpreter
+that makes the same requests with as many workers, its wall time one for their transfer.
+Prints one line; exits 1 with one line when an answer is not a 200 or cannot be read.
+The token secret is only sent, never printed.
 """
 
 from __future__ import annotations
@@ -85,6 +85,8 @@ def least_form(path: str, data: Any) -> Any:
             (t["upid"], t["starttime"], t.get("endtime"), t.get("status"), t.get("id"))
             for t in data
         ]
+    if path.endswith("/config"):  # a guest's config: its notes
+        return data.get("description") if isinstance(data, dict) else None
     if path == "/cluster/resources":
         return {g["vmid"]: (g["node"], g["type"], g.get("template"), g.get("pool")) for g in data}
     return data

@@ -190,17 +190,20 @@ def test_public_store_verifies_the_simulator(tmp_path: Path) -> None:
             assert context.cert_store_stats()["x509_ca"] > 100
 
 
-def test_least_replays_the_requests_of_a_cold_and_a_warm_run() -> None:
-    """``--least``: the GETs of one cold and one warm run of this tree, replayed by
-    ``bench/least.py`` over HTTPS (the simulator's ``?records=N``): the same requests and
-    the same bytes as the check's, rows labelled ``least``, and the table of ratios."""
+def test_least_replays_the_requests_of_a_cold_and_a_warm_run_and_a_first_report() -> None:
+    """``--least``: the GETs of one cold run, one warm run and one first report of this
+    tree (its notes included), replayed by ``bench/least.py`` over HTTPS (the simulator's
+    ``?records=N``): the same requests and the same bytes as the check's, rows labelled
+    ``least``, and the table of ratios."""
     args = [sys.executable, str(BENCH / "run.py"), "--sizes", "nodes=2,guests=12,jobs=4,days=2",
             "--latency-ms", "0", "--least"]  # fmt: skip
     proc = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     rows = {(r["plugin"], r["mode"]): r for r in json.loads(proc.stdout)}
-    assert [k for k in rows if k[0] == "least"] == [("least", "cold"), ("least", "warm")]
-    for mode in ("cold", "warm"):
+    modes = ("cold", "warm", "report-first")
+    assert [k for k in rows if k[0] == "least"] == [("least", mode) for mode in modes]
+    assert rows["least", "report-first"]["requests"] == rows["least", "warm"]["requests"] + 12
+    for mode in modes:
         least, this = rows["least", mode], rows["this", mode]
         assert least["exit_code"] == 0 and least["cpu_s"] > 0
         assert (least["requests"], least["bytes"]) == (this["requests"], this["bytes"])
