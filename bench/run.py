@@ -52,10 +52,10 @@ simulator's CA added, as a check without ``PVE_CA_BUNDLE`` verifies against a pu
 store, instead of against the simulator's CA alone.
 
 ``--least`` replays the GETs of one cold run, one warm run and one first report of this
-tree with ``bench/least.py`` (rows labelled ``least``): every answer asked at once, decoded and
-kept in the least form the check needs, no analysis. Its CPU is a floor for a check
-making those requests in this interpreter with as many workers; the table gives least /
-this and least / baseline CPU, measured in the same run.
+tree with ``bench/least.py`` (rows labelled ``least``): every answer asked at once,
+decoded and kept in the least form the check needs, no analysis. Its CPU is a floor for
+a check making those requests in this interpreter with as many workers; the table gives
+least / this and least / baseline CPU, measured in the same run.
 
 ``--carried`` runs this tree's warm check through ``bench/carried.py`` (rows labelled
 ``carried``): one untimed run keeps its assessment, then each timed run makes the
