@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -16,13 +15,10 @@ from typing import Any
 import pytest
 
 import pve_sim.generate as generate_module
-from pve_backup_report import pipeline
-from pve_backup_report.analysis.coverage import CoverageResult
+from history_runs import assess_with, newest_first
 from pve_backup_report.collect.pve_client import PveClient
-from pve_backup_report.collect.tasks import HistoryCollection, HistoryOptions, collect_history
+from pve_backup_report.collect.tasks import collect_history
 from pve_backup_report.config import Secret, Settings
-from pve_backup_report.model import Inventory
-from pve_backup_report.pipeline import RunOptions, run_assessment
 from pve_sim import Scenario, Simulator
 from pve_sim.generate import generate_scenario
 
@@ -124,31 +120,8 @@ def test_the_versions_take_turns_going_first() -> None:
     assert first_reports == [b, a]  # the second size of a run: the baseline first
 
 
-def _newest_first(
-    client: PveClient,
-    inventory: Inventory,
-    coverage: CoverageResult,
-    now: int,
-    options: HistoryOptions,
-    *rest: Any,
-) -> HistoryCollection:
-    """``collect_history`` reading every node newest first (no schedule prediction)."""
-    options = replace(options, schedule_selection=False)
-    return collect_history(client, inventory, coverage, now, options, *rest)
-
-
 def _histories(sim: Simulator, now: int, collect: Any) -> tuple[dict[int, Any], int]:
-    settings = Settings(
-        hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret),
-        history_days=6,
-    )  # fmt: skip
-    original = pipeline.collect_history  # type: ignore[attr-defined]
-    pipeline.collect_history = collect  # type: ignore[attr-defined]
-    try:
-        with PveClient(settings) as client:
-            a = run_assessment(settings, RunOptions(now=now, use_cache=False), client)
-    finally:
-        pipeline.collect_history = original  # type: ignore[attr-defined]
+    a = assess_with(sim, now, collect, history_days=6)
     out = {g.guest.vmid: (g.last_backup, g.last_success, g.freshness, g.problems) for g in a.guests}
     return out, a.stats.logs_fetched
 
@@ -168,7 +141,7 @@ def test_schedule_selection_gives_the_same_results_with_fewer_logs(
     monkeypatch.undo()
     assert scenario.now is not None
     with Simulator(scenario) as sim:
-        newest, newest_logs = _histories(sim, scenario.now, _newest_first)
+        newest, newest_logs = _histories(sim, scenario.now, newest_first)
         by_schedule, schedule_logs = _histories(sim, scenario.now, collect_history)
     assert by_schedule == newest
     assert schedule_logs < newest_logs

@@ -24,7 +24,7 @@ from builders import (
     vzdump_run,
     vzdump_task,
 )
-from pve_backup_report import pipeline
+from history_runs import assess_with, newest_first
 from pve_backup_report.analysis.coverage import CoverageResult, analyse_coverage
 from pve_backup_report.analysis.history import TaskInfo
 from pve_backup_report.collect.inventory import normalise_job
@@ -36,9 +36,7 @@ from pve_backup_report.collect.task_selection import (
     runs_job,
 )
 from pve_backup_report.collect.tasks import HistoryCollection, HistoryOptions, collect_history
-from pve_backup_report.config import Secret, Settings
 from pve_backup_report.model import Inventory, Node
-from pve_backup_report.pipeline import RunOptions, run_assessment
 from pve_backup_report.pve.vzdump_command import parse_vzdump_command
 from pve_backup_report.timeutil import parse_timestamp
 from pve_sim import Scenario, Simulator
@@ -89,13 +87,7 @@ def _run(sim: Simulator) -> tuple[dict[int, Any], list[str], tuple[Inventory, Co
         seen.append((inventory, coverage))
         return collect_history(client, inventory, coverage, now, options, *rest)
 
-    settings = Settings(
-        hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret)
-    )
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(pipeline, "collect_history", spy)
-        with PveClient(settings) as client:
-            a = run_assessment(settings, RunOptions(now=NOW, use_cache=False), client)
+    a = assess_with(sim, NOW, spy)
     logs = [p for p, n in sim.stats.per_path.items() if p.endswith("/log") for _ in range(n)]
     return {g.guest.vmid: g for g in a.guests}, logs, seen[0]
 
@@ -172,25 +164,7 @@ def test_no_schedule_selection_reads_newest_first() -> None:
     tasks = [_task({100: True, 101: True}, thu - d * DAY) for d in range(4)]
     tasks.append(_task({102: True}, NOW - 5 * DAY - 11 * 3600))
     with Simulator(_scenario(tasks), tls=False) as sim:
-        settings = Settings(
-            hosts=(sim.url,), token_id=sim.token_id, token_secret=Secret(sim.token_secret)
-        )
-
-        def newest(
-            client: PveClient,
-            inventory: Inventory,
-            coverage: CoverageResult,
-            now: int,
-            options: HistoryOptions,
-            *rest: Any,
-        ) -> HistoryCollection:
-            options = replace(options, schedule_selection=False)
-            return collect_history(client, inventory, coverage, now, options, *rest)
-
-        with pytest.MonkeyPatch.context() as m:
-            m.setattr(pipeline, "collect_history", newest)
-            with PveClient(settings) as client:
-                run_assessment(settings, RunOptions(now=NOW, use_cache=False), client)
+        assess_with(sim, NOW, newest_first)
         logs = sum(n for p, n in sim.stats.per_path.items() if p.endswith("/log"))
     assert logs == 5  # rounds of 1, 2, then 2 more (every daily run precedes the weekly)
 
